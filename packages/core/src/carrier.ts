@@ -1,0 +1,210 @@
+import { DEFAULT_RETRY, type RetryPolicy } from './backoff.js';
+import { encodeBody, messageSize } from './codec.js';
+import { Consumer } from './consumer.js';
+import { deadLetterQueue } from './dead-letters.js';
+import { CarrierError } from './errors.js';
+import type {
+  BatchEntry,
+  DeadLetterQueue,
+  Handler,
+  PublishOptions,
+  PublishReceipt,
+  SubscribeOptions,
+  Subscription,
+} from './message.js';
+import { validateHeaders, validateName } from './names.js';
+import type { Capabilities, Transport, WireMessage } from './transport.js';
+
+function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (!Number.isInteger(v) || v < 1) throw new CarrierError('INVALID_ARGUMENT', `${name} must be a positive integer`);
+  return v;
+}
+
+function nonNegative(name: string, value: number): number {
+  if (!Number.isFinite(value) || value < 0) throw new CarrierError('INVALID_ARGUMENT', `${name} must be a non-negative number`);
+  return value;
+}
+
+/**
+ * A connection to one broker through one transport: publish, subscribe, dead letters.
+ * Obtain one with `connect(url)`. Every method validates its input before the broker is touched.
+ */
+export class Carrier {
+  readonly #transport: Transport;
+  readonly #onError: (error: Error) => void;
+  readonly #subscriptions = new Set<Subscription>();
+  #closed: Promise<void> | undefined;
+
+  /** @internal Use `connect()`. */
+  constructor(transport: Transport, onError: (error: Error) => void) {
+    this.#transport = transport;
+    this.#onError = onError;
+  }
+
+  /** Name of the transport in use (`memory`, `kafka`, `rabbitmq`, `nats`, `sqs`, …). */
+  get transportName(): string {
+    return this.#transport.name;
+  }
+
+  /** What the connected transport guarantees; requests beyond it fail with `UNSUPPORTED`. */
+  get capabilities(): Capabilities {
+    return this.#transport.capabilities;
+  }
+
+  #ensureOpen(): void {
+    if (this.#closed) throw new CarrierError('CLOSED', 'this carrier is closed', { transport: this.#transport.name });
+  }
+
+  #wire(entry: BatchEntry): WireMessage {
+    const headers = validateHeaders(entry.headers);
+    if (entry.key !== undefined && typeof entry.key !== 'string') {
+      throw new CarrierError('INVALID_ARGUMENT', 'key must be a string');
+    }
+    if (entry.id !== undefined && (typeof entry.id !== 'string' || entry.id.length === 0 || entry.id.length > 128)) {
+      throw new CarrierError('INVALID_ARGUMENT', 'id must be a string of 1 to 128 characters');
+    }
+    const { bytes, contentType } = encodeBody(entry.body, entry.contentType);
+    const size = messageSize(bytes, entry.key, headers);
+    const limit = this.#transport.capabilities.maxMessageBytes;
+    if (size > limit) {
+      throw new CarrierError('MESSAGE_TOO_LARGE', `message of ${size} bytes exceeds the ${this.#transport.name} limit of ${limit}`, {
+        transport: this.#transport.name,
+      });
+    }
+    return { id: entry.id ?? crypto.randomUUID(), key: entry.key, headers, contentType, body: bytes, publishedAt: new Date() };
+  }
+
+  /**
+   * Publish one message. Resolves once the broker has durably accepted it (acks=all, publisher
+   * confirm, PubAck, SQS/SNS response); rejects with `CarrierError` otherwise. Every group of the
+   * topic receives it.
+   */
+  async publish(topic: string, body: unknown, options: PublishOptions = {}): Promise<PublishReceipt> {
+    const [receipt] = await this.publishBatch(topic, [{ ...options, body }]);
+    return receipt!;
+  }
+
+  /**
+   * Publish several messages in one call. Resolves once every message was confirmed; otherwise
+   * rejects with `PUBLISH_FAILED` whose `failures` list exactly the unconfirmed ones (the others were
+   * published). Invalid entries reject the whole batch before anything is sent.
+   */
+  async publishBatch(topic: string, entries: readonly BatchEntry[]): Promise<PublishReceipt[]> {
+    this.#ensureOpen();
+    validateName('topic', topic);
+    if (!Array.isArray(entries)) throw new CarrierError('INVALID_ARGUMENT', 'entries must be an array');
+    const messages = entries.map((entry) => this.#wire(entry));
+    if (messages.length > 0) await this.#transport.publish(topic, messages);
+    return messages.map((m) => ({ id: m.id }));
+  }
+
+  /**
+   * Create the topic and the given groups durably, so each group buffers every message published
+   * from now on even before any consumer runs. Idempotent.
+   */
+  async declare(topic: string, groups: readonly string[]): Promise<void> {
+    this.#ensureOpen();
+    validateName('topic', topic);
+    for (const group of groups) validateName('group', group);
+    if (groups.length > 1 && !this.capabilities.fanOut) {
+      throw new CarrierError('UNSUPPORTED', `${this.#transport.name} has no fan-out: one group per topic`, {
+        transport: this.#transport.name,
+      });
+    }
+    await this.#transport.declare(topic, groups);
+  }
+
+  /**
+   * Consume `topic` as a member of `options.group`. Resolves once the group is durably in place:
+   * every message published afterwards reaches it, even while no member runs. The handler's
+   * return acknowledges; a throw retries with exponential backoff, then dead-letters after
+   * `retry.maxAttempts`; `NonRetryableError` dead-letters at once; an undecodable body is
+   * dead-lettered without calling the handler.
+   */
+  async subscribe<Body = unknown>(topic: string, options: SubscribeOptions, handler: Handler<Body>): Promise<Subscription> {
+    this.#ensureOpen();
+    validateName('topic', topic);
+    if (!options || typeof options !== 'object') throw new CarrierError('INVALID_ARGUMENT', 'options.group is required');
+    validateName('group', options.group);
+    if (typeof handler !== 'function') throw new CarrierError('INVALID_ARGUMENT', 'handler must be a function');
+    const concurrency = positiveInteger('concurrency', options.concurrency, 1);
+    const prefetch = positiveInteger('prefetch', options.prefetch, concurrency);
+    const retry: RetryPolicy = {
+      maxAttempts: positiveInteger('retry.maxAttempts', options.retry?.maxAttempts, DEFAULT_RETRY.maxAttempts),
+      initialDelayMs: nonNegative('retry.initialDelayMs', options.retry?.initialDelayMs ?? DEFAULT_RETRY.initialDelayMs),
+      maxDelayMs: nonNegative('retry.maxDelayMs', options.retry?.maxDelayMs ?? DEFAULT_RETRY.maxDelayMs),
+    };
+    const capabilities = this.capabilities;
+    const name = this.#transport.name;
+    if (options.ordered && !capabilities.perKeyOrder) {
+      throw new CarrierError('UNSUPPORTED', `${name} cannot keep per-key order across a group`, { transport: name });
+    }
+    if (Math.min(retry.maxDelayMs, retry.initialDelayMs * 2 ** (retry.maxAttempts - 1)) > capabilities.maxDelayMs) {
+      throw new CarrierError('UNSUPPORTED', `${name} cannot delay a retry longer than ${capabilities.maxDelayMs} ms`, {
+        transport: name,
+      });
+    }
+    const consumer = new Consumer(
+      this.#transport,
+      {
+        topic,
+        group: options.group,
+        concurrency,
+        prefetch,
+        ordered: options.ordered ?? false,
+        retry,
+        deadLetter: options.deadLetter ?? true,
+        onError: this.#onError,
+      },
+      handler as Handler,
+      (c) => this.#subscriptions.delete(c),
+    );
+    this.#subscriptions.add(consumer);
+    try {
+      await consumer.start();
+    } catch (error) {
+      this.#subscriptions.delete(consumer);
+      throw error;
+    }
+    return consumer;
+  }
+
+  /** The dead letters of `group` on `topic`: read them, or redrive them to that group only. */
+  deadLetters(topic: string, group: string): DeadLetterQueue {
+    validateName('topic', topic);
+    validateName('group', group);
+    return deadLetterQueue({
+      transport: this.#transport,
+      topic,
+      group,
+      onError: this.#onError,
+      ensureOpen: () => this.#ensureOpen(),
+      track: (s) => this.#subscriptions.add(s),
+      untrack: (s) => this.#subscriptions.delete(s),
+    });
+  }
+
+  /**
+   * Close every subscription (each finishes and settles its in-flight handlers), then the
+   * connection. Later calls to publish or subscribe reject with `CLOSED`. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      await Promise.allSettled([...this.#subscriptions].map((s) => s.close()));
+      await this.#transport.close();
+    })();
+    return this.#closed;
+  }
+
+  /**
+   * Drop the connection at once without settling anything, as a crash would: the broker
+   * redelivers every unsettled message. For crash tests and emergency stops.
+   */
+  async abort(): Promise<void> {
+    this.#closed ??= Promise.resolve();
+    for (const s of [...this.#subscriptions]) if (s instanceof Consumer) s.markAborted();
+    this.#subscriptions.clear();
+    await this.#transport.abort();
+  }
+}

@@ -1,0 +1,100 @@
+import { Carrier } from './carrier.js';
+import { CarrierError } from './errors.js';
+import { createMemoryTransport } from './memory/memory-transport.js';
+import { redactUrl, scrub, urlSecrets } from './redact.js';
+import type { Transport, TransportFactory } from './transport.js';
+
+/** The adapter package that serves each URL scheme. */
+export const ADAPTER_PACKAGES: Readonly<Record<string, string>> = {
+  'kafka:': '@carrier/adapter-kafka',
+  'kafkas:': '@carrier/adapter-kafka',
+  'amqp:': '@carrier/adapter-rabbitmq',
+  'amqps:': '@carrier/adapter-rabbitmq',
+  'nats:': '@carrier/adapter-nats',
+  'sqs:': '@carrier/adapter-sqs',
+};
+
+/** Options of {@link connect}. */
+export interface ConnectOptions {
+  /**
+   * Use this transport factory instead of resolving the URL scheme (third-party transports,
+   * tests). The URL is still passed to it.
+   */
+  transport?: TransportFactory | undefined;
+  /**
+   * Receives problems that have no caller to reject: a failed settlement, a lost connection.
+   * Default: one line on stderr. Messages are scrubbed of the URL's credentials.
+   */
+  onError?: ((error: Error) => void) | undefined;
+}
+
+interface AdapterModule {
+  createTransport?: TransportFactory;
+}
+
+async function loadFactory(url: URL): Promise<TransportFactory> {
+  if (url.protocol === 'memory:') return createMemoryTransport;
+  const pkg = ADAPTER_PACKAGES[url.protocol];
+  if (!pkg) {
+    const known = ['memory:', ...Object.keys(ADAPTER_PACKAGES)].map((s) => `${s}//`).join(', ');
+    throw new CarrierError('UNSUPPORTED', `no transport for scheme ${url.protocol}// (known: ${known})`);
+  }
+  let mod: AdapterModule;
+  try {
+    mod = (await import(pkg)) as AdapterModule;
+  } catch (cause) {
+    const code = (cause as { code?: string }).code;
+    if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && String(cause).includes(pkg)) {
+      throw new CarrierError('UNSUPPORTED', `${url.protocol}// needs the package ${pkg}: npm install ${pkg}`, { cause });
+    }
+    throw cause;
+  }
+  if (typeof mod.createTransport !== 'function') {
+    throw new CarrierError('UNSUPPORTED', `${pkg} does not export createTransport`);
+  }
+  return mod.createTransport;
+}
+
+function scrubbed(error: unknown, secrets: readonly string[]): Error {
+  if (!(error instanceof Error)) return new Error(scrub(String(error), secrets));
+  if (secrets.length === 0) return error;
+  const message = scrub(error.message, secrets);
+  if (error instanceof CarrierError) {
+    const cause = error.cause === undefined ? undefined : scrubbed(error.cause, secrets);
+    return new CarrierError(error.code, message, { transport: error.transport, cause, failures: error.failures });
+  }
+  const copy = new Error(message);
+  copy.name = error.name;
+  return copy;
+}
+
+/**
+ * Connect to a broker. The URL's scheme picks the transport: `memory://` (built in),
+ * `kafka://`/`kafkas://`, `amqp://`/`amqps://`, `nats://`, `sqs://` (each loaded on demand from
+ * its `@carrier/adapter-*` package). Resolves once the broker answered.
+ *
+ * @throws CarrierError `UNSUPPORTED` for an unknown scheme or a missing adapter package (the message
+ *   names the package to install), `CONNECTION` when the broker cannot be reached. Credentials in
+ *   the URL never appear in errors.
+ */
+export async function connect(url = 'memory://', options: ConnectOptions = {}): Promise<Carrier> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new CarrierError('INVALID_ARGUMENT', `not a URL: ${redactUrl(url)}`);
+  }
+  const secrets = urlSecrets(parsed);
+  const report = options.onError ?? ((error: Error) => console.error(`[carrier] ${String(error)}`));
+  const onError = (error: Error) => report(scrubbed(error, secrets));
+  const factory = options.transport ?? (await loadFactory(parsed));
+  let transport: Transport;
+  try {
+    transport = await factory(parsed, { onError });
+  } catch (error) {
+    const clean = scrubbed(error, secrets);
+    if (clean instanceof CarrierError) throw clean;
+    throw new CarrierError('CONNECTION', `cannot connect to ${redactUrl(parsed)}: ${clean.message}`, { cause: clean });
+  }
+  return new Carrier(transport, onError);
+}

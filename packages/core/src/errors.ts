@@ -1,0 +1,90 @@
+/**
+ * Stable error codes. A code never changes meaning once released; new codes may be added.
+ *
+ * - `INVALID_NAME`: a topic or group name is outside the portable grammar (see `validateName`).
+ * - `INVALID_ARGUMENT`: an option, header or body is not acceptable; nothing was sent.
+ * - `MESSAGE_TOO_LARGE`: the encoded message exceeds the transport's `capabilities.maxMessageBytes`.
+ * - `UNSUPPORTED`: the transport cannot give what was asked (see `capabilities`), or its adapter
+ *   package is not installed. Carrier never degrades silently.
+ * - `CONNECTION`: the broker could not be reached or the connection was lost.
+ * - `TIMEOUT`: an operation did not complete within its deadline.
+ * - `CLOSED`: the carrier, subscription or transport was closed.
+ * - `PUBLISH_FAILED`: the broker did not confirm one or more messages (see `failures`).
+ * - `DECODE_FAILED`: a received body could not be decoded under its content type.
+ * - `TOPOLOGY_CONFLICT`: existing broker objects (queues, streams) have conflicting settings.
+ * - `SETTLE_FAILED`: acknowledging, retrying or dead-lettering a delivery failed; the broker
+ *   will redeliver it (at-least-once).
+ */
+export type CarrierErrorCode =
+  | 'INVALID_NAME'
+  | 'INVALID_ARGUMENT'
+  | 'MESSAGE_TOO_LARGE'
+  | 'UNSUPPORTED'
+  | 'CONNECTION'
+  | 'TIMEOUT'
+  | 'CLOSED'
+  | 'PUBLISH_FAILED'
+  | 'DECODE_FAILED'
+  | 'TOPOLOGY_CONFLICT'
+  | 'SETTLE_FAILED';
+
+/** One message of a batch that the broker did not confirm. */
+export interface PublishFailure {
+  /** Position of the message in the batch passed to `publishBatch` (0 for `publish`). */
+  readonly index: number;
+  /** The message id. */
+  readonly id: string;
+  /** Why the broker refused it or why the confirmation never came. */
+  readonly error: Error;
+}
+
+/** Options of {@link CarrierError}. */
+export interface CarrierErrorOptions {
+  /** Name of the transport that raised it (`kafka`, `rabbitmq`, `nats`, `sqs`, `memory`). */
+  transport?: string | undefined;
+  /** The underlying error, if any. Its message has been scrubbed of known credentials. */
+  cause?: unknown;
+  /** For `PUBLISH_FAILED`: exactly the messages that were not confirmed. */
+  failures?: readonly PublishFailure[] | undefined;
+}
+
+/**
+ * The only error class Carrier throws. `code` is stable and meant for programs; `message` is for
+ * people. Messages never contain credentials: URLs are redacted before they are put in one.
+ */
+export class CarrierError extends Error {
+  /** Stable machine-readable code. */
+  readonly code: CarrierErrorCode;
+  /** Transport that raised the error, when one did. */
+  readonly transport: string | undefined;
+  /** For `PUBLISH_FAILED`: the messages that were not confirmed; the others were. */
+  readonly failures: readonly PublishFailure[];
+
+  constructor(code: CarrierErrorCode, message: string, options: CarrierErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'CarrierError';
+    this.code = code;
+    this.transport = options.transport;
+    this.failures = options.failures ?? [];
+  }
+
+  override toString(): string {
+    return `CarrierError [${this.code}${this.transport ? ` ${this.transport}` : ''}]: ${this.message}`;
+  }
+}
+
+/** True when `error` is a {@link CarrierError}, optionally with the given code. */
+export function isCarrierError(error: unknown, code?: CarrierErrorCode): error is CarrierError {
+  return error instanceof CarrierError && (code === undefined || error.code === code);
+}
+
+/**
+ * Throw this from a handler to dead-letter the message at once, without retries: the message
+ * can never succeed (bad data, a business rule), so retrying would only delay the inevitable.
+ */
+export class NonRetryableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'NonRetryableError';
+  }
+}

@@ -1,0 +1,112 @@
+import type { RetryPolicy } from './backoff.js';
+
+/** A received message, decoded. */
+export interface Message<Body = unknown> {
+  /** Unique id set by the producer; the same on every redelivery. */
+  readonly id: string;
+  /** Topic it was published to. */
+  readonly topic: string;
+  /** Ordering key, if the producer set one. */
+  readonly key: string | undefined;
+  /** User headers as the producer set them. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The body decoded by content type: JSON value, string for text, else `raw` itself. */
+  readonly body: Body;
+  /** The exact bytes received. Publishing them again with `contentType` and `headers` reproduces the message. */
+  readonly raw: Uint8Array;
+  /** Content type the body was published with. */
+  readonly contentType: string;
+  /** 1 on first delivery, then 2, 3, … on redeliveries (survives consumer restarts). */
+  readonly attempt: number;
+  /** When the producer published it. */
+  readonly publishedAt: Date;
+}
+
+/** Options of `publish`. */
+export interface PublishOptions {
+  /** Ordering key: messages with the same key are handled in publish order within a group. */
+  key?: string | undefined;
+  /** Portable headers (see `validateHeaders`). */
+  headers?: Readonly<Record<string, string>> | undefined;
+  /** Message id; a random UUID when absent. Brokers that de-duplicate (NATS, SQS FIFO) use it. */
+  id?: string | undefined;
+  /**
+   * Content type to record. For a `Uint8Array` body it is carried as given (forwarding `msg.raw`
+   * with `msg.contentType` is byte-exact); for other bodies it overrides the default label.
+   */
+  contentType?: string | undefined;
+}
+
+/** One entry of `publishBatch`. */
+export interface BatchEntry extends PublishOptions {
+  body: unknown;
+}
+
+/** What the broker confirmed for a published message. */
+export interface PublishReceipt {
+  /** The message id. */
+  readonly id: string;
+}
+
+/** Options of `subscribe`. */
+export interface SubscribeOptions {
+  /** The group: members of one group share its messages; every group gets every message. */
+  group: string;
+  /** Handlers in flight at most (default 1). Messages of one key still run one at a time, in order. */
+  concurrency?: number | undefined;
+  /** Unsettled deliveries the broker may push ahead (default = concurrency). Bounds memory. */
+  prefetch?: number | undefined;
+  /**
+   * Ask the broker to keep per-key order across all members of the group. Throws `UNSUPPORTED`
+   * when `capabilities.perKeyOrder` is false. Retries still reorder: a retried message comes back
+   * after later messages of its key.
+   */
+  ordered?: boolean | undefined;
+  /** Retry policy; each field defaults to `DEFAULT_RETRY`. */
+  retry?: Partial<RetryPolicy> | undefined;
+  /**
+   * `true` (default): after `maxAttempts`, or on `NonRetryableError`, or for an undecodable body,
+   * move the message to the group's dead letters. `false`: retry forever instead (still never lost).
+   */
+  deadLetter?: boolean | undefined;
+}
+
+/** A message handler: return to acknowledge; throw to retry (or dead-letter). */
+export type Handler<Body = unknown> = (message: Message<Body>) => Promise<void> | void;
+
+/** A running consumer. */
+export interface Subscription {
+  readonly topic: string;
+  readonly group: string;
+  /** Stop fetching, let in-flight handlers finish and settle them, give back what never started. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** A dead-lettered message with why it failed. */
+export interface DeadLetter {
+  /** The original message, unchanged (id, key, headers, raw bytes; `attempt` is the count at failure). */
+  readonly message: Message;
+  /** The failure: the handler's error message, or why the body could not be decoded. */
+  readonly reason: string;
+  /** How many deliveries were attempted. */
+  readonly attempts: number;
+  /** When it was dead-lettered. */
+  readonly failedAt: Date;
+}
+
+/** Options of `deadLetters(...).subscribe`. */
+export interface DeadLetterSubscribeOptions {
+  /** Handlers in flight at most (default 1). */
+  concurrency?: number | undefined;
+}
+
+/** The dead letters of one group of one topic. */
+export interface DeadLetterQueue {
+  /**
+   * Read dead letters: return from the handler to remove the letter, throw to keep it (it comes
+   * back after a second).
+   */
+  subscribe(handler: (letter: DeadLetter) => Promise<void> | void, options?: DeadLetterSubscribeOptions): Promise<Subscription>;
+  /** Move up to `max` letters (default: all there are now) back to this group only, attempt reset to 1. */
+  redrive(options?: { max?: number }): Promise<number>;
+}

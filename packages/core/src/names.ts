@@ -1,0 +1,65 @@
+import { CarrierError } from './errors.js';
+
+/** Longest portable topic or group name, in characters. */
+export const MAX_NAME_LENGTH = 100;
+
+const NAME_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9_-]|\.(?!\.))*$/;
+
+/**
+ * The portable name grammar for topics and groups, the same on every transport: 1 to 100
+ * characters of ASCII letters, digits, `-`, `_` and `.`; starting with a letter or digit; no
+ * `..` and no trailing `.`. Names are case-sensitive. Adapters map valid names onto their
+ * broker's rules without collisions; anything else is rejected here before a broker is touched.
+ *
+ * @throws CarrierError `INVALID_NAME` with the reason.
+ */
+export function validateName(kind: 'topic' | 'group', name: unknown): string {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new CarrierError('INVALID_NAME', `${kind} name must be a non-empty string`);
+  }
+  if (name.length > MAX_NAME_LENGTH) {
+    throw new CarrierError('INVALID_NAME', `${kind} name is longer than ${MAX_NAME_LENGTH} characters`);
+  }
+  if (!NAME_PATTERN.test(name) || name.endsWith('.')) {
+    throw new CarrierError(
+      'INVALID_NAME',
+      `${kind} name ${JSON.stringify(name)} is not portable: use letters, digits, '-', '_' and single '.', starting with a letter or digit`,
+    );
+  }
+  return name;
+}
+
+const HEADER_KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const RESERVED_HEADER_PREFIX = 'carrier-';
+
+/**
+ * Portable header keys: 1 to 128 ASCII letters, digits, `_`, `.`, `-`, starting with a letter or
+ * digit (the intersection of what Kafka, AMQP, NATS and SQS attributes accept). Keys starting with
+ * `carrier-` (any case) are reserved for Carrier's own wire metadata. Values are any Unicode
+ * text without CR, LF or NUL.
+ *
+ * @throws CarrierError `INVALID_ARGUMENT`.
+ */
+export function validateHeaders(headers: unknown): Record<string, string> {
+  if (headers === undefined) return {};
+  if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) {
+    throw new CarrierError('INVALID_ARGUMENT', 'headers must be an object of string values');
+  }
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(headers)) {
+    if (!HEADER_KEY_PATTERN.test(key)) {
+      throw new CarrierError('INVALID_ARGUMENT', `header key ${JSON.stringify(key)} is not portable`);
+    }
+    if (key.toLowerCase().startsWith(RESERVED_HEADER_PREFIX)) {
+      throw new CarrierError('INVALID_ARGUMENT', `header key ${JSON.stringify(key)} uses the reserved prefix 'carrier-'`);
+    }
+    if (typeof value !== 'string') {
+      throw new CarrierError('INVALID_ARGUMENT', `header ${JSON.stringify(key)} must be a string`);
+    }
+    if (/[\r\n\0]/.test(value)) {
+      throw new CarrierError('INVALID_ARGUMENT', `header ${JSON.stringify(key)} contains CR, LF or NUL`);
+    }
+    out[key] = value;
+  }
+  return out;
+}

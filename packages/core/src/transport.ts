@@ -1,0 +1,191 @@
+/**
+ * The transport SPI: what an adapter implements so that Carrier runs over its broker.
+ *
+ * Division of labour (the one idea to keep): core does everything that must behave the same on
+ * every broker — validation, encoding, retry policy and backoff, dead-letter decisions, per-key
+ * ordering, concurrency limits, graceful shutdown. A transport only moves bytes and settles
+ * deliveries with the broker's native means. A transport never retries a handler, never limits
+ * concurrency on its own and never decides whether a message is dead.
+ *
+ * Threading model: all calls happen on one Node.js event loop. Core may call `publish` many
+ * times concurrently, and settle many deliveries concurrently, including deliveries of the same
+ * subscription. Each delivery is settled at most once (exactly one of ack/retry/deadLetter/release).
+ */
+
+import type { CarrierErrorCode } from './errors.js';
+
+/** A message as it travels on the wire: bytes plus Carrier's portable metadata. */
+export interface WireMessage {
+  /** Unique id; producers set it, a redelivery keeps it. */
+  readonly id: string;
+  /** Partitioning / ordering key, if any. */
+  readonly key?: string | undefined;
+  /** User headers (string to string). Carrier's own metadata is never mixed in here. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** MIME type of `body` (`application/json`, `text/plain; charset=utf-8`, `application/octet-stream`, …). */
+  readonly contentType: string;
+  /** The exact bytes; transports must never alter them. */
+  readonly body: Uint8Array;
+  /** When the producer published it. */
+  readonly publishedAt: Date;
+}
+
+/** What a transport guarantees. The contract suite reads it; core enforces it before calling. */
+export interface Capabilities {
+  /** Several groups on one topic each receive every message. */
+  readonly fanOut: boolean;
+  /** Several members of one group share the group's messages (each message to one member). */
+  readonly competingConsumers: boolean;
+  /**
+   * Messages with the same key reach the group in publish order, across all members, when the
+   * subscription asks for `ordered: true`. (Within one process core always keeps per-key order
+   * among the messages it has received.)
+   */
+  readonly perKeyOrder: boolean;
+  /** Retry delays are implemented by the broker itself (not by a client-side timer). */
+  readonly nativeDelay: boolean;
+  /** Longest retry delay the transport can honour, in milliseconds. */
+  readonly maxDelayMs: number;
+  /** Largest message (body + key + header keys and values, in bytes) the transport accepts. */
+  readonly maxMessageBytes: number;
+  /** Dead letters can be read back and redriven to their group. */
+  readonly redrive: boolean;
+}
+
+/** Failure metadata attached to a dead letter. */
+export interface DeadLetterInfo {
+  /** Why it failed: the handler's error message, or the decoding error. */
+  readonly reason: string;
+  /** How many deliveries were attempted. */
+  readonly attempts: number;
+  /** When it was dead-lettered. */
+  readonly failedAt: Date;
+}
+
+/**
+ * One delivery of a message to one member of a group. Exactly one of the settle methods is called,
+ * once. Until then the transport keeps the delivery leased to this member (extending visibility
+ * or ack deadlines as the broker requires), so a long handler does not cause a redelivery.
+ * If the process dies or the connection is lost before settlement, the broker redelivers it
+ * (at-least-once), possibly to another member.
+ */
+export interface Delivery {
+  readonly message: WireMessage;
+  /** 1 on first delivery; survives redelivery and consumer restarts. */
+  readonly attempt: number;
+  /** Done: remove from the group. Resolves once the broker has taken the settlement. */
+  ack(): Promise<void>;
+  /**
+   * Redeliver to this group only (never to other groups of the topic), not earlier than
+   * `delayMs` from now, with `attempt + 1`. Resolves once the redelivery is durably scheduled.
+   */
+  retry(delayMs: number): Promise<void>;
+  /**
+   * Move to this group's dead-letter destination with `info`, keeping the original id, key,
+   * headers, content type and bytes; resolves once the dead letter is durably stored and the
+   * original settled. Other groups are not affected.
+   */
+  deadLetter(info: DeadLetterInfo): Promise<void>;
+  /**
+   * Give the delivery back unprocessed (shutdown): the broker redelivers it to a member of the
+   * group as soon as possible. Brokers may count this as a delivery attempt.
+   */
+  release(): Promise<void>;
+}
+
+/** A dead letter as read back from a group's dead-letter destination. */
+export interface DeadLetterDelivery {
+  /** The original message, unchanged. */
+  readonly message: WireMessage;
+  readonly info: DeadLetterInfo;
+  /** Remove it from the dead-letter destination. */
+  ack(): Promise<void>;
+  /** Keep it in the dead-letter destination, to be read again later. */
+  release(): Promise<void>;
+}
+
+/** Options core passes to {@link Transport.subscribe}. */
+export interface TransportSubscribeOptions {
+  /**
+   * Most deliveries handed to the sink and not yet settled, at any time. The transport must not
+   * buffer beyond what the broker protocol requires to honour it (backpressure).
+   */
+  readonly prefetch: number;
+  /** Deliver messages of one key in order across the whole group (only if `capabilities.perKeyOrder`). */
+  readonly ordered: boolean;
+}
+
+/** A running consumer of one group. */
+export interface TransportSubscription {
+  /**
+   * Stop fetching. After it resolves the sink is not called again; deliveries already handed
+   * over stay settleable until `close()`.
+   */
+  stop(): Promise<void>;
+  /** Release the consumer (leave the group). Core calls it after settling every delivery. */
+  close(): Promise<void>;
+}
+
+/**
+ * A connection to one broker. Instances are created by an adapter's `createTransport`.
+ * Errors thrown are `CarrierError` with `transport` set to `name`.
+ */
+export interface Transport {
+  /** Short transport name: `kafka`, `rabbitmq`, `nats`, `sqs`, `memory`, or a third party's. */
+  readonly name: string;
+  readonly capabilities: Capabilities;
+  /**
+   * Create, idempotently, the topic and a durable subscription per group, so that each group
+   * receives every message published afterwards even while none of its consumers runs, and
+   * each group's dead-letter destination. Safe to call concurrently and repeatedly.
+   */
+  declare(topic: string, groups: readonly string[]): Promise<void>;
+  /**
+   * Publish to every group of `topic`. Resolves only when the broker has durably accepted every
+   * message; otherwise rejects with `PUBLISH_FAILED` whose `failures` name exactly the messages
+   * that were not confirmed. Core has already validated names, headers and sizes.
+   */
+  publish(topic: string, messages: readonly WireMessage[]): Promise<void>;
+  /**
+   * Consume `group` of `topic`. Declares the group first (as `declare`), so that when it resolves
+   * every message published afterwards reaches the group. Calls `sink` for each delivery;
+   * the sink never throws.
+   */
+  subscribe(
+    topic: string,
+    group: string,
+    options: TransportSubscribeOptions,
+    sink: (delivery: Delivery) => void,
+  ): Promise<TransportSubscription>;
+  /** Consume the dead letters of `group`, with the same prefetch contract as `subscribe`. */
+  subscribeDeadLetters(
+    topic: string,
+    group: string,
+    options: Pick<TransportSubscribeOptions, 'prefetch'>,
+    sink: (delivery: DeadLetterDelivery) => void,
+  ): Promise<TransportSubscription>;
+  /**
+   * Move up to `max` dead letters of `group` back to that group only, with attempt 1, oldest first.
+   * A dead letter is removed only after its copy was durably accepted. Resolves with how many moved.
+   */
+  redrive(topic: string, group: string, max: number): Promise<number>;
+  /** Graceful: close every consumer and the connection. Idempotent. */
+  close(): Promise<void>;
+  /**
+   * Abrupt: drop the connection without settling anything, as if the process had crashed. Unsettled
+   * deliveries are redelivered by the broker. Used by the contract suite and for emergency stops.
+   */
+  abort(): Promise<void>;
+}
+
+/** Options every transport factory receives. */
+export interface TransportFactoryOptions {
+  /** Called for asynchronous problems (a lost connection, a failed settlement) that have no caller. */
+  readonly onError: (error: Error) => void;
+}
+
+/** What an adapter package exports as `createTransport`. */
+export type TransportFactory = (url: URL, options: TransportFactoryOptions) => Promise<Transport>;
+
+/** The error codes a transport may use; re-exported for adapter authors. */
+export type TransportErrorCode = CarrierErrorCode;

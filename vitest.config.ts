@@ -1,0 +1,9 @@
+import { defineConfig } from 'vitest/config';
+
+// One `vitest run` runs every project: unit tests of each package, the contract suite on
+// memory, and the integration specs against real brokers (integration-tests/ starts them).
+export default defineConfig({
+  test: {
+    projects: ['packages/*/vitest.config.ts', 'integration-tests/vitest.config.ts', 'examples/*/vitest.config.ts'],
+  },
+});
