@@ -4,6 +4,6 @@ import { defineConfig } from 'vitest/config';
 // memory, and the integration specs against real brokers (integration-tests/ starts them).
 export default defineConfig({
   test: {
-    projects: ['packages/*/vitest.config.ts', 'integration-tests/vitest.config.ts', 'examples/*/vitest.config.ts'],
+    projects: ['packages/*/vitest.config.ts', '{integration-tests,bench,examples/*}/vitest.config.ts'],
   },
 });

@@ -1,0 +1,7 @@
+import { describeTransportContract } from './contract.js';
+
+describeTransportContract({
+  name: 'memory',
+  url: 'memory://contract',
+  capabilities: { fanOut: true, competingConsumers: true, perKeyOrder: true, redrive: true },
+});
