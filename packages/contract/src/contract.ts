@@ -25,7 +25,10 @@ export interface TransportContractOptions {
   timeoutMs?: number;
 }
 
-async function expectCode(promise: Promise<unknown> | (() => unknown), code: CarrierErrorCode): Promise<CarrierError> {
+async function expectCode(
+  promise: Promise<unknown> | (() => unknown),
+  code: CarrierErrorCode,
+): Promise<CarrierError> {
   let error: unknown;
   try {
     await (typeof promise === 'function' ? promise() : promise);
@@ -89,7 +92,11 @@ export function describeTransportContract(options: TransportContractOptions): vo
       const before = Date.now();
       await c.publish(topic, BINARY, { key: 'customer-7', headers, id: 'bin-1' });
       await c.publish(topic, 'grüße 🌍', { key: 'customer-7', id: 'text-1' });
-      await c.publish(topic, { id: 42, nested: { list: [1, 'two', null] }, future: 'unknown-field' }, { id: 'json-1' });
+      await c.publish(
+        topic,
+        { id: 42, nested: { list: [1, 'two', null] }, future: 'unknown-field' },
+        { id: 'json-1' },
+      );
       await until(() => got.length >= 3, '3 messages');
       const byId = new Map(got.map((m) => [m.id, m]));
       const bin = byId.get('bin-1')!;
@@ -120,10 +127,18 @@ export function describeTransportContract(options: TransportContractOptions): vo
         forwarded.push(m);
       });
       await c.subscribe(source, { group: 'g' }, async (m) => {
-        await c.publish(target, m.raw, { key: m.key, headers: m.headers, id: m.id, contentType: m.contentType });
+        await c.publish(target, m.raw, {
+          key: m.key,
+          headers: m.headers,
+          id: m.id,
+          contentType: m.contentType,
+        });
       });
       const original = '{"id":1,"addedByNewerProducer":{"deep":[1,2]},"z":"ü"}';
-      await c.publish(source, new TextEncoder().encode(original), { contentType: 'application/json', headers: { v: '2' } });
+      await c.publish(source, new TextEncoder().encode(original), {
+        contentType: 'application/json',
+        headers: { v: '2' },
+      });
       await until(() => forwarded.length >= 1, 'forwarded message');
       expect(new TextDecoder().decode(forwarded[0]!.raw)).toBe(original);
       expect(forwarded[0]!.body).toEqual(JSON.parse(original));
@@ -152,7 +167,12 @@ export function describeTransportContract(options: TransportContractOptions): vo
       const first = await c.subscribe(topic, { group: 'late' }, () => {});
       await first.close();
       await c.declare(topic, ['late']);
-      const ids = (await c.publishBatch(topic, Array.from({ length: 10 }, (_, i) => ({ body: { i } })))).map((r) => r.id);
+      const ids = (
+        await c.publishBatch(
+          topic,
+          Array.from({ length: 10 }, (_, i) => ({ body: { i } })),
+        )
+      ).map((r) => r.id);
       const c2 = await carrier();
       const got = new Set<string>();
       await c2.subscribe(topic, { group: 'late' }, (m) => {
@@ -178,7 +198,12 @@ export function describeTransportContract(options: TransportContractOptions): vo
       await c.subscribe(topic, { group: 'b' }, (m) => {
         b.push(m.id);
       });
-      const ids = (await c.publishBatch(topic, Array.from({ length: 10 }, (_, i) => ({ body: i })))).map((r) => r.id);
+      const ids = (
+        await c.publishBatch(
+          topic,
+          Array.from({ length: 10 }, (_, i) => ({ body: i })),
+        )
+      ).map((r) => r.id);
       await until(() => a.length >= 10 && b.length >= 10, 'both groups');
       expect([...a].sort()).toEqual([...ids].sort());
       expect([...b].sort()).toEqual([...ids].sort());
@@ -197,7 +222,10 @@ export function describeTransportContract(options: TransportContractOptions): vo
       await c1.subscribe(topic, { group: 'workers' }, handler(byMember[0]));
       await c2.subscribe(topic, { group: 'workers' }, handler(byMember[1]));
       const ids = (
-        await c1.publishBatch(topic, Array.from({ length: 60 }, (_, i) => ({ body: { i }, key: `key-${i}` })))
+        await c1.publishBatch(
+          topic,
+          Array.from({ length: 60 }, (_, i) => ({ body: { i }, key: `key-${i}` })),
+        )
       ).map((r) => r.id);
       const all = () => [...byMember[0], ...byMember[1]];
       await until(() => new Set(all()).size >= 60, 'all 60 messages handled');
@@ -243,10 +271,14 @@ export function describeTransportContract(options: TransportContractOptions): vo
       const c = await carrier();
       const topic = freshName('dl');
       let calls = 0;
-      await c.subscribe(topic, { group: 'g', retry: { maxAttempts: 3, initialDelayMs: 20, maxDelayMs: 100 } }, () => {
-        calls++;
-        throw new Error(`cannot handle #${calls}`);
-      });
+      await c.subscribe(
+        topic,
+        { group: 'g', retry: { maxAttempts: 3, initialDelayMs: 20, maxDelayMs: 100 } },
+        () => {
+          calls++;
+          throw new Error(`cannot handle #${calls}`);
+        },
+      );
       const { id } = await c.publish(topic, BINARY, { key: 'order-9', headers: { tenant: 'acme' } });
       const letters: DeadLetter[] = [];
       await c.deadLetters(topic, 'g').subscribe((l) => {
@@ -365,7 +397,10 @@ export function describeTransportContract(options: TransportContractOptions): vo
       const c = await carrier();
       const topic = freshName('order');
       if (!c.capabilities.perKeyOrder) {
-        await expectCode(c.subscribe(topic, { group: 'g', ordered: true }, () => {}), 'UNSUPPORTED');
+        await expectCode(
+          c.subscribe(topic, { group: 'g', ordered: true }, () => {}),
+          'UNSUPPORTED',
+        );
         return;
       }
       const seen = new Map<string, number[]>();
@@ -382,10 +417,12 @@ export function describeTransportContract(options: TransportContractOptions): vo
         total++;
       });
       const entries = [];
-      for (let seq = 0; seq < 20; seq++) for (const key of ['a', 'b', 'c', 'd']) entries.push({ body: { key, seq }, key });
+      for (let seq = 0; seq < 20; seq++)
+        for (const key of ['a', 'b', 'c', 'd']) entries.push({ body: { key, seq }, key });
       await c.publishBatch(topic, entries);
       await until(() => total >= 80, '80 messages');
-      for (const key of ['a', 'b', 'c', 'd']) expect(seen.get(key)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+      for (const key of ['a', 'b', 'c', 'd'])
+        expect(seen.get(key)).toEqual(Array.from({ length: 20 }, (_, i) => i));
       expect(maxInFlight).toBeGreaterThan(1);
     });
 
@@ -402,7 +439,10 @@ export function describeTransportContract(options: TransportContractOptions): vo
         inFlight--;
         done++;
       });
-      await c.publishBatch(topic, Array.from({ length: 30 }, (_, i) => ({ body: i, key: `k${i}` })));
+      await c.publishBatch(
+        topic,
+        Array.from({ length: 30 }, (_, i) => ({ body: i, key: `k${i}` })),
+      );
       await until(() => done >= 30, '30 messages');
       expect(maxInFlight).toBeLessThanOrEqual(3);
       expect(maxInFlight).toBeGreaterThan(1);
@@ -419,7 +459,12 @@ export function describeTransportContract(options: TransportContractOptions): vo
         await hold.promise;
         handled.push(m.id);
       });
-      const ids = (await c.publishBatch(topic, Array.from({ length: 10 }, (_, i) => ({ body: i })))).map((r) => r.id);
+      const ids = (
+        await c.publishBatch(
+          topic,
+          Array.from({ length: 10 }, (_, i) => ({ body: i })),
+        )
+      ).map((r) => r.id);
       await until(() => started.length >= 1, 'a handler to start');
       let closed = false;
       const closing = sub.close().then(() => {
@@ -437,15 +482,35 @@ export function describeTransportContract(options: TransportContractOptions): vo
       });
       await until(() => new Set([...handled, ...rest]).size >= 10, 'the remaining messages');
       expect(new Set([...handled, ...rest])).toEqual(new Set(ids));
-      expect(rest.filter((id) => handled.includes(id)), 'settled messages delivered again').toEqual([]);
+      expect(
+        rest.filter((id) => handled.includes(id)),
+        'settled messages delivered again',
+      ).toEqual([]);
     });
 
     it('rejects invalid names before touching the broker', async () => {
       const c = await carrier();
-      for (const bad of ['', 'has space', 'a..b', 'trailing.', '-lead', 'x'.repeat(101), 'ünïcode', 'a/b', 'a*b', 'a>b']) {
+      for (const bad of [
+        '',
+        'has space',
+        'a..b',
+        'trailing.',
+        '-lead',
+        'x'.repeat(101),
+        'ünïcode',
+        'a/b',
+        'a*b',
+        'a>b',
+      ]) {
         await expectCode(c.publish(bad, 'x'), 'INVALID_NAME');
-        await expectCode(c.subscribe(bad, { group: 'g' }, () => {}), 'INVALID_NAME');
-        await expectCode(c.subscribe('ok-topic', { group: bad }, () => {}), 'INVALID_NAME');
+        await expectCode(
+          c.subscribe(bad, { group: 'g' }, () => {}),
+          'INVALID_NAME',
+        );
+        await expectCode(
+          c.subscribe('ok-topic', { group: bad }, () => {}),
+          'INVALID_NAME',
+        );
       }
     });
 
@@ -468,7 +533,10 @@ export function describeTransportContract(options: TransportContractOptions): vo
       const c = await carrier();
       await c.close();
       await expectCode(c.publish(freshName('closed'), 'x'), 'CLOSED');
-      await expectCode(c.subscribe(freshName('closed'), { group: 'g' }, () => {}), 'CLOSED');
+      await expectCode(
+        c.subscribe(freshName('closed'), { group: 'g' }, () => {}),
+        'CLOSED',
+      );
     });
 
     it('fails with UNSUPPORTED when asked for what the transport cannot do', async () => {
@@ -477,10 +545,18 @@ export function describeTransportContract(options: TransportContractOptions): vo
       const caps = c.capabilities;
       const maxDelayMs = caps.maxDelayMs + 1;
       await expectCode(
-        c.subscribe(topic, { group: 'g', retry: { maxAttempts: 2, initialDelayMs: maxDelayMs, maxDelayMs } }, () => {}),
+        c.subscribe(
+          topic,
+          { group: 'g', retry: { maxAttempts: 2, initialDelayMs: maxDelayMs, maxDelayMs } },
+          () => {},
+        ),
         'UNSUPPORTED',
       );
-      if (!caps.perKeyOrder) await expectCode(c.subscribe(topic, { group: 'g', ordered: true }, () => {}), 'UNSUPPORTED');
+      if (!caps.perKeyOrder)
+        await expectCode(
+          c.subscribe(topic, { group: 'g', ordered: true }, () => {}),
+          'UNSUPPORTED',
+        );
       if (!caps.fanOut) await expectCode(c.declare(topic, ['a', 'b']), 'UNSUPPORTED');
     });
   });

@@ -17,12 +17,14 @@ import type { Capabilities, Transport, WireMessage } from './transport.js';
 
 function positiveInteger(name: string, value: number | undefined, fallback: number): number {
   const v = value ?? fallback;
-  if (!Number.isInteger(v) || v < 1) throw new CarrierError('INVALID_ARGUMENT', `${name} must be a positive integer`);
+  if (!Number.isInteger(v) || v < 1)
+    throw new CarrierError('INVALID_ARGUMENT', `${name} must be a positive integer`);
   return v;
 }
 
 function nonNegative(name: string, value: number): number {
-  if (!Number.isFinite(value) || value < 0) throw new CarrierError('INVALID_ARGUMENT', `${name} must be a non-negative number`);
+  if (!Number.isFinite(value) || value < 0)
+    throw new CarrierError('INVALID_ARGUMENT', `${name} must be a non-negative number`);
   return value;
 }
 
@@ -53,7 +55,8 @@ export class Carrier {
   }
 
   #ensureOpen(): void {
-    if (this.#closed) throw new CarrierError('CLOSED', 'this carrier is closed', { transport: this.#transport.name });
+    if (this.#closed)
+      throw new CarrierError('CLOSED', 'this carrier is closed', { transport: this.#transport.name });
   }
 
   #wire(entry: BatchEntry): WireMessage {
@@ -61,18 +64,32 @@ export class Carrier {
     if (entry.key !== undefined && typeof entry.key !== 'string') {
       throw new CarrierError('INVALID_ARGUMENT', 'key must be a string');
     }
-    if (entry.id !== undefined && (typeof entry.id !== 'string' || entry.id.length === 0 || entry.id.length > 128)) {
+    if (
+      entry.id !== undefined &&
+      (typeof entry.id !== 'string' || entry.id.length === 0 || entry.id.length > 128)
+    ) {
       throw new CarrierError('INVALID_ARGUMENT', 'id must be a string of 1 to 128 characters');
     }
     const { bytes, contentType } = encodeBody(entry.body, entry.contentType);
     const size = messageSize(bytes, entry.key, headers);
     const limit = this.#transport.capabilities.maxMessageBytes;
     if (size > limit) {
-      throw new CarrierError('MESSAGE_TOO_LARGE', `message of ${size} bytes exceeds the ${this.#transport.name} limit of ${limit}`, {
-        transport: this.#transport.name,
-      });
+      throw new CarrierError(
+        'MESSAGE_TOO_LARGE',
+        `message of ${size} bytes exceeds the ${this.#transport.name} limit of ${limit}`,
+        {
+          transport: this.#transport.name,
+        },
+      );
     }
-    return { id: entry.id ?? crypto.randomUUID(), key: entry.key, headers, contentType, body: bytes, publishedAt: new Date() };
+    return {
+      id: entry.id ?? crypto.randomUUID(),
+      key: entry.key,
+      headers,
+      contentType,
+      body: bytes,
+      publishedAt: new Date(),
+    };
   }
 
   /**
@@ -122,28 +139,50 @@ export class Carrier {
    * `retry.maxAttempts`; `NonRetryableError` dead-letters at once; an undecodable body is
    * dead-lettered without calling the handler.
    */
-  async subscribe<Body = unknown>(topic: string, options: SubscribeOptions, handler: Handler<Body>): Promise<Subscription> {
+  async subscribe<Body = unknown>(
+    topic: string,
+    options: SubscribeOptions,
+    handler: Handler<Body>,
+  ): Promise<Subscription> {
     this.#ensureOpen();
     validateName('topic', topic);
-    if (!options || typeof options !== 'object') throw new CarrierError('INVALID_ARGUMENT', 'options.group is required');
+    if (!options || typeof options !== 'object')
+      throw new CarrierError('INVALID_ARGUMENT', 'options.group is required');
     validateName('group', options.group);
-    if (typeof handler !== 'function') throw new CarrierError('INVALID_ARGUMENT', 'handler must be a function');
+    if (typeof handler !== 'function')
+      throw new CarrierError('INVALID_ARGUMENT', 'handler must be a function');
     const concurrency = positiveInteger('concurrency', options.concurrency, 1);
     const prefetch = positiveInteger('prefetch', options.prefetch, concurrency);
     const retry: RetryPolicy = {
-      maxAttempts: positiveInteger('retry.maxAttempts', options.retry?.maxAttempts, DEFAULT_RETRY.maxAttempts),
-      initialDelayMs: nonNegative('retry.initialDelayMs', options.retry?.initialDelayMs ?? DEFAULT_RETRY.initialDelayMs),
+      maxAttempts: positiveInteger(
+        'retry.maxAttempts',
+        options.retry?.maxAttempts,
+        DEFAULT_RETRY.maxAttempts,
+      ),
+      initialDelayMs: nonNegative(
+        'retry.initialDelayMs',
+        options.retry?.initialDelayMs ?? DEFAULT_RETRY.initialDelayMs,
+      ),
       maxDelayMs: nonNegative('retry.maxDelayMs', options.retry?.maxDelayMs ?? DEFAULT_RETRY.maxDelayMs),
     };
     const capabilities = this.capabilities;
     const name = this.#transport.name;
     if (options.ordered && !capabilities.perKeyOrder) {
-      throw new CarrierError('UNSUPPORTED', `${name} cannot keep per-key order across a group`, { transport: name });
-    }
-    if (Math.min(retry.maxDelayMs, retry.initialDelayMs * 2 ** (retry.maxAttempts - 1)) > capabilities.maxDelayMs) {
-      throw new CarrierError('UNSUPPORTED', `${name} cannot delay a retry longer than ${capabilities.maxDelayMs} ms`, {
+      throw new CarrierError('UNSUPPORTED', `${name} cannot keep per-key order across a group`, {
         transport: name,
       });
+    }
+    if (
+      Math.min(retry.maxDelayMs, retry.initialDelayMs * 2 ** (retry.maxAttempts - 1)) >
+      capabilities.maxDelayMs
+    ) {
+      throw new CarrierError(
+        'UNSUPPORTED',
+        `${name} cannot delay a retry longer than ${capabilities.maxDelayMs} ms`,
+        {
+          transport: name,
+        },
+      );
     }
     const consumer = new Consumer(
       this.#transport,

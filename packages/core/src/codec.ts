@@ -25,7 +25,8 @@ export interface EncodedBody {
  */
 export function encodeBody(body: unknown, contentType?: string): EncodedBody {
   if (body instanceof Uint8Array) return { bytes: body, contentType: contentType ?? OCTET_STREAM };
-  if (typeof body === 'string') return { bytes: utf8Encoder.encode(body), contentType: contentType ?? TEXT_UTF8 };
+  if (typeof body === 'string')
+    return { bytes: utf8Encoder.encode(body), contentType: contentType ?? TEXT_UTF8 };
   let text: string | undefined;
   try {
     text = JSON.stringify(body);
@@ -69,8 +70,13 @@ export function decodeBody(bytes: Uint8Array, contentType: string): unknown {
 }
 
 /** Bytes a message occupies for size limits: body, key, header keys and values (UTF-8). */
-export function messageSize(body: Uint8Array, key: string | undefined, headers: Readonly<Record<string, string>>): number {
+export function messageSize(
+  body: Uint8Array,
+  key: string | undefined,
+  headers: Readonly<Record<string, string>>,
+): number {
   let size = body.byteLength + (key === undefined ? 0 : utf8Encoder.encode(key).byteLength);
-  for (const [k, v] of Object.entries(headers)) size += utf8Encoder.encode(k).byteLength + utf8Encoder.encode(v).byteLength;
+  for (const [k, v] of Object.entries(headers))
+    size += utf8Encoder.encode(k).byteLength + utf8Encoder.encode(v).byteLength;
   return size;
 }

@@ -39,13 +39,24 @@ async function loadFactory(url: URL): Promise<TransportFactory> {
     const known = ['memory:', ...Object.keys(ADAPTER_PACKAGES)].map((s) => `${s}//`).join(', ');
     throw new CarrierError('UNSUPPORTED', `no transport for scheme ${url.protocol}// (known: ${known})`);
   }
+  return loadAdapter(pkg, url.protocol);
+}
+
+/**
+ * Import an adapter package and return its `createTransport`.
+ *
+ * @throws CarrierError `UNSUPPORTED` naming the package to install when it is missing.
+ */
+export async function loadAdapter(pkg: string, scheme: string): Promise<TransportFactory> {
   let mod: AdapterModule;
   try {
     mod = (await import(pkg)) as AdapterModule;
   } catch (cause) {
     const code = (cause as { code?: string }).code;
     if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && String(cause).includes(pkg)) {
-      throw new CarrierError('UNSUPPORTED', `${url.protocol}// needs the package ${pkg}: npm install ${pkg}`, { cause });
+      throw new CarrierError('UNSUPPORTED', `${scheme}// needs the package ${pkg}: npm install ${pkg}`, {
+        cause,
+      });
     }
     throw cause;
   }
@@ -61,7 +72,11 @@ function scrubbed(error: unknown, secrets: readonly string[]): Error {
   const message = scrub(error.message, secrets);
   if (error instanceof CarrierError) {
     const cause = error.cause === undefined ? undefined : scrubbed(error.cause, secrets);
-    return new CarrierError(error.code, message, { transport: error.transport, cause, failures: error.failures });
+    return new CarrierError(error.code, message, {
+      transport: error.transport,
+      cause,
+      failures: error.failures,
+    });
   }
   const copy = new Error(message);
   copy.name = error.name;
@@ -94,7 +109,9 @@ export async function connect(url = 'memory://', options: ConnectOptions = {}): 
   } catch (error) {
     const clean = scrubbed(error, secrets);
     if (clean instanceof CarrierError) throw clean;
-    throw new CarrierError('CONNECTION', `cannot connect to ${redactUrl(parsed)}: ${clean.message}`, { cause: clean });
+    throw new CarrierError('CONNECTION', `cannot connect to ${redactUrl(parsed)}: ${clean.message}`, {
+      cause: clean,
+    });
   }
   return new Carrier(transport, onError);
 }

@@ -118,10 +118,14 @@ export class Consumer implements Subscription {
     } catch (cause) {
       if (this.#aborted) return;
       this.settings.onError(
-        new CarrierError('SETTLE_FAILED', `${what} failed on ${this.topic}/${this.group}; the broker will redeliver`, {
-          transport: this.transport.name,
-          cause,
-        }),
+        new CarrierError(
+          'SETTLE_FAILED',
+          `${what} failed on ${this.topic}/${this.group}; the broker will redeliver`,
+          {
+            transport: this.transport.name,
+            cause,
+          },
+        ),
       );
     }
   }
@@ -136,7 +140,9 @@ export class Consumer implements Subscription {
     const subscription = this.#transportSubscription;
     try {
       if (subscription) await subscription.stop();
-      await Promise.all(this.#scheduler.drainPending().map((d) => this.#settle('release', () => d.release())));
+      await Promise.all(
+        this.#scheduler.drainPending().map((d) => this.#settle('release', () => d.release())),
+      );
       await this.#scheduler.idle();
       if (subscription) await subscription.close();
     } finally {

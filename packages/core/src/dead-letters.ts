@@ -45,10 +45,15 @@ class DeadLetterConsumer implements Subscription {
   }
 
   async start(prefetch: number): Promise<void> {
-    this.#subscription = await this.transport.subscribeDeadLetters(this.topic, this.group, { prefetch }, (d) => {
-      if (this.#closing) void this.#settle(() => d.release());
-      else this.#scheduler.push(undefined, d);
-    });
+    this.#subscription = await this.transport.subscribeDeadLetters(
+      this.topic,
+      this.group,
+      { prefetch },
+      (d) => {
+        if (this.#closing) void this.#settle(() => d.release());
+        else this.#scheduler.push(undefined, d);
+      },
+    );
   }
 
   async #process(delivery: DeadLetterDelivery): Promise<void> {
@@ -123,7 +128,15 @@ export function deadLetterQueue(context: DeadLetterQueueContext): DeadLetterQueu
       if (!Number.isInteger(concurrency) || concurrency < 1) {
         throw new CarrierError('INVALID_ARGUMENT', 'concurrency must be a positive integer');
       }
-      const consumer = new DeadLetterConsumer(transport, topic, group, concurrency, handler, context.onError, context.untrack);
+      const consumer = new DeadLetterConsumer(
+        transport,
+        topic,
+        group,
+        concurrency,
+        handler,
+        context.onError,
+        context.untrack,
+      );
       context.track(consumer);
       try {
         await consumer.start(concurrency);
@@ -136,10 +149,13 @@ export function deadLetterQueue(context: DeadLetterQueueContext): DeadLetterQueu
     async redrive(options = {}) {
       context.ensureOpen();
       if (!transport.capabilities.redrive) {
-        throw new CarrierError('UNSUPPORTED', `${transport.name} cannot redrive dead letters`, { transport: transport.name });
+        throw new CarrierError('UNSUPPORTED', `${transport.name} cannot redrive dead letters`, {
+          transport: transport.name,
+        });
       }
       const max = options.max ?? Number.MAX_SAFE_INTEGER;
-      if (!Number.isInteger(max) || max < 0) throw new CarrierError('INVALID_ARGUMENT', 'max must be a non-negative integer');
+      if (!Number.isInteger(max) || max < 0)
+        throw new CarrierError('INVALID_ARGUMENT', 'max must be a non-negative integer');
       return transport.redrive(topic, group, max);
     },
   };

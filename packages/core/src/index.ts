@@ -1,6 +1,14 @@
 export { DEFAULT_RETRY, type RetryPolicy, retryDelay } from './backoff.js';
 export { Carrier } from './carrier.js';
-export { decodeBody, type EncodedBody, encodeBody, JSON_TYPE, messageSize, OCTET_STREAM, TEXT_UTF8 } from './codec.js';
+export {
+  decodeBody,
+  type EncodedBody,
+  encodeBody,
+  JSON_TYPE,
+  messageSize,
+  OCTET_STREAM,
+  TEXT_UTF8,
+} from './codec.js';
 export { ADAPTER_PACKAGES, type ConnectOptions, connect } from './connect.js';
 export {
   CarrierError,
@@ -11,7 +19,11 @@ export {
   type PublishFailure,
 } from './errors.js';
 export { KeyedScheduler } from './keyed-scheduler.js';
-export { createMemoryTransport, MEMORY_DEFAULT_MAX_MESSAGE_BYTES, MemoryTransport } from './memory/memory-transport.js';
+export {
+  createMemoryTransport,
+  MEMORY_DEFAULT_MAX_MESSAGE_BYTES,
+  MemoryTransport,
+} from './memory/memory-transport.js';
 export type {
   BatchEntry,
   DeadLetter,

@@ -44,7 +44,9 @@ export class KeyedScheduler<T> {
 
   #pump(): void {
     while (this.#running < this.concurrency) {
-      const index = this.#pending.findIndex((entry) => entry.key === undefined || !this.#activeKeys.has(entry.key));
+      const index = this.#pending.findIndex(
+        (entry) => entry.key === undefined || !this.#activeKeys.has(entry.key),
+      );
       if (index < 0) return;
       const [entry] = this.#pending.splice(index, 1);
       if (!entry) return;

@@ -106,7 +106,10 @@ export interface DeadLetterQueue {
    * Read dead letters: return from the handler to remove the letter, throw to keep it (it comes
    * back after a second).
    */
-  subscribe(handler: (letter: DeadLetter) => Promise<void> | void, options?: DeadLetterSubscribeOptions): Promise<Subscription>;
+  subscribe(
+    handler: (letter: DeadLetter) => Promise<void> | void,
+    options?: DeadLetterSubscribeOptions,
+  ): Promise<Subscription>;
   /** Move up to `max` letters (default: all there are now) back to this group only, attempt reset to 1. */
   redrive(options?: { max?: number }): Promise<number>;
 }

@@ -51,7 +51,10 @@ export function validateHeaders(headers: unknown): Record<string, string> {
       throw new CarrierError('INVALID_ARGUMENT', `header key ${JSON.stringify(key)} is not portable`);
     }
     if (key.toLowerCase().startsWith(RESERVED_HEADER_PREFIX)) {
-      throw new CarrierError('INVALID_ARGUMENT', `header key ${JSON.stringify(key)} uses the reserved prefix 'carrier-'`);
+      throw new CarrierError(
+        'INVALID_ARGUMENT',
+        `header key ${JSON.stringify(key)} uses the reserved prefix 'carrier-'`,
+      );
     }
     if (typeof value !== 'string') {
       throw new CarrierError('INVALID_ARGUMENT', `header ${JSON.stringify(key)} must be a string`);

@@ -77,7 +77,8 @@ export class MemoryQueue {
 
   /** Settle a lease: the entry leaves the member; `then` decides where it goes. */
   settle(lease: Lease, then: () => void): void {
-    if (lease.settled) throw new CarrierError('INVALID_ARGUMENT', 'delivery already settled', { transport: 'memory' });
+    if (lease.settled)
+      throw new CarrierError('INVALID_ARGUMENT', 'delivery already settled', { transport: 'memory' });
     lease.settled = true;
     lease.member.leases.delete(lease);
     const key = lease.entry.message.key;

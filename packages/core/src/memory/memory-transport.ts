@@ -9,7 +9,13 @@ import type {
   TransportSubscription,
   WireMessage,
 } from '../transport.js';
-import { type Lease, type Member, type MemoryBroker, type MemoryQueue, memoryBroker } from './memory-broker.js';
+import {
+  type Lease,
+  type Member,
+  type MemoryBroker,
+  type MemoryQueue,
+  memoryBroker,
+} from './memory-broker.js';
 
 /** Default largest message on `memory://`: 1 MiB, like SQS, so tests meet realistic limits. */
 export const MEMORY_DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
@@ -49,7 +55,8 @@ export class MemoryTransport implements Transport {
   }
 
   #ensureOpen(): void {
-    if (this.#closed) throw new CarrierError('CLOSED', 'memory connection is closed', { transport: this.name });
+    if (this.#closed)
+      throw new CarrierError('CLOSED', 'memory connection is closed', { transport: this.name });
   }
 
   async declare(topic: string, groups: readonly string[]): Promise<void> {
@@ -63,7 +70,11 @@ export class MemoryTransport implements Transport {
     this.#broker.publish(topic, messages);
   }
 
-  #attach(queue: MemoryQueue, options: { prefetch: number; ordered: boolean }, deliver: (lease: Lease) => void) {
+  #attach(
+    queue: MemoryQueue,
+    options: { prefetch: number; ordered: boolean },
+    deliver: (lease: Lease) => void,
+  ) {
     const member: Member = {
       connectionId: this.#id,
       prefetch: options.prefetch,
@@ -90,7 +101,10 @@ export class MemoryTransport implements Transport {
   }
 
   #settle(queue: MemoryQueue, lease: Lease, then: () => void): Promise<void> {
-    if (this.#closed) return Promise.reject(new CarrierError('CLOSED', 'memory connection is closed', { transport: this.name }));
+    if (this.#closed)
+      return Promise.reject(
+        new CarrierError('CLOSED', 'memory connection is closed', { transport: this.name }),
+      );
     queue.settle(lease, then);
     return Promise.resolve();
   }
@@ -113,10 +127,15 @@ export class MemoryTransport implements Transport {
         ack: () => this.#settle(queue, lease, () => {}),
         retry: (delayMs) =>
           this.#settle(queue, lease, () =>
-            queue.enqueueLater({ message: entry.message, attempt: entry.attempt + 1 }, Math.min(delayMs, MAX_TIMER_MS)),
+            queue.enqueueLater(
+              { message: entry.message, attempt: entry.attempt + 1 },
+              Math.min(delayMs, MAX_TIMER_MS),
+            ),
           ),
         deadLetter: (info) =>
-          this.#settle(queue, lease, () => dlq.enqueue({ message: entry.message, attempt: entry.attempt, info })),
+          this.#settle(queue, lease, () =>
+            dlq.enqueue({ message: entry.message, attempt: entry.attempt, info }),
+          ),
         release: () => this.#settle(queue, lease, () => queue.enqueue(entry, true)),
       });
     });
@@ -184,7 +203,9 @@ export async function createMemoryTransport(url: URL, _options: TransportFactory
   const limit = url.searchParams.get('maxMessageBytes');
   const maxMessageBytes = limit === null ? MEMORY_DEFAULT_MAX_MESSAGE_BYTES : Number(limit);
   if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 1) {
-    throw new CarrierError('INVALID_ARGUMENT', 'maxMessageBytes must be a positive integer', { transport: 'memory' });
+    throw new CarrierError('INVALID_ARGUMENT', 'maxMessageBytes must be a positive integer', {
+      transport: 'memory',
+    });
   }
   return new MemoryTransport(memoryBroker(name), maxMessageBytes);
 }

@@ -1,0 +1,195 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Carrier } from './carrier.js';
+import { CarrierError, NonRetryableError } from './errors.js';
+import { FakeTransport } from './testing/fake-transport.js';
+import { waitFor } from './testing/wait.js';
+
+const open: Carrier[] = [];
+afterEach(async () => {
+  await Promise.allSettled(open.splice(0).map((c) => c.close()));
+});
+
+function setup(errors: Error[] = []) {
+  const transport = new FakeTransport();
+  const carrier = new Carrier(transport, (e) => errors.push(e));
+  open.push(carrier);
+  return { transport, carrier };
+}
+
+describe('consumer engine', () => {
+  it('acks when the handler returns', async () => {
+    const { transport, carrier } = setup();
+    const bodies: unknown[] = [];
+    await carrier.subscribe('t', { group: 'g' }, (m) => {
+      bodies.push(m.body);
+    });
+    const d = transport.deliver('hello');
+    await waitFor(() => d.settlements.length === 1);
+    expect(bodies).toEqual(['hello']);
+    expect(d.settlements).toEqual([{ kind: 'ack' }]);
+  });
+
+  it('retries a thrown error with a backoff delay within [d/2, d]', async () => {
+    const { transport, carrier } = setup();
+    await carrier.subscribe(
+      't',
+      { group: 'g', retry: { maxAttempts: 5, initialDelayMs: 100, maxDelayMs: 250 } },
+      () => {
+        throw new Error('nope');
+      },
+    );
+    const delays: number[] = [];
+    for (const attempt of [1, 2, 3, 4]) {
+      const d = transport.deliver('x', { attempt, id: `a${attempt}` });
+      await waitFor(() => d.settlements.length === 1);
+      const s = d.settlements[0]!;
+      expect(s.kind).toBe('retry');
+      if (s.kind === 'retry') delays.push(s.delayMs);
+    }
+    const ceilings = [100, 200, 250, 250];
+    delays.forEach((delay, i) => {
+      expect(delay).toBeGreaterThanOrEqual(ceilings[i]! / 2);
+      expect(delay).toBeLessThanOrEqual(ceilings[i]!);
+    });
+  });
+
+  it('dead-letters on the last attempt with the reason and attempt count', async () => {
+    const { transport, carrier } = setup();
+    await carrier.subscribe('t', { group: 'g', retry: { maxAttempts: 3 } }, () => {
+      throw new Error('still broken');
+    });
+    const d = transport.deliver('x', { attempt: 3 });
+    await waitFor(() => d.settlements.length === 1);
+    const s = d.settlements[0]!;
+    expect(s.kind).toBe('deadLetter');
+    if (s.kind === 'deadLetter') {
+      expect(s.info.reason).toBe('still broken');
+      expect(s.info.attempts).toBe(3);
+      expect(s.info.failedAt).toBeInstanceOf(Date);
+    }
+  });
+
+  it('dead-letters NonRetryableError on the first attempt', async () => {
+    const { transport, carrier } = setup();
+    await carrier.subscribe('t', { group: 'g' }, () => {
+      throw new NonRetryableError('bad data');
+    });
+    const d = transport.deliver('x');
+    await waitFor(() => d.settlements.length === 1);
+    expect(d.settlements[0]).toMatchObject({ kind: 'deadLetter', info: { reason: 'bad data', attempts: 1 } });
+  });
+
+  it('dead-letters an undecodable body without calling the handler', async () => {
+    const { transport, carrier } = setup();
+    let calls = 0;
+    await carrier.subscribe('t', { group: 'g' }, () => {
+      calls++;
+    });
+    const d = transport.deliver(new Uint8Array([0xff, 0xfe]), { contentType: 'application/json' });
+    await waitFor(() => d.settlements.length === 1);
+    expect(calls).toBe(0);
+    expect(d.settlements[0]).toMatchObject({ kind: 'deadLetter' });
+  });
+
+  it('retries forever instead of dead-lettering when deadLetter is false', async () => {
+    const { transport, carrier } = setup();
+    await carrier.subscribe('t', { group: 'g', deadLetter: false, retry: { maxAttempts: 2 } }, () => {
+      throw new NonRetryableError('x');
+    });
+    const d = transport.deliver('x', { attempt: 9 });
+    await waitFor(() => d.settlements.length === 1);
+    expect(d.settlements[0]!.kind).toBe('retry');
+  });
+
+  it('passes prefetch = concurrency to the transport unless told otherwise', async () => {
+    const { transport, carrier } = setup();
+    await carrier.subscribe('t', { group: 'g', concurrency: 7 }, () => {});
+    expect(transport.subscribeOptions).toEqual({ prefetch: 7, ordered: false });
+  });
+
+  it('handles one key at a time in arrival order and never exceeds concurrency', async () => {
+    const { transport, carrier } = setup();
+    const order: string[] = [];
+    let inFlight = 0;
+    let max = 0;
+    const release: Array<() => void> = [];
+    await carrier.subscribe('t', { group: 'g', concurrency: 2 }, async (m) => {
+      inFlight++;
+      max = Math.max(max, inFlight);
+      order.push(`start ${m.id}`);
+      await new Promise<void>((resolve) => release.push(resolve));
+      order.push(`end ${m.id}`);
+      inFlight--;
+    });
+    const a1 = transport.deliver('x', { key: 'a', id: 'a1' });
+    transport.deliver('x', { key: 'a', id: 'a2' });
+    transport.deliver('x', { key: 'b', id: 'b1' });
+    transport.deliver('x', { key: 'c', id: 'c1' });
+    await waitFor(() => release.length === 2);
+    expect(order).toEqual(['start a1', 'start b1']);
+    release.shift()!();
+    await waitFor(() => a1.settlements.length === 1);
+    await waitFor(() => release.length === 2);
+    // a2 was queued before c1, and a1's slot frees a2 first.
+    expect(order.slice(2)).toEqual(['end a1', 'start a2']);
+    while (release.length > 0 || order.filter((o) => o.startsWith('end')).length < 4) {
+      release.shift()?.();
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(max).toBe(2);
+  });
+
+  it('close: stops fetching, releases queued deliveries, waits for in-flight ones, then closes', async () => {
+    const { transport, carrier } = setup();
+    let finish!: () => void;
+    const sub = await carrier.subscribe(
+      't',
+      { group: 'g', concurrency: 1 },
+      () => new Promise<void>((r) => (finish = r)),
+    );
+    const running = transport.deliver('x', { id: 'running' });
+    const queued = transport.deliver('x', { id: 'queued' });
+    await waitFor(() => finish !== undefined);
+    const closing = sub.close();
+    await waitFor(() => queued.settlements.length === 1);
+    expect(queued.settlements).toEqual([{ kind: 'release' }]);
+    expect(running.settlements).toEqual([]);
+    finish();
+    await closing;
+    expect(running.settlements).toEqual([{ kind: 'ack' }]);
+    expect(transport.log.filter((l) => !l.startsWith('subscribe'))).toEqual([
+      'stop',
+      'release queued',
+      'ack running',
+      'close-subscription',
+    ]);
+    const late = transport.deliver('x', { id: 'late' });
+    await waitFor(() => late.settlements.length === 1);
+    expect(late.settlements).toEqual([{ kind: 'release' }]);
+  });
+
+  it('reports a failed settlement as SETTLE_FAILED and keeps going', async () => {
+    const errors: Error[] = [];
+    const { transport, carrier } = setup(errors);
+    transport.failSettle = true;
+    await carrier.subscribe('t', { group: 'g' }, () => {});
+    transport.deliver('x');
+    await waitFor(() => errors.length === 1);
+    expect(errors[0]).toBeInstanceOf(CarrierError);
+    expect((errors[0] as CarrierError).code).toBe('SETTLE_FAILED');
+  });
+
+  it('abort settles nothing and closes nothing gracefully', async () => {
+    const { transport, carrier } = setup();
+    let finish!: () => void;
+    await carrier.subscribe('t', { group: 'g' }, () => new Promise<void>((r) => (finish = r)));
+    const d = transport.deliver('x');
+    await waitFor(() => finish !== undefined);
+    await carrier.abort();
+    finish();
+    await new Promise((r) => setImmediate(r));
+    expect(d.settlements).toEqual([]);
+    expect(transport.log).toContain('abort');
+    expect(transport.log).not.toContain('close');
+  });
+});

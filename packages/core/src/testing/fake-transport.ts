@@ -1,0 +1,129 @@
+import type {
+  Capabilities,
+  DeadLetterDelivery,
+  DeadLetterInfo,
+  Delivery,
+  Transport,
+  TransportSubscribeOptions,
+  TransportSubscription,
+  WireMessage,
+} from '../transport.js';
+
+/** What happened to one fake delivery. */
+export type Settlement =
+  | { kind: 'ack' }
+  | { kind: 'retry'; delayMs: number }
+  | { kind: 'deadLetter'; info: DeadLetterInfo }
+  | { kind: 'release' };
+
+/** A delivery the test pushes by hand, recording how core settled it. */
+export interface FakeDelivery extends Delivery {
+  readonly settlements: Settlement[];
+}
+
+/**
+ * A tiny transport for unit tests of core: publishes are recorded, deliveries are pushed by the
+ * test with `deliver()`, and every settlement and lifecycle call is logged in order.
+ */
+export class FakeTransport implements Transport {
+  readonly name = 'fake';
+  readonly published: Array<{ topic: string; messages: readonly WireMessage[] }> = [];
+  readonly log: string[] = [];
+  sink: ((delivery: Delivery) => void) | undefined;
+  subscribeOptions: TransportSubscribeOptions | undefined;
+  failSettle = false;
+  capabilities: Capabilities = {
+    fanOut: true,
+    competingConsumers: true,
+    perKeyOrder: false,
+    nativeDelay: true,
+    maxDelayMs: 60_000,
+    maxMessageBytes: 1000,
+    redrive: true,
+  };
+
+  async declare(topic: string, groups: readonly string[]): Promise<void> {
+    this.log.push(`declare ${topic} ${groups.join(',')}`);
+  }
+
+  async publish(topic: string, messages: readonly WireMessage[]): Promise<void> {
+    this.published.push({ topic, messages });
+  }
+
+  async subscribe(
+    topic: string,
+    group: string,
+    options: TransportSubscribeOptions,
+    sink: (delivery: Delivery) => void,
+  ): Promise<TransportSubscription> {
+    this.log.push(`subscribe ${topic} ${group}`);
+    this.sink = sink;
+    this.subscribeOptions = options;
+    return {
+      stop: async () => {
+        this.log.push('stop');
+      },
+      close: async () => {
+        this.log.push('close-subscription');
+      },
+    };
+  }
+
+  async subscribeDeadLetters(
+    _topic: string,
+    _group: string,
+    _options: { prefetch: number },
+    _sink: (delivery: DeadLetterDelivery) => void,
+  ): Promise<TransportSubscription> {
+    return { stop: async () => {}, close: async () => {} };
+  }
+
+  async redrive(): Promise<number> {
+    return 0;
+  }
+
+  async close(): Promise<void> {
+    this.log.push('close');
+  }
+
+  async abort(): Promise<void> {
+    this.log.push('abort');
+  }
+
+  /** Hand core one delivery of `body` (bytes) with the given attempt; returns it to inspect settlements. */
+  deliver(
+    body: Uint8Array | string,
+    {
+      attempt = 1,
+      key,
+      contentType = 'text/plain; charset=utf-8',
+      id = 'm1',
+    }: { attempt?: number; key?: string; contentType?: string; id?: string } = {},
+  ): FakeDelivery {
+    if (!this.sink) throw new Error('no subscription');
+    const settlements: Settlement[] = [];
+    const settle = (s: Settlement) => async () => {
+      this.log.push(`${s.kind} ${id}`);
+      if (this.failSettle) throw new Error('broker gone');
+      settlements.push(s);
+    };
+    const delivery: FakeDelivery = {
+      message: {
+        id,
+        key,
+        headers: {},
+        contentType,
+        body: typeof body === 'string' ? new TextEncoder().encode(body) : body,
+        publishedAt: new Date(),
+      },
+      attempt,
+      settlements,
+      ack: () => settle({ kind: 'ack' })(),
+      retry: (delayMs) => settle({ kind: 'retry', delayMs })(),
+      deadLetter: (info) => settle({ kind: 'deadLetter', info })(),
+      release: () => settle({ kind: 'release' })(),
+    };
+    this.sink(delivery);
+    return delivery;
+  }
+}
