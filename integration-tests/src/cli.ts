@@ -1,0 +1,39 @@
+import { ENV_URL, startBrokers, stopUp } from './harness.js';
+import { install } from './install.js';
+import { BROKERS } from './types.js';
+import { log } from './util.js';
+
+// npm run brokers:install | brokers:up | brokers:down   (run with tsx; Node 20 cannot run .ts)
+// Only `up` writes to stdout: one `CARRIER_TEST_<BROKER>_URL=<url>` line per broker, so that
+//   eval "$(npm run -s brokers:up)"
+// works; everything else goes to stderr.
+
+async function main(command: string | undefined): Promise<void> {
+  switch (command) {
+    case 'install':
+      await install();
+      return;
+    case 'up': {
+      const session = await startBrokers({ mode: 'up' });
+      for (const name of BROKERS) process.stdout.write(`${ENV_URL[name]}=${session.urls[name]}\n`);
+      log('[brokers] running in the background; stop them with `npm run brokers:down`');
+      return;
+    }
+    case 'down': {
+      const stopped = await stopUp();
+      log(stopped.length ? `[brokers] stopped ${stopped.join(', ')}` : '[brokers] nothing was running');
+      return;
+    }
+    default:
+      log('usage: tsx integration-tests/src/cli.ts install|up|down');
+      process.exitCode = 2;
+  }
+}
+
+main(process.argv[2]).then(
+  () => process.exit(process.exitCode ?? 0),
+  (err: unknown) => {
+    log(err instanceof Error ? err.message : String(err));
+    process.exit(1);
+  },
+);

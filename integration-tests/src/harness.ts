@@ -1,0 +1,236 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { StartedTestContainer } from 'testcontainers';
+import { containerRuntimeAvailable, startContainer } from './containers.js';
+import { install, missingLocal } from './install.js';
+import { killLocalSync, readRecord, startLocal, stopLocal } from './local.js';
+import { upDir, upStateFile } from './paths.js';
+import { probe } from './probes.js';
+import { BROKERS, type BrokerEntry, type BrokerName, type BrokerUrls, type HarnessState } from './types.js';
+import { setDummyAwsEnv } from './urls.js';
+import { groupAlive, log, pollUntil, redact, seconds } from './util.js';
+
+export const ENV_URL: Record<BrokerName, string> = {
+  kafka: 'CARRIER_TEST_KAFKA_URL',
+  rabbitmq: 'CARRIER_TEST_RABBITMQ_URL',
+  nats: 'CARRIER_TEST_NATS_URL',
+  sqs: 'CARRIER_TEST_SQS_URL',
+};
+
+/** `CARRIER_TEST_PROVIDER=local-process|testcontainers` forces a provider for the brokers without a URL. */
+function forcedProvider(): 'local-process' | 'testcontainers' | undefined {
+  const v = process.env.CARRIER_TEST_PROVIDER;
+  if (!v) return undefined;
+  if (v === 'local-process' || v === 'testcontainers') return v;
+  throw new Error(`CARRIER_TEST_PROVIDER must be local-process or testcontainers, not ${v}`);
+}
+
+export function readState(file: string): HarnessState | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as HarnessState;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeState(file: string, state: HarnessState): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`);
+  renameSync(tmp, file);
+}
+
+export interface BrokersSession {
+  urls: BrokerUrls;
+  stateFile: string;
+  entries: Record<BrokerName, BrokerEntry>;
+  /** Stops what this session started (not brokers it reused or was given). */
+  teardown(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** 'vitest': temp data dirs, stopped at teardown, reuses `brokers:up` brokers. 'up': kept running in .brokers/up. */
+  mode: 'vitest' | 'up';
+}
+
+let installing: Promise<void> | undefined;
+
+/** Runs `brokers:install` once per process when the local provider lacks something. */
+function ensureInstalled(name: BrokerName): Promise<void> {
+  const missing = missingLocal();
+  if (!missing[name]) return Promise.resolve();
+  installing ??= (async () => {
+    log(`[brokers] no container engine and no local brokers (${Object.keys(missing).join(', ')} missing):`);
+    log('[brokers] running `npm run brokers:install` first (a few minutes on a fresh machine)');
+    await install();
+  })();
+  return installing;
+}
+
+/** The brokers kept running by `npm run brokers:up`, when alive and answering. */
+async function reusableUp(name: BrokerName): Promise<BrokerEntry | undefined> {
+  const state = readState(upStateFile);
+  const entry = state?.brokers[name];
+  if (!entry?.recordFile || !existsSync(entry.recordFile)) return undefined;
+  const record = readRecord(entry.recordFile);
+  if (!groupAlive(record.pid)) return undefined;
+  try {
+    await probe(name, record.url);
+  } catch {
+    return undefined;
+  }
+  return { ...entry, url: record.url, owned: false };
+}
+
+/**
+ * Starts (or finds) the four brokers in parallel and writes the session's state file.
+ * Prints one line per broker saying which provider and version it used.
+ */
+export async function startBrokers(options: StartOptions): Promise<BrokersSession> {
+  setDummyAwsEnv();
+  const t0 = Date.now();
+  const baseDir = options.mode === 'up' ? upDir : mkdtempSync(path.join(os.tmpdir(), 'carrier-brokers-'));
+  if (options.mode === 'up') mkdirSync(baseDir, { recursive: true });
+  const stateFile = options.mode === 'up' ? upStateFile : path.join(baseDir, 'state.json');
+  const previousUp = options.mode === 'up' ? readState(upStateFile) : undefined;
+  const state: HarnessState = { pid: process.pid, startedAt: new Date().toISOString(), brokers: {} };
+  const containers = new Map<BrokerName, StartedTestContainer>();
+  const forced = forcedProvider();
+
+  const startOne = async (name: BrokerName): Promise<BrokerEntry> => {
+    const started = Date.now();
+    const line = (e: BrokerEntry, how: string) =>
+      log(
+        `[brokers] ${name}: ${how} ${e.version} at ${redact(e.url)} (${e.owned ? 'started' : 'ready'} in ${seconds(Date.now() - started)} s)`,
+      );
+
+    // 1. an explicit URL
+    const fromEnv = options.mode === 'vitest' ? process.env[ENV_URL[name]] : undefined;
+    if (fromEnv) {
+      const { version } = await pollUntil(`${name} at ${ENV_URL[name]}=${redact(fromEnv)}`, 30_000, () =>
+        probe(name, fromEnv),
+      );
+      const e: BrokerEntry = { name, provider: 'env', url: fromEnv, version: version ?? '', owned: false };
+      line(e, `${ENV_URL[name]}`);
+      return e;
+    }
+
+    // already running from `npm run brokers:up`
+    const up = await reusableUp(name);
+    if (up) {
+      line(up, 'local-process (from brokers:up)');
+      return up;
+    }
+    if (options.mode === 'up' && previousUp?.brokers[name]?.recordFile) {
+      // a dead or unresponsive leftover of an earlier brokers:up: stop it and start afresh
+      const file = previousUp.brokers[name].recordFile;
+      if (existsSync(file)) await stopLocal(readRecord(file), 5_000);
+    }
+
+    // 2. testcontainers
+    const useContainers =
+      options.mode === 'vitest' &&
+      forced !== 'local-process' &&
+      (forced === 'testcontainers' || (await containerRuntimeAvailable()));
+    if (useContainers) {
+      const c = await startContainer(name);
+      containers.set(name, c.container);
+      const e: BrokerEntry = {
+        name,
+        provider: 'testcontainers',
+        url: c.url,
+        version: c.version,
+        owned: true,
+      };
+      await pollUntil(`${name} container`, 60_000, () => probe(name, c.url));
+      line(e, 'testcontainers');
+      return e;
+    }
+
+    // 3. a local process
+    await ensureInstalled(name);
+    const dataDir = path.join(baseDir, name);
+    rmSync(dataDir, { recursive: true, force: true });
+    const recordFile = path.join(baseDir, `${name}.json`);
+    const record = await startLocal(name, dataDir, recordFile);
+    const e: BrokerEntry = {
+      name,
+      provider: 'local-process',
+      url: record.url,
+      version: record.version,
+      recordFile,
+      owned: true,
+    };
+    line(e, 'local-process');
+    return e;
+  };
+
+  const results = await Promise.allSettled(BROKERS.map((name) => startOne(name)));
+  BROKERS.forEach((name, i) => {
+    const r = results[i]!;
+    if (r.status === 'fulfilled') state.brokers[name] = r.value;
+  });
+  writeState(stateFile, state);
+
+  const teardown = async () => {
+    await Promise.all(
+      BROKERS.map(async (name) => {
+        const e = state.brokers[name];
+        if (!e?.owned) return;
+        if (e.recordFile && existsSync(e.recordFile)) await stopLocal(readRecord(e.recordFile));
+        await containers.get(name)?.stop();
+      }),
+    );
+    if (options.mode === 'vitest') rmSync(baseDir, { recursive: true, force: true });
+    else rmSync(stateFile, { force: true });
+  };
+
+  const failed = results
+    .map((r, i) => (r.status === 'rejected' ? `${BROKERS[i]}: ${(r.reason as Error).message}` : undefined))
+    .filter((m): m is string => m !== undefined);
+  if (failed.length > 0) {
+    await teardown();
+    throw new Error(`[brokers] could not start every broker:\n${failed.join('\n\n')}`);
+  }
+  log(`[brokers] all four ready in ${seconds(Date.now() - t0)} s`);
+
+  const entries = state.brokers as Record<BrokerName, BrokerEntry>;
+  const urls: BrokerUrls = {
+    kafka: entries.kafka.url,
+    rabbitmq: entries.rabbitmq.url,
+    nats: entries.nats.url,
+    sqs: entries.sqs.url,
+  };
+  return { urls, stateFile, entries, teardown };
+}
+
+/** Kills, synchronously, every local broker this session owns (for 'exit' and signal handlers). */
+export function killOwnedSync(stateFile: string): void {
+  const state = readState(stateFile);
+  for (const e of Object.values(state?.brokers ?? {})) {
+    if (!e?.owned || !e.recordFile || !existsSync(e.recordFile)) continue;
+    try {
+      killLocalSync(readRecord(e.recordFile));
+    } catch {
+      // best effort
+    }
+  }
+}
+
+/** Stops the brokers of `npm run brokers:up`. */
+export async function stopUp(): Promise<string[]> {
+  const state = readState(upStateFile);
+  const stopped: string[] = [];
+  await Promise.all(
+    Object.values(state?.brokers ?? {}).map(async (e) => {
+      if (!e?.recordFile || !existsSync(e.recordFile)) return;
+      const record = readRecord(e.recordFile);
+      const alive = groupAlive(record.pid);
+      await stopLocal(record);
+      if (alive) stopped.push(e.name);
+    }),
+  );
+  rmSync(upDir, { recursive: true, force: true });
+  return stopped;
+}

@@ -1,0 +1,333 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import getPort from 'get-port';
+import { kafkaInstall, motoServer, motoVersion, natsServer, rabbitmqServer } from './install.js';
+import { probe } from './probes.js';
+import type { BrokerName, LocalBrokerRecord, ProcessSpec } from './types.js';
+import { groupAlive, killGroup, pollUntil, run, stopGroup, tail } from './util.js';
+
+// The local-process provider: each broker runs as its own process group on free loopback ports,
+// with its data and log in `dataDir`. A LocalBrokerRecord (JSON) holds all it takes to stop, kill
+// and start it again with the same ports and data, from any process (see faults.ts).
+
+const HOST = '127.0.0.1';
+
+/** How long each broker may take to answer its readiness probe. */
+export const READY_TIMEOUT_MS: Record<BrokerName, number> = {
+  kafka: 90_000,
+  rabbitmq: 90_000,
+  nats: 30_000,
+  sqs: 60_000,
+};
+
+async function freePort(): Promise<number> {
+  return getPort({ host: HOST });
+}
+
+function kafkaClusterId(): string {
+  // a Kafka Uuid: 16 random bytes, base64url without padding; Kafka avoids ids starting with '-'
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
+async function prepareKafka(dataDir: string): Promise<Omit<LocalBrokerRecord, 'pid'>> {
+  const k = kafkaInstall();
+  if (!k) throw new Error('Kafka is not installed: run `npm run brokers:install`');
+  const port = await freePort();
+  const controllerPort = await freePort();
+  const props = path.join(dataDir, 'server.properties');
+  writeFileSync(
+    props,
+    [
+      'process.roles=broker,controller',
+      'node.id=1',
+      `listeners=PLAINTEXT://${HOST}:${port},CONTROLLER://${HOST}:${controllerPort}`,
+      `advertised.listeners=PLAINTEXT://${HOST}:${port}`,
+      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+      'controller.listener.names=CONTROLLER',
+      'inter.broker.listener.name=PLAINTEXT',
+      `controller.quorum.bootstrap.servers=${HOST}:${controllerPort}`,
+      `log.dirs=${path.join(dataDir, 'data')}`,
+      'num.partitions=1',
+      'auto.create.topics.enable=true',
+      'delete.topic.enable=true',
+      'group.initial.rebalance.delay.ms=0',
+      'offsets.topic.replication.factor=1',
+      'offsets.topic.num.partitions=1',
+      'transaction.state.log.replication.factor=1',
+      'transaction.state.log.min.isr=1',
+      'transaction.state.log.num.partitions=1',
+      'share.coordinator.state.topic.replication.factor=1',
+      'share.coordinator.state.topic.min.isr=1',
+      'share.coordinator.state.topic.num.partitions=1',
+      '',
+    ].join('\n'),
+  );
+  const jvm = ['-Xms256m', '-Xmx512m', '-XX:+UseSerialGC', '-Djava.awt.headless=true', '-cp', k.classpath];
+  // format the storage once; restarts keep it
+  await run(k.java, [
+    ...jvm,
+    'kafka.tools.StorageTool',
+    'format',
+    '-t',
+    kafkaClusterId(),
+    '-c',
+    props,
+    '--standalone',
+  ]);
+  return {
+    name: 'kafka',
+    url: `kafka://${HOST}:${port}`,
+    version: `Kafka ${k.version}`,
+    dataDir,
+    logFile: path.join(dataDir, 'kafka.log'),
+    spec: { command: k.java, args: [...jvm, 'kafka.Kafka', props], env: {}, cwd: dataDir },
+    ports: { broker: port, controller: controllerPort },
+    cleanup: [],
+  };
+}
+
+async function prepareRabbit(dataDir: string): Promise<Omit<LocalBrokerRecord, 'pid'>> {
+  const server = rabbitmqServer();
+  if (!server) throw new Error('rabbitmq-server is not installed: run `npm run brokers:install`');
+  const port = await freePort();
+  const distPort = await freePort();
+  const epmdPort = await freePort();
+  const conf = path.join(dataDir, 'rabbitmq.conf');
+  writeFileSync(
+    conf,
+    [
+      `listeners.tcp.default = ${HOST}:${port}`,
+      // guest/guest works from loopback only, which is all the harness needs
+      'loopback_users.guest = true',
+      'log.console = true',
+      'log.console.level = info',
+      'log.file = false',
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(path.join(dataDir, 'enabled_plugins'), '[].\n');
+  writeFileSync(path.join(dataDir, 'rabbitmq-env.conf'), '');
+  writeFileSync(path.join(dataDir, 'advanced.config'), '[].\n');
+  // Erlang keeps its cookie in $HOME: give the node its own home so it never touches the user's.
+  const env: Record<string, string> = {
+    HOME: dataDir,
+    RABBITMQ_NODENAME: `carrier-${port}@localhost`,
+    RABBITMQ_USE_LONGNAME: 'false',
+    RABBITMQ_NODE_IP_ADDRESS: HOST,
+    RABBITMQ_NODE_PORT: String(port),
+    RABBITMQ_DIST_PORT: String(distPort),
+    RABBITMQ_MNESIA_BASE: path.join(dataDir, 'mnesia'),
+    RABBITMQ_LOG_BASE: path.join(dataDir, 'log'),
+    RABBITMQ_LOGS: '-',
+    RABBITMQ_CONFIG_FILE: conf,
+    RABBITMQ_ADVANCED_CONFIG_FILE: path.join(dataDir, 'advanced.config'),
+    RABBITMQ_CONF_ENV_FILE: path.join(dataDir, 'rabbitmq-env.conf'),
+    RABBITMQ_ENABLED_PLUGINS_FILE: path.join(dataDir, 'enabled_plugins'),
+    RABBITMQ_PLUGINS_EXPAND_DIR: path.join(dataDir, 'plugins-expand'),
+    RABBITMQ_PID_FILE: path.join(dataDir, 'rabbitmq.pid'),
+    RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: '-kernel inet_dist_use_interface {127,0,0,1}',
+    // a private epmd on a free port, bound to loopback: nodes of parallel runs never meet
+    ERL_EPMD_PORT: String(epmdPort),
+    ERL_EPMD_ADDRESS: HOST,
+  };
+  const epmd = findEpmd();
+  return {
+    name: 'rabbitmq',
+    url: `amqp://guest:guest@${HOST}:${port}`,
+    version: 'RabbitMQ',
+    dataDir,
+    logFile: path.join(dataDir, 'rabbitmq.log'),
+    spec: { command: server, args: [], env, cwd: dataDir },
+    ports: { amqp: port, distribution: distPort, epmd: epmdPort },
+    cleanup: epmd
+      ? [{ command: epmd, args: ['-kill'], env: { ERL_EPMD_PORT: String(epmdPort) }, cwd: dataDir }]
+      : [],
+  };
+}
+
+function findEpmd(): string | undefined {
+  const candidates = ['/usr/lib/erlang/bin/epmd', '/usr/bin/epmd', '/usr/local/bin/epmd'];
+  return candidates.find((c) => existsSync(c));
+}
+
+async function prepareNats(dataDir: string): Promise<Omit<LocalBrokerRecord, 'pid'>> {
+  const server = natsServer();
+  if (!server) throw new Error('nats-server is not installed: run `npm run brokers:install`');
+  const port = await freePort();
+  const out = spawnSync(server, ['--version'], { encoding: 'utf8' });
+  const version = (out.stdout || out.stderr).trim().replace(/^nats-server:\s*/, '') || 'unknown version';
+  return {
+    name: 'nats',
+    url: `nats://${HOST}:${port}`,
+    version: `nats-server ${version}`,
+    dataDir,
+    logFile: path.join(dataDir, 'nats.log'),
+    spec: {
+      command: server,
+      args: [
+        '-a',
+        HOST,
+        '-p',
+        String(port),
+        '-n',
+        `carrier-${port}`,
+        '-js',
+        '-sd',
+        path.join(dataDir, 'jetstream'),
+      ],
+      env: {},
+      cwd: dataDir,
+    },
+    ports: { client: port },
+    cleanup: [],
+  };
+}
+
+async function prepareSqs(dataDir: string): Promise<Omit<LocalBrokerRecord, 'pid'>> {
+  const server = motoServer();
+  if (!server) throw new Error('moto_server is not installed: run `npm run brokers:install`');
+  const port = await freePort();
+  return {
+    name: 'sqs',
+    url: `sqs://${HOST}:${port}?region=us-east-1`,
+    version: `moto ${motoVersion()} (SQS + SNS)`,
+    dataDir,
+    logFile: path.join(dataDir, 'moto.log'),
+    spec: {
+      command: server,
+      args: ['-H', HOST, '-p', String(port)],
+      env: { MOTO_ALLOW_NONEXISTENT_REGION: 'true', PYTHONUNBUFFERED: '1' },
+      cwd: dataDir,
+    },
+    ports: { http: port },
+    cleanup: [],
+  };
+}
+
+const PREPARE: Record<BrokerName, (dataDir: string) => Promise<Omit<LocalBrokerRecord, 'pid'>>> = {
+  kafka: prepareKafka,
+  rabbitmq: prepareRabbit,
+  nats: prepareNats,
+  sqs: prepareSqs,
+};
+
+export function readRecord(file: string): LocalBrokerRecord {
+  return JSON.parse(readFileSync(file, 'utf8')) as LocalBrokerRecord;
+}
+
+export function writeRecord(file: string, record: LocalBrokerRecord): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`);
+  renameSync(tmp, file);
+}
+
+/** Starts the process of `record` (detached, in its own process group, output appended to its log). */
+export function spawnBroker(record: Omit<LocalBrokerRecord, 'pid'>): number {
+  const fd = openSync(record.logFile, 'a');
+  try {
+    const child = spawn(record.spec.command, record.spec.args, {
+      cwd: record.spec.cwd,
+      env: { ...process.env, ...record.spec.env },
+      detached: true,
+      stdio: ['ignore', fd, fd],
+    });
+    child.on('error', () => {}); // reported by the readiness check through the log and exit
+    child.unref();
+    if (child.pid === undefined) throw new Error(`could not start ${record.spec.command}`);
+    return child.pid;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Waits until the broker answers its protocol probe; fails early with its log tail if it exits. */
+export async function waitReady(
+  record: LocalBrokerRecord,
+  timeoutMs = READY_TIMEOUT_MS[record.name],
+): Promise<string> {
+  try {
+    const { version } = await pollUntil(
+      `${record.name} at ${record.url.replace(/\/\/[^@]*@/, '//')}`,
+      timeoutMs,
+      () => probe(record.name, record.url),
+      () => {
+        if (!groupAlive(record.pid)) throw new Error(`${record.name}: the process exited during start-up`);
+      },
+    );
+    return version ?? '';
+  } catch (err) {
+    throw new Error(
+      `${(err as Error).message}\n--- last lines of ${record.logFile} ---\n${tail(record.logFile)}`,
+    );
+  }
+}
+
+/** Creates the data dir, config and (for Kafka) storage, starts the broker and waits until it answers. */
+export async function startLocal(
+  name: BrokerName,
+  dataDir: string,
+  recordFile: string,
+): Promise<LocalBrokerRecord> {
+  mkdirSync(dataDir, { recursive: true });
+  const prepared = await PREPARE[name](dataDir);
+  const record: LocalBrokerRecord = { ...prepared, pid: spawnBroker(prepared) };
+  writeRecord(recordFile, record);
+  try {
+    const version = await waitReady(record);
+    if (name === 'rabbitmq' && version) record.version = `RabbitMQ ${version}`;
+    if (name === 'nats' && version) record.version = `nats-server ${version}`;
+    writeRecord(recordFile, record);
+    return record;
+  } catch (err) {
+    await stopLocal(record, 0);
+    throw err;
+  }
+}
+
+/** Starts an existing (stopped) broker again with the same ports and data dir, and waits for it. */
+export async function restartLocal(recordFile: string): Promise<LocalBrokerRecord> {
+  const record = readRecord(recordFile);
+  if (groupAlive(record.pid)) return record;
+  record.pid = spawnBroker(record);
+  writeRecord(recordFile, record);
+  await waitReady(record);
+  return record;
+}
+
+/** Stops the broker (SIGTERM, then SIGKILL after `graceMs`) and runs its clean-up commands. */
+export async function stopLocal(record: LocalBrokerRecord, graceMs = 20_000): Promise<void> {
+  if (graceMs > 0) await stopGroup(record.pid, graceMs);
+  else await killGroup(record.pid);
+  for (const c of record.cleanup) {
+    spawnSync(c.command, c.args, {
+      env: { ...process.env, ...c.env },
+      cwd: c.cwd,
+      stdio: 'ignore',
+      timeout: 5000,
+    });
+  }
+}
+
+/** Synchronous last-resort kill (for process 'exit' handlers). */
+export function killLocalSync(record: LocalBrokerRecord): void {
+  try {
+    process.kill(-record.pid, 'SIGKILL');
+  } catch {
+    // gone
+  }
+  for (const c of record.cleanup) {
+    spawnSync(c.command, c.args, {
+      env: { ...process.env, ...c.env },
+      cwd: c.cwd,
+      stdio: 'ignore',
+      timeout: 5000,
+    });
+  }
+}
+
+export type { ProcessSpec };

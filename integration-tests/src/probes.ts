@@ -1,0 +1,82 @@
+import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect as natsConnect } from '@nats-io/transport-node';
+import amqp from 'amqplib';
+import { Kafka, logLevel } from 'kafkajs';
+import type { BrokerName } from './types.js';
+import { awsCredentials, kafkaBrokers, natsServers, sqsEndpoint } from './urls.js';
+
+/**
+ * One real protocol round trip against a broker: resolves when the broker answers, with the
+ * server version when the protocol tells it. Rejects otherwise (no retries here: see pollUntil).
+ */
+export async function probe(name: BrokerName, url: string): Promise<{ version?: string }> {
+  switch (name) {
+    case 'kafka':
+      return probeKafka(url);
+    case 'rabbitmq':
+      return probeRabbit(url);
+    case 'nats':
+      return probeNats(url);
+    case 'sqs':
+      return probeSqs(url);
+  }
+}
+
+/** A metadata request on the broker listener. */
+async function probeKafka(url: string): Promise<{ version?: string }> {
+  const kafka = new Kafka({
+    clientId: 'carrier-harness-probe',
+    brokers: kafkaBrokers(url),
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 2000,
+    requestTimeout: 5000,
+    retry: { retries: 0 },
+  });
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    const cluster = await admin.describeCluster();
+    if (cluster.brokers.length === 0) throw new Error('metadata lists no broker');
+    return {};
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
+/** An AMQP 0-9-1 connection and a channel. */
+async function probeRabbit(url: string): Promise<{ version?: string }> {
+  const conn = await amqp.connect(url, { timeout: 3000 });
+  try {
+    const ch = await conn.createChannel();
+    await ch.close();
+    const version = conn.connection.serverProperties.version;
+    return typeof version === 'string' ? { version } : {};
+  } finally {
+    await conn.close().catch(() => {});
+  }
+}
+
+/** A connection and JetStream account info. */
+async function probeNats(url: string): Promise<{ version?: string }> {
+  const nc = await natsConnect({ servers: natsServers(url), timeout: 2000, reconnect: false });
+  try {
+    const jsm = await jetstreamManager(nc, { timeout: 3000 });
+    await jsm.getAccountInfo();
+    return { version: nc.info?.version };
+  } finally {
+    await nc.close().catch(() => {});
+  }
+}
+
+/** SQS ListQueues. */
+async function probeSqs(url: string): Promise<{ version?: string }> {
+  const { endpoint, region } = sqsEndpoint(url);
+  const client = new SQSClient({ endpoint, region, credentials: awsCredentials(), maxAttempts: 1 });
+  try {
+    await client.send(new ListQueuesCommand({}), { abortSignal: AbortSignal.timeout(5000) });
+    return {};
+  } finally {
+    client.destroy();
+  }
+}

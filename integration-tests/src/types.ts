@@ -1,0 +1,59 @@
+/** The brokers the harness provides, in the order it prints them. */
+export const BROKERS = ['kafka', 'rabbitmq', 'nats', 'sqs'] as const;
+export type BrokerName = (typeof BROKERS)[number];
+
+/** Carrier URLs of the running brokers, one per broker (see README.md for the formats). */
+export interface BrokerUrls {
+  /** `kafka://127.0.0.1:<port>` */
+  kafka: string;
+  /** `amqp://guest:guest@127.0.0.1:<port>` */
+  rabbitmq: string;
+  /** `nats://127.0.0.1:<port>` */
+  nats: string;
+  /** `sqs://127.0.0.1:<port>?region=us-east-1` (endpoint `http://127.0.0.1:<port>`) */
+  sqs: string;
+}
+
+export type ProviderKind = 'env' | 'testcontainers' | 'local-process';
+
+/** How to (re)start one local broker process: everything a fault hook in a test worker needs. */
+export interface ProcessSpec {
+  command: string;
+  args: string[];
+  /** Added to the parent's environment. */
+  env: Record<string, string>;
+  cwd: string;
+}
+
+/** One broker started as a local process; persisted as JSON so that other processes can control it. */
+export interface LocalBrokerRecord {
+  name: BrokerName;
+  url: string;
+  version: string;
+  dataDir: string;
+  logFile: string;
+  /** Process group id (= pid of the spawned process, which leads its own group). */
+  pid: number;
+  spec: ProcessSpec;
+  ports: Record<string, number>;
+  /** Commands run after the process group is gone at teardown (e.g. stopping RabbitMQ's private epmd). */
+  cleanup: ProcessSpec[];
+}
+
+/** What one run of the harness (a vitest run or `brokers:up`) uses per broker. */
+export interface BrokerEntry {
+  name: BrokerName;
+  provider: ProviderKind;
+  url: string;
+  version: string;
+  /** For local processes: the JSON file holding the LocalBrokerRecord. */
+  recordFile?: string;
+  /** True when this run started the broker (and so stops it at teardown). */
+  owned: boolean;
+}
+
+export interface HarnessState {
+  pid: number;
+  startedAt: string;
+  brokers: Partial<Record<BrokerName, BrokerEntry>>;
+}
