@@ -1,7 +1,10 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { inject } from 'vitest';
 import './context.js';
-import { readState } from './harness.js';
-import { readRecord, restartLocal, stopLocal, waitReady } from './local.js';
+import { ensureInstalled, readState } from './harness.js';
+import { killLocalSync, readRecord, restartLocal, startLocal, stopLocal, waitReady } from './local.js';
 import type { BrokerName } from './types.js';
 import { groupAlive, killGroup } from './util.js';
 
@@ -11,6 +14,12 @@ import { groupAlive, killGroup } from './util.js';
 //   await broker('nats').kill9();     // SIGKILL the broker's process group
 //   await broker('nats').start();     // same port, same data dir; resolves when it answers again
 //   await broker('rabbitmq').restart(); // graceful stop + start
+//
+// broker(name) controls the run's shared broker: every spec file running in parallel sees the
+// outage. For reliability tests prefer privateBroker(name), a broker of the test's own:
+//
+//   const nats = await privateBroker('nats');   // nats.url: its own nats://127.0.0.1:<port>
+//   try { …; await nats.kill9(); await nats.start(); … } finally { await nats.dispose(); }
 //
 // The broker runs in other processes (started by the globalSetup or `npm run brokers:up`); its pid,
 // command and data dir are in the JSON record named by this run's state file.
@@ -40,13 +49,51 @@ export function broker(name: BrokerName, stateFile: string = inject('brokersStat
     throw new Error(
       `faults: ${name} runs with provider '${entry.provider}'; kill9/stop/start/restart only work with the ` +
         'local-process provider (unset CARRIER_TEST_' +
-        `${name.toUpperCase()}_URL, or set CARRIER_TEST_PROVIDER=local-process)`,
+        `${name.toUpperCase()}_URL, or set CARRIER_TEST_PROVIDER=local-process), or use privateBroker()`,
     );
   }
-  const recordFile = entry.recordFile;
-  const control: BrokerControl = {
+  return control(name, entry.recordFile, entry.url);
+}
+
+export interface PrivateBroker extends BrokerControl {
+  /** Stops the broker and deletes its data dir. Call it in afterAll/finally. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * Starts a broker of its own for the calling test (local process, fresh ports and data dir), so
+ * that killing it disturbs no other spec file running in parallel. Works whatever provider the
+ * shared brokers use; runs `brokers:install` first if the local binaries are missing.
+ */
+export async function privateBroker(name: BrokerName): Promise<PrivateBroker> {
+  await ensureInstalled(name);
+  const dir = mkdtempSync(path.join(os.tmpdir(), `carrier-private-${name}-`));
+  const recordFile = path.join(dir, `${name}.json`);
+  const onExit = () => {
+    if (existsSync(recordFile)) killLocalSync(readRecord(recordFile));
+  };
+  process.once('exit', onExit);
+  try {
+    const record = await startLocal(name, path.join(dir, name), recordFile);
+    return {
+      ...control(name, recordFile, record.url),
+      async dispose() {
+        process.off('exit', onExit);
+        if (existsSync(recordFile)) await stopLocal(readRecord(recordFile));
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    process.off('exit', onExit);
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+function control(name: BrokerName, recordFile: string, url: string): BrokerControl {
+  const c: BrokerControl = {
     name,
-    url: entry.url,
+    url,
     async kill9() {
       await killGroup(readRecord(recordFile).pid);
     },
@@ -64,12 +111,12 @@ export function broker(name: BrokerName, stateFile: string = inject('brokersStat
       await restartLocal(recordFile);
     },
     async restart() {
-      await control.stop();
-      await control.start();
+      await c.stop();
+      await c.start();
     },
     isRunning() {
       return groupAlive(readRecord(recordFile).pid);
     },
   };
-  return control;
+  return c;
 }

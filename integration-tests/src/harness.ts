@@ -57,11 +57,13 @@ export interface StartOptions {
 let installing: Promise<void> | undefined;
 
 /** Runs `brokers:install` once per process when the local provider lacks something. */
-function ensureInstalled(name: BrokerName): Promise<void> {
+export function ensureInstalled(name: BrokerName): Promise<void> {
   const missing = missingLocal();
   if (!missing[name]) return Promise.resolve();
   installing ??= (async () => {
-    log(`[brokers] no container engine and no local brokers (${Object.keys(missing).join(', ')} missing):`);
+    log(
+      `[brokers] local brokers not installed (${Object.keys(missing).join(', ')}) and no container engine to use:`,
+    );
     log('[brokers] running `npm run brokers:install` first (a few minutes on a fresh machine)');
     await install();
   })();

@@ -56,6 +56,9 @@ async function prepareKafka(dataDir: string): Promise<Omit<LocalBrokerRecord, 'p
       'auto.create.topics.enable=true',
       'delete.topic.enable=true',
       'group.initial.rebalance.delay.ms=0',
+      // after kill -9 the restarted broker waits for its old registration to expire (default 9 s)
+      'broker.session.timeout.ms=4000',
+      'broker.heartbeat.interval.ms=500',
       'offsets.topic.replication.factor=1',
       'offsets.topic.num.partitions=1',
       'transaction.state.log.replication.factor=1',
@@ -67,7 +70,16 @@ async function prepareKafka(dataDir: string): Promise<Omit<LocalBrokerRecord, 'p
       '',
     ].join('\n'),
   );
-  const jvm = ['-Xms256m', '-Xmx512m', '-XX:+UseSerialGC', '-Djava.awt.headless=true', '-cp', k.classpath];
+  const jvm = [
+    '-Xms256m',
+    '-Xmx512m',
+    '-XX:+UseSerialGC',
+    '-Djava.awt.headless=true',
+    '-Dorg.slf4j.simpleLogger.showDateTime=true',
+    '-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS',
+    '-cp',
+    k.classpath,
+  ];
   // format the storage once; restarts keep it
   await run(k.java, [
     ...jvm,
