@@ -1,0 +1,45 @@
+import type { Carrier } from '@carrier/core';
+import type { ConsumeOptions, Consumption, Side } from './side.js';
+
+/**
+ * Carrier as one side of the comparison: the public API exactly as an application uses it.
+ * Bodies are `Uint8Array`, which Carrier passes through untouched (content type
+ * application/octet-stream), so both sides carry the same bytes.
+ */
+export class CarrierSide implements Side {
+  readonly label = 'carrier';
+  constructor(private readonly carrier: Carrier) {}
+
+  async prepare(topic: string, group: string): Promise<void> {
+    await this.carrier.declare(topic, [group]);
+  }
+
+  async publishOne(topic: string, payload: Uint8Array): Promise<void> {
+    await this.carrier.publish(topic, payload);
+  }
+
+  async publishBatch(topic: string, payloads: readonly Uint8Array[]): Promise<void> {
+    await this.carrier.publishBatch(
+      topic,
+      payloads.map((body) => ({ body })),
+    );
+  }
+
+  async consume(
+    topic: string,
+    group: string,
+    options: ConsumeOptions,
+    onMessage: (payload: Uint8Array) => void | Promise<void>,
+  ): Promise<Consumption> {
+    const subscription = await this.carrier.subscribe(
+      topic,
+      { group, prefetch: options.prefetch, concurrency: options.concurrency },
+      (msg) => onMessage(msg.raw),
+    );
+    return { stop: () => subscription.close() };
+  }
+
+  close(): Promise<void> {
+    return this.carrier.close();
+  }
+}

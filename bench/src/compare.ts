@@ -1,0 +1,106 @@
+import type { Measurement, ScenarioSettings } from './measure.js';
+import { type Figure, figure } from './report.js';
+import type { Side } from './side.js';
+
+/** How one result key of a scenario becomes a figure. */
+export interface FigureSpec {
+  readonly key: string;
+  readonly unit: string;
+  readonly higherIsBetter: boolean;
+}
+
+/** A measured scenario: what to run on each side and which of its results to report. */
+export interface Scenario {
+  /** Figure prefix, e.g. `publish-single`. */
+  readonly name: string;
+  readonly run: (
+    side: Side,
+    topic: string,
+    group: string,
+    settings: ScenarioSettings,
+  ) => Promise<Measurement>;
+  readonly settings: ScenarioSettings;
+  readonly figures: readonly FigureSpec[];
+  /** Messages for the untimed warm-up run of each side (JIT, connections, metadata). */
+  readonly warmup: number;
+}
+
+export const THROUGHPUT: readonly FigureSpec[] = [
+  { key: 'msgs_per_s', unit: 'msg/s', higherIsBetter: true },
+  { key: 'mb_per_s', unit: 'MB/s', higherIsBetter: true },
+];
+export const LATENCY: readonly FigureSpec[] = [
+  { key: 'p50_ms', unit: 'ms', higherIsBetter: false },
+  { key: 'p95_ms', unit: 'ms', higherIsBetter: false },
+  { key: 'p99_ms', unit: 'ms', higherIsBetter: false },
+];
+
+let topicCounter = 0;
+
+/** A fresh portable topic name, never reused (runs never see each other's messages). */
+export function freshTopic(runId: string, scenario: string, side: string): string {
+  topicCounter++;
+  return `bench.${runId}.${scenario}.${side.replace(/[^A-Za-z0-9_-]/g, '-')}.${topicCounter}`;
+}
+
+/** stderr progress, so stdout stays the figure lines and the table. */
+export function progress(text: string): void {
+  process.stderr.write(`[bench] ${text}\n`);
+}
+
+/**
+ * Run a scenario on both sides, alternating A/B/A/B in this process: warm-up of each side, then
+ * `rounds` rounds of Carrier followed by the raw side, each on a fresh topic. Returns one figure per
+ * reported key with the median, spread and the paired ratio.
+ */
+export async function compare(options: {
+  readonly broker: string;
+  readonly runId: string;
+  readonly carrier: Side;
+  readonly raw: Side;
+  readonly reference: string;
+  readonly scenario: Scenario;
+  readonly rounds: number;
+  /** Appended to figure names, e.g. `.vs-platformatic` for a second reference client. */
+  readonly suffix?: string;
+  readonly note?: string;
+}): Promise<Figure[]> {
+  const { broker, runId, carrier, raw, scenario, rounds } = options;
+  const group = 'bench';
+  if (scenario.warmup > 0) {
+    const warm = { ...scenario.settings, messages: scenario.warmup };
+    for (const side of [carrier, raw])
+      await scenario.run(side, freshTopic(runId, scenario.name, side.label), group, warm);
+  }
+  const results = { carrier: [] as Measurement[], raw: [] as Measurement[] };
+  for (let round = 1; round <= rounds; round++) {
+    for (const [which, side] of [
+      ['carrier', carrier],
+      ['raw', raw],
+    ] as const) {
+      const m = await scenario.run(
+        side,
+        freshTopic(runId, scenario.name, side.label),
+        group,
+        scenario.settings,
+      );
+      results[which].push(m);
+      const shown = scenario.figures.map((f) => `${f.key}=${m[f.key]?.toFixed(2)}`).join(' ');
+      progress(`${broker} ${scenario.name} round ${round}/${rounds} ${side.label}: ${shown}`);
+    }
+  }
+  return scenario.figures.map((spec) =>
+    figure(
+      {
+        broker,
+        figure: `${scenario.name}.${spec.key}${options.suffix ?? ''}`,
+        unit: spec.unit,
+        higherIsBetter: spec.higherIsBetter,
+        reference: options.reference,
+        note: options.note,
+      },
+      results.carrier.map((m) => m[spec.key] ?? Number.NaN),
+      results.raw.map((m) => m[spec.key] ?? Number.NaN),
+    ),
+  );
+}

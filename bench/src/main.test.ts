@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { parseOptions, urlVariable } from './main.js';
+
+describe('command line', () => {
+  it('takes the documented example', () => {
+    const o = parseOptions(['--broker', 'kafka', '--messages', '100000', '--size', '1024'], {});
+    expect(o.brokers).toEqual(['kafka']);
+    expect(o.messages).toBe(100_000);
+    expect(o.size).toBe(1024);
+    expect(o.rounds).toBe(3);
+  });
+
+  it('defaults to memory, core and the brokers the harness exported', () => {
+    expect(parseOptions([], { CARRIER_TEST_NATS_URL: 'nats://127.0.0.1:4222' }).brokers).toEqual([
+      'memory',
+      'core',
+      'nats',
+    ]);
+    expect(urlVariable('rabbitmq')).toBe('CARRIER_TEST_RABBITMQ_URL');
+  });
+
+  it('accepts comma lists and all', () => {
+    expect(parseOptions(['--broker', 'memory,nats'], {}).brokers).toEqual(['memory', 'nats']);
+    expect(parseOptions(['--broker', 'all'], {}).brokers).toHaveLength(6);
+    expect([...parseOptions(['--skip', 'rss,ceiling'], {}).skip]).toEqual(['rss', 'ceiling']);
+  });
+
+  it('rejects unknown brokers, options and bad numbers', () => {
+    expect(() => parseOptions(['--broker', 'redis'], {})).toThrow(/unknown broker/);
+    expect(() => parseOptions(['--messagez', '1'], {})).toThrow();
+    expect(() => parseOptions(['--messages', '1.5'], {})).toThrow(/positive integer/);
+  });
+});

@@ -1,0 +1,167 @@
+/**
+ * `npm run bench [-- --broker kafka --messages 100000 --size 1024]`
+ *
+ * Carrier against the raw clients, alternating A/B/A/B in this process. stdout: one line per figure,
+ * `<broker> <figure> carrier=<v> raw=<v> ratio=<carrier/raw>`, then a human table; each broker's
+ * figures also go to `bench/results/<date>-<broker>.json`. Progress goes to stderr.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { BROKERS, brokerFigures } from './broker-bench.js';
+import { progress } from './compare.js';
+import { memoryFigures } from './memory-bench.js';
+import { type Figure, figureLine, type RunInfo, table, writeResults } from './report.js';
+import { rssFigures } from './rss.js';
+import type { BenchOptions } from './settings.js';
+
+const USAGE = `usage: npm run bench -- [options]
+  --broker <name>      memory | core | kafka | rabbitmq | nats | sqs | all (repeatable or comma-separated;
+                       default: memory, core and every broker whose CARRIER_TEST_<BROKER>_URL is set)
+  --messages <n>       messages per round for batches and end to end (default per broker, see settings.ts)
+  --single <n>         messages per round for confirmed single publishes (default per broker)
+  --serial <n>         messages for the serial (unloaded) latency figure (default 200)
+  --size <bytes>       payload size (default 1024)
+  --batch <n>          messages per batch (default 100)
+  --inflight <n>       confirmed single publishes in flight at once (default 16)
+  --prefetch <n>       consumer prefetch on both sides (default 64)
+  --concurrency <n>    Carrier handler concurrency (default 16)
+  --max-backlog <n>    end to end: published but not yet handled before the publisher waits (default 1000)
+  --rounds <n>         measured rounds per side, alternating (default 3)
+  --rss-messages <n>   messages fed to the memory-boundedness consumer (default 100000)
+  --skip <parts>       comma-separated: single,batch,e2e,serial,rss,ceiling,platformatic
+  --out <dir>          results folder (default bench/results)
+Broker URLs come from CARRIER_TEST_<BROKER>_URL: eval "$(npm run -s brokers:up)" first.`;
+
+function int(name: string, value: string | undefined, fallback: number | undefined): number | undefined {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, not ${value}`);
+  return n;
+}
+
+/** Read the command line; throws on anything unknown or malformed. */
+export function parseOptions(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): BenchOptions & { help: boolean } {
+  const { values } = parseArgs({
+    args: [...argv],
+    strict: true,
+    allowPositionals: false,
+    options: {
+      broker: { type: 'string', multiple: true },
+      messages: { type: 'string' },
+      single: { type: 'string' },
+      serial: { type: 'string' },
+      size: { type: 'string' },
+      batch: { type: 'string' },
+      inflight: { type: 'string' },
+      prefetch: { type: 'string' },
+      concurrency: { type: 'string' },
+      rounds: { type: 'string' },
+      'max-backlog': { type: 'string' },
+      'rss-messages': { type: 'string' },
+      skip: { type: 'string', multiple: true },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const known = ['memory', 'core', ...BROKERS];
+  let brokers = (values.broker ?? []).flatMap((b) => b.split(',')).filter(Boolean);
+  if (brokers.includes('all')) brokers = known;
+  if (brokers.length === 0) brokers = ['memory', 'core', ...BROKERS.filter((b) => env[urlVariable(b)])];
+  for (const b of brokers)
+    if (!known.includes(b)) throw new Error(`unknown broker ${b} (known: ${known.join(', ')}, all)`);
+  const concurrency = int('concurrency', values.concurrency, 16)!;
+  return {
+    help: values.help ?? false,
+    brokers: [...new Set(brokers)],
+    messages: int('messages', values.messages, undefined),
+    single: int('single', values.single, undefined),
+    serial: int('serial', values.serial, 200)!,
+    size: int('size', values.size, 1024)!,
+    batch: int('batch', values.batch, 100)!,
+    inflight: int('inflight', values.inflight, 16)!,
+    rounds: int('rounds', values.rounds, 3)!,
+    maxBacklog: int('max-backlog', values['max-backlog'], 1000)!,
+    consume: { prefetch: int('prefetch', values.prefetch, 64)!, concurrency },
+    rssMessages: int('rss-messages', values['rss-messages'], 100_000)!,
+    skip: new Set((values.skip ?? []).flatMap((s) => s.split(',')).filter(Boolean)),
+    out: values.out ?? fileURLToPath(new URL('../results', import.meta.url)),
+  };
+}
+
+/** The environment variable the harness sets for a broker's URL. */
+export function urlVariable(broker: string): string {
+  return `CARRIER_TEST_${broker.toUpperCase()}_URL`;
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  if (options.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const startedAt = new Date().toISOString();
+  const runId = startedAt.replace(/\D/g, '').slice(2, 14);
+  const cpus = os.cpus();
+  const info = (): RunInfo => ({
+    startedAt,
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    node: process.version,
+    machine: {
+      cpus: cpus.length,
+      cpuModel: cpus[0]?.model ?? 'unknown',
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      loadavg: os.loadavg(),
+    },
+    options: { ...options, skip: [...options.skip] },
+  });
+  const all: Figure[] = [];
+  const emit = (broker: string, figures: Figure[], extra: unknown) => {
+    for (const f of figures) process.stdout.write(`${figureLine(f)}\n`);
+    all.push(...figures);
+    const file = writeResults(options.out, broker, info(), figures, extra);
+    progress(`wrote ${path.relative(process.cwd(), file)}`);
+  };
+  let failed = false;
+  for (const broker of options.brokers) {
+    try {
+      if (broker === 'memory' || broker === 'core') {
+        const figures = await memoryFigures({ ...options, brokers: [broker] }, runId);
+        let extra: unknown;
+        if (broker === 'memory' && !options.skip.has('rss')) {
+          const rss = await rssFigures(options);
+          figures.push(...rss.figures);
+          extra = { rss: rss.runs };
+        }
+        emit(broker, figures, extra);
+        continue;
+      }
+      const url = process.env[urlVariable(broker)];
+      if (!url) {
+        progress(`${broker}: skipped, ${urlVariable(broker)} is not set (eval "$(npm run -s brokers:up)")`);
+        continue;
+      }
+      const { figures, extra } = await brokerFigures(broker, url, options, runId);
+      emit(broker, figures, extra);
+    } catch (error) {
+      failed = true;
+      progress(`${broker}: failed: ${(error as Error).stack ?? String(error)}`);
+    }
+  }
+  process.stdout.write(`\n${table(all)}\n`);
+  if (failed) process.exitCode = 1;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+  main().then(
+    () => process.exit(process.exitCode ?? 0),
+    (error: unknown) => {
+      process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`);
+      process.exit(2);
+    },
+  );
+}

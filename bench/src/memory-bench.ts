@@ -1,0 +1,137 @@
+import { connect, createMemoryTransport } from '@carrier/core';
+import { CarrierSide } from './carrier-side.js';
+import { compare, LATENCY, progress, type Scenario, THROUGHPUT } from './compare.js';
+import { LoopbackTransport } from './loopback-transport.js';
+import { endToEnd, publishBatches, publishSingle, type ScenarioSettings, serialLatency } from './measure.js';
+import type { Figure } from './report.js';
+import { type BenchOptions, DEFAULT_MESSAGES } from './settings.js';
+import type { Side } from './side.js';
+import { TransportSide } from './transport-side.js';
+
+const NS = { key: 'ns_per_msg', unit: 'ns/msg', higherIsBetter: false } as const;
+
+function scenarios(broker: string, o: BenchOptions): Scenario[] {
+  const messages = o.messages ?? DEFAULT_MESSAGES[broker]!;
+  const base: ScenarioSettings = {
+    messages,
+    size: o.size,
+    batch: o.batch,
+    inflight: o.inflight,
+    consume: o.consume,
+    maxBacklog: o.maxBacklog,
+    deadlineMs: 120_000,
+  };
+  const warmup = Math.min(messages, 10_000);
+  const list: Scenario[] = [];
+  if (!o.skip.has('single')) {
+    list.push({
+      name: 'publish-single',
+      run: publishSingle,
+      settings: { ...base, messages: o.single ?? messages },
+      figures: [...THROUGHPUT, NS],
+      warmup,
+    });
+  }
+  if (!o.skip.has('batch'))
+    list.push({
+      name: 'publish-batch',
+      run: publishBatches,
+      settings: base,
+      figures: [...THROUGHPUT, NS],
+      warmup,
+    });
+  if (!o.skip.has('e2e'))
+    list.push({
+      name: 'e2e',
+      run: endToEnd,
+      settings: base,
+      figures: [...THROUGHPUT, NS, ...LATENCY],
+      warmup,
+    });
+  if (!o.skip.has('serial')) {
+    list.push({
+      name: 'e2e-serial',
+      run: serialLatency,
+      settings: { ...base, messages: o.serial * 10 },
+      figures: LATENCY,
+      warmup: 100,
+    });
+  }
+  return list;
+}
+
+async function run(
+  broker: string,
+  carrier: Side,
+  raw: Side,
+  reference: string,
+  note: string,
+  o: BenchOptions,
+  runId: string,
+) {
+  const figures: Figure[] = [];
+  for (const scenario of scenarios(broker, o)) {
+    figures.push(
+      ...(await compare({ broker, runId, carrier, raw, reference, scenario, rounds: o.rounds, note })),
+    );
+  }
+  return figures;
+}
+
+/**
+ * Figures that need no broker:
+ * - `memory`: Carrier over `memory://` against the memory transport driven directly through the SPI;
+ * - `core`: Carrier over a loopback transport that does nothing but hand messages back (no copies, no
+ *   broker) against the same loopback called directly: what core itself adds per message.
+ */
+export async function memoryFigures(o: BenchOptions, runId: string): Promise<Figure[]> {
+  const onError = (e: Error) => progress(`async error: ${e.message}`);
+  const figures: Figure[] = [];
+  if (o.brokers.includes('memory')) {
+    const carrier = new CarrierSide(await connect('memory://bench-carrier', { onError }));
+    const raw = new TransportSide(
+      'memory-spi',
+      await createMemoryTransport(new URL('memory://bench-raw'), { onError }),
+    );
+    try {
+      figures.push(
+        ...(await run(
+          'memory',
+          carrier,
+          raw,
+          'MemoryTransport driven directly through the SPI (same transport, no engine)',
+          'in-process; both sides copy bodies as the memory broker does',
+          o,
+          runId,
+        )),
+      );
+    } finally {
+      await carrier.close();
+      await raw.close();
+    }
+  }
+  if (o.brokers.includes('core')) {
+    const loopback = new LoopbackTransport();
+    const carrier = new CarrierSide(
+      await connect('loopback://', { onError, transport: async () => loopback }),
+    );
+    const raw = new TransportSide('loopback-spi', new LoopbackTransport());
+    try {
+      figures.push(
+        ...(await run(
+          'core',
+          carrier,
+          raw,
+          'the same no-op loopback transport called directly',
+          'isolates core: validation, encoding, id, scheduling, decoding, settle',
+          o,
+          runId,
+        )),
+      );
+    } finally {
+      await carrier.close();
+      await raw.close();
+    }
+  }
+  return figures;
+}

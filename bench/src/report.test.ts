@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { figure, figureLine, formatValue, table } from './report.js';
+
+describe('report', () => {
+  const f = figure(
+    {
+      broker: 'kafka',
+      figure: 'publish-batch.msgs_per_s',
+      unit: 'msg/s',
+      higherIsBetter: true,
+      reference: 'kafkajs',
+    },
+    [9000, 8000, 8500],
+    [10000, 10000, 10000],
+  );
+
+  it('prints the machine-readable line scripts parse', () => {
+    expect(figureLine(f)).toBe('kafka publish-batch.msgs_per_s carrier=8500 raw=10000 ratio=0.850');
+    expect(figureLine(f)).toMatch(/^\S+ \S+ carrier=\S+ raw=\S+ ratio=\S+$/);
+  });
+
+  it('formats values with 4 significant digits', () => {
+    expect(formatValue(12345.6)).toBe('12346');
+    expect(formatValue(1.23456)).toBe('1.235');
+    expect(formatValue(0)).toBe('0');
+  });
+
+  it('marks figures below 0.9x in the table', () => {
+    const text = table([f]);
+    expect(text.split('\n')).toHaveLength(3);
+    expect(text).toContain('0.85 !');
+  });
+});

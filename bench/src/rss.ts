@@ -1,0 +1,77 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { progress } from './compare.js';
+import { type Figure, figure } from './report.js';
+import type { BenchOptions } from './settings.js';
+
+const run = promisify(execFile);
+
+/** What one rss-child run reports. */
+export interface RssResult {
+  readonly mode: string;
+  readonly peakRssMB: number;
+  readonly maxRssMB: number;
+  readonly heapUsedMB: number;
+  readonly handled: number;
+  readonly maxOutstanding: number;
+  readonly publishSeconds: number;
+  readonly prefetch: number;
+  readonly concurrency: number;
+}
+
+async function child(mode: string, o: BenchOptions): Promise<RssResult> {
+  const script = fileURLToPath(new URL('./rss-child.js', import.meta.url));
+  const { stdout } = await run(process.execPath, [
+    script,
+    '--mode',
+    mode,
+    '--messages',
+    String(o.rssMessages),
+    '--size',
+    String(o.size),
+  ]);
+  const result = JSON.parse(stdout.trim().split('\n').pop()!) as RssResult;
+  progress(
+    `memory rss ${mode}: peak ${result.peakRssMB.toFixed(1)} MB, heap ${result.heapUsedMB.toFixed(1)} MB, ` +
+      `handled ${result.handled}, at most ${result.maxOutstanding} unsettled`,
+  );
+  return result;
+}
+
+/**
+ * Memory-boundedness: peak RSS of a process whose consumer is fed `rssMessages` messages ten times
+ * faster than its handler takes them, Carrier against the SPI consumer with the same prefetch,
+ * alternating, plus the backlog-only floor. Every process holds the same backlog in the in-process
+ * broker; a consumer that buffered without bound would add the backlog's size again.
+ */
+export async function rssFigures(o: BenchOptions): Promise<{ figures: Figure[]; runs: RssResult[] }> {
+  const runs: RssResult[] = [];
+  const carrier: RssResult[] = [];
+  const raw: RssResult[] = [];
+  const rounds = Math.max(1, Math.min(o.rounds, 3));
+  for (let i = 0; i < rounds; i++) {
+    carrier.push(await child('carrier', o));
+    raw.push(await child('raw', o));
+  }
+  const backlog = await child('backlog', o);
+  runs.push(...carrier, ...raw, backlog);
+  const note =
+    `${o.rssMessages} msgs of ${o.size} B at 10x the handler rate; backlog-only floor ` +
+    `${backlog.peakRssMB.toFixed(0)} MB; most unsettled deliveries seen: carrier ${Math.max(...carrier.map((r) => r.maxOutstanding))}, ` +
+    `raw ${Math.max(...raw.map((r) => r.maxOutstanding))} (prefetch ${carrier[0]!.prefetch})`;
+  const reference = 'memory transport SPI consumer, same prefetch and handler';
+  const figures = [
+    figure(
+      { broker: 'memory', figure: 'rss-peak.mb', unit: 'MB', higherIsBetter: false, reference, note },
+      carrier.map((r) => r.peakRssMB),
+      raw.map((r) => r.peakRssMB),
+    ),
+    figure(
+      { broker: 'memory', figure: 'rss-unsettled.max', unit: 'msgs', higherIsBetter: false, reference, note },
+      carrier.map((r) => r.maxOutstanding),
+      raw.map((r) => r.maxOutstanding),
+    ),
+  ];
+  return { figures, runs };
+}

@@ -1,0 +1,88 @@
+/**
+ * One side of an A/B comparison: Carrier over a transport, or a broker's raw client doing the
+ * same work with the same durability settings. The measurement code (measure.ts) drives both
+ * sides identically, so the only difference measured is what the side itself does.
+ */
+export interface Side {
+  /** `carrier` or the raw client's short name (`kafkajs`, `amqplib`, …). */
+  readonly label: string;
+  /** Create the topic and the group's durable subscription, outside any timed region. */
+  prepare(topic: string, group: string): Promise<void>;
+  /** Publish one message; resolves once the broker confirmed it durably. */
+  publishOne(topic: string, payload: Uint8Array): Promise<void>;
+  /** Publish several messages in one call; resolves once the broker confirmed all of them. */
+  publishBatch(topic: string, payloads: readonly Uint8Array[]): Promise<void>;
+  /**
+   * Consume the group: `onMessage` gets each message's bytes; the side acknowledges the message
+   * to the broker after `onMessage` returned (or its promise resolved), at most `prefetch`
+   * messages unacknowledged at once.
+   */
+  consume(
+    topic: string,
+    group: string,
+    options: ConsumeOptions,
+    onMessage: (payload: Uint8Array) => void | Promise<void>,
+  ): Promise<Consumption>;
+  /** Close connections. */
+  close(): Promise<void>;
+}
+
+/** Consumer settings both sides of a comparison get. */
+export interface ConsumeOptions {
+  readonly prefetch: number;
+  readonly concurrency: number;
+}
+
+/** A running consumer. */
+export interface Consumption {
+  stop(): Promise<void>;
+}
+
+/** Wall clock in milliseconds with sub-millisecond resolution, comparable across calls in one process. */
+export function now(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** A payload of `size` bytes (at least 8) whose first 8 bytes carry the time it was made. */
+export function stampedPayload(size: number, template: Uint8Array): Uint8Array {
+  // Buffer.allocUnsafe slices small payloads out of a shared pool: the bench's own allocation
+  // cost stays small next to what is measured. Buffer is a Uint8Array, passed through untouched.
+  const bytes = Buffer.allocUnsafe(Math.max(8, size));
+  bytes.set(template.subarray(0, bytes.length));
+  bytes.writeDoubleBE(now(), 0);
+  return bytes;
+}
+
+/** The time stamped into a payload by `stampedPayload`. */
+export function readStamp(payload: Uint8Array): number {
+  return new DataView(payload.buffer, payload.byteOffset, 8).getFloat64(0, false);
+}
+
+/** Filler for payloads: printable, not all one byte (so compression, if any, has real work). */
+export function payloadTemplate(size: number): Uint8Array {
+  const bytes = new Uint8Array(Math.max(8, size));
+  let x = 2463534242;
+  for (let i = 0; i < bytes.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    bytes[i] = 33 + ((x >>> 0) % 94);
+  }
+  return bytes;
+}
+
+/** Run `task(i)` for i in 0..n-1 with at most `concurrency` in flight; rejects on the first failure. */
+export async function pool(
+  n: number,
+  concurrency: number,
+  task: (i: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      const i = next++;
+      await task(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
+}
