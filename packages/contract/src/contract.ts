@@ -7,8 +7,10 @@ import {
   type DeadLetter,
   type Message,
   NonRetryableError,
+  transportFactoryFor,
 } from '@carrier/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { countingFactory, type OutstandingCounter } from './counting-transport.js';
 import { duplicates, freshName, gate, waitFor } from './support.js';
 
 /** How to reach the transport under test. */
@@ -446,6 +448,28 @@ export function describeTransportContract(options: TransportContractOptions): vo
       await until(() => done >= 30, '30 messages');
       expect(maxInFlight).toBeLessThanOrEqual(3);
       expect(maxInFlight).toBeGreaterThan(1);
+    });
+
+    it('never hands out more unsettled deliveries than the prefetch (backpressure)', async () => {
+      const url = typeof options.url === 'function' ? options.url() : options.url;
+      if (!url) throw new Error('this case needs `url` (it wraps the transport to count deliveries)');
+      const counter: OutstandingCounter = { now: 0, max: 0 };
+      const factory = countingFactory(await transportFactoryFor(new URL(url)), counter);
+      const c = await connect(url, { transport: factory });
+      open.push(c);
+      const topic = freshName('prefetch');
+      let done = 0;
+      await c.subscribe(topic, { group: 'g', concurrency: 2, prefetch: 3 }, async () => {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        done++;
+      });
+      await c.publishBatch(
+        topic,
+        Array.from({ length: 40 }, (_, i) => ({ body: i })),
+      );
+      await until(() => done >= 40, '40 slow messages');
+      expect(counter.max).toBeGreaterThanOrEqual(2);
+      expect(counter.max, 'unsettled deliveries at once').toBeLessThanOrEqual(3);
     });
 
     it('close drains in-flight handlers and a new consumer gets only the rest', async () => {

@@ -32,7 +32,13 @@ interface AdapterModule {
   createTransport?: TransportFactory;
 }
 
-async function loadFactory(url: URL): Promise<TransportFactory> {
+/**
+ * The transport factory that serves `url`'s scheme: the built-in memory transport, or the
+ * `createTransport` of the adapter package, imported on demand.
+ *
+ * @throws CarrierError `UNSUPPORTED` for an unknown scheme or a missing adapter package.
+ */
+export async function transportFactoryFor(url: URL): Promise<TransportFactory> {
   if (url.protocol === 'memory:') return createMemoryTransport;
   const pkg = ADAPTER_PACKAGES[url.protocol];
   if (!pkg) {
@@ -102,7 +108,7 @@ export async function connect(url = 'memory://', options: ConnectOptions = {}): 
   const secrets = urlSecrets(parsed);
   const report = options.onError ?? ((error: Error) => console.error(`[carrier] ${String(error)}`));
   const onError = (error: Error) => report(scrubbed(error, secrets));
-  const factory = options.transport ?? (await loadFactory(parsed));
+  const factory = options.transport ?? (await transportFactoryFor(parsed));
   let transport: Transport;
   try {
     transport = await factory(parsed, { onError });

@@ -9,7 +9,13 @@ export {
   OCTET_STREAM,
   TEXT_UTF8,
 } from './codec.js';
-export { ADAPTER_PACKAGES, type ConnectOptions, connect } from './connect.js';
+export {
+  ADAPTER_PACKAGES,
+  type ConnectOptions,
+  connect,
+  loadAdapter,
+  transportFactoryFor,
+} from './connect.js';
 export {
   CarrierError,
   type CarrierErrorCode,
