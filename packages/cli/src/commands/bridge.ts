@@ -1,0 +1,192 @@
+import {
+  type BridgeProgress,
+  bridge,
+  describeRoute,
+  parseRoutes,
+  type RouteVerifyReport,
+  type VerifyReport,
+  verify,
+} from '@carrier/bridge';
+import { redactUrl } from '@carrier/core';
+import { type Context, onStopSignals } from '../context.js';
+import { CliError, ExitCode } from '../exit-codes.js';
+
+/** Options of `carrier bridge`. */
+export interface BridgeCommandOptions {
+  readonly topic: readonly string[];
+  readonly group: string;
+  /** Group name, or false for `--no-verify-group`, undefined for the default `<group>-verify`. */
+  readonly verifyGroup?: string | false | undefined;
+  readonly targetGroup: readonly string[];
+  readonly concurrency: number;
+  readonly batch: number;
+  readonly progress: number;
+  readonly json?: boolean | undefined;
+  readonly verify?: boolean | undefined;
+  readonly since?: Date | undefined;
+  readonly until?: Date | undefined;
+  readonly idle: number;
+  readonly maxWait: number;
+  readonly show: number;
+}
+
+function verifyGroupOf(options: BridgeCommandOptions): string | undefined {
+  if (options.verifyGroup === false) return undefined;
+  return options.verifyGroup ?? `${options.group}-verify`;
+}
+
+function seconds(ms: number | undefined): string {
+  return ms === undefined ? 'n/a' : `${(ms / 1000).toFixed(1)}s`;
+}
+
+/** One progress line for people. */
+export function progressLine(p: BridgeProgress): string {
+  return (
+    `bridge: ${p.state} | moved ${p.moved} | ${p.rate}/s (avg ${p.averageRate}/s) | in flight ${p.inFlight} | ` +
+    `lag ${seconds(p.lagMs)} | dead-lettered ${p.deadLettered} | publish errors ${p.publishErrors}`
+  );
+}
+
+/**
+ * `carrier bridge <from> <to>`: run the bridge until SIGINT/SIGTERM (the first finishes in-flight
+ * work and exits 0; a second aborts at once, exit 130, nothing lost), printing progress. With
+ * `--verify`, instead compare both sides through the verify group and exit 5 if anything is
+ * missing or differs.
+ */
+export async function bridgeCommand(
+  ctx: Context,
+  from: string,
+  to: string,
+  options: BridgeCommandOptions,
+): Promise<number> {
+  if (options.topic.length === 0) throw new CliError(ExitCode.USAGE, 'give at least one --topic');
+  const routes = parseRoutes(options.topic);
+  if (options.verify) return verifyCommand(ctx, from, to, options);
+  const verifyGroup = verifyGroupOf(options);
+  const print = (p: BridgeProgress) => {
+    if (options.json) ctx.io.out(JSON.stringify({ type: 'progress', ...p }));
+    else ctx.io.err(progressLine(p));
+  };
+  const running = await bridge({
+    from,
+    to,
+    topics: routes,
+    group: options.group,
+    verifyGroup,
+    targetGroups: options.targetGroup,
+    concurrency: options.concurrency,
+    maxBatch: options.batch,
+    progressIntervalMs: options.progress,
+    onProgress: print,
+    onError: (e) => ctx.io.error(e),
+    onDeadLetter: (e) => ctx.io.err(`bridge: dead-lettered ${e.id} of ${e.topic} on the source: ${e.reason}`),
+  });
+  let aborted = false;
+  let abortDone!: () => void;
+  const abortedPromise = new Promise<undefined>((resolve) => {
+    abortDone = () => resolve(undefined);
+  });
+  const signals = onStopSignals(ctx.signals, () => {
+    if (aborted) return;
+    aborted = true;
+    ctx.io.err('bridge: second signal: aborting without finishing in-flight work (it will be redelivered)');
+    void running.abort().finally(abortDone);
+  });
+  try {
+    ctx.io.err(
+      `bridge: ready: ${redactUrl(from)} (${running.transports.from}) → ${redactUrl(to)} (${running.transports.to}); ` +
+        `topics ${routes.map(describeRoute).join(', ')}; group ${options.group}` +
+        (verifyGroup ? `; verify group ${verifyGroup}` : ''),
+    );
+    const signal = await signals.stopped;
+    ctx.io.err(`bridge: ${signal}: stopping, finishing ${running.progress().inFlight} in flight`);
+    const final = await Promise.race([running.stop(), abortedPromise]);
+    if (aborted || !final) return ExitCode.ABORTED;
+    if (options.json) ctx.io.out(JSON.stringify({ type: 'stopped', ...final }));
+    ctx.io.err(progressLine(final));
+    return ExitCode.OK;
+  } finally {
+    signals.dispose();
+  }
+}
+
+function list(ids: readonly string[], show: number): string[] {
+  const shown = ids.slice(0, show).map((id) => `      ${id}`);
+  if (ids.length > show)
+    shown.push(`      … and ${ids.length - show} more (--show to list more, --json for all)`);
+  return shown;
+}
+
+function routeLines(r: RouteVerifyReport, show: number): string[] {
+  const extraTarget = r.duplicates.target.reduce((n, d) => n + d.count - 1, 0);
+  const lines = [
+    `topic ${r.from === r.to ? r.from : `${r.from} → ${r.to}`}`,
+    `  source: ${r.source.ids} ids (${r.source.deliveries} deliveries, ${r.source.outsideWindow} outside the window)`,
+    `  target: ${r.target.ids} ids (${r.target.deliveries} deliveries)`,
+    `  missing on target: ${r.missing.length}`,
+    ...list(r.missing, show),
+    `  duplicates on target: ${r.duplicates.target.length} ids (${extraTarget} extra deliveries)`,
+    ...list(
+      r.duplicates.target.map((d) => `${d.id} ×${d.count}`),
+      show,
+    ),
+    `  duplicates on source: ${r.duplicates.source.length} ids`,
+    ...list(
+      r.duplicates.source.map((d) => `${d.id} ×${d.count}`),
+      show,
+    ),
+    `  differing copies: ${r.mismatched.length}`,
+    ...list(r.mismatched, show),
+    `  only on target: ${r.unexpected.length}`,
+    ...list(r.unexpected, show),
+  ];
+  return lines;
+}
+
+/** The human report of `--verify`. */
+export function verifyLines(report: VerifyReport, show: number): string[] {
+  const lines: string[] = [];
+  for (const r of report.topics) lines.push(...routeLines(r, show));
+  const missing = report.topics.reduce((n, t) => n + t.missing.length, 0);
+  const mismatched = report.topics.reduce((n, t) => n + t.mismatched.length, 0);
+  const duplicates = report.topics.reduce((n, t) => n + t.duplicates.target.length, 0);
+  lines.push(
+    report.ok
+      ? `result: OK: 0 missing, 0 differing, ${duplicates} duplicated ids on the target${report.complete ? '' : ' (INCOMPLETE: --max-wait reached while messages still arrived)'}`
+      : `result: FAILED: ${missing} missing, ${mismatched} differing${report.complete ? '' : ' (INCOMPLETE: --max-wait reached while messages still arrived)'}`,
+  );
+  return lines;
+}
+
+async function verifyCommand(
+  ctx: Context,
+  from: string,
+  to: string,
+  options: BridgeCommandOptions,
+): Promise<number> {
+  const group = verifyGroupOf(options);
+  if (group === undefined)
+    throw new CliError(ExitCode.USAGE, '--verify needs a verify group (not --no-verify-group)');
+  ctx.io.err(
+    `verify: ${redactUrl(from)} → ${redactUrl(to)} through group ${group}; window ` +
+      `${options.since?.toISOString() ?? 'start'} .. ${options.until?.toISOString() ?? 'now'}; reading until idle for ${options.idle} ms`,
+  );
+  const report = await verify({
+    from,
+    to,
+    topics: options.topic,
+    group,
+    since: options.since,
+    until: options.until,
+    idleMs: options.idle,
+    maxWaitMs: options.maxWait,
+    onError: (e) => ctx.io.error(e),
+    onProgress: options.json
+      ? undefined
+      : (read) => ctx.io.err(`verify: read ${read.source} on the source, ${read.target} on the target`),
+  });
+  if (options.json) ctx.io.out(JSON.stringify(report));
+  else for (const line of verifyLines(report, options.show)) ctx.io.out(line);
+  if (!report.ok) return ExitCode.VERIFY_FAILED;
+  return report.complete ? ExitCode.OK : ExitCode.TIMEOUT;
+}

@@ -1,0 +1,32 @@
+import type { Context, SignalSource } from './context.js';
+import { CliError, ExitCode, exitCodeFor } from './exit-codes.js';
+import { Output, type Streams, secretsOf } from './output.js';
+import { CommanderError, commanderExitCode, createProgram } from './program.js';
+
+/** What {@link main} runs with (the real process, or a test's fakes). */
+export interface MainOptions extends Streams {
+  readonly stdin: Context['stdin'];
+  readonly signals: SignalSource;
+}
+
+/**
+ * Run `carrier` with `args` (without `node` and the script) and resolve with the exit code.
+ * Never throws: every error is printed (credentials scrubbed) and mapped to an exit code.
+ */
+export async function main(args: readonly string[], options: MainOptions): Promise<number> {
+  const io = new Output(options, secretsOf(args));
+  const ctx: Context = { io, stdin: options.stdin, signals: options.signals };
+  let code: number = ExitCode.OK;
+  const program = createProgram(ctx, (c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync([...args], { from: 'user' });
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) return commanderExitCode(error);
+    io.error(error);
+    if (error instanceof CliError) return error.exitCode;
+    return exitCodeFor(error);
+  }
+}

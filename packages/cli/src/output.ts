@@ -1,0 +1,85 @@
+import { isCarrierError, scrub, urlSecrets } from '@carrier/core';
+
+/** Where the command writes: stdout for results, stderr for progress and diagnostics. */
+export interface Streams {
+  readonly stdout: { write(text: string): unknown };
+  readonly stderr: { write(text: string): unknown };
+}
+
+const URL_LIKE = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
+
+/** Secrets of every URL-looking argument (passwords, secret query values), to scrub from output. */
+export function secretsOf(args: readonly string[]): string[] {
+  const secrets = new Set<string>();
+  for (const arg of args) {
+    // `--opt=url` forms too
+    const value = arg.startsWith('--') && arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : arg;
+    if (!URL_LIKE.test(value)) continue;
+    try {
+      for (const s of urlSecrets(new URL(value))) secrets.add(s);
+    } catch {
+      // not a URL after all
+    }
+  }
+  return [...secrets];
+}
+
+/**
+ * Every line the command prints goes through here and has the credentials of the URLs it was
+ * given replaced by `***` (URLs are additionally printed with `redactUrl`), so no password or
+ * token reaches a terminal, a log file or CI output.
+ */
+export class Output {
+  readonly #streams: Streams;
+  readonly #secrets: string[];
+
+  constructor(streams: Streams, secrets: readonly string[]) {
+    this.#streams = streams;
+    // longest first, so a secret that contains another is scrubbed whole
+    this.#secrets = [...secrets].sort((a, b) => b.length - a.length);
+  }
+
+  /** Scrub `text` of every known secret. */
+  clean(text: string): string {
+    return scrub(text, this.#secrets);
+  }
+
+  /** Write a result line to stdout. */
+  out(line: string): void {
+    this.#streams.stdout.write(`${this.clean(line)}\n`);
+  }
+
+  /** Write raw text (already newline-terminated) to stdout. */
+  outRaw(text: string): void {
+    this.#streams.stdout.write(this.clean(text));
+  }
+
+  /** Write a diagnostic or progress line to stderr. */
+  err(line: string): void {
+    this.#streams.stderr.write(`${this.clean(line)}\n`);
+  }
+
+  /** Write raw text (already newline-terminated) to stderr. */
+  errRaw(text: string): void {
+    this.#streams.stderr.write(this.clean(text));
+  }
+
+  /** Print an error with its code and causes on stderr. */
+  error(error: unknown): void {
+    this.err(`carrier: error: ${describeError(error)}`);
+    let cause = error instanceof Error ? error.cause : undefined;
+    for (let depth = 0; cause !== undefined && depth < 5; depth++) {
+      this.err(`  caused by: ${describeError(cause)}`);
+      cause = cause instanceof Error ? cause.cause : undefined;
+    }
+  }
+}
+
+function describeError(error: unknown): string {
+  if (isCarrierError(error)) {
+    const failures = error.failures.length > 0 ? ` (${error.failures.length} messages not confirmed)` : '';
+    return `[${error.code}${error.transport ? ` ${error.transport}` : ''}] ${error.message}${failures}`;
+  }
+  if (error instanceof Error) return error.message || error.name;
+  return String(error);
+}
