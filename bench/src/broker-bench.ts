@@ -56,6 +56,24 @@ export function brokerScenarios(broker: string, o: BenchOptions): Scenario[] {
   return list;
 }
 
+/** The options of this run as command-line arguments for a child bench (brokers, output and skips set by the caller). */
+function childArgs(o: BenchOptions): string[] {
+  const args = [
+    ...(o.messages ? ['--messages', String(o.messages)] : []),
+    ...(o.single ? ['--single', String(o.single)] : []),
+    ['--serial', o.serial],
+    ['--size', o.size],
+    ['--batch', o.batch],
+    ['--inflight', o.inflight],
+    ['--prefetch', o.consume.prefetch],
+    ['--concurrency', o.consume.concurrency],
+    ['--rounds', o.rounds],
+    ['--max-backlog', o.maxBacklog],
+  ].flat();
+  const skip = [...o.skip].filter((s) => s !== 'ceiling');
+  return [...args.map(String), ...(skip.length ? ['--skip', skip.join(',')] : [])];
+}
+
 /** Carrier against each raw client of `broker` at `url`, then the broker's perf tool as a ceiling. */
 export async function brokerFigures(
   broker: string,
@@ -100,6 +118,21 @@ export async function brokerFigures(
   } finally {
     await carrier.close();
     for (const raw of raws) await raw.side.close().catch(() => {});
+  }
+  if (broker === 'kafka' && !o.skip.has('platformatic')) {
+    const { CHILD_ENV, nodeRunsPlatformatic, platformaticInChild } = await import(
+      './brokers/kafka-platformatic.js'
+    );
+    if (!nodeRunsPlatformatic() && process.env[CHILD_ENV] !== '1') {
+      const result = await platformaticInChild(childArgs(o));
+      if (typeof result === 'string') {
+        progress(`kafka: @platformatic/kafka comparison unavailable: ${result}`);
+        extra.platformatic = `unavailable: ${result}`;
+      } else {
+        figures.push(...result);
+        extra.platformatic = 'measured in a Node 24 child process (bench/.node24), Carrier on Node 24 too';
+      }
+    }
   }
   if (mod.ceiling && !o.skip.has('ceiling')) {
     const batchFig = figures.find((f) => f.figure === 'publish-batch.msgs_per_s');

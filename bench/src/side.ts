@@ -43,24 +43,31 @@ export function now(): number {
   return performance.timeOrigin + performance.now();
 }
 
-/** A payload of `size` bytes (at least 8) whose first 8 bytes carry the time it was made. */
+/** Bytes of the time stamp at the start of every payload: ASCII digits, so payloads stay valid UTF-8 text. */
+export const STAMP_BYTES = 20;
+
+/**
+ * A payload of `size` bytes (at least {@link STAMP_BYTES}) whose first bytes carry the time it was
+ * made, as ASCII (`0000001763897412345.678`-style, fixed width), followed by printable filler: every
+ * payload is valid UTF-8, so SQS/SNS carry it as text on both sides (no base64 on either).
+ */
 export function stampedPayload(size: number, template: Uint8Array): Uint8Array {
   // Buffer.allocUnsafe slices small payloads out of a shared pool: the bench's own allocation
   // cost stays small next to what is measured. Buffer is a Uint8Array, passed through untouched.
-  const bytes = Buffer.allocUnsafe(Math.max(8, size));
+  const bytes = Buffer.allocUnsafe(Math.max(STAMP_BYTES, size));
   bytes.set(template.subarray(0, bytes.length));
-  bytes.writeDoubleBE(now(), 0);
+  bytes.write(now().toFixed(3).padStart(STAMP_BYTES, '0'), 0, STAMP_BYTES, 'latin1');
   return bytes;
 }
 
 /** The time stamped into a payload by `stampedPayload`. */
 export function readStamp(payload: Uint8Array): number {
-  return new DataView(payload.buffer, payload.byteOffset, 8).getFloat64(0, false);
+  return Number(Buffer.from(payload.buffer, payload.byteOffset, STAMP_BYTES).toString('latin1'));
 }
 
 /** Filler for payloads: printable, not all one byte (so compression, if any, has real work). */
 export function payloadTemplate(size: number): Uint8Array {
-  const bytes = new Uint8Array(Math.max(8, size));
+  const bytes = new Uint8Array(Math.max(STAMP_BYTES, size));
   let x = 2463534242;
   for (let i = 0; i < bytes.length; i++) {
     x ^= x << 13;
