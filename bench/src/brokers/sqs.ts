@@ -10,6 +10,7 @@ import {
   CreateQueueCommand,
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
+  type Message,
   ReceiveMessageCommand,
   SetQueueAttributesCommand,
   SQSClient,
@@ -138,7 +139,7 @@ export class AwsSdkSide implements Side {
     let stopped = false;
     const loop = (async () => {
       while (!stopped) {
-        let messages;
+        let messages: Message[];
         try {
           const out = await this.sqs.send(
             new ReceiveMessageCommand({
