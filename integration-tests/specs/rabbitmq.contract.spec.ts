@@ -1,0 +1,19 @@
+import { describeTransportContract } from '@carrier/contract';
+import { inject } from 'vitest';
+import '../src/context.js';
+
+// The whole conformance suite against the harness's RabbitMQ, with the default quorum queues.
+describeTransportContract({
+  name: 'rabbitmq',
+  url: () => inject('brokers').rabbitmq,
+  capabilities: {
+    fanOut: true,
+    competingConsumers: true,
+    perKeyOrder: true,
+    nativeDelay: true,
+    maxDelayMs: 2 ** 31,
+    maxMessageBytes: 128 * 1024 * 1024,
+    redrive: true,
+  },
+  timeoutMs: 30_000,
+});

@@ -1,0 +1,187 @@
+import { redactUrl } from '@carrier/core';
+import type { ChannelModel } from 'amqplib';
+import amqp from 'amqplib';
+import { messageOf, rabbitError } from './errors.js';
+import type { RabbitSettings } from './url.js';
+
+/** First pause before reconnecting, in ms; doubles on each failed attempt up to the maximum. */
+const RECONNECT_INITIAL_DELAY_MS = 100;
+/** Socket connect timeout, in ms. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+interface Waiter {
+  resolve: (model: ChannelModel) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+interface Socketed {
+  connection: { stream?: { destroy?: (error?: Error) => void } };
+}
+
+/**
+ * One AMQP connection that comes back by itself. When the broker drops it, every listener hears
+ * `onLost` at once (so in-flight work can fail with a coded error), then the manager reconnects with
+ * exponential backoff and jitter (100 ms doubling up to `reconnectMaxDelayMs`), for as long as it is
+ * not closed, and calls `onRecovered` with the new connection, whose channels, topology and consumers
+ * the listeners re-create. Each connection gets a new `generation` number.
+ */
+export class ConnectionManager {
+  #model: ChannelModel | undefined;
+  #generation = 0;
+  #closed = false;
+  #reconnectTimer: NodeJS.Timeout | undefined;
+  #attempt = 0;
+  readonly #waiters = new Set<Waiter>();
+
+  constructor(
+    private readonly settings: RabbitSettings,
+    private readonly hooks: {
+      readonly onLost: (error: Error) => void;
+      readonly onRecovered: (model: ChannelModel, generation: number) => void;
+    },
+  ) {}
+
+  /** Number of the current connection (1 for the first); increases on every reconnection. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** The open connection, if there is one right now. */
+  get current(): ChannelModel | undefined {
+    return this.#model;
+  }
+
+  /** Open the first connection. @throws CarrierError `CONNECTION` if the broker cannot be reached. */
+  async start(): Promise<ChannelModel> {
+    try {
+      const model = await this.#open();
+      this.#adopt(model);
+      return model;
+    } catch (cause) {
+      throw rabbitError(
+        'CONNECTION',
+        `cannot connect to ${redactUrl(this.settings.amqpUrl)}: ${messageOf(cause)}`,
+        cause,
+      );
+    }
+  }
+
+  async #open(): Promise<ChannelModel> {
+    return amqp.connect(this.settings.amqpUrl, {
+      timeout: CONNECT_TIMEOUT_MS,
+      noDelay: true,
+      clientProperties: { connection_name: 'carrier' },
+    });
+  }
+
+  #adopt(model: ChannelModel): void {
+    this.#model = model;
+    this.#generation++;
+    this.#attempt = 0;
+    model.on('error', () => {
+      // reported through 'close', which always follows
+    });
+    model.on('close', (error?: Error) => {
+      if (this.#model !== model) return;
+      this.#model = undefined;
+      if (this.#closed) return;
+      const lost = rabbitError(
+        'CONNECTION',
+        `connection to ${redactUrl(this.settings.amqpUrl)} lost (${error ? messageOf(error) : 'closed by the broker'}); reconnecting`,
+        error,
+      );
+      this.hooks.onLost(lost);
+      this.#scheduleReconnect();
+    });
+    for (const waiter of [...this.#waiters]) {
+      clearTimeout(waiter.timer);
+      this.#waiters.delete(waiter);
+      waiter.resolve(model);
+    }
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#closed || this.#reconnectTimer) return;
+    this.#attempt++;
+    const ceiling = Math.min(
+      this.settings.reconnectMaxDelayMs,
+      RECONNECT_INITIAL_DELAY_MS * 2 ** (this.#attempt - 1),
+    );
+    const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      void this.#reconnect();
+    }, delay);
+  }
+
+  async #reconnect(): Promise<void> {
+    if (this.#closed) return;
+    let model: ChannelModel;
+    try {
+      model = await this.#open();
+    } catch {
+      this.#scheduleReconnect();
+      return;
+    }
+    if (this.#closed) {
+      await model.close().catch(() => {});
+      return;
+    }
+    this.#adopt(model);
+    this.hooks.onRecovered(model, this.#generation);
+  }
+
+  /**
+   * The open connection; during an outage, waits for the reconnection up to `recoveryTimeoutMs`.
+   * @throws CarrierError `CLOSED` once closed, `CONNECTION` when the connection does not come back in time.
+   */
+  ready(): Promise<ChannelModel> {
+    if (this.#closed) return Promise.reject(rabbitError('CLOSED', 'rabbitmq connection is closed'));
+    if (this.#model) return Promise.resolve(this.#model);
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.#waiters.delete(waiter);
+          reject(
+            rabbitError(
+              'CONNECTION',
+              `connection to ${redactUrl(this.settings.amqpUrl)} did not come back within ${this.settings.recoveryTimeoutMs} ms`,
+            ),
+          );
+        }, this.settings.recoveryTimeoutMs),
+      };
+      this.#waiters.add(waiter);
+    });
+  }
+
+  #stop(): ChannelModel | undefined {
+    this.#closed = true;
+    if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
+    for (const waiter of [...this.#waiters]) {
+      clearTimeout(waiter.timer);
+      waiter.reject(rabbitError('CLOSED', 'rabbitmq connection is closed'));
+    }
+    this.#waiters.clear();
+    const model = this.#model;
+    this.#model = undefined;
+    return model;
+  }
+
+  /** Close the connection gracefully and stop reconnecting. */
+  async close(): Promise<void> {
+    const model = this.#stop();
+    if (model) await model.close().catch(() => {});
+  }
+
+  /** Drop the TCP connection at once, without closing channels: the broker requeues every unacked delivery. */
+  abort(): void {
+    const model = this.#stop();
+    if (!model) return;
+    const stream = (model as unknown as Socketed).connection.stream;
+    stream?.destroy?.();
+  }
+}

@@ -1,0 +1,22 @@
+import type { ChannelModel } from 'amqplib';
+import { Publisher } from './publisher.js';
+import { Topology } from './topology.js';
+import type { QueueType } from './url.js';
+
+/**
+ * What belongs to one AMQP connection: its publishing channel and its cache of declared topology.
+ * A reconnection makes a new session, so everything is declared again on the new connection.
+ */
+export class Session {
+  readonly publisher: Publisher;
+  readonly topology: Topology;
+
+  constructor(
+    readonly model: ChannelModel,
+    readonly generation: number,
+    queueType: QueueType,
+  ) {
+    this.publisher = new Publisher(model);
+    this.topology = new Topology(model, queueType);
+  }
+}

@@ -1,0 +1,74 @@
+import { CarrierError } from '@carrier/core';
+
+/** Queue type of the queues Carrier declares. */
+export type QueueType = 'quorum' | 'classic';
+
+/** RabbitMQ's default `max_message_size` (3.8 to 3.13): 128 MiB. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 128 * 1024 * 1024;
+/** Heartbeat (seconds) asked for when the URL does not say: detects a dead peer within about 30 s. */
+export const DEFAULT_HEARTBEAT_SECONDS = 15;
+/** How long calls wait for a lost connection to come back before failing, by default. */
+export const DEFAULT_RECOVERY_TIMEOUT_MS = 30_000;
+/** Longest pause between two reconnection attempts, by default. */
+export const DEFAULT_RECONNECT_MAX_DELAY_MS = 5_000;
+
+/** Settings of one RabbitMQ transport, read from its URL. */
+export interface RabbitSettings {
+  /** The URL handed to amqplib: Carrier's own query parameters removed, heartbeat defaulted. */
+  readonly amqpUrl: string;
+  /** Type of the group, delay and dead-letter queues Carrier declares (`?queueType=`, default quorum). */
+  readonly queueType: QueueType;
+  /** Largest message accepted (`?maxMessageBytes=`, default the server's default of 128 MiB). */
+  readonly maxMessageBytes: number;
+  /** How long a call waits for a lost connection to come back (`?recoveryTimeout=` ms, default 30 000). */
+  readonly recoveryTimeoutMs: number;
+  /** Longest pause between reconnection attempts (`?reconnectMaxDelay=` ms, default 5 000). */
+  readonly reconnectMaxDelayMs: number;
+}
+
+const CARRIER_PARAMS = ['queueType', 'maxMessageBytes', 'recoveryTimeout', 'reconnectMaxDelay'] as const;
+
+function positiveInteger(url: URL, name: string, fallback: number): number {
+  const raw = url.searchParams.get(name);
+  if (raw === null) return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new CarrierError('INVALID_ARGUMENT', `${name} must be a positive integer`, {
+      transport: 'rabbitmq',
+    });
+  }
+  return value;
+}
+
+/**
+ * Read an `amqp://` or `amqps://` URL: `amqp://user:pass@host:port/vhost?heartbeat=15&queueType=quorum`.
+ * amqplib's own parameters (`heartbeat`, `frameMax`, `channelMax`, `locale`) pass through; Carrier's
+ * (`queueType`, `maxMessageBytes`, `recoveryTimeout`, `reconnectMaxDelay`) are removed before the URL
+ * reaches amqplib.
+ *
+ * @throws CarrierError `INVALID_ARGUMENT` for another scheme or an invalid parameter value.
+ */
+export function parseRabbitUrl(url: URL): RabbitSettings {
+  if (url.protocol !== 'amqp:' && url.protocol !== 'amqps:') {
+    throw new CarrierError('INVALID_ARGUMENT', `not an amqp:// or amqps:// URL: ${url.protocol}//`, {
+      transport: 'rabbitmq',
+    });
+  }
+  const queueType = url.searchParams.get('queueType') ?? 'quorum';
+  if (queueType !== 'quorum' && queueType !== 'classic') {
+    throw new CarrierError('INVALID_ARGUMENT', 'queueType must be quorum or classic', {
+      transport: 'rabbitmq',
+    });
+  }
+  const settings = {
+    queueType,
+    maxMessageBytes: positiveInteger(url, 'maxMessageBytes', DEFAULT_MAX_MESSAGE_BYTES),
+    recoveryTimeoutMs: positiveInteger(url, 'recoveryTimeout', DEFAULT_RECOVERY_TIMEOUT_MS),
+    reconnectMaxDelayMs: positiveInteger(url, 'reconnectMaxDelay', DEFAULT_RECONNECT_MAX_DELAY_MS),
+  } as const;
+  const amqp = new URL(url.href);
+  for (const name of CARRIER_PARAMS) amqp.searchParams.delete(name);
+  if (!amqp.searchParams.has('heartbeat'))
+    amqp.searchParams.set('heartbeat', String(DEFAULT_HEARTBEAT_SECONDS));
+  return { ...settings, amqpUrl: amqp.href };
+}
