@@ -1,0 +1,699 @@
+import {
+  type Capabilities,
+  CarrierError,
+  type CarrierErrorCode,
+  type DeadLetterDelivery,
+  type DeadLetterInfo,
+  type Delivery,
+  type PublishFailure,
+  type Transport,
+  type TransportFactoryOptions,
+  type TransportSubscribeOptions,
+  type TransportSubscription,
+  type WireMessage,
+} from '@carrier/core';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+  type MsgRequest,
+  type PubAck,
+  ReplayPolicy,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+} from '@nats-io/jetstream';
+import {
+  connect,
+  type MsgHdrs,
+  type NatsConnection,
+  nanos,
+  headers as natsHeaders,
+} from '@nats-io/transport-node';
+import {
+  consumerName,
+  deadLetterStream,
+  deadLetterSubject,
+  deadLetterWildcard,
+  redriveSubject,
+  redriveWildcard,
+  topicStream,
+  topicSubject,
+} from './names.js';
+import { ACK, NAK, nakWithDelay, type Pulled, Puller, TERM } from './puller.js';
+import type { NatsSettings } from './url.js';
+import {
+  decodeDeadLetterInfo,
+  decodeMessage,
+  encodeDeadLetterHeaders,
+  encodeHeaders,
+  type HeaderEntries,
+  headerBytes,
+  MAX_REASON_CHARS,
+  parseAckSubject,
+} from './wire.js';
+
+const TRANSPORT = 'nats';
+/** Bytes of `max_payload` kept back for Carrier's headers (and dead-letter metadata) in `maxMessageBytes`. */
+export const HEADER_RESERVE_BYTES = 8 * 1024;
+/** Longest retry delay declared (the server takes any int64 ns; this matches core's timer-based transports). */
+export const MAX_DELAY_MS = 2 ** 31 - 1;
+/** Most publishes awaiting their PubAck at once, per publish call. */
+const PUBLISH_WINDOW = 512;
+/** The oldest nats-server that has everything used here (multiple filter subjects). */
+const MIN_SERVER = [2, 10, 0] as const;
+
+const API = {
+  streamNotFound: 10059,
+  consumerNotFound: 10014,
+  streamNameInUse: 10058,
+  consumerExists: 10148,
+  consumerAlreadyExists: 10105,
+  noMessageFound: 10037,
+} as const;
+
+function apiCode(error: unknown): number | undefined {
+  return error instanceof JetStreamApiError ? error.code : undefined;
+}
+
+function fail(code: CarrierErrorCode, message: string, cause?: unknown): CarrierError {
+  return new CarrierError(code, message, { transport: TRANSPORT, cause });
+}
+
+function isTimeout(error: unknown): boolean {
+  return error instanceof Error && (error.name === 'TimeoutError' || /timeout/i.test(error.message));
+}
+
+function toHeaders(entries: HeaderEntries): MsgHdrs {
+  const h = natsHeaders();
+  for (const [name, value] of entries) h.append(name, value);
+  return h;
+}
+
+function versionAtLeast(version: string, min: readonly number[]): boolean {
+  const parts = version.replace(/^v/, '').split(/[.-]/).map(Number);
+  for (let i = 0; i < min.length; i++) {
+    const p = parts[i] ?? 0;
+    if (Number.isNaN(p)) return true;
+    if (p !== min[i]) return p > min[i]!;
+  }
+  return true;
+}
+
+/**
+ * Carrier over NATS JetStream. Topology (see docs/brokers/nats.md): one file-backed stream per
+ * topic on `carrier.<topic>` (plus per-group redrive subjects), a durable pull consumer per group
+ * (explicit ack, filtered on the topic subject and the group's redrive subject), and one
+ * dead-letter stream per topic with a durable consumer per group. Publishes resolve on PubAck and
+ * carry `Nats-Msg-Id` = the Carrier id, so a retried publish is de-duplicated by the server.
+ */
+export class NatsTransport implements Transport {
+  readonly name = TRANSPORT;
+  readonly capabilities: Capabilities;
+  readonly #nc: NatsConnection;
+  readonly #js: JetStreamClient;
+  readonly #jsm: JetStreamManager;
+  readonly #settings: NatsSettings;
+  readonly #onError: (error: Error) => void;
+  readonly #maxPayload: number;
+  readonly #streams = new Map<string, Promise<void>>();
+  readonly #consumers = new Map<string, Promise<void>>();
+  readonly #pullers = new Set<Puller>();
+  #closed = false;
+
+  /** @internal Use {@link createNatsTransport}. */
+  constructor(
+    nc: NatsConnection,
+    jsm: JetStreamManager,
+    settings: NatsSettings,
+    options: TransportFactoryOptions,
+  ) {
+    this.#nc = nc;
+    this.#jsm = jsm;
+    this.#js = jetstream(nc, { timeout: settings.requestTimeoutMs });
+    this.#settings = settings;
+    this.#onError = options.onError;
+    this.#maxPayload = nc.info?.max_payload ?? 1024 * 1024;
+    this.capabilities = {
+      fanOut: true,
+      competingConsumers: true,
+      perKeyOrder: false,
+      nativeDelay: true,
+      maxDelayMs: MAX_DELAY_MS,
+      maxMessageBytes: Math.max(1, this.#maxPayload - HEADER_RESERVE_BYTES),
+      redrive: true,
+    };
+    void this.#watchStatus();
+  }
+
+  async #watchStatus(): Promise<void> {
+    for await (const s of this.#nc.status()) {
+      if (s.type === 'disconnect') {
+        for (const p of this.#pullers) p.disconnected();
+        if (!this.#closed)
+          this.#onError(fail('CONNECTION', 'lost the connection to nats-server; reconnecting'));
+      } else if (s.type === 'reconnect') {
+        for (const p of this.#pullers) p.pump();
+      }
+    }
+  }
+
+  #ensureOpen(): void {
+    if (this.#closed || this.#nc.isClosed()) throw fail('CLOSED', 'nats connection is closed');
+  }
+
+  // ------------------------------------------------------------------ topology
+
+  #once(cache: Map<string, Promise<void>>, key: string, create: () => Promise<void>): Promise<void> {
+    let p = cache.get(key);
+    if (!p) {
+      p = create().catch((error: unknown) => {
+        cache.delete(key);
+        throw error;
+      });
+      cache.set(key, p);
+    }
+    return p;
+  }
+
+  async #ensureStream(
+    name: string,
+    subjects: string[],
+    retention: RetentionPolicy,
+    maxAgeMs: number,
+    what: string,
+  ) {
+    const config: Partial<StreamConfig> & { name: string } = {
+      name,
+      description: what,
+      subjects,
+      storage: StorageType.File,
+      retention,
+      num_replicas: this.#settings.replicas,
+      discard: DiscardPolicy.Old,
+      max_age: nanos(maxAgeMs),
+    };
+    const check = async () => {
+      const info = await this.#jsm.streams.info(name);
+      const missing = subjects.filter((s) => !info.config.subjects?.includes(s));
+      if (missing.length > 0) {
+        throw fail('TOPOLOGY_CONFLICT', `stream ${name} exists without the subjects ${missing.join(', ')}`);
+      }
+    };
+    try {
+      await check();
+      return;
+    } catch (error) {
+      if (apiCode(error) !== API.streamNotFound) throw this.#wrap(error, `cannot inspect stream ${name}`);
+    }
+    try {
+      await this.#jsm.streams.add(config);
+    } catch (error) {
+      // another client created it meanwhile (possibly with other settings): use it if it fits
+      if (apiCode(error) === API.streamNameInUse) return check();
+      throw this.#wrap(error, `cannot create stream ${name}`);
+    }
+  }
+
+  #topicStream(topic: string): Promise<void> {
+    const name = topicStream(topic);
+    return this.#once(this.#streams, name, () =>
+      this.#ensureStream(
+        name,
+        [topicSubject(topic), redriveWildcard(topic)],
+        this.#settings.retention === 'interest' ? RetentionPolicy.Interest : RetentionPolicy.Limits,
+        this.#settings.maxAgeMs,
+        `Carrier topic ${topic}`,
+      ),
+    );
+  }
+
+  #deadLetterStream(topic: string): Promise<void> {
+    const name = deadLetterStream(topic);
+    return this.#once(this.#streams, name, () =>
+      this.#ensureStream(
+        name,
+        [deadLetterWildcard(topic)],
+        RetentionPolicy.Limits,
+        this.#settings.deadLetterMaxAgeMs,
+        `Carrier dead letters of topic ${topic}`,
+      ),
+    );
+  }
+
+  async #ensureConsumer(stream: string, name: string, filters: string[], deliverAll: boolean, what: string) {
+    const want = {
+      durable_name: name,
+      name,
+      description: what,
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: nanos(this.#settings.ackWaitMs),
+      max_ack_pending: this.#settings.maxAckPending,
+      max_deliver: -1,
+      deliver_policy: deliverAll ? DeliverPolicy.All : DeliverPolicy.New,
+      replay_policy: ReplayPolicy.Instant,
+      ...(filters.length === 1 ? { filter_subject: filters[0] } : { filter_subjects: filters }),
+    };
+    try {
+      await this.#jsm.consumers.info(stream, name);
+      return;
+    } catch (error) {
+      if (apiCode(error) !== API.consumerNotFound)
+        throw this.#wrap(error, `cannot inspect consumer ${stream}/${name}`);
+    }
+    try {
+      await this.#jsm.consumers.add(stream, want);
+    } catch (error) {
+      const code = apiCode(error);
+      if (code === API.consumerExists || code === API.consumerAlreadyExists) return;
+      throw this.#wrap(error, `cannot create consumer ${stream}/${name}`);
+    }
+  }
+
+  async #raiseMaxAckPending(stream: string, name: string, prefetch: number): Promise<void> {
+    const info = await this.#jsm.consumers.info(stream, name);
+    if (
+      info.config.max_ack_pending !== undefined &&
+      info.config.max_ack_pending >= 0 &&
+      info.config.max_ack_pending < prefetch
+    ) {
+      await this.#jsm.consumers.update(stream, name, { max_ack_pending: prefetch });
+    }
+  }
+
+  #group(topic: string, group: string): Promise<void> {
+    const stream = topicStream(topic);
+    const name = consumerName(group);
+    return this.#once(this.#consumers, `${stream}/${name}`, async () => {
+      await this.#topicStream(topic);
+      await this.#ensureConsumer(
+        stream,
+        name,
+        [topicSubject(topic), redriveSubject(topic, group)],
+        false,
+        `Carrier group ${group} of topic ${topic}`,
+      );
+    });
+  }
+
+  #deadLetterGroup(topic: string, group: string): Promise<void> {
+    const stream = deadLetterStream(topic);
+    const name = consumerName(group);
+    return this.#once(this.#consumers, `${stream}/${name}`, async () => {
+      await this.#deadLetterStream(topic);
+      await this.#ensureConsumer(
+        stream,
+        name,
+        [deadLetterSubject(topic, group)],
+        true,
+        `Carrier dead letters of group ${group} of topic ${topic}`,
+      );
+    });
+  }
+
+  async declare(topic: string, groups: readonly string[]): Promise<void> {
+    this.#ensureOpen();
+    await this.#topicStream(topic);
+    if (groups.length > 0) await this.#deadLetterStream(topic);
+    await Promise.all(groups.flatMap((g) => [this.#group(topic, g), this.#deadLetterGroup(topic, g)]));
+  }
+
+  #wrap(error: unknown, what: string): CarrierError {
+    if (error instanceof CarrierError) return error;
+    if (this.#closed) return fail('CLOSED', `${what}: the connection is closed`, error);
+    const detail = error instanceof Error ? error.message : String(error);
+    return fail(isTimeout(error) ? 'TIMEOUT' : 'CONNECTION', `${what}: ${detail}`, error);
+  }
+
+  // ------------------------------------------------------------------ publish
+
+  #checkSize(entries: HeaderEntries, body: Uint8Array, msgId: string | undefined): void {
+    const size = headerBytes(entries, msgId) + body.byteLength;
+    if (size > this.#maxPayload) {
+      throw fail(
+        'MESSAGE_TOO_LARGE',
+        `message of ${size} bytes with its NATS headers exceeds the server's max_payload of ${this.#maxPayload}`,
+      );
+    }
+  }
+
+  async #publishOne(
+    subject: string,
+    stream: string,
+    body: Uint8Array,
+    entries: HeaderEntries,
+    msgId: string,
+  ): Promise<PubAck> {
+    return this.#js.publish(subject, body, {
+      msgID: msgId,
+      headers: toHeaders(entries),
+      expect: { streamName: stream },
+      timeout: this.#settings.requestTimeoutMs,
+    });
+  }
+
+  async publish(topic: string, messages: readonly WireMessage[]): Promise<void> {
+    this.#ensureOpen();
+    const prepared = messages.map((m) => {
+      const entries = encodeHeaders(m);
+      this.#checkSize(entries, m.body, m.id);
+      return entries;
+    });
+    await this.#topicStream(topic);
+    const subject = topicSubject(topic);
+    const stream = topicStream(topic);
+    const failures: PublishFailure[] = [];
+    let next = 0;
+    const worker = async () => {
+      for (;;) {
+        const index = next++;
+        if (index >= messages.length) return;
+        const m = messages[index]!;
+        try {
+          await this.#publishOne(subject, stream, m.body, prepared[index]!, m.id);
+        } catch (error) {
+          failures.push({ index, id: m.id, error: this.#wrap(error, `publish of ${m.id} not confirmed`) });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PUBLISH_WINDOW, messages.length) }, worker));
+    if (failures.length > 0) {
+      failures.sort((a, b) => a.index - b.index);
+      throw new CarrierError(
+        'PUBLISH_FAILED',
+        `${failures.length} of ${messages.length} messages to ${topic} were not confirmed by JetStream: ${failures[0]!.error.message}`,
+        { transport: TRANSPORT, failures, cause: failures[0]!.error },
+      );
+    }
+  }
+
+  // ------------------------------------------------------------------ consume
+
+  /** Send an ack-protocol message and wait for the server to confirm it took it. */
+  async #settle(pulled: Pulled, payload: Uint8Array, what: string): Promise<void> {
+    pulled.done();
+    if (this.#nc.isClosed()) throw fail('CLOSED', `${what}: the connection is closed`);
+    try {
+      await this.#nc.request(pulled.msg.reply!, payload, { timeout: this.#settings.requestTimeoutMs });
+    } catch (error) {
+      throw this.#wrap(error, what);
+    }
+  }
+
+  #startPuller(
+    stream: string,
+    consumer: string,
+    prefetch: number,
+    onMessage: (pulled: Pulled) => void,
+  ): TransportSubscription {
+    const puller = new Puller({
+      nc: this.#nc,
+      stream,
+      consumer,
+      prefetch,
+      progressEveryMs: Math.max(250, Math.floor(this.#settings.ackWaitMs / 3)),
+      onMessage,
+    });
+    this.#pullers.add(puller);
+    puller.pump();
+    return {
+      stop: async () => {
+        puller.stop();
+      },
+      close: async () => {
+        puller.close();
+        this.#pullers.delete(puller);
+      },
+    };
+  }
+
+  #received(pulled: Pulled): {
+    wire: WireMessage;
+    meta: ReadonlyMap<string, string>;
+    stream: string;
+    seq: number;
+    attempt: number;
+  } {
+    const { msg } = pulled;
+    const ack = parseAckSubject(msg.reply ?? '');
+    const stream = ack?.stream ?? '';
+    const seq = ack?.streamSequence ?? 0;
+    const { message, meta } = decodeMessage(msg.headers, msg.data.slice(), {
+      stream,
+      sequence: seq,
+      timestamp: new Date(ack?.timestampMs ?? Date.now()),
+    });
+    return { wire: message, meta, stream, seq, attempt: ack?.deliveryCount ?? 1 };
+  }
+
+  async subscribe(
+    topic: string,
+    group: string,
+    options: TransportSubscribeOptions,
+    sink: (delivery: Delivery) => void,
+  ): Promise<TransportSubscription> {
+    this.#ensureOpen();
+    if (options.ordered) throw fail('UNSUPPORTED', 'nats cannot keep per-key order across a group');
+    await this.declare(topic, [group]);
+    const stream = topicStream(topic);
+    const consumer = consumerName(group);
+    try {
+      await this.#raiseMaxAckPending(stream, consumer, options.prefetch);
+    } catch (error) {
+      throw this.#wrap(error, `cannot update consumer ${stream}/${consumer}`);
+    }
+    return this.#startPuller(stream, consumer, options.prefetch, (pulled) => {
+      const { wire, attempt, seq } = this.#received(pulled);
+      let settled = false;
+      const once = (what: string) => {
+        if (settled) throw fail('INVALID_ARGUMENT', `${what}: delivery already settled`);
+        settled = true;
+      };
+      sink({
+        message: wire,
+        attempt,
+        ack: async () => {
+          once('ack');
+          await this.#settle(pulled, ACK, `ack of ${wire.id}`);
+        },
+        retry: async (delayMs) => {
+          once('retry');
+          await this.#settle(pulled, nakWithDelay(delayMs), `retry of ${wire.id}`);
+        },
+        release: async () => {
+          once('release');
+          await this.#settle(pulled, NAK, `release of ${wire.id}`);
+        },
+        deadLetter: async (info) => {
+          once('deadLetter');
+          try {
+            await this.#publishDeadLetter(topic, group, wire, info, `${stream}:${seq}`);
+          } catch (error) {
+            // give the delivery back (after a second) so it is redelivered and dead-lettered again
+            pulled.done();
+            try {
+              pulled.msg.respond(nakWithDelay(1_000));
+            } catch {
+              // closed: the server redelivers after ack_wait
+            }
+            throw error;
+          }
+          // term() without a reason: before server 2.11 a reason makes the server ignore the term
+          await this.#settle(pulled, TERM, `dead letter of ${wire.id}`);
+        },
+      });
+    });
+  }
+
+  async #publishDeadLetter(
+    topic: string,
+    group: string,
+    wire: WireMessage,
+    info: DeadLetterInfo,
+    source: string,
+  ) {
+    const msgId = `carrier-dlq:${source}:${consumerName(group)}`;
+    let reasonChars = MAX_REASON_CHARS;
+    let entries = encodeDeadLetterHeaders(wire, info, group, source, reasonChars);
+    while (headerBytes(entries, msgId) + wire.body.byteLength > this.#maxPayload && reasonChars > 0) {
+      reasonChars = Math.floor(reasonChars / 2);
+      entries = encodeDeadLetterHeaders(wire, info, group, source, reasonChars);
+    }
+    try {
+      await this.#publishOne(
+        deadLetterSubject(topic, group),
+        deadLetterStream(topic),
+        wire.body,
+        entries,
+        msgId,
+      );
+    } catch (error) {
+      throw this.#wrap(error, `dead letter of ${wire.id} not stored`);
+    }
+  }
+
+  async subscribeDeadLetters(
+    topic: string,
+    group: string,
+    options: Pick<TransportSubscribeOptions, 'prefetch'>,
+    sink: (delivery: DeadLetterDelivery) => void,
+  ): Promise<TransportSubscription> {
+    this.#ensureOpen();
+    await this.declare(topic, [group]);
+    const stream = deadLetterStream(topic);
+    return this.#startPuller(stream, consumerName(group), options.prefetch, (pulled) => {
+      const { wire, meta, seq } = this.#received(pulled);
+      let settled = false;
+      const once = (what: string) => {
+        if (settled) throw fail('INVALID_ARGUMENT', `${what}: dead letter already settled`);
+        settled = true;
+      };
+      sink({
+        message: wire,
+        info: decodeDeadLetterInfo(meta, wire.publishedAt),
+        ack: async () => {
+          once('ack');
+          // removing means deleting it from the dead-letter stream, then acking the delivery
+          await this.#deleteDeadLetter(stream, seq);
+          await this.#settle(pulled, ACK, `ack of dead letter ${wire.id}`);
+        },
+        release: async () => {
+          once('release');
+          await this.#settle(pulled, NAK, `release of dead letter ${wire.id}`);
+        },
+      });
+    });
+  }
+
+  async #deleteDeadLetter(stream: string, seq: number): Promise<void> {
+    try {
+      await this.#jsm.streams.deleteMessage(stream, seq, false);
+    } catch (error) {
+      if (apiCode(error) === API.noMessageFound) return; // already gone (redriven meanwhile)
+      throw this.#wrap(error, `cannot delete dead letter ${stream}:${seq}`);
+    }
+  }
+
+  async redrive(topic: string, group: string, max: number): Promise<number> {
+    this.#ensureOpen();
+    await this.declare(topic, [group]);
+    const dlq = deadLetterStream(topic);
+    const subject = deadLetterSubject(topic, group);
+    let moved = 0;
+    let from = 1;
+    while (moved < max) {
+      let stored: Awaited<ReturnType<JetStreamManager['streams']['getMessage']>>;
+      try {
+        const query = { seq: from, next_by_subj: subject } as unknown as MsgRequest;
+        stored = await this.#jsm.streams.getMessage(dlq, query);
+      } catch (error) {
+        throw this.#wrap(error, `cannot read dead letters of ${topic}/${group}`);
+      }
+      if (!stored) break;
+      const { message } = decodeMessage(stored.header, stored.data, {
+        stream: dlq,
+        sequence: stored.seq,
+        timestamp: stored.time,
+      });
+      try {
+        // a new message on the group's own redrive subject: attempt 1, no other group sees it;
+        // the msgID makes a repeated redrive of the same dead letter a server-side duplicate
+        await this.#publishOne(
+          redriveSubject(topic, group),
+          topicStream(topic),
+          message.body,
+          encodeHeaders(message),
+          `carrier-redrive:${dlq}:${stored.seq}`,
+        );
+      } catch (error) {
+        throw this.#wrap(error, `redrive of ${message.id} not confirmed`);
+      }
+      await this.#deleteDeadLetter(dlq, stored.seq);
+      moved++;
+      from = stored.seq + 1;
+    }
+    return moved;
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const p of this.#pullers) p.close();
+    this.#pullers.clear();
+    if (this.#nc.isClosed()) return;
+    try {
+      await this.#nc.drain();
+    } catch {
+      await this.#nc.close().catch(() => {});
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const p of this.#pullers) p.close();
+    this.#pullers.clear();
+    await this.#nc.close().catch(() => {});
+  }
+}
+
+/**
+ * Connect to nats-server and check that JetStream answers and the server is recent enough
+ * (2.10+: consumers with several filter subjects).
+ *
+ * @throws CarrierError `CONNECTION` when no server can be reached or JetStream is not enabled,
+ *   `UNSUPPORTED` for a server older than 2.10.
+ */
+export async function createNatsTransport(
+  settings: NatsSettings,
+  options: TransportFactoryOptions,
+): Promise<NatsTransport> {
+  let nc: NatsConnection;
+  try {
+    nc = await connect({
+      servers: [...settings.servers],
+      user: settings.user,
+      pass: settings.pass,
+      token: settings.token,
+      tls: settings.tls ?? null,
+      name: settings.name,
+      timeout: settings.connectTimeoutMs,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: settings.reconnectWaitMs,
+      waitOnFirstConnect: false,
+    });
+  } catch (cause) {
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    throw fail(
+      'CONNECTION',
+      `cannot connect to nats-server (${settings.servers.join(', ')}): ${detail}`,
+      cause,
+    );
+  }
+  try {
+    const version = nc.info?.version ?? '0.0.0';
+    if (!versionAtLeast(version, MIN_SERVER)) {
+      throw fail(
+        'UNSUPPORTED',
+        `nats-server ${version} is too old: Carrier needs ${MIN_SERVER.join('.')} or later`,
+      );
+    }
+    let jsm: JetStreamManager;
+    try {
+      jsm = await jetstreamManager(nc, { timeout: settings.requestTimeoutMs });
+    } catch (cause) {
+      throw fail('CONNECTION', `JetStream does not answer on this nats-server (is it enabled, -js?)`, cause);
+    }
+    return new NatsTransport(nc, jsm, settings, options);
+  } catch (error) {
+    await nc.close().catch(() => {});
+    throw error;
+  }
+}

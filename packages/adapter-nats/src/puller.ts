@@ -1,0 +1,210 @@
+import {
+  createInbox,
+  type Msg,
+  type NatsConnection,
+  nanos,
+  type Subscription,
+} from '@nats-io/transport-node';
+
+/** How long one pull request waits at the server for messages. */
+const PULL_EXPIRES_MS = 5_000;
+/** Client-side deadline of a pull request whose end (408) was lost, e.g. in a disconnect. */
+const PULL_GRACE_MS = 3_000;
+/** Pause after a pull request failed (no responders while JetStream restarts, consumer missing, …). */
+const FAILURE_BACKOFF_MS = 500;
+
+const encoder = new TextEncoder();
+/** Ack-protocol payloads. */
+export const ACK = encoder.encode('+ACK');
+export const NAK = encoder.encode('-NAK');
+export const TERM = encoder.encode('+TERM');
+const WPI = encoder.encode('+WPI');
+
+/** `-NAK {"delay": <ns>}`: redeliver not earlier than `delayMs` from now. */
+export function nakWithDelay(delayMs: number): Uint8Array {
+  if (delayMs <= 0) return NAK;
+  return encoder.encode(`-NAK ${JSON.stringify({ delay: nanos(Math.ceil(delayMs)) })}`);
+}
+
+interface PullRequest {
+  readonly sub: Subscription;
+  remaining: number;
+  received: number;
+  timer: NodeJS.Timeout;
+  ended: boolean;
+}
+
+/** A message handed to the owner; `done()` must be called once it is settled (frees its slot). */
+export interface Pulled {
+  readonly msg: Msg;
+  /** Frees the slot and stops the progress heartbeats. Idempotent. */
+  done(): void;
+}
+
+/** Options of a {@link Puller}. */
+export interface PullerOptions {
+  readonly nc: NatsConnection;
+  readonly stream: string;
+  readonly consumer: string;
+  /** Most messages handed over and not yet `done()`; also the largest pull batch. */
+  readonly prefetch: number;
+  /** Interval of `+WPI` progress acks for every message handed over and not done (ack_wait / 3). */
+  readonly progressEveryMs: number;
+  readonly onMessage: (pulled: Pulled) => void;
+}
+
+/**
+ * A pull-consumer loop with exact backpressure, on the raw JetStream pull protocol: it asks the
+ * server (`$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>`) for exactly as many messages as it has free
+ * slots, one request at a time, each request on its own inbox so an abandoned request has no
+ * interest left and the server stops serving it. Messages held by the owner get `+WPI` progress acks
+ * so a slow handler (or one queued behind a key) keeps its lease. After a disconnect the loop simply
+ * asks again once the client has reconnected.
+ */
+export class Puller {
+  readonly #o: PullerOptions;
+  readonly #held = new Set<Msg>();
+  #request: PullRequest | undefined;
+  #stopped = false;
+  #pausedUntil = 0;
+  #wakeTimer: NodeJS.Timeout | undefined;
+  readonly #progressTimer: NodeJS.Timeout;
+
+  constructor(options: PullerOptions) {
+    this.#o = options;
+    this.#progressTimer = setInterval(() => this.#progress(), options.progressEveryMs);
+    this.#progressTimer.unref();
+  }
+
+  /** Messages handed over and not yet done. */
+  get held(): number {
+    return this.#held.size;
+  }
+
+  /** Start (or resume after a reconnect) asking for messages. */
+  pump(): void {
+    if (this.#stopped || this.#request || this.#o.nc.isClosed()) return;
+    const free = this.#o.prefetch - this.#held.size;
+    if (free <= 0) return;
+    const wait = this.#pausedUntil - Date.now();
+    if (wait > 0) {
+      this.#wakeTimer ??= setTimeout(() => {
+        this.#wakeTimer = undefined;
+        this.pump();
+      }, wait);
+      return;
+    }
+    this.#issue(free);
+  }
+
+  #issue(batch: number): void {
+    const inbox = createInbox();
+    let request: PullRequest | undefined;
+    let sub: Subscription;
+    try {
+      sub = this.#o.nc.subscribe(inbox, {
+        callback: (err, msg) => request && this.#onMsg(request, err, msg),
+      });
+      request = {
+        sub,
+        remaining: batch,
+        received: 0,
+        ended: false,
+        timer: setTimeout(() => request && this.#end(request, true), PULL_EXPIRES_MS + PULL_GRACE_MS),
+      };
+      this.#request = request;
+      this.#o.nc.publish(
+        `$JS.API.CONSUMER.MSG.NEXT.${this.#o.stream}.${this.#o.consumer}`,
+        JSON.stringify({ batch, expires: nanos(PULL_EXPIRES_MS) }),
+        { reply: inbox },
+      );
+    } catch {
+      // closed or draining connection: nothing to pull from
+      if (request) this.#end(request, true);
+    }
+  }
+
+  #onMsg(request: PullRequest, err: Error | null, msg: Msg): void {
+    if (request.ended) {
+      // a late message of an abandoned request: give it back at once
+      if (!err && msg.reply) this.#safeRespond(msg, NAK);
+      return;
+    }
+    if (err) {
+      this.#end(request, true);
+      return;
+    }
+    if (!msg.reply) {
+      // a status: 100 heartbeat, 404/408 nothing (more) to deliver, 409 limits or consumer gone, 503 no JetStream
+      const code = msg.headers?.code ?? 0;
+      if (code === 100) return;
+      this.#end(request, code !== 404 && code !== 408);
+      return;
+    }
+    request.remaining--;
+    request.received++;
+    if (request.remaining <= 0) this.#end(request, false);
+    if (this.#stopped) {
+      this.#safeRespond(msg, NAK);
+      return;
+    }
+    this.#held.add(msg);
+    let done = false;
+    this.#o.onMessage({
+      msg,
+      done: () => {
+        if (done) return;
+        done = true;
+        this.#held.delete(msg);
+        this.pump();
+      },
+    });
+  }
+
+  #end(request: PullRequest, failed: boolean): void {
+    if (request.ended) return;
+    request.ended = true;
+    clearTimeout(request.timer);
+    try {
+      request.sub.unsubscribe();
+    } catch {
+      // connection already closed
+    }
+    if (this.#request === request) this.#request = undefined;
+    if (failed && request.received === 0) this.#pausedUntil = Date.now() + FAILURE_BACKOFF_MS;
+    queueMicrotask(() => this.pump());
+  }
+
+  #safeRespond(msg: Msg, payload: Uint8Array): void {
+    try {
+      msg.respond(payload);
+    } catch {
+      // connection closed: the server redelivers after ack_wait
+    }
+  }
+
+  #progress(): void {
+    if (this.#o.nc.isClosed()) return;
+    for (const msg of this.#held) this.#safeRespond(msg, WPI);
+  }
+
+  /** The connection dropped: abandon the current request (the loop asks again after reconnecting). */
+  disconnected(): void {
+    if (this.#request) this.#end(this.#request, true);
+  }
+
+  /** Stop asking; messages that still arrive are given back (`-NAK`). Held messages stay settleable. */
+  stop(): void {
+    this.#stopped = true;
+    if (this.#request) this.#end(this.#request, false);
+    if (this.#wakeTimer) clearTimeout(this.#wakeTimer);
+    this.#wakeTimer = undefined;
+  }
+
+  /** Stop, and stop the progress heartbeats of held messages. */
+  close(): void {
+    this.stop();
+    clearInterval(this.#progressTimer);
+    this.#held.clear();
+  }
+}

@@ -1,0 +1,179 @@
+import { readFileSync } from 'node:fs';
+import { CarrierError } from '@carrier/core';
+
+/** Stream retention of topic streams: `interest` (default) or `limits`. */
+export type Retention = 'interest' | 'limits';
+
+/** Everything a `nats://` URL configures: the connection and how Carrier lays out JetStream. */
+export interface NatsSettings {
+  /** `host:port` of every seed server. */
+  readonly servers: readonly string[];
+  readonly user?: string | undefined;
+  readonly pass?: string | undefined;
+  readonly token?: string | undefined;
+  /** TLS options for nats.js, or undefined for plain TCP (the server may still require TLS). */
+  readonly tls?: { ca?: string; cert?: string; key?: string; handshakeFirst?: boolean } | undefined;
+  /** Connection name shown by the server (`connz`). */
+  readonly name: string;
+  /** Replicas of every stream Carrier creates. */
+  readonly replicas: number;
+  /** Retention of topic streams. */
+  readonly retention: Retention;
+  /** Max age of topic-stream messages in ms; 0 = unlimited. */
+  readonly maxAgeMs: number;
+  /** Max age of dead letters in ms; 0 = kept until read or redriven. */
+  readonly deadLetterMaxAgeMs: number;
+  /** `ack_wait` of the group consumers: how long an unsettled delivery of a crashed member stays leased. */
+  readonly ackWaitMs: number;
+  /** Group-wide `max_ack_pending` (raised to a member's prefetch if that is larger). */
+  readonly maxAckPending: number;
+  /** Deadline of one publish (PubAck) and of one settlement round trip. */
+  readonly requestTimeoutMs: number;
+  /** Deadline of the first connection. */
+  readonly connectTimeoutMs: number;
+  /** Pause between reconnection attempts (the client retries forever). */
+  readonly reconnectWaitMs: number;
+}
+
+const DEFAULTS = {
+  replicas: 1,
+  retention: 'interest' as Retention,
+  maxAgeMs: 0,
+  deadLetterMaxAgeMs: 0,
+  ackWaitMs: 10_000,
+  maxAckPending: 1_000,
+  requestTimeoutMs: 10_000,
+  connectTimeoutMs: 10_000,
+  reconnectWaitMs: 500,
+};
+
+const KNOWN = new Set([
+  'servers',
+  'token',
+  'tls',
+  'tlsCa',
+  'tlsCert',
+  'tlsKey',
+  'tlsHandshakeFirst',
+  'name',
+  'replicas',
+  'retention',
+  'maxAgeMs',
+  'deadLetterMaxAgeMs',
+  'ackWaitMs',
+  'maxAckPending',
+  'requestTimeoutMs',
+  'connectTimeoutMs',
+  'reconnectWaitMs',
+]);
+
+function invalid(message: string): CarrierError {
+  return new CarrierError('INVALID_ARGUMENT', message, { transport: 'nats' });
+}
+
+function integer(params: URLSearchParams, name: keyof typeof DEFAULTS, min: number): number {
+  const raw = params.get(name);
+  if (raw === null) return DEFAULTS[name] as number;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min)
+    throw invalid(`nats URL option ${name} must be an integer >= ${min}`);
+  return value;
+}
+
+function bool(params: URLSearchParams, name: string): boolean {
+  const raw = params.get(name);
+  if (raw === null) return false;
+  if (raw === '' || raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw invalid(`nats URL option ${name} must be true or false`);
+}
+
+function readPem(params: URLSearchParams, name: string): string | undefined {
+  const file = params.get(name);
+  if (file === null) return undefined;
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw new CarrierError('INVALID_ARGUMENT', `nats URL option ${name}: cannot read ${file}`, {
+      transport: 'nats',
+      cause,
+    });
+  }
+}
+
+/**
+ * Parse `nats://[user:pass@|token@]host[,host2…][:port][?options]`.
+ *
+ * - Several servers: hosts separated by commas share the URL's port (`nats://a,b,c:4222`); any
+ *   port per host with `?servers=host2:4223,host3:4224`. (A WHATWG URL cannot hold
+ *   `host1:4222,host2:4223` in its authority, and core parses the URL before the adapter sees it.)
+ * - Credentials: `user:pass@` for user/password, a user without password is a token
+ *   (as the NATS CLI reads `nats://token@host`), or `?token=`.
+ * - TLS: `?tls=true`, with optional `tlsCa`, `tlsCert`, `tlsKey` (PEM file paths) and `tlsHandshakeFirst`.
+ * - Layout: `replicas`, `retention` (`interest`|`limits`), `maxAgeMs`, `deadLetterMaxAgeMs`,
+ *   `ackWaitMs`, `maxAckPending`; client: `requestTimeoutMs`, `connectTimeoutMs`, `reconnectWaitMs`, `name`.
+ *
+ * @throws CarrierError `INVALID_ARGUMENT` for unknown or malformed options (never echoing credentials).
+ */
+export function parseNatsUrl(url: URL): NatsSettings {
+  if (url.protocol !== 'nats:') throw invalid(`not a nats:// URL (${url.protocol}//)`);
+  const params = url.searchParams;
+  for (const key of params.keys()) {
+    if (!KNOWN.has(key)) throw invalid(`unknown nats URL option ${JSON.stringify(key)}`);
+  }
+  const port = url.port || '4222';
+  const hosts = url.hostname ? url.hostname.split(',').filter((h) => h.length > 0) : ['127.0.0.1'];
+  const servers = hosts.map((h) => `${h}:${port}`);
+  for (const extra of (params.get('servers') ?? '').split(',')) {
+    const s = extra.trim();
+    if (s.length === 0) continue;
+    servers.push(/:\d+$/.test(s) ? s : `${s}:4222`);
+  }
+  const user = url.username ? decodeURIComponent(url.username) : undefined;
+  const pass = url.password ? decodeURIComponent(url.password) : undefined;
+  let token = params.get('token') ?? undefined;
+  let u = user;
+  if (user !== undefined && pass === undefined) {
+    if (token !== undefined)
+      throw invalid('give a token either as nats://token@host or as ?token=, not both');
+    token = user;
+    u = undefined;
+  }
+  const retention = params.get('retention') ?? DEFAULTS.retention;
+  if (retention !== 'interest' && retention !== 'limits')
+    throw invalid('nats URL option retention must be interest or limits');
+  const tlsWanted =
+    bool(params, 'tls') ||
+    params.has('tlsCa') ||
+    params.has('tlsCert') ||
+    params.has('tlsKey') ||
+    bool(params, 'tlsHandshakeFirst');
+  let tls: NatsSettings['tls'];
+  if (tlsWanted) {
+    tls = {};
+    const ca = readPem(params, 'tlsCa');
+    const cert = readPem(params, 'tlsCert');
+    const key = readPem(params, 'tlsKey');
+    if (ca !== undefined) tls.ca = ca;
+    if (cert !== undefined) tls.cert = cert;
+    if (key !== undefined) tls.key = key;
+    if (bool(params, 'tlsHandshakeFirst')) tls.handshakeFirst = true;
+  }
+  return {
+    servers,
+    user: u,
+    pass,
+    token,
+    tls,
+    name: params.get('name') ?? 'carrier',
+    replicas: integer(params, 'replicas', 1),
+    retention,
+    maxAgeMs: integer(params, 'maxAgeMs', 0),
+    deadLetterMaxAgeMs: integer(params, 'deadLetterMaxAgeMs', 0),
+    ackWaitMs: integer(params, 'ackWaitMs', 1_000),
+    maxAckPending: integer(params, 'maxAckPending', 1),
+    requestTimeoutMs: integer(params, 'requestTimeoutMs', 100),
+    connectTimeoutMs: integer(params, 'connectTimeoutMs', 100),
+    reconnectWaitMs: integer(params, 'reconnectWaitMs', 10),
+  };
+}

@@ -1,0 +1,236 @@
+import type { DeadLetterInfo, WireMessage } from '@carrier/core';
+
+/**
+ * The NATS wire format of Carrier messages: the body is the NATS payload, byte for byte; Carrier's
+ * metadata travels in NATS headers named `Carrier-*`; user headers travel under their own names.
+ * Everything here is pure (no connection), so it is unit-tested on its own.
+ */
+
+/** Header names Carrier writes. User header keys never start with `carrier-` (core reserves it). */
+export const HEADERS = {
+  /** The Carrier message id (also sent as `Nats-Msg-Id` on publish, for server-side de-duplication). */
+  id: 'Carrier-Id',
+  /** The partitioning / ordering key, when the message has one. */
+  key: 'Carrier-Key',
+  /** MIME type of the body. */
+  contentType: 'Carrier-Content-Type',
+  /** When the producer published it, ISO 8601 with milliseconds (UTC). */
+  publishedAt: 'Carrier-Published-At',
+  /** Comma-separated header names whose values are percent-encoded (see {@link needsEncoding}). */
+  encoded: 'Carrier-Encoded',
+  /** Prefix under which a user header whose name starts with `Nats-` travels (the server owns `Nats-*`). */
+  userPrefix: 'Carrier-Header-',
+  /** Dead letters: the failure reason (the handler's error message). */
+  reason: 'Carrier-Dead-Letter-Reason',
+  /** Dead letters: deliveries attempted. */
+  attempts: 'Carrier-Dead-Letter-Attempts',
+  /** Dead letters: when it was dead-lettered, ISO 8601. */
+  failedAt: 'Carrier-Dead-Letter-Failed-At',
+  /** Dead letters: the group that failed it. */
+  group: 'Carrier-Dead-Letter-Group',
+  /** Dead letters: `<stream>:<sequence>` of the original message. */
+  source: 'Carrier-Dead-Letter-Source',
+} as const;
+
+/** NATS' standard de-duplication header. */
+export const NATS_MSG_ID = 'Nats-Msg-Id';
+
+const OCTET_STREAM = 'application/octet-stream';
+
+/**
+ * Whether a header value must be percent-encoded to survive NATS: NATS header lines cannot hold CR,
+ * LF (or NUL, for other clients), and nats.js trims surrounding whitespace from every value.
+ */
+export function needsEncoding(value: string): boolean {
+  return /[\r\n\0]/.test(value) || value !== value.trim();
+}
+
+/** Ordered header entries (name, value), as they go on the wire. */
+export type HeaderEntries = Array<[string, string]>;
+
+function put(entries: HeaderEntries, encoded: string[], name: string, value: string): void {
+  if (needsEncoding(value)) {
+    encoded.push(name);
+    entries.push([name, encodeURIComponent(value)]);
+  } else entries.push([name, value]);
+}
+
+/** Header entries of a message: Carrier metadata first, then user headers. */
+export function encodeHeaders(message: WireMessage): HeaderEntries {
+  const entries: HeaderEntries = [];
+  const encoded: string[] = [];
+  put(entries, encoded, HEADERS.id, message.id);
+  if (message.key !== undefined) put(entries, encoded, HEADERS.key, message.key);
+  put(entries, encoded, HEADERS.contentType, message.contentType);
+  entries.push([HEADERS.publishedAt, message.publishedAt.toISOString()]);
+  for (const [key, value] of Object.entries(message.headers)) {
+    const name = key.toLowerCase().startsWith('nats-') ? `${HEADERS.userPrefix}${key}` : key;
+    put(entries, encoded, name, value);
+  }
+  if (encoded.length > 0) entries.push([HEADERS.encoded, encoded.join(',')]);
+  return entries;
+}
+
+/** Longest dead-letter reason kept, in characters (longer ones are cut and end with `…`). */
+export const MAX_REASON_CHARS = 4096;
+
+/** Header entries of a dead letter: the message's own headers plus the failure metadata. */
+export function encodeDeadLetterHeaders(
+  message: WireMessage,
+  info: DeadLetterInfo,
+  group: string,
+  source: string,
+  reasonChars = MAX_REASON_CHARS,
+): HeaderEntries {
+  const base = encodeHeaders(message);
+  const entries = base.filter(([name]) => name !== HEADERS.encoded);
+  const encoded = base.find(([name]) => name === HEADERS.encoded)?.[1].split(',') ?? [];
+  const reason =
+    info.reason.length > reasonChars ? `${info.reason.slice(0, Math.max(0, reasonChars - 1))}…` : info.reason;
+  put(entries, encoded, HEADERS.reason, reason);
+  entries.push([HEADERS.attempts, String(info.attempts)]);
+  entries.push([HEADERS.failedAt, info.failedAt.toISOString()]);
+  put(entries, encoded, HEADERS.group, group);
+  entries.push([HEADERS.source, source]);
+  if (encoded.length > 0) entries.push([HEADERS.encoded, encoded.join(',')]);
+  return entries;
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * Bytes the headers occupy in a NATS message (`NATS/1.0\r\n`, one `Name: value\r\n` line each, a
+ * blank line), plus `Nats-Msg-Id` when `msgId` is given: with the body, what the server's
+ * `max_payload` limits.
+ */
+export function headerBytes(entries: HeaderEntries, msgId?: string): number {
+  let size = 'NATS/1.0\r\n\r\n'.length;
+  for (const [name, value] of entries)
+    size += utf8.encode(name).byteLength + utf8.encode(value).byteLength + 4;
+  if (msgId !== undefined) size += NATS_MSG_ID.length + utf8.encode(msgId).byteLength + 4;
+  return size;
+}
+
+/** Where a received message came from, for defaults when a native client sent it. */
+export interface Origin {
+  readonly stream: string;
+  readonly sequence: number;
+  /** The server's timestamp of the message. */
+  readonly timestamp: Date;
+}
+
+/** Read access to received headers (nats.js `MsgHdrs` satisfies it). */
+export interface HeaderReader {
+  keys(): string[];
+  get(name: string): string;
+}
+
+function decodeValue(name: string, value: string, encoded: ReadonlySet<string>): string {
+  if (!encoded.has(name)) return value;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+/** A received message split into Carrier metadata and user headers. */
+export interface DecodedHeaders {
+  readonly message: WireMessage;
+  /** Carrier metadata headers, by lower-cased name, decoded. */
+  readonly meta: ReadonlyMap<string, string>;
+}
+
+/**
+ * Rebuild the `WireMessage` from a received NATS message. Carrier metadata is matched without
+ * regard to case; `Nats-*` headers are the server's and are dropped; any other header is a user
+ * header (first value if repeated). Messages from native clients get defaults: id from
+ * `Nats-Msg-Id` or `<stream>:<sequence>`, content type from `Content-Type` or octet-stream,
+ * publishedAt from the server timestamp.
+ */
+export function decodeMessage(
+  headers: HeaderReader | undefined,
+  body: Uint8Array,
+  origin: Origin,
+): DecodedHeaders {
+  const meta = new Map<string, string>();
+  const user: Record<string, string> = {};
+  let natsMsgId: string | undefined;
+  let nativeContentType: string | undefined;
+  const keys = headers?.keys() ?? [];
+  const encodedRaw = keys.find((k) => k.toLowerCase() === HEADERS.encoded.toLowerCase());
+  const encoded = new Set(
+    (encodedRaw === undefined ? '' : headers!.get(encodedRaw))
+      .split(',')
+      .map((k) => k.trim())
+      .filter((k) => k.length > 0),
+  );
+  const userPrefix = HEADERS.userPrefix.toLowerCase();
+  for (const name of keys) {
+    const lower = name.toLowerCase();
+    const value = decodeValue(name, headers!.get(name), encoded);
+    if (lower.startsWith(userPrefix)) user[name.slice(userPrefix.length)] = value;
+    else if (lower.startsWith('carrier-')) meta.set(lower, value);
+    else if (lower.startsWith('nats-')) {
+      if (lower === NATS_MSG_ID.toLowerCase()) natsMsgId = value;
+    } else {
+      user[name] = value;
+      if (lower === 'content-type') nativeContentType = value;
+    }
+  }
+  const published = meta.get(HEADERS.publishedAt.toLowerCase());
+  const publishedAt = published === undefined ? origin.timestamp : new Date(published);
+  const message: WireMessage = {
+    id: meta.get(HEADERS.id.toLowerCase()) ?? natsMsgId ?? `${origin.stream}:${origin.sequence}`,
+    key: meta.get(HEADERS.key.toLowerCase()),
+    headers: user,
+    contentType: meta.get(HEADERS.contentType.toLowerCase()) ?? nativeContentType ?? OCTET_STREAM,
+    body,
+    publishedAt: Number.isNaN(publishedAt.getTime()) ? origin.timestamp : publishedAt,
+  };
+  return { message, meta };
+}
+
+/** The failure metadata of a dead letter, from its decoded Carrier headers. */
+export function decodeDeadLetterInfo(meta: ReadonlyMap<string, string>, fallback: Date): DeadLetterInfo {
+  const attempts = Number(meta.get(HEADERS.attempts.toLowerCase()));
+  const failedAt = new Date(meta.get(HEADERS.failedAt.toLowerCase()) ?? Number.NaN);
+  return {
+    reason: meta.get(HEADERS.reason.toLowerCase()) ?? 'unknown',
+    attempts: Number.isInteger(attempts) && attempts > 0 ? attempts : 1,
+    failedAt: Number.isNaN(failedAt.getTime()) ? fallback : failedAt,
+  };
+}
+
+/** Delivery metadata carried by a JetStream ack subject (`$JS.ACK.…`). */
+export interface AckInfo {
+  readonly stream: string;
+  readonly consumer: string;
+  /** How many times this message was delivered to the consumer, this time included. */
+  readonly deliveryCount: number;
+  readonly streamSequence: number;
+  /** Server timestamp of the message, in ms since the epoch. */
+  readonly timestampMs: number;
+}
+
+/**
+ * Parse a JetStream ack reply subject: `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>`
+ * or the newer form with `<domain>.<account hash>` after `ACK` and a trailing random token.
+ * Returns undefined for anything else.
+ */
+export function parseAckSubject(subject: string): AckInfo | undefined {
+  const t = subject.split('.');
+  if (t[0] !== '$JS' || t[1] !== 'ACK') return undefined;
+  let o: number;
+  if (t.length === 9) o = 2;
+  else if (t.length >= 11) o = 4;
+  else return undefined;
+  const stream = t[o]!;
+  const consumer = t[o + 1]!;
+  const deliveryCount = Number(t[o + 2]);
+  const streamSequence = Number(t[o + 3]);
+  const ts = t[o + 5]!;
+  const timestampMs = /^\d+$/.test(ts) ? Number(BigInt(ts) / 1_000_000n) : Date.now();
+  if (!Number.isInteger(deliveryCount) || !Number.isInteger(streamSequence)) return undefined;
+  return { stream, consumer, deliveryCount, streamSequence, timestampMs };
+}
