@@ -1,0 +1,289 @@
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageBatchCommand,
+  type Message,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import { CarrierError, type TransportSubscription } from '@carrier/core';
+import { EntryBatcher, MAX_BATCH_ENTRIES } from './batcher.js';
+import { awsError, closedError, isAbort, TRANSPORT } from './errors.js';
+
+/** Longest total visibility of one receive (12 hours), in seconds. */
+export const MAX_VISIBILITY_SECONDS = 43_200;
+
+/** One received, unsettled message. */
+export interface Lease {
+  readonly message: Message;
+  readonly receiptHandle: string;
+  /** `performance.now()` when it was received. */
+  readonly receivedAt: number;
+  settled: boolean;
+  /** The visibility extension in flight for it, if any; settlements wait for it. */
+  heartbeat: Promise<void> | undefined;
+  lastExtended: number;
+}
+
+/** Hooks the transport gives a consumer. */
+export interface QueueConsumerOptions {
+  readonly sqs: SQSClient;
+  readonly queueUrl: string;
+  readonly prefetch: number;
+  readonly visibilityTimeoutSeconds: number;
+  readonly waitTimeSeconds: number;
+  /** Hand one lease to the sink (only while the consumer runs). */
+  readonly deliver: (lease: Lease) => void;
+  /** Put back a message received after stop(), without it counting as an attempt where possible. */
+  readonly giveBack: (lease: Lease) => Promise<void>;
+  readonly onError: (error: Error) => void;
+  /** Registers a receive's AbortController so that the transport can cancel it on close or abort. */
+  readonly track: (controller: AbortController) => () => void;
+}
+
+/**
+ * Consumes one SQS queue: `ceil(prefetch / 10)` long-polling loops that never hold more than
+ * `prefetch` unsettled messages together, visibility heartbeats for every unsettled message,
+ * batched deletes and visibility changes.
+ *
+ * `stop()` returns at once and never calls the sink again; a receive still in flight is left to
+ * finish (cancelling it would let the server hand its messages to a dead connection, where they would
+ * stay invisible and count a receive that no handler saw); what it brings is given back. The
+ * transport cancels such receives only when the whole connection closes.
+ */
+export class QueueConsumer implements TransportSubscription {
+  readonly #o: QueueConsumerOptions;
+  readonly #leases = new Set<Lease>();
+  readonly #deleter: EntryBatcher<string>;
+  readonly #visibility: EntryBatcher<{ handle: string; seconds: number }>;
+  readonly #loops: Promise<void>[] = [];
+  readonly #waiters = new Set<() => void>();
+  readonly #pendingGiveBacks = new Set<Promise<void>>();
+  #reserved = 0;
+  #stopped = false;
+  #closed = false;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #errorStreak = 0;
+
+  constructor(options: QueueConsumerOptions) {
+    this.#o = options;
+    const { sqs, queueUrl } = options;
+    this.#deleter = new EntryBatcher(async (handles) => {
+      const out = await sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: handles.map((h, i) => ({ Id: String(i), ReceiptHandle: h })),
+        }),
+      );
+      return handles.map((_, i) => failure(out.Failed, i, 'DeleteMessage'));
+    });
+    this.#visibility = new EntryBatcher(async (entries) => {
+      const out = await sqs.send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: entries.map((e, i) => ({
+            Id: String(i),
+            ReceiptHandle: e.handle,
+            VisibilityTimeout: e.seconds,
+          })),
+        }),
+      );
+      return entries.map((_, i) => failure(out.Failed, i, 'ChangeMessageVisibility'));
+    });
+  }
+
+  /** Messages handed over and not yet settled. */
+  get unsettled(): number {
+    return this.#leases.size;
+  }
+
+  start(): void {
+    const pollers = Math.max(1, Math.ceil(this.#o.prefetch / MAX_BATCH_ENTRIES));
+    for (let i = 0; i < pollers; i++) this.#loops.push(this.#loop());
+    const intervalMs = Math.max(1_000, (this.#o.visibilityTimeoutSeconds * 1_000) / 3);
+    this.#heartbeat = setInterval(() => this.#extend(intervalMs), intervalMs);
+    this.#heartbeat.unref();
+  }
+
+  #wake(): void {
+    for (const w of [...this.#waiters]) w();
+  }
+
+  #waitForCapacity(ms?: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        if (timer) clearTimeout(timer);
+        this.#waiters.delete(done);
+        resolve();
+      };
+      const timer = ms === undefined ? undefined : setTimeout(done, ms);
+      this.#waiters.add(done);
+    });
+  }
+
+  async #loop(): Promise<void> {
+    const o = this.#o;
+    while (!this.#stopped) {
+      const n = Math.min(MAX_BATCH_ENTRIES, o.prefetch - this.#leases.size - this.#reserved);
+      if (n <= 0) {
+        await this.#waitForCapacity();
+        continue;
+      }
+      this.#reserved += n;
+      const controller = new AbortController();
+      const untrack = o.track(controller);
+      let messages: Message[];
+      try {
+        const out = await o.sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: o.queueUrl,
+            MaxNumberOfMessages: n,
+            WaitTimeSeconds: o.waitTimeSeconds,
+            VisibilityTimeout: o.visibilityTimeoutSeconds,
+            MessageAttributeNames: ['All'],
+            MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
+          }),
+          { abortSignal: controller.signal },
+        );
+        messages = out.Messages ?? [];
+        this.#errorStreak = 0;
+      } catch (error) {
+        if (isAbort(error) || this.#closed) return;
+        this.#errorStreak++;
+        if (this.#errorStreak === 1 || this.#errorStreak % 30 === 0) {
+          o.onError(awsError(`SQS ReceiveMessage (attempt ${this.#errorStreak})`, error));
+        }
+        if (!this.#stopped)
+          await this.#waitForCapacity(Math.min(5_000, 250 * 2 ** Math.min(this.#errorStreak, 5)));
+        continue;
+      } finally {
+        this.#reserved -= n;
+        untrack();
+      }
+      const now = performance.now();
+      for (const message of messages) {
+        if (!message.ReceiptHandle) continue;
+        const lease: Lease = {
+          message,
+          receiptHandle: message.ReceiptHandle,
+          receivedAt: now,
+          settled: false,
+          heartbeat: undefined,
+          lastExtended: now,
+        };
+        if (this.#stopped) {
+          lease.settled = true;
+          const p = o
+            .giveBack(lease)
+            .catch((error: unknown) =>
+              o.onError(awsError('giving back a message received during shutdown', error)),
+            )
+            .finally(() => this.#pendingGiveBacks.delete(p));
+          this.#pendingGiveBacks.add(p);
+        } else {
+          this.#leases.add(lease);
+          o.deliver(lease);
+        }
+      }
+    }
+  }
+
+  #extend(intervalMs: number): void {
+    const now = performance.now();
+    const seconds = this.#o.visibilityTimeoutSeconds;
+    for (const lease of this.#leases) {
+      if (lease.settled || lease.heartbeat || now - lease.lastExtended < intervalMs * 0.9) continue;
+      // never past the 12-hour limit counted from the receive
+      const left = MAX_VISIBILITY_SECONDS - Math.ceil((now - lease.receivedAt) / 1_000) - 1;
+      if (left <= 0) continue;
+      lease.heartbeat = this.#visibility
+        .add({ handle: lease.receiptHandle, seconds: Math.min(seconds, left) })
+        .then(
+          () => {
+            lease.lastExtended = now;
+          },
+          (error: unknown) => {
+            if (!lease.settled && !this.#closed) this.#o.onError(awsError('visibility heartbeat', error));
+          },
+        )
+        .finally(() => {
+          lease.heartbeat = undefined;
+        });
+    }
+  }
+
+  /**
+   * Settle a lease once: marks it settled (no more heartbeats), waits for a heartbeat in flight so it
+   * cannot override the settlement, runs `action`, then frees its prefetch slot.
+   */
+  async settle(lease: Lease, action: () => Promise<void>): Promise<void> {
+    if (lease.settled)
+      throw new CarrierError('INVALID_ARGUMENT', 'delivery already settled', { transport: TRANSPORT });
+    if (this.#closed) throw closedError();
+    lease.settled = true;
+    try {
+      if (lease.heartbeat) await lease.heartbeat;
+      await action();
+    } finally {
+      this.#leases.delete(lease);
+      this.#wake();
+    }
+  }
+
+  /** Delete the message (batched). */
+  delete(lease: Lease): Promise<void> {
+    return this.#deleter.add(lease.receiptHandle).catch((error: unknown) => {
+      throw awsError('SQS DeleteMessage', error, 'SETTLE_FAILED');
+    });
+  }
+
+  /** Make the message visible again after `seconds` (batched), capped by the 12-hour limit. */
+  changeVisibility(lease: Lease, seconds: number): Promise<void> {
+    const left = MAX_VISIBILITY_SECONDS - Math.ceil((performance.now() - lease.receivedAt) / 1_000) - 1;
+    return this.#visibility
+      .add({ handle: lease.receiptHandle, seconds: Math.max(0, Math.min(seconds, left)) })
+      .catch((error: unknown) => {
+        throw awsError('SQS ChangeMessageVisibility', error, 'SETTLE_FAILED');
+      });
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#wake();
+  }
+
+  /** Stop, give back what is still unsettled (visible again at once), wait for give-backs in progress. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.stop();
+    if (this.#heartbeat) clearInterval(this.#heartbeat);
+    const left = [...this.#leases].filter((l) => !l.settled);
+    await Promise.allSettled(left.map((l) => this.settle(l, () => this.changeVisibility(l, 0))));
+    await Promise.allSettled([...this.#pendingGiveBacks]);
+    this.#closed = true;
+  }
+
+  /** Crash: stop without touching any message; unsettled ones come back after their visibility timeout. */
+  abort(): void {
+    this.#stopped = true;
+    this.#closed = true;
+    if (this.#heartbeat) clearInterval(this.#heartbeat);
+    this.#wake();
+  }
+
+  /** Resolves once every receive loop has returned (after stop and the cancellation of its receives). */
+  async finished(): Promise<void> {
+    await Promise.allSettled(this.#loops);
+    await Promise.allSettled([...this.#pendingGiveBacks]);
+  }
+}
+
+function failure(
+  failed:
+    | readonly { Id?: string | undefined; Code?: string | undefined; Message?: string | undefined }[]
+    | undefined,
+  index: number,
+  what: string,
+): Error | undefined {
+  const f = failed?.find((x) => x.Id === String(index));
+  return f ? new Error(`${what} refused: ${f.Code ?? 'error'}: ${f.Message ?? ''}`) : undefined;
+}

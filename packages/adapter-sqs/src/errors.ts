@@ -1,0 +1,43 @@
+import { CarrierError, type CarrierErrorCode } from '@carrier/core';
+
+/** Transport name used in every error. */
+export const TRANSPORT = 'sqs';
+
+/** Name of an AWS SDK error (`QueueDoesNotExist`, `AbortError`, …) or of a Node.js system error code. */
+export function errorName(error: unknown): string {
+  if (error && typeof error === 'object') {
+    const e = error as { name?: unknown; code?: unknown; Code?: unknown };
+    if (typeof e.code === 'string' && e.code.startsWith('E')) return e.code;
+    if (typeof e.name === 'string' && e.name !== 'Error') return e.name;
+    if (typeof e.Code === 'string') return e.Code;
+  }
+  return 'Error';
+}
+
+/** Whether the error comes from an AbortSignal (a receive cancelled by close or abort). */
+export function isAbort(error: unknown): boolean {
+  return errorName(error) === 'AbortError';
+}
+
+/**
+ * Wrap an AWS SDK error as a CarrierError (`CONNECTION` unless `code` says otherwise). The AWS
+ * message names the operation and the failure, never the credentials (the SDK does not put secret
+ * keys in errors; Carrier never reads credentials itself).
+ */
+export function awsError(
+  operation: string,
+  error: unknown,
+  code: CarrierErrorCode = 'CONNECTION',
+): CarrierError {
+  if (error instanceof CarrierError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new CarrierError(code, `${operation} failed: ${errorName(error)}: ${message}`, {
+    transport: TRANSPORT,
+    cause: error,
+  });
+}
+
+/** The CLOSED error of this transport. */
+export function closedError(): CarrierError {
+  return new CarrierError('CLOSED', 'sqs connection is closed', { transport: TRANSPORT });
+}

@@ -1,0 +1,514 @@
+import { randomUUID } from 'node:crypto';
+import { PublishBatchCommand, type SNSClient } from '@aws-sdk/client-sns';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageBatchCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import {
+  type Capabilities,
+  CarrierError,
+  type DeadLetterDelivery,
+  type DeadLetterInfo,
+  type Delivery,
+  type PublishFailure,
+  type Transport,
+  type TransportSubscribeOptions,
+  type TransportSubscription,
+  type WireMessage,
+} from '@carrier/core';
+import { MAX_BATCH_ENTRIES } from './batcher.js';
+import { type Lease, MAX_VISIBILITY_SECONDS, QueueConsumer } from './consumer.js';
+import { awsError, closedError, TRANSPORT } from './errors.js';
+import { type GroupQueues, Topology } from './topology.js';
+import type { SqsSettings } from './url.js';
+import { decodeMessage, type EncodedMessage, encodeMessage, fifoToken } from './wire.js';
+
+/** SNS message limit (body plus attributes), also the SNS PublishBatch request limit. */
+export const SNS_MAX_BYTES = 262_144;
+/** SQS message limit (body plus attributes), also the SendMessageBatch request limit. */
+export const SQS_MAX_BYTES = 1_048_576;
+/** Bytes kept free for Carrier's attributes when computing `maxMessageBytes`. */
+export const METADATA_ALLOWANCE = 4_096;
+/** Longest retry delay: the 12-hour visibility limit, less one hour for the handler that ran before. */
+export const SQS_MAX_DELAY_MS = (MAX_VISIBILITY_SECONDS - 3_600) * 1_000;
+/** Parallel batch calls of one standard (non-FIFO) publish. */
+const PUBLISH_PARALLELISM = 4;
+
+/** The largest message a caller can send: what still fits after base64 (4/3) and Carrier's attributes. */
+export function maxMessageBytes(limit: number): number {
+  return Math.floor(((limit - METADATA_ALLOWANCE) * 3) / 4);
+}
+
+interface Entry {
+  readonly index: number;
+  readonly message: WireMessage;
+  readonly encoded: EncodedMessage;
+}
+
+/**
+ * Carrier over Amazon SQS with SNS fan-out. SNS mode: a topic is an SNS topic, a group an SQS queue
+ * subscribed with raw message delivery. Queue-only mode (`sns=false`): a topic is one SQS queue with a
+ * single group. FIFO mode (`fifo=true`, or a topic whose name ends in `.fifo`): FIFO topics and
+ * queues, key → MessageGroupId, id → MessageDeduplicationId.
+ */
+export class SqsTransport implements Transport {
+  readonly name = TRANSPORT;
+  readonly capabilities: Capabilities;
+  readonly #sqs: SQSClient;
+  readonly #sns: SNSClient | undefined;
+  readonly #settings: SqsSettings;
+  readonly #topology: Topology;
+  readonly #onError: (error: Error) => void;
+  readonly #consumers = new Set<QueueConsumer>();
+  readonly #receives = new Set<AbortController>();
+  readonly #limit: number;
+  #closed = false;
+
+  constructor(
+    settings: SqsSettings,
+    sqs: SQSClient,
+    sns: SNSClient | undefined,
+    onError: (error: Error) => void,
+  ) {
+    this.#settings = settings;
+    this.#sqs = sqs;
+    this.#sns = sns;
+    this.#onError = onError;
+    this.#topology = new Topology(sqs, sns, settings);
+    this.#limit = settings.sns ? SNS_MAX_BYTES : SQS_MAX_BYTES;
+    this.capabilities = {
+      fanOut: settings.sns,
+      competingConsumers: true,
+      perKeyOrder: settings.fifo,
+      nativeDelay: true,
+      maxDelayMs: SQS_MAX_DELAY_MS,
+      maxMessageBytes: maxMessageBytes(this.#limit),
+      redrive: true,
+    };
+  }
+
+  #ensureOpen(): void {
+    if (this.#closed) throw closedError();
+  }
+
+  async declare(topic: string, groups: readonly string[]): Promise<void> {
+    this.#ensureOpen();
+    if (!this.#settings.sns && groups.length > 1) {
+      throw new CarrierError('UNSUPPORTED', 'queue-only mode (sns=false) has one group per topic', {
+        transport: TRANSPORT,
+      });
+    }
+    if (this.#settings.sns) await this.#topology.topicArn(topic);
+    else await this.#topology.topicQueueUrl(topic);
+    await Promise.all(groups.map((g) => this.#topology.group(topic, g)));
+  }
+
+  // ---------------------------------------------------------------- publish
+
+  async publish(topic: string, messages: readonly WireMessage[]): Promise<void> {
+    this.#ensureOpen();
+    const entries: Entry[] = messages.map((message, index) => ({
+      index,
+      message,
+      encoded: encodeMessage(message),
+    }));
+    for (const e of entries) {
+      if (e.encoded.size > this.#limit) {
+        throw new CarrierError(
+          'MESSAGE_TOO_LARGE',
+          `message ${e.index} is ${e.encoded.size} bytes once encoded for ${this.#settings.sns ? 'SNS' : 'SQS'}, over its limit of ${this.#limit}`,
+          { transport: TRANSPORT },
+        );
+      }
+    }
+    const fifo = this.#topology.fifo(topic);
+    let send: (chunk: Entry[]) => Promise<Map<number, Error>>;
+    try {
+      if (this.#settings.sns) {
+        const arn = await this.#topology.topicArn(topic);
+        send = (chunk) => this.#publishSns(arn, chunk, fifo);
+      } else {
+        const url = await this.#topology.topicQueueUrl(topic);
+        send = (chunk) => this.#sendSqs(url, chunk, fifo);
+      }
+    } catch (cause) {
+      throw new CarrierError('PUBLISH_FAILED', `cannot publish to ${topic}: ${(cause as Error).message}`, {
+        transport: TRANSPORT,
+        cause,
+        failures: messages.map((m, index) => ({ index, id: m.id, error: cause as Error })),
+      });
+    }
+    const chunks = chunk(entries, this.#limit);
+    const failed = new Map<number, Error>();
+    const run = async (c: Entry[]) => {
+      try {
+        for (const [i, e] of await send(c)) failed.set(i, e);
+      } catch (error) {
+        const e = awsError('publish', error, 'PUBLISH_FAILED');
+        for (const x of c) failed.set(x.index, e);
+      }
+    };
+    if (fifo) {
+      // one call after the other, so that the order of a key survives; after a failure the rest is not sent
+      for (const c of chunks) {
+        if (failed.size > 0) {
+          const e = new Error('not sent: an earlier batch of this FIFO publish failed');
+          for (const x of c) failed.set(x.index, e);
+          continue;
+        }
+        await run(c);
+      }
+    } else {
+      let next = 0;
+      const worker = async () => {
+        while (next < chunks.length) await run(chunks[next++]!);
+      };
+      await Promise.all(Array.from({ length: Math.min(PUBLISH_PARALLELISM, chunks.length) }, worker));
+    }
+    if (failed.size > 0) {
+      const failures: PublishFailure[] = [...failed]
+        .sort(([a], [b]) => a - b)
+        .map(([index, error]) => ({ index, id: messages[index]!.id, error }));
+      throw new CarrierError(
+        'PUBLISH_FAILED',
+        `${failures.length} of ${messages.length} messages to ${topic} were not accepted: ${failures[0]!.error.message}`,
+        { transport: TRANSPORT, failures },
+      );
+    }
+  }
+
+  async #publishSns(topicArn: string, chunk: Entry[], fifo: boolean): Promise<Map<number, Error>> {
+    const out = await this.#sns!.send(
+      new PublishBatchCommand({
+        TopicArn: topicArn,
+        PublishBatchRequestEntries: chunk.map((e) => ({
+          Id: String(e.index),
+          Message: e.encoded.body,
+          MessageAttributes: e.encoded.attributes,
+          ...(fifo ? fifoIds(e.message) : {}),
+        })),
+      }),
+    );
+    return batchFailures(chunk, out.Successful, out.Failed);
+  }
+
+  async #sendSqs(queueUrl: string, chunk: Entry[], fifo: boolean): Promise<Map<number, Error>> {
+    const out = await this.#sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: chunk.map((e) => ({
+          Id: String(e.index),
+          MessageBody: e.encoded.body,
+          MessageAttributes: e.encoded.attributes,
+          ...(fifo ? fifoIds(e.message) : {}),
+        })),
+      }),
+    );
+    return batchFailures(chunk, out.Successful, out.Failed);
+  }
+
+  // ---------------------------------------------------------------- consume
+
+  #consumer(
+    queueUrl: string,
+    prefetch: number,
+    deliver: (lease: Lease) => void,
+    giveBack: (l: Lease) => Promise<void>,
+  ) {
+    let consumer!: QueueConsumer;
+    consumer = new QueueConsumer({
+      sqs: this.#sqs,
+      queueUrl,
+      prefetch,
+      visibilityTimeoutSeconds: this.#settings.visibilityTimeoutSeconds,
+      waitTimeSeconds: this.#settings.waitTimeSeconds,
+      deliver,
+      giveBack,
+      onError: this.#onError,
+      track: (controller) => {
+        this.#receives.add(controller);
+        return () => this.#receives.delete(controller);
+      },
+    });
+    this.#consumers.add(consumer);
+    const subscription: TransportSubscription = {
+      stop: () => consumer.stop(),
+      close: async () => {
+        await consumer.close();
+        this.#consumers.delete(consumer);
+      },
+    };
+    return { consumer, subscription };
+  }
+
+  async subscribe(
+    topic: string,
+    group: string,
+    options: TransportSubscribeOptions,
+    sink: (delivery: Delivery) => void,
+  ): Promise<TransportSubscription> {
+    this.#ensureOpen();
+    if (options.ordered && !this.#topology.fifo(topic)) {
+      throw new CarrierError('UNSUPPORTED', 'per-key order needs FIFO (fifo=true)', { transport: TRANSPORT });
+    }
+    const queues = await this.#topology.group(topic, group);
+    this.#ensureOpen();
+    const { consumer, subscription } = this.#consumer(
+      queues.queueUrl,
+      options.prefetch,
+      (lease) => {
+        const { message, attempt } = decodeMessage(lease.message);
+        sink({
+          message,
+          attempt,
+          ack: () => consumer.settle(lease, () => consumer.delete(lease)),
+          retry: (delayMs) =>
+            consumer.settle(lease, () => consumer.changeVisibility(lease, Math.ceil(delayMs / 1_000))),
+          deadLetter: (info) =>
+            consumer.settle(lease, async () => {
+              await this.#sendDeadLetter(queues, message, info);
+              await consumer.delete(lease);
+            }),
+          release: () => consumer.settle(lease, () => consumer.changeVisibility(lease, 0)),
+        });
+      },
+      (lease) => this.#giveBack(consumer, queues, lease),
+    );
+    consumer.start();
+    return subscription;
+  }
+
+  /**
+   * A message a stopped consumer received: on a standard queue, a copy that keeps its attempt number
+   * (the receive that nobody handled must not count) replaces it; on FIFO queues it is made visible
+   * again, which keeps the order of its key but counts the receive.
+   */
+  async #giveBack(consumer: QueueConsumer, queues: GroupQueues, lease: Lease): Promise<void> {
+    if (queues.fifo) return consumer.changeVisibility(lease, 0);
+    const { message, attempt } = decodeMessage(lease.message);
+    const encoded = encodeMessage(message, { attemptOffset: attempt - 1 });
+    await this.#sqs.send(
+      new SendMessageCommand({
+        QueueUrl: queues.queueUrl,
+        MessageBody: encoded.body,
+        MessageAttributes: encoded.attributes,
+      }),
+    );
+    await consumer.delete(lease);
+  }
+
+  async #sendDeadLetter(queues: GroupQueues, message: WireMessage, info: DeadLetterInfo): Promise<void> {
+    const encoded = encodeMessage(message, { deadLetter: info });
+    try {
+      await this.#sqs.send(
+        new SendMessageCommand({
+          QueueUrl: queues.deadLetterQueueUrl,
+          MessageBody: encoded.body,
+          MessageAttributes: encoded.attributes,
+          ...(queues.fifo
+            ? { MessageGroupId: fifoToken(message.key ?? message.id), MessageDeduplicationId: randomUUID() }
+            : {}),
+        }),
+      );
+    } catch (error) {
+      throw awsError('SQS SendMessage to the dead-letter queue', error, 'SETTLE_FAILED');
+    }
+  }
+
+  async subscribeDeadLetters(
+    topic: string,
+    group: string,
+    options: Pick<TransportSubscribeOptions, 'prefetch'>,
+    sink: (delivery: DeadLetterDelivery) => void,
+  ): Promise<TransportSubscription> {
+    this.#ensureOpen();
+    const queues = await this.#topology.group(topic, group);
+    this.#ensureOpen();
+    const { consumer, subscription } = this.#consumer(
+      queues.deadLetterQueueUrl,
+      options.prefetch,
+      (lease) => {
+        const { message, deadLetter, attempt } = decodeMessage(lease.message);
+        sink({
+          message,
+          info: deadLetter ?? { reason: 'unknown', attempts: attempt, failedAt: message.publishedAt },
+          ack: () => consumer.settle(lease, () => consumer.delete(lease)),
+          release: () => consumer.settle(lease, () => consumer.changeVisibility(lease, 0)),
+        });
+      },
+      (lease) => consumer.changeVisibility(lease, 0),
+    );
+    consumer.start();
+    return subscription;
+  }
+
+  async redrive(topic: string, group: string, max: number): Promise<number> {
+    this.#ensureOpen();
+    const queues = await this.#topology.group(topic, group);
+    let moved = 0;
+    while (moved < max) {
+      this.#ensureOpen();
+      let letters: Message[];
+      try {
+        const out = await this.#sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: queues.deadLetterQueueUrl,
+            MaxNumberOfMessages: Math.min(MAX_BATCH_ENTRIES, max - moved),
+            // long poll of 1 s: asks every SQS server, where a short poll samples only some
+            WaitTimeSeconds: 1,
+            VisibilityTimeout: 60,
+            MessageAttributeNames: ['All'],
+            MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
+          }),
+        );
+        letters = (out.Messages ?? []).filter((m) => m.ReceiptHandle);
+      } catch (error) {
+        throw awsError('SQS ReceiveMessage (redrive)', error);
+      }
+      if (letters.length === 0) break;
+      const copies = letters.map((l, i) => {
+        const { message } = decodeMessage(l);
+        const encoded = encodeMessage(message);
+        return {
+          Id: String(i),
+          MessageBody: encoded.body,
+          MessageAttributes: encoded.attributes,
+          ...(queues.fifo
+            ? { MessageGroupId: fifoToken(message.key ?? message.id), MessageDeduplicationId: randomUUID() }
+            : {}),
+        };
+      });
+      let sent: Set<string>;
+      try {
+        const out = await this.#sqs.send(
+          new SendMessageBatchCommand({ QueueUrl: queues.queueUrl, Entries: copies }),
+        );
+        sent = new Set((out.Successful ?? []).map((s) => s.Id ?? ''));
+      } catch (error) {
+        sent = new Set();
+        await this.#releaseLetters(queues.deadLetterQueueUrl, letters);
+        throw awsError('SQS SendMessageBatch (redrive)', error);
+      }
+      const done = letters.filter((_, i) => sent.has(String(i)));
+      const notSent = letters.filter((_, i) => !sent.has(String(i)));
+      if (done.length > 0) {
+        try {
+          await this.#sqs.send(
+            new DeleteMessageBatchCommand({
+              QueueUrl: queues.deadLetterQueueUrl,
+              Entries: done.map((l, i) => ({ Id: String(i), ReceiptHandle: l.ReceiptHandle! })),
+            }),
+          );
+        } catch (error) {
+          throw awsError(
+            `SQS DeleteMessageBatch (redrive; ${done.length} letters were copied and may appear twice)`,
+            error,
+          );
+        }
+      }
+      moved += done.length;
+      if (notSent.length > 0) {
+        await this.#releaseLetters(queues.deadLetterQueueUrl, notSent);
+        throw new CarrierError(
+          'PUBLISH_FAILED',
+          `redrive: ${notSent.length} dead letters could not be sent back`,
+          {
+            transport: TRANSPORT,
+          },
+        );
+      }
+    }
+    return moved;
+  }
+
+  async #releaseLetters(queueUrl: string, letters: Message[]): Promise<void> {
+    await this.#sqs
+      .send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: letters.map((l, i) => ({
+            Id: String(i),
+            ReceiptHandle: l.ReceiptHandle!,
+            VisibilityTimeout: 0,
+          })),
+        }),
+      )
+      .catch(() => {});
+  }
+
+  // ---------------------------------------------------------------- shutdown
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    const consumers = [...this.#consumers];
+    await Promise.allSettled(consumers.map((c) => c.close()));
+    this.#closed = true;
+    // receives that stopped consumers left running: cancel them now (see QueueConsumer)
+    for (const c of this.#receives) c.abort();
+    await Promise.allSettled(consumers.map((c) => c.finished()));
+    this.#consumers.clear();
+    this.#sqs.destroy();
+    this.#sns?.destroy();
+  }
+
+  async abort(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const c of this.#consumers) c.abort();
+    for (const c of this.#receives) c.abort();
+    this.#consumers.clear();
+    this.#sqs.destroy();
+    this.#sns?.destroy();
+  }
+}
+
+function fifoIds(message: WireMessage): { MessageGroupId: string; MessageDeduplicationId: string } {
+  return {
+    MessageGroupId: fifoToken(message.key ?? message.id),
+    MessageDeduplicationId: fifoToken(message.id),
+  };
+}
+
+/** Split into batch calls of at most 10 entries and at most `limit` bytes together. */
+function chunk(entries: Entry[], limit: number): Entry[][] {
+  const chunks: Entry[][] = [];
+  let current: Entry[] = [];
+  let size = 0;
+  for (const e of entries) {
+    if (current.length === MAX_BATCH_ENTRIES || (current.length > 0 && size + e.encoded.size > limit)) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(e);
+    size += e.encoded.size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+function batchFailures(
+  chunk: Entry[],
+  successful: readonly { Id?: string | undefined }[] | undefined,
+  failed:
+    | readonly { Id?: string | undefined; Code?: string | undefined; Message?: string | undefined }[]
+    | undefined,
+): Map<number, Error> {
+  const ok = new Set((successful ?? []).map((s) => s.Id));
+  const result = new Map<number, Error>();
+  for (const e of chunk) {
+    const id = String(e.index);
+    if (ok.has(id)) continue;
+    const f = failed?.find((x) => x.Id === id);
+    result.set(
+      e.index,
+      new Error(f ? `${f.Code ?? 'refused'}: ${f.Message ?? ''}` : 'no confirmation in the batch response'),
+    );
+  }
+  return result;
+}

@@ -1,0 +1,100 @@
+import { CarrierError } from '@carrier/core';
+
+/** Settings read from an `sqs://` URL. */
+export interface SqsSettings {
+  /** AWS region; undefined: the SDK's default chain (AWS_REGION, shared config). */
+  readonly region: string | undefined;
+  /** Endpoint for emulators (`http://host:port`); undefined for AWS itself. */
+  readonly endpoint: string | undefined;
+  /** SNS fan-out (default); false: queue-only mode, one queue per topic, one group per topic. */
+  readonly sns: boolean;
+  /** FIFO topics and queues for every topic (per-key order). */
+  readonly fifo: boolean;
+  /** Create topics, queues, subscriptions and policies on first use (default true). */
+  readonly provision: boolean;
+  /** Visibility timeout of each receive, in seconds; heartbeats extend it while a handler runs. */
+  readonly visibilityTimeoutSeconds: number;
+  /** Long-poll wait of each ReceiveMessage, 0 to 20 seconds. */
+  readonly waitTimeSeconds: number;
+}
+
+/** Default visibility timeout: short, so crashed members' messages come back soon; heartbeats extend it. */
+export const DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 15;
+/** Default long-poll wait: the SQS maximum. */
+export const DEFAULT_WAIT_TIME_SECONDS = 20;
+
+const KNOWN = new Set(['region', 'sns', 'fifo', 'provision', 'visibilityTimeout', 'waitTimeSeconds', 'tls']);
+
+function flag(params: URLSearchParams, name: string, fallback: boolean): boolean {
+  const v = params.get(name);
+  if (v === null) return fallback;
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw new CarrierError('INVALID_ARGUMENT', `sqs:// option ${name} must be true or false`, {
+    transport: 'sqs',
+  });
+}
+
+function integer(params: URLSearchParams, name: string, fallback: number, min: number, max: number): number {
+  const v = params.get(name);
+  if (v === null) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new CarrierError(
+      'INVALID_ARGUMENT',
+      `sqs:// option ${name} must be an integer from ${min} to ${max}`,
+      {
+        transport: 'sqs',
+      },
+    );
+  }
+  return n;
+}
+
+/**
+ * Parse `sqs://[host:port][?region=…&sns=false&fifo=true&provision=false&visibilityTimeout=15&waitTimeSeconds=20&tls=true]`.
+ * A host other than `aws` (or none) is an emulator endpoint, `http://host:port` (`https` with `tls=true`).
+ * Credentials never come from the URL: a URL with a user or password is refused (use the AWS
+ * default provider chain: environment, shared files, SSO, instance or container roles).
+ *
+ * @throws CarrierError `INVALID_ARGUMENT` for unknown options, bad values or credentials in the URL.
+ */
+export function parseSqsUrl(url: URL): SqsSettings {
+  if (url.username || url.password) {
+    throw new CarrierError(
+      'INVALID_ARGUMENT',
+      'sqs:// URLs take no credentials; use the AWS default credential provider chain (environment, profile, role)',
+      { transport: 'sqs' },
+    );
+  }
+  const params = url.searchParams;
+  for (const name of params.keys()) {
+    if (!KNOWN.has(name)) {
+      throw new CarrierError('INVALID_ARGUMENT', `unknown sqs:// option ${JSON.stringify(name)}`, {
+        transport: 'sqs',
+      });
+    }
+  }
+  const host = url.hostname;
+  const tls = flag(params, 'tls', false);
+  const endpoint =
+    host === '' || host === 'aws'
+      ? undefined
+      : `${tls ? 'https' : 'http'}://${url.host}${url.pathname === '/' ? '' : url.pathname}`;
+  const visibilityTimeoutSeconds = integer(
+    params,
+    'visibilityTimeout',
+    DEFAULT_VISIBILITY_TIMEOUT_SECONDS,
+    3,
+    43_200,
+  );
+  return {
+    region: params.get('region') ?? undefined,
+    endpoint,
+    sns: flag(params, 'sns', true),
+    fifo: flag(params, 'fifo', false),
+    provision: flag(params, 'provision', true),
+    visibilityTimeoutSeconds,
+    waitTimeSeconds: integer(params, 'waitTimeSeconds', DEFAULT_WAIT_TIME_SECONDS, 0, 20),
+  };
+}
