@@ -1,0 +1,41 @@
+import { CarrierError } from '@carrier/core';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_MAX_MESSAGE_BYTES, parseRabbitUrl } from './url.js';
+
+describe('parseRabbitUrl', () => {
+  it('defaults: quorum queues, 128 MiB, heartbeat 15 s added for amqplib', () => {
+    const s = parseRabbitUrl(new URL('amqp://guest:guest@127.0.0.1:5672'));
+    expect(s.queueType).toBe('quorum');
+    expect(s.maxMessageBytes).toBe(DEFAULT_MAX_MESSAGE_BYTES);
+    expect(s.recoveryTimeoutMs).toBe(30_000);
+    expect(new URL(s.amqpUrl).searchParams.get('heartbeat')).toBe('15');
+  });
+
+  it("removes Carrier's parameters and keeps amqplib's, vhost and credentials", () => {
+    const s = parseRabbitUrl(
+      new URL(
+        'amqps://u:p%40ss@h:5671/my%2Fvhost?queueType=classic&heartbeat=5&frameMax=8192&maxMessageBytes=1000&recoveryTimeout=50',
+      ),
+    );
+    expect(s.queueType).toBe('classic');
+    expect(s.maxMessageBytes).toBe(1000);
+    expect(s.recoveryTimeoutMs).toBe(50);
+    const amqp = new URL(s.amqpUrl);
+    expect(amqp.protocol).toBe('amqps:');
+    expect(amqp.pathname).toBe('/my%2Fvhost');
+    expect(amqp.password).toBe('p%40ss');
+    expect([...amqp.searchParams.keys()].sort()).toEqual(['frameMax', 'heartbeat']);
+    expect(amqp.searchParams.get('heartbeat')).toBe('5');
+  });
+
+  it('rejects unknown queue types and bad numbers with INVALID_ARGUMENT', () => {
+    for (const bad of [
+      'amqp://h?queueType=stream',
+      'amqp://h?maxMessageBytes=0',
+      'amqp://h?recoveryTimeout=x',
+    ]) {
+      expect(() => parseRabbitUrl(new URL(bad))).toThrow(CarrierError);
+    }
+    expect(() => parseRabbitUrl(new URL('kafka://h'))).toThrow(/amqp/);
+  });
+});
