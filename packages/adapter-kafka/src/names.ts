@@ -1,0 +1,31 @@
+/**
+ * Kafka names of Carrier's objects. Portable topic and group names never contain `..` (core rejects
+ * them), so `..` separates the parts: no Carrier-made name can equal a user topic, and no two
+ * (topic, group) pairs map to the same name. Portable names are already legal Kafka names
+ * (letters, digits, `.`, `_`, `-`; at most 100 characters, so derived names stay far below 249).
+ */
+
+/** The Kafka topic of a Carrier topic: the same name. */
+export function kafkaTopic(topic: string): string {
+  return topic;
+}
+
+/** The per-group retry topic: `<topic>..<group>.retry`. Only that group's consumers read it. */
+export function retryTopic(topic: string, group: string): string {
+  return `${topic}..${group}.retry`;
+}
+
+/** The per-group dead-letter topic: `<topic>..<group>.dlq`. */
+export function deadLetterTopic(topic: string, group: string): string {
+  return `${topic}..${group}.dlq`;
+}
+
+/** The consumer group id of a Carrier group on a topic: `<topic>..<group>` (reads the topic and its retry topic). */
+export function consumerGroupId(topic: string, group: string): string {
+  return `${topic}..${group}`;
+}
+
+/** The consumer group id that reads (and redrives) a group's dead letters: `<topic>..<group>..dlq`. */
+export function deadLetterGroupId(topic: string, group: string): string {
+  return `${topic}..${group}..dlq`;
+}

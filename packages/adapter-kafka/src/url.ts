@@ -1,0 +1,133 @@
+import { CarrierError } from '@carrier/core';
+
+/** SASL mechanisms the adapter accepts in the URL (`?sasl=`). */
+export type KafkaSaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
+
+/** Everything a `kafka://` / `kafkas://` URL configures, with defaults applied. */
+export interface KafkaUrlOptions {
+  /** `host:port` bootstrap brokers, in URL order. */
+  readonly brokers: readonly string[];
+  /** Kafka client id (`?clientId=`, default `carrier`). */
+  readonly clientId: string;
+  /** Partitions of topics Carrier creates (`?partitions=`, default 3). */
+  readonly partitions: number;
+  /** Replication factor of topics Carrier creates (`?replicationFactor=`, default min(3, brokers in the cluster)). */
+  readonly replicationFactor: number | undefined;
+  /** Whether Carrier creates missing topics (`?provisioning=on|off`, default on). */
+  readonly provisioning: boolean;
+  /** TLS: `kafkas://` or `?tls=true`. */
+  readonly tls: boolean;
+  /** `?tlsRejectUnauthorized=false` accepts self-signed broker certificates (tests only). */
+  readonly tlsRejectUnauthorized: boolean;
+  /** SASL credentials from the URL's user info, mechanism from `?sasl=` (default `plain` when user info is present). */
+  readonly sasl: { readonly mechanism: KafkaSaslMechanism; readonly username: string; readonly password: string } | undefined;
+  /** Consumer group session timeout (`?sessionTimeoutMs=`, default 10 000; the broker's minimum is 6 000). */
+  readonly sessionTimeoutMs: number;
+  /** Heartbeat interval (`?heartbeatIntervalMs=`, default 1 000). */
+  readonly heartbeatIntervalMs: number;
+  /** Longest a fetch waits for data (`?maxWaitTimeMs=`, default 250); bounds how fast a member notices a rebalance. */
+  readonly maxWaitTimeMs: number;
+  /** Connection timeout (`?connectionTimeoutMs=`, default 3 000). */
+  readonly connectionTimeoutMs: number;
+  /** kafkajs log level (`?logLevel=nothing|error|warn|info|debug`, default nothing). */
+  readonly logLevel: 'nothing' | 'error' | 'warn' | 'info' | 'debug';
+}
+
+const DEFAULT_PORT = 9092;
+const SASL: readonly KafkaSaslMechanism[] = ['plain', 'scram-sha-256', 'scram-sha-512'];
+const LOG_LEVELS = ['nothing', 'error', 'warn', 'info', 'debug'] as const;
+const KNOWN = new Set([
+  'clientId',
+  'partitions',
+  'replicationFactor',
+  'provisioning',
+  'tls',
+  'tlsRejectUnauthorized',
+  'sasl',
+  'sessionTimeoutMs',
+  'heartbeatIntervalMs',
+  'maxWaitTimeMs',
+  'connectionTimeoutMs',
+  'logLevel',
+  'brokers',
+]);
+
+function invalid(message: string): CarrierError {
+  return new CarrierError('INVALID_ARGUMENT', message, { transport: 'kafka' });
+}
+
+function integer(params: URLSearchParams, name: string, fallback: number, min: number): number {
+  const raw = params.get(name);
+  if (raw === null) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) throw invalid(`${name} must be an integer >= ${min}`);
+  return value;
+}
+
+function flag(params: URLSearchParams, name: string, fallback: boolean): boolean {
+  const raw = params.get(name);
+  if (raw === null) return fallback;
+  if (['on', 'true', '1', 'yes'].includes(raw)) return true;
+  if (['off', 'false', '0', 'no'].includes(raw)) return false;
+  throw invalid(`${name} must be on or off`);
+}
+
+function hostPort(entry: string, port: number): string {
+  const trimmed = entry.trim();
+  if (trimmed === '') throw invalid('empty broker address in the URL');
+  // host:port, [ipv6]:port, or a bare host that takes the URL's port
+  if (/^\[.*\]:\d+$/.test(trimmed) || /^[^:[\]]+:\d+$/.test(trimmed)) return trimmed;
+  return `${trimmed}:${port}`;
+}
+
+/**
+ * Parse `kafka://host[,host2][:port][?options]` or `kafkas://…` (TLS). Several brokers with the
+ * same port: `kafka://h1,h2,h3:9092`; with different ports add `?brokers=h2:9093,h3:9094` (a URL
+ * cannot carry `h1:9092,h2:9093` in its authority). Credentials in the user info enable SASL.
+ *
+ * @throws CarrierError `INVALID_ARGUMENT` for an unknown option or a malformed value; the message
+ *   never contains the credentials.
+ */
+export function parseKafkaUrl(url: URL): KafkaUrlOptions {
+  if (url.protocol !== 'kafka:' && url.protocol !== 'kafkas:') throw invalid(`not a kafka URL: ${url.protocol}//`);
+  const params = url.searchParams;
+  for (const name of params.keys()) if (!KNOWN.has(name)) throw invalid(`unknown kafka URL option ${JSON.stringify(name)}`);
+  const port = url.port === '' ? DEFAULT_PORT : Number(url.port);
+  const hosts = decodeURIComponent(url.hostname)
+    .split(',')
+    .filter((h) => h !== '');
+  const brokers = hosts.map((h) => hostPort(h, port));
+  for (const extra of (params.get('brokers') ?? '').split(',').filter((b) => b.trim() !== '')) {
+    brokers.push(hostPort(extra, DEFAULT_PORT));
+  }
+  if (brokers.length === 0) throw invalid('the kafka URL names no broker');
+  const username = decodeURIComponent(url.username);
+  const password = decodeURIComponent(url.password);
+  const saslName = params.get('sasl');
+  let sasl: KafkaUrlOptions['sasl'];
+  if (saslName !== null || username !== '') {
+    const mechanism = (saslName ?? 'plain').toLowerCase() as KafkaSaslMechanism;
+    if (!SASL.includes(mechanism)) throw invalid(`sasl must be one of ${SASL.join(', ')}`);
+    if (username === '') throw invalid('SASL needs a user name and password in the URL');
+    sasl = { mechanism, username, password };
+  }
+  const logLevel = (params.get('logLevel') ?? 'nothing') as KafkaUrlOptions['logLevel'];
+  if (!LOG_LEVELS.includes(logLevel)) throw invalid(`logLevel must be one of ${LOG_LEVELS.join(', ')}`);
+  const rf = params.get('replicationFactor');
+  const sessionTimeoutMs = integer(params, 'sessionTimeoutMs', 10_000, 1);
+  return {
+    brokers,
+    clientId: params.get('clientId') ?? 'carrier',
+    partitions: integer(params, 'partitions', 3, 1),
+    replicationFactor: rf === null ? undefined : integer(params, 'replicationFactor', 1, 1),
+    provisioning: flag(params, 'provisioning', true),
+    tls: url.protocol === 'kafkas:' || flag(params, 'tls', false),
+    tlsRejectUnauthorized: flag(params, 'tlsRejectUnauthorized', true),
+    sasl,
+    sessionTimeoutMs,
+    heartbeatIntervalMs: integer(params, 'heartbeatIntervalMs', Math.min(1_000, Math.floor(sessionTimeoutMs / 3)), 1),
+    maxWaitTimeMs: integer(params, 'maxWaitTimeMs', 250, 0),
+    connectionTimeoutMs: integer(params, 'connectionTimeoutMs', 3_000, 1),
+    logLevel,
+  };
+}
