@@ -1,0 +1,53 @@
+import type { Delivery, Transport, TransportFactory } from '@carrier/core';
+
+/** Unsettled deliveries a wrapped transport has handed out: now and at most. */
+export interface OutstandingCounter {
+  now: number;
+  max: number;
+}
+
+/**
+ * Wrap a transport factory so that every delivery it hands to core is counted until settled:
+ * lets the suite check the transport's prefetch bound (backpressure) from the outside.
+ */
+export function countingFactory(inner: TransportFactory, counter: OutstandingCounter): TransportFactory {
+  return async (url, options) => {
+    const transport = await inner(url, options);
+    const counted = (delivery: Delivery): Delivery => {
+      counter.now++;
+      counter.max = Math.max(counter.max, counter.now);
+      let settled = false;
+      const settle =
+        <A extends unknown[]>(fn: (...args: A) => Promise<void>) =>
+        (...args: A) => {
+          if (!settled) {
+            settled = true;
+            counter.now--;
+          }
+          return fn(...args);
+        };
+      return {
+        message: delivery.message,
+        attempt: delivery.attempt,
+        ack: settle(() => delivery.ack()),
+        retry: settle((delayMs: number) => delivery.retry(delayMs)),
+        deadLetter: settle((info) => delivery.deadLetter(info)),
+        release: settle(() => delivery.release()),
+      };
+    };
+    const wrapper: Transport = {
+      name: transport.name,
+      capabilities: transport.capabilities,
+      declare: (topic, groups) => transport.declare(topic, groups),
+      publish: (topic, messages) => transport.publish(topic, messages),
+      subscribe: (topic, group, opts, sink) =>
+        transport.subscribe(topic, group, opts, (d) => sink(counted(d))),
+      subscribeDeadLetters: (topic, group, opts, sink) =>
+        transport.subscribeDeadLetters(topic, group, opts, sink),
+      redrive: (topic, group, max) => transport.redrive(topic, group, max),
+      close: () => transport.close(),
+      abort: () => transport.abort(),
+    };
+    return wrapper;
+  };
+}
