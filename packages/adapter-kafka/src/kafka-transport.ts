@@ -11,19 +11,20 @@ import {
   type TransportSubscription,
   type WireMessage,
 } from '@carrier/core';
-import {
+import kafkajs, {
   type Admin,
-  ConfigResourceTypes,
   type ConsumerConfig,
-  Kafka,
+  type Kafka,
   type KafkaConfig,
   type KafkaMessage,
-  logLevel,
+  type logLevel,
   type Message,
-  Partitioners,
   type Producer,
   type SASLOptions,
 } from 'kafkajs';
+
+// kafkajs is CommonJS: Node's ESM loader only sees its default export
+const { ConfigResourceTypes, Kafka: KafkaClient, logLevel: LogLevel, Partitioners } = kafkajs;
 import { GroupReader, type RecordHandle } from './group-reader.js';
 import { consumerGroupId, deadLetterGroupId, deadLetterTopic, retryTopic } from './names.js';
 import type { KafkaUrlOptions } from './url.js';
@@ -38,11 +39,11 @@ const DEFAULT_MESSAGE_MAX_BYTES = 1_048_588;
 const JOIN_TIMEOUT_MS = 60_000;
 
 const LOG_LEVELS: Record<KafkaUrlOptions['logLevel'], logLevel> = {
-  nothing: logLevel.NOTHING,
-  error: logLevel.ERROR,
-  warn: logLevel.WARN,
-  info: logLevel.INFO,
-  debug: logLevel.DEBUG,
+  nothing: LogLevel.NOTHING,
+  error: LogLevel.ERROR,
+  warn: LogLevel.WARN,
+  info: LogLevel.INFO,
+  debug: LogLevel.DEBUG,
 };
 
 function describe(error: unknown): string {
@@ -201,18 +202,45 @@ export class KafkaTransport implements Transport {
   async #commitInitialOffsets(topic: string, group: string, topicCreated: boolean): Promise<void> {
     const groupId = consumerGroupId(topic, group);
     try {
-      const [committed] = await this.#admin.fetchOffsets({ groupId, topics: [topic] });
-      const missing = new Set((committed?.partitions ?? []).filter((p) => Number(p.offset) < 0).map((p) => p.partition));
-      if (committed === undefined || missing.size > 0) {
-        const ends = await this.#admin.fetchTopicOffsets(topic);
-        const partitions = ends
-          .filter((p) => committed === undefined || missing.has(p.partition))
-          .map((p) => ({ partition: p.partition, offset: topicCreated ? p.low : p.high }));
-        if (partitions.length > 0) await this.#admin.setOffsets({ groupId, topic, partitions });
+      const missing = await this.#partitionsWithoutOffsets(groupId, topic);
+      if (missing.size === 0) return;
+      const { groups } = await this.#admin.describeGroups([groupId]);
+      const state = groups[0]?.state ?? 'Dead';
+      if (state !== 'Empty' && state !== 'Dead' && state !== 'Unknown') return; // members run: it has a position
+      const ends = await this.#admin.fetchTopicOffsets(topic);
+      const offsets = ends
+        .filter((p) => missing.has(p.partition))
+        .map((p) => ({ topic, partition: p.partition, offset: topicCreated ? p.low : p.high }));
+      await this.#commitAsMember(groupId, topic, offsets);
+      if ((await this.#partitionsWithoutOffsets(groupId, topic)).size > 0) {
+        throw new Error('the broker did not keep the initial offsets');
       }
     } catch (cause) {
-      if (/no running instances/.test(describe(cause))) return; // members run: the group has its position
       throw kafkaError('CONNECTION', `cannot fix the position of group ${group} on ${topic}`, cause);
+    }
+  }
+
+  async #partitionsWithoutOffsets(groupId: string, topic: string): Promise<Set<number>> {
+    const [committed] = await this.#admin.fetchOffsets({ groupId, topics: [topic] });
+    const partitions = committed?.partitions ?? [];
+    if (partitions.length === 0) return new Set((await this.#admin.fetchTopicOffsets(topic)).map((p) => p.partition));
+    return new Set(partitions.filter((p) => Number(p.offset) < 0).map((p) => p.partition));
+  }
+
+  /**
+   * Commits offsets for an empty group by joining it briefly with a consumer that fetches nothing
+   * (kafkajs has no group-less offset commit; its admin.setOffsets waits for a whole fetch cycle).
+   */
+  async #commitAsMember(groupId: string, topic: string, offsets: { topic: string; partition: number; offset: string }[]) {
+    const consumer = this.kafka.consumer({ ...this.#consumerConfig, groupId, maxWaitTimeInMs: 100 });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: false });
+      await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: async () => {} });
+      consumer.pause([{ topic }]);
+      await consumer.commitOffsets(offsets);
+    } finally {
+      await consumer.disconnect().catch(() => {});
     }
   }
 
@@ -561,7 +589,7 @@ export function kafkaConfig(options: KafkaUrlOptions): KafkaConfig {
  * the transport. Throws `CarrierError` `CONNECTION` when the cluster does not answer.
  */
 export async function createKafkaTransport(options: KafkaUrlOptions, factory: TransportFactoryOptions): Promise<KafkaTransport> {
-  const kafka = new Kafka(kafkaConfig(options));
+  const kafka = new KafkaClient(kafkaConfig(options));
   const admin = kafka.admin();
   try {
     await admin.connect();
