@@ -125,6 +125,7 @@ export class NatsTransport implements Transport {
   readonly #consumers = new Map<string, Promise<void>>();
   readonly #pullers = new Set<Puller>();
   #closed = false;
+  #connected = true;
 
   /** @internal Use {@link createNatsTransport}. */
   constructor(
@@ -154,10 +155,12 @@ export class NatsTransport implements Transport {
   async #watchStatus(): Promise<void> {
     for await (const s of this.#nc.status()) {
       if (s.type === 'disconnect') {
+        this.#connected = false;
         for (const p of this.#pullers) p.disconnected();
         if (!this.#closed)
           this.#onError(fail('CONNECTION', 'lost the connection to nats-server; reconnecting'));
       } else if (s.type === 'reconnect') {
+        this.#connected = true;
         for (const p of this.#pullers) p.pump();
       }
     }
@@ -417,6 +420,7 @@ export class NatsTransport implements Transport {
       consumer,
       prefetch,
       progressEveryMs: Math.max(250, Math.floor(this.#settings.ackWaitMs / 3)),
+      connected: () => this.#connected,
       onMessage,
     });
     this.#pullers.add(puller);

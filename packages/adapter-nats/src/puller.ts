@@ -8,8 +8,10 @@ import {
 
 /** How long one pull request waits at the server for messages. */
 const PULL_EXPIRES_MS = 5_000;
-/** Client-side deadline of a pull request whose end (408) was lost, e.g. in a disconnect. */
-const PULL_GRACE_MS = 3_000;
+/** The server sends a heartbeat this often while a pull request waits. */
+const PULL_HEARTBEAT_MS = 1_000;
+/** A pull request that shows no sign of life for this long is lost (e.g. in a server restart): ask again. */
+const PULL_SILENCE_MS = 2_500;
 /** Pause after a pull request failed (no responders while JetStream restarts, consumer missing, …). */
 const FAILURE_BACKOFF_MS = 500;
 
@@ -50,6 +52,8 @@ export interface PullerOptions {
   readonly prefetch: number;
   /** Interval of `+WPI` progress acks for every message handed over and not done (ack_wait / 3). */
   readonly progressEveryMs: number;
+  /** False while the client is disconnected (requests would be lost). */
+  readonly connected: () => boolean;
   readonly onMessage: (pulled: Pulled) => void;
 }
 
@@ -83,7 +87,7 @@ export class Puller {
 
   /** Start (or resume after a reconnect) asking for messages. */
   pump(): void {
-    if (this.#stopped || this.#request || this.#o.nc.isClosed()) return;
+    if (this.#stopped || this.#request || this.#o.nc.isClosed() || !this.#o.connected()) return;
     const free = this.#o.prefetch - this.#held.size;
     if (free <= 0) return;
     const wait = this.#pausedUntil - Date.now();
@@ -110,12 +114,13 @@ export class Puller {
         remaining: batch,
         received: 0,
         ended: false,
-        timer: setTimeout(() => request && this.#end(request, true), PULL_EXPIRES_MS + PULL_GRACE_MS),
+        // watchdog: refreshed by every message and heartbeat of this request
+        timer: setTimeout(() => request && this.#end(request, true), PULL_SILENCE_MS),
       };
       this.#request = request;
       this.#o.nc.publish(
         `$JS.API.CONSUMER.MSG.NEXT.${this.#o.stream}.${this.#o.consumer}`,
-        JSON.stringify({ batch, expires: nanos(PULL_EXPIRES_MS) }),
+        JSON.stringify({ batch, expires: nanos(PULL_EXPIRES_MS), idle_heartbeat: nanos(PULL_HEARTBEAT_MS) }),
         { reply: inbox },
       );
     } catch {
@@ -134,6 +139,7 @@ export class Puller {
       this.#end(request, true);
       return;
     }
+    request.timer.refresh();
     if (!msg.reply) {
       // a status: 100 heartbeat, 404/408 nothing (more) to deliver, 409 limits or consumer gone, 503 no JetStream
       const code = msg.headers?.code ?? 0;
