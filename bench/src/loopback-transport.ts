@@ -19,7 +19,8 @@ interface Consumer {
 
 /**
  * The cheapest transport that still honours the SPI's prefetch contract: publish hands each message
- * to the topic's one consumer (or queues it), ack frees a prefetch slot, nothing is copied and no
+ * to the topic's one consumer (queued while its prefetch is full; dropped when no consumer is
+ * attached), ack frees a prefetch slot, nothing is copied and no
  * broker is involved. Carrier over it against the same transport called directly isolates what core
  * adds per message. Only for the bench: one group per topic, no retry/dead letters.
  */
@@ -35,21 +36,13 @@ export class LoopbackTransport implements Transport {
     redrive: false,
   };
   readonly #consumers = new Map<string, Consumer>();
-  readonly #pending = new Map<string, WireMessage[]>();
 
   async declare(): Promise<void> {}
 
+  /** With no consumer attached the messages are dropped: publish figures measure publishing only. */
   async publish(topic: string, messages: readonly WireMessage[]): Promise<void> {
     const consumer = this.#consumers.get(topic);
-    if (!consumer) {
-      let pending = this.#pending.get(topic);
-      if (!pending) {
-        pending = [];
-        this.#pending.set(topic, pending);
-      }
-      for (const m of messages) pending.push(m);
-      return;
-    }
+    if (!consumer) return;
     for (const m of messages) consumer.backlog.push(m);
     this.#pump(consumer);
   }
@@ -79,12 +72,11 @@ export class LoopbackTransport implements Transport {
     const consumer: Consumer = {
       prefetch: options.prefetch,
       sink,
-      backlog: this.#pending.get(topic) ?? [],
+      backlog: [],
       head: 0,
       outstanding: 0,
       stopped: false,
     };
-    this.#pending.delete(topic);
     this.#consumers.set(topic, consumer);
     queueMicrotask(() => this.#pump(consumer));
     return {

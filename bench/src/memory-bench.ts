@@ -1,4 +1,4 @@
-import { connect, createMemoryTransport } from '@carrier/core';
+import { connect, createMemoryTransport, type Transport } from '@carrier/core';
 import { CarrierSide } from './carrier-side.js';
 import { compare, LATENCY, progress, type Scenario, THROUGHPUT } from './compare.js';
 import { LoopbackTransport } from './loopback-transport.js';
@@ -10,7 +10,41 @@ import { TransportSide } from './transport-side.js';
 
 const NS = { key: 'ns_per_msg', unit: 'ns/msg', higherIsBetter: false } as const;
 
-function scenarios(broker: string, o: BenchOptions): Scenario[] {
+/**
+ * Empties a group after a round, outside the timed region, so the in-process broker does not keep
+ * every round's messages (the heap, and its garbage collection, would grow from round to round).
+ */
+async function drain(transport: Transport, topic: string, group: string): Promise<void> {
+  let seen = 0;
+  const sub = await transport.subscribe(topic, group, { prefetch: 1_000_000, ordered: false }, (d) => {
+    seen++;
+    void d.ack();
+  });
+  let last = -1;
+  while (seen !== last) {
+    last = seen;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await sub.stop();
+  await sub.close();
+}
+
+type Run = Scenario['run'];
+
+function draining(run: Run, drainers: ReadonlyMap<string, Transport>): Run {
+  return async (side, topic, group, settings) => {
+    const measured = await run(side, topic, group, settings);
+    const transport = drainers.get(side.label);
+    if (transport) await drain(transport, topic, group);
+    return measured;
+  };
+}
+
+function scenarios(
+  broker: string,
+  o: BenchOptions,
+  drainers: ReadonlyMap<string, Transport> = new Map(),
+): Scenario[] {
   const messages = o.messages ?? DEFAULT_MESSAGES[broker]!;
   const base: ScenarioSettings = {
     messages,
@@ -26,7 +60,7 @@ function scenarios(broker: string, o: BenchOptions): Scenario[] {
   if (!o.skip.has('single')) {
     list.push({
       name: 'publish-single',
-      run: publishSingle,
+      run: draining(publishSingle, drainers),
       settings: { ...base, messages: o.single ?? messages },
       figures: [...THROUGHPUT, NS],
       warmup,
@@ -35,7 +69,7 @@ function scenarios(broker: string, o: BenchOptions): Scenario[] {
   if (!o.skip.has('batch'))
     list.push({
       name: 'publish-batch',
-      run: publishBatches,
+      run: draining(publishBatches, drainers),
       settings: base,
       figures: [...THROUGHPUT, NS],
       warmup,
@@ -68,9 +102,10 @@ async function run(
   note: string,
   o: BenchOptions,
   runId: string,
+  drainers?: ReadonlyMap<string, Transport>,
 ) {
   const figures: Figure[] = [];
-  for (const scenario of scenarios(broker, o)) {
+  for (const scenario of scenarios(broker, o, drainers)) {
     figures.push(
       ...(await compare({ broker, runId, carrier, raw, reference, scenario, rounds: o.rounds, note })),
     );
@@ -93,6 +128,11 @@ export async function memoryFigures(o: BenchOptions, runId: string): Promise<Fig
       'memory-spi',
       await createMemoryTransport(new URL('memory://bench-raw'), { onError }),
     );
+    // second connections to the same in-process brokers, to empty each round's group afterwards
+    const drainers = new Map<string, Transport>([
+      ['carrier', await createMemoryTransport(new URL('memory://bench-carrier'), { onError })],
+      ['memory-spi', await createMemoryTransport(new URL('memory://bench-raw'), { onError })],
+    ]);
     try {
       figures.push(
         ...(await run(
@@ -103,6 +143,7 @@ export async function memoryFigures(o: BenchOptions, runId: string): Promise<Fig
           'in-process; both sides copy bodies as the memory broker does',
           o,
           runId,
+          drainers,
         )),
       );
     } finally {

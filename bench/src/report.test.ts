@@ -16,6 +16,7 @@ describe('report', () => {
 
   it('prints the machine-readable line scripts parse', () => {
     expect(figureLine(f)).toBe('kafka publish-batch.msgs_per_s carrier=8500 raw=10000 ratio=0.850');
+    expect(f.pairedRatio).toBe(0.85);
     expect(figureLine(f)).toMatch(/^\S+ \S+ carrier=\S+ raw=\S+ ratio=\S+$/);
   });
 
@@ -29,5 +30,15 @@ describe('report', () => {
     const text = table([f]);
     expect(text.split('\n')).toHaveLength(3);
     expect(text).toContain('0.85 !');
+  });
+
+  it('ratio is the ratio of the medians, the paired ratio the median of per-round ratios', () => {
+    const drift = figure(
+      { broker: 'memory', figure: 'x', unit: 'msg/s', higherIsBetter: true, reference: 'r' },
+      [100, 10, 50],
+      [100, 10, 200],
+    );
+    expect(drift.ratio).toBe(0.5);
+    expect(drift.pairedRatio).toBe(1);
   });
 });

@@ -14,8 +14,14 @@ export interface Figure {
   readonly higherIsBetter: boolean;
   readonly carrier: Sample;
   readonly raw: Sample;
-  /** carrier / raw, median of the per-round ratios. */
+  /** carrier / raw: the ratio of the two medians (what the line and table show). */
   readonly ratio: number;
+  /**
+   * Median of the per-round ratios (round i of Carrier against round i of the raw side, measured
+   * back to back): robust to load that drifts between rounds. Far from `ratio` means the machine's
+   * load changed during the run.
+   */
+  readonly pairedRatio: number;
   /** What the `raw` side was (`kafkajs 2.2.4 producer acks=-1 idempotent`, …). */
   readonly reference: string;
   /** What limits this figure or how it was taken. */
@@ -24,11 +30,19 @@ export interface Figure {
 
 /** Build a figure from the paired rounds of both sides. */
 export function figure(
-  fields: Omit<Figure, 'carrier' | 'raw' | 'ratio'>,
+  fields: Omit<Figure, 'carrier' | 'raw' | 'ratio' | 'pairedRatio'>,
   carrier: readonly number[],
   raw: readonly number[],
 ): Figure {
-  return { ...fields, carrier: summarize(carrier), raw: summarize(raw), ratio: pairedRatio(carrier, raw) };
+  const c = summarize(carrier);
+  const r = summarize(raw);
+  return {
+    ...fields,
+    carrier: c,
+    raw: r,
+    ratio: r.median === 0 ? Number.NaN : c.median / r.median,
+    pairedRatio: pairedRatio(carrier, raw),
+  };
 }
 
 /** A number for a stdout line: up to 4 significant digits, no exponent for ordinary magnitudes. */
@@ -55,11 +69,11 @@ function spreadText(s: Sample): string {
 
 /**
  * The human table: one row per figure with both medians, their spread (half the min–max range
- * relative to the median) and the ratio; a ratio worse than 0.9× (or better than 1.11× for
- * lower-is-better figures) is marked with `!`.
+ * relative to the median), the ratio of the medians and the paired ratio; a ratio worse than 0.9×
+ * (above 1/0.9 for lower-is-better figures) is marked with `!`.
  */
 export function table(figures: readonly Figure[]): string {
-  const header = ['broker', 'figure', 'unit', 'carrier', 'spread', 'raw', 'spread', 'carrier/raw'];
+  const header = ['broker', 'figure', 'unit', 'carrier', 'spread', 'raw', 'spread', 'carrier/raw', 'paired'];
   const rows = figures.map((f) => {
     const slow = f.higherIsBetter ? f.ratio < 0.9 : f.ratio > 1 / 0.9;
     return [
@@ -71,6 +85,7 @@ export function table(figures: readonly Figure[]): string {
       formatValue(f.raw.median),
       spreadText(f.raw),
       `${f.ratio.toFixed(2)}${slow ? ' !' : '  '}`,
+      f.pairedRatio.toFixed(2),
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

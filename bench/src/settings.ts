@@ -30,7 +30,7 @@ export const DEFAULT_MESSAGES: Readonly<Record<string, number>> = {
   kafka: 20_000,
   rabbitmq: 20_000,
   nats: 20_000,
-  sqs: 2_000,
+  sqs: 1_000,
 };
 
 /** Per broker: most confirmed single publishes per round when the CLI does not say. */

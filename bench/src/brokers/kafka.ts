@@ -1,6 +1,9 @@
-import { type Admin, type Consumer, Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
+import kafkajs, { type Admin, type Consumer, type Producer } from 'kafkajs';
 import type { ConsumeOptions, Consumption, Side } from '../side.js';
 import type { BrokerModule, CeilingResult, RawClient } from './types.js';
+
+// kafkajs is CommonJS: take its values from the default export (named imports of values fail in ESM).
+const { Kafka, logLevel, Partitioners } = kafkajs;
 
 /** Partitions of the raw side's topics: the Kafka adapter's default (`?partitions=`, 3). */
 function partitionsOf(url: URL): number {
@@ -26,7 +29,7 @@ export class KafkajsSide implements Side {
   #seq = 0;
 
   private constructor(
-    private readonly kafka: Kafka,
+    private readonly kafka: InstanceType<typeof Kafka>,
     private readonly admin: Admin,
     private readonly partitions: number,
   ) {}
