@@ -31,6 +31,13 @@ export interface QueueConsumerOptions {
   readonly prefetch: number;
   readonly visibilityTimeoutSeconds: number;
   readonly waitTimeSeconds: number;
+  /**
+   * FIFO queue: while this consumer holds messages it polls without waiting (a long poll started
+   * while a message group is in flight may not see the group freed by a later delete; moto at
+   * least keeps the group blocked for the whole wait), and after an empty poll it waits for a
+   * settlement or one second.
+   */
+  readonly fifo: boolean;
   /** Hand one lease to the sink (only while the consumer runs). */
   readonly deliver: (lease: Lease) => void;
   /** Put back a message received after stop(), without it counting as an attempt where possible. */
@@ -132,12 +139,13 @@ export class QueueConsumer implements TransportSubscription {
       const controller = new AbortController();
       const untrack = o.track(controller);
       let messages: Message[];
+      const shortPoll = o.fifo && this.#leases.size > 0;
       try {
         const out = await o.sqs.send(
           new ReceiveMessageCommand({
             QueueUrl: o.queueUrl,
             MaxNumberOfMessages: n,
-            WaitTimeSeconds: o.waitTimeSeconds,
+            WaitTimeSeconds: shortPoll ? 0 : o.waitTimeSeconds,
             VisibilityTimeout: o.visibilityTimeoutSeconds,
             MessageAttributeNames: ['All'],
             MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
@@ -159,6 +167,7 @@ export class QueueConsumer implements TransportSubscription {
         this.#reserved -= n;
         untrack();
       }
+      if (shortPoll && messages.length === 0 && !this.#stopped) await this.#waitForCapacity(1_000);
       const now = performance.now();
       for (const message of messages) {
         if (!message.ReceiptHandle) continue;

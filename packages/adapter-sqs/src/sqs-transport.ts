@@ -216,17 +216,18 @@ export class SqsTransport implements Transport {
 
   #consumer(
     queueUrl: string,
+    fifo: boolean,
     prefetch: number,
     deliver: (lease: Lease) => void,
     giveBack: (l: Lease) => Promise<void>,
   ) {
-    let consumer!: QueueConsumer;
-    consumer = new QueueConsumer({
+    const consumer: QueueConsumer = new QueueConsumer({
       sqs: this.#sqs,
       queueUrl,
       prefetch,
       visibilityTimeoutSeconds: this.#settings.visibilityTimeoutSeconds,
       waitTimeSeconds: this.#settings.waitTimeSeconds,
+      fifo,
       deliver,
       giveBack,
       onError: this.#onError,
@@ -260,6 +261,7 @@ export class SqsTransport implements Transport {
     this.#ensureOpen();
     const { consumer, subscription } = this.#consumer(
       queues.queueUrl,
+      queues.fifo,
       options.prefetch,
       (lease) => {
         const { message, attempt } = decodeMessage(lease.message);
@@ -331,6 +333,7 @@ export class SqsTransport implements Transport {
     this.#ensureOpen();
     const { consumer, subscription } = this.#consumer(
       queues.deadLetterQueueUrl,
+      queues.fifo,
       options.prefetch,
       (lease) => {
         const { message, deadLetter, attempt } = decodeMessage(lease.message);
