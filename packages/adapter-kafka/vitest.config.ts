@@ -1,3 +1,7 @@
 import { defineProject } from 'vitest/config';
+import { sourceResolution } from '../../vitest.shared.js';
 
-export default defineProject({ test: { name: 'adapter-kafka', include: ['src/**/*.test.ts'] } });
+export default defineProject({
+  ...sourceResolution,
+  test: { name: 'adapter-kafka', include: ['src/**/*.test.ts'] },
+});

@@ -87,7 +87,8 @@ export class GroupReader {
     let timer: NodeJS.Timeout | undefined;
     try {
       await consumer.connect();
-      for (const { topic, fromBeginning } of this.#settings.topics) await consumer.subscribe({ topics: [topic], fromBeginning });
+      for (const { topic, fromBeginning } of this.#settings.topics)
+        await consumer.subscribe({ topics: [topic], fromBeginning });
       await consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
@@ -98,7 +99,12 @@ export class GroupReader {
         joined,
         new Promise<never>((_, reject) => {
           timer = setTimeout(
-            () => reject(new Error(`no group join of ${this.#settings.groupId} within ${this.#settings.joinTimeoutMs} ms`)),
+            () =>
+              reject(
+                new Error(
+                  `no group join of ${this.#settings.groupId} within ${this.#settings.joinTimeoutMs} ms`,
+                ),
+              ),
             this.#settings.joinTimeoutMs,
           );
         }),

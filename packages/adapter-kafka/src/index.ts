@@ -26,4 +26,5 @@ export {
  *
  * @throws CarrierError `INVALID_ARGUMENT` for a malformed URL, `CONNECTION` when no broker answers.
  */
-export const createTransport: TransportFactory = async (url, options) => createKafkaTransport(parseKafkaUrl(url), options);
+export const createTransport: TransportFactory = async (url, options) =>
+  createKafkaTransport(parseKafkaUrl(url), options);

@@ -25,6 +25,7 @@ import kafkajs, {
 
 // kafkajs is CommonJS: Node's ESM loader only sees its default export
 const { ConfigResourceTypes, Kafka: KafkaClient, logLevel: LogLevel, Partitioners } = kafkajs;
+
 import { GroupReader, type RecordHandle } from './group-reader.js';
 import { consumerGroupId, deadLetterGroupId, deadLetterTopic, retryTopic } from './names.js';
 import type { KafkaUrlOptions } from './url.js';
@@ -51,7 +52,10 @@ function describe(error: unknown): string {
 }
 
 function kafkaError(code: CarrierError['code'], message: string, cause?: unknown): CarrierError {
-  return new CarrierError(code, cause === undefined ? message : `${message}: ${describe(cause)}`, { transport: NAME, cause });
+  return new CarrierError(code, cause === undefined ? message : `${message}: ${describe(cause)}`, {
+    transport: NAME,
+    cause,
+  });
 }
 
 /** Size of a record as Kafka counts it, roughly: value, key and header keys and values. */
@@ -159,7 +163,12 @@ export class KafkaTransport implements Transport {
         waitForLeaders: true,
         timeout: 15_000,
         topics: [
-          { topic, numPartitions: this.#options.partitions, replicationFactor: this.#replicationFactor, configEntries },
+          {
+            topic,
+            numPartitions: this.#options.partitions,
+            replicationFactor: this.#replicationFactor,
+            configEntries,
+          },
         ],
       });
     } catch (cause) {
@@ -175,7 +184,9 @@ export class KafkaTransport implements Transport {
   async #ensureGroupTopics(topic: string, group: string): Promise<boolean> {
     const [created] = await Promise.all([
       this.#ensureTopic(topic),
-      this.#ensureTopic(retryTopic(topic, group), [{ name: 'retention.ms', value: String(RETRY_RETENTION_MS) }]),
+      this.#ensureTopic(retryTopic(topic, group), [
+        { name: 'retention.ms', value: String(RETRY_RETENTION_MS) },
+      ]),
       // dead letters are kept until someone removes them
       this.#ensureTopic(deadLetterTopic(topic, group), [{ name: 'retention.ms', value: '-1' }]),
     ]);
@@ -223,7 +234,8 @@ export class KafkaTransport implements Transport {
   async #partitionsWithoutOffsets(groupId: string, topic: string): Promise<Set<number>> {
     const [committed] = await this.#admin.fetchOffsets({ groupId, topics: [topic] });
     const partitions = committed?.partitions ?? [];
-    if (partitions.length === 0) return new Set((await this.#admin.fetchTopicOffsets(topic)).map((p) => p.partition));
+    if (partitions.length === 0)
+      return new Set((await this.#admin.fetchTopicOffsets(topic)).map((p) => p.partition));
     return new Set(partitions.filter((p) => Number(p.offset) < 0).map((p) => p.partition));
   }
 
@@ -231,7 +243,11 @@ export class KafkaTransport implements Transport {
    * Commits offsets for an empty group by joining it briefly with a consumer that fetches nothing
    * (kafkajs has no group-less offset commit; its admin.setOffsets waits for a whole fetch cycle).
    */
-  async #commitAsMember(groupId: string, topic: string, offsets: { topic: string; partition: number; offset: string }[]) {
+  async #commitAsMember(
+    groupId: string,
+    topic: string,
+    offsets: { topic: string; partition: number; offset: string }[],
+  ) {
     const consumer = this.kafka.consumer({ ...this.#consumerConfig, groupId, maxWaitTimeInMs: 100 });
     try {
       await consumer.connect();
@@ -324,7 +340,11 @@ export class KafkaTransport implements Transport {
     );
     if (failed.length > 0) {
       const cause = error instanceof Error ? error : new Error(String(error));
-      const failures: PublishFailure[] = failed.map((index) => ({ index, id: messages[index]!.id, error: cause }));
+      const failures: PublishFailure[] = failed.map((index) => ({
+        index,
+        id: messages[index]!.id,
+        error: cause,
+      }));
       throw new CarrierError(
         'PUBLISH_FAILED',
         `kafka did not confirm ${failed.length} of ${messages.length} messages on ${topic}: ${cause.message}`,
@@ -336,7 +356,8 @@ export class KafkaTransport implements Transport {
   /** Writes one copy to a Carrier-owned topic (retry, dead letters); rejects unless confirmed. */
   async #copy(topic: string, record: Message): Promise<void> {
     const { failed, error } = await this.#send(topic, [record]);
-    if (failed.length > 0) throw kafkaError('SETTLE_FAILED', `kafka did not confirm the copy to ${topic}`, error);
+    if (failed.length > 0)
+      throw kafkaError('SETTLE_FAILED', `kafka did not confirm the copy to ${topic}`, error);
   }
 
   // ---- consuming ------------------------------------------------------------------------------
@@ -359,7 +380,8 @@ export class KafkaTransport implements Transport {
     try {
       await reader.start();
     } catch (cause) {
-      if (this.#closed) throw new CarrierError('CLOSED', 'kafka connection is closed', { transport: NAME, cause });
+      if (this.#closed)
+        throw new CarrierError('CLOSED', 'kafka connection is closed', { transport: NAME, cause });
       throw kafkaError('CONNECTION', 'cannot join the consumer group', cause);
     }
   }
@@ -375,11 +397,22 @@ export class KafkaTransport implements Transport {
     try {
       await handle.done();
     } catch (cause) {
-      throw kafkaError('SETTLE_FAILED', 'committing the offset failed (the group rebalanced?); it will be redelivered', cause);
+      throw kafkaError(
+        'SETTLE_FAILED',
+        'committing the offset failed (the group rebalanced?); it will be redelivered',
+        cause,
+      );
     }
   }
 
-  #delivery(topic: string, group: string, source: string, partition: number, record: KafkaMessage, handle: RecordHandle): Delivery {
+  #delivery(
+    topic: string,
+    group: string,
+    source: string,
+    partition: number,
+    record: KafkaMessage,
+    handle: RecordHandle,
+  ): Delivery {
     const decoded = fromRecord(source, partition, record);
     const { message, attempt } = decoded;
     return {
@@ -388,10 +421,15 @@ export class KafkaTransport implements Transport {
       ack: () => this.#settle(handle, async () => {}),
       retry: (delayMs) =>
         this.#settle(handle, () =>
-          this.#copy(retryTopic(topic, group), toRecord(message, retryHeaders(attempt + 1, new Date(Date.now() + delayMs)))),
+          this.#copy(
+            retryTopic(topic, group),
+            toRecord(message, retryHeaders(attempt + 1, new Date(Date.now() + delayMs))),
+          ),
         ),
       deadLetter: (info: DeadLetterInfo) =>
-        this.#settle(handle, () => this.#copy(deadLetterTopic(topic, group), toRecord(message, deadLetterHeaders(info)))),
+        this.#settle(handle, () =>
+          this.#copy(deadLetterTopic(topic, group), toRecord(message, deadLetterHeaders(info))),
+        ),
       release: async () => handle.giveBack(),
     };
   }
@@ -415,8 +453,10 @@ export class KafkaTransport implements Transport {
       consumer: this.#consumerConfig,
       joinTimeoutMs: JOIN_TIMEOUT_MS,
       notBefore: (source, record) => (source === retry ? fromRecord(source, 0, record).dueAt : undefined),
-      deliver: (source, partition, record, handle) => sink(this.#delivery(topic, group, source, partition, record, handle)),
-      onError: (cause) => this.#onError(kafkaError('CONNECTION', `consumer of ${topic}/${group} stopped`, cause)),
+      deliver: (source, partition, record, handle) =>
+        sink(this.#delivery(topic, group, source, partition, record, handle)),
+      onError: (cause) =>
+        this.#onError(kafkaError('CONNECTION', `consumer of ${topic}/${group} stopped`, cause)),
     });
     await this.#startReader(reader);
     return this.#track(reader);
@@ -452,7 +492,8 @@ export class KafkaTransport implements Transport {
           release: async () => handle.giveBack(),
         });
       },
-      onError: (cause) => this.#onError(kafkaError('CONNECTION', `dead-letter consumer of ${topic}/${group} stopped`, cause)),
+      onError: (cause) =>
+        this.#onError(kafkaError('CONNECTION', `dead-letter consumer of ${topic}/${group} stopped`, cause)),
     });
     await this.#startReader(reader);
     return this.#track(reader);
@@ -495,7 +536,8 @@ export class KafkaTransport implements Transport {
       finish = resolve;
     });
     const complete = () =>
-      taken.length >= max || assigned.every((p) => (todo.get(p)?.next ?? Number.POSITIVE_INFINITY) >= (todo.get(p)?.high ?? 0));
+      taken.length >= max ||
+      assigned.every((p) => (todo.get(p)?.next ?? Number.POSITIVE_INFINITY) >= (todo.get(p)?.high ?? 0));
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
       assigned = (event.payload.memberAssignment[dlq] ?? []).filter((p) => todo.has(p));
       if (complete()) finish();
@@ -514,7 +556,11 @@ export class KafkaTransport implements Transport {
             const offset = Number(record.offset);
             if (taken.length >= max || offset >= range.high) break;
             if (offset < range.next) continue;
-            taken.push({ partition: batch.partition, offset, message: fromRecord(dlq, batch.partition, record).message });
+            taken.push({
+              partition: batch.partition,
+              offset,
+              message: fromRecord(dlq, batch.partition, record).message,
+            });
             range.next = offset + 1;
             resolveOffset(record.offset);
           }
@@ -532,10 +578,14 @@ export class KafkaTransport implements Transport {
         retryTopic(topic, group),
         taken.map((t) => toRecord(t.message, retryHeaders(1, now))),
       );
-      if (failed.length > 0) throw kafkaError('PUBLISH_FAILED', `redrive of ${topic}/${group}: copies not confirmed`, error);
+      if (failed.length > 0)
+        throw kafkaError('PUBLISH_FAILED', `redrive of ${topic}/${group}: copies not confirmed`, error);
       const positions = new Map<number, number>();
-      for (const t of taken) positions.set(t.partition, Math.max(positions.get(t.partition) ?? 0, t.offset + 1));
-      await consumer.commitOffsets([...positions].map(([partition, offset]) => ({ topic: dlq, partition, offset: String(offset) })));
+      for (const t of taken)
+        positions.set(t.partition, Math.max(positions.get(t.partition) ?? 0, t.offset + 1));
+      await consumer.commitOffsets(
+        [...positions].map(([partition, offset]) => ({ topic: dlq, partition, offset: String(offset) })),
+      );
       return taken.length;
     } catch (cause) {
       if (cause instanceof CarrierError) throw cause;
@@ -588,7 +638,10 @@ export function kafkaConfig(options: KafkaUrlOptions): KafkaConfig {
  * Connects (admin client), reads the cluster size and the broker's `message.max.bytes`, and returns
  * the transport. Throws `CarrierError` `CONNECTION` when the cluster does not answer.
  */
-export async function createKafkaTransport(options: KafkaUrlOptions, factory: TransportFactoryOptions): Promise<KafkaTransport> {
+export async function createKafkaTransport(
+  options: KafkaUrlOptions,
+  factory: TransportFactoryOptions,
+): Promise<KafkaTransport> {
   const kafka = new KafkaClient(kafkaConfig(options));
   const admin = kafka.admin();
   try {
@@ -599,9 +652,17 @@ export async function createKafkaTransport(options: KafkaUrlOptions, factory: Tr
     if (broker) {
       const described = await admin.describeConfigs({
         includeSynonyms: false,
-        resources: [{ type: ConfigResourceTypes.BROKER, name: String(broker.nodeId), configNames: ['message.max.bytes'] }],
+        resources: [
+          {
+            type: ConfigResourceTypes.BROKER,
+            name: String(broker.nodeId),
+            configNames: ['message.max.bytes'],
+          },
+        ],
       });
-      const value = described.resources[0]?.configEntries.find((e) => e.configName === 'message.max.bytes')?.configValue;
+      const value = described.resources[0]?.configEntries.find(
+        (e) => e.configName === 'message.max.bytes',
+      )?.configValue;
       if (value && Number.isInteger(Number(value))) messageMaxBytes = Number(value);
     }
     const replicationFactor = options.replicationFactor ?? Math.max(1, Math.min(3, cluster.brokers.length));

@@ -20,7 +20,9 @@ export interface KafkaUrlOptions {
   /** `?tlsRejectUnauthorized=false` accepts self-signed broker certificates (tests only). */
   readonly tlsRejectUnauthorized: boolean;
   /** SASL credentials from the URL's user info, mechanism from `?sasl=` (default `plain` when user info is present). */
-  readonly sasl: { readonly mechanism: KafkaSaslMechanism; readonly username: string; readonly password: string } | undefined;
+  readonly sasl:
+    | { readonly mechanism: KafkaSaslMechanism; readonly username: string; readonly password: string }
+    | undefined;
   /** Consumer group session timeout (`?sessionTimeoutMs=`, default 10 000; the broker's minimum is 6 000). */
   readonly sessionTimeoutMs: number;
   /** Heartbeat interval (`?heartbeatIntervalMs=`, default 1 000). */
@@ -89,9 +91,11 @@ function hostPort(entry: string, port: number): string {
  *   never contains the credentials.
  */
 export function parseKafkaUrl(url: URL): KafkaUrlOptions {
-  if (url.protocol !== 'kafka:' && url.protocol !== 'kafkas:') throw invalid(`not a kafka URL: ${url.protocol}//`);
+  if (url.protocol !== 'kafka:' && url.protocol !== 'kafkas:')
+    throw invalid(`not a kafka URL: ${url.protocol}//`);
   const params = url.searchParams;
-  for (const name of params.keys()) if (!KNOWN.has(name)) throw invalid(`unknown kafka URL option ${JSON.stringify(name)}`);
+  for (const name of params.keys())
+    if (!KNOWN.has(name)) throw invalid(`unknown kafka URL option ${JSON.stringify(name)}`);
   const port = url.port === '' ? DEFAULT_PORT : Number(url.port);
   const hosts = decodeURIComponent(url.hostname)
     .split(',')
@@ -125,7 +129,12 @@ export function parseKafkaUrl(url: URL): KafkaUrlOptions {
     tlsRejectUnauthorized: flag(params, 'tlsRejectUnauthorized', true),
     sasl,
     sessionTimeoutMs,
-    heartbeatIntervalMs: integer(params, 'heartbeatIntervalMs', Math.min(1_000, Math.floor(sessionTimeoutMs / 3)), 1),
+    heartbeatIntervalMs: integer(
+      params,
+      'heartbeatIntervalMs',
+      Math.min(1_000, Math.floor(sessionTimeoutMs / 3)),
+      1,
+    ),
     maxWaitTimeMs: integer(params, 'maxWaitTimeMs', 250, 0),
     connectionTimeoutMs: integer(params, 'connectionTimeoutMs', 3_000, 1),
     logLevel,

@@ -47,7 +47,8 @@ export function retryHeaders(attempt: number, dueAt: Date): Record<string, strin
 
 /** Extra headers for the copy written to a dead-letter topic. */
 export function deadLetterHeaders(info: DeadLetterInfo): Record<string, string> {
-  const reason = info.reason.length > MAX_REASON_CHARS ? `${info.reason.slice(0, MAX_REASON_CHARS)}…` : info.reason;
+  const reason =
+    info.reason.length > MAX_REASON_CHARS ? `${info.reason.slice(0, MAX_REASON_CHARS)}…` : info.reason;
   return {
     [HEADERS.deadLetterReason]: reason,
     [HEADERS.deadLetterAttempts]: String(info.attempts),

@@ -1,0 +1,58 @@
+import { CarrierError } from '@carrier/core';
+import { describe, expect, it } from 'vitest';
+import { parseKafkaUrl } from './url.js';
+
+const parse = (url: string) => parseKafkaUrl(new URL(url));
+
+describe('parseKafkaUrl', () => {
+  it('applies the defaults', () => {
+    const o = parse('kafka://127.0.0.1:9092');
+    expect(o.brokers).toEqual(['127.0.0.1:9092']);
+    expect(o.clientId).toBe('carrier');
+    expect(o.partitions).toBe(3);
+    expect(o.replicationFactor).toBeUndefined();
+    expect(o.provisioning).toBe(true);
+    expect(o.tls).toBe(false);
+    expect(o.sasl).toBeUndefined();
+    expect(o.sessionTimeoutMs).toBe(10_000);
+  });
+
+  it('reads several brokers, the default port and options', () => {
+    const o = parse(
+      'kafka://a,b:9093?brokers=c:9094,d&clientId=app&partitions=6&replicationFactor=2&provisioning=off',
+    );
+    expect(o.brokers).toEqual(['a:9093', 'b:9093', 'c:9094', 'd:9092']);
+    expect(o.clientId).toBe('app');
+    expect(o.partitions).toBe(6);
+    expect(o.replicationFactor).toBe(2);
+    expect(o.provisioning).toBe(false);
+    expect(parse('kafka://host').brokers).toEqual(['host:9092']);
+  });
+
+  it('kafkas:// means TLS; user info means SASL', () => {
+    const o = parse('kafkas://alice:s%3Acret@broker:9093?sasl=scram-sha-512');
+    expect(o.tls).toBe(true);
+    expect(o.sasl).toEqual({ mechanism: 'scram-sha-512', username: 'alice', password: 's:cret' });
+    expect(parse('kafka://bob:pw@h:1').sasl?.mechanism).toBe('plain');
+  });
+
+  it('rejects unknown options and bad values without echoing credentials', () => {
+    for (const bad of [
+      'kafka://h:1?partition=3',
+      'kafka://h:1?partitions=0',
+      'kafka://h:1?provisioning=maybe',
+      'kafka://u:topsecret@h:1?sasl=gssapi',
+      'kafka://h:1?sasl=plain',
+    ]) {
+      let error: unknown;
+      try {
+        parse(bad);
+      } catch (e) {
+        error = e;
+      }
+      expect(error, bad).toBeInstanceOf(CarrierError);
+      expect((error as CarrierError).code).toBe('INVALID_ARGUMENT');
+      expect((error as CarrierError).message).not.toContain('topsecret');
+    }
+  });
+});
