@@ -27,9 +27,11 @@ export interface BridgeProgress {
   /** Messages per second since the start. */
   readonly averageRate: number;
   /**
-   * Time lag in milliseconds: how long ago the most recently moved message was published on the
-   * source. Every transport can tell this; `undefined` until a message moved. A backlog count
-   * (messages not yet read) is not available through Carrier's transport SPI.
+   * Time lag in milliseconds: how long after its publication on the source the most recently
+   * moved message was confirmed by the target (how far behind the source the bridge runs). Every
+   * transport can tell this; `undefined` until a message moved. It keeps its last value while
+   * nothing moves. A backlog count (messages not yet read) is not available through Carrier's
+   * transport SPI.
    */
   readonly lagMs: number | undefined;
   /** `running`, `stopping` (finishing in-flight work) or `stopped`. */
@@ -45,7 +47,7 @@ export class ProgressMeter {
   readonly #routes = new Map<string, { from: string; to: string; moved: number; deadLettered: number }>();
   #publishErrors = 0;
   #inFlight = 0;
-  #lastPublishedAt: number | undefined;
+  #lagMs: number | undefined;
   #lastSnapshot: { at: number; moved: number };
 
   constructor(routes: readonly { from: string; to: string }[], now: () => number = Date.now) {
@@ -70,7 +72,7 @@ export class ProgressMeter {
     const route = this.#routes.get(from);
     if (route) route.moved++;
     const t = publishedAt.getTime();
-    if (Number.isFinite(t)) this.#lastPublishedAt = t;
+    if (Number.isFinite(t)) this.#lagMs = Math.max(0, this.#now() - t);
   }
 
   /** A message of `from` was dead-lettered on the source. */
@@ -112,7 +114,7 @@ export class ProgressMeter {
       inFlight: this.#inFlight,
       rate: Math.round(rate),
       averageRate: elapsedMs > 0 ? Math.round((moved * 1000) / elapsedMs) : 0,
-      lagMs: this.#lastPublishedAt === undefined ? undefined : Math.max(0, now - this.#lastPublishedAt),
+      lagMs: this.#lagMs,
       state,
       topics: [...this.#routes.values()].map((r) => ({ ...r })),
     };

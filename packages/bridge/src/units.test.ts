@@ -124,7 +124,8 @@ describe('ProgressMeter', () => {
     let now = 1_000;
     const meter = new ProgressMeter([{ from: 'a', to: 'b' }], () => now);
     meter.begin();
-    meter.moved('a', new Date(900));
+    now = 1_500;
+    meter.moved('a', new Date(400));
     meter.end();
     meter.deadLettered('a');
     now = 2_000;
