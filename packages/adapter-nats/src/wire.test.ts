@@ -1,0 +1,123 @@
+import type { WireMessage } from '@carrier/core';
+import { describe, expect, it } from 'vitest';
+import {
+  decodeDeadLetterInfo,
+  decodeMessage,
+  encodeDeadLetterHeaders,
+  encodeHeaders,
+  HEADERS,
+  type HeaderEntries,
+  headerBytes,
+  parseAckSubject,
+} from './wire.js';
+
+/** What a NATS reader sees: values trimmed as nats.js does, first value per name. */
+function reader(entries: HeaderEntries) {
+  const map = new Map<string, string>();
+  for (const [k, v] of entries) if (!map.has(k)) map.set(k, v.trim());
+  return { keys: () => [...map.keys()], get: (k: string) => map.get(k) ?? '' };
+}
+
+const origin = { stream: 'S', sequence: 7, timestamp: new Date('2026-01-01T00:00:00Z') };
+
+const message: WireMessage = {
+  id: 'id-1',
+  key: 'customer-7',
+  headers: {
+    tenant: 'acme',
+    note: 'naïve café ✓ 日本語 🚀',
+    empty: '',
+    padded: '  x  ',
+    'Nats-Expected-Stream': 'evil',
+  },
+  contentType: 'application/json',
+  body: new Uint8Array([1, 2, 3]),
+  publishedAt: new Date('2026-02-03T04:05:06.789Z'),
+};
+
+describe('wire format', () => {
+  it('round-trips id, key, content type, publishedAt and every user header exactly', () => {
+    const entries = encodeHeaders(message);
+    const names = entries.map(([k]) => k);
+    expect(names).toContain(HEADERS.id);
+    expect(names).not.toContain('Nats-Expected-Stream'); // never handed to the server as its own header
+    expect(names).toContain('Carrier-Header-Nats-Expected-Stream');
+    const { message: back } = decodeMessage(reader(entries), message.body, origin);
+    expect(back).toEqual(message);
+  });
+
+  it('percent-encodes only values NATS would alter (CR, LF, NUL, surrounding whitespace)', () => {
+    const entries = encodeHeaders({ ...message, key: ' spaced\nkey ', headers: { a: 'plain', b: ' lead' } });
+    const map = new Map(entries);
+    expect(map.get('a')).toBe('plain');
+    expect(map.get('b')).toBe('%20lead');
+    expect(map.get(HEADERS.encoded)).toBe(`${HEADERS.key},b`);
+    const { message: back } = decodeMessage(reader(entries), message.body, origin);
+    expect(back.key).toBe(' spaced\nkey ');
+    expect(back.headers).toEqual({ a: 'plain', b: ' lead' });
+  });
+
+  it('gives native messages sensible defaults', () => {
+    const { message: m } = decodeMessage(undefined, new Uint8Array(), origin);
+    expect(m).toEqual({
+      id: 'S:7',
+      key: undefined,
+      headers: {},
+      contentType: 'application/octet-stream',
+      body: new Uint8Array(),
+      publishedAt: origin.timestamp,
+    });
+    const native = decodeMessage(
+      reader([
+        ['Nats-Msg-Id', 'n-1'],
+        ['Content-Type', 'application/json'],
+        ['carrier-key', 'lower-case-works'],
+      ]),
+      new Uint8Array(),
+      origin,
+    ).message;
+    expect(native.id).toBe('n-1');
+    expect(native.contentType).toBe('application/json');
+    expect(native.key).toBe('lower-case-works');
+    expect(native.headers).toEqual({ 'Content-Type': 'application/json' });
+  });
+
+  it('carries dead-letter metadata, multi-line reasons included, and cuts very long reasons', () => {
+    const info = { reason: 'line 1\nline 2', attempts: 3, failedAt: new Date('2026-03-04T05:06:07.000Z') };
+    const entries = encodeDeadLetterHeaders(message, info, 'billing', 'CARRIER_orders:42');
+    const { message: back, meta } = decodeMessage(reader(entries), message.body, origin);
+    expect(back).toEqual(message);
+    expect(decodeDeadLetterInfo(meta, origin.timestamp)).toEqual(info);
+    expect(meta.get(HEADERS.group.toLowerCase())).toBe('billing');
+    expect(meta.get(HEADERS.source.toLowerCase())).toBe('CARRIER_orders:42');
+    const long = encodeDeadLetterHeaders(message, { ...info, reason: 'x'.repeat(10_000) }, 'g', 's', 100);
+    const reason = decodeDeadLetterInfo(
+      decodeMessage(reader(long), message.body, origin).meta,
+      origin.timestamp,
+    ).reason;
+    expect(reason).toHaveLength(100);
+    expect(reason.endsWith('…')).toBe(true);
+  });
+
+  it('measures header bytes as they go on the wire', () => {
+    expect(headerBytes([])).toBe(12);
+    expect(headerBytes([['a', 'é']])).toBe(12 + 1 + 2 + 4);
+    expect(headerBytes([['a', 'b']], 'id')).toBe(12 + 6 + 'Nats-Msg-Id'.length + 2 + 4);
+  });
+
+  it('parses both JetStream ack subject formats', () => {
+    expect(parseAckSubject('$JS.ACK.CARRIER_t.g.3.42.40.1700000000123456789.5')).toEqual({
+      stream: 'CARRIER_t',
+      consumer: 'g',
+      deliveryCount: 3,
+      streamSequence: 42,
+      timestampMs: 1700000000123,
+    });
+    expect(parseAckSubject('$JS.ACK.hub.ACCHASH.CARRIER_t.g.1.9.9.1700000000000000000.0.rnd')).toMatchObject({
+      stream: 'CARRIER_t',
+      deliveryCount: 1,
+      streamSequence: 9,
+    });
+    expect(parseAckSubject('_INBOX.x')).toBeUndefined();
+  });
+});
