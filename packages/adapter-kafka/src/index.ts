@@ -11,6 +11,7 @@ export {
   DEFAULT_CONTENT_TYPE,
   type DecodedRecord,
   deadLetterHeaders,
+  dueAtOf,
   fromRecord,
   HEADERS,
   MAX_REASON_CHARS,

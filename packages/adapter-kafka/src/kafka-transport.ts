@@ -29,7 +29,14 @@ const { ConfigResourceTypes, Kafka: KafkaClient, logLevel: LogLevel, Partitioner
 import { GroupReader, type RecordHandle } from './group-reader.js';
 import { consumerGroupId, deadLetterGroupId, deadLetterTopic, retryTopic } from './names.js';
 import type { KafkaUrlOptions } from './url.js';
-import { deadLetterHeaders, fromRecord, RECORD_OVERHEAD_BYTES, retryHeaders, toRecord } from './wire.js';
+import {
+  deadLetterHeaders,
+  dueAtOf,
+  fromRecord,
+  RECORD_OVERHEAD_BYTES,
+  retryHeaders,
+  toRecord,
+} from './wire.js';
 
 const NAME = 'kafka';
 /** Longest retry delay: retry topics keep records for twice as long. */
@@ -452,7 +459,7 @@ export class KafkaTransport implements Transport {
       prefetch: options.prefetch,
       consumer: this.#consumerConfig,
       joinTimeoutMs: JOIN_TIMEOUT_MS,
-      notBefore: (source, record) => (source === retry ? fromRecord(source, 0, record).dueAt : undefined),
+      notBefore: (source, record) => (source === retry ? dueAtOf(record) : undefined),
       deliver: (source, partition, record, handle) =>
         sink(this.#delivery(topic, group, source, partition, record, handle)),
       onError: (cause) =>

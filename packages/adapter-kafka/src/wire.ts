@@ -106,6 +106,13 @@ function positiveInt(text: string | undefined): number | undefined {
   return n >= 1 ? n : undefined;
 }
 
+/** The due time of a retry copy (ms since the epoch) without decoding the rest of the record. */
+export function dueAtOf(record: KafkaMessage): number | undefined {
+  const headers = record.headers;
+  if (!headers) return undefined;
+  return parseDate(headerText(headers[HEADERS.dueAt]))?.getTime();
+}
+
 /**
  * Decode a consumed record. Records written by plain Kafka clients work too: the id falls back to
  * `<topic>-<partition>-<offset>`, the content type to a `content-type` header or
