@@ -15,8 +15,11 @@ export interface QueueConsumerOptions {
   readonly prefetch: number;
   /** The current connection's session; waits during an outage (see `ConnectionManager.ready`). */
   readonly session: () => Promise<Session>;
-  /** Declares what the queue needs (topology), on every (re)start. */
-  readonly prepare: (session: Session) => Promise<void>;
+  /**
+   * Declares what the queue needs (topology), on every (re)start; `again` is true on a restart, when
+   * cached declarations must not be trusted (the queue may have been deleted).
+   */
+  readonly prepare: (session: Session, again: boolean) => Promise<void>;
   /** Called for each delivery while the consumer runs; `channel` is the one to settle it on. */
   readonly deliver: (message: ConsumeMessage, channel: Channel, session: Session) => void;
   /** Problems with no caller: a consumer that had to be re-opened, a failed re-open. */
@@ -53,11 +56,11 @@ export class QueueConsumer implements TransportSubscription {
 
   /** Declare and start consuming on the current connection. */
   async start(): Promise<void> {
-    await this.#open(await this.options.session());
+    await this.#open(await this.options.session(), false);
   }
 
-  async #open(session: Session): Promise<void> {
-    await this.options.prepare(session);
+  async #open(session: Session, again: boolean): Promise<void> {
+    await this.options.prepare(session, again);
     let channel: Channel;
     try {
       channel = await session.model.createChannel();
@@ -72,8 +75,11 @@ export class QueueConsumer implements TransportSubscription {
       // followed by 'close', handled below
     });
     openChannels.add(channel);
+    let tag: string | undefined;
     channel.on('close', () => {
       openChannels.delete(channel);
+      // deliveries the broker had already sent to this consumer must not reach a reused channel number
+      if (tag !== undefined) session.strays.retire(tag);
       if (this.#channel !== channel) return;
       this.#channel = undefined;
       this.#consumerTag = undefined;
@@ -109,6 +115,7 @@ export class QueueConsumer implements TransportSubscription {
         },
         { noAck: false },
       );
+      tag = consumerTag;
       this.#consumerTag = consumerTag;
     } catch (cause) {
       if (this.#channel === channel) this.#channel = undefined;
@@ -136,7 +143,7 @@ export class QueueConsumer implements TransportSubscription {
             const session = await this.options.session();
             if (this.#stopped) return;
             if (this.#channel) return; // already consuming
-            await this.#open(session);
+            await this.#open(session, true);
             return;
           } catch (error) {
             if (this.#stopped) return;

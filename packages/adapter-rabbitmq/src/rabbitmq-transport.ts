@@ -15,7 +15,7 @@ import type { Channel, ConsumeMessage, GetMessage } from 'amqplib';
 import { ConnectionManager } from './connection.js';
 import { isChannelOpen, QueueConsumer } from './consumer.js';
 import { delayLevel, MAX_DELAY_MS } from './delay.js';
-import { messageOf, rabbitError, TRANSPORT } from './errors.js';
+import { messageOf, rabbitError, replyCode, TRANSPORT } from './errors.js';
 import { deadLetterQueueName, delayQueueName, exchangeName, groupQueueName } from './names.js';
 import type { Outgoing } from './publisher.js';
 import { Session } from './session.js';
@@ -162,6 +162,8 @@ export class RabbitTransport implements Transport {
       if (error) failures.push({ index, id: messages[index]!.id, error });
     });
     if (failures.length > 0) {
+      // 404: the exchange was deleted behind our back; declare it again next time
+      if (failures.some((f) => replyCode(f.error.cause) === 404)) session.topology.forget(topic);
       throw new CarrierError(
         'PUBLISH_FAILED',
         `${failures.length} of ${messages.length} message(s) to ${topic} not confirmed: ${failures[0]!.error.message}`,
@@ -179,7 +181,7 @@ export class RabbitTransport implements Transport {
   async #startConsumer(
     queue: string,
     prefetch: number,
-    prepare: (session: Session) => Promise<void>,
+    prepare: (session: Session, again: boolean) => Promise<void>,
     deliver: (message: ConsumeMessage, channel: Channel, session: Session) => void,
   ): Promise<TransportSubscription> {
     this.#ensureOpen();
@@ -219,7 +221,8 @@ export class RabbitTransport implements Transport {
     return this.#startConsumer(
       queue,
       options.prefetch,
-      async (session) => {
+      async (session, again) => {
+        if (again) session.topology.forget(topic, group);
         await session.topology.group(topic, group, options.ordered);
       },
       (received, channel) => {
@@ -285,7 +288,8 @@ export class RabbitTransport implements Transport {
     return this.#startConsumer(
       deadLetterQueueName(topic, group),
       options.prefetch,
-      async (session) => {
+      async (session, again) => {
+        if (again) session.topology.forget(topic, group);
         await session.topology.group(topic, group, false);
       },
       (received, channel) => {

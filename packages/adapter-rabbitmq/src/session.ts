@@ -1,5 +1,6 @@
 import type { ChannelModel } from 'amqplib';
 import { Publisher } from './publisher.js';
+import { StrayDeliveryFilter } from './stray-frames.js';
 import { Topology } from './topology.js';
 import type { QueueType } from './url.js';
 
@@ -10,12 +11,15 @@ import type { QueueType } from './url.js';
 export class Session {
   readonly publisher: Publisher;
   readonly topology: Topology;
+  /** Drops deliveries that arrive for consumers of channels already closed (see stray-frames.ts). */
+  readonly strays: StrayDeliveryFilter;
 
   constructor(
     readonly model: ChannelModel,
     readonly generation: number,
     queueType: QueueType,
   ) {
+    this.strays = new StrayDeliveryFilter(model);
     this.publisher = new Publisher(model);
     this.topology = new Topology(model, queueType);
   }

@@ -88,6 +88,15 @@ export class Topology {
     return promise;
   }
 
+  /**
+   * Forget what was declared for `topic` (and `group`), so the next call declares it again: after the
+   * broker said an object is gone (404, a consumer cancelled because its queue was deleted).
+   */
+  forget(topic: string, group?: string): void {
+    this.#exchanges.delete(exchangeName(topic));
+    if (group !== undefined) this.#groups.delete(groupQueueName(topic, group));
+  }
+
   /** The topic's durable topic exchange `carrier:<topic>`. */
   exchange(topic: string): Promise<void> {
     const name = exchangeName(topic);

@@ -1,0 +1,19 @@
+import { describeTransportContract } from '@carrier/contract';
+import { inject } from 'vitest';
+import '../src/context.js';
+
+// The conformance suite again with classic queues (`?queueType=classic`): same guarantees, the
+// attempt count relies on Carrier's header and the broker's `redelivered` flag instead of quorum
+// queues' `x-delivery-count`.
+describeTransportContract({
+  name: 'rabbitmq (classic queues)',
+  url: () => `${inject('brokers').rabbitmq}?queueType=classic`,
+  capabilities: {
+    fanOut: true,
+    competingConsumers: true,
+    perKeyOrder: true,
+    nativeDelay: true,
+    redrive: true,
+  },
+  timeoutMs: 30_000,
+});

@@ -1,0 +1,139 @@
+import { randomUUID } from 'node:crypto';
+import { waitFor } from '@carrier/contract';
+import { type Carrier, CarrierError, connect, type Message } from '@carrier/core';
+import amqp from 'amqplib';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import '../src/context.js';
+
+// The topology Carrier declares on RabbitMQ: conflicts with existing queues are reported, never
+// papered over, and an ordered group (single active consumer) keeps per-key order across members.
+
+const url = () => inject('brokers').rabbitmq;
+const fresh = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
+const TIMEOUT = 30_000;
+const open: Carrier[] = [];
+
+async function carrier(): Promise<Carrier> {
+  const c = await connect(url());
+  open.push(c);
+  return c;
+}
+
+async function expectCode(promise: Promise<unknown>, code: string): Promise<CarrierError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(CarrierError);
+  expect((error as CarrierError).code).toBe(code);
+  return error as CarrierError;
+}
+
+afterEach(async () => {
+  await Promise.allSettled(open.splice(0).map((c) => c.close()));
+});
+
+describe('rabbitmq topology', () => {
+  it('declares a durable topic exchange, a quorum queue per group bound with #, and its dead-letter queue', async () => {
+    const c = await carrier();
+    const topic = fresh('topo');
+    await c.declare(topic, ['billing']);
+    const conn = await amqp.connect(url());
+    try {
+      const ch = await conn.createChannel();
+      ch.on('error', () => {});
+      await ch.checkExchange(`carrier:${topic}`);
+      // an equivalent re-declaration succeeds only if the arguments match exactly
+      await ch.assertQueue(`carrier:${topic}:billing`, {
+        durable: true,
+        arguments: { 'x-queue-type': 'quorum' },
+      });
+      await ch.assertQueue(`carrier:${topic}:billing:dlq`, {
+        durable: true,
+        arguments: { 'x-queue-type': 'quorum' },
+      });
+      await ch.assertExchange(`carrier:${topic}`, 'topic', { durable: true });
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('reports an existing queue with other arguments as TOPOLOGY_CONFLICT and keeps other work going', async () => {
+    const c = await carrier();
+    const healthy = fresh('healthy');
+    const got: Message[] = [];
+    await c.subscribe(healthy, { group: 'g' }, (m) => {
+      got.push(m);
+    });
+    const topic = fresh('conflict');
+    const conn = await amqp.connect(url());
+    try {
+      const ch = await conn.createChannel();
+      await ch.assertQueue(`carrier:${topic}:g`, { durable: true }); // a classic queue, made by someone else
+      const error = await expectCode(
+        c.subscribe(topic, { group: 'g' }, () => {}),
+        'TOPOLOGY_CONFLICT',
+      );
+      expect(error.message).toMatch(/carrier:.*:g/);
+      expect(error.transport).toBe('rabbitmq');
+      await ch.deleteQueue(`carrier:${topic}:g`);
+    } finally {
+      await conn.close();
+    }
+    // the refused declaration closed only its own throwaway channel
+    await c.publish(healthy, 'still fine', { id: 'after-conflict' });
+    await waitFor(() => got.some((m) => m.id === 'after-conflict'), TIMEOUT, 'the other subscription');
+  });
+
+  it('an ordered group refuses a queue made for competing consumers; an unordered member may join an ordered group', async () => {
+    const c = await carrier();
+    const competing = fresh('competing');
+    await c.declare(competing, ['g']);
+    await expectCode(
+      c.subscribe(competing, { group: 'g', ordered: true }, () => {}),
+      'TOPOLOGY_CONFLICT',
+    );
+    const ordered = fresh('ordered');
+    await (await c.subscribe(ordered, { group: 'g', ordered: true }, () => {})).close();
+    const c2 = await carrier();
+    const got: string[] = [];
+    await c2.subscribe(ordered, { group: 'g' }, (m) => {
+      got.push(m.id);
+    });
+    await c2.publish(ordered, 'x', { id: 'x' });
+    await waitFor(() => got.includes('x'), TIMEOUT, 'delivery to the unordered member');
+  });
+
+  it('ordered: one active member at a time; per-key order holds across a hand-over to another member', async () => {
+    const c1 = await carrier();
+    const c2 = await carrier();
+    const topic = fresh('sac');
+    const seen: { key: string; seq: number; member: number }[] = [];
+    const handler = (member: number) => async (m: Message) => {
+      const { key, seq } = m.body as { key: string; seq: number };
+      await new Promise((resolve) => setTimeout(resolve, (seq * 7) % 5));
+      seen.push({ key, seq, member });
+    };
+    const first = await c1.subscribe(topic, { group: 'g', concurrency: 4, ordered: true }, handler(1));
+    await c2.subscribe(topic, { group: 'g', concurrency: 4, ordered: true }, handler(2));
+    const keys = ['a', 'b', 'c', 'd'];
+    const entries = [];
+    for (let seq = 0; seq < 50; seq++) for (const key of keys) entries.push({ body: { key, seq }, key });
+    await c1.publishBatch(topic, entries);
+    await waitFor(() => seen.length >= 60, TIMEOUT, 'member 1 to handle some');
+    await first.close(); // hands over: what member 1 had prefetched goes back to the queue
+    await waitFor(() => seen.length >= 200, TIMEOUT, 'all 200 messages');
+    const byMember1 = seen.filter((s) => s.member === 1).length;
+    const byMember2 = seen.filter((s) => s.member === 2).length;
+    console.log(`[rabbitmq ordered] member 1 handled ${byMember1}, member 2 handled ${byMember2}`);
+    // single active consumer: member 2 got nothing while member 1 was active
+    const firstOf2 = seen.findIndex((s) => s.member === 2);
+    expect(seen.slice(firstOf2).every((s) => s.member === 2)).toBe(true);
+    expect(byMember2).toBeGreaterThan(0);
+    for (const key of keys) {
+      expect(seen.filter((s) => s.key === key).map((s) => s.seq)).toEqual(
+        Array.from({ length: 50 }, (_, i) => i),
+      );
+    }
+  });
+});
