@@ -343,6 +343,35 @@ describe('bridge on memory://', () => {
     expect(windowed.topics[0]?.source).toMatchObject({ ids: 1, outsideWindow: 1 });
   });
 
+  it('verify carries what it could not settle to the next run: late copies and messages after --until', async () => {
+    const [src, dst, topic] = [fresh('src'), fresh('dst'), fresh('t')];
+    const from = `memory://${src}`;
+    const to = `memory://${dst}`;
+    const source = await carrier(from);
+    const target = await carrier(to);
+    await source.declare(topic, ['v']);
+    await target.declare(topic, ['v']);
+    const options = { from, to, topics: [topic], group: 'v', idleMs: 200 };
+    await source.publish(topic, 'late', { id: 'late' });
+    const first = await verify(options);
+    expect(first.topics[0]?.missing).toEqual(['late']);
+    // the copy arrives after the first run read the source
+    await target.publish(topic, 'late', { id: 'late' });
+    const second = await verify({ ...options, carryOver: JSON.parse(JSON.stringify(first.carryOver)) });
+    expect(second.ok).toBe(true);
+    expect(second.topics[0]).toMatchObject({ missing: [], source: { ids: 1 }, target: { ids: 1 } });
+    expect(second.carryOver.routes[`${topic}:${topic}`]).toEqual({ source: {}, target: {} });
+
+    // a message after `until` is not judged now, but carried and judged by the next run
+    const until = new Date(Date.now() - 1);
+    await source.publish(topic, 'after', { id: 'after' });
+    const third = await verify({ ...options, until, carryOver: second.carryOver });
+    expect(third.ok).toBe(true);
+    expect(third.topics[0]?.source.outsideWindow).toBe(1);
+    const fourth = await verify({ ...options, carryOver: third.carryOver });
+    expect(fourth.topics[0]?.missing).toEqual(['after']);
+  });
+
   it('rejects bad options before connecting', async () => {
     await expect(
       bridge({ from: 'memory://', to: 'memory://', topics: [], group: 'g' }),

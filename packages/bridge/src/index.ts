@@ -5,10 +5,14 @@ export { isPermanentPublishError, MAX_ID_LENGTH, republishProblem } from './port
 export type { BridgeProgress, RouteProgress } from './progress.js';
 export { describeRoute, parseRoutes, type TopicRoute } from './routes.js';
 export {
+  carryOverOf,
   compareSides,
   type DuplicateId,
   messageDigest,
   type RouteVerifyReport,
+  type SeenEntry,
+  TARGET_ONLY_CARRY_MS,
+  type VerifyCarryOver,
   type VerifyOptions,
   type VerifyReport,
   verify,

@@ -33,7 +33,34 @@ export interface VerifyOptions {
   readonly onError?: ((error: Error) => void) | undefined;
   /** Transport factories to use instead of the URL schemes (third-party transports, tests). */
   readonly transports?: TransportOverrides | undefined;
+  /**
+   * What the previous run could not settle (its report's `carryOver`): ids still missing, source
+   * messages after its `until`, recent ids seen only on the target. They are judged again with
+   * what this run reads, so repeated runs during a dual run never lose track of a message that
+   * one run read on one side only.
+   */
+  readonly carryOver?: VerifyCarryOver | undefined;
 }
+
+/** What verify knows of one id on one side: deliveries seen, content digest, publish time (ms). */
+export interface SeenEntry {
+  count: number;
+  digest: string;
+  publishedAt: number;
+}
+
+/** Unsettled state handed from one verify run to the next (JSON-serialisable). */
+export interface VerifyCarryOver {
+  readonly version: 1;
+  /** Per route, keyed `<from>:<to>`: the entries of each side still to be judged. */
+  readonly routes: Record<
+    string,
+    { readonly source: Record<string, SeenEntry>; readonly target: Record<string, SeenEntry> }
+  >;
+}
+
+/** How long an id seen only on the target is carried to later runs (its source copy may come late). */
+export const TARGET_ONLY_CARRY_MS = 10 * 60_000;
 
 /** An id delivered more than once on one side. */
 export interface DuplicateId {
@@ -72,13 +99,11 @@ export interface VerifyReport {
   readonly window: { readonly since: Date | undefined; readonly until: Date | undefined };
   /** Per topic route. */
   readonly topics: readonly RouteVerifyReport[];
+  /** Pass to the next run as `carryOver` (the CLI keeps it in `--state FILE`). */
+  readonly carryOver: VerifyCarryOver;
 }
 
-interface Seen {
-  count: number;
-  digest: string;
-  publishedAt: number;
-}
+type Seen = SeenEntry;
 
 const DEFAULT_IDLE_MS = 5_000;
 const DEFAULT_MAX_WAIT_MS = 600_000;
@@ -166,6 +191,34 @@ export function compareSides(
   };
 }
 
+const routeKey = (route: TopicRoute) => `${route.from}:${route.to}`;
+
+/**
+ * What a run hands to the next one: source ids not yet found on the target (missing, or published
+ * after `until`), and target ids whose source copy was not seen (if recent) or is after `until`.
+ * Matched ids and source ids before `since` are settled and dropped.
+ */
+export function carryOverOf(
+  source: ReadonlyMap<string, Seen>,
+  target: ReadonlyMap<string, Seen>,
+  window: { since?: Date | undefined; until?: Date | undefined },
+  now: number,
+): { source: Record<string, Seen>; target: Record<string, Seen> } {
+  const since = window.since?.getTime() ?? Number.NEGATIVE_INFINITY;
+  const until = window.until?.getTime() ?? Number.POSITIVE_INFINITY;
+  const carried = { source: {} as Record<string, Seen>, target: {} as Record<string, Seen> };
+  for (const [id, s] of source) {
+    if (s.publishedAt < since) continue;
+    const after = s.publishedAt > until;
+    if (after || !target.has(id)) carried.source[id] = { ...s };
+    if (after && target.has(id)) carried.target[id] = { ...target.get(id)! };
+  }
+  for (const [id, t] of target) {
+    if (!source.has(id) && now - t.publishedAt < TARGET_ONLY_CARRY_MS) carried.target[id] = { ...t };
+  }
+  return carried;
+}
+
 /**
  * Dual-run verification of a bridge. Reads the verify group on both sides of every topic until
  * both sides are idle (nothing delivered for `idleMs`), then reports per topic: ids seen on
@@ -192,9 +245,17 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
       'idleMs and maxWaitMs must be positive, concurrency a positive integer',
     );
   }
+  if (options.carryOver !== undefined && options.carryOver.version !== 1) {
+    throw new CarrierError('INVALID_ARGUMENT', 'unknown verify carry-over version');
+  }
   const onError = options.onError ?? ((error: Error) => console.error(`[carrier verify] ${String(error)}`));
   const { source, target } = await connectBoth(options.from, options.to, onError, options.transports);
-  const seen = routes.map(() => ({ source: new Map<string, Seen>(), target: new Map<string, Seen>() }));
+  const seen = routes.map((route) => {
+    const carried = options.carryOver?.routes[routeKey(route)];
+    const entries = (side: Record<string, Seen> | undefined) =>
+      new Map(Object.entries(side ?? {}).map(([id, e]) => [id, { ...e }] as const));
+    return { source: entries(carried?.source), target: entries(carried?.target) };
+  });
   let lastActivity = Date.now();
   let read = { source: 0, target: 0 };
   const subscriptions: Subscription[] = [];
@@ -245,5 +306,12 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
   const window = { since: options.since, until: options.until };
   const topics = routes.map((route, i) => compareSides(route, seen[i]!.source, seen[i]!.target, window));
   const ok = topics.every((t) => t.missing.length === 0 && t.mismatched.length === 0);
-  return { ok, complete, window, topics };
+  const now = Date.now();
+  const carryOver: VerifyCarryOver = {
+    version: 1,
+    routes: Object.fromEntries(
+      routes.map((route, i) => [routeKey(route), carryOverOf(seen[i]!.source, seen[i]!.target, window, now)]),
+    ),
+  };
+  return { ok, complete, window, topics, carryOver };
 }

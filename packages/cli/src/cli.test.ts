@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import { connect, NonRetryableError } from '@carrier/core';
 import { describe, expect, it } from 'vitest';
@@ -329,6 +332,47 @@ describe('bridge on memory://', () => {
       '--json',
     ]);
     expect(JSON.parse(json.stdout)).toMatchObject({ ok: true, complete: true });
+    await source.close();
+    await target.close();
+  });
+});
+
+describe('bridge --verify --state on memory://', () => {
+  it('keeps missing ids between runs, so a copy that arrives late is matched by the next run', async () => {
+    const from = `memory://${fresh('src')}`;
+    const to = `memory://${fresh('dst')}`;
+    const topic = fresh('t');
+    const state = path.join(mkdtempSync(path.join(os.tmpdir(), 'carrier-state-')), 'verify.json');
+    const source = await connect(from);
+    const target = await connect(to);
+    await source.declare(topic, ['g-verify']);
+    await target.declare(topic, ['g-verify']);
+    const args = [
+      'bridge',
+      from,
+      to,
+      '--topic',
+      topic,
+      '--group',
+      'g',
+      '--verify',
+      '--idle',
+      '200ms',
+      '--state',
+      state,
+    ];
+    await source.publish(topic, 'late', { id: 'late' });
+    const first = await run(args);
+    expect(first.code).toBe(5);
+    expect(first.stdout).toContain('      late');
+    await target.publish(topic, 'late', { id: 'late' });
+    const second = await run(args);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain('source: 1 ids');
+    expect(JSON.parse(readFileSync(state, 'utf8'))).toEqual({
+      version: 1,
+      routes: { [`${topic}:${topic}`]: { source: {}, target: {} } },
+    });
     await source.close();
     await target.close();
   });

@@ -239,6 +239,10 @@ export function createProgram(ctx: Context, setCode: (code: number) => void): Co
         durationArg('--max-wait'),
         600_000,
       )
+      .option(
+        '--state <file>',
+        '--verify: keep what a run cannot settle yet (missing ids, messages after --until) in FILE for the next run',
+      )
       .addOption(
         new Option(
           '--show <n>',

@@ -1,9 +1,11 @@
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import {
   type BridgeProgress,
   bridge,
   describeRoute,
   parseRoutes,
   type RouteVerifyReport,
+  type VerifyCarryOver,
   type VerifyReport,
   verify,
 } from '@carrier/bridge';
@@ -28,6 +30,29 @@ export interface BridgeCommandOptions {
   readonly idle: number;
   readonly maxWait: number;
   readonly show: number;
+  /** `--state FILE`: verify carry-over kept between runs. */
+  readonly state?: string | undefined;
+}
+
+async function readState(file: string): Promise<VerifyCarryOver | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  try {
+    return JSON.parse(text) as VerifyCarryOver;
+  } catch {
+    throw new CliError(ExitCode.USAGE, `--state ${file} is not a verify state file (invalid JSON)`);
+  }
+}
+
+async function writeState(file: string, state: VerifyCarryOver): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(state)}\n`);
+  await rename(tmp, file);
 }
 
 function verifyGroupOf(options: BridgeCommandOptions): string | undefined {
@@ -184,8 +209,11 @@ async function verifyCommand(
     onProgress: options.json
       ? undefined
       : (read) => ctx.io.err(`verify: read ${read.source} on the source, ${read.target} on the target`),
+    carryOver: options.state === undefined ? undefined : await readState(options.state),
   });
-  if (options.json) ctx.io.out(JSON.stringify(report));
+  if (options.state !== undefined) await writeState(options.state, report.carryOver);
+  const { carryOver: _kept, ...printed } = report;
+  if (options.json) ctx.io.out(JSON.stringify(printed));
   else for (const line of verifyLines(report, options.show)) ctx.io.out(line);
   if (!report.ok) return ExitCode.VERIFY_FAILED;
   return report.complete ? ExitCode.OK : ExitCode.TIMEOUT;
