@@ -1,5 +1,6 @@
 import { ENV_URL, startBrokers, stopUp } from './harness.js';
 import { install } from './install.js';
+import { withLock } from './lock.js';
 import { BROKERS } from './types.js';
 import { log } from './util.js';
 
@@ -14,13 +15,14 @@ async function main(command: string | undefined): Promise<void> {
       await install();
       return;
     case 'up': {
-      const session = await startBrokers({ mode: 'up' });
+      // one `up` at a time: a second one waits, then finds the brokers running and reuses them
+      const session = await withLock('up', () => startBrokers({ mode: 'up' }));
       for (const name of BROKERS) process.stdout.write(`${ENV_URL[name]}=${session.urls[name]}\n`);
       log('[brokers] running in the background; stop them with `npm run brokers:down`');
       return;
     }
     case 'down': {
-      const stopped = await stopUp();
+      const stopped = await withLock('up', stopUp);
       log(stopped.length ? `[brokers] stopped ${stopped.join(', ')}` : '[brokers] nothing was running');
       return;
     }

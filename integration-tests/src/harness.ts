@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { StartedTestContainer } from 'testcontainers';
 import { containerRuntimeAvailable, startContainer } from './containers.js';
 import { install, missingLocal } from './install.js';
-import { killLocalSync, readRecord, startLocal, stopLocal } from './local.js';
+import { killAllStartedSync, killLocalSync, readRecord, startLocal, stopLocal } from './local.js';
 import { upDir, upStateFile } from './paths.js';
 import { probe } from './probes.js';
 import { BROKERS, type BrokerEntry, type BrokerName, type BrokerUrls, type HarnessState } from './types.js';
@@ -34,8 +34,8 @@ export function readState(file: string): HarnessState | undefined {
   }
 }
 
+/** Writes atomically; does not create the dir (a vitest run's temp dir gone means the run was aborted). */
 function writeState(file: string, state: HarnessState): void {
-  mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`);
   renameSync(tmp, file);
@@ -55,6 +55,19 @@ export interface StartOptions {
 }
 
 let installing: Promise<void> | undefined;
+
+/** Temp dirs of vitest-mode sessions of this process (removed by cleanupSync). */
+const tempDirs = new Set<string>();
+
+/**
+ * For 'exit'/signal handlers of the process that ran startBrokers({ mode: 'vitest' }): kills the
+ * brokers it started (even while they were still starting) and removes their temp dirs.
+ */
+export function cleanupSync(): void {
+  killAllStartedSync();
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  tempDirs.clear();
+}
 
 /** Runs `brokers:install` once per process when the local provider lacks something. */
 export function ensureInstalled(name: BrokerName): Promise<void> {
@@ -93,6 +106,7 @@ export async function startBrokers(options: StartOptions): Promise<BrokersSessio
   setDummyAwsEnv();
   const t0 = Date.now();
   const baseDir = options.mode === 'up' ? upDir : mkdtempSync(path.join(os.tmpdir(), 'carrier-brokers-'));
+  if (options.mode === 'vitest') tempDirs.add(baseDir);
   if (options.mode === 'up') mkdirSync(baseDir, { recursive: true });
   const stateFile = options.mode === 'up' ? upStateFile : path.join(baseDir, 'state.json');
   const previousUp = options.mode === 'up' ? readState(upStateFile) : undefined;
@@ -118,8 +132,11 @@ export async function startBrokers(options: StartOptions): Promise<BrokersSessio
       return e;
     }
 
-    // already running from `npm run brokers:up`
-    const up = await reusableUp(name);
+    // already running from `npm run brokers:up` (CARRIER_TEST_REUSE=false starts private ones instead)
+    const up =
+      options.mode === 'up' || process.env.CARRIER_TEST_REUSE !== 'false'
+        ? await reusableUp(name)
+        : undefined;
     if (up) {
       line(up, 'local-process (from brokers:up)');
       return up;
@@ -184,8 +201,10 @@ export async function startBrokers(options: StartOptions): Promise<BrokersSessio
         await containers.get(name)?.stop();
       }),
     );
-    if (options.mode === 'vitest') rmSync(baseDir, { recursive: true, force: true });
-    else rmSync(stateFile, { force: true });
+    if (options.mode === 'vitest') {
+      rmSync(baseDir, { recursive: true, force: true });
+      tempDirs.delete(baseDir);
+    } else rmSync(stateFile, { force: true });
   };
 
   const failed = results
@@ -208,7 +227,7 @@ export async function startBrokers(options: StartOptions): Promise<BrokersSessio
 }
 
 /** Kills, synchronously, every local broker this session owns (for 'exit' and signal handlers). */
-export function killOwnedSync(stateFile: string): void {
+export function killOwnedSync(stateFile: string, options: { removeDir?: boolean } = {}): void {
   const state = readState(stateFile);
   for (const e of Object.values(state?.brokers ?? {})) {
     if (!e?.owned || !e.recordFile || !existsSync(e.recordFile)) continue;
@@ -217,6 +236,10 @@ export function killOwnedSync(stateFile: string): void {
     } catch {
       // best effort
     }
+  }
+  // the temp dir of a vitest run (never .brokers/up)
+  if (options.removeDir && path.dirname(stateFile) !== upDir) {
+    rmSync(path.dirname(stateFile), { recursive: true, force: true });
   }
 }
 

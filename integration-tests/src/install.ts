@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { withLock } from './lock.js';
 import {
   binDir,
   brokersDir,
@@ -73,6 +74,7 @@ export function motoServer(): string | undefined {
 
 /** The version of moto in the project venv (from its dist-info), for the provider line. */
 export function motoVersion(): string {
+  if (motoServer() !== path.join(venvDir, 'bin', 'moto_server')) return '(moto_server from PATH)';
   const lib = path.join(venvDir, 'lib');
   try {
     for (const py of readdirSync(lib)) {
@@ -83,7 +85,7 @@ export function motoVersion(): string {
   } catch {
     // not in the venv
   }
-  return 'unknown version';
+  return '(unknown version)';
 }
 
 /** Which brokers cannot run as local processes yet, with what each lacks. */
@@ -118,10 +120,12 @@ async function aptInstall(packages: string[]): Promise<void> {
     prefix = ['-n', apt];
   }
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  // wait for another apt/dpkg run on the machine instead of failing on its lock
+  const lock = ['-o', 'DPkg::Lock::Timeout=600'];
   log(`[install] apt: apt-get update`);
-  await run(command, [...prefix, 'update', '-q'], { env, prefix: '[install] apt:' });
+  await run(command, [...prefix, ...lock, 'update', '-q'], { env, prefix: '[install] apt:' });
   log(`[install] apt: apt-get install ${packages.join(' ')}`);
-  await run(command, [...prefix, 'install', '-y', '-q', '--no-install-recommends', ...packages], {
+  await run(command, [...prefix, ...lock, 'install', '-y', '-q', '--no-install-recommends', ...packages], {
     env,
     prefix: '[install] apt:',
   });
@@ -239,7 +243,11 @@ async function installVenv(): Promise<string | undefined> {
  * Installs everything the local-process provider and the interop tests need. Idempotent: a step
  * whose result is present does nothing, so a second run takes about a second.
  */
-export async function install(): Promise<void> {
+export function install(): Promise<void> {
+  return withLock('install', installUnlocked);
+}
+
+async function installUnlocked(): Promise<void> {
   const t0 = Date.now();
   mkdirSync(brokersDir, { recursive: true });
   log('[install] checking what the local brokers need (integration-tests/.brokers)');

@@ -279,6 +279,24 @@ export async function waitReady(
   }
 }
 
+/** Record files of the brokers this process started (for killAllStartedSync on exit). */
+const startedHere = new Set<string>();
+
+/**
+ * Kills, synchronously, every broker this process started with startLocal (for 'exit' and signal
+ * handlers; the brokers of `brokers:up` are never started by a process that calls this).
+ */
+export function killAllStartedSync(): void {
+  for (const file of startedHere) {
+    try {
+      if (existsSync(file)) killLocalSync(readRecord(file));
+    } catch {
+      // best effort
+    }
+  }
+  startedHere.clear();
+}
+
 /** Creates the data dir, config and (for Kafka) storage, starts the broker and waits until it answers. */
 export async function startLocal(
   name: BrokerName,
@@ -289,6 +307,7 @@ export async function startLocal(
   const prepared = await PREPARE[name](dataDir);
   const record: LocalBrokerRecord = { ...prepared, pid: spawnBroker(prepared) };
   writeRecord(recordFile, record);
+  startedHere.add(recordFile);
   try {
     const version = await waitReady(record);
     if (name === 'rabbitmq' && version) record.version = `RabbitMQ ${version}`;
