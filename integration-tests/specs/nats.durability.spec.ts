@@ -32,6 +32,7 @@ describe('nats durability', () => {
       });
 
       let publishFailures = 0;
+      const failureCodes = new Set<string>();
       let published = 0;
       // the publisher stops at half-way until the broker has been killed, then publishes the
       // second half into the outage
@@ -55,6 +56,11 @@ describe('nats durability', () => {
               const failed = new Set(error.failures.map((f) => f.index));
               if (error.code !== 'PUBLISH_FAILED' || failed.size === 0) throw error;
               publishFailures += failed.size;
+              for (const f of error.failures) {
+                failureCodes.add(
+                  f.error instanceof CarrierError ? f.error.code : `not a CarrierError: ${f.error.name}`,
+                );
+              }
               published += pending.length - failed.size;
               pending = pending.filter((_, i) => failed.has(i));
             }
@@ -94,13 +100,15 @@ describe('nats durability', () => {
       console.log(
         [
           `[nats durability] killed at ${atKill.published} published / ${atKill.received} received`,
-          `published ${published} (publish failures retried: ${publishFailures})`,
+          `published ${published} (publish failures retried: ${publishFailures}, codes: ${[...failureCodes].join(', ')})`,
           `received ${received.length} deliveries, ${distinct.size} distinct, ${dups.size} ids delivered more than once (${extra} extra deliveries)`,
           `outage ${upAt - killedAt} ms (kill -9 until the restarted server answered), consumer resumed ${resumedAt - upAt} ms later`,
           `asynchronous errors reported: ${asyncErrors.length}${asyncErrors.length ? ` (first: ${asyncErrors[0]})` : ''}`,
         ].join('\n'),
       );
       expect(published).toBe(TOTAL);
+      // publishes caught by the outage failed with a coded error inside PUBLISH_FAILED, never hung
+      for (const code of failureCodes) expect(['TIMEOUT', 'CONNECTION']).toContain(code);
       expect(distinct.size).toBe(TOTAL);
       const missing = Array.from({ length: TOTAL }, (_, i) => `m-${i}`).filter((id) => !distinct.has(id));
       expect(missing).toEqual([]);

@@ -55,6 +55,7 @@ import {
   type HeaderEntries,
   headerBytes,
   MAX_REASON_CHARS,
+  needsEncoding,
   parseAckSubject,
 } from './wire.js';
 
@@ -87,6 +88,11 @@ function fail(code: CarrierErrorCode, message: string, cause?: unknown): Carrier
 
 function isTimeout(error: unknown): boolean {
   return error instanceof Error && (error.name === 'TimeoutError' || /timeout/i.test(error.message));
+}
+
+/** `Nats-Msg-Id` of a Carrier id: the id itself, percent-encoded if a header line could not hold it. */
+function msgIdOf(id: string): string {
+  return needsEncoding(id) ? encodeURIComponent(id) : id;
 }
 
 function toHeaders(entries: HeaderEntries): MsgHdrs {
@@ -364,10 +370,24 @@ export class NatsTransport implements Transport {
     this.#ensureOpen();
     const prepared = messages.map((m) => {
       const entries = encodeHeaders(m);
-      this.#checkSize(entries, m.body, m.id);
+      this.#checkSize(entries, m.body, msgIdOf(m.id));
       return entries;
     });
-    await this.#topicStream(topic);
+    try {
+      await this.#topicStream(topic);
+    } catch (error) {
+      // nothing was sent: every message of the batch is unconfirmed
+      const cause = this.#wrap(error, `cannot publish to ${topic}`);
+      throw new CarrierError(
+        'PUBLISH_FAILED',
+        `${messages.length} messages to ${topic} were not published: ${cause.message}`,
+        {
+          transport: TRANSPORT,
+          failures: messages.map((m, index) => ({ index, id: m.id, error: cause })),
+          cause,
+        },
+      );
+    }
     const subject = topicSubject(topic);
     const stream = topicStream(topic);
     const failures: PublishFailure[] = [];
@@ -378,7 +398,7 @@ export class NatsTransport implements Transport {
         if (index >= messages.length) return;
         const m = messages[index]!;
         try {
-          await this.#publishOne(subject, stream, m.body, prepared[index]!, m.id);
+          await this.#publishOne(subject, stream, m.body, prepared[index]!, msgIdOf(m.id));
         } catch (error) {
           failures.push({ index, id: m.id, error: this.#wrap(error, `publish of ${m.id} not confirmed`) });
         }
