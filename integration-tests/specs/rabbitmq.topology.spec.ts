@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { waitFor } from '@carrier/contract';
-import { type Carrier, CarrierError, connect, type Message } from '@carrier/core';
+import { type Carrier, CarrierError, connect, type DeadLetter, type Message } from '@carrier/core';
 import amqp from 'amqplib';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import '../src/context.js';
@@ -46,7 +46,11 @@ describe('rabbitmq topology', () => {
       // an equivalent re-declaration succeeds only if the arguments match exactly
       await ch.assertQueue(`carrier:${topic}:billing`, {
         durable: true,
-        arguments: { 'x-queue-type': 'quorum' },
+        arguments: {
+          'x-queue-type': 'quorum',
+          'x-dead-letter-exchange': '',
+          'x-dead-letter-routing-key': `carrier:${topic}:billing:dlq`,
+        },
       });
       await ch.assertQueue(`carrier:${topic}:billing:dlq`, {
         durable: true,
@@ -102,6 +106,35 @@ describe('rabbitmq topology', () => {
     });
     await c2.publish(ordered, 'x', { id: 'x' });
     await waitFor(() => got.includes('x'), TIMEOUT, 'delivery to the unordered member');
+  });
+
+  it("what the broker itself dead-letters (a native reject) lands in the group's dead letters", async () => {
+    const c = await carrier();
+    const topic = fresh('native-reject');
+    await c.declare(topic, ['g']);
+    const { id } = await c.publish(topic, 'rejected natively', { key: 'k' });
+    const conn = await amqp.connect(url());
+    try {
+      const ch = await conn.createChannel();
+      let msg: amqp.GetMessage | false = false;
+      const deadline = Date.now() + TIMEOUT;
+      while (msg === false && Date.now() < deadline)
+        msg = await ch.get(`carrier:${topic}:g`, { noAck: false });
+      expect(msg).not.toBe(false);
+      if (msg !== false) ch.reject(msg, false);
+      await ch.close();
+    } finally {
+      await conn.close();
+    }
+    const letters: DeadLetter[] = [];
+    await c.deadLetters(topic, 'g').subscribe((l) => {
+      letters.push(l);
+    });
+    await waitFor(() => letters.length >= 1, TIMEOUT, 'the dead letter');
+    expect(letters[0]!.message.id).toBe(id);
+    expect(letters[0]!.message.key).toBe('k');
+    expect(letters[0]!.reason).toBe('dead-lettered by RabbitMQ: rejected');
+    expect(letters[0]!.message.body).toBe('rejected natively');
   });
 
   it('ordered: one active member at a time; per-key order holds across a hand-over to another member', async () => {

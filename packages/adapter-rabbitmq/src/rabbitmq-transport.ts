@@ -390,7 +390,8 @@ export class RabbitTransport implements Transport {
     this.#closed = true;
     await Promise.allSettled([...this.#consumers].map((c) => c.close()));
     this.#consumers.clear();
-    await Promise.allSettled([...this.#inFlight]);
+    // let publishes and redrives in flight get their confirms; during an outage there is nothing to wait for
+    if (this.#manager.current) await Promise.allSettled([...this.#inFlight]);
     await this.#manager.close();
   }
 

@@ -16,6 +16,24 @@ export function queueArguments(queueType: QueueType, singleActiveConsumer: boole
 }
 
 /**
+ * Arguments of a group queue: its type, single active consumer when ordered, and the group's
+ * dead-letter queue as the broker's own dead-letter target, so that what the broker dead-letters
+ * (a native client's `basic.reject` without requeue, a quorum queue's delivery limit, which RabbitMQ
+ * 4 sets to 20 by default) lands in the group's dead letters instead of being dropped.
+ */
+export function groupQueueArguments(
+  queueType: QueueType,
+  singleActiveConsumer: boolean,
+  deadLetterQueue: string,
+): Record<string, unknown> {
+  return {
+    ...queueArguments(queueType, singleActiveConsumer),
+    'x-dead-letter-exchange': '',
+    'x-dead-letter-routing-key': deadLetterQueue,
+  };
+}
+
+/**
  * Arguments of a delay queue: messages expire after `levelMs` and are dead-lettered through the
  * default exchange to the group queue only. Quorum delay queues dead-letter at-least-once (which
  * RabbitMQ allows only with `x-overflow: reject-publish`).
@@ -190,7 +208,8 @@ export class Topology {
   async #declareGroupQueue(topic: string, group: string, mode: GroupMode): Promise<void> {
     const queue = groupQueueName(topic, group);
     await this.#withChannel(`queue ${queue}`, async (channel) => {
-      await this.#queue(channel, queue, queueArguments(this.queueType, mode === 'ordered'));
+      const args = groupQueueArguments(this.queueType, mode === 'ordered', deadLetterQueueName(topic, group));
+      await this.#queue(channel, queue, args);
       await channel.bindQueue(queue, exchangeName(topic), '#');
     });
   }
