@@ -44,7 +44,9 @@ describe.each(['rabbitmq', 'kafka'] as const)('carrier CLI against %s', (name) =
   };
 
   it('doctor: connects, prints transport and capabilities, round-trips a message and a dead letter', async () => {
-    const r = await runCli(['doctor', url(), '--timeout', '60s'], { timeoutMs: 120_000 });
+    // a fresh scratch topic: brokers reused across adapter versions may hold an older carrier.doctor
+    const topic = fresh('doctor');
+    const r = await runCli(['doctor', url(), '--timeout', '60s', '--topic', topic], { timeoutMs: 120_000 });
     expect(r.stdout).toContain(`transport: ${name}`);
     expect(r.stdout).toContain('maxMessageBytes:');
     expect(r.stdout).toContain('ok   round trip');
@@ -52,7 +54,9 @@ describe.each(['rabbitmq', 'kafka'] as const)('carrier CLI against %s', (name) =
     expect(r.stdout).toContain('doctor: all checks passed');
     expect(r.code).toBe(0);
     noSecrets(r.stdout + r.stderr);
-    const json = await runCli(['doctor', url(), '--json', '--timeout', '60s'], { timeoutMs: 120_000 });
+    const json = await runCli(['doctor', url(), '--json', '--timeout', '60s', '--topic', topic], {
+      timeoutMs: 120_000,
+    });
     expect(json.code).toBe(0);
     expect(JSON.parse(json.stdout)).toMatchObject({ ok: true, transport: name });
     noSecrets(json.stdout + json.stderr);

@@ -271,6 +271,7 @@ export function createProgram(ctx: Context, setCode: (code: number) => void): Co
       .argument('<url>', 'broker URL')
       .option('--json', 'one JSON object with every check')
       .option('--timeout <duration>', 'longest wait for each round trip', durationArg('--timeout'), 30_000)
+      .option('--topic <topic>', 'scratch topic to use instead of carrier.doctor')
       .action(async (url: string, options) => setCode(await doctorCommand(ctx, url, options))),
   );
 

@@ -29,15 +29,16 @@ const equalBytes = (a: Uint8Array, b: Uint8Array) => Buffer.compare(Buffer.from(
 
 /**
  * `carrier doctor <url>`: connect, print the transport and its capabilities, then on the scratch
- * topic `carrier.doctor`: declare the topology, publish a message and consume it back (checking
+ * topic `carrier.doctor` (or `--topic`): declare the topology, publish a message and consume it back (checking
  * bytes, key and headers), then dead-letter a second message and read it back from the group's
  * dead letters. Each step proves the permissions it needs (create, write, read, settle).
  */
 export async function doctorCommand(
   ctx: Context,
   url: string,
-  options: { json?: boolean | undefined; timeout: number },
+  options: { json?: boolean | undefined; timeout: number; topic?: string | undefined },
 ): Promise<number> {
+  const topic = options.topic ?? DOCTOR_TOPIC;
   const checks: DoctorCheck[] = [];
   const print = (check: DoctorCheck) => {
     checks.push(check);
@@ -78,8 +79,8 @@ export async function doctorCommand(
       for (const [k, v] of Object.entries(c.capabilities)) ctx.io.out(`  ${k}: ${String(v)}`);
     }
     await step('declare', async () => {
-      await c.declare(DOCTOR_TOPIC, [DOCTOR_GROUP]);
-      return [undefined, `topic ${DOCTOR_TOPIC}, group ${DOCTOR_GROUP}`];
+      await c.declare(topic, [DOCTOR_GROUP]);
+      return [undefined, `topic ${topic}, group ${DOCTOR_GROUP}`];
     });
     const token = randomBytes(8).toString('hex');
     const sentBody = new Uint8Array(randomBytes(32));
@@ -89,7 +90,7 @@ export async function doctorCommand(
     let deadLettered = false;
     await step('subscribe', async () => {
       subscriptions.push(
-        await c.subscribe(DOCTOR_TOPIC, { group: DOCTOR_GROUP, concurrency: 4 }, (m) => {
+        await c.subscribe(topic, { group: DOCTOR_GROUP, concurrency: 4 }, (m) => {
           if (m.id === deadId) throw new NonRetryableError('carrier doctor: dead-letter probe');
           if (m.id === probeId) received = { raw: m.raw, key: m.key, headers: { ...m.headers } };
           // anything else is left over from an earlier run: acknowledged and ignored
@@ -99,7 +100,7 @@ export async function doctorCommand(
     });
     await step('round trip', async () => {
       const started = Date.now();
-      await c.publish(DOCTOR_TOPIC, sentBody, { id: probeId, key: 'doctor', headers: { probe: token } });
+      await c.publish(topic, sentBody, { id: probeId, key: 'doctor', headers: { probe: token } });
       const confirmed = Date.now() - started;
       await waitUntil(() => received !== undefined, options.timeout, 'round trip');
       const r = received!;
@@ -109,8 +110,8 @@ export async function doctorCommand(
       return [undefined, `published (confirmed in ${confirmed} ms) and consumed back unchanged`];
     });
     await step('dead letters', async () => {
-      await c.publish(DOCTOR_TOPIC, 'dead-letter probe', { id: deadId });
-      const dlq = c.deadLetters(DOCTOR_TOPIC, DOCTOR_GROUP);
+      await c.publish(topic, 'dead-letter probe', { id: deadId });
+      const dlq = c.deadLetters(topic, DOCTOR_GROUP);
       subscriptions.push(
         await dlq.subscribe((letter) => {
           if (letter.message.id === deadId) deadLettered = true;
