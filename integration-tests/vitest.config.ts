@@ -1,4 +1,5 @@
 import { defineProject } from 'vitest/config';
+import { sourceResolution } from '../vitest.shared.js';
 
 // The `integration` project: specs in specs/ run against real brokers that src/global-setup.ts
 // provides (env URLs, testcontainers, or local processes; see README.md).
@@ -11,6 +12,7 @@ if (!process.env.AWS_REGION) awsEnv.AWS_REGION = 'us-east-1';
 awsEnv.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 export default defineProject({
+  ...sourceResolution,
   test: {
     name: 'integration',
     include: ['specs/**/*.spec.ts'],
