@@ -12,7 +12,7 @@ export {
   topicSubject,
   unescapeName,
 } from './names.js';
-export { HEADER_RESERVE_BYTES, MAX_DELAY_MS, NatsTransport } from './nats-transport.js';
+export { createNatsTransport, HEADER_RESERVE_BYTES, MAX_DELAY_MS, NatsTransport } from './nats-transport.js';
 export { type NatsSettings, parseNatsUrl, type Retention } from './url.js';
 export { HEADERS, NATS_MSG_ID } from './wire.js';
 

@@ -172,6 +172,19 @@ export class NatsTransport implements Transport {
     }
   }
 
+  /**
+   * The underlying nats.js connection, for native access (core NATS, KV, object store, …). Carrier
+   * owns its lifecycle: do not close or drain it yourself.
+   */
+  get connection(): NatsConnection {
+    return this.#nc;
+  }
+
+  /** A JetStream manager on the same connection (streams, consumers, direct gets). */
+  get manager(): JetStreamManager {
+    return this.#jsm;
+  }
+
   #ensureOpen(): void {
     if (this.#closed || this.#nc.isClosed()) throw fail('CLOSED', 'nats connection is closed');
   }
@@ -702,6 +715,10 @@ export async function createNatsTransport(
     );
   }
   try {
+    if (settings.tls && !nc.info?.tls_required && !nc.info?.tls_available) {
+      // nats.js only upgrades when the server offers TLS: never fall back to plain text silently
+      throw fail('CONNECTION', 'TLS was requested (?tls) but the nats-server does not offer TLS');
+    }
     const version = nc.info?.version ?? '0.0.0';
     if (!versionAtLeast(version, MIN_SERVER)) {
       throw fail(
