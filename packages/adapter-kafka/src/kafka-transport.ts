@@ -65,6 +65,14 @@ function kafkaError(code: CarrierError['code'], message: string, cause?: unknown
   });
 }
 
+/** Whether kafkajs says trying again may help (its own retries may have given up already). */
+function retriable(error: unknown): boolean {
+  const e = error as { retriable?: boolean; name?: string; cause?: unknown } | undefined;
+  if (!e) return false;
+  if (e.retriable === true || e.name === 'KafkaJSNumberOfRetriesExceeded') return true;
+  return e.cause !== undefined && e.cause !== e && retriable(e.cause);
+}
+
 /** Size of a record as Kafka counts it, roughly: value, key and header keys and values. */
 function recordSize(record: Message): number {
   let size = 70; // record framing (varints, attributes, timestamps) — generous
@@ -165,25 +173,37 @@ export class KafkaTransport implements Transport {
         throw kafkaError('TOPOLOGY_CONFLICT', `topic ${topic} does not exist and provisioning is off`, cause);
       }
     }
-    try {
-      return await this.#admin.createTopics({
-        waitForLeaders: true,
-        timeout: 15_000,
-        topics: [
-          {
-            topic,
-            numPartitions: this.#options.partitions,
-            replicationFactor: this.#replicationFactor,
-            configEntries,
-          },
-        ],
-      });
-    } catch (cause) {
-      const text = describe(cause);
-      if (/collides|invalid topic|InvalidTopic/i.test(text)) {
-        throw kafkaError('TOPOLOGY_CONFLICT', `Kafka refuses topic ${topic}`, cause);
+    const deadline = Date.now() + 30_000;
+    let created: boolean | undefined;
+    for (;;) {
+      try {
+        created ??= await this.#admin.createTopics({
+          waitForLeaders: false,
+          topics: [
+            {
+              topic,
+              numPartitions: this.#options.partitions,
+              replicationFactor: this.#replicationFactor,
+              configEntries,
+            },
+          ],
+        });
+        // Right after creation the broker may still answer "does not host this topic-partition"
+        // (kafkajs#1563): wait until the metadata shows a leader for every partition.
+        const { topics } = await this.#admin.fetchTopicMetadata({ topics: [topic] });
+        const partitions = topics[0]?.partitions ?? [];
+        if (partitions.length > 0 && partitions.every((p) => p.leader >= 0)) return created;
+      } catch (cause) {
+        const text = describe(cause);
+        if (/collides|invalid topic|InvalidTopic/i.test(text)) {
+          throw kafkaError('TOPOLOGY_CONFLICT', `Kafka refuses topic ${topic}`, cause);
+        }
+        if (!retriable(cause) || Date.now() > deadline) {
+          throw kafkaError('CONNECTION', `cannot create topic ${topic}`, cause);
+        }
       }
-      throw kafkaError('CONNECTION', `cannot create topic ${topic}`, cause);
+      if (Date.now() > deadline) throw kafkaError('TIMEOUT', `topic ${topic} has no leader after 30 s`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
 
