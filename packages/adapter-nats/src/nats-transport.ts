@@ -419,6 +419,8 @@ export class NatsTransport implements Transport {
     };
     await Promise.all(Array.from({ length: Math.min(PUBLISH_WINDOW, messages.length) }, worker));
     if (failures.length > 0) {
+      // the stream may have been deleted behind Carrier's back: look again next time
+      this.#streams.delete(stream);
       failures.sort((a, b) => a.index - b.index);
       throw new CarrierError(
         'PUBLISH_FAILED',
