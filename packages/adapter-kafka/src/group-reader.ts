@@ -141,6 +141,7 @@ export class GroupReader {
         if (!this.#running(payload)) return;
         await heartbeat(); // throws when the group rebalances: kafkajs rejoins, this batch is dropped
       }
+      if (!this.#running(payload)) return; // stopped while waiting for the heartbeat
       let offsets = this.#offsets.get(key);
       if (!offsets) {
         offsets = new PartitionOffsets();
