@@ -212,6 +212,14 @@ async function verifyCommand(
     carryOver: options.state === undefined ? undefined : await readState(options.state),
   });
   if (options.state !== undefined) await writeState(options.state, report.carryOver);
+  for (const t of report.topics) {
+    if (t.source.deliveries === 0 && t.source.outsideWindow === 0) {
+      ctx.io.err(
+        `verify: note: group ${group} delivered nothing on the source topic ${t.from}: it only sees messages published ` +
+          'after it was declared (the bridge declares it when it starts), and each run reads what arrived since the previous one',
+      );
+    }
+  }
   const { carryOver: _kept, ...printed } = report;
   if (options.json) ctx.io.out(JSON.stringify(printed));
   else for (const line of verifyLines(report, options.show)) ctx.io.out(line);
