@@ -24,6 +24,13 @@ export interface QueueConsumerOptions {
   readonly deliver: (message: ConsumeMessage, channel: Channel, session: Session) => void;
   /** Problems with no caller: a consumer that had to be re-opened, a failed re-open. */
   readonly onError: (error: Error) => void;
+  /**
+   * Single-active-consumer queues: `stop()` does not cancel the consumer, and what arrives afterwards
+   * is held unsettled until `close()` closes the channel. Cancelling would make the broker activate
+   * the next member at once, while this one still works on earlier messages of the same keys; a
+   * closed channel instead gives every unsettled delivery back, in queue order, before the hand-over.
+   */
+  readonly holdUntilClose: () => boolean;
 }
 
 const openChannels = new WeakSet<Channel>();
@@ -102,6 +109,9 @@ export class QueueConsumer implements TransportSubscription {
             void channel.close().catch(() => {});
             return;
           }
+          if (this.#stopped && this.options.holdUntilClose() && this.#channel === channel) {
+            return; // held: closing the channel gives it back (see holdUntilClose)
+          }
           if (this.#stopped || this.#channel !== channel) {
             // arrived after stop(): give it back at once
             try {
@@ -122,7 +132,7 @@ export class QueueConsumer implements TransportSubscription {
       await channel.close().catch(() => {});
       throw rabbitError('CONNECTION', `cannot consume ${this.options.queue}: ${messageOf(cause)}`, cause);
     }
-    if (this.#stopped) {
+    if (this.#stopped && !this.options.holdUntilClose()) {
       // stopped while starting: nothing was handed over that needs this channel
       await channel.cancel(this.#consumerTag).catch(() => {});
     }
@@ -171,6 +181,7 @@ export class QueueConsumer implements TransportSubscription {
     this.#stopped = true;
     if (this.#restartTimer) clearTimeout(this.#restartTimer);
     this.#wake?.();
+    if (this.options.holdUntilClose()) return;
     const channel = this.#channel;
     const tag = this.#consumerTag;
     if (channel && tag) await channel.cancel(tag).catch(() => {});

@@ -8,8 +8,10 @@ export { RabbitTransport } from './rabbitmq-transport.js';
 export {
   DEFAULT_HEARTBEAT_SECONDS,
   DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_MAX_MESSAGE_BYTES_V4,
   DEFAULT_RECONNECT_MAX_DELAY_MS,
   DEFAULT_RECOVERY_TIMEOUT_MS,
+  defaultMaxMessageBytes,
   type QueueType,
   type RabbitSettings,
 } from './url.js';

@@ -19,7 +19,7 @@ import { messageOf, rabbitError, replyCode, TRANSPORT } from './errors.js';
 import { deadLetterQueueName, delayQueueName, exchangeName, groupQueueName } from './names.js';
 import type { Outgoing } from './publisher.js';
 import { Session } from './session.js';
-import type { RabbitSettings } from './url.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, defaultMaxMessageBytes, type RabbitSettings } from './url.js';
 import { copyProperties, decodeMessage, encodeMessage, headerString, routingKeyFor } from './wire.js';
 
 /** Dead letters moved per confirm round trip by `redrive`. */
@@ -54,7 +54,7 @@ function settleOn(channel: Channel, what: string, settle: () => void): Promise<v
  */
 export class RabbitTransport implements Transport {
   readonly name = TRANSPORT;
-  readonly capabilities: Capabilities;
+  #capabilities: Capabilities;
   readonly #settings: RabbitSettings;
   readonly #onError: (error: Error) => void;
   readonly #manager: ConnectionManager;
@@ -67,13 +67,13 @@ export class RabbitTransport implements Transport {
   private constructor(settings: RabbitSettings, options: TransportFactoryOptions) {
     this.#settings = settings;
     this.#onError = options.onError;
-    this.capabilities = {
+    this.#capabilities = {
       fanOut: true,
       competingConsumers: true,
       perKeyOrder: true,
       nativeDelay: true,
       maxDelayMs: MAX_DELAY_MS,
-      maxMessageBytes: settings.maxMessageBytes,
+      maxMessageBytes: settings.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
       redrive: true,
     };
     this.#manager = new ConnectionManager(settings, {
@@ -90,8 +90,24 @@ export class RabbitTransport implements Transport {
    */
   static async connect(settings: RabbitSettings, options: TransportFactoryOptions): Promise<RabbitTransport> {
     const transport = new RabbitTransport(settings, options);
-    await transport.#manager.start();
+    const model = await transport.#manager.start();
+    if (settings.maxMessageBytes === undefined) {
+      // the server's max_message_size is not visible over AMQP: assume its version's default
+      const version = (model.connection.serverProperties as { version?: unknown }).version;
+      transport.#capabilities = {
+        ...transport.#capabilities,
+        maxMessageBytes: defaultMaxMessageBytes(version),
+      };
+    }
     return transport;
+  }
+
+  /**
+   * What this transport guarantees. `maxMessageBytes` is the URL's `maxMessageBytes`, or else the
+   * default `max_message_size` of the server's version (128 MiB before 4.0, 16 MiB from 4.0).
+   */
+  get capabilities(): Capabilities {
+    return this.#capabilities;
   }
 
   #ensureOpen(): void {
@@ -183,11 +199,13 @@ export class RabbitTransport implements Transport {
     prefetch: number,
     prepare: (session: Session, again: boolean) => Promise<void>,
     deliver: (message: ConsumeMessage, channel: Channel, session: Session) => void,
+    holdUntilClose: () => boolean = () => false,
   ): Promise<TransportSubscription> {
     this.#ensureOpen();
     const consumer = new QueueConsumer({
       queue,
       prefetch,
+      holdUntilClose,
       session: () => this.#current(),
       prepare,
       deliver,
@@ -218,12 +236,14 @@ export class RabbitTransport implements Transport {
   ): Promise<TransportSubscription> {
     const queue = groupQueueName(topic, group);
     const dlq = deadLetterQueueName(topic, group);
+    /** Whether the group queue has a single active consumer (set when the topology is declared). */
+    let singleActive = options.ordered;
     return this.#startConsumer(
       queue,
       options.prefetch,
       async (session, again) => {
         if (again) session.topology.forget(topic, group);
-        await session.topology.group(topic, group, options.ordered);
+        singleActive = (await session.topology.group(topic, group, options.ordered)) === 'ordered';
       },
       (received, channel) => {
         const { message, attempt } = decodeMessage(received);
@@ -273,9 +293,14 @@ export class RabbitTransport implements Transport {
           },
           deadLetter: (info) =>
             moveThenAck('dead-letter', () => copy({ queue: dlq }, { attempt, deadLetter: info })),
-          release: () => settleOn(channel, 'release', () => channel.nack(received, false, true)),
+          // ordered (single active consumer): keep it until the channel closes, which gives it back
+          // in queue order before the next member becomes active (see QueueConsumer.holdUntilClose)
+          release: singleActive
+            ? () => Promise.resolve()
+            : () => settleOn(channel, 'release', () => channel.nack(received, false, true)),
         });
       },
+      () => singleActive,
     );
   }
 

@@ -1,12 +1,17 @@
 import { CarrierError } from '@carrier/core';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_MESSAGE_BYTES, parseRabbitUrl } from './url.js';
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_MAX_MESSAGE_BYTES_V4,
+  defaultMaxMessageBytes,
+  parseRabbitUrl,
+} from './url.js';
 
 describe('parseRabbitUrl', () => {
-  it('defaults: quorum queues, 128 MiB, heartbeat 15 s added for amqplib', () => {
+  it("defaults: quorum queues, the server version's message size, heartbeat 15 s added for amqplib", () => {
     const s = parseRabbitUrl(new URL('amqp://guest:guest@127.0.0.1:5672'));
     expect(s.queueType).toBe('quorum');
-    expect(s.maxMessageBytes).toBe(DEFAULT_MAX_MESSAGE_BYTES);
+    expect(s.maxMessageBytes).toBeUndefined();
     expect(s.recoveryTimeoutMs).toBe(30_000);
     expect(new URL(s.amqpUrl).searchParams.get('heartbeat')).toBe('15');
   });
@@ -26,6 +31,13 @@ describe('parseRabbitUrl', () => {
     expect(amqp.password).toBe('p%40ss');
     expect([...amqp.searchParams.keys()].sort()).toEqual(['frameMax', 'heartbeat']);
     expect(amqp.searchParams.get('heartbeat')).toBe('5');
+  });
+
+  it("picks the server version's default max_message_size", () => {
+    expect(defaultMaxMessageBytes('3.10.8')).toBe(DEFAULT_MAX_MESSAGE_BYTES);
+    expect(defaultMaxMessageBytes('3.13.7')).toBe(128 * 1024 * 1024);
+    expect(defaultMaxMessageBytes('4.1.0')).toBe(DEFAULT_MAX_MESSAGE_BYTES_V4);
+    expect(defaultMaxMessageBytes(undefined)).toBe(16 * 1024 * 1024);
   });
 
   it('rejects unknown queue types and bad numbers with INVALID_ARGUMENT', () => {

@@ -3,8 +3,19 @@ import { CarrierError } from '@carrier/core';
 /** Queue type of the queues Carrier declares. */
 export type QueueType = 'quorum' | 'classic';
 
-/** RabbitMQ's default `max_message_size` (3.8 to 3.13): 128 MiB. */
+/** RabbitMQ's default `max_message_size` from 3.8 to 3.13: 128 MiB. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 128 * 1024 * 1024;
+/** RabbitMQ's default `max_message_size` from 4.0 on: 16 MiB. */
+export const DEFAULT_MAX_MESSAGE_BYTES_V4 = 16 * 1024 * 1024;
+
+/**
+ * The default `max_message_size` of a RabbitMQ server of this version (the `version` server
+ * property): 16 MiB from 4.0, 128 MiB before. Unknown versions get the smaller one.
+ */
+export function defaultMaxMessageBytes(serverVersion: unknown): number {
+  const major = typeof serverVersion === 'string' ? Number.parseInt(serverVersion, 10) : Number.NaN;
+  return Number.isInteger(major) && major < 4 ? DEFAULT_MAX_MESSAGE_BYTES : DEFAULT_MAX_MESSAGE_BYTES_V4;
+}
 /** Heartbeat (seconds) asked for when the URL does not say: detects a dead peer within about 30 s. */
 export const DEFAULT_HEARTBEAT_SECONDS = 15;
 /** How long calls wait for a lost connection to come back before failing, by default. */
@@ -18,8 +29,11 @@ export interface RabbitSettings {
   readonly amqpUrl: string;
   /** Type of the group, delay and dead-letter queues Carrier declares (`?queueType=`, default quorum). */
   readonly queueType: QueueType;
-  /** Largest message accepted (`?maxMessageBytes=`, default the server's default of 128 MiB). */
-  readonly maxMessageBytes: number;
+  /**
+   * Largest message accepted (`?maxMessageBytes=`); `undefined` means the default `max_message_size`
+   * of the server's version (see {@link defaultMaxMessageBytes}).
+   */
+  readonly maxMessageBytes: number | undefined;
   /** How long a call waits for a lost connection to come back (`?recoveryTimeout=` ms, default 30 000). */
   readonly recoveryTimeoutMs: number;
   /** Longest pause between reconnection attempts (`?reconnectMaxDelay=` ms, default 5 000). */
@@ -62,7 +76,9 @@ export function parseRabbitUrl(url: URL): RabbitSettings {
   }
   const settings = {
     queueType,
-    maxMessageBytes: positiveInteger(url, 'maxMessageBytes', DEFAULT_MAX_MESSAGE_BYTES),
+    maxMessageBytes: url.searchParams.has('maxMessageBytes')
+      ? positiveInteger(url, 'maxMessageBytes', 1)
+      : undefined,
     recoveryTimeoutMs: positiveInteger(url, 'recoveryTimeout', DEFAULT_RECOVERY_TIMEOUT_MS),
     reconnectMaxDelayMs: positiveInteger(url, 'reconnectMaxDelay', DEFAULT_RECONNECT_MAX_DELAY_MS),
   } as const;
