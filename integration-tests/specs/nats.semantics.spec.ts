@@ -109,6 +109,28 @@ describe('nats semantics', () => {
     expect(calls).toEqual([{ id, attempt: 1, member: 'slow' }]);
   });
 
+  it('a foreign stream on carrier.<topic> is a TOPOLOGY_CONFLICT, never a silent takeover', async () => {
+    const c = await carrier();
+    const topic = freshName('foreign');
+    const nc = await natsConnect({ servers: natsServers(url()) });
+    const foreign = `FOREIGN_${topicStream(topic).slice(8)}`;
+    try {
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.add({ name: foreign, subjects: [`carrier.${topic}`] });
+      const sub = await c.subscribe(topic, { group: 'g' }, () => {}).catch((e: unknown) => e);
+      expect(sub).toBeInstanceOf(CarrierError);
+      expect((sub as CarrierError).code).toBe('TOPOLOGY_CONFLICT');
+      const pub = await c.publish(topic, 'x').catch((e: unknown) => e);
+      expect(pub).toBeInstanceOf(CarrierError);
+      expect((pub as CarrierError).code).toBe('PUBLISH_FAILED');
+      expect((pub as CarrierError).failures).toHaveLength(1);
+      expect(((pub as CarrierError).cause as CarrierError).code).toBe('TOPOLOGY_CONFLICT');
+      await jsm.streams.delete(foreign);
+    } finally {
+      await nc.close();
+    }
+  });
+
   it('creates one stream per topic, a durable consumer per group and a dead-letter stream', async () => {
     const c = await carrier();
     const topic = `orders.${freshName('layout')}`;

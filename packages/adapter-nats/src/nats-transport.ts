@@ -238,7 +238,7 @@ export class NatsTransport implements Transport {
     } catch (error) {
       // another client created it meanwhile (possibly with other settings): use it if it fits
       if (apiCode(error) === API.streamNameInUse) return check();
-      throw this.#wrap(error, `cannot create stream ${name}`);
+      throw this.#refused(error, `cannot create stream ${name}`);
     }
   }
 
@@ -293,7 +293,7 @@ export class NatsTransport implements Transport {
     } catch (error) {
       const code = apiCode(error);
       if (code === API.consumerExists || code === API.consumerAlreadyExists) return;
-      throw this.#wrap(error, `cannot create consumer ${stream}/${name}`);
+      throw this.#refused(error, `cannot create consumer ${stream}/${name}`);
     }
   }
 
@@ -343,6 +343,13 @@ export class NatsTransport implements Transport {
     await this.#topicStream(topic);
     if (groups.length > 0) await this.#deadLetterStream(topic);
     await Promise.all(groups.flatMap((g) => [this.#group(topic, g), this.#deadLetterGroup(topic, g)]));
+  }
+
+  /** The server refused to create an object (e.g. its subjects overlap another stream's): `TOPOLOGY_CONFLICT`. */
+  #refused(error: unknown, what: string): CarrierError {
+    if (error instanceof JetStreamApiError)
+      return fail('TOPOLOGY_CONFLICT', `${what}: ${error.message}`, error);
+    return this.#wrap(error, what);
   }
 
   #wrap(error: unknown, what: string): CarrierError {
