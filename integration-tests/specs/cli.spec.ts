@@ -7,7 +7,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import '../src/context.js';
 import { buildCli, CliProcess, runCli } from './cli-support.js';
 
-// Every `carrier` command, run as a child process against the harness's real brokers.
+// Every `carrier` command, run as a child process against the harness's real brokers (Kafka,
+// RabbitMQ, NATS; SQS is left out while vitest workers fail to import the AWS SDK's dist-es build,
+// which breaks sqs.contract.spec.ts the same way; the CLI itself runs fine against SQS).
 
 const fresh = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 
@@ -27,7 +29,7 @@ function secretOf(url: string): string | undefined {
 
 beforeAll(() => buildCli(), 120_000);
 
-describe.each(['rabbitmq', 'kafka'] as const)('carrier CLI against %s', (name) => {
+describe.each(['rabbitmq', 'kafka', 'nats'] as const)('carrier CLI against %s', (name) => {
   const url = () => inject('brokers')[name];
   const open: Carrier[] = [];
   afterAll(async () => {
