@@ -708,7 +708,8 @@ export async function createNatsTransport(
       user: settings.user,
       pass: settings.pass,
       token: settings.token,
-      tls: settings.tls ?? null,
+      // undefined (not null): nats.js then upgrades to TLS whenever the server requires or offers it
+      ...(settings.tls ? { tls: settings.tls } : {}),
       name: settings.name,
       timeout: settings.connectTimeoutMs,
       maxReconnectAttempts: -1,
