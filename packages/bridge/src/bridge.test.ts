@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   type Carrier,
+  CarrierError,
   connect,
   createMemoryTransport,
   type Message,
@@ -289,6 +290,62 @@ describe('bridge on memory://', () => {
     await waitFor(() => new Set(received.map((m) => m.id)).size === total, 20_000, 'every id on the target');
     await last.stop();
     expect(received.length).toBeGreaterThan(total); // the unconfirmed copies came again
+  });
+
+  it('while the target is down it holds and retries (nothing skipped, nothing dead-lettered); stop gives back', async () => {
+    const [src, dst, topic] = [fresh('src'), fresh('dst'), fresh('t')];
+    const source = await carrier(`memory://${src}`);
+    const target = await carrier(`memory://${dst}`);
+    const received = await collect(target, topic, 'g');
+    let down = true;
+    const flaky: TransportFactory = async (url, options) => {
+      const inner = await createMemoryTransport(url, options);
+      return {
+        name: inner.name,
+        capabilities: inner.capabilities,
+        declare: (t, groups) => inner.declare(t, groups),
+        publish: async (t, messages) => {
+          if (down) throw new CarrierError('CONNECTION', 'target unreachable', { transport: 'memory' });
+          await inner.publish(t, messages);
+        },
+        subscribe: (t, group, o, sink) => inner.subscribe(t, group, o, sink),
+        subscribeDeadLetters: (t, group, o, sink) => inner.subscribeDeadLetters(t, group, o, sink),
+        redrive: (t, group, max) => inner.redrive(t, group, max),
+        close: () => inner.close(),
+        abort: () => inner.abort(),
+      };
+    };
+    const options = {
+      from: `memory://${src}`,
+      to: `memory://${dst}`,
+      topics: [topic],
+      group: 'bridge',
+      concurrency: 8,
+    };
+    const errors: string[] = [];
+    const first = await bridge({
+      ...options,
+      transports: { to: flaky },
+      onError: (e) => errors.push(e.message),
+    });
+    await source.publishBatch(
+      topic,
+      Array.from({ length: 20 }, (_, i) => ({ body: { i }, id: `m${i}` })),
+    );
+    await waitFor(() => first.progress().publishErrors >= 16, 10_000, 'failed publishes being retried');
+    expect(first.progress()).toMatchObject({ moved: 0, deadLettered: 0, inFlight: 8 });
+    expect(errors[0]).toMatch(/publishing m\d+ to .* failed; retrying/);
+    // a stop during the outage ends promptly: the held messages go back to the source group
+    const stopped = await first.stop();
+    expect(stopped).toMatchObject({ moved: 0, deadLettered: 0, inFlight: 0 });
+    down = false;
+    const second = track(await bridge({ ...options, transports: { to: flaky } }));
+    await waitFor(
+      () => new Set(received.map((m) => m.id)).size === 20,
+      10_000,
+      'all twenty once the target is back',
+    );
+    expect(second.progress().deadLettered).toBe(0);
   });
 
   it('verify: zero missing after a bridged run; reports missing ids, duplicates and altered copies', async () => {
