@@ -53,6 +53,7 @@ export class GroupReader {
   #commitWaiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
   #committing: Promise<void> | undefined;
   #joined = false;
+  #closing: Promise<void> | undefined;
 
   constructor(kafka: Kafka, settings: GroupReaderSettings) {
     this.#settings = settings;
@@ -274,9 +275,14 @@ export class GroupReader {
     this.#pauseAll();
   }
 
-  /** Commit what is done, leave the group and disconnect. */
-  async close(): Promise<void> {
-    if (this.#state === 'closed' || this.#state === 'aborted') return;
+  /** Commit what is done, leave the group and disconnect. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    if (this.#state === 'aborted') return;
     this.#state = 'stopped';
     this.#wake();
     this.#pauseAll();
@@ -285,9 +291,9 @@ export class GroupReader {
     } catch (error) {
       this.#settings.onError(error instanceof Error ? error : new Error(String(error)));
     } finally {
-      this.#state = 'closed';
+      if ((this.#state as State) !== 'aborted') this.#state = 'closed'; // abort() may have run meanwhile
       this.#clearTimers();
-      await this.#consumer.disconnect();
+      await this.#consumer.disconnect().catch(() => {});
     }
   }
 

@@ -483,7 +483,7 @@ export class KafkaTransport implements Transport {
       deliver: (source, partition, record, handle) =>
         sink(this.#delivery(topic, group, source, partition, record, handle)),
       onError: (cause) =>
-        this.#onError(kafkaError('CONNECTION', `consumer of ${topic}/${group} stopped`, cause)),
+        this.#onError(kafkaError('CONNECTION', `consumer of ${topic}/${group} failed`, cause)),
     });
     await this.#startReader(reader);
     return this.#track(reader);
@@ -520,7 +520,7 @@ export class KafkaTransport implements Transport {
         });
       },
       onError: (cause) =>
-        this.#onError(kafkaError('CONNECTION', `dead-letter consumer of ${topic}/${group} stopped`, cause)),
+        this.#onError(kafkaError('CONNECTION', `dead-letter consumer of ${topic}/${group} failed`, cause)),
     });
     await this.#startReader(reader);
     return this.#track(reader);
