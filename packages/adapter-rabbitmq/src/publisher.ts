@@ -14,6 +14,14 @@ interface Pending {
   returned: Error | undefined;
 }
 
+/** What is known about one publishing channel. */
+interface ChannelState {
+  /** In publish order: used to attach a `basic.return` to its message. */
+  readonly pending: Pending[];
+  /** Why the broker closed the channel (e.g. 406 above `max_message_size`), if it did. */
+  closeError: Error | undefined;
+}
+
 /**
  * Publishes on one confirm channel of one connection. Each message resolves with `undefined` when
  * the broker acked it and was not returned as unroutable (every publish is `mandatory`), or with the
@@ -23,18 +31,19 @@ interface Pending {
  */
 export class Publisher {
   #channel: Promise<ConfirmChannel> | undefined;
-  /** In publish order, per channel: used to attach a `basic.return` to its message. */
-  #pending = new Map<ConfirmChannel, Pending[]>();
+  readonly #states = new Map<ConfirmChannel, ChannelState>();
 
   constructor(private readonly model: ChannelModel) {}
 
   #open(): Promise<ConfirmChannel> {
     this.#channel ??= (async () => {
       const channel = await this.model.createConfirmChannel();
-      const pending: Pending[] = [];
-      this.#pending.set(channel, pending);
-      channel.on('error', () => {
-        // the pending confirms fail with the close
+      const state: ChannelState = { pending: [], closeError: undefined };
+      const pending = state.pending;
+      this.#states.set(channel, state);
+      channel.on('error', (error: Error) => {
+        // emitted before the close fails the pending confirms: they report this as their cause
+        state.closeError = error;
       });
       channel.on('return', (message: Message) => {
         const id = message.properties.messageId as unknown;
@@ -49,7 +58,7 @@ export class Publisher {
         }
       });
       channel.on('close', () => {
-        this.#pending.delete(channel);
+        this.#states.delete(channel);
         if (this.#channel === opened) this.#channel = undefined;
       });
       return channel;
@@ -70,7 +79,8 @@ export class Publisher {
       const error = rabbitError('CONNECTION', `cannot open a publishing channel: ${messageOf(cause)}`, cause);
       return messages.map(() => error);
     }
-    const pending = this.#pending.get(channel) ?? [];
+    const state: ChannelState = this.#states.get(channel) ?? { pending: [], closeError: undefined };
+    const pending = state.pending;
     const outcomes: Promise<Error | undefined>[] = [];
     for (const message of messages) {
       const entry: Pending = { messageId: message.options.messageId, returned: undefined };
@@ -87,11 +97,12 @@ export class Publisher {
               const index = pending.indexOf(entry);
               if (index >= 0) pending.splice(index, 1);
               if (err) {
+                const cause = state.closeError ?? err;
                 resolve(
                   rabbitError(
                     'PUBLISH_FAILED',
-                    `message ${entry.messageId} was not confirmed: ${messageOf(err)}`,
-                    err,
+                    `message ${entry.messageId} was not confirmed: ${messageOf(cause)}`,
+                    cause,
                   ),
                 );
               } else resolve(entry.returned);
