@@ -109,6 +109,25 @@ describe('nats semantics', () => {
     expect(calls).toEqual([{ id, attempt: 1, member: 'slow' }]);
   });
 
+  it("raises a group's max_ack_pending to a member's prefetch, and never lowers it", async () => {
+    const c = await carrier('?maxAckPending=2');
+    const topic = freshName('map');
+    await c.declare(topic, ['g']);
+    const nc = await natsConnect({ servers: natsServers(url()) });
+    try {
+      const jsm = await jetstreamManager(nc);
+      expect((await jsm.consumers.info(topicStream(topic), 'g')).config.max_ack_pending).toBe(2);
+      await c.subscribe(topic, { group: 'g', concurrency: 5 }, () => {});
+      const info = await jsm.consumers.info(topicStream(topic), 'g');
+      expect(info.config.max_ack_pending).toBe(5);
+      expect(info.config.filter_subjects).toHaveLength(2); // the update kept the rest of the config
+      await c.subscribe(topic, { group: 'g', concurrency: 3 }, () => {});
+      expect((await jsm.consumers.info(topicStream(topic), 'g')).config.max_ack_pending).toBe(5);
+    } finally {
+      await nc.close();
+    }
+  });
+
   it('a foreign stream on carrier.<topic> is a TOPOLOGY_CONFLICT, never a silent takeover', async () => {
     const c = await carrier();
     const topic = freshName('foreign');
