@@ -159,6 +159,33 @@ describe('rabbitmq connection recovery', () => {
     }
   }, 60_000);
 
+  it('a publish the broker refuses (406: above its max_message_size) fails with a code; subscriptions and later publishes go on', async () => {
+    const errors: Error[] = [];
+    // declare more than the server takes, so the broker itself refuses the message
+    const c = await connect(`${url}&maxMessageBytes=200000000`, { onError: (e) => errors.push(e) });
+    try {
+      const topic = fresh('too-big');
+      const got: string[] = [];
+      await c.subscribe(topic, { group: 'g' }, (m) => {
+        got.push(m.id);
+      });
+      const big = c.publish(topic, new Uint8Array(130 * 1024 * 1024), { id: 'big' }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      const error = await big;
+      expect(error).toBeInstanceOf(CarrierError);
+      expect((error as CarrierError).code).toBe('PUBLISH_FAILED');
+      expect((error as CarrierError).failures.map((f) => f.id)).toEqual(['big']);
+      await c.publish(topic, 'after', { id: 'after' });
+      await waitFor(() => got.includes('after'), 20_000, 'the subscription still consuming');
+      expect(got).not.toContain('big');
+      expect(errors.map(String).join('\n')).not.toMatch(/lost/);
+    } finally {
+      await c.close();
+    }
+  }, 120_000);
+
   it('a consumer cancelled by the broker (queue deleted) re-declares its queue and resumes', async () => {
     const errors: Error[] = [];
     const c = await connect(url, { onError: (e) => errors.push(e) });
