@@ -1,7 +1,7 @@
 import { consumerName, topicStream } from '@carrier/adapter-nats';
 import { freshName, gate, waitFor } from '@carrier/contract';
 import { type Carrier, CarrierError, connect } from '@carrier/core';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { DiscardPolicy, jetstreamManager } from '@nats-io/jetstream';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import '../src/context.js';
@@ -123,6 +123,40 @@ describe('nats semantics', () => {
       expect(info.config.filter_subjects).toHaveLength(2); // the update kept the rest of the config
       await c.subscribe(topic, { group: 'g', concurrency: 3 }, () => {});
       expect((await jsm.consumers.info(topicStream(topic), 'g')).config.max_ack_pending).toBe(5);
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it('PUBLISH_FAILED names exactly the messages the server refused; the others are stored', async () => {
+    const c = await carrier();
+    const topic = freshName('partial');
+    const nc = await natsConnect({ servers: natsServers(url()) });
+    try {
+      const jsm = await jetstreamManager(nc);
+      // an operator-made stream with Carrier's subjects that takes only 3 messages
+      await jsm.streams.add({
+        name: topicStream(topic),
+        subjects: [`carrier.${topic}`, `carrier-redrive.${topicStream(topic).slice(8)}.*`],
+        max_msgs: 3,
+        discard: DiscardPolicy.New,
+      });
+      const entries = Array.from({ length: 10 }, (_, i) => ({ body: { i }, id: `p-${i}` }));
+      const error = await c.publishBatch(topic, entries).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(CarrierError);
+      const failed = (error as CarrierError).failures;
+      expect((error as CarrierError).code).toBe('PUBLISH_FAILED');
+      expect(failed).toHaveLength(7);
+      for (const f of failed) expect(f.id).toBe(`p-${f.index}`);
+      const stored: string[] = [];
+      for (let seq = 1; seq <= 3; seq++) {
+        const m = await jsm.streams.getMessage(topicStream(topic), { seq });
+        stored.push(m!.header.get('Carrier-Id'));
+      }
+      const failedIds = new Set(failed.map((f) => f.id));
+      expect(stored.filter((id) => failedIds.has(id))).toEqual([]);
+      expect(new Set([...stored, ...failedIds])).toEqual(new Set(entries.map((e) => e.id)));
+      await jsm.streams.delete(topicStream(topic));
     } finally {
       await nc.close();
     }
