@@ -16,9 +16,11 @@ const PULL_SILENCE_MS = 2_500;
 const FAILURE_BACKOFF_MS = 500;
 
 const encoder = new TextEncoder();
-/** Ack-protocol payloads. */
+/** Ack-protocol payload: done, remove from the group. */
 export const ACK = encoder.encode('+ACK');
+/** Ack-protocol payload: redeliver now (counts as a delivery). */
 export const NAK = encoder.encode('-NAK');
+/** Ack-protocol payload: never redeliver (sent without a reason: servers before 2.11 ignore `+TERM <reason>`). */
 export const TERM = encoder.encode('+TERM');
 const WPI = encoder.encode('+WPI');
 
