@@ -337,6 +337,25 @@ describe('bridge on memory://', () => {
   });
 });
 
+describe('bridge signals on memory://', () => {
+  it('a second SIGINT aborts at once with exit 130', async () => {
+    const b = start([
+      'bridge',
+      `memory://${fresh('a')}`,
+      `memory://${fresh('b')}`,
+      '--topic',
+      't',
+      '--group',
+      'g',
+    ]);
+    await waitFor(() => b.stderr().includes('bridge: ready'), 5_000, 'the bridge to start');
+    b.signals.emit('SIGINT');
+    b.signals.emit('SIGINT');
+    expect(await b.code).toBe(130);
+    expect(b.stderr()).toContain('second signal: aborting');
+  });
+});
+
 describe('bridge --verify --state on memory://', () => {
   it('keeps missing ids between runs, so a copy that arrives late is matched by the next run', async () => {
     const from = `memory://${fresh('src')}`;
