@@ -1,16 +1,25 @@
-import { connect } from '@carrier/core';
+import { connect, type TransportFactory } from '@carrier/core';
 import type { BrokerModule } from './brokers/types.js';
 import { CarrierSide } from './carrier-side.js';
 import { compare, LATENCY, progress, type Scenario, THROUGHPUT } from './compare.js';
 import { endToEnd, publishBatches, publishSingle, type ScenarioSettings, serialLatency } from './measure.js';
 import { type Figure, figure } from './report.js';
 import { type BenchOptions, DEFAULT_MESSAGES, DEFAULT_SINGLE } from './settings.js';
+import { TransportSide } from './transport-side.js';
 
 const MODULES: Record<string, () => Promise<BrokerModule>> = {
   kafka: async () => (await import('./brokers/kafka.js')).default,
   rabbitmq: async () => (await import('./brokers/rabbitmq.js')).default,
   nats: async () => (await import('./brokers/nats.js')).default,
   sqs: async () => (await import('./brokers/sqs.js')).default,
+};
+
+/** The adapter package of each broker (what `connect()` loads for its URL scheme). */
+const ADAPTERS: Record<string, string> = {
+  kafka: '@carrier/adapter-kafka',
+  rabbitmq: '@carrier/adapter-rabbitmq',
+  nats: '@carrier/adapter-nats',
+  sqs: '@carrier/adapter-sqs',
 };
 
 /** Brokers the bench knows beyond memory/core. */
@@ -85,6 +94,15 @@ export async function brokerFigures(
   const onError = (e: Error) => progress(`${broker} async error: ${e.message}`);
   const carrier = new CarrierSide(await connect(url, { onError }));
   const raws = await mod.rawClients(url, o.skip);
+  if (o.spi) {
+    // the same adapter without Carrier's engine: carrier/raw = (carrier/spi) x (spi/raw)
+    const adapter = (await import(ADAPTERS[broker]!)) as { createTransport: TransportFactory };
+    raws.push({
+      side: new TransportSide('adapter-spi', await adapter.createTransport(new URL(url), { onError })),
+      reference: `${ADAPTERS[broker]} driven directly through the transport SPI (no engine), acks without waiting`,
+      suffix: '.vs-spi',
+    });
+  }
   const figures: Figure[] = [];
   const failures: string[] = [];
   const extra: Record<string, unknown> = {

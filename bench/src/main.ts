@@ -30,6 +30,8 @@ const USAGE = `usage: npm run bench -- [options]
   --max-backlog <n>    end to end: published but not yet handled before the publisher waits (default 1000)
   --rounds <n>         measured rounds per side, alternating (default 3)
   --rss-messages <n>   messages fed to the memory-boundedness consumer (default 100000)
+  --spi                also compare Carrier with the same adapter driven directly through the transport
+                       SPI (figures suffixed .vs-spi): splits a gap into core's share and the adapter's
   --skip <parts>       comma-separated: single,batch,e2e,serial,rss,ceiling,platformatic
   --out <dir>          results folder (default bench/results)
 Broker URLs come from CARRIER_TEST_<BROKER>_URL: eval "$(npm run -s brokers:up)" first.`;
@@ -63,6 +65,7 @@ export function parseOptions(
       rounds: { type: 'string' },
       'max-backlog': { type: 'string' },
       'rss-messages': { type: 'string' },
+      spi: { type: 'boolean' },
       skip: { type: 'string', multiple: true },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -88,6 +91,7 @@ export function parseOptions(
     maxBacklog: int('max-backlog', values['max-backlog'], 1000)!,
     consume: { prefetch: int('prefetch', values.prefetch, 64)!, concurrency },
     rssMessages: int('rss-messages', values['rss-messages'], 100_000)!,
+    spi: values.spi ?? false,
     skip: new Set((values.skip ?? []).flatMap((s) => s.split(',')).filter(Boolean)),
     out: values.out ?? fileURLToPath(new URL('../results', import.meta.url)),
   };

@@ -18,6 +18,8 @@ export interface BenchOptions {
   readonly maxBacklog: number;
   /** Messages fed to the consumer of the memory-boundedness figure. */
   readonly rssMessages: number;
+  /** Also compare Carrier with its adapter driven directly through the SPI (core's share of a gap). */
+  readonly spi: boolean;
   /** Parts to skip: `rss`, `ceiling`, `platformatic`, `single`, `batch`, `e2e`, `serial`. */
   readonly skip: ReadonlySet<string>;
   readonly out: string;
