@@ -34,6 +34,18 @@ afterEach(async () => {
 });
 
 describe('rabbitmq topology', () => {
+  it('refused credentials fail with CONNECTION, and the password appears nowhere', async () => {
+    const bad = new URL(url());
+    bad.password = 'not-the-password-42';
+    const error = await expectCode(connect(bad.href), 'CONNECTION');
+    expect(error.transport).toBe('rabbitmq');
+    expect(error.message).toMatch(/ACCESS.REFUSED/);
+    const text = [error.message, String(error), String((error.cause as Error | undefined)?.message)].join(
+      '\n',
+    );
+    expect(text).not.toContain('not-the-password-42');
+  });
+
   it('declares a durable topic exchange, a quorum queue per group bound with #, and its dead-letter queue', async () => {
     const c = await carrier();
     const topic = fresh('topo');

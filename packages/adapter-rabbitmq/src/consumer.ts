@@ -90,7 +90,8 @@ export class QueueConsumer implements TransportSubscription {
       if (this.#channel !== channel) return;
       this.#channel = undefined;
       this.#consumerTag = undefined;
-      if (!this.#stopped) this.restart();
+      // a channel lost while opening is the opener's failure to handle (start() or the restart loop)
+      if (!this.#stopped && tag !== undefined) this.restart();
     });
     this.#channel = channel;
     try {
