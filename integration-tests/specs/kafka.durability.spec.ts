@@ -85,9 +85,9 @@ describe('kafka durability', () => {
 
       // the stream: ids are fixed up front, so a republished message is the same message
       let republished = 0;
-      const publishing = (async () => {
-        for (let start = 0; start < TOTAL; start += BATCH) {
-          let entries = Array.from({ length: Math.min(BATCH, TOTAL - start) }, (_, i) => ({
+      const publishRange = async (from: number, to: number) => {
+        for (let start = from; start < to; start += BATCH) {
+          let entries = Array.from({ length: Math.min(BATCH, to - start) }, (_, i) => ({
             id: `m-${start + i}`,
             key: `k-${(start + i) % 97}`,
             body: { n: start + i },
@@ -104,12 +104,15 @@ describe('kafka durability', () => {
             }
           }
         }
-      })();
+      };
 
       const deadline = 300_000;
+      await publishRange(0, TOTAL / 2);
       await waitFor(() => counts.size >= 2_000, deadline, '2,000 messages handled before the broker kill');
       const killedAt = counts.size;
       await kafka.kill9();
+      // the second half is published while the broker is down and coming back
+      const publishing = publishRange(TOTAL / 2, TOTAL);
       await kafka.start();
       await waitFor(
         () => counts.size >= killedAt + 1_000,

@@ -73,6 +73,22 @@ function retriable(error: unknown): boolean {
   return e.cause !== undefined && e.cause !== e && retriable(e.cause);
 }
 
+/**
+ * Runs `attempt` until it succeeds, trying again while kafkajs calls the error retriable (a
+ * coordinator still loading after a broker restart, a leader election) until `timeoutMs` passed.
+ */
+async function retrying<T>(attempt: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!retriable(error) || Date.now() + delay > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
 /** Size of a record as Kafka counts it, roughly: value, key and header keys and values. */
 function recordSize(record: Message): number {
   let size = 70; // record framing (varints, attributes, timestamps) — generous
@@ -238,23 +254,27 @@ export class KafkaTransport implements Transport {
   }
 
   async #commitInitialOffsets(topic: string, group: string, topicCreated: boolean): Promise<void> {
-    const groupId = consumerGroupId(topic, group);
     try {
-      const missing = await this.#partitionsWithoutOffsets(groupId, topic);
-      if (missing.size === 0) return;
-      const { groups } = await this.#admin.describeGroups([groupId]);
-      const state = groups[0]?.state ?? 'Dead';
-      if (state !== 'Empty' && state !== 'Dead' && state !== 'Unknown') return; // members run: it has a position
-      const ends = await this.#admin.fetchTopicOffsets(topic);
-      const offsets = ends
-        .filter((p) => missing.has(p.partition))
-        .map((p) => ({ topic, partition: p.partition, offset: topicCreated ? p.low : p.high }));
-      await this.#commitAsMember(groupId, topic, offsets);
-      if ((await this.#partitionsWithoutOffsets(groupId, topic)).size > 0) {
-        throw new Error('the broker did not keep the initial offsets');
-      }
+      await retrying(() => this.#fixPosition(topic, group, topicCreated));
     } catch (cause) {
       throw kafkaError('CONNECTION', `cannot fix the position of group ${group} on ${topic}`, cause);
+    }
+  }
+
+  async #fixPosition(topic: string, group: string, topicCreated: boolean): Promise<void> {
+    const groupId = consumerGroupId(topic, group);
+    const missing = await this.#partitionsWithoutOffsets(groupId, topic);
+    if (missing.size === 0) return;
+    const { groups } = await this.#admin.describeGroups([groupId]);
+    const state = groups[0]?.state ?? 'Dead';
+    if (state !== 'Empty' && state !== 'Dead' && state !== 'Unknown') return; // members run: it has a position
+    const ends = await this.#admin.fetchTopicOffsets(topic);
+    const offsets = ends
+      .filter((p) => missing.has(p.partition))
+      .map((p) => ({ topic, partition: p.partition, offset: topicCreated ? p.low : p.high }));
+    await this.#commitAsMember(groupId, topic, offsets);
+    if ((await this.#partitionsWithoutOffsets(groupId, topic)).size > 0) {
+      throw Object.assign(new Error('the broker did not keep the initial offsets'), { retriable: true });
     }
   }
 
@@ -532,10 +552,11 @@ export class KafkaTransport implements Transport {
     if (max <= 0) return 0;
     const dlq = deadLetterTopic(topic, group);
     const groupId = deadLetterGroupId(topic, group);
-    const [ends, committed] = await Promise.all([
-      this.#admin.fetchTopicOffsets(dlq),
-      this.#admin.fetchOffsets({ groupId, topics: [dlq] }),
-    ]);
+    const [ends, committed] = await retrying(() =>
+      Promise.all([this.#admin.fetchTopicOffsets(dlq), this.#admin.fetchOffsets({ groupId, topics: [dlq] })]),
+    ).catch((cause: unknown) => {
+      throw kafkaError('CONNECTION', `cannot read the dead-letter positions of ${topic}/${group}`, cause);
+    });
     const done = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
     const todo = new Map<number, { next: number; high: number }>();
     for (const p of ends) {
@@ -673,20 +694,24 @@ export async function createKafkaTransport(
   const admin = kafka.admin();
   try {
     await admin.connect();
-    const cluster = await admin.describeCluster();
+    const cluster = await retrying(() => admin.describeCluster(), 10_000);
     let messageMaxBytes = DEFAULT_MESSAGE_MAX_BYTES;
     const broker = cluster.brokers[0];
     if (broker) {
-      const described = await admin.describeConfigs({
-        includeSynonyms: false,
-        resources: [
-          {
-            type: ConfigResourceTypes.BROKER,
-            name: String(broker.nodeId),
-            configNames: ['message.max.bytes'],
-          },
-        ],
-      });
+      const described = await retrying(
+        () =>
+          admin.describeConfigs({
+            includeSynonyms: false,
+            resources: [
+              {
+                type: ConfigResourceTypes.BROKER,
+                name: String(broker.nodeId),
+                configNames: ['message.max.bytes'],
+              },
+            ],
+          }),
+        10_000,
+      );
       const value = described.resources[0]?.configEntries.find(
         (e) => e.configName === 'message.max.bytes',
       )?.configValue;
