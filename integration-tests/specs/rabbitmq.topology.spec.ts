@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { waitFor } from '@carrier/contract';
-import { type Carrier, CarrierError, connect, type DeadLetter, type Message } from '@carrier/core';
+import {
+  type Carrier,
+  CarrierError,
+  connect,
+  type DeadLetter,
+  type Message,
+  NonRetryableError,
+} from '@carrier/core';
 import amqp from 'amqplib';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import '../src/context.js';
@@ -147,6 +154,84 @@ describe('rabbitmq topology', () => {
     expect(letters[0]!.message.key).toBe('k');
     expect(letters[0]!.reason).toBe('dead-lettered by RabbitMQ: rejected');
     expect(letters[0]!.message.body).toBe('rejected natively');
+  });
+
+  it("a retry goes through the failing group's own delay queue and reaches that group only", async () => {
+    const c = await carrier();
+    const topic = fresh('retry-iso');
+    const a: Message[] = [];
+    const b: Message[] = [];
+    await c.subscribe(
+      topic,
+      { group: 'a', retry: { maxAttempts: 3, initialDelayMs: 100, maxDelayMs: 100 } },
+      (m) => {
+        a.push(m);
+        if (m.attempt === 1) throw new Error('once');
+      },
+    );
+    await c.subscribe(topic, { group: 'b' }, (m) => {
+      b.push(m);
+    });
+    const { id } = await c.publish(topic, 'x');
+    await waitFor(() => a.length >= 2 && b.length >= 1, TIMEOUT, 'retry on a, delivery on b');
+    const { id: sentinel } = await c.publish(topic, 'sentinel');
+    await waitFor(() => b.some((m) => m.id === sentinel), TIMEOUT, 'sentinel on b');
+    expect(b.filter((m) => m.id === id)).toHaveLength(1);
+    expect(a.filter((m) => m.id === id).map((m) => [m.id, m.attempt])).toEqual([
+      [id, 1],
+      [id, 2],
+    ]);
+    // the delay level for 50..100 ms is 64 or 128 ms: one of those queues exists, with its TTL
+    const conn = await amqp.connect(url());
+    try {
+      let found = 0;
+      for (const level of [64, 128]) {
+        const ch = await conn.createChannel();
+        ch.on('error', () => {});
+        const ok = await ch.checkQueue(`carrier:${topic}:a:retry:${level}`).then(
+          () => true,
+          () => false,
+        );
+        if (ok) {
+          found++;
+          await ch.close();
+        }
+      }
+      expect(found).toBeGreaterThanOrEqual(1);
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('redrive moves the oldest dead letters first, up to max', async () => {
+    const c = await carrier();
+    const topic = fresh('redrive-order');
+    const failing = await c.subscribe(topic, { group: 'g' }, () => {
+      throw new NonRetryableError('no');
+    });
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await c.publish(topic, { i })).id);
+    const letters: DeadLetter[] = [];
+    const reader = await c.deadLetters(topic, 'g').subscribe(
+      (l) => {
+        letters.push(l);
+        throw new Error('keep');
+      },
+      { concurrency: 5 },
+    );
+    await waitFor(() => new Set(letters.map((l) => l.message.id)).size >= 5, TIMEOUT, 'five dead letters');
+    await reader.close();
+    await failing.close();
+    const redriven: string[] = [];
+    await c.subscribe(topic, { group: 'g' }, (m) => {
+      redriven.push(m.id);
+    });
+    expect(await c.deadLetters(topic, 'g').redrive({ max: 2 })).toBe(2);
+    await waitFor(() => redriven.length >= 2, TIMEOUT, 'two redriven');
+    expect(redriven).toEqual(ids.slice(0, 2));
+    expect(await c.deadLetters(topic, 'g').redrive()).toBe(3);
+    await waitFor(() => redriven.length >= 5, TIMEOUT, 'all redriven');
+    expect(redriven).toEqual(ids);
   });
 
   it('ordered: one active member at a time; per-key order holds across a hand-over to another member', async () => {
