@@ -131,6 +131,35 @@ describe('rabbitmq connection recovery', () => {
     await stream('kill-9');
   }, 600_000);
 
+  it('a publish during an outage waits for the connection up to recoveryTimeout, then fails with PUBLISH_FAILED', async () => {
+    const impatient = await connect(`${rabbit.url}?recoveryTimeout=1500`, { onError: () => {} });
+    const patient = await connect(url, { onError: () => {} });
+    try {
+      const topic = fresh('outage');
+      const got: string[] = [];
+      await patient.subscribe(topic, { group: 'g' }, (m) => {
+        got.push(m.id);
+      });
+      await rabbit.stop();
+      const failed = await impatient.publish(topic, 'during', { id: 'during' }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(failed).toBeInstanceOf(CarrierError);
+      expect((failed as CarrierError).code).toBe('PUBLISH_FAILED');
+      expect((failed as CarrierError).failures.map((f) => f.id)).toEqual(['during']);
+      expect(((failed as CarrierError).cause as CarrierError).code).toBe('CONNECTION');
+      // a publish still waiting when the broker is back is confirmed, and the subscription resumed
+      const waiting = patient.publish(topic, 'waited', { id: 'waited' });
+      await rabbit.start();
+      await waiting;
+      await waitFor(() => got.includes('waited'), 60_000, 'the resumed subscription');
+      expect(got).not.toContain('during');
+    } finally {
+      await Promise.allSettled([impatient.close(), patient.close()]);
+    }
+  }, 180_000);
+
   it('a channel error (406 on a double ack) kills neither other subscriptions nor publishing; the consumer comes back', async () => {
     const errors: Error[] = [];
     const t = await createTransport(new URL(url), { onError: (e) => errors.push(e) });
