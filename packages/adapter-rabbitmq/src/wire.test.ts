@@ -21,7 +21,11 @@ const message = {
   publishedAt,
 };
 
-function props(p: Partial<MessageProperties>): MessageProperties {
+type LooseProperties = Partial<Omit<MessageProperties, 'headers'>> & {
+  headers?: Record<string, unknown> | undefined;
+};
+
+function props(p: LooseProperties): MessageProperties {
   return {
     contentType: undefined,
     contentEncoding: undefined,
@@ -38,7 +42,7 @@ function props(p: Partial<MessageProperties>): MessageProperties {
     appId: undefined,
     clusterId: undefined,
     ...p,
-  };
+  } as MessageProperties;
 }
 
 describe('wire format', () => {
