@@ -1,11 +1,11 @@
-import { defaultClientConditions, defaultServerConditions } from 'vite';
-
 /**
  * Settings every vitest project shares: workspace packages resolve to their TypeScript sources
- * (export condition `carrier-source`, added to Vite's defaults), so tests exercise the code as
- * edited, never a stale build.
+ * (export condition `carrier-source`), so tests exercise the code as edited, never a stale build.
+ * The rest mirrors Node's own resolution (`node`, then `import`/`default`); Vite's `module`
+ * condition is left out on purpose: it selects bundler-only builds (e.g. @aws-sdk/core's) that
+ * Node cannot load.
  */
 export const sourceResolution = {
-  resolve: { conditions: ['carrier-source', ...defaultClientConditions] },
-  ssr: { resolve: { conditions: ['carrier-source', ...defaultServerConditions] } },
+  resolve: { conditions: ['carrier-source', 'node', 'development|production'] },
+  ssr: { resolve: { conditions: ['carrier-source', 'node', 'development|production'] } },
 };
