@@ -80,6 +80,11 @@ export class GroupReader {
       this.#joined = true;
       resolveJoin();
     });
+    consumer.on(consumer.events.REBALANCING, () => {
+      // Commit what is settled before the partitions move (kafkajs does not wait for it; a commit
+      // only ever covers settled records, so it is safe even if it lands after the move).
+      if (this.#state === 'running' || this.#state === 'stopped') this.#commitSoon().catch(() => {});
+    });
     consumer.on(consumer.events.CRASH, (event) => {
       if (event.payload.restart || this.#state === 'closed' || this.#state === 'aborted') return;
       if (!this.#joined) rejectJoin(event.payload.error);
