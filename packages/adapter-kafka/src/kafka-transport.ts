@@ -186,7 +186,14 @@ export class KafkaTransport implements Transport {
         await this.#admin.fetchTopicMetadata({ topics: [topic] });
         return false;
       } catch (cause) {
-        throw kafkaError('TOPOLOGY_CONFLICT', `topic ${topic} does not exist and provisioning is off`, cause);
+        if ((cause as { type?: string }).type === 'UNKNOWN_TOPIC_OR_PARTITION') {
+          throw kafkaError(
+            'TOPOLOGY_CONFLICT',
+            `topic ${topic} does not exist and provisioning is off`,
+            cause,
+          );
+        }
+        throw kafkaError('CONNECTION', `cannot read the metadata of topic ${topic}`, cause);
       }
     }
     const deadline = Date.now() + 30_000;
