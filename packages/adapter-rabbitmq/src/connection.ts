@@ -37,6 +37,7 @@ export class ConnectionManager {
   constructor(
     private readonly settings: RabbitSettings,
     private readonly hooks: {
+      /** The connection was lost (reconnecting now), or the broker blocked publishing. */
       readonly onLost: (error: Error) => void;
       readonly onRecovered: (model: ChannelModel, generation: number) => void;
     },
@@ -81,6 +82,15 @@ export class ConnectionManager {
     this.#attempt = 0;
     model.on('error', () => {
       // reported through 'close', which always follows
+    });
+    model.on('blocked', (reason: string) => {
+      // a memory or disk alarm: publishes wait for their confirms until the broker unblocks
+      this.hooks.onLost(
+        rabbitError(
+          'CONNECTION',
+          `the broker blocks publishing (${reason}); publishes wait until it unblocks`,
+        ),
+      );
     });
     model.on('close', (error?: Error) => {
       if (this.#model !== model) return;
