@@ -438,6 +438,11 @@ export class KafkaTransport implements Transport {
         throw new CarrierError('CLOSED', 'kafka connection is closed', { transport: NAME, cause });
       throw kafkaError('CONNECTION', 'cannot join the consumer group', cause);
     }
+    if (this.#closed) {
+      // closed while joining: do not leave a consumer behind
+      await reader.abort();
+      throw new CarrierError('CLOSED', 'kafka connection is closed', { transport: NAME });
+    }
   }
 
   /** Settles through `settle`; if it fails, the record is given back (uncommitted) and the error rethrown. */
