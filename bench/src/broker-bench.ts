@@ -152,6 +152,18 @@ export async function brokerFigures(
       }
     }
   }
+  if (!o.skip.has('rss') && broker !== 'sqs') {
+    try {
+      const { brokerRssFigures } = await import('./rss.js');
+      const rss = await brokerRssFigures(broker, url, o);
+      figures.push(...rss.figures);
+      extra.rss = rss.runs;
+    } catch (error) {
+      const text = `rss failed: ${(error as Error).message.split('\n')[0]}`;
+      progress(`${broker} ${text}`);
+      failures.push(text);
+    }
+  }
   if (mod.ceiling && !o.skip.has('ceiling')) {
     const batchFig = figures.find((f) => f.figure === 'publish-batch.msgs_per_s');
     const messages = o.messages ?? DEFAULT_MESSAGES[broker] ?? 10_000;

@@ -40,6 +40,87 @@ async function child(mode: string, o: BenchOptions): Promise<RssResult> {
 }
 
 /**
+ * The same on a real broker: the consumer runs in a child process that also publishes the
+ * messages (confirmed batches, as fast as the broker takes them); the backlog waits in the broker,
+ * so the child's RSS is its own buffering. Carrier's consumer against the raw client's, alternating.
+ */
+export async function brokerRssFigures(
+  broker: string,
+  url: string,
+  o: BenchOptions,
+): Promise<{ figures: Figure[]; runs: RssResult[] }> {
+  const script = fileURLToPath(new URL('./rss-broker-child.js', import.meta.url));
+  const runOne = async (
+    side: string,
+  ): Promise<RssResult & { baselineRssMB: number; maxHeld: number; publishRate: number }> => {
+    const { stdout } = await run(
+      process.execPath,
+      [
+        script,
+        '--broker',
+        broker,
+        '--url',
+        url,
+        '--side',
+        side,
+        '--messages',
+        String(o.rssMessages),
+        '--size',
+        String(o.size),
+      ],
+      { timeout: 600_000, maxBuffer: 16 * 2 ** 20 },
+    );
+    const r = JSON.parse(stdout.trim().split('\n').pop()!) as RssResult & {
+      baselineRssMB: number;
+      maxHeld: number;
+      publishRate: number;
+    };
+    progress(
+      `${broker} rss ${side}: ${r.baselineRssMB.toFixed(1)} -> peak ${r.peakRssMB.toFixed(1)} MB while publishing ` +
+        `${o.rssMessages} at ${r.publishRate.toFixed(0)} msg/s; handled ${r.handled}, at most ${r.maxOutstanding} held`,
+    );
+    return r;
+  };
+  const carrier = [];
+  const raw = [];
+  const rounds = Math.max(1, Math.min(o.rounds, 2));
+  for (let i = 0; i < rounds; i++) {
+    carrier.push(await runOne('carrier'));
+    raw.push(await runOne('raw'));
+  }
+  const note =
+    `${o.rssMessages} msgs of ${o.size} B published at ${carrier.map((r) => r.publishRate.toFixed(0)).join('/')} msg/s, ` +
+    `handler 500 msg/s (8 x 16 ms); most held by the consumer: carrier ${Math.max(...carrier.map((r) => r.maxOutstanding))} unsettled ` +
+    `(prefetch ${carrier[0]!.prefetch}), raw ${Math.max(...raw.map((r) => r.maxOutstanding))}`;
+  const reference = 'raw client consumer as the bench drives it, same prefetch setting and handler';
+  return {
+    figures: [
+      figure(
+        { broker, figure: 'rss-peak.mb', unit: 'MB', higherIsBetter: false, reference, note },
+        carrier.map((r) => r.peakRssMB),
+        raw.map((r) => r.peakRssMB),
+      ),
+      figure(
+        { broker, figure: 'rss-growth.mb', unit: 'MB', higherIsBetter: false, reference, note },
+        carrier.map((r) => r.peakRssMB - r.baselineRssMB),
+        raw.map((r) => r.peakRssMB - r.baselineRssMB),
+      ),
+      figure(
+        { broker, figure: 'rss-heap-after.mb', unit: 'MB', higherIsBetter: false, reference, note },
+        carrier.map((r) => r.heapUsedMB),
+        raw.map((r) => r.heapUsedMB),
+      ),
+      figure(
+        { broker, figure: 'rss-held.max', unit: 'msgs', higherIsBetter: false, reference, note },
+        carrier.map((r) => r.maxOutstanding),
+        raw.map((r) => r.maxOutstanding),
+      ),
+    ],
+    runs: [...carrier, ...raw],
+  };
+}
+
+/**
  * Memory-boundedness: peak RSS of a process whose consumer is fed `rssMessages` messages ten times
  * faster than its handler takes them, Carrier against the SPI consumer with the same prefetch,
  * alternating, plus the backlog-only floor. Every process holds the same backlog in the in-process

@@ -170,10 +170,14 @@ export async function platformaticInChild(args: readonly string[]): Promise<Figu
   try {
     const main = path.join(benchRoot, 'dist', 'main.js');
     progress(`kafka: running the @platformatic/kafka comparison on ${node24} (Node 24)`);
-    const child = execFile(node24, [main, ...args, '--broker', 'kafka', '--skip', 'ceiling', '--out', out], {
-      env: { ...process.env, [CHILD_ENV]: '1' },
-      maxBuffer: 64 * 2 ** 20,
-    });
+    const child = execFile(
+      node24,
+      [main, ...args, '--broker', 'kafka', '--skip', 'ceiling,rss', '--out', out],
+      {
+        env: { ...process.env, [CHILD_ENV]: '1' },
+        maxBuffer: 64 * 2 ** 20,
+      },
+    );
     child.stderr?.pipe(process.stderr);
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     const files = existsSync(out) ? readdirSync(out).filter((f) => f.endsWith('-kafka.json')) : [];
