@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { rootCertificates } from 'node:tls';
 import { redactUrl } from '@carrier/core';
 import type { ChannelModel } from 'amqplib';
 import amqp from 'amqplib';
@@ -69,7 +71,14 @@ export class ConnectionManager {
   }
 
   async #open(): Promise<ChannelModel> {
+    const { caFile, certFile, keyFile } = this.settings.tls;
+    const tls: { ca?: string[]; cert?: string; key?: string } = {};
+    // extra CAs are added to Node's default ones, not put in their place
+    if (caFile !== undefined) tls.ca = [...rootCertificates, await readFile(caFile, 'utf8')];
+    if (certFile !== undefined) tls.cert = await readFile(certFile, 'utf8');
+    if (keyFile !== undefined) tls.key = await readFile(keyFile, 'utf8');
     return amqp.connect(this.settings.amqpUrl, {
+      ...tls,
       timeout: CONNECT_TIMEOUT_MS,
       noDelay: true,
       clientProperties: { connection_name: 'carrier' },

@@ -40,6 +40,14 @@ describe('parseRabbitUrl', () => {
     expect(defaultMaxMessageBytes(undefined)).toBe(16 * 1024 * 1024);
   });
 
+  it('takes TLS files for amqps:// only, and strips them from the URL amqplib sees', () => {
+    const s = parseRabbitUrl(new URL('amqps://h?caFile=%2Fetc%2Fca.pem&certFile=c.pem&keyFile=k.pem'));
+    expect(s.tls).toEqual({ caFile: '/etc/ca.pem', certFile: 'c.pem', keyFile: 'k.pem' });
+    expect(new URL(s.amqpUrl).searchParams.has('caFile')).toBe(false);
+    expect(() => parseRabbitUrl(new URL('amqp://h?caFile=ca.pem'))).toThrow(/amqps/);
+    expect(() => parseRabbitUrl(new URL('amqps://h?certFile=c.pem'))).toThrow(/together/);
+  });
+
   it('rejects unknown queue types and bad numbers with INVALID_ARGUMENT', () => {
     for (const bad of [
       'amqp://h?queueType=stream',

@@ -38,9 +38,22 @@ export interface RabbitSettings {
   readonly recoveryTimeoutMs: number;
   /** Longest pause between reconnection attempts (`?reconnectMaxDelay=` ms, default 5 000). */
   readonly reconnectMaxDelayMs: number;
+  /**
+   * TLS files for `amqps://` (PEM paths): `caFile` (trusted CAs, in addition to Node's), `certFile`
+   * and `keyFile` (client certificate, for brokers that require one). Read when connecting.
+   */
+  readonly tls: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
 }
 
-const CARRIER_PARAMS = ['queueType', 'maxMessageBytes', 'recoveryTimeout', 'reconnectMaxDelay'] as const;
+const CARRIER_PARAMS = [
+  'queueType',
+  'maxMessageBytes',
+  'recoveryTimeout',
+  'reconnectMaxDelay',
+  'caFile',
+  'certFile',
+  'keyFile',
+] as const;
 
 function positiveInteger(url: URL, name: string, fallback: number): number {
   const raw = url.searchParams.get(name);
@@ -54,11 +67,28 @@ function positiveInteger(url: URL, name: string, fallback: number): number {
   return value;
 }
 
+function tlsFiles(url: URL): RabbitSettings['tls'] {
+  const tls: { caFile?: string; certFile?: string; keyFile?: string } = {};
+  for (const name of ['caFile', 'certFile', 'keyFile'] as const) {
+    const value = url.searchParams.get(name);
+    if (value !== null && value.length > 0) tls[name] = value;
+  }
+  if (Object.keys(tls).length > 0 && url.protocol !== 'amqps:') {
+    throw new CarrierError('INVALID_ARGUMENT', 'caFile, certFile and keyFile need an amqps:// URL', {
+      transport: 'rabbitmq',
+    });
+  }
+  if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) {
+    throw new CarrierError('INVALID_ARGUMENT', 'certFile and keyFile go together', { transport: 'rabbitmq' });
+  }
+  return tls;
+}
+
 /**
  * Read an `amqp://` or `amqps://` URL: `amqp://user:pass@host:port/vhost?heartbeat=15&queueType=quorum`.
  * amqplib's own parameters (`heartbeat`, `frameMax`, `channelMax`, `locale`) pass through; Carrier's
- * (`queueType`, `maxMessageBytes`, `recoveryTimeout`, `reconnectMaxDelay`) are removed before the URL
- * reaches amqplib.
+ * (`queueType`, `maxMessageBytes`, `recoveryTimeout`, `reconnectMaxDelay`, and for `amqps://`
+ * `caFile`, `certFile`, `keyFile`) are removed before the URL reaches amqplib.
  *
  * @throws CarrierError `INVALID_ARGUMENT` for another scheme or an invalid parameter value.
  */
@@ -81,6 +111,7 @@ export function parseRabbitUrl(url: URL): RabbitSettings {
       : undefined,
     recoveryTimeoutMs: positiveInteger(url, 'recoveryTimeout', DEFAULT_RECOVERY_TIMEOUT_MS),
     reconnectMaxDelayMs: positiveInteger(url, 'reconnectMaxDelay', DEFAULT_RECONNECT_MAX_DELAY_MS),
+    tls: tlsFiles(url),
   } as const;
   const amqp = new URL(url.href);
   for (const name of CARRIER_PARAMS) amqp.searchParams.delete(name);
