@@ -505,7 +505,9 @@ export class KafkaTransport implements Transport {
     const reader = new GroupReader(this.kafka, {
       groupId: consumerGroupId(topic, group),
       topics: [
-        { topic, fromBeginning: false },
+        // Carrier fixes every partition's position before the first join (declare); the reset policy
+        // only applies to partitions added to the topic later: read those from their start
+        { topic, fromBeginning: true },
         { topic: retry, fromBeginning: true },
       ],
       prefetch: options.prefetch,
