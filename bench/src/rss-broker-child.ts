@@ -1,15 +1,15 @@
 /**
- * Child process of the broker memory-boundedness figure (run by rss.ts, one process per run so
+ * Consumer process of the broker memory-boundedness figure (run by rss.ts, one process per run so
  * that each peak RSS is its own): a consumer with a slow handler (concurrency C, each message takes
- * `handler-ms`) runs while this process publishes `messages` messages into the broker in confirmed
- * batches as fast as the broker takes them — ten times the handler's rate or more. The backlog
- * waits in the broker (another process); what this process holds is what its consumer buffers.
+ * `handler-ms`) of `--topic`. The parent publishes the messages from its own process, in confirmed
+ * batches as fast as the broker takes them (ten times the handler's rate or more), so the backlog
+ * waits in the broker and this process's RSS is the consumer's alone.
  *
  *   side carrier: Carrier's consumer (prefetch P), unsettled deliveries counted at the SPI;
  *   side raw:     the broker's raw client consumer as the bench drives it (same prefetch setting).
  *
- * Prints one JSON line: RSS before publishing, peak RSS, messages handled, most messages held by
- * the consumer at once (handed over and not finished).
+ * Protocol: prints `{"ready":true}` once subscribed; on a `stop` line on stdin prints one JSON line
+ * (RSS when ready, peak RSS, heap, messages handled, most messages held at once) and exits.
  */
 import { parseArgs } from 'node:util';
 import {
@@ -20,7 +20,7 @@ import {
   type TransportSubscribeOptions,
 } from '@carrier/core';
 import { CarrierSide } from './carrier-side.js';
-import { payloadTemplate, type Side, stampedPayload } from './side.js';
+import type { Side } from './side.js';
 
 const { values } = parseArgs({
   options: {
@@ -33,6 +33,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '8' },
     prefetch: { type: 'string', default: '16' },
     'handler-ms': { type: 'string', default: '16' },
+    topic: { type: 'string' },
   },
 });
 const broker = values.broker!;
@@ -119,24 +120,21 @@ const sampler = setInterval(() => {
   peakRss = Math.max(peakRss, process.memoryUsage.rss());
 }, 20);
 
-const topic = `bench.rss.${broker}.${values.side}.${Date.now()}`;
+const topic = values.topic!;
 const group = 'slow';
 await side.prepare(topic, group);
-const consumption = await side.consume(topic, group, { prefetch, concurrency }, slowHandler);
-await sleep(500);
+await side.consume(topic, group, { prefetch, concurrency }, slowHandler);
+await sleep(300);
 const baselineRss = process.memoryUsage.rss();
-const template = payloadTemplate(size);
-const started = performance.now();
-for (let sent = 0; sent < messages; sent += batch) {
-  const n = Math.min(batch, messages - sent);
-  await side.publishBatch(
-    topic,
-    Array.from({ length: n }, () => stampedPayload(size, template)),
-  );
-}
-const publishSeconds = (performance.now() - started) / 1000;
-const handledDuringPublish = handled;
-await sleep(1000);
+process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
+await new Promise<void>((resolve) => {
+  let buffered = '';
+  process.stdin.setEncoding('utf8');
+  process.stdin.on('data', (chunk: string) => {
+    buffered += chunk;
+    if (buffered.includes('stop')) resolve();
+  });
+});
 peakRss = Math.max(peakRss, process.memoryUsage.rss());
 clearInterval(sampler);
 process.stdout.write(
@@ -148,10 +146,8 @@ process.stdout.write(
     concurrency,
     prefetch,
     handlerMs,
-    publishRate: messages / publishSeconds,
     handlerRate: (concurrency * 1000) / handlerMs,
-    publishSeconds,
-    handled: handledDuringPublish,
+    handled,
     maxOutstanding: values.side === 'carrier' ? maxUnsettled : maxHeld,
     maxHeld,
     baselineRssMB: baselineRss / 2 ** 20,
@@ -160,7 +156,5 @@ process.stdout.write(
     heapUsedMB: process.memoryUsage().heapUsed / 2 ** 20,
   })}\n`,
 );
-// Leave without draining: the broker keeps the backlog of a fresh topic; stopping a consumer that
-// still has slow handlers in flight would only add time.
-void consumption;
+// Leave without stopping the consumer: slow handlers are still in flight and the topic is fresh.
 process.exit(0);

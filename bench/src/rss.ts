@@ -1,9 +1,23 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { progress } from './compare.js';
 import { type Figure, figure } from './report.js';
 import type { BenchOptions } from './settings.js';
+import { payloadTemplate, type Side, stampedPayload } from './side.js';
+
+/** A publisher of the same kind as the consumer under test, in this process. */
+async function publisherSide(broker: string, url: string, kind: 'carrier' | 'raw'): Promise<Side> {
+  if (kind === 'carrier') {
+    const [{ connect }, { CarrierSide }] = await Promise.all([
+      import('@carrier/core'),
+      import('./carrier-side.js'),
+    ]);
+    return new CarrierSide(await connect(url, { onError: () => {} }));
+  }
+  const mod = (await import(`./brokers/${broker}.js`)).default as import('./brokers/types.js').BrokerModule;
+  return (await mod.rawClients(url, new Set(['platformatic'])))[0]!.side;
+}
 
 const run = promisify(execFile);
 
@@ -50,10 +64,10 @@ export async function brokerRssFigures(
   o: BenchOptions,
 ): Promise<{ figures: Figure[]; runs: RssResult[] }> {
   const script = fileURLToPath(new URL('./rss-broker-child.js', import.meta.url));
-  const runOne = async (
-    side: string,
-  ): Promise<RssResult & { baselineRssMB: number; maxHeld: number; publishRate: number }> => {
-    const { stdout } = await run(
+  type BrokerRss = RssResult & { baselineRssMB: number; maxHeld: number; publishRate: number };
+  const runOne = async (kind: 'carrier' | 'raw'): Promise<BrokerRss> => {
+    const topic = `bench.rss.${broker}.${kind}.${Date.now()}`;
+    const child = spawn(
       process.execPath,
       [
         script,
@@ -62,24 +76,65 @@ export async function brokerRssFigures(
         '--url',
         url,
         '--side',
-        side,
+        kind,
+        '--topic',
+        topic,
         '--messages',
         String(o.rssMessages),
         '--size',
         String(o.size),
       ],
-      { timeout: 600_000, maxBuffer: 16 * 2 ** 20 },
+      { stdio: ['pipe', 'pipe', 'inherit'] },
     );
-    const r = JSON.parse(stdout.trim().split('\n').pop()!) as RssResult & {
-      baselineRssMB: number;
-      maxHeld: number;
-      publishRate: number;
+    const lines: string[] = [];
+    let wake: (() => void) | undefined;
+    let partial = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      partial += chunk;
+      const parts = partial.split('\n');
+      partial = parts.pop() ?? '';
+      lines.push(...parts.filter(Boolean));
+      wake?.();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const nextLine = async (): Promise<string> => {
+      while (lines.length === 0) {
+        const more = new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        const code = await Promise.race([more.then(() => undefined), exited]);
+        if (code !== undefined && lines.length === 0) throw new Error(`rss consumer exited with ${code}`);
+      }
+      return lines.shift()!;
     };
-    progress(
-      `${broker} rss ${side}: ${r.baselineRssMB.toFixed(1)} -> peak ${r.peakRssMB.toFixed(1)} MB while publishing ` +
-        `${o.rssMessages} at ${r.publishRate.toFixed(0)} msg/s; handled ${r.handled}, at most ${r.maxOutstanding} held`,
-    );
-    return r;
+    try {
+      await nextLine(); // {"ready":true}
+      // publish from this process, with the same kind of client, into the child's group
+      const publisher = await publisherSide(broker, url, kind);
+      const template = payloadTemplate(o.size);
+      await publisher.prepare(topic, 'slow');
+      const started = performance.now();
+      for (let sent = 0; sent < o.rssMessages; sent += o.batch) {
+        const n = Math.min(o.batch, o.rssMessages - sent);
+        await publisher.publishBatch(
+          topic,
+          Array.from({ length: n }, () => stampedPayload(o.size, template)),
+        );
+      }
+      const publishRate = o.rssMessages / ((performance.now() - started) / 1000);
+      await publisher.close();
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      child.stdin.write('stop\n');
+      const r = { ...(JSON.parse(await nextLine()) as BrokerRss), publishRate };
+      progress(
+        `${broker} rss ${kind}: consumer ${r.baselineRssMB.toFixed(1)} -> peak ${r.peakRssMB.toFixed(1)} MB while ` +
+          `${o.rssMessages} were published at ${publishRate.toFixed(0)} msg/s; handled ${r.handled}, at most ${r.maxOutstanding} held`,
+      );
+      return r;
+    } finally {
+      child.kill();
+    }
   };
   const carrier = [];
   const raw = [];
@@ -89,7 +144,7 @@ export async function brokerRssFigures(
     raw.push(await runOne('raw'));
   }
   const note =
-    `${o.rssMessages} msgs of ${o.size} B published at ${carrier.map((r) => r.publishRate.toFixed(0)).join('/')} msg/s, ` +
+    `consumer process alone; ${o.rssMessages} msgs of ${o.size} B published by the parent at ${carrier.map((r) => r.publishRate.toFixed(0)).join('/')} msg/s, ` +
     `handler 500 msg/s (8 x 16 ms); most held by the consumer: carrier ${Math.max(...carrier.map((r) => r.maxOutstanding))} unsettled ` +
     `(prefetch ${carrier[0]!.prefetch}), raw ${Math.max(...raw.map((r) => r.maxOutstanding))}`;
   const reference = 'raw client consumer as the bench drives it, same prefetch setting and handler';
