@@ -14,7 +14,13 @@ function withOptions(options: string): () => string {
 describeTransportContract({
   name: 'sqs fifo=true',
   url: withOptions('fifo=true'),
-  capabilities: { fanOut: true, competingConsumers: true, perKeyOrder: true, redrive: true, maxMessageBytes: 193_536 },
+  capabilities: {
+    fanOut: true,
+    competingConsumers: true,
+    perKeyOrder: true,
+    redrive: true,
+    maxMessageBytes: 193_536,
+  },
   timeoutMs: 45_000,
 });
 
@@ -22,6 +28,12 @@ describeTransportContract({
 describeTransportContract({
   name: 'sqs sns=false',
   url: withOptions('sns=false'),
-  capabilities: { fanOut: false, competingConsumers: true, perKeyOrder: false, redrive: true, maxMessageBytes: 783_360 },
+  capabilities: {
+    fanOut: false,
+    competingConsumers: true,
+    perKeyOrder: false,
+    redrive: true,
+    maxMessageBytes: 783_360,
+  },
   timeoutMs: 45_000,
 });
