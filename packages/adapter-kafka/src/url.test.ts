@@ -1,4 +1,4 @@
-import { CarrierError } from '@carrier/core';
+import { CarrierError, parseCarrierUrl } from '@carrier/core';
 import { describe, expect, it } from 'vitest';
 import { parseKafkaUrl } from './url.js';
 
@@ -54,5 +54,15 @@ describe('parseKafkaUrl', () => {
       expect((error as CarrierError).code).toBe('INVALID_ARGUMENT');
       expect((error as CarrierError).message).not.toContain('topsecret');
     }
+  });
+});
+
+describe('several host:port pairs in the authority', () => {
+  it('reads the pairs core moved to ?hosts=', () => {
+    expect(parseKafkaUrl(parseCarrierUrl('kafka://h1:9092,h2:9093,h3:9094')).brokers).toEqual([
+      'h1:9092',
+      'h2:9093',
+      'h3:9094',
+    ]);
   });
 });

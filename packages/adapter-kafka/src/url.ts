@@ -52,6 +52,7 @@ const KNOWN = new Set([
   'connectionTimeoutMs',
   'logLevel',
   'brokers',
+  'hosts',
 ]);
 
 function invalid(message: string): CarrierError {
@@ -84,8 +85,8 @@ function hostPort(entry: string, port: number): string {
 
 /**
  * Parse `kafka://host[,host2][:port][?options]` or `kafkas://…` (TLS). Several brokers with the
- * same port: `kafka://h1,h2,h3:9092`; with different ports add `?brokers=h2:9093,h3:9094` (a URL
- * cannot carry `h1:9092,h2:9093` in its authority). Credentials in the user info enable SASL.
+ * same port: `kafka://h1,h2,h3:9092`; with different ports `kafka://h1:9092,h2:9093` (core's
+ * `parseCarrierUrl` moves the extra pairs to `?hosts=`) or `?brokers=h2:9093,h3:9094`. Credentials in the user info enable SASL.
  *
  * @throws CarrierError `INVALID_ARGUMENT` for an unknown option or a malformed value; the message
  *   never contains the credentials.
@@ -101,7 +102,10 @@ export function parseKafkaUrl(url: URL): KafkaUrlOptions {
     .split(',')
     .filter((h) => h !== '');
   const brokers = hosts.map((h) => hostPort(h, port));
-  for (const extra of (params.get('brokers') ?? '').split(',').filter((b) => b.trim() !== '')) {
+  for (const extra of [...params.getAll('brokers'), ...params.getAll('hosts')]
+    .join(',')
+    .split(',')
+    .filter((b) => b.trim() !== '')) {
     brokers.push(hostPort(extra, DEFAULT_PORT));
   }
   if (brokers.length === 0) throw invalid('the kafka URL names no broker');

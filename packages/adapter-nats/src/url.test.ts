@@ -1,4 +1,4 @@
-import { CarrierError } from '@carrier/core';
+import { CarrierError, parseCarrierUrl } from '@carrier/core';
 import { describe, expect, it } from 'vitest';
 import { parseNatsUrl } from './url.js';
 
@@ -66,5 +66,11 @@ describe('nats URL', () => {
       expect((error as CarrierError).code).toBe('INVALID_ARGUMENT');
       expect((error as CarrierError).message).not.toContain('pw');
     }
+  });
+});
+
+describe('several host:port pairs in the authority', () => {
+  it('reads the pairs core moved to ?hosts=', () => {
+    expect(parseNatsUrl(parseCarrierUrl('nats://a:4222,b:4223')).servers).toEqual(['a:4222', 'b:4223']);
   });
 });

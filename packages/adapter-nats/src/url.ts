@@ -49,6 +49,7 @@ const DEFAULTS = {
 
 const KNOWN = new Set([
   'servers',
+  'hosts',
   'token',
   'tls',
   'tlsCa',
@@ -105,8 +106,8 @@ function readPem(params: URLSearchParams, name: string): string | undefined {
  * Parse `nats://[user:pass@|token@]host[,host2…][:port][?options]`.
  *
  * - Several servers: hosts separated by commas share the URL's port (`nats://a,b,c:4222`); any
- *   port per host with `?servers=host2:4223,host3:4224`. (A WHATWG URL cannot hold
- *   `host1:4222,host2:4223` in its authority, and core parses the URL before the adapter sees it.)
+ *   port per host with `nats://host1:4222,host2:4223` (core's `parseCarrierUrl` moves the extra
+ *   pairs to `?hosts=`) or `?servers=host2:4223,host3:4224`.
  * - Credentials: `user:pass@` for user/password, a user without password is a token
  *   (as the NATS CLI reads `nats://token@host`), or `?token=`.
  * - TLS: `?tls=true`, with optional `tlsCa`, `tlsCert`, `tlsKey` (PEM file paths) and `tlsHandshakeFirst`.
@@ -124,7 +125,7 @@ export function parseNatsUrl(url: URL): NatsSettings {
   const port = url.port || '4222';
   const hosts = url.hostname ? url.hostname.split(',').filter((h) => h.length > 0) : ['127.0.0.1'];
   const servers = hosts.map((h) => `${h}:${port}`);
-  for (const extra of (params.get('servers') ?? '').split(',')) {
+  for (const extra of [...params.getAll('servers'), ...params.getAll('hosts')].join(',').split(',')) {
     const s = extra.trim();
     if (s.length === 0) continue;
     servers.push(/:\d+$/.test(s) ? s : `${s}:4222`);

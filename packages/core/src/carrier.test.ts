@@ -110,3 +110,19 @@ describe('connect', () => {
     );
   });
 });
+
+describe('parseCarrierUrl', () => {
+  it('moves extra host:port pairs of the authority to ?hosts=', async () => {
+    const { parseCarrierUrl } = await import('./connect.js');
+    expect(parseCarrierUrl('kafka://h1:9092,h2:9093,h3:9094').toString()).toBe(
+      'kafka://h1:9092/?hosts=h2%3A9093%2Ch3%3A9094',
+    );
+    const withQuery = parseCarrierUrl('nats://u:p@a:4222,b:4223?name=x');
+    expect(withQuery.host).toBe('a:4222');
+    expect(withQuery.password).toBe('p');
+    expect(withQuery.searchParams.get('name')).toBe('x');
+    expect(withQuery.searchParams.get('hosts')).toBe('b:4223');
+    expect(parseCarrierUrl('memory://').protocol).toBe('memory:');
+    expect(() => parseCarrierUrl('not a url with s3cret')).toThrow(/not a URL/);
+  });
+});

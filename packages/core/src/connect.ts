@@ -14,6 +14,38 @@ export const ADAPTER_PACKAGES: Readonly<Record<string, string>> = {
   'sqs:': '@carrier/adapter-sqs',
 };
 
+const AUTHORITY = /^([a-z][a-z0-9+.-]*:\/\/)([^@/?#]*@)?([^/?#]*)(.*)$/i;
+
+/**
+ * Parse a Carrier URL. Beyond WHATWG URLs it accepts several `host:port` pairs in the authority
+ * (`kafka://h1:9092,h2:9093`, `nats://a:4222,b:4223`), which a URL cannot hold: the first pair
+ * stays in the authority and the others move to the `hosts` query parameter
+ * (`kafka://h1:9092?hosts=h2:9093`), which multi-host adapters read.
+ *
+ * @throws CarrierError `INVALID_ARGUMENT` when the text is not a URL (the message is redacted).
+ */
+export function parseCarrierUrl(text: string): URL {
+  try {
+    return new URL(text);
+  } catch {
+    const match = AUTHORITY.exec(text);
+    const hosts = match?.[3]?.split(',').filter((h) => h.length > 0) ?? [];
+    if (match && hosts.length > 1 && /:\d+$/.test(hosts[0]!)) {
+      const [scheme, userinfo = '', , rest = ''] = match.slice(1);
+      const hashAt = rest.indexOf('#');
+      const beforeHash = hashAt >= 0 ? rest.slice(0, hashAt) : rest;
+      const separator = beforeHash.includes('?') ? '&' : beforeHash.startsWith('/') ? '?' : '/?';
+      const extra = `hosts=${encodeURIComponent(hosts.slice(1).join(','))}`;
+      try {
+        return new URL(`${scheme}${userinfo}${hosts[0]}${beforeHash}${separator}${extra}`);
+      } catch {
+        // fall through to the error below
+      }
+    }
+    throw new CarrierError('INVALID_ARGUMENT', `not a URL: ${redactUrl(text)}`);
+  }
+}
+
 /** Options of {@link connect}. */
 export interface ConnectOptions {
   /**
@@ -99,12 +131,7 @@ function scrubbed(error: unknown, secrets: readonly string[]): Error {
  *   the URL never appear in errors.
  */
 export async function connect(url = 'memory://', options: ConnectOptions = {}): Promise<Carrier> {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new CarrierError('INVALID_ARGUMENT', `not a URL: ${redactUrl(url)}`);
-  }
+  const parsed = parseCarrierUrl(url);
   const secrets = urlSecrets(parsed);
   const report = options.onError ?? ((error: Error) => console.error(`[carrier] ${String(error)}`));
   const onError = (error: Error) => report(scrubbed(error, secrets));

@@ -14,6 +14,7 @@ export {
   type ConnectOptions,
   connect,
   loadAdapter,
+  parseCarrierUrl,
   transportFactoryFor,
 } from './connect.js';
 export {
