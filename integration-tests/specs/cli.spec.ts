@@ -7,9 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import '../src/context.js';
 import { buildCli, CliProcess, runCli } from './cli-support.js';
 
-// Every `carrier` command, run as a child process against the harness's real brokers (Kafka,
-// RabbitMQ, NATS; SQS is left out while vitest workers fail to import the AWS SDK's dist-es build,
-// which breaks sqs.contract.spec.ts the same way; the CLI itself runs fine against SQS).
+// Every `carrier` command, run as a child process against each of the harness's real brokers.
 
 const fresh = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 
@@ -29,17 +27,8 @@ function secretOf(url: string): string | undefined {
 
 beforeAll(() => buildCli(), 120_000);
 
-describe.each(['rabbitmq', 'kafka', 'nats'] as const)('carrier CLI against %s', (name) => {
+describe.each(['rabbitmq', 'kafka', 'nats', 'sqs'] as const)('carrier CLI against %s', (name) => {
   const url = () => inject('brokers')[name];
-  const open: Carrier[] = [];
-  afterAll(async () => {
-    for (const c of open) await c.close().catch(() => undefined);
-  });
-  const carrier = async () => {
-    const c = await connect(url());
-    open.push(c);
-    return c;
-  };
   const noSecrets = (text: string) => {
     const secret = secretOf(url());
     if (secret) expect(text).not.toContain(secret);
@@ -156,6 +145,39 @@ describe.each(['rabbitmq', 'kafka', 'nats'] as const)('carrier CLI against %s', 
     expect(pretty.stdout).toContain('   pretty one');
   });
 
+  it('exit codes: 3 for an unreachable broker (credentials redacted), 2 for usage errors', async () => {
+    const u = new URL(url());
+    u.port = '1';
+    u.password = u.password ? 'pw-never-printed' : '';
+    const unreachable = await runCli(['doctor', u.toString(), '--timeout', '5s'], { timeoutMs: 90_000 });
+    expect(unreachable.code).toBe(3);
+    expect(unreachable.stdout + unreachable.stderr).not.toContain('pw-never-printed');
+    const usage = await runCli(['publish', url(), 'bad topic name'], { input: 'x' });
+    expect(usage.code).toBe(2);
+    noSecrets(usage.stdout + usage.stderr);
+  });
+});
+
+// `dlq list`/`show` give every letter back when done. On Kafka, RabbitMQ and NATS a given-back
+// letter is readable again at once; on SQS (moto) it has stayed invisible for more than 90 s after
+// a list, so list-then-show cannot work there yet: reported to the SQS adapter (and a
+// non-destructive peek proposed for the SPI). `dlq` runs on SQS by hand: see the report of issue 9.
+describe.each(['rabbitmq', 'kafka', 'nats'] as const)('carrier dlq against %s', (name) => {
+  const url = () => inject('brokers')[name];
+  const open: Carrier[] = [];
+  afterAll(async () => {
+    for (const c of open) await c.close().catch(() => undefined);
+  });
+  const carrier = async () => {
+    const c = await connect(url());
+    open.push(c);
+    return c;
+  };
+  const noSecrets = (text: string) => {
+    const secret = secretOf(url());
+    if (secret) expect(text).not.toContain(secret);
+  };
+
   it('dlq list/show read without removing, redrive moves back to the group, purge deletes', async () => {
     const topic = fresh('dlq');
     const group = 'billing';
@@ -213,17 +235,5 @@ describe.each(['rabbitmq', 'kafka', 'nats'] as const)('carrier CLI against %s', 
     expect(purge).toMatchObject({ code: 0, stdout: '2\n' });
     expect(await list()).toEqual([]);
     await sub.close();
-  });
-
-  it('exit codes: 3 for an unreachable broker (credentials redacted), 2 for usage errors', async () => {
-    const u = new URL(url());
-    u.port = '1';
-    u.password = u.password ? 'pw-never-printed' : '';
-    const unreachable = await runCli(['doctor', u.toString(), '--timeout', '5s'], { timeoutMs: 90_000 });
-    expect(unreachable.code).toBe(3);
-    expect(unreachable.stdout + unreachable.stderr).not.toContain('pw-never-printed');
-    const usage = await runCli(['publish', url(), 'bad topic name'], { input: 'x' });
-    expect(usage.code).toBe(2);
-    noSecrets(usage.stdout + usage.stderr);
   });
 });
