@@ -78,7 +78,7 @@ describe('wire format', () => {
     expect(d.deadLetter).toBeUndefined();
   });
 
-  it('decodes native messages: any header type as a string, generated id, octet-stream, second timestamp', () => {
+  it('decodes native messages: any header type as a string, stable derived id, octet-stream, second timestamp', () => {
     const d = decodeMessage(
       {
         content: Buffer.from([1, 2, 3]),
@@ -91,7 +91,22 @@ describe('wire format', () => {
       () => new Date(0),
     );
     expect(d.message.headers).toEqual({ n: '42', b: 'true', s: 'bytes' });
-    expect(d.message.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(d.message.id).toMatch(/^native-[0-9a-f]{32}$/);
+    const again = decodeMessage({
+      content: Buffer.from([1, 2, 3]),
+      properties: props({
+        timestamp: 1_700_000_000,
+        headers: { n: 42, b: true, s: Buffer.from('bytes'), 'x-delivery-count': 3 },
+      }),
+      fields: { redelivered: true },
+    });
+    expect(again.message.id, 'a redelivery keeps the id').toBe(d.message.id);
+    const other = decodeMessage({
+      content: Buffer.from([1, 2, 4]),
+      properties: props({ timestamp: 1_700_000_000, headers: { n: 42, b: true, s: Buffer.from('bytes') } }),
+      fields: { redelivered: false },
+    });
+    expect(other.message.id).not.toBe(d.message.id);
     expect(d.message.contentType).toBe('application/octet-stream');
     expect(d.message.publishedAt.getTime()).toBe(1_700_000_000_000);
     expect(d.message.key).toBeUndefined();

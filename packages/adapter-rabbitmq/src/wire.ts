@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { DeadLetterInfo, WireMessage } from '@carrier/core';
 import type { MessageProperties, Options } from 'amqplib';
 
@@ -159,9 +159,24 @@ function publishedAt(headers: Headers, timestamp: unknown, now: () => Date): Dat
   return now();
 }
 
+/** A stable id for a message published without `message_id`: a digest of everything it carries. */
+function nativeId(received: ReceivedMessage): string {
+  const { properties } = received;
+  const headers = Object.entries(properties.headers ?? {})
+    .filter(([name]) => !BROKER_HEADERS.test(name))
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, value]) => [name, headerString(value) ?? '']);
+  const digest = createHash('sha256')
+    .update(JSON.stringify([properties.timestamp ?? null, properties.contentType ?? null, headers]))
+    .update(received.content)
+    .digest('hex');
+  return `native-${digest.slice(0, 32)}`;
+}
+
 /**
- * Decode a received message. Native messages decode too: no `message_id` gives a generated id (so
- * each delivery of such a message has a different id), no content type gives
+ * Decode a received message. Native messages decode too: no `message_id` gives an id derived from the
+ * message itself (`native-` + SHA-256 of timestamp, content type, headers and body), the same on
+ * every redelivery, so duplicates and bridge verification can recognise it, no content type gives
  * `application/octet-stream`, no timestamp gives the receive time; header values of any AMQP type
  * become strings.
  */
@@ -178,7 +193,7 @@ export function decodeMessage(received: ReceivedMessage, now: () => Date = () =>
   const id =
     typeof properties.messageId === 'string' && properties.messageId.length > 0
       ? properties.messageId
-      : randomUUID();
+      : nativeId(received);
   const contentType =
     typeof properties.contentType === 'string' && properties.contentType.length > 0
       ? properties.contentType
