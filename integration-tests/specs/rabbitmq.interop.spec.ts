@@ -73,7 +73,7 @@ describe('rabbitmq interop with plain AMQP clients', () => {
     expect(json.headers).toEqual({ tenant: 'acme' });
     expect(json.key).toBe('customer-7');
     expect(json.attempt).toBe(1);
-    expect(json.id).toMatch(/^[0-9a-f-]{36}$/); // amqp-publish sets no message_id: Carrier generates one
+    expect(json.id).toMatch(/^native-[0-9a-f]{32}$/); // amqp-publish sets no message_id: Carrier derives one from the content
     const bin = got.find((m) => m.headers.kind === 'bin')!;
     expect(bin.contentType).toBe('application/octet-stream');
     expect(Buffer.from(bin.raw).equals(binary)).toBe(true);
