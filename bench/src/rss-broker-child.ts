@@ -29,7 +29,6 @@ const { values } = parseArgs({
     side: { type: 'string', default: 'carrier' },
     messages: { type: 'string', default: '100000' },
     size: { type: 'string', default: '1024' },
-    batch: { type: 'string', default: '100' },
     concurrency: { type: 'string', default: '8' },
     prefetch: { type: 'string', default: '16' },
     'handler-ms': { type: 'string', default: '16' },
@@ -40,7 +39,6 @@ const broker = values.broker!;
 const url = values.url!;
 const messages = Number(values.messages);
 const size = Number(values.size);
-const batch = Number(values.batch);
 const concurrency = Number(values.concurrency);
 const prefetch = Number(values.prefetch);
 const handlerMs = Number(values['handler-ms']);
