@@ -168,6 +168,28 @@ describe('consumer engine', () => {
     expect(late.settlements).toEqual([{ kind: 'release' }]);
   });
 
+  it('frees the handler slot while the ack is in flight, and close waits for the ack', async () => {
+    const { transport, carrier } = setup();
+    let openGate!: () => void;
+    transport.settleGate = new Promise<void>((r) => (openGate = r));
+    const handled: string[] = [];
+    const sub = await carrier.subscribe('t', { group: 'g', concurrency: 1 }, (m) => {
+      handled.push(m.id);
+    });
+    const first = transport.deliver('x', { id: 'first' });
+    transport.deliver('x', { id: 'second' });
+    await waitFor(() => handled.length === 2);
+    expect(first.settlements).toEqual([]);
+    let closed = false;
+    const closing = sub.close().then(() => (closed = true));
+    await new Promise((r) => setImmediate(r));
+    expect(closed).toBe(false);
+    openGate();
+    await closing;
+    expect(first.settlements).toEqual([{ kind: 'ack' }]);
+    expect(transport.log.at(-1)).toBe('close-subscription');
+  });
+
   it('reports a failed settlement as SETTLE_FAILED and keeps going', async () => {
     const errors: Error[] = [];
     const { transport, carrier } = setup(errors);

@@ -50,6 +50,8 @@ export class Consumer implements Subscription {
   readonly group: string;
   readonly #scheduler: KeyedScheduler<Delivery>;
   #transportSubscription: TransportSubscription | undefined;
+  /** Settlements under way: they no longer hold a handler slot, but close() waits for them. */
+  readonly #settling = new Set<Promise<void>>();
   #closing = false;
   #aborted = false;
   #closed: Promise<void> | undefined;
@@ -77,7 +79,7 @@ export class Consumer implements Subscription {
 
   #accept(delivery: Delivery): void {
     if (this.#closing) {
-      this.#settle('release', () => delivery.release());
+      this.#track(this.#settle('release', () => delivery.release()));
       return;
     }
     this.#scheduler.push(delivery.message.key, delivery);
@@ -89,16 +91,25 @@ export class Consumer implements Subscription {
     try {
       body = decodeBody(wire.body, wire.contentType);
     } catch (error) {
-      await this.#fail(delivery, error, true);
+      this.#track(this.#fail(delivery, error, true));
       return;
     }
     try {
       await this.handler(toMessage(this.topic, wire, delivery.attempt, body));
     } catch (error) {
-      await this.#fail(delivery, error, error instanceof NonRetryableError);
+      this.#track(this.#fail(delivery, error, error instanceof NonRetryableError));
       return;
     }
-    await this.#settle('ack', () => delivery.ack());
+    this.#track(this.#settle('ack', () => delivery.ack()));
+  }
+
+  /**
+   * The handler's slot is free as soon as it returned: the settlement (a broker round trip on most
+   * transports) runs on its own, still bounded by the prefetch, and `close()` waits for it.
+   */
+  #track(settlement: Promise<void>): void {
+    this.#settling.add(settlement);
+    void settlement.finally(() => this.#settling.delete(settlement));
   }
 
   async #fail(delivery: Delivery, error: unknown, hopeless: boolean): Promise<void> {
@@ -144,6 +155,7 @@ export class Consumer implements Subscription {
         this.#scheduler.drainPending().map((d) => this.#settle('release', () => d.release())),
       );
       await this.#scheduler.idle();
+      while (this.#settling.size > 0) await Promise.all([...this.#settling]);
       if (subscription) await subscription.close();
     } finally {
       this.onClosed(this);

@@ -32,6 +32,8 @@ export class FakeTransport implements Transport {
   sink: ((delivery: Delivery) => void) | undefined;
   subscribeOptions: TransportSubscribeOptions | undefined;
   failSettle = false;
+  /** When set, every settlement waits for it (a slow broker round trip). */
+  settleGate: Promise<void> | undefined;
   capabilities: Capabilities = {
     fanOut: true,
     competingConsumers: true,
@@ -104,6 +106,7 @@ export class FakeTransport implements Transport {
     const settlements: Settlement[] = [];
     const settle = (s: Settlement) => async () => {
       this.log.push(`${s.kind} ${id}`);
+      if (this.settleGate) await this.settleGate;
       if (this.failSettle) throw new Error('broker gone');
       settlements.push(s);
     };
