@@ -32,10 +32,11 @@ export interface QueueConsumerOptions {
   readonly visibilityTimeoutSeconds: number;
   readonly waitTimeSeconds: number;
   /**
-   * FIFO queue: while this consumer holds messages it polls without waiting (a long poll started
-   * while a message group is in flight may not see the group freed by a later delete; moto at
-   * least keeps the group blocked for the whole wait), and after an empty poll it waits for a
-   * settlement or one second.
+   * FIFO queue: polls without waiting, and after an empty poll waits for a settlement, stop() or one
+   * second. Two reasons: a long poll started while a message group is in flight may not see the group
+   * freed by a later delete (moto keeps it blocked for the whole wait); and a long poll left running
+   * after stop() may take a message whose give-back then counts a receive (on FIFO queues Carrier
+   * cannot re-send a copy without breaking the key's order), so FIFO consumers have none.
    */
   readonly fifo: boolean;
   /** Hand one lease to the sink (only while the consumer runs). */
@@ -139,7 +140,7 @@ export class QueueConsumer implements TransportSubscription {
       const controller = new AbortController();
       const untrack = o.track(controller);
       let messages: Message[];
-      const shortPoll = o.fifo && this.#leases.size > 0;
+      const shortPoll = o.fifo;
       try {
         const out = await o.sqs.send(
           new ReceiveMessageCommand({
