@@ -24,6 +24,7 @@ import {
 import { MAX_BATCH_ENTRIES } from './batcher.js';
 import { type Lease, MAX_VISIBILITY_SECONDS, QueueConsumer } from './consumer.js';
 import { awsError, closedError, TRANSPORT } from './errors.js';
+import { batchFailures, chunk, type Entry } from './publish-batches.js';
 import { type GroupQueues, Topology } from './topology.js';
 import type { SqsSettings } from './url.js';
 import { decodeMessage, type EncodedMessage, encodeMessage, fifoToken } from './wire.js';
@@ -42,12 +43,6 @@ const PUBLISH_PARALLELISM = 4;
 /** The largest message a caller can send: what still fits after base64 (4/3) and Carrier's attributes. */
 export function maxMessageBytes(limit: number): number {
   return Math.floor(((limit - METADATA_ALLOWANCE) * 3) / 4);
-}
-
-interface Entry {
-  readonly index: number;
-  readonly message: WireMessage;
-  readonly encoded: EncodedMessage;
 }
 
 /**
@@ -475,43 +470,4 @@ function fifoIds(message: WireMessage): { MessageGroupId: string; MessageDedupli
     MessageGroupId: fifoToken(message.key ?? message.id),
     MessageDeduplicationId: fifoToken(message.id),
   };
-}
-
-/** Split into batch calls of at most 10 entries and at most `limit` bytes together. */
-function chunk(entries: Entry[], limit: number): Entry[][] {
-  const chunks: Entry[][] = [];
-  let current: Entry[] = [];
-  let size = 0;
-  for (const e of entries) {
-    if (current.length === MAX_BATCH_ENTRIES || (current.length > 0 && size + e.encoded.size > limit)) {
-      chunks.push(current);
-      current = [];
-      size = 0;
-    }
-    current.push(e);
-    size += e.encoded.size;
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
-}
-
-function batchFailures(
-  chunk: Entry[],
-  successful: readonly { Id?: string | undefined }[] | undefined,
-  failed:
-    | readonly { Id?: string | undefined; Code?: string | undefined; Message?: string | undefined }[]
-    | undefined,
-): Map<number, Error> {
-  const ok = new Set((successful ?? []).map((s) => s.Id));
-  const result = new Map<number, Error>();
-  for (const e of chunk) {
-    const id = String(e.index);
-    if (ok.has(id)) continue;
-    const f = failed?.find((x) => x.Id === id);
-    result.set(
-      e.index,
-      new Error(f ? `${f.Code ?? 'refused'}: ${f.Message ?? ''}` : 'no confirmation in the batch response'),
-    );
-  }
-  return result;
 }
