@@ -27,7 +27,7 @@ import { awsError, closedError, TRANSPORT } from './errors.js';
 import { batchFailures, chunk, type Entry } from './publish-batches.js';
 import { type GroupQueues, Topology } from './topology.js';
 import type { SqsSettings } from './url.js';
-import { decodeMessage, type EncodedMessage, encodeMessage, fifoToken } from './wire.js';
+import { decodeMessage, encodeMessage, fifoToken } from './wire.js';
 
 /** SNS message limit (body plus attributes), also the SNS PublishBatch request limit. */
 export const SNS_MAX_BYTES = 262_144;
