@@ -100,7 +100,7 @@ export class Topology {
   }
 
   /** URL of a queue, created when provisioning is on. */
-  queueUrl(name: string, fifo: boolean, tags: Record<string, string>): Promise<string> {
+  queueUrl(name: string, fifo: boolean, tags: Record<string, string> | undefined): Promise<string> {
     return this.#cached(this.#queues, name, async () => {
       if (this.settings.provision) {
         try {
@@ -145,8 +145,13 @@ export class Topology {
       const dlqName = deadLetterQueueName(topic, own, names);
       const tags = { [TAG_TOPIC]: topic, [TAG_GROUP]: group };
       const [queueUrl, deadLetterQueueUrl] = await Promise.all([
-        this.queueUrl(queueName, fifo, { ...tags, [TAG_ROLE]: 'group' }),
-        this.queueUrl(dlqName, fifo, { ...tags, [TAG_ROLE]: 'dead-letter' }),
+        // queue-only mode: the topic's queue gets its tags from #claim (TagQueue merges; CreateQueue
+        // with tags may replace those of an existing queue, as moto does, and so drop the owner)
+        this.queueUrl(queueName, fifo, this.settings.sns ? { ...tags, [TAG_ROLE]: 'group' } : undefined),
+        this.queueUrl(dlqName, fifo, {
+          ...(this.settings.sns ? tags : { [TAG_TOPIC]: topic }),
+          [TAG_ROLE]: 'dead-letter',
+        }),
       ]);
       if (this.settings.sns) {
         if (this.settings.provision) await this.#subscribe(await this.topicArn(topic), queueUrl);
@@ -170,7 +175,12 @@ export class Topology {
     try {
       let tags = (await this.sqs.send(new ListQueueTagsCommand({ QueueUrl: queueUrl }))).Tags ?? {};
       if (tags[TAG_GROUP] === undefined && this.settings.provision) {
-        await this.sqs.send(new TagQueueCommand({ QueueUrl: queueUrl, Tags: { [TAG_GROUP]: group } }));
+        await this.sqs.send(
+          new TagQueueCommand({
+            QueueUrl: queueUrl,
+            Tags: { [TAG_TOPIC]: topic, [TAG_ROLE]: 'group', [TAG_GROUP]: group },
+          }),
+        );
         tags = (await this.sqs.send(new ListQueueTagsCommand({ QueueUrl: queueUrl }))).Tags ?? {};
       }
       const owner = tags[TAG_GROUP];
