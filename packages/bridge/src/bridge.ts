@@ -164,6 +164,7 @@ class RunningBridge implements Bridge {
           ordered: this.#options.ordered ?? false,
           retry,
           deadLetter: true,
+          decode: false,
         },
         (message) => this.#copy(route, message),
       );

@@ -271,7 +271,7 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
       subscriptions.push(
         await carrier.subscribe(
           topic,
-          { group: options.group, concurrency, prefetch: concurrency },
+          { group: options.group, concurrency, prefetch: concurrency, decode: false },
           (message) => {
             lastActivity = Date.now();
             read = { ...read, [side]: read[side] + 1 };

@@ -194,6 +194,7 @@ export class Carrier {
         ordered: options.ordered ?? false,
         retry,
         deadLetter: options.deadLetter ?? true,
+        decode: options.decode ?? true,
         onError: this.#onError,
       },
       handler as Handler,

@@ -91,6 +91,19 @@ describe('consumer engine', () => {
     expect(d.settlements[0]).toMatchObject({ kind: 'deadLetter' });
   });
 
+  it('hands over the raw bytes without decoding when decode is false', async () => {
+    const { transport, carrier } = setup();
+    const bodies: unknown[] = [];
+    await carrier.subscribe('t', { group: 'g', decode: false }, (m) => {
+      bodies.push(m.body);
+    });
+    const bytes = new Uint8Array([0x7b, 0xff]);
+    const d = transport.deliver(bytes, { contentType: 'application/json' });
+    await waitFor(() => d.settlements.length === 1);
+    expect(d.settlements).toEqual([{ kind: 'ack' }]);
+    expect(bodies).toEqual([bytes]);
+  });
+
   it('retries forever instead of dead-lettering when deadLetter is false', async () => {
     const { transport, carrier } = setup();
     await carrier.subscribe('t', { group: 'g', deadLetter: false, retry: { maxAttempts: 2 } }, () => {

@@ -15,6 +15,7 @@ export interface ConsumerSettings {
   readonly ordered: boolean;
   readonly retry: RetryPolicy;
   readonly deadLetter: boolean;
+  readonly decode: boolean;
   readonly onError: (error: Error) => void;
 }
 
@@ -87,9 +88,9 @@ export class Consumer implements Subscription {
 
   async #process(delivery: Delivery): Promise<void> {
     const wire = delivery.message;
-    let body: unknown;
+    let body: unknown = wire.body;
     try {
-      body = decodeBody(wire.body, wire.contentType);
+      if (this.settings.decode) body = decodeBody(wire.body, wire.contentType);
     } catch (error) {
       this.#track(this.#fail(delivery, error, true));
       return;

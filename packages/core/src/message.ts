@@ -69,6 +69,12 @@ export interface SubscribeOptions {
    * move the message to the group's dead letters. `false`: retry forever instead (still never lost).
    */
   deadLetter?: boolean | undefined;
+  /**
+   * `true` (default): decode the body by content type into `body`, dead-lettering what cannot be
+   * decoded. `false`: `body` is the raw bytes and nothing is parsed — for forwarders and bridges
+   * that must pass every message on byte for byte, even one whose bytes do not match its content type.
+   */
+  decode?: boolean | undefined;
 }
 
 /** A message handler: return to acknowledge; throw to retry (or dead-letter). */
