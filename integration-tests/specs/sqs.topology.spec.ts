@@ -1,6 +1,13 @@
 import { deadLetterQueueName, groupQueueName } from '@carrier/adapter-sqs';
 import { freshName, waitFor } from '@carrier/contract';
-import { type Carrier, CarrierError, connect, type Message } from '@carrier/core';
+import {
+  type Carrier,
+  CarrierError,
+  connect,
+  type DeadLetter,
+  type Message,
+  NonRetryableError,
+} from '@carrier/core';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import '../src/context.js';
 
@@ -94,5 +101,38 @@ describe('sqs topology', { timeout: 120_000 }, () => {
     // a group that does not exist is not created
     expect(await code(readOnly.subscribe(topic, { group: 'missing' }, () => {}))).toBe('INVALID_ARGUMENT');
     expect(await code(readOnly.publish(freshName('absent'), 'x'))).toBe('PUBLISH_FAILED');
+  });
+
+  it('dead letters read and given back (reader closed, connection closed) are readable again at once', async () => {
+    const c = await carrier();
+    const topic = freshName('dlq-again');
+    await c.subscribe(topic, { group: 'g' }, () => {
+      throw new NonRetryableError('no');
+    });
+    await c.publishBatch(
+      topic,
+      Array.from({ length: 5 }, (_, i) => ({ body: { i } })),
+    );
+    const first: DeadLetter[] = [];
+    // more room than letters: a receive is in flight when the reader closes
+    const reader = await c.deadLetters(topic, 'g').subscribe(
+      (l) => {
+        first.push(l);
+        throw new Error('keep it');
+      },
+      { concurrency: 10 },
+    );
+    await waitFor(() => first.length >= 5, TIMEOUT, '5 dead letters');
+    await reader.close();
+    await c.close();
+    // the visibility timeout is 15 s: reading them again well before proves nothing kept them
+    const c2 = await carrier();
+    const again = new Set<string>();
+    const started = Date.now();
+    await c2.deadLetters(topic, 'g').subscribe((l) => {
+      again.add(l.message.id);
+    });
+    await waitFor(() => again.size >= 5, 10_000, 'the 5 dead letters again, before a visibility timeout');
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 });

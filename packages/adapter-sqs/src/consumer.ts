@@ -32,13 +32,15 @@ export interface QueueConsumerOptions {
   readonly visibilityTimeoutSeconds: number;
   readonly waitTimeSeconds: number;
   /**
-   * FIFO queue: polls without waiting, and after an empty poll waits for a settlement, stop() or one
-   * second. Two reasons: a long poll started while a message group is in flight may not see the group
-   * freed by a later delete (moto keeps it blocked for the whole wait); and a long poll left running
-   * after stop() may take a message whose give-back then counts a receive (on FIFO queues Carrier
-   * cannot re-send a copy without breaking the key's order), so FIFO consumers have none.
+   * Poll without waiting, and after an empty poll wait for a settlement, stop() or one second.
+   * Used for FIFO queues and dead-letter queues: a long poll left running after stop() (or cancelled
+   * by close, which the server does not notice) may take a message that then stays invisible for the
+   * visibility timeout and counts a receive — on FIFO queues Carrier cannot re-send a copy without
+   * breaking the key's order, and dead letters read and given back must be readable again at once.
+   * On FIFO queues a long poll started while a message group is in flight may also not see the
+   * group freed by a later delete (moto keeps it blocked for the whole wait).
    */
-  readonly fifo: boolean;
+  readonly shortPoll: boolean;
   /** Hand one lease to the sink (only while the consumer runs). */
   readonly deliver: (lease: Lease) => void;
   /** Put back a message received after stop(), without it counting as an attempt where possible. */
@@ -140,7 +142,7 @@ export class QueueConsumer implements TransportSubscription {
       const controller = new AbortController();
       const untrack = o.track(controller);
       let messages: Message[];
-      const shortPoll = o.fifo;
+      const shortPoll = o.shortPoll;
       try {
         const out = await o.sqs.send(
           new ReceiveMessageCommand({

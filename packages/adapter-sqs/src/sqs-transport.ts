@@ -211,7 +211,7 @@ export class SqsTransport implements Transport {
 
   #consumer(
     queueUrl: string,
-    fifo: boolean,
+    shortPoll: boolean,
     prefetch: number,
     deliver: (lease: Lease) => void,
     giveBack: (l: Lease) => Promise<void>,
@@ -222,7 +222,7 @@ export class SqsTransport implements Transport {
       prefetch,
       visibilityTimeoutSeconds: this.#settings.visibilityTimeoutSeconds,
       waitTimeSeconds: this.#settings.waitTimeSeconds,
-      fifo,
+      shortPoll,
       deliver,
       giveBack,
       onError: this.#onError,
@@ -328,7 +328,7 @@ export class SqsTransport implements Transport {
     this.#ensureOpen();
     const { consumer, subscription } = this.#consumer(
       queues.deadLetterQueueUrl,
-      queues.fifo,
+      true,
       options.prefetch,
       (lease) => {
         const { message, deadLetter, attempt } = decodeMessage(lease.message);
