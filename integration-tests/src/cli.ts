@@ -5,9 +5,14 @@ import { BROKERS } from './types.js';
 import { log } from './util.js';
 
 // npm run brokers:install | brokers:up | brokers:down   (run with tsx; Node 20 cannot run .ts)
-// Only `up` writes to stdout: one `CARRIER_TEST_<BROKER>_URL=<url>` line per broker, so that
-//   eval "$(npm run -s brokers:up)"
-// works; everything else goes to stderr.
+// Only `up` writes to stdout: one `export CARRIER_TEST_<BROKER>_URL='<url>'` line per broker, so
+// that `eval "$(npm run -s brokers:up)"` gives the shell and every program it starts the brokers;
+// everything else goes to stderr.
+
+/** Single-quote a value for POSIX shells. */
+function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", "'\\''")}'`;
+}
 
 async function main(command: string | undefined): Promise<void> {
   switch (command) {
@@ -17,7 +22,8 @@ async function main(command: string | undefined): Promise<void> {
     case 'up': {
       // one `up` at a time: a second one waits, then finds the brokers running and reuses them
       const session = await withLock('up', () => startBrokers({ mode: 'up' }));
-      for (const name of BROKERS) process.stdout.write(`${ENV_URL[name]}=${session.urls[name]}\n`);
+      for (const name of BROKERS)
+        process.stdout.write(`export ${ENV_URL[name]}=${shellQuote(session.urls[name])}\n`);
       log('[brokers] running in the background; stop them with `npm run brokers:down`');
       return;
     }
