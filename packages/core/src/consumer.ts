@@ -129,16 +129,16 @@ export class Consumer implements Subscription {
       await settle();
     } catch (cause) {
       if (this.#aborted) return;
-      this.settings.onError(
-        new CarrierError(
-          'SETTLE_FAILED',
-          `${what} failed on ${this.topic}/${this.group}; the broker will redeliver`,
-          {
-            transport: this.transport.name,
-            cause,
-          },
-        ),
+      const error = new CarrierError(
+        'SETTLE_FAILED',
+        `${what} failed on ${this.topic}/${this.group}; the broker will redeliver`,
+        { transport: this.transport.name, cause },
       );
+      try {
+        this.settings.onError(error);
+      } catch {
+        // a throwing onError must not turn a settlement into an unhandled rejection
+      }
     }
   }
 
