@@ -47,7 +47,7 @@ export interface QueueConsumerOptions {
   readonly giveBack: (lease: Lease) => Promise<void>;
   readonly onError: (error: Error) => void;
   /** Registers a receive's AbortController so that the transport can cancel it on close or abort. */
-  readonly track: (controller: AbortController) => () => void;
+  readonly track: (controller: AbortController, longPoll: boolean) => () => void;
 }
 
 /**
@@ -140,9 +140,9 @@ export class QueueConsumer implements TransportSubscription {
       }
       this.#reserved += n;
       const controller = new AbortController();
-      const untrack = o.track(controller);
-      let messages: Message[];
       const shortPoll = o.shortPoll;
+      const untrack = o.track(controller, !shortPoll);
+      let messages: Message[];
       try {
         const out = await o.sqs.send(
           new ReceiveMessageCommand({

@@ -60,7 +60,8 @@ export class SqsTransport implements Transport {
   readonly #topology: Topology;
   readonly #onError: (error: Error) => void;
   readonly #consumers = new Set<QueueConsumer>();
-  readonly #receives = new Set<AbortController>();
+  /** Receives in flight, with whether each is a long poll. */
+  readonly #receives = new Map<AbortController, boolean>();
   readonly #limit: number;
   #closed = false;
 
@@ -226,8 +227,8 @@ export class SqsTransport implements Transport {
       deliver,
       giveBack,
       onError: this.#onError,
-      track: (controller) => {
-        this.#receives.add(controller);
+      track: (controller, longPoll) => {
+        this.#receives.set(controller, longPoll);
         return () => this.#receives.delete(controller);
       },
     });
@@ -446,8 +447,9 @@ export class SqsTransport implements Transport {
     const consumers = [...this.#consumers];
     await Promise.allSettled(consumers.map((c) => c.close()));
     this.#closed = true;
-    // receives that stopped consumers left running: cancel them now (see QueueConsumer)
-    for (const c of this.#receives) c.abort();
+    // long polls that stopped consumers left running: cancel them now (see QueueConsumer); short
+    // polls return at once and are awaited, so what they bring is given back, not left invisible
+    for (const [c, longPoll] of this.#receives) if (longPoll) c.abort();
     await Promise.allSettled(consumers.map((c) => c.finished()));
     this.#consumers.clear();
     this.#sqs.destroy();
@@ -458,7 +460,7 @@ export class SqsTransport implements Transport {
     if (this.#closed) return;
     this.#closed = true;
     for (const c of this.#consumers) c.abort();
-    for (const c of this.#receives) c.abort();
+    for (const c of this.#receives.keys()) c.abort();
     this.#consumers.clear();
     this.#sqs.destroy();
     this.#sns?.destroy();
