@@ -166,7 +166,10 @@ describe('bridge on memory://', () => {
       }),
     );
     // a native producer (no Carrier validation) wrote headers outside the portable grammar
-    const raw = await createMemoryTransport(new URL(`memory://${src}`), { onError: () => undefined });
+    const raw = await createMemoryTransport(new URL(`memory://${src}`), {
+      onError: () => undefined,
+      connectTimeoutMs: 10_000,
+    });
     const base = { contentType: 'text/plain', body: new TextEncoder().encode('x'), publishedAt: new Date() };
     await raw.publish(topic, [
       { ...base, id: 'bad-space', headers: { 'has space': '1' } },

@@ -138,7 +138,9 @@ export async function connect(url = 'memory://', options: ConnectOptions = {}): 
   const factory = options.transport ?? (await transportFactoryFor(parsed));
   let transport: Transport;
   try {
-    transport = await factory(parsed, { onError });
+    // core's deadline race and the abort of a late transport: see the failure-behaviour work
+    const connectTimeoutMs = Number(parsed.searchParams.get('connectTimeoutMs') ?? 10_000);
+    transport = await factory(parsed, { onError, connectTimeoutMs });
   } catch (error) {
     const clean = scrubbed(error, secrets);
     if (clean instanceof CarrierError) throw clean;

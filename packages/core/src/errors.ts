@@ -14,6 +14,10 @@
  * - `TOPOLOGY_CONFLICT`: existing broker objects (queues, streams) have conflicting settings.
  * - `SETTLE_FAILED`: acknowledging, retrying or dead-lettering a delivery failed; the broker
  *   will redeliver it (at-least-once).
+ * - `LEASE_LOST`: this member lost its lease on a delivery before settling it (partition revoked,
+ *   visibility timeout or ack wait expired, connection lost); the broker redelivers it, possibly to
+ *   another member while this handler still runs. Reported to `onError` and as the reason of the
+ *   handler's `signal`.
  */
 export type CarrierErrorCode =
   | 'INVALID_NAME'
@@ -26,7 +30,8 @@ export type CarrierErrorCode =
   | 'PUBLISH_FAILED'
   | 'DECODE_FAILED'
   | 'TOPOLOGY_CONFLICT'
-  | 'SETTLE_FAILED';
+  | 'SETTLE_FAILED'
+  | 'LEASE_LOST';
 
 /** One message of a batch that the broker did not confirm. */
 export interface PublishFailure {

@@ -9,7 +9,23 @@
  *
  * Threading model: all calls happen on one Node.js event loop. Core may call `publish` many
  * times concurrently, and settle many deliveries concurrently, including deliveries of the same
- * subscription. Each delivery is settled at most once (exactly one of ack/retry/deadLetter/release).
+ * subscription. Each delivery is settled at most once (exactly one of ack/retry/deadLetter/release):
+ * core guards this, so a transport needs no guard of its own.
+ *
+ * Who retries: a transport does not retry a failed broker call on behalf of a caller (a publish,
+ * a settlement), except where the broker's own protocol requires it (a metadata refresh right after
+ * a topic was created, a reconnect). It reports the failure with a `CarrierError` code; core and
+ * the application decide. Reconnecting after a lost connection is the transport's job.
+ *
+ * When a settlement fails (its promise rejects): the transport leaves the delivery to the broker's
+ * own redelivery (never settles it again by itself) and must not let it hold anything else back
+ * (another delivery's commit position, a prefetch slot, a lease renewal). Core reports the failure
+ * to `onError` as `SETTLE_FAILED`.
+ *
+ * Deadlines: every network call a transport makes has one. `connect` (the factory) honours
+ * `connectTimeoutMs`; a dead or silent connection (no FIN, no RST) is noticed within the
+ * adapter's documented liveness time (30 s by default on every adapter), reported to `onError` as
+ * `CONNECTION`, and consumption resumes by itself once the broker answers again.
  */
 
 import type { CarrierErrorCode } from './errors.js';
@@ -71,8 +87,23 @@ export interface DeadLetterInfo {
  */
 export interface Delivery {
   readonly message: WireMessage;
-  /** 1 on first delivery; survives redelivery and consumer restarts. */
+  /**
+   * 1 on first delivery, then 2, 3, …: how many times the broker has handed this message to a
+   * member of this group, counting deliveries that were never settled (the consumer crashed, was
+   * aborted, or lost its lease) but not those given back with `release()`. It survives crashes,
+   * rebalances and restarts; where the broker keeps no such count (Kafka, RabbitMQ classic
+   * queues) the transport keeps a durable one. Core dead-letters, without calling the handler, a
+   * delivery whose `attempt` exceeds the group's `maxAttempts`.
+   */
   readonly attempt: number;
+  /**
+   * Aborted when this member has lost its lease on the delivery before settling it (a Kafka
+   * partition revoked past the rebalance timeout, an expired visibility timeout or ack wait that
+   * could not be renewed, a lost connection): the broker may already be redelivering it, possibly
+   * to another member. `signal.reason` is a `CarrierError` with code `LEASE_LOST`. Settling after
+   * that is allowed; it may have no effect or reject. Transports that cannot tell leave it absent.
+   */
+  readonly lease?: AbortSignal | undefined;
   /** Done: remove from the group. Resolves once the broker has taken the settlement. */
   ack(): Promise<void>;
   /**
@@ -88,7 +119,8 @@ export interface Delivery {
   deadLetter(info: DeadLetterInfo): Promise<void>;
   /**
    * Give the delivery back unprocessed (shutdown): the broker redelivers it to a member of the
-   * group as soon as possible. Brokers may count this as a delivery attempt.
+   * group as soon as possible, with the same `attempt` (a release never charges an attempt; a
+   * transport whose broker counts every receive corrects for it).
    */
   release(): Promise<void>;
 }
@@ -182,6 +214,13 @@ export interface Transport {
 export interface TransportFactoryOptions {
   /** Called for asynchronous problems (a lost connection, a failed settlement) that have no caller. */
   readonly onError: (error: Error) => void;
+  /**
+   * Longest the factory may take to reach the broker, in milliseconds (core's default 10 000, or the
+   * URL's `connectTimeoutMs`). Core also enforces it: past it `connect` rejects with `TIMEOUT` and a
+   * transport that resolves later is aborted. The factory should pass it to its client so that no
+   * socket outlives the deadline, and reject with `TIMEOUT` or `CONNECTION` itself.
+   */
+  readonly connectTimeoutMs: number;
 }
 
 /** What an adapter package exports as `createTransport`. */
