@@ -92,13 +92,16 @@ export async function brokerFigures(
 ): Promise<{ figures: Figure[]; extra: Record<string, unknown> }> {
   const mod = await MODULES[broker]!();
   const onError = (e: Error) => progress(`${broker} async error: ${e.message}`);
-  const carrier = new CarrierSide(await connect(url, { onError }));
+  const carrier = new CarrierSide(await connect(url, { onError, connectTimeoutMs: 10_000 }));
   const raws = await mod.rawClients(url, o.skip);
   if (o.spi) {
     // the same adapter without Carrier's engine: carrier/raw = (carrier/spi) x (spi/raw)
     const adapter = (await import(ADAPTERS[broker]!)) as { createTransport: TransportFactory };
     raws.push({
-      side: new TransportSide('adapter-spi', await adapter.createTransport(new URL(url), { onError })),
+      side: new TransportSide(
+        'adapter-spi',
+        await adapter.createTransport(new URL(url), { onError, connectTimeoutMs: 10_000 }),
+      ),
       reference: `${ADAPTERS[broker]} driven directly through the transport SPI (no engine), acks without waiting`,
       suffix: '.vs-spi',
     });

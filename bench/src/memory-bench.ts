@@ -123,15 +123,23 @@ export async function memoryFigures(o: BenchOptions, runId: string): Promise<Fig
   const onError = (e: Error) => progress(`async error: ${e.message}`);
   const figures: Figure[] = [];
   if (o.brokers.includes('memory')) {
-    const carrier = new CarrierSide(await connect('memory://bench-carrier', { onError }));
+    const carrier = new CarrierSide(
+      await connect('memory://bench-carrier', { onError, connectTimeoutMs: 10_000 }),
+    );
     const raw = new TransportSide(
       'memory-spi',
-      await createMemoryTransport(new URL('memory://bench-raw'), { onError }),
+      await createMemoryTransport(new URL('memory://bench-raw'), { onError, connectTimeoutMs: 10_000 }),
     );
     // second connections to the same in-process brokers, to empty each round's group afterwards
     const drainers = new Map<string, Transport>([
-      ['carrier', await createMemoryTransport(new URL('memory://bench-carrier'), { onError })],
-      ['memory-spi', await createMemoryTransport(new URL('memory://bench-raw'), { onError })],
+      [
+        'carrier',
+        await createMemoryTransport(new URL('memory://bench-carrier'), { onError, connectTimeoutMs: 10_000 }),
+      ],
+      [
+        'memory-spi',
+        await createMemoryTransport(new URL('memory://bench-raw'), { onError, connectTimeoutMs: 10_000 }),
+      ],
     ]);
     try {
       figures.push(

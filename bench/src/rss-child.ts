@@ -85,7 +85,9 @@ const sampler = setInterval(() => {
 }, 20);
 
 const onError = (e: Error) => process.stderr.write(`${e.message}\n`);
-const transport = observed(await createMemoryTransport(new URL('memory://rss'), { onError }));
+const transport = observed(
+  await createMemoryTransport(new URL('memory://rss'), { onError, connectTimeoutMs: 10_000 }),
+);
 const topic = 'rss';
 const group = 'slow';
 await transport.declare(topic, [group]);

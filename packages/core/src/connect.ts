@@ -58,6 +58,11 @@ export interface ConnectOptions {
    * Default: one line on stderr. Messages are scrubbed of the URL's credentials.
    */
   onError?: ((error: Error) => void) | undefined;
+  /**
+   * Longest `connect` waits for the broker, in milliseconds; past it `connect` rejects with
+   * `TIMEOUT`. Default: the URL's `connectTimeoutMs` query parameter, else 10 000.
+   */
+  connectTimeoutMs?: number | undefined;
 }
 
 interface AdapterModule {
@@ -139,7 +144,8 @@ export async function connect(url = 'memory://', options: ConnectOptions = {}): 
   let transport: Transport;
   try {
     // core's deadline race and the abort of a late transport: see the failure-behaviour work
-    const connectTimeoutMs = Number(parsed.searchParams.get('connectTimeoutMs') ?? 10_000);
+    const connectTimeoutMs =
+      options.connectTimeoutMs ?? Number(parsed.searchParams.get('connectTimeoutMs') ?? 10_000);
     transport = await factory(parsed, { onError, connectTimeoutMs });
   } catch (error) {
     const clean = scrubbed(error, secrets);

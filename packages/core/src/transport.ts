@@ -217,10 +217,10 @@ export interface TransportFactoryOptions {
   /**
    * Longest the factory may take to reach the broker, in milliseconds (core's default 10 000, or the
    * URL's `connectTimeoutMs`). Core also enforces it: past it `connect` rejects with `TIMEOUT` and a
-   * transport that resolves later is aborted. The factory should pass it to its client so that no
+   * transport that resolves later is aborted. Absent (a direct call): 10 000. The factory should pass it to its client so that no
    * socket outlives the deadline, and reject with `TIMEOUT` or `CONNECTION` itself.
    */
-  readonly connectTimeoutMs: number;
+  readonly connectTimeoutMs?: number | undefined;
 }
 
 /** What an adapter package exports as `createTransport`. */
