@@ -19,6 +19,7 @@ function message(over: Partial<Message> = {}): Message {
     contentType: 'text/plain',
     attempt: 1,
     publishedAt: new Date(0),
+    signal: new AbortController().signal,
     ...over,
   };
 }

@@ -18,8 +18,24 @@ export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, initialDelayMs: 200,
  * the same whichever process handles the redelivery; the lower bound `d/2` is guaranteed.
  */
 export function retryDelay(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
-  const exponent = Math.min(Math.max(attempt - 1, 0), 52);
-  const ceiling = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** exponent);
-  const half = ceiling / 2;
+  const half = delayCeiling(policy, attempt) / 2;
   return Math.round(half + random() * half);
+}
+
+/** Upper bound `d` of the delay after delivery `attempt` failed (before jitter). */
+function delayCeiling(policy: RetryPolicy, attempt: number): number {
+  const exponent = Math.min(Math.max(attempt - 1, 0), 52);
+  return Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** exponent);
+}
+
+/**
+ * The longest delay {@link retryDelay} will ever ask a transport for under this policy, in ms.
+ * With dead letters a retry follows deliveries 1 … `maxAttempts - 1` only; without them
+ * (`deadLetter: false`) retries go on forever and the delay grows to `maxDelayMs`. 0 when the
+ * policy never retries.
+ */
+export function longestRetryDelay(policy: RetryPolicy, deadLetter: boolean): number {
+  if (!deadLetter) return delayCeiling(policy, Number.MAX_SAFE_INTEGER);
+  if (policy.maxAttempts < 2) return 0;
+  return delayCeiling(policy, policy.maxAttempts - 1);
 }

@@ -1,7 +1,8 @@
-import { DEFAULT_RETRY, type RetryPolicy } from './backoff.js';
+import { DEFAULT_RETRY, longestRetryDelay, type RetryPolicy } from './backoff.js';
 import { encodeBody, messageSize } from './codec.js';
 import { Consumer } from './consumer.js';
 import { deadLetterQueue } from './dead-letters.js';
+import type { ManagedSubscription } from './engine.js';
 import { CarrierError } from './errors.js';
 import type {
   BatchEntry,
@@ -14,6 +15,7 @@ import type {
 } from './message.js';
 import { validateHeaders, validateName } from './names.js';
 import type { Capabilities, Transport, WireMessage } from './transport.js';
+import { isWellFormed } from './unicode.js';
 
 function positiveInteger(name: string, value: number | undefined, fallback: number): number {
   const v = value ?? fallback;
@@ -35,7 +37,9 @@ function nonNegative(name: string, value: number): number {
 export class Carrier {
   readonly #transport: Transport;
   readonly #onError: (error: Error) => void;
-  readonly #subscriptions = new Set<Subscription>();
+  readonly #subscriptions = new Set<ManagedSubscription>();
+  /** Transport publishes under way: close() lets them settle before closing the transport. */
+  readonly #publishing = new Set<Promise<unknown>>();
   #closed: Promise<void> | undefined;
 
   /** @internal Use `connect()`. */
@@ -64,11 +68,23 @@ export class Carrier {
     if (entry.key !== undefined && typeof entry.key !== 'string') {
       throw new CarrierError('INVALID_ARGUMENT', 'key must be a string');
     }
+    if (entry.key !== undefined && !isWellFormed(entry.key)) {
+      throw new CarrierError(
+        'INVALID_ARGUMENT',
+        'key is not well-formed Unicode (it contains a lone surrogate)',
+      );
+    }
     if (
       entry.id !== undefined &&
       (typeof entry.id !== 'string' || entry.id.length === 0 || entry.id.length > 128)
     ) {
       throw new CarrierError('INVALID_ARGUMENT', 'id must be a string of 1 to 128 characters');
+    }
+    if (entry.id !== undefined && !isWellFormed(entry.id)) {
+      throw new CarrierError(
+        'INVALID_ARGUMENT',
+        'id is not well-formed Unicode (it contains a lone surrogate)',
+      );
     }
     const { bytes, contentType } = encodeBody(entry.body, entry.contentType);
     const size = messageSize(bytes, entry.key, headers);
@@ -105,14 +121,24 @@ export class Carrier {
   /**
    * Publish several messages in one call. Resolves once every message was confirmed; otherwise
    * rejects with `PUBLISH_FAILED` whose `failures` list exactly the unconfirmed ones (the others were
-   * published). Invalid entries reject the whole batch before anything is sent.
+   * published). Invalid entries reject the whole batch before anything is sent: `INVALID_NAME`,
+   * `INVALID_ARGUMENT` (a header, key or id that is not well-formed Unicode, i.e. holds a lone
+   * surrogate, among others), `MESSAGE_TOO_LARGE`. After `close()` was called: `CLOSED`.
    */
   async publishBatch(topic: string, entries: readonly BatchEntry[]): Promise<PublishReceipt[]> {
     this.#ensureOpen();
     validateName('topic', topic);
     if (!Array.isArray(entries)) throw new CarrierError('INVALID_ARGUMENT', 'entries must be an array');
     const messages = entries.map((entry) => this.#wire(entry));
-    if (messages.length > 0) await this.#transport.publish(topic, messages);
+    if (messages.length > 0) {
+      const publishing = this.#transport.publish(topic, messages);
+      this.#publishing.add(publishing);
+      try {
+        await publishing;
+      } finally {
+        this.#publishing.delete(publishing);
+      }
+    }
     return messages.map((m) => ({ id: m.id }));
   }
 
@@ -172,13 +198,14 @@ export class Carrier {
         transport: name,
       });
     }
-    if (
-      Math.min(retry.maxDelayMs, retry.initialDelayMs * 2 ** (retry.maxAttempts - 1)) >
-      capabilities.maxDelayMs
-    ) {
+    const deadLetter = options.deadLetter ?? true;
+    // The longest delay the policy will really ask for: without dead letters retries go on forever
+    // and grow to maxDelayMs. Never clamped silently: refused here instead.
+    const longest = longestRetryDelay(retry, deadLetter);
+    if (longest > capabilities.maxDelayMs) {
       throw new CarrierError(
         'UNSUPPORTED',
-        `${name} cannot delay a retry longer than ${capabilities.maxDelayMs} ms`,
+        `${name} cannot delay a retry longer than ${capabilities.maxDelayMs} ms; this retry policy asks for up to ${longest} ms${deadLetter ? '' : ' (deadLetter: false retries forever, growing to retry.maxDelayMs)'}`,
         {
           transport: name,
         },
@@ -193,7 +220,7 @@ export class Carrier {
         prefetch,
         ordered: options.ordered ?? false,
         retry,
-        deadLetter: options.deadLetter ?? true,
+        deadLetter,
         decode: options.decode ?? true,
         onError: this.#onError,
       },
@@ -226,12 +253,22 @@ export class Carrier {
   }
 
   /**
-   * Close every subscription (each finishes and settles its in-flight handlers), then the
-   * connection. Later calls to publish or subscribe reject with `CLOSED`. Idempotent.
+   * Close gracefully, the same on every transport:
+   *
+   * 1. From the call on, `publish`, `publishBatch`, `subscribe` and `declare` reject with `CLOSED`.
+   * 2. Publishes already in flight are not cut off: close waits until each has settled, resolving
+   *    (durably accepted) or rejecting (`PUBLISH_FAILED`, `CONNECTION`, …) as it would have anyway.
+   * 3. Meanwhile every subscription closes: it stops fetching, gives back deliveries that never
+   *    started (no attempt charged), lets in-flight handlers finish and settles them.
+   * 4. Then the connection closes. Idempotent: every call returns the same promise.
+   *
+   * A handler that publishes through this carrier while it closes gets `CLOSED` (and is retried
+   * later, like any failure); publish through another carrier if the handler must forward.
    */
   close(): Promise<void> {
     this.#closed ??= (async () => {
-      await Promise.allSettled([...this.#subscriptions].map((s) => s.close()));
+      await Promise.allSettled([...[...this.#subscriptions].map((s) => s.close()), ...[...this.#publishing]]);
+      while (this.#publishing.size > 0) await Promise.allSettled([...this.#publishing]);
       await this.#transport.close();
     })();
     return this.#closed;
@@ -239,11 +276,14 @@ export class Carrier {
 
   /**
    * Drop the connection at once without settling anything, as a crash would: the broker
-   * redelivers every unsettled message. For crash tests and emergency stops.
+   * redelivers every unsettled message, and each such delivery counts as an attempt. Running
+   * handlers see their `message.signal` aborted (reason `CLOSED`); their results are ignored.
+   * Every subscription, dead-letter readers included, stops at once. Publishes in flight may
+   * reject. For crash tests and emergency stops.
    */
   async abort(): Promise<void> {
     this.#closed ??= Promise.resolve();
-    for (const s of [...this.#subscriptions]) if (s instanceof Consumer) s.markAborted();
+    for (const s of [...this.#subscriptions]) s.markAborted();
     this.#subscriptions.clear();
     await this.#transport.abort();
   }

@@ -59,10 +59,38 @@ export interface ConnectOptions {
    */
   onError?: ((error: Error) => void) | undefined;
   /**
-   * Longest `connect` waits for the broker, in milliseconds; past it `connect` rejects with
-   * `TIMEOUT`. Default: the URL's `connectTimeoutMs` query parameter, else 10 000.
+   * Longest `connect` waits for the broker, in milliseconds: an integer from 1 to 2 147 483 647.
+   * Past it `connect` rejects with `TIMEOUT` (a transport the adapter still delivers later is
+   * aborted at once). Default: the URL's `connectTimeoutMs` query parameter, else
+   * {@link DEFAULT_CONNECT_TIMEOUT_MS}. A bad value rejects with `INVALID_ARGUMENT`.
    */
   connectTimeoutMs?: number | undefined;
+}
+
+/** Default deadline of `connect`, in milliseconds: 10 000. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** Longest timer Node.js can set (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The connect deadline: `options.connectTimeoutMs`, else the URL's `connectTimeoutMs`, else
+ * 10 000 ms.
+ *
+ * @throws CarrierError `INVALID_ARGUMENT` unless it is an integer from 1 to 2^31 - 1.
+ */
+export function resolveConnectTimeout(url: URL, option: number | undefined): number {
+  const fromUrl = url.searchParams.get('connectTimeoutMs');
+  let value: number;
+  if (option !== undefined) value = option;
+  else if (fromUrl !== null) value = /^\d+$/.test(fromUrl) ? Number(fromUrl) : Number.NaN;
+  else value = DEFAULT_CONNECT_TIMEOUT_MS;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_TIMER_MS) {
+    throw new CarrierError(
+      'INVALID_ARGUMENT',
+      `connectTimeoutMs must be an integer number of milliseconds from 1 to ${MAX_TIMER_MS}`,
+    );
+  }
+  return value;
 }
 
 interface AdapterModule {
@@ -127,12 +155,46 @@ function scrubbed(error: unknown, secrets: readonly string[]): Error {
 }
 
 /**
+ * Race `connecting` against `ms`: past it reject with `timeout()`; a transport that arrives later
+ * is aborted (it must not keep a connection nobody holds), a late failure is dropped.
+ */
+function withDeadline(connecting: Promise<Transport>, ms: number, timeout: () => Error): Promise<Transport> {
+  return new Promise<Transport>((resolve, reject) => {
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      reject(timeout());
+    }, ms);
+    connecting.then(
+      (transport) => {
+        clearTimeout(timer);
+        if (!late) resolve(transport);
+        else
+          void Promise.resolve()
+            .then(() => transport.abort())
+            .catch(() => {});
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        if (!late) reject(error);
+      },
+    );
+  });
+}
+
+/**
  * Connect to a broker. The URL's scheme picks the transport: `memory://` (built in),
  * `kafka://`/`kafkas://`, `amqp://`/`amqps://`, `nats://`, `sqs://` (each loaded on demand from
  * its `@carrier/adapter-*` package). Resolves once the broker answered.
  *
- * @throws CarrierError `UNSUPPORTED` for an unknown scheme or a missing adapter package (the message
- *   names the package to install), `CONNECTION` when the broker cannot be reached. Credentials in
+ * Deadline: `connectTimeoutMs` (option, else URL query parameter, default 10 000 ms). Core races
+ * the adapter against it — past it `connect` rejects with `TIMEOUT` and a transport that the
+ * adapter still delivers later is aborted — and passes it to the adapter, which should give up by
+ * then itself and leave no socket behind.
+ *
+ * @throws CarrierError `INVALID_ARGUMENT` for a malformed URL or `connectTimeoutMs`, `UNSUPPORTED`
+ *   for an unknown scheme or a missing adapter package (the message names the package to install),
+ *   `CONNECTION` when the broker cannot be reached, `TIMEOUT` past the deadline. Credentials in
  *   the URL never appear in errors.
  */
 export async function connect(url = 'memory://', options: ConnectOptions = {}): Promise<Carrier> {
@@ -140,13 +202,19 @@ export async function connect(url = 'memory://', options: ConnectOptions = {}): 
   const secrets = urlSecrets(parsed);
   const report = options.onError ?? ((error: Error) => console.error(`[carrier] ${String(error)}`));
   const onError = (error: Error) => report(scrubbed(error, secrets));
+  const connectTimeoutMs = resolveConnectTimeout(parsed, options.connectTimeoutMs);
   const factory = options.transport ?? (await transportFactoryFor(parsed));
   let transport: Transport;
   try {
-    // core's deadline race and the abort of a late transport: see the failure-behaviour work
-    const connectTimeoutMs =
-      options.connectTimeoutMs ?? Number(parsed.searchParams.get('connectTimeoutMs') ?? 10_000);
-    transport = await factory(parsed, { onError, connectTimeoutMs });
+    transport = await withDeadline(
+      factory(parsed, { onError, connectTimeoutMs }),
+      connectTimeoutMs,
+      () =>
+        new CarrierError(
+          'TIMEOUT',
+          `connecting to ${redactUrl(parsed)} took longer than connectTimeoutMs (${connectTimeoutMs} ms)`,
+        ),
+    );
   } catch (error) {
     const clean = scrubbed(error, secrets);
     if (clean instanceof CarrierError) throw clean;

@@ -1,10 +1,10 @@
 import type { RetryPolicy } from './backoff.js';
 import { retryDelay } from './backoff.js';
 import { decodeBody } from './codec.js';
-import { CarrierError, NonRetryableError } from './errors.js';
-import { KeyedScheduler } from './keyed-scheduler.js';
-import type { Handler, Message, Subscription } from './message.js';
-import type { Delivery, Transport, TransportSubscription, WireMessage } from './transport.js';
+import { type ManagedSubscription, SubscriptionEngine, settleOnce } from './engine.js';
+import { NonRetryableError } from './errors.js';
+import type { Handler, Message } from './message.js';
+import type { Delivery, Transport, WireMessage } from './transport.js';
 
 /** Settings of one consumer, resolved by the carrier. */
 export interface ConsumerSettings {
@@ -20,7 +20,13 @@ export interface ConsumerSettings {
 }
 
 /** Turn a wire message into the user's `Message`. */
-export function toMessage(topic: string, wire: WireMessage, attempt: number, body: unknown): Message {
+export function toMessage(
+  topic: string,
+  wire: WireMessage,
+  attempt: number,
+  body: unknown,
+  signal: AbortSignal,
+): Message {
   return {
     id: wire.id,
     topic,
@@ -31,63 +37,76 @@ export function toMessage(topic: string, wire: WireMessage, attempt: number, bod
     contentType: wire.contentType,
     attempt,
     publishedAt: wire.publishedAt,
+    signal,
   };
 }
 
-/** The message of an error, as recorded in a dead letter. */
+/** The message of an error, as recorded in a dead letter (core bounds its length when settling). */
 export function failureReason(error: unknown): string {
   if (error instanceof Error) return error.message || error.name;
   return String(error);
 }
 
 /**
- * The engine of one subscription: schedules deliveries under the concurrency limit and per-key
- * order, runs the handler, and settles each delivery once — ack on success, retry with backoff
- * on failure, dead letter when the policy says so. Shutdown: stop fetching, give back what never
- * started, wait for in-flight handlers, settle them, then release the consumer.
+ * The dead-letter reason of a message whose last delivery was never settled: `deliveries` earlier
+ * deliveries, the last of which died with its consumer (crash, abort, lost lease).
  */
-export class Consumer implements Subscription {
+export function unsettledReason(deliveries: number): string {
+  return `delivered ${deliveries} times, the last one without settlement (consumer crashed or lost its lease)`;
+}
+
+/**
+ * One subscription: on the shared engine (settle-once guard, scheduling under the concurrency limit
+ * and per-key order, lease loss, shutdown), runs the handler and settles each delivery once — ack on
+ * success, retry with backoff on failure, dead letter when the policy says so, and a dead letter
+ * without running the handler for a delivery past `maxAttempts` (its consumers kept dying).
+ */
+export class Consumer implements ManagedSubscription {
   readonly topic: string;
   readonly group: string;
-  readonly #scheduler: KeyedScheduler<Delivery>;
-  #transportSubscription: TransportSubscription | undefined;
-  /** Settlements under way: they no longer hold a handler slot, but close() waits for them. */
-  readonly #settling = new Set<Promise<void>>();
-  #closing = false;
-  #aborted = false;
-  #closed: Promise<void> | undefined;
+  readonly #engine: SubscriptionEngine<Delivery, Delivery>;
 
   constructor(
     private readonly transport: Transport,
     private readonly settings: ConsumerSettings,
     private readonly handler: Handler,
-    private readonly onClosed: (consumer: Consumer) => void,
+    onClosed: (consumer: Consumer) => void,
   ) {
     this.topic = settings.topic;
     this.group = settings.group;
-    this.#scheduler = new KeyedScheduler(settings.concurrency, (delivery) => this.#process(delivery));
+    this.#engine = new SubscriptionEngine<Delivery, Delivery>({
+      transport,
+      label: `${settings.topic}/${settings.group}`,
+      concurrency: settings.concurrency,
+      onError: settings.onError,
+      guard: settleOnce,
+      keyOf: (delivery) => delivery.message.key,
+      process: (delivery, signal) => this.#process(delivery, signal),
+      onClosed: () => onClosed(this),
+    });
   }
 
   /** Subscribe on the transport; resolves once the group is durably in place. */
   async start(): Promise<void> {
-    this.#transportSubscription = await this.transport.subscribe(
+    const subscription = await this.transport.subscribe(
       this.topic,
       this.group,
       { prefetch: this.settings.prefetch, ordered: this.settings.ordered },
-      (delivery) => this.#accept(delivery),
+      (delivery) => this.#engine.accept(delivery),
     );
+    this.#engine.attach(subscription);
   }
 
-  #accept(delivery: Delivery): void {
-    if (this.#closing) {
-      this.#track(this.#settle('release', () => delivery.release()));
+  async #process(delivery: Delivery, signal: AbortSignal): Promise<void> {
+    const wire = delivery.message;
+    const { retry, deadLetter } = this.settings;
+    if (deadLetter && delivery.attempt > retry.maxAttempts) {
+      // Its consumers kept dying (or losing their lease) before settling it: do not run it again.
+      const attempts = delivery.attempt - 1;
+      const info = { reason: unsettledReason(attempts), attempts, failedAt: new Date() };
+      await this.#settle('deadLetter', () => delivery.deadLetter(info));
       return;
     }
-    this.#scheduler.push(delivery.message.key, delivery);
-  }
-
-  async #process(delivery: Delivery): Promise<void> {
-    const wire = delivery.message;
     let body: unknown = wire.body;
     try {
       if (this.settings.decode) body = decodeBody(wire.body, wire.contentType);
@@ -96,7 +115,7 @@ export class Consumer implements Subscription {
       return;
     }
     try {
-      await this.handler(toMessage(this.topic, wire, delivery.attempt, body));
+      await this.handler(toMessage(this.topic, wire, delivery.attempt, body, signal));
     } catch (error) {
       await this.#fail(delivery, error, error instanceof NonRetryableError);
       return;
@@ -105,12 +124,6 @@ export class Consumer implements Subscription {
     // returns was measured faster (bench, 12:44) but made the Kafka durability spec stall once
     // under load, with ten times the duplicates: kept out until that is understood.
     await this.#settle('ack', () => delivery.ack());
-  }
-
-  /** Settlements that run outside a handler slot (late deliveries given back while closing). */
-  #track(settlement: Promise<void>): void {
-    this.#settling.add(settlement);
-    void settlement.finally(() => this.#settling.delete(settlement));
   }
 
   async #fail(delivery: Delivery, error: unknown, hopeless: boolean): Promise<void> {
@@ -123,51 +136,18 @@ export class Consumer implements Subscription {
     }
   }
 
-  async #settle(what: string, settle: () => Promise<void>): Promise<void> {
-    if (this.#aborted) return;
-    try {
-      await settle();
-    } catch (cause) {
-      if (this.#aborted) return;
-      const error = new CarrierError(
-        'SETTLE_FAILED',
-        `${what} failed on ${this.topic}/${this.group}; the broker will redeliver`,
-        { transport: this.transport.name, cause },
-      );
-      try {
-        this.settings.onError(error);
-      } catch {
-        // a throwing onError must not turn a settlement into an unhandled rejection
-      }
-    }
+  /** Settle through the engine: a failure is reported to onError as `SETTLE_FAILED`, never thrown. */
+  #settle(what: string, settle: () => Promise<void>): Promise<void> {
+    return this.#engine.settle(what, settle);
   }
 
+  /** Stop fetching, give back what never started, let in-flight handlers finish and settle, close. */
   close(): Promise<void> {
-    this.#closed ??= this.#shutdown();
-    return this.#closed;
-  }
-
-  async #shutdown(): Promise<void> {
-    this.#closing = true;
-    const subscription = this.#transportSubscription;
-    try {
-      if (subscription) await subscription.stop();
-      await Promise.all(
-        this.#scheduler.drainPending().map((d) => this.#settle('release', () => d.release())),
-      );
-      await this.#scheduler.idle();
-      while (this.#settling.size > 0) await Promise.all([...this.#settling]);
-      if (subscription) await subscription.close();
-    } finally {
-      this.onClosed(this);
-    }
+    return this.#engine.close();
   }
 
   /** The connection is gone without settling anything: stop touching deliveries. */
   markAborted(): void {
-    this.#aborted = true;
-    this.#closing = true;
-    this.#scheduler.drainPending();
-    this.onClosed(this);
+    this.#engine.markAborted();
   }
 }

@@ -1,14 +1,19 @@
 import { decodeBody } from './codec.js';
 import { toMessage } from './consumer.js';
+import {
+  type GuardedDeadLetterDelivery,
+  type ManagedSubscription,
+  SubscriptionEngine,
+  settleDeadLetterOnce,
+} from './engine.js';
 import { CarrierError } from './errors.js';
-import { KeyedScheduler } from './keyed-scheduler.js';
-import type { DeadLetter, DeadLetterQueue, DeadLetterSubscribeOptions, Subscription } from './message.js';
-import type { DeadLetterDelivery, Transport, TransportSubscription } from './transport.js';
+import type { DeadLetter, DeadLetterQueue, DeadLetterSubscribeOptions } from './message.js';
+import type { DeadLetterDelivery, Transport } from './transport.js';
 
 /** How long a dead letter whose handler threw is held before it is given back. */
 const HOLD_BEFORE_RELEASE_MS = 1_000;
 
-function toDeadLetter(topic: string, delivery: DeadLetterDelivery): DeadLetter {
+function toDeadLetter(topic: string, delivery: GuardedDeadLetterDelivery, signal: AbortSignal): DeadLetter {
   const wire = delivery.message;
   let body: unknown;
   try {
@@ -17,19 +22,19 @@ function toDeadLetter(topic: string, delivery: DeadLetterDelivery): DeadLetter {
     body = wire.body; // dead letters include undecodable bodies: hand over the bytes
   }
   return {
-    message: toMessage(topic, wire, delivery.info.attempts, body),
+    message: toMessage(topic, wire, delivery.info.attempts, body, signal),
     reason: delivery.info.reason,
     attempts: delivery.info.attempts,
     failedAt: delivery.info.failedAt,
   };
 }
 
-/** Reads the dead letters of one group; the shutdown contract is the same as a `Consumer`'s. */
-class DeadLetterConsumer implements Subscription {
-  readonly #scheduler: KeyedScheduler<DeadLetterDelivery>;
-  #subscription: TransportSubscription | undefined;
-  #closing = false;
-  #closed: Promise<void> | undefined;
+/**
+ * Reads the dead letters of one group, on the same engine as `Consumer`: settle-once guard,
+ * `onError` guard, shutdown contract, and aborted with the carrier.
+ */
+class DeadLetterConsumer implements ManagedSubscription {
+  readonly #engine: SubscriptionEngine<DeadLetterDelivery, GuardedDeadLetterDelivery>;
   readonly #holds = new Set<() => void>();
 
   constructor(
@@ -38,29 +43,39 @@ class DeadLetterConsumer implements Subscription {
     readonly group: string,
     concurrency: number,
     private readonly handler: (letter: DeadLetter) => Promise<void> | void,
-    private readonly onError: (error: Error) => void,
-    private readonly onClosed: (s: Subscription) => void,
+    onError: (error: Error) => void,
+    onClosed: (s: ManagedSubscription) => void,
   ) {
-    this.#scheduler = new KeyedScheduler(concurrency, (d) => this.#process(d));
+    this.#engine = new SubscriptionEngine<DeadLetterDelivery, GuardedDeadLetterDelivery>({
+      transport,
+      label: `the dead letters of ${topic}/${group}`,
+      concurrency,
+      onError,
+      guard: settleDeadLetterOnce,
+      keyOf: () => undefined,
+      process: (delivery, signal) => this.#process(delivery, signal),
+      onClosing: () => {
+        for (const release of [...this.#holds]) release();
+      },
+      onClosed: () => onClosed(this),
+    });
   }
 
   async start(prefetch: number): Promise<void> {
-    this.#subscription = await this.transport.subscribeDeadLetters(
+    const subscription = await this.transport.subscribeDeadLetters(
       this.topic,
       this.group,
       { prefetch },
-      (d) => {
-        if (this.#closing) void this.#settle(() => d.release());
-        else this.#scheduler.push(undefined, d);
-      },
+      (d) => this.#engine.accept(d),
     );
+    this.#engine.attach(subscription);
   }
 
-  async #process(delivery: DeadLetterDelivery): Promise<void> {
+  async #process(delivery: GuardedDeadLetterDelivery, signal: AbortSignal): Promise<void> {
     try {
-      await this.handler(toDeadLetter(this.topic, delivery));
+      await this.handler(toDeadLetter(this.topic, delivery, signal));
     } catch {
-      if (!this.#closing) {
+      if (!this.#engine.closing) {
         await new Promise<void>((resolve) => {
           const done = () => {
             clearTimeout(timer);
@@ -71,39 +86,18 @@ class DeadLetterConsumer implements Subscription {
           this.#holds.add(done);
         });
       }
-      await this.#settle(() => delivery.release());
+      await this.#engine.settle('release', () => delivery.release());
       return;
     }
-    await this.#settle(() => delivery.ack());
-  }
-
-  async #settle(settle: () => Promise<void>): Promise<void> {
-    try {
-      await settle();
-    } catch (cause) {
-      this.onError(
-        new CarrierError('SETTLE_FAILED', `settling a dead letter of ${this.topic}/${this.group} failed`, {
-          transport: this.transport.name,
-          cause,
-        }),
-      );
-    }
+    await this.#engine.settle('ack', () => delivery.ack());
   }
 
   close(): Promise<void> {
-    this.#closed ??= (async () => {
-      this.#closing = true;
-      try {
-        await this.#subscription?.stop();
-        for (const release of [...this.#holds]) release();
-        await Promise.all(this.#scheduler.drainPending().map((d) => this.#settle(() => d.release())));
-        await this.#scheduler.idle();
-        await this.#subscription?.close();
-      } finally {
-        this.onClosed(this);
-      }
-    })();
-    return this.#closed;
+    return this.#engine.close();
+  }
+
+  markAborted(): void {
+    this.#engine.markAborted();
   }
 }
 
@@ -114,8 +108,8 @@ export interface DeadLetterQueueContext {
   readonly group: string;
   readonly onError: (error: Error) => void;
   readonly ensureOpen: () => void;
-  readonly track: (s: Subscription) => void;
-  readonly untrack: (s: Subscription) => void;
+  readonly track: (s: ManagedSubscription) => void;
+  readonly untrack: (s: ManagedSubscription) => void;
 }
 
 /** Create the handle returned by `carrier.deadLetters(topic, group)`. */

@@ -1,4 +1,4 @@
-export { DEFAULT_RETRY, type RetryPolicy, retryDelay } from './backoff.js';
+export { DEFAULT_RETRY, longestRetryDelay, type RetryPolicy, retryDelay } from './backoff.js';
 export { Carrier } from './carrier.js';
 export {
   decodeBody,
@@ -13,10 +13,19 @@ export {
   ADAPTER_PACKAGES,
   type ConnectOptions,
   connect,
+  DEFAULT_CONNECT_TIMEOUT_MS,
   loadAdapter,
   parseCarrierUrl,
+  resolveConnectTimeout,
   transportFactoryFor,
 } from './connect.js';
+export {
+  boundReason,
+  completeDeadLetterInfo,
+  MAX_DEAD_LETTER_REASON_LENGTH,
+  TRUNCATION_MARKER,
+  UNKNOWN_DEAD_LETTER_REASON,
+} from './dead-letter-info.js';
 export {
   CarrierError,
   type CarrierErrorCode,

@@ -16,10 +16,21 @@ export interface Message<Body = unknown> {
   readonly raw: Uint8Array;
   /** Content type the body was published with. */
   readonly contentType: string;
-  /** 1 on first delivery, then 2, 3, … on redeliveries (survives consumer restarts). */
+  /**
+   * 1 on first delivery, then 2, 3, …: how many times the message was delivered to this group,
+   * counting retries and deliveries whose consumer died or lost its lease before settling (crash,
+   * `carrier.abort()`), but not deliveries given back unprocessed at shutdown. Survives restarts.
+   */
   readonly attempt: number;
   /** When the producer published it. */
   readonly publishedAt: Date;
+  /**
+   * Cancellation of this handler run. Aborted when this member lost its lease on the message
+   * before settling it (reason: `CarrierError` `LEASE_LOST`, also reported to `onError`; the
+   * broker may already be delivering it to another member, so stop side effects you can stop), and
+   * when the carrier is aborted (reason: `CarrierError` `CLOSED`). Pass it to `fetch` and the like.
+   */
+  readonly signal: AbortSignal;
 }
 
 /** Options of `publish`. */
@@ -66,7 +77,10 @@ export interface SubscribeOptions {
   retry?: Partial<RetryPolicy> | undefined;
   /**
    * `true` (default): after `maxAttempts`, or on `NonRetryableError`, or for an undecodable body,
-   * move the message to the group's dead letters. `false`: retry forever instead (still never lost).
+   * move the message to the group's dead letters; a delivery whose attempt exceeds `maxAttempts`
+   * (its consumers died before settling it) is dead-lettered without calling the handler.
+   * `false`: retry forever instead (still never lost), with delays growing to `retry.maxDelayMs`,
+   * and every delivery reaches the handler whatever its attempt.
    */
   deadLetter?: boolean | undefined;
   /**
@@ -92,11 +106,16 @@ export interface Subscription {
 export interface DeadLetter {
   /** The original message, unchanged (id, key, headers, raw bytes; `attempt` is the count at failure). */
   readonly message: Message;
-  /** The failure: the handler's error message, or why the body could not be decoded. */
+  /**
+   * The failure: the handler's error message, why the body could not be decoded, or "delivered N
+   * times, the last one without settlement (consumer crashed or lost its lease)". At most 1 024
+   * characters (a longer one ends with `… [truncated]`); `unknown (…)` when the letter carries no
+   * failure metadata.
+   */
   readonly reason: string;
-  /** How many deliveries were attempted. */
+  /** How many deliveries were attempted (0: unknown, the letter carries no failure metadata). */
   readonly attempts: number;
-  /** When it was dead-lettered. */
+  /** When it was dead-lettered (unknown: the message's `publishedAt`). */
   readonly failedAt: Date;
 }
 

@@ -1,4 +1,5 @@
 import { CarrierError } from './errors.js';
+import { isWellFormed } from './unicode.js';
 
 /** Longest portable topic or group name, in characters. */
 export const MAX_NAME_LENGTH = 100;
@@ -35,8 +36,9 @@ const RESERVED_HEADER_PREFIX = 'carrier-';
 /**
  * Portable header keys: 1 to 128 ASCII letters, digits, `_`, `.`, `-`, starting with a letter or
  * digit (the intersection of what Kafka, AMQP, NATS and SQS attributes accept). Keys starting with
- * `carrier-` (any case) are reserved for Carrier's own wire metadata. Values are any Unicode
- * text without CR, LF or NUL.
+ * `carrier-` (any case) are reserved for Carrier's own wire metadata. Values are any well-formed
+ * Unicode text (no lone surrogate, which brokers would silently turn into U+FFFD) without CR, LF
+ * or NUL.
  *
  * @throws CarrierError `INVALID_ARGUMENT`.
  */
@@ -47,7 +49,7 @@ export function validateHeaders(headers: unknown): Record<string, string> {
   }
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(headers)) {
-    if (!HEADER_KEY_PATTERN.test(key)) {
+    if (!isWellFormed(key) || !HEADER_KEY_PATTERN.test(key)) {
       throw new CarrierError('INVALID_ARGUMENT', `header key ${JSON.stringify(key)} is not portable`);
     }
     if (key.toLowerCase().startsWith(RESERVED_HEADER_PREFIX)) {
@@ -58,6 +60,12 @@ export function validateHeaders(headers: unknown): Record<string, string> {
     }
     if (typeof value !== 'string') {
       throw new CarrierError('INVALID_ARGUMENT', `header ${JSON.stringify(key)} must be a string`);
+    }
+    if (!isWellFormed(value)) {
+      throw new CarrierError(
+        'INVALID_ARGUMENT',
+        `header ${JSON.stringify(key)} is not well-formed Unicode (it contains a lone surrogate)`,
+      );
     }
     if (/[\r\n\0]/.test(value)) {
       throw new CarrierError('INVALID_ARGUMENT', `header ${JSON.stringify(key)} contains CR, LF or NUL`);

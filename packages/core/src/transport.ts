@@ -10,7 +10,10 @@
  * Threading model: all calls happen on one Node.js event loop. Core may call `publish` many
  * times concurrently, and settle many deliveries concurrently, including deliveries of the same
  * subscription. Each delivery is settled at most once (exactly one of ack/retry/deadLetter/release):
- * core guards this, so a transport needs no guard of its own.
+ * core wraps every delivery it receives in one guard, so a transport needs no guard of its own.
+ * The guard's rule: only the first settle call of a delivery reaches the transport; any later call
+ * (of any settle method) is ignored and returns the first call's promise, so it resolves or rejects
+ * as the first settlement did. A transport's own second-call behaviour is therefore never observed.
  *
  * Who retries: a transport does not retry a failed broker call on behalf of a caller (a publish,
  * a settlement), except where the broker's own protocol requires it (a metadata refresh right after
@@ -70,7 +73,12 @@ export interface Capabilities {
 
 /** Failure metadata attached to a dead letter. */
 export interface DeadLetterInfo {
-  /** Why it failed: the handler's error message, or the decoding error. */
+  /**
+   * Why it failed: the handler's error message, the decoding error, or "delivered N times, the last
+   * one without settlement …" for a message whose consumers kept dying. Core bounds it before a
+   * transport sees it: well-formed Unicode, at most `MAX_DEAD_LETTER_REASON_LENGTH` (1 024)
+   * characters, a longer one cut and ending with `… [truncated]`.
+   */
   readonly reason: string;
   /** How many deliveries were attempted. */
   readonly attempts: number;
@@ -102,9 +110,21 @@ export interface Delivery {
    * could not be renewed, a lost connection): the broker may already be redelivering it, possibly
    * to another member. `signal.reason` is a `CarrierError` with code `LEASE_LOST`. Settling after
    * that is allowed; it may have no effect or reject. Transports that cannot tell leave it absent.
+   * One signal may be shared by many deliveries (one per partition or connection, say).
+   *
+   * What core does when it aborts before the delivery is settled: reports a `LEASE_LOST` error
+   * (naming the message id) to `onError`, once per delivery; aborts the handler's
+   * `message.signal` with it; and, if the handler has not started yet, gives the delivery back with
+   * `release()` instead of running the handler.
    */
   readonly lease?: AbortSignal | undefined;
-  /** Done: remove from the group. Resolves once the broker has taken the settlement. */
+  /**
+   * Done: remove from the group. Resolves once the broker has taken the settlement.
+   *
+   * Core calls exactly one of the four settle methods, once; when the delivery's `attempt`
+   * exceeds the group's `maxAttempts` (dead letters on), core calls `deadLetter` without running
+   * the handler.
+   */
   ack(): Promise<void>;
   /**
    * Redeliver to this group only (never to other groups of the topic), not earlier than
@@ -125,12 +145,24 @@ export interface Delivery {
   release(): Promise<void>;
 }
 
+/**
+ * Dead-letter metadata as a transport read it back: any field may be missing (a letter written by
+ * a native producer, or metadata lost on the way). Core fills the gaps with one fallback,
+ * `completeDeadLetterInfo` (exported for adapters that want it earlier).
+ */
+export interface PartialDeadLetterInfo {
+  readonly reason?: string | undefined;
+  readonly attempts?: number | undefined;
+  readonly failedAt?: Date | undefined;
+}
+
 /** A dead letter as read back from a group's dead-letter destination. */
 export interface DeadLetterDelivery {
   /** The original message, unchanged. */
   readonly message: WireMessage;
-  readonly info: DeadLetterInfo;
-  /** Remove it from the dead-letter destination. */
+  /** Its failure metadata, as far as the transport found it; core completes missing fields. */
+  readonly info: PartialDeadLetterInfo | undefined;
+  /** Remove it from the dead-letter destination. Settled at most once, like a `Delivery`. */
   ack(): Promise<void>;
   /** Keep it in the dead-letter destination, to be read again later. */
   release(): Promise<void>;

@@ -151,10 +151,9 @@ export class MemoryTransport implements Transport {
     const dlq = this.#broker.topic(topic).deadLetterQueue(group);
     return this.#attach(dlq, { prefetch: options.prefetch, ordered: false }, (lease) => {
       const { entry } = lease;
-      const info = entry.info ?? { reason: 'unknown', attempts: entry.attempt, failedAt: new Date(0) };
       sink({
         message: copyForDelivery(entry.message),
-        info,
+        info: entry.info, // core completes missing metadata
         ack: () => this.#settle(dlq, lease, () => {}),
         release: () => this.#settle(dlq, lease, () => dlq.enqueue(entry, true)),
       });

@@ -1,0 +1,275 @@
+import { boundReason, completeDeadLetterInfo } from './dead-letter-info.js';
+import { CarrierError } from './errors.js';
+import { KeyedScheduler } from './keyed-scheduler.js';
+import type { Subscription } from './message.js';
+import type {
+  DeadLetterDelivery,
+  DeadLetterInfo,
+  Delivery,
+  Transport,
+  TransportSubscription,
+  WireMessage,
+} from './transport.js';
+
+/**
+ * Make `settle` callable once: the first call runs it, every later call returns the first call's
+ * promise without running anything. A synchronous throw becomes a rejected promise.
+ */
+function firstCallOnly(onFirst: () => void): (settle: () => Promise<void>) => Promise<void> {
+  let first: Promise<void> | undefined;
+  return (settle) => {
+    if (first) return first;
+    onFirst();
+    try {
+      first = Promise.resolve(settle());
+    } catch (error) {
+      first = Promise.reject(error);
+    }
+    return first;
+  };
+}
+
+/**
+ * The settle-at-most-once guard core puts around every delivery a transport hands it: only the
+ * first call of `ack`/`retry`/`deadLetter`/`release` reaches the transport; a later call is ignored
+ * and returns the first call's promise (it resolves or rejects as the first settlement did).
+ * `deadLetter` also bounds the reason (see `boundReason`), once for every transport.
+ */
+export function settleOnce(delivery: Delivery, onFirst: () => void = () => {}): Delivery {
+  const once = firstCallOnly(onFirst);
+  return {
+    message: delivery.message,
+    attempt: delivery.attempt,
+    lease: delivery.lease,
+    ack: () => once(() => delivery.ack()),
+    retry: (delayMs) => once(() => delivery.retry(delayMs)),
+    deadLetter: (info) => once(() => delivery.deadLetter({ ...info, reason: boundReason(info.reason) })),
+    release: () => once(() => delivery.release()),
+  };
+}
+
+/** A dead letter after core's guard: settled at most once, its metadata complete. */
+export interface GuardedDeadLetterDelivery extends DeadLetterDelivery {
+  readonly info: DeadLetterInfo;
+}
+
+/** {@link settleOnce} for dead letters; also completes missing metadata (`completeDeadLetterInfo`). */
+export function settleDeadLetterOnce(
+  delivery: DeadLetterDelivery,
+  onFirst: () => void = () => {},
+): GuardedDeadLetterDelivery {
+  const once = firstCallOnly(onFirst);
+  return {
+    message: delivery.message,
+    info: completeDeadLetterInfo(delivery.info, delivery.message),
+    ack: () => once(() => delivery.ack()),
+    release: () => once(() => delivery.release()),
+  };
+}
+
+/** What the engine needs of a delivery. */
+export interface EngineDelivery {
+  readonly message: WireMessage;
+  readonly lease?: AbortSignal | undefined;
+  release(): Promise<void>;
+}
+
+/** A subscription the carrier can abort with its connection. */
+export interface ManagedSubscription extends Subscription {
+  /** The connection is gone without settling anything: stop touching deliveries, abort handlers. */
+  markAborted(): void;
+}
+
+/** How one subscription plugs into the engine. */
+export interface EngineOptions<Raw, D extends EngineDelivery> {
+  readonly transport: Transport;
+  /** Shown in errors, e.g. `orders/billing` or `dead letters of orders/billing`. */
+  readonly label: string;
+  readonly concurrency: number;
+  readonly onError: (error: Error) => void;
+  /** Wrap a raw delivery in the settle-once guard, calling `onFirst` on its first settle call. */
+  readonly guard: (raw: Raw, onFirst: () => void) => D;
+  /** Ordering key: deliveries of one key run one at a time, in arrival order. */
+  readonly keyOf: (delivery: D) => string | undefined;
+  /** Run the handler and settle; `signal` aborts on lease loss and on carrier abort. */
+  readonly process: (delivery: D, signal: AbortSignal) => Promise<void>;
+  /** Called once close() has stopped fetching, before queued deliveries are given back. */
+  readonly onClosing?: (() => void) | undefined;
+  /** Called when the subscription is closed or aborted. */
+  readonly onClosed: () => void;
+}
+
+/**
+ * The engine shared by `Consumer` and the dead-letter consumer: guards each delivery, schedules it
+ * under the concurrency limit and per-key order, turns a lost lease into the handler's
+ * cancellation signal and one `LEASE_LOST` report, reports failed settlements as `SETTLE_FAILED`
+ * (a throwing `onError` cannot break it), and runs the shutdown sequence: stop fetching, give
+ * back what never started, wait for in-flight handlers and their settlements, close.
+ */
+export class SubscriptionEngine<Raw, D extends EngineDelivery> {
+  readonly #options: EngineOptions<Raw, D>;
+  readonly #scheduler: KeyedScheduler<D>;
+  #subscription: TransportSubscription | undefined;
+  /** Settlements that run outside a handler slot (late deliveries given back while closing). */
+  readonly #settling = new Set<Promise<void>>();
+  /** Accepted and not yet settled: each delivery's handler signal. */
+  readonly #active = new Map<D, AbortController>();
+  /** Lease signals watched, with the unsettled deliveries they cover and the one listener. */
+  readonly #leases = new Map<AbortSignal, { deliveries: Set<D>; listener: () => void }>();
+  #closing = false;
+  #aborted = false;
+  #closed: Promise<void> | undefined;
+
+  constructor(options: EngineOptions<Raw, D>) {
+    this.#options = options;
+    this.#scheduler = new KeyedScheduler(options.concurrency, (delivery) => this.#run(delivery));
+  }
+
+  /** True once close() began (or the carrier aborted). */
+  get closing(): boolean {
+    return this.#closing;
+  }
+
+  /** The transport subscription, once `subscribe` resolved. */
+  attach(subscription: TransportSubscription): void {
+    this.#subscription = subscription;
+  }
+
+  /** The transport's sink. */
+  accept(raw: Raw): void {
+    const delivery: D = this.#options.guard(raw, () => this.#forget(delivery));
+    if (this.#aborted) return;
+    if (this.#closing) {
+      this.#track(this.settle('release', () => delivery.release()));
+      return;
+    }
+    this.#active.set(delivery, new AbortController());
+    const lease = delivery.lease;
+    if (lease?.aborted) this.#leaseLost(delivery, lease);
+    else if (lease) this.#watch(delivery, lease);
+    this.#scheduler.push(this.#options.keyOf(delivery), delivery);
+  }
+
+  async #run(delivery: D): Promise<void> {
+    const controller = this.#active.get(delivery);
+    if (this.#aborted || !controller) return;
+    if (controller.signal.aborted) {
+      // The lease was lost before the handler started: the broker redelivers it anyway.
+      await this.settle('release', () => delivery.release());
+      return;
+    }
+    await this.#options.process(delivery, controller.signal);
+  }
+
+  #watch(delivery: D, lease: AbortSignal): void {
+    let watched = this.#leases.get(lease);
+    if (!watched) {
+      const listener = () => {
+        const entry = this.#leases.get(lease);
+        this.#leases.delete(lease);
+        for (const d of entry?.deliveries ?? []) this.#leaseLost(d, lease);
+      };
+      watched = { deliveries: new Set(), listener };
+      this.#leases.set(lease, watched);
+      lease.addEventListener('abort', listener, { once: true });
+    }
+    watched.deliveries.add(delivery);
+  }
+
+  #unwatch(delivery: D): void {
+    const lease = delivery.lease;
+    const watched = lease && this.#leases.get(lease);
+    if (!lease || !watched) return;
+    watched.deliveries.delete(delivery);
+    if (watched.deliveries.size === 0) {
+      lease.removeEventListener('abort', watched.listener);
+      this.#leases.delete(lease);
+    }
+  }
+
+  #leaseLost(delivery: D, lease: AbortSignal): void {
+    const controller = this.#active.get(delivery);
+    if (this.#aborted || !controller || controller.signal.aborted) return;
+    const error = new CarrierError(
+      'LEASE_LOST',
+      `lost the lease on message ${delivery.message.id} of ${this.#options.label} before settling it; the broker may deliver it again, possibly to another member`,
+      { transport: this.#options.transport.name, cause: lease.reason },
+    );
+    controller.abort(error);
+    this.#report(error);
+  }
+
+  /** The delivery's first settle call: it no longer needs a signal or a lease watch. */
+  #forget(delivery: D): void {
+    this.#active.delete(delivery);
+    this.#unwatch(delivery);
+  }
+
+  #track(settlement: Promise<void>): void {
+    this.#settling.add(settlement);
+    void settlement.finally(() => this.#settling.delete(settlement));
+  }
+
+  #report(error: Error): void {
+    try {
+      this.#options.onError(error);
+    } catch {
+      // a throwing onError must not turn a settlement into an unhandled rejection
+    }
+  }
+
+  /** Run one settlement; a failure goes to onError as `SETTLE_FAILED`. Never rejects. */
+  async settle(what: string, settle: () => Promise<void>): Promise<void> {
+    if (this.#aborted) return;
+    try {
+      await settle();
+    } catch (cause) {
+      if (this.#aborted) return;
+      this.#report(
+        new CarrierError(
+          'SETTLE_FAILED',
+          `${what} failed on ${this.#options.label}; the broker will deliver it again`,
+          { transport: this.#options.transport.name, cause },
+        ),
+      );
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= this.#shutdown();
+    return this.#closed;
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#closing = true;
+    const subscription = this.#subscription;
+    try {
+      if (subscription) await subscription.stop();
+      this.#options.onClosing?.();
+      await Promise.all(this.#scheduler.drainPending().map((d) => this.settle('release', () => d.release())));
+      await this.#scheduler.idle();
+      while (this.#settling.size > 0) await Promise.all([...this.#settling]);
+      if (subscription) await subscription.close();
+    } finally {
+      this.#options.onClosed();
+    }
+  }
+
+  /** The connection is gone without settling anything: stop touching deliveries, abort handlers. */
+  markAborted(): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#closing = true;
+    this.#closed ??= Promise.resolve();
+    this.#scheduler.drainPending();
+    const reason = new CarrierError('CLOSED', `the carrier was aborted; ${this.#options.label} stopped`, {
+      transport: this.#options.transport.name,
+    });
+    for (const controller of this.#active.values()) controller.abort(reason);
+    this.#active.clear();
+    for (const [lease, watched] of this.#leases) lease.removeEventListener('abort', watched.listener);
+    this.#leases.clear();
+    this.#options.onClosing?.();
+    this.#options.onClosed();
+  }
+}
