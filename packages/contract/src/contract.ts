@@ -7,10 +7,16 @@ import {
   type DeadLetter,
   type Message,
   NonRetryableError,
+  parseCarrierUrl,
   transportFactoryFor,
 } from '@carrier/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { countingFactory, type OutstandingCounter } from './counting-transport.js';
+import {
+  countingFactory,
+  type DeliveryLog,
+  type OutstandingCounter,
+  observingFactory,
+} from './counting-transport.js';
 import { duplicates, freshName, gate, waitFor } from './support.js';
 
 /** How to reach the transport under test. */
@@ -510,6 +516,185 @@ export function describeTransportContract(options: TransportContractOptions): vo
         rest.filter((id) => handled.includes(id)),
         'settled messages delivered again',
       ).toEqual([]);
+    });
+
+    describe('failure behaviour', () => {
+      /** The URL of the transport under test, or undefined when the suite was given `connect` only. */
+      const urlOf = () => (typeof options.url === 'function' ? options.url() : options.url);
+
+      it('a delivery given back by close() keeps its attempt when a new member gets it', async ({ skip }) => {
+        const url = urlOf();
+        skip(
+          url === undefined,
+          'needs `url`: the case wraps the transport to see which deliveries close() gave back',
+        );
+        const log: DeliveryLog = { received: [], settled: [] };
+        const factory = observingFactory(await transportFactoryFor(parseCarrierUrl(url!)), log);
+        const c = await connect(url!, { transport: factory });
+        open.push(c);
+        const topic = freshName('release-attempt');
+        const hold = gate();
+        const started: string[] = [];
+        const sub = await c.subscribe(topic, { group: 'g', concurrency: 1, prefetch: 4 }, async (m) => {
+          started.push(m.id);
+          await hold.promise;
+        });
+        const ids = (
+          await c.publishBatch(
+            topic,
+            Array.from({ length: 4 }, (_, i) => ({ body: i })),
+          )
+        ).map((r) => r.id);
+        await until(
+          () => started.length >= 1 && log.received.length >= 2,
+          'one handler running and a second delivery waiting behind it',
+        );
+        const closing = sub.close();
+        hold.open();
+        await closing;
+        const released = log.settled.filter((s) => s.kind === 'release').map((s) => s.id);
+        expect(released.length, 'deliveries given back by close()').toBeGreaterThanOrEqual(1);
+        const c2 = await carrier();
+        const later: Message[] = [];
+        await c2.subscribe(topic, { group: 'g', concurrency: 4 }, (m) => {
+          later.push(m);
+        });
+        await until(
+          () => new Set([...started, ...later.map((m) => m.id)]).size >= ids.length,
+          'every message handled by one member or the next',
+        );
+        for (const id of released) {
+          const again = later.find((m) => m.id === id);
+          expect(again, `released message ${id} delivered to the next member`).toBeDefined();
+          expect(again!.attempt, `attempt of released message ${id}`).toBe(1);
+        }
+        expect(
+          later.filter((m) => m.attempt !== 1).map((m) => `${m.id}@${m.attempt}`),
+          'messages delivered with a charged attempt',
+        ).toEqual([]);
+      });
+
+      it('a delivery whose member crashed counts as one attempt', async () => {
+        const crashing = await carrier();
+        const survivor = await carrier();
+        const topic = freshName('crash-attempt');
+        const seen: number[] = [];
+        const rescued: Message[] = [];
+        await crashing.subscribe(topic, { group: 'g' }, async (m) => {
+          seen.push(m.attempt);
+          await new Promise(() => {}); // never settles
+        });
+        const { id } = await crashing.publish(topic, { work: 'once' });
+        await until(() => seen.length >= 1, 'the doomed member to receive the message');
+        await survivor.subscribe(topic, { group: 'g' }, (m) => {
+          rescued.push(m);
+        });
+        await crashing.abort();
+        await until(() => rescued.some((m) => m.id === id), 'redelivery to the surviving member');
+        expect(seen).toEqual([1]);
+        expect(rescued.find((m) => m.id === id)!.attempt).toBe(2);
+      });
+
+      it('a message that kills its consumer is dead-lettered after maxAttempts deliveries without reaching the handler again', async () => {
+        const maxAttempts = 2;
+        const observer = await carrier();
+        const topic = freshName('poison');
+        await observer.declare(topic, ['g']);
+        const letters: DeadLetter[] = [];
+        await observer.deadLetters(topic, 'g').subscribe((l) => {
+          letters.push(l);
+        });
+        const poisonAttempts: number[] = [];
+        const handled = new Set<string>();
+        const poisonId = freshName('poison');
+        const member = async () => {
+          const c = await carrier();
+          await c.subscribe(
+            topic,
+            { group: 'g', concurrency: 2, retry: { maxAttempts, initialDelayMs: 50 } },
+            (m) => {
+              if (m.id === poisonId) {
+                poisonAttempts.push(m.attempt);
+                void c.abort(); // the process dies inside the handler
+                return new Promise<void>(() => {});
+              }
+              handled.add(m.id);
+            },
+          );
+        };
+        await member();
+        await observer.publish(topic, { poison: true }, { id: poisonId });
+        const others = (
+          await observer.publishBatch(
+            topic,
+            Array.from({ length: 3 }, (_, i) => ({ body: { fine: i } })),
+          )
+        ).map((r) => r.id);
+        for (let crash = 1; crash <= maxAttempts; crash++) {
+          await until(() => poisonAttempts.length >= crash, `crash ${crash} of ${maxAttempts}`);
+          await member(); // restarted after the crash
+        }
+        await until(
+          () => letters.some((l) => l.message.id === poisonId),
+          'the poison message in the dead letters',
+        );
+        await until(() => others.every((id) => handled.has(id)), 'the other messages handled');
+        expect(poisonAttempts, 'attempts the handler saw').toEqual([1, 2]);
+        const letter = letters.find((l) => l.message.id === poisonId)!;
+        expect(letter.attempts).toBe(maxAttempts);
+        expect(letter.reason).toMatch(/without settlement/);
+        expect(letter.message.body).toEqual({ poison: true });
+      });
+
+      it('closing an idle member neither delays nor charges an attempt to the next member', async () => {
+        const promptlyMs = Math.min(timeout, 10_000);
+        const a = await carrier();
+        const topic = freshName('idle-close');
+        await a.subscribe(topic, { group: 'g' }, () => {
+          throw new Error('member A was closed before anything was published');
+        });
+        await new Promise((resolve) => setTimeout(resolve, 1_500)); // A idles (long polls run)
+        await a.close();
+        const b = await carrier();
+        const { id } = await b.publish(topic, { next: true });
+        const got: Message[] = [];
+        const since = performance.now();
+        await b.subscribe(topic, { group: 'g' }, (m) => {
+          got.push(m);
+        });
+        await waitFor(() => got.length >= 1, promptlyMs, `the message within ${promptlyMs} ms`);
+        const tookMs = performance.now() - since;
+        expect(got[0]!.id).toBe(id);
+        expect(got[0]!.attempt, `attempt (received after ${Math.round(tookMs)} ms)`).toBe(1);
+      });
+
+      it('close() lets publishes in flight finish: every one resolves and is delivered', async () => {
+        const c = await carrier();
+        const topic = freshName('close-publishing');
+        await c.declare(topic, ['g']);
+        const count = 200;
+        const outcomes = Array.from({ length: count }, (_, i) =>
+          c.publish(topic, { i }).then(
+            (r) => ({ ok: true as const, id: r.id }),
+            (error: unknown) => ({ ok: false as const, error: String(error) }),
+          ),
+        );
+        await c.close();
+        const settled = await Promise.all(outcomes);
+        expect(
+          settled.filter((o) => !o.ok),
+          'publishes in flight that close() cut off',
+        ).toEqual([]);
+        await expectCode(c.publish(topic, 'after close'), 'CLOSED');
+        const ids = settled.flatMap((o) => (o.ok ? [o.id] : []));
+        const c2 = await carrier();
+        const got = new Set<string>();
+        await c2.subscribe(topic, { group: 'g', concurrency: 8, prefetch: 16 }, (m) => {
+          got.add(m.id);
+        });
+        await until(() => got.size >= count, `all ${count} messages`);
+        expect([...got].sort()).toEqual([...ids].sort());
+      });
     });
 
     it('rejects invalid names before touching the broker', async () => {

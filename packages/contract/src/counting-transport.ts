@@ -29,6 +29,7 @@ export function countingFactory(inner: TransportFactory, counter: OutstandingCou
       return {
         message: delivery.message,
         attempt: delivery.attempt,
+        lease: delivery.lease,
         ack: settle(() => delivery.ack()),
         retry: settle((delayMs: number) => delivery.retry(delayMs)),
         deadLetter: settle((info) => delivery.deadLetter(info)),
@@ -42,6 +43,63 @@ export function countingFactory(inner: TransportFactory, counter: OutstandingCou
       publish: (topic, messages) => transport.publish(topic, messages),
       subscribe: (topic, group, opts, sink) =>
         transport.subscribe(topic, group, opts, (d) => sink(counted(d))),
+      subscribeDeadLetters: (topic, group, opts, sink) =>
+        transport.subscribeDeadLetters(topic, group, opts, sink),
+      redrive: (topic, group, max) => transport.redrive(topic, group, max),
+      close: () => transport.close(),
+      abort: () => transport.abort(),
+    };
+    return wrapper;
+  };
+}
+
+/** What an observed transport handed to core, and how core settled each delivery. */
+export interface DeliveryLog {
+  /** Every delivery handed to core, in order. */
+  readonly received: Array<{ id: string; attempt: number }>;
+  /** Every settlement core made, in order. */
+  readonly settled: Array<{ id: string; kind: 'ack' | 'retry' | 'deadLetter' | 'release' }>;
+}
+
+/**
+ * Wrap a transport factory so that the suite sees, from the outside, which deliveries the
+ * transport handed to core (with their attempt) and how core settled each one.
+ */
+export function observingFactory(inner: TransportFactory, log: DeliveryLog): TransportFactory {
+  return async (url, options) => {
+    const transport = await inner(url, options);
+    const observed = (delivery: Delivery): Delivery => {
+      const id = delivery.message.id;
+      log.received.push({ id, attempt: delivery.attempt });
+      return {
+        message: delivery.message,
+        attempt: delivery.attempt,
+        lease: delivery.lease,
+        ack: () => {
+          log.settled.push({ id, kind: 'ack' });
+          return delivery.ack();
+        },
+        retry: (delayMs: number) => {
+          log.settled.push({ id, kind: 'retry' });
+          return delivery.retry(delayMs);
+        },
+        deadLetter: (info) => {
+          log.settled.push({ id, kind: 'deadLetter' });
+          return delivery.deadLetter(info);
+        },
+        release: () => {
+          log.settled.push({ id, kind: 'release' });
+          return delivery.release();
+        },
+      };
+    };
+    const wrapper: Transport = {
+      name: transport.name,
+      capabilities: transport.capabilities,
+      declare: (topic, groups) => transport.declare(topic, groups),
+      publish: (topic, messages) => transport.publish(topic, messages),
+      subscribe: (topic, group, opts, sink) =>
+        transport.subscribe(topic, group, opts, (d) => sink(observed(d))),
       subscribeDeadLetters: (topic, group, opts, sink) =>
         transport.subscribeDeadLetters(topic, group, opts, sink),
       redrive: (topic, group, max) => transport.redrive(topic, group, max),
