@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { longestRetryDelay, retryDelay } from './backoff.js';
 import { Carrier } from './carrier.js';
-import { connect, loadAdapter } from './connect.js';
+import { connect, DEFAULT_CONNECT_TIMEOUT_MS, loadAdapter } from './connect.js';
 import { CarrierError } from './errors.js';
 import { redactUrl } from './redact.js';
 import { FakeTransport } from './testing/fake-transport.js';
+import { waitFor } from './testing/wait.js';
 
 async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
   try {
@@ -124,5 +126,132 @@ describe('parseCarrierUrl', () => {
     expect(withQuery.searchParams.get('hosts')).toBe('b:4223');
     expect(parseCarrierUrl('memory://').protocol).toBe('memory:');
     expect(() => parseCarrierUrl('not a url with s3cret')).toThrow(/not a URL/);
+  });
+});
+
+describe('input that brokers would change', () => {
+  it('refuses header values, header keys, keys and ids that are not well-formed Unicode, before sending', async () => {
+    const carrier = await connect('memory://well-formed');
+    const received: string[] = [];
+    await carrier.subscribe('t', { group: 'g' }, (m) => {
+      received.push(m.id);
+    });
+    expect(await codeOf(carrier.publish('t', 'x', { headers: { h: 'a\uD800b' } }))).toBe('INVALID_ARGUMENT');
+    expect(await codeOf(carrier.publish('t', 'x', { headers: { h: '\uDC00' } }))).toBe('INVALID_ARGUMENT');
+    expect(await codeOf(carrier.publish('t', 'x', { headers: { 'k\uD800': 'v' } }))).toBe('INVALID_ARGUMENT');
+    expect(await codeOf(carrier.publish('t', 'x', { key: 'a\uD800b' }))).toBe('INVALID_ARGUMENT');
+    expect(await codeOf(carrier.publish('t', 'x', { id: 'id-\uDBFF' }))).toBe('INVALID_ARGUMENT');
+    expect(
+      await codeOf(carrier.publishBatch('t', [{ body: 'fine' }, { body: 'x', headers: { h: '\uD83D' } }])),
+    ).toBe('INVALID_ARGUMENT');
+    const { id } = await carrier.publish('t', 'ok', { key: 'kü😀', id: 'id-😀', headers: { h: 'naïve 🚀' } });
+    await waitFor(() => received.length === 1);
+    expect(received).toEqual([id]);
+    await carrier.close();
+  });
+});
+
+describe('retry delays the transport must honour', () => {
+  it('is the longest delay the policy will really ask for: the last retry with dead letters, maxDelayMs without', () => {
+    const policy = { maxAttempts: 3, initialDelayMs: 100, maxDelayMs: 5_000 };
+    expect(longestRetryDelay(policy, true)).toBe(200); // retries after deliveries 1 and 2 only
+    expect(longestRetryDelay(policy, false)).toBe(5_000); // retries forever, growing to maxDelayMs
+    expect(longestRetryDelay({ ...policy, maxAttempts: 1 }, true)).toBe(0);
+    expect(longestRetryDelay({ ...policy, maxAttempts: 20 }, true)).toBe(5_000);
+    expect(longestRetryDelay({ ...policy, initialDelayMs: 0 }, false)).toBe(0);
+    for (let attempt = 1; attempt < 60; attempt++)
+      expect(retryDelay(policy, attempt, () => 1)).toBeLessThanOrEqual(longestRetryDelay(policy, false));
+  });
+
+  it('subscribe refuses with UNSUPPORTED a deadLetter: false policy whose maxDelayMs the transport cannot honour', async () => {
+    const transport = new FakeTransport();
+    transport.capabilities = { ...transport.capabilities, maxDelayMs: 1_000 };
+    const carrier = new Carrier(transport, () => {});
+    const retry = { maxAttempts: 3, initialDelayMs: 100, maxDelayMs: 5_000 };
+    expect(await codeOf(carrier.subscribe('t', { group: 'a', retry }, () => {}))).toBeUndefined();
+    const error = await carrier
+      .subscribe('t', { group: 'b', retry, deadLetter: false }, () => {})
+      .catch((e: unknown) => e);
+    expect((error as CarrierError).code).toBe('UNSUPPORTED');
+    expect((error as CarrierError).message).toContain('5000 ms');
+    await carrier.close();
+  });
+});
+
+describe('close with publishes in flight', () => {
+  it('waits for publishes already in flight before closing the transport; later publishes reject CLOSED', async () => {
+    const transport = new FakeTransport();
+    let openGate!: () => void;
+    transport.publishGate = new Promise<void>((r) => (openGate = r));
+    const carrier = new Carrier(transport, () => {});
+    const inFlight = [carrier.publish('t', 'a'), carrier.publishBatch('t', [{ body: 'b' }, { body: 'c' }])];
+    let closed = false;
+    const closing = carrier.close().then(() => (closed = true));
+    expect(await codeOf(carrier.publish('t', 'late'))).toBe('CLOSED');
+    await new Promise((r) => setImmediate(r));
+    expect(closed).toBe(false);
+    expect(transport.log).not.toContain('close');
+    openGate();
+    const results = await Promise.allSettled(inFlight);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
+    await closing;
+    expect(transport.log).toEqual(['publish t', 'publish t', 'close']);
+    expect(transport.published.flatMap((p) => p.messages)).toHaveLength(3);
+  });
+});
+
+describe('connect deadline', () => {
+  function slowFactory(resolveAfter: Promise<void>, seen: number[] = []) {
+    const transport = new FakeTransport();
+    const factory = async (_url: URL, options: { connectTimeoutMs?: number | undefined }) => {
+      seen.push(options.connectTimeoutMs ?? -1);
+      await resolveAfter;
+      return transport;
+    };
+    return { transport, factory };
+  }
+
+  it('rejects with TIMEOUT past connectTimeoutMs, without credentials, and aborts a transport that arrives later', async () => {
+    let arrive!: () => void;
+    const seen: number[] = [];
+    const { transport, factory } = slowFactory(new Promise<void>((r) => (arrive = r)), seen);
+    const started = Date.now();
+    const error = await connect('amqp://alice:s3cr3t-pw@127.0.0.1:1/vh', {
+      transport: factory,
+      connectTimeoutMs: 50,
+    }).catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect((error as CarrierError).code).toBe('TIMEOUT');
+    expect(String(error)).not.toContain('s3cr3t-pw');
+    expect(seen).toEqual([50]);
+    arrive();
+    await waitFor(() => transport.log.includes('abort'));
+  });
+
+  it('reads connectTimeoutMs from the URL when the option is absent, 10 000 ms by default', async () => {
+    const seen: number[] = [];
+    const never = slowFactory(new Promise<void>(() => {}), seen);
+    expect(await codeOf(connect('memory://x?connectTimeoutMs=30', { transport: never.factory }))).toBe(
+      'TIMEOUT',
+    );
+    const quick = slowFactory(Promise.resolve(), seen);
+    const carrier = await connect('memory://x', { transport: quick.factory });
+    await carrier.close();
+    expect(seen).toEqual([30, DEFAULT_CONNECT_TIMEOUT_MS]);
+    expect(DEFAULT_CONNECT_TIMEOUT_MS).toBe(10_000);
+  });
+
+  it('refuses a malformed connectTimeoutMs with INVALID_ARGUMENT before calling the adapter', async () => {
+    const seen: number[] = [];
+    const { factory } = slowFactory(Promise.resolve(), seen);
+    for (const bad of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31])
+      expect(await codeOf(connect('memory://', { transport: factory, connectTimeoutMs: bad }))).toBe(
+        'INVALID_ARGUMENT',
+      );
+    for (const bad of ['', 'abc', '-5', '1e3', '0'])
+      expect(await codeOf(connect(`memory://?connectTimeoutMs=${bad}`, { transport: factory }))).toBe(
+        'INVALID_ARGUMENT',
+      );
+    expect(seen).toEqual([]);
   });
 });

@@ -3,6 +3,7 @@ import type {
   DeadLetterDelivery,
   DeadLetterInfo,
   Delivery,
+  PartialDeadLetterInfo,
   Transport,
   TransportSubscribeOptions,
   TransportSubscription,
@@ -15,6 +16,11 @@ export type Settlement =
   | { kind: 'retry'; delayMs: number }
   | { kind: 'deadLetter'; info: DeadLetterInfo }
   | { kind: 'release' };
+
+/** A dead letter the test pushes by hand, recording how core settled it. */
+export interface FakeDeadLetterDelivery extends DeadLetterDelivery {
+  readonly settlements: Array<'ack' | 'release'>;
+}
 
 /** A delivery the test pushes by hand, recording how core settled it. */
 export interface FakeDelivery extends Delivery {
@@ -30,6 +36,9 @@ export class FakeTransport implements Transport {
   readonly published: Array<{ topic: string; messages: readonly WireMessage[] }> = [];
   readonly log: string[] = [];
   sink: ((delivery: Delivery) => void) | undefined;
+  deadLetterSink: ((delivery: DeadLetterDelivery) => void) | undefined;
+  /** When set, every publish waits for it (a slow broker round trip). */
+  publishGate: Promise<void> | undefined;
   subscribeOptions: TransportSubscribeOptions | undefined;
   failSettle = false;
   /** When set, every settlement waits for it (a slow broker round trip). */
@@ -49,6 +58,8 @@ export class FakeTransport implements Transport {
   }
 
   async publish(topic: string, messages: readonly WireMessage[]): Promise<void> {
+    this.log.push(`publish ${topic}`);
+    if (this.publishGate) await this.publishGate;
     this.published.push({ topic, messages });
   }
 
@@ -75,8 +86,9 @@ export class FakeTransport implements Transport {
     _topic: string,
     _group: string,
     _options: { prefetch: number },
-    _sink: (delivery: DeadLetterDelivery) => void,
+    sink: (delivery: DeadLetterDelivery) => void,
   ): Promise<TransportSubscription> {
+    this.deadLetterSink = sink;
     return { stop: async () => {}, close: async () => {} };
   }
 
@@ -100,7 +112,8 @@ export class FakeTransport implements Transport {
       key,
       contentType = 'text/plain; charset=utf-8',
       id = 'm1',
-    }: { attempt?: number; key?: string; contentType?: string; id?: string } = {},
+      lease,
+    }: { attempt?: number; key?: string; contentType?: string; id?: string; lease?: AbortSignal } = {},
   ): FakeDelivery {
     if (!this.sink) throw new Error('no subscription');
     const settlements: Settlement[] = [];
@@ -120,6 +133,7 @@ export class FakeTransport implements Transport {
         publishedAt: new Date(),
       },
       attempt,
+      lease,
       settlements,
       ack: () => settle({ kind: 'ack' })(),
       retry: (delayMs) => settle({ kind: 'retry', delayMs })(),
@@ -127,6 +141,36 @@ export class FakeTransport implements Transport {
       release: () => settle({ kind: 'release' })(),
     };
     this.sink(delivery);
+    return delivery;
+  }
+
+  /** Hand core one dead letter (JSON body) with the given metadata; returns it to inspect settlements. */
+  deliverDeadLetter(
+    info: PartialDeadLetterInfo | undefined,
+    { id = 'd1', publishedAt = new Date(1_000) }: { id?: string; publishedAt?: Date } = {},
+  ): FakeDeadLetterDelivery {
+    if (!this.deadLetterSink) throw new Error('no dead-letter subscription');
+    const settlements: Array<'ack' | 'release'> = [];
+    const settle = (kind: 'ack' | 'release') => async () => {
+      this.log.push(`${kind} ${id}`);
+      if (this.settleGate) await this.settleGate;
+      if (this.failSettle) throw new Error('broker gone');
+      settlements.push(kind);
+    };
+    const delivery: FakeDeadLetterDelivery = {
+      message: {
+        id,
+        headers: {},
+        contentType: 'application/json',
+        body: new TextEncoder().encode('{"dead":true}'),
+        publishedAt,
+      },
+      info,
+      settlements,
+      ack: settle('ack'),
+      release: settle('release'),
+    };
+    this.deadLetterSink(delivery);
     return delivery;
   }
 }
