@@ -521,3 +521,32 @@ function gateFor(): { promise: Promise<void>; open: () => void } {
   });
   return { promise, open: openGate };
 }
+
+describe('shutdown', () => {
+  it('starts no handler once close() began, even when a slot frees while fetching stops', async () => {
+    const { transport, carrier } = setup();
+    const handled: string[] = [];
+    const finish = gateFor();
+    let stopped!: () => void;
+    const stopGate = new Promise<void>((r) => (stopped = r));
+    const subscribe = transport.subscribe.bind(transport);
+    transport.subscribe = async (...args) => {
+      const sub = await subscribe(...args);
+      return { ...sub, stop: () => stopGate };
+    };
+    const sub = await carrier.subscribe('t', { group: 'g', concurrency: 1, prefetch: 2 }, async (m) => {
+      handled.push(m.id);
+      await finish.promise;
+    });
+    const first = transport.deliver('x', { id: 'first' });
+    const second = transport.deliver('x', { id: 'second' });
+    await waitFor(() => handled.length === 1);
+    const closing = sub.close();
+    finish.open(); // the slot frees while stop() is still under way
+    await waitFor(() => first.settlements.length === 1 && second.settlements.length === 1);
+    stopped();
+    await closing;
+    expect(handled).toEqual(['first']);
+    expect(second.settlements).toEqual([{ kind: 'release' }]);
+  });
+});

@@ -153,8 +153,9 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
   async #run(delivery: D): Promise<void> {
     const controller = this.#active.get(delivery);
     if (this.#aborted || !controller) return;
-    if (controller.signal.aborted) {
-      // The lease was lost before the handler started: the broker redelivers it anyway.
+    if (controller.signal.aborted || this.#closing) {
+      // The lease was lost before the handler started (the broker redelivers it anyway), or
+      // close() began while it waited for a slot: no handler starts after close(), give it back.
       await this.settle('release', () => delivery.release());
       return;
     }
