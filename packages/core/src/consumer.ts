@@ -136,6 +136,11 @@ export class Consumer implements ManagedSubscription {
     }
   }
 
+  /** A settlement that no longer holds the handler's slot; close() still waits for it. */
+  #track(settlement: Promise<void>): void {
+    this.#engine.track(settlement);
+  }
+
   /** Settle through the engine: a failure is reported to onError as `SETTLE_FAILED`, never thrown. */
   #settle(what: string, settle: () => Promise<void>): Promise<void> {
     return this.#engine.settle(what, settle);

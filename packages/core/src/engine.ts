@@ -140,7 +140,7 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
     const delivery: D = this.#options.guard(raw, () => this.#forget(delivery));
     if (this.#aborted) return;
     if (this.#closing) {
-      this.#track(this.settle('release', () => delivery.release()));
+      this.track(this.settle('release', () => delivery.release()));
       return;
     }
     this.#active.set(delivery, new AbortController());
@@ -206,7 +206,11 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
     this.#unwatch(delivery);
   }
 
-  #track(settlement: Promise<void>): void {
+  /**
+   * A settlement that runs outside a handler slot (the slot was freed already): close() waits for
+   * it before closing the transport subscription.
+   */
+  track(settlement: Promise<void>): void {
     this.#settling.add(settlement);
     void settlement.finally(() => this.#settling.delete(settlement));
   }
