@@ -255,3 +255,18 @@ describe('connect deadline', () => {
     expect(seen).toEqual([]);
   });
 });
+
+describe('abort', () => {
+  it('rejects a subscribe still under way with CLOSED at once, even if the transport never answers it', async () => {
+    const transport = new FakeTransport();
+    transport.subscribe = () => new Promise(() => {});
+    const carrier = new Carrier(transport, () => {});
+    transport.subscribeDeadLetters = () => new Promise(() => {});
+    const subscribing = carrier.subscribe('t', { group: 'g' }, () => {});
+    const reading = carrier.deadLetters('t', 'g').subscribe(() => {});
+    await carrier.abort();
+    expect(await codeOf(subscribing)).toBe('CLOSED');
+    expect(await codeOf(reading)).toBe('CLOSED');
+    expect(await codeOf(carrier.subscribe('t', { group: 'g' }, () => {}))).toBe('CLOSED');
+  });
+});

@@ -40,6 +40,8 @@ export class Carrier {
   readonly #subscriptions = new Set<ManagedSubscription>();
   /** Transport publishes under way: close() lets them settle before closing the transport. */
   readonly #publishing = new Set<Promise<unknown>>();
+  /** Aborted by abort(): subscribes still under way reject with `CLOSED` at once. */
+  readonly #aborting = new AbortController();
   #closed: Promise<void> | undefined;
 
   /** @internal Use `connect()`. */
@@ -229,12 +231,42 @@ export class Carrier {
     );
     this.#subscriptions.add(consumer);
     try {
-      await consumer.start();
+      await this.#unlessAborted(consumer.start());
     } catch (error) {
       this.#subscriptions.delete(consumer);
       throw error;
     }
     return consumer;
+  }
+
+  /**
+   * `starting` (a subscribe on the transport), or a `CLOSED` rejection as soon as abort() is
+   * called: a transport may not answer a subscribe on a connection it just dropped.
+   */
+  #unlessAborted(starting: Promise<void>): Promise<void> {
+    const signal = this.#aborting.signal;
+    const aborted = () =>
+      new CarrierError('CLOSED', 'the carrier was aborted while subscribing', {
+        transport: this.#transport.name,
+      });
+    if (signal.aborted) {
+      starting.catch(() => {});
+      return Promise.reject(aborted());
+    }
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => reject(aborted());
+      signal.addEventListener('abort', onAbort, { once: true });
+      starting.then(
+        () => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        (error: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      );
+    });
   }
 
   /** The dead letters of `group` on `topic`: read them, or redrive them to that group only. */
@@ -247,6 +279,7 @@ export class Carrier {
       group,
       onError: this.#onError,
       ensureOpen: () => this.#ensureOpen(),
+      unlessAborted: (starting) => this.#unlessAborted(starting),
       track: (s) => this.#subscriptions.add(s),
       untrack: (s) => this.#subscriptions.delete(s),
     });
@@ -283,6 +316,7 @@ export class Carrier {
    */
   async abort(): Promise<void> {
     this.#closed ??= Promise.resolve();
+    this.#aborting.abort();
     for (const s of [...this.#subscriptions]) s.markAborted();
     this.#subscriptions.clear();
     await this.#transport.abort();

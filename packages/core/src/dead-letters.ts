@@ -108,6 +108,8 @@ export interface DeadLetterQueueContext {
   readonly group: string;
   readonly onError: (error: Error) => void;
   readonly ensureOpen: () => void;
+  /** `starting`, or a `CLOSED` rejection as soon as the carrier is aborted. */
+  readonly unlessAborted: (starting: Promise<void>) => Promise<void>;
   readonly track: (s: ManagedSubscription) => void;
   readonly untrack: (s: ManagedSubscription) => void;
 }
@@ -133,7 +135,7 @@ export function deadLetterQueue(context: DeadLetterQueueContext): DeadLetterQueu
       );
       context.track(consumer);
       try {
-        await consumer.start(concurrency);
+        await context.unlessAborted(consumer.start(concurrency));
       } catch (error) {
         context.untrack(consumer);
         throw error;
