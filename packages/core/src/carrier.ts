@@ -165,7 +165,14 @@ export class Carrier {
    * every message published afterwards reaches it, even while no member runs. The handler's
    * return acknowledges; a throw retries with exponential backoff, then dead-letters after
    * `retry.maxAttempts`; `NonRetryableError` dead-letters at once; an undecodable body is
-   * dead-lettered without calling the handler.
+   * dead-lettered without calling the handler, and so is a delivery whose attempt exceeds
+   * `retry.maxAttempts` (its earlier consumers died or lost their lease before settling it) unless
+   * `deadLetter: false`. The handler's `message.signal` aborts when the lease on the message is lost.
+   *
+   * @throws CarrierError `INVALID_NAME`, `INVALID_ARGUMENT` for bad options; `UNSUPPORTED` for
+   *   `ordered: true` without `capabilities.perKeyOrder`, or a retry policy whose longest real delay
+   *   exceeds `capabilities.maxDelayMs` (with `deadLetter: false` that is `retry.maxDelayMs`, since
+   *   retries never stop); `CLOSED` after `close()` or `abort()`.
    */
   async subscribe<Body = unknown>(
     topic: string,
