@@ -682,7 +682,7 @@ export function describeTransportContract(options: TransportContractOptions): vo
         const c = await carrier();
         const topic = freshName('close-publishing');
         await c.declare(topic, ['g']);
-        const count = 200;
+        const count = 100;
         const outcomes = Array.from({ length: count }, (_, i) =>
           c.publish(topic, { i }).then(
             (r) => ({ ok: true as const, id: r.id }),
