@@ -98,7 +98,11 @@ export type Handler<Body = unknown> = (message: Message<Body>) => Promise<void> 
 export interface Subscription {
   readonly topic: string;
   readonly group: string;
-  /** Stop fetching, let in-flight handlers finish and settle them, give back what never started. Idempotent. */
+  /**
+   * Stop fetching, let in-flight handlers finish and settle them, give back what never started
+   * (no attempt is charged for it; no handler starts once close() was called), then leave the
+   * group. Idempotent.
+   */
   close(): Promise<void>;
 }
 
