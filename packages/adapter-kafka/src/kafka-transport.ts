@@ -551,7 +551,11 @@ export class KafkaTransport implements Transport {
       deliver: (source, partition, record, handle) =>
         sink(this.#delivery(topic, group, source, partition, record, handle)),
       onError: (cause) =>
-        this.#onError(kafkaError('CONNECTION', `consumer of ${topic}/${group} failed`, cause)),
+        this.#onError(
+          cause instanceof CarrierError
+            ? cause
+            : kafkaError('CONNECTION', `consumer of ${topic}/${group} failed`, cause),
+        ),
     });
     await this.#startReader(reader);
     return this.#track(reader);
@@ -591,7 +595,11 @@ export class KafkaTransport implements Transport {
         });
       },
       onError: (cause) =>
-        this.#onError(kafkaError('CONNECTION', `dead-letter consumer of ${topic}/${group} failed`, cause)),
+        this.#onError(
+          cause instanceof CarrierError
+            ? cause
+            : kafkaError('CONNECTION', `dead-letter consumer of ${topic}/${group} failed`, cause),
+        ),
     });
     await this.#startReader(reader);
     return this.#track(reader);
