@@ -242,8 +242,11 @@ export class GroupReader {
       });
       if (this.#settings.countDeliveries) {
         try {
-          // the delivery counts are durable before any handler runs (a crash then counts)
-          await this.#commitSoon();
+          // the delivery counts are durable before any handler runs (a crash then counts); bounded,
+          // so that a commit kafkajs keeps retrying does not keep this batch from heartbeating
+          await this.#commitWithin(
+            Math.max(1_000, Math.floor((this.#settings.consumer.sessionTimeout ?? 10_000) / 3)),
+          );
         } catch (error) {
           for (const entry of handed) {
             this.#inFlight.delete(entry);
@@ -438,6 +441,20 @@ export class GroupReader {
       this.#commitWaiters.push({ resolve, reject });
       this.#committing ??= this.#commitLoop();
     });
+  }
+
+  async #commitWithin(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.#commitSoon(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`offset commit took longer than ${ms} ms`)), ms);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async #commitLoop(): Promise<void> {

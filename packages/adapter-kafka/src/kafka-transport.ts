@@ -1,3 +1,5 @@
+import { isIP, connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import {
   type Capabilities,
   CarrierError,
@@ -14,6 +16,7 @@ import {
 import kafkajs, {
   type Admin,
   type ConsumerConfig,
+  type ISocketFactory,
   type Kafka,
   type KafkaConfig,
   type KafkaMessage,
@@ -65,11 +68,22 @@ function kafkaError(code: CarrierError['code'], message: string, cause?: unknown
   });
 }
 
+/**
+ * kafkajs' admin reads its cached cluster metadata, which another concurrent call may have just
+ * replaced with one that does not list a topic created a moment ago; `fetchTopicOffsets` then
+ * fails with a TypeError ("Cannot destructure property 'partitions' of … undefined") instead of a
+ * Kafka error. It is the metadata refresh after topic creation the SPI allows retrying.
+ */
+function metadataRace(error: unknown): boolean {
+  return error instanceof TypeError && /\bpartitions\b|partitionMetadata|topicMetadata/.test(error.message);
+}
+
 /** Whether kafkajs says trying again may help (its own retries may have given up already). */
 function retriable(error: unknown): boolean {
   const e = error as { retriable?: boolean; name?: string; cause?: unknown } | undefined;
   if (!e) return false;
-  if (e.retriable === true || e.name === 'KafkaJSNumberOfRetriesExceeded') return true;
+  if (e.retriable === true || e.name === 'KafkaJSNumberOfRetriesExceeded' || metadataRace(e)) return true;
+  if (e.name === 'KafkaJSTopicMetadataNotLoaded' || e.name === 'KafkaJSMetadataNotLoaded') return true;
   return e.cause !== undefined && e.cause !== e && retriable(e.cause);
 }
 
@@ -728,9 +742,31 @@ export class KafkaTransport implements Transport {
   }
 }
 
+/**
+ * kafkajs' socket factory, keeping every socket it opens in `sockets` (until closed), so that a
+ * connect that missed its deadline can destroy them: kafkajs' own disconnect waits for the requests
+ * in flight, which on a silent endpoint means the whole request timeout.
+ */
+function trackingSocketFactory(sockets: Set<Socket> & { refused?: boolean }): ISocketFactory {
+  return ({ host, port, ssl, onConnect }) => {
+    const socket = ssl
+      ? tlsConnect({ host, port, ...(isIP(host) ? {} : { servername: host }), ...ssl }, onConnect)
+      : netConnect({ host, port }, onConnect);
+    socket.setKeepAlive(true, 60_000);
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    if (sockets.refused) process.nextTick(() => socket.destroy(new Error('connect deadline passed')));
+    return socket;
+  };
+}
+
 /** The kafkajs client settings of a parsed URL. */
-export function kafkaConfig(options: KafkaUrlOptions): KafkaConfig {
+export function kafkaConfig(
+  options: KafkaUrlOptions,
+  sockets?: Set<Socket> & { refused?: boolean },
+): KafkaConfig {
   return {
+    ...(sockets ? { socketFactory: trackingSocketFactory(sockets) } : {}),
     clientId: options.clientId,
     brokers: [...options.brokers],
     ssl: options.tls ? { rejectUnauthorized: options.tlsRejectUnauthorized } : false,
@@ -753,8 +789,12 @@ export async function createKafkaTransport(
 ): Promise<KafkaTransport> {
   const connectTimeoutMs = factory.connectTimeoutMs ?? 10_000;
   const deadline = Date.now() + connectTimeoutMs;
+  const sockets: Set<Socket> & { refused?: boolean } = new Set<Socket>();
   const kafka = new KafkaClient(
-    kafkaConfig({ ...options, connectionTimeoutMs: Math.min(options.connectionTimeoutMs, connectTimeoutMs) }),
+    kafkaConfig(
+      { ...options, connectionTimeoutMs: Math.min(options.connectionTimeoutMs, connectTimeoutMs) },
+      sockets,
+    ),
   );
   const admin = kafka.admin();
   const left = () => Math.max(0, deadline - Date.now());
@@ -793,12 +833,17 @@ export async function createKafkaTransport(
   try {
     const settings = await Promise.race([setup, timeout]);
     if (settings === 'timeout') {
-      // no socket may outlive the deadline: disconnect now and once more when the attempt ends
+      // no socket may outlive the deadline (kafkajs' disconnect would wait for the silent requests)
+      // (an 'error' makes kafkajs reject the requests in flight, so its disconnect returns at once)
+      const expired = () => new Error('connect deadline passed');
+      sockets.refused = true; // kafkajs may still be retrying: its next sockets close at once
+      for (const socket of sockets) socket.destroy(expired());
       void setup.then(
         () => admin.disconnect(),
         () => admin.disconnect(),
       );
       await admin.disconnect().catch(() => {});
+      for (const socket of sockets) socket.destroy(expired());
       throw kafkaError(
         'TIMEOUT',
         `no answer from kafka at ${options.brokers.join(',')} within connectTimeoutMs (${connectTimeoutMs} ms)`,
