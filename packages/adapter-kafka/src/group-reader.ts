@@ -62,6 +62,8 @@ export interface GroupReaderSettings {
   readonly notBefore?: ((topic: string, record: KafkaMessage) => number | undefined) | undefined;
   /** Hand one record over. Must not throw. */
   readonly deliver: (topic: string, partition: number, record: KafkaMessage, handle: RecordHandle) => void;
+  /** A request of this consumer to `broker` (`host:port`) timed out. */
+  readonly onRequestTimeout?: ((broker: string) => void) | undefined;
   /** Asynchronous failures (the consumer crashed for good, leases lost at a rebalance). */
   readonly onError: (error: Error) => void;
 }
@@ -158,6 +160,7 @@ export class GroupReader {
     });
     consumer.on(consumer.events.REQUEST_TIMEOUT, (event) => {
       if (this.#state !== 'running' && this.#state !== 'stopped') return;
+      this.#settings.onRequestTimeout?.(event.payload.broker);
       const { broker, apiName, pendingDuration } = event.payload;
       this.#trouble(
         new Error(`${apiName} request to broker ${broker} got no answer (${pendingDuration} ms)`),

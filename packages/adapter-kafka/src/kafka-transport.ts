@@ -1,5 +1,3 @@
-import { isIP, connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
 import {
   type Capabilities,
   CarrierError,
@@ -16,7 +14,6 @@ import {
 import kafkajs, {
   type Admin,
   type ConsumerConfig,
-  type ISocketFactory,
   type Kafka,
   type KafkaConfig,
   type KafkaMessage,
@@ -31,6 +28,7 @@ const { ConfigResourceTypes, Kafka: KafkaClient, logLevel: LogLevel, Partitioner
 
 import { type CommittedOffsets, GroupReader, type RecordHandle } from './group-reader.js';
 import { consumerGroupId, deadLetterGroupId, deadLetterTopic, retryTopic } from './names.js';
+import { SocketRegistry } from './sockets.js';
 import type { KafkaUrlOptions } from './url.js';
 import {
   deadLetterHeaders,
@@ -143,6 +141,7 @@ export class KafkaTransport implements Transport {
   readonly #topics = new Map<string, Promise<boolean>>();
   readonly #positioned = new Map<string, Promise<void>>();
   readonly #readers = new Set<Reader>();
+  readonly #sockets: SocketRegistry | undefined;
   #closed = false;
 
   /** @internal Use {@link createKafkaTransport}. */
@@ -150,10 +149,12 @@ export class KafkaTransport implements Transport {
     kafka: Kafka,
     admin: Admin,
     options: KafkaUrlOptions,
-    settings: { messageMaxBytes: number; replicationFactor: number },
+    settings: { messageMaxBytes: number; replicationFactor: number; sockets?: SocketRegistry },
     onError: (error: Error) => void,
   ) {
     this.kafka = kafka;
+    this.#sockets = settings.sockets;
+    admin.on(admin.events.REQUEST_TIMEOUT, (e) => this.#requestTimedOut(e.payload.broker));
     this.#admin = admin;
     this.#options = options;
     this.#onError = onError;
@@ -175,6 +176,16 @@ export class KafkaTransport implements Transport {
       maxMessageBytes: settings.messageMaxBytes - RECORD_OVERHEAD_BYTES,
       redrive: true,
     };
+  }
+
+  /**
+   * A request to `broker` got no answer within requestTimeoutMs: if its connection has been
+   * silent that long, destroy it (kafkajs keeps using a silent connection otherwise) so that the
+   * next request reconnects.
+   */
+  #requestTimedOut(broker: string): void {
+    if (this.#closed) return;
+    this.#sockets?.dropSilent(broker, Math.max(1_000, this.#options.requestTimeoutMs - 1_000));
   }
 
   #ensureOpen(): void {
@@ -350,6 +361,7 @@ export class KafkaTransport implements Transport {
         createPartitioner: Partitioners.DefaultPartitioner,
         retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 5_000 },
       });
+      producer.on(producer.events.REQUEST_TIMEOUT, (e) => this.#requestTimedOut(e.payload.broker));
       const connecting = producer.connect().then(() => producer);
       this.#producer = connecting;
       connecting.catch(() => {
@@ -561,6 +573,7 @@ export class KafkaTransport implements Transport {
       rebalanceTimeoutMs: this.#options.rebalanceTimeoutMs,
       countDeliveries: true,
       readCommitted: (assignment) => this.#readCommitted(consumerGroupId(topic, group), assignment),
+      onRequestTimeout: (broker) => this.#requestTimedOut(broker),
       notBefore: (source, record) => (source === retry ? dueAtOf(record) : undefined),
       deliver: (source, partition, record, handle) =>
         sink(this.#delivery(topic, group, source, partition, record, handle)),
@@ -593,6 +606,7 @@ export class KafkaTransport implements Transport {
       rebalanceTimeoutMs: this.#options.rebalanceTimeoutMs,
       countDeliveries: false,
       readCommitted: (assignment) => this.#readCommitted(deadLetterGroupId(topic, group), assignment),
+      onRequestTimeout: (broker) => this.#requestTimedOut(broker),
       deliver: (source, partition, record, handle) => {
         const { message, attempt, deadLetter } = fromRecord(source, partition, record);
         sink({
@@ -742,31 +756,10 @@ export class KafkaTransport implements Transport {
   }
 }
 
-/**
- * kafkajs' socket factory, keeping every socket it opens in `sockets` (until closed), so that a
- * connect that missed its deadline can destroy them: kafkajs' own disconnect waits for the requests
- * in flight, which on a silent endpoint means the whole request timeout.
- */
-function trackingSocketFactory(sockets: Set<Socket> & { refused?: boolean }): ISocketFactory {
-  return ({ host, port, ssl, onConnect }) => {
-    const socket = ssl
-      ? tlsConnect({ host, port, ...(isIP(host) ? {} : { servername: host }), ...ssl }, onConnect)
-      : netConnect({ host, port }, onConnect);
-    socket.setKeepAlive(true, 60_000);
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    if (sockets.refused) process.nextTick(() => socket.destroy(new Error('connect deadline passed')));
-    return socket;
-  };
-}
-
 /** The kafkajs client settings of a parsed URL. */
-export function kafkaConfig(
-  options: KafkaUrlOptions,
-  sockets?: Set<Socket> & { refused?: boolean },
-): KafkaConfig {
+export function kafkaConfig(options: KafkaUrlOptions, sockets?: SocketRegistry): KafkaConfig {
   return {
-    ...(sockets ? { socketFactory: trackingSocketFactory(sockets) } : {}),
+    ...(sockets ? { socketFactory: sockets.factory } : {}),
     clientId: options.clientId,
     brokers: [...options.brokers],
     ssl: options.tls ? { rejectUnauthorized: options.tlsRejectUnauthorized } : false,
@@ -789,7 +782,7 @@ export async function createKafkaTransport(
 ): Promise<KafkaTransport> {
   const connectTimeoutMs = factory.connectTimeoutMs ?? 10_000;
   const deadline = Date.now() + connectTimeoutMs;
-  const sockets: Set<Socket> & { refused?: boolean } = new Set<Socket>();
+  const sockets = new SocketRegistry();
   const kafka = new KafkaClient(
     kafkaConfig(
       { ...options, connectionTimeoutMs: Math.min(options.connectionTimeoutMs, connectTimeoutMs) },
@@ -833,23 +826,20 @@ export async function createKafkaTransport(
   try {
     const settings = await Promise.race([setup, timeout]);
     if (settings === 'timeout') {
-      // no socket may outlive the deadline (kafkajs' disconnect would wait for the silent requests)
-      // (an 'error' makes kafkajs reject the requests in flight, so its disconnect returns at once)
-      const expired = () => new Error('connect deadline passed');
-      sockets.refused = true; // kafkajs may still be retrying: its next sockets close at once
-      for (const socket of sockets) socket.destroy(expired());
+      // no socket may outlive the deadline (kafkajs' disconnect would wait for the silent requests,
+      // and its retries may still open new ones)
+      sockets.refuse(new Error('connect deadline passed'));
       void setup.then(
         () => admin.disconnect(),
         () => admin.disconnect(),
       );
       await admin.disconnect().catch(() => {});
-      for (const socket of sockets) socket.destroy(expired());
       throw kafkaError(
         'TIMEOUT',
         `no answer from kafka at ${options.brokers.join(',')} within connectTimeoutMs (${connectTimeoutMs} ms)`,
       );
     }
-    return new KafkaTransport(kafka, admin, options, settings, factory.onError);
+    return new KafkaTransport(kafka, admin, options, { ...settings, sockets }, factory.onError);
   } catch (cause) {
     await admin.disconnect().catch(() => {});
     if (cause instanceof CarrierError) throw cause;
