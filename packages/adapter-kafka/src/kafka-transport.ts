@@ -26,8 +26,9 @@ import kafkajs, {
 // kafkajs is CommonJS: Node's ESM loader only sees its default export
 const { ConfigResourceTypes, Kafka: KafkaClient, logLevel: LogLevel, Partitioners } = kafkajs;
 
-import { GroupReader, type RecordHandle } from './group-reader.js';
+import { type CommittedOffsets, GroupReader, type RecordHandle } from './group-reader.js';
 import { consumerGroupId, deadLetterGroupId, deadLetterTopic, retryTopic } from './names.js';
+import { SocketRegistry } from './sockets.js';
 import type { KafkaUrlOptions } from './url.js';
 import {
   deadLetterHeaders,
@@ -65,11 +66,22 @@ function kafkaError(code: CarrierError['code'], message: string, cause?: unknown
   });
 }
 
+/**
+ * kafkajs' admin reads its cached cluster metadata, which another concurrent call may have just
+ * replaced with one that does not list a topic created a moment ago; `fetchTopicOffsets` then
+ * fails with a TypeError ("Cannot destructure property 'partitions' of … undefined") instead of a
+ * Kafka error. It is the metadata refresh after topic creation the SPI allows retrying.
+ */
+function metadataRace(error: unknown): boolean {
+  return error instanceof TypeError && /\bpartitions\b|partitionMetadata|topicMetadata/.test(error.message);
+}
+
 /** Whether kafkajs says trying again may help (its own retries may have given up already). */
 function retriable(error: unknown): boolean {
   const e = error as { retriable?: boolean; name?: string; cause?: unknown } | undefined;
   if (!e) return false;
-  if (e.retriable === true || e.name === 'KafkaJSNumberOfRetriesExceeded') return true;
+  if (e.retriable === true || e.name === 'KafkaJSNumberOfRetriesExceeded' || metadataRace(e)) return true;
+  if (e.name === 'KafkaJSTopicMetadataNotLoaded' || e.name === 'KafkaJSMetadataNotLoaded') return true;
   return e.cause !== undefined && e.cause !== e && retriable(e.cause);
 }
 
@@ -129,6 +141,7 @@ export class KafkaTransport implements Transport {
   readonly #topics = new Map<string, Promise<boolean>>();
   readonly #positioned = new Map<string, Promise<void>>();
   readonly #readers = new Set<Reader>();
+  readonly #sockets: SocketRegistry | undefined;
   #closed = false;
 
   /** @internal Use {@link createKafkaTransport}. */
@@ -136,10 +149,12 @@ export class KafkaTransport implements Transport {
     kafka: Kafka,
     admin: Admin,
     options: KafkaUrlOptions,
-    settings: { messageMaxBytes: number; replicationFactor: number },
+    settings: { messageMaxBytes: number; replicationFactor: number; sockets?: SocketRegistry },
     onError: (error: Error) => void,
   ) {
     this.kafka = kafka;
+    this.#sockets = settings.sockets;
+    admin.on(admin.events.REQUEST_TIMEOUT, (e) => this.#requestTimedOut(e.payload.broker));
     this.#admin = admin;
     this.#options = options;
     this.#onError = onError;
@@ -147,7 +162,7 @@ export class KafkaTransport implements Transport {
     this.#consumerConfig = {
       sessionTimeout: options.sessionTimeoutMs,
       heartbeatInterval: options.heartbeatIntervalMs,
-      rebalanceTimeout: Math.max(options.sessionTimeoutMs, 30_000),
+      rebalanceTimeout: options.rebalanceTimeoutMs,
       maxWaitTimeInMs: options.maxWaitTimeMs,
       allowAutoTopicCreation: false,
       retry: { initialRetryTime: 200, retries: 10, maxRetryTime: 5_000 },
@@ -161,6 +176,16 @@ export class KafkaTransport implements Transport {
       maxMessageBytes: settings.messageMaxBytes - RECORD_OVERHEAD_BYTES,
       redrive: true,
     };
+  }
+
+  /**
+   * A request to `broker` got no answer within requestTimeoutMs: if its connection has been
+   * silent that long, destroy it (kafkajs keeps using a silent connection otherwise) so that the
+   * next request reconnects.
+   */
+  #requestTimedOut(broker: string): void {
+    if (this.#closed) return;
+    this.#sockets?.dropSilent(broker, Math.max(1_000, this.#options.requestTimeoutMs - 1_000));
   }
 
   #ensureOpen(): void {
@@ -336,6 +361,7 @@ export class KafkaTransport implements Transport {
         createPartitioner: Partitioners.DefaultPartitioner,
         retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 5_000 },
       });
+      producer.on(producer.events.REQUEST_TIMEOUT, (e) => this.#requestTimedOut(e.payload.broker));
       const connecting = producer.connect().then(() => producer);
       this.#producer = connecting;
       connecting.catch(() => {
@@ -445,12 +471,15 @@ export class KafkaTransport implements Transport {
     }
   }
 
-  /** Settles through `settle`; if it fails, the record is given back (uncommitted) and the error rethrown. */
+  /**
+   * Settles through `settle`. If that fails, the record is read again from Kafka and handed out
+   * again (its delivery counted) and the error rethrown; it holds no other record's commit back.
+   */
   async #settle(handle: RecordHandle, settle: () => Promise<void>): Promise<void> {
     try {
       await settle();
     } catch (error) {
-      handle.giveBack();
+      handle.failed();
       throw error;
     }
     try {
@@ -464,6 +493,23 @@ export class KafkaTransport implements Transport {
     }
   }
 
+  /** Committed offsets and metadata of `groupId` for an assignment (read at each join). */
+  async #readCommitted(
+    groupId: string,
+    assignment: Readonly<Record<string, readonly number[]>>,
+  ): Promise<CommittedOffsets> {
+    const result = new Map<string, { offset: number; metadata: string | null }>();
+    const topics = Object.keys(assignment).filter((t) => (assignment[t]?.length ?? 0) > 0);
+    if (topics.length === 0) return result;
+    const fetched = await retrying(() => this.#admin.fetchOffsets({ groupId, topics }), 10_000);
+    for (const { topic, partitions } of fetched) {
+      for (const p of partitions) {
+        result.set(`${topic}\u0000${p.partition}`, { offset: Number(p.offset), metadata: p.metadata });
+      }
+    }
+    return result;
+  }
+
   #delivery(
     topic: string,
     group: string,
@@ -473,10 +519,13 @@ export class KafkaTransport implements Transport {
     handle: RecordHandle,
   ): Delivery {
     const decoded = fromRecord(source, partition, record);
-    const { message, attempt } = decoded;
+    const { message } = decoded;
+    // the copy's own attempt (retry copies carry it) plus its deliveries that were never settled
+    const attempt = decoded.attempt + handle.previousDeliveries;
     return {
       message,
       attempt,
+      lease: handle.lease,
       ack: () => this.#settle(handle, async () => {}),
       retry: (delayMs) =>
         this.#settle(handle, () =>
@@ -489,8 +538,16 @@ export class KafkaTransport implements Transport {
         this.#settle(handle, () =>
           this.#copy(deadLetterTopic(topic, group), toRecord(message, deadLetterHeaders(info))),
         ),
-      release: async () => handle.giveBack(),
+      release: () => this.#release(handle),
     };
+  }
+
+  async #release(handle: RecordHandle): Promise<void> {
+    try {
+      await handle.release();
+    } catch (cause) {
+      throw kafkaError('SETTLE_FAILED', 'committing a release failed; the record will be redelivered', cause);
+    }
   }
 
   async subscribe(
@@ -513,11 +570,19 @@ export class KafkaTransport implements Transport {
       prefetch: options.prefetch,
       consumer: this.#consumerConfig,
       joinTimeoutMs: JOIN_TIMEOUT_MS,
+      rebalanceTimeoutMs: this.#options.rebalanceTimeoutMs,
+      countDeliveries: true,
+      readCommitted: (assignment) => this.#readCommitted(consumerGroupId(topic, group), assignment),
+      onRequestTimeout: (broker) => this.#requestTimedOut(broker),
       notBefore: (source, record) => (source === retry ? dueAtOf(record) : undefined),
       deliver: (source, partition, record, handle) =>
         sink(this.#delivery(topic, group, source, partition, record, handle)),
       onError: (cause) =>
-        this.#onError(kafkaError('CONNECTION', `consumer of ${topic}/${group} failed`, cause)),
+        this.#onError(
+          cause instanceof CarrierError
+            ? cause
+            : kafkaError('CONNECTION', `consumer of ${topic}/${group} failed`, cause),
+        ),
     });
     await this.#startReader(reader);
     return this.#track(reader);
@@ -538,6 +603,10 @@ export class KafkaTransport implements Transport {
       prefetch: options.prefetch,
       consumer: this.#consumerConfig,
       joinTimeoutMs: JOIN_TIMEOUT_MS,
+      rebalanceTimeoutMs: this.#options.rebalanceTimeoutMs,
+      countDeliveries: false,
+      readCommitted: (assignment) => this.#readCommitted(deadLetterGroupId(topic, group), assignment),
+      onRequestTimeout: (broker) => this.#requestTimedOut(broker),
       deliver: (source, partition, record, handle) => {
         const { message, attempt, deadLetter } = fromRecord(source, partition, record);
         sink({
@@ -550,11 +619,15 @@ export class KafkaTransport implements Transport {
               throw kafkaError('SETTLE_FAILED', 'committing the dead-letter offset failed', cause);
             }
           },
-          release: async () => handle.giveBack(),
+          release: () => this.#release(handle),
         });
       },
       onError: (cause) =>
-        this.#onError(kafkaError('CONNECTION', `dead-letter consumer of ${topic}/${group} failed`, cause)),
+        this.#onError(
+          cause instanceof CarrierError
+            ? cause
+            : kafkaError('CONNECTION', `dead-letter consumer of ${topic}/${group} failed`, cause),
+        ),
     });
     await this.#startReader(reader);
     return this.#track(reader);
@@ -684,13 +757,16 @@ export class KafkaTransport implements Transport {
 }
 
 /** The kafkajs client settings of a parsed URL. */
-export function kafkaConfig(options: KafkaUrlOptions): KafkaConfig {
+export function kafkaConfig(options: KafkaUrlOptions, sockets?: SocketRegistry): KafkaConfig {
   return {
+    ...(sockets ? { socketFactory: sockets.factory } : {}),
     clientId: options.clientId,
     brokers: [...options.brokers],
     ssl: options.tls ? { rejectUnauthorized: options.tlsRejectUnauthorized } : false,
     ...(options.sasl ? { sasl: { ...options.sasl } as SASLOptions } : {}),
     connectionTimeout: options.connectionTimeoutMs,
+    requestTimeout: options.requestTimeoutMs,
+    enforceRequestTimeout: true,
     logLevel: LOG_LEVELS[options.logLevel],
     retry: { initialRetryTime: 200, retries: 5, maxRetryTime: 5_000 },
   };
@@ -704,11 +780,20 @@ export async function createKafkaTransport(
   options: KafkaUrlOptions,
   factory: TransportFactoryOptions,
 ): Promise<KafkaTransport> {
-  const kafka = new KafkaClient(kafkaConfig(options));
+  const connectTimeoutMs = factory.connectTimeoutMs ?? 10_000;
+  const deadline = Date.now() + connectTimeoutMs;
+  const sockets = new SocketRegistry();
+  const kafka = new KafkaClient(
+    kafkaConfig(
+      { ...options, connectionTimeoutMs: Math.min(options.connectionTimeoutMs, connectTimeoutMs) },
+      sockets,
+    ),
+  );
   const admin = kafka.admin();
-  try {
+  const left = () => Math.max(0, deadline - Date.now());
+  const setup = (async () => {
     await admin.connect();
-    const cluster = await retrying(() => admin.describeCluster(), 10_000);
+    const cluster = await retrying(() => admin.describeCluster(), left());
     let messageMaxBytes = DEFAULT_MESSAGE_MAX_BYTES;
     const broker = cluster.brokers[0];
     if (broker) {
@@ -724,7 +809,7 @@ export async function createKafkaTransport(
               },
             ],
           }),
-        10_000,
+        left(),
       );
       const value = described.resources[0]?.configEntries.find(
         (e) => e.configName === 'message.max.bytes',
@@ -732,9 +817,34 @@ export async function createKafkaTransport(
       if (value && Number.isInteger(Number(value))) messageMaxBytes = Number(value);
     }
     const replicationFactor = options.replicationFactor ?? Math.max(1, Math.min(3, cluster.brokers.length));
-    return new KafkaTransport(kafka, admin, options, { messageMaxBytes, replicationFactor }, factory.onError);
+    return { messageMaxBytes, replicationFactor };
+  })();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), connectTimeoutMs);
+  });
+  try {
+    const settings = await Promise.race([setup, timeout]);
+    if (settings === 'timeout') {
+      // no socket may outlive the deadline (kafkajs' disconnect would wait for the silent requests,
+      // and its retries may still open new ones)
+      sockets.refuse(new Error('connect deadline passed'));
+      void setup.then(
+        () => admin.disconnect(),
+        () => admin.disconnect(),
+      );
+      await admin.disconnect().catch(() => {});
+      throw kafkaError(
+        'TIMEOUT',
+        `no answer from kafka at ${options.brokers.join(',')} within connectTimeoutMs (${connectTimeoutMs} ms)`,
+      );
+    }
+    return new KafkaTransport(kafka, admin, options, { ...settings, sockets }, factory.onError);
   } catch (cause) {
     await admin.disconnect().catch(() => {});
+    if (cause instanceof CarrierError) throw cause;
     throw kafkaError('CONNECTION', `cannot connect to kafka at ${options.brokers.join(',')}`, cause);
+  } finally {
+    clearTimeout(timer);
   }
 }

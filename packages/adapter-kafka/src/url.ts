@@ -25,12 +25,24 @@ export interface KafkaUrlOptions {
     | undefined;
   /** Consumer group session timeout (`?sessionTimeoutMs=`, default 10 000; the broker's minimum is 6 000). */
   readonly sessionTimeoutMs: number;
+  /**
+   * Consumer group rebalance timeout (`?rebalanceTimeoutMs=`, default 30 000, at least
+   * `sessionTimeoutMs`): how long the coordinator waits for members to rejoin, and so how long a
+   * partition being revoked waits for its handlers. A handler shorter than this less 3 s is never
+   * run on two members at once; past it the delivery's lease is aborted (`LEASE_LOST`).
+   */
+  readonly rebalanceTimeoutMs: number;
   /** Heartbeat interval (`?heartbeatIntervalMs=`, default 1 000). */
   readonly heartbeatIntervalMs: number;
   /** Longest a fetch waits for data (`?maxWaitTimeMs=`, default 250); bounds how fast a member notices a rebalance. */
   readonly maxWaitTimeMs: number;
   /** Connection timeout (`?connectionTimeoutMs=`, default 3 000). */
   readonly connectionTimeoutMs: number;
+  /**
+   * Longest any single broker request may take (`?requestTimeoutMs=`, default 20 000): a broker
+   * connection that goes silent (no FIN, no RST) is noticed within this, plus the fetch wait.
+   */
+  readonly requestTimeoutMs: number;
   /** kafkajs log level (`?logLevel=nothing|error|warn|info|debug`, default nothing). */
   readonly logLevel: 'nothing' | 'error' | 'warn' | 'info' | 'debug';
 }
@@ -48,8 +60,11 @@ const KNOWN = new Set([
   'sasl',
   'sessionTimeoutMs',
   'heartbeatIntervalMs',
+  'rebalanceTimeoutMs',
   'maxWaitTimeMs',
   'connectionTimeoutMs',
+  'requestTimeoutMs',
+  'connectTimeoutMs', // read by core's connect() and passed to the factory
   'logLevel',
   'brokers',
   'hosts',
@@ -133,6 +148,7 @@ export function parseKafkaUrl(url: URL): KafkaUrlOptions {
     tlsRejectUnauthorized: flag(params, 'tlsRejectUnauthorized', true),
     sasl,
     sessionTimeoutMs,
+    rebalanceTimeoutMs: Math.max(sessionTimeoutMs, integer(params, 'rebalanceTimeoutMs', 30_000, 1)),
     heartbeatIntervalMs: integer(
       params,
       'heartbeatIntervalMs',
@@ -141,6 +157,7 @@ export function parseKafkaUrl(url: URL): KafkaUrlOptions {
     ),
     maxWaitTimeMs: integer(params, 'maxWaitTimeMs', 250, 0),
     connectionTimeoutMs: integer(params, 'connectionTimeoutMs', 3_000, 1),
+    requestTimeoutMs: integer(params, 'requestTimeoutMs', 20_000, 100),
     logLevel,
   };
 }

@@ -1,0 +1,182 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { freshName } from '@carrier/contract';
+import { type Carrier, CarrierError, connect } from '@carrier/core';
+import type { PrivateBroker } from '../src/faults.js';
+
+// Durability on a private Kafka (killing it disturbs no other spec): a group of two members
+// processes a stream of messages while the broker is killed with SIGKILL and restarted, and while
+// one member (a separate process) is killed with SIGKILL and replaced. Every message must be
+// handled at least once; duplicates are counted (at-least-once allows them). A run that stops
+// making progress fails with what is missing instead of waiting for a test timeout.
+
+const BATCH = 200;
+const GROUP = 'workers';
+const cwd = fileURLToPath(new URL('..', import.meta.url));
+
+// A member in its own process, so that it can really be killed (no LeaveGroup, no commit).
+const MEMBER = `
+import { connect } from '@carrier/core';
+const carrier = await connect(process.env.KAFKA_URL, { onError: () => process.stdout.write('error\\n') });
+await carrier.subscribe(process.env.TOPIC, { group: '${GROUP}', concurrency: 8 }, (m) => {
+  process.stdout.write('handled ' + m.id + '\\n');
+});
+process.stdout.write('ready\\n');
+`;
+
+function spawnMember(
+  url: string,
+  topic: string,
+  onHandled: (id: string) => void,
+  onError: () => void,
+): { child: ChildProcess; ready: Promise<void> } {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', MEMBER], {
+    cwd,
+    env: { ...process.env, KAFKA_URL: url, TOPIC: topic },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`member exited early (${code})`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (line === 'ready') resolve();
+      else if (line.startsWith('handled ')) onHandled(line.slice('handled '.length));
+      else if (line === 'error') onError();
+    });
+  });
+  return { child, ready };
+}
+
+function killed(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+}
+
+export interface KafkaDurabilityResult {
+  readonly total: number;
+  readonly duplicates: number;
+  readonly republished: number;
+  readonly asyncErrors: number;
+  readonly killedAt: number;
+  readonly memberKilledAt: number;
+  readonly ms: number;
+}
+
+/**
+ * One run. `stallMs`: longest time without a newly handled message before the run fails (listing
+ * how many and which messages are missing). Children are added to `children` (kill them in every path).
+ */
+export async function runKafkaDurability(options: {
+  readonly kafka: PrivateBroker;
+  readonly total: number;
+  readonly stallMs: number;
+  readonly children: Set<ChildProcess>;
+}): Promise<KafkaDurabilityResult> {
+  const { kafka, total, stallMs, children } = options;
+  const started = Date.now();
+  const carriers: Carrier[] = [];
+  try {
+    const topic = freshName('durable');
+    const counts = new Map<string, number>();
+    const handled = (id: string) => counts.set(id, (counts.get(id) ?? 0) + 1);
+    let asyncErrors = 0;
+    const open = async () => {
+      const c = await connect(kafka.url, { onError: () => asyncErrors++ });
+      carriers.push(c);
+      return c;
+    };
+    // waits for `target` distinct messages; fails when nothing new was handled for stallMs
+    const progress = async (target: number, what: string) => {
+      let last = counts.size;
+      let lastAt = Date.now();
+      while (counts.size < target) {
+        if (counts.size !== last) {
+          last = counts.size;
+          lastAt = Date.now();
+        } else if (Date.now() - lastAt > stallMs) {
+          const missing = Array.from({ length: total }, (_, i) => `m-${i}`).filter((id) => !counts.has(id));
+          throw new Error(
+            `stalled waiting for ${what}: ${counts.size} handled, nothing new for ${stallMs} ms; ` +
+              `${missing.length} missing, e.g. ${missing.slice(0, 20).join(', ')}`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
+
+    const publisher = await open();
+    await publisher.declare(topic, [GROUP]);
+    const inProcess = await open();
+    await inProcess.subscribe(topic, { group: GROUP, concurrency: 8 }, (m) => {
+      handled(m.id);
+    });
+    const doomed = spawnMember(kafka.url, topic, handled, () => asyncErrors++);
+    children.add(doomed.child);
+    await doomed.ready;
+
+    // the stream: ids are fixed up front, so a republished message is the same message
+    let republished = 0;
+    const publishRange = async (from: number, to: number) => {
+      for (let start = from; start < to; start += BATCH) {
+        let entries = Array.from({ length: Math.min(BATCH, to - start) }, (_, i) => ({
+          id: `m-${start + i}`,
+          key: `k-${(start + i) % 97}`,
+          body: { n: start + i },
+        }));
+        while (entries.length > 0) {
+          try {
+            await publisher.publishBatch(topic, entries);
+            entries = [];
+          } catch (error) {
+            if (!(error instanceof CarrierError) || error.code !== 'PUBLISH_FAILED') throw error;
+            const failed = new Set(error.failures.map((f) => f.index));
+            entries = entries.filter((_, i) => failed.has(i));
+            republished += entries.length;
+          }
+        }
+      }
+    };
+
+    await publishRange(0, total / 2);
+    await progress(Math.floor(total / 5), 'a fifth handled before the broker kill');
+    const killedAt = counts.size;
+    await kafka.kill9();
+    // the second half is published while the broker is down and coming back
+    const publishing = publishRange(total / 2, total);
+    await kafka.start();
+    await progress(killedAt + Math.floor(total / 10), 'progress after the broker restart');
+
+    const memberKilledAt = counts.size;
+    doomed.child.kill('SIGKILL');
+    await killed(doomed.child);
+    const replacement = spawnMember(kafka.url, topic, handled, () => asyncErrors++);
+    children.add(replacement.child);
+    await replacement.ready;
+
+    await publishing;
+    await progress(total, `all ${total} messages`);
+    const duplicates = [...counts.values()].reduce((sum, n) => sum + n - 1, 0);
+    return {
+      total,
+      duplicates,
+      republished,
+      asyncErrors,
+      killedAt,
+      memberKilledAt,
+      ms: Date.now() - started,
+    };
+  } finally {
+    for (const child of children) child.kill('SIGKILL');
+    await Promise.allSettled(carriers.map((c) => c.close()));
+  }
+}
+
+export function describeResult(r: KafkaDurabilityResult): string {
+  return (
+    `${r.total} messages, all handled in ${(r.ms / 1000).toFixed(0)} s; ${r.duplicates} duplicate deliveries ` +
+    `(broker killed at ${r.killedAt} handled, member killed at ${r.memberKilledAt}; ${r.republished} republished ` +
+    `after PUBLISH_FAILED; ${r.asyncErrors} async errors reported, e.g. failed acks while the broker was down)`
+  );
+}

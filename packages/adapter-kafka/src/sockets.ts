@@ -1,0 +1,60 @@
+import { isIP, connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import type { ISocketFactory } from 'kafkajs';
+
+/**
+ * Every socket one kafkajs client opens (through its `socketFactory`), with when it last received
+ * bytes. kafkajs neither closes a connection whose requests time out (a silent peer: no FIN, no
+ * RST) nor lets its disconnect return before the requests in flight end; this registry lets the
+ * adapter destroy such sockets, so kafkajs sees a connection error and reconnects.
+ */
+export class SocketRegistry {
+  readonly #sockets = new Map<Socket, { readonly broker: string; lastReceived: number }>();
+  #refused: Error | undefined;
+
+  /** The factory to pass to kafkajs (`KafkaConfig.socketFactory`). */
+  readonly factory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
+    const socket = ssl
+      ? tlsConnect({ host, port, ...(isIP(host) ? {} : { servername: host }), ...ssl }, onConnect)
+      : netConnect({ host, port }, onConnect);
+    socket.setKeepAlive(true, 60_000);
+    const entry = { broker: `${host}:${port}`, lastReceived: Date.now() };
+    this.#sockets.set(socket, entry);
+    socket.on('data', () => {
+      entry.lastReceived = Date.now();
+    });
+    socket.once('close', () => this.#sockets.delete(socket));
+    const refused = this.#refused;
+    if (refused) process.nextTick(() => socket.destroy(refused));
+    return socket;
+  };
+
+  get size(): number {
+    return this.#sockets.size;
+  }
+
+  /**
+   * Destroys every socket now and every one opened from now on (a connect past its deadline). The
+   * 'error' makes kafkajs reject the requests in flight at once.
+   */
+  refuse(reason: Error): void {
+    this.#refused = reason;
+    for (const socket of this.#sockets.keys()) socket.destroy(reason);
+  }
+
+  /**
+   * Destroys the sockets to `broker` (`host:port`, as kafkajs names it) that received nothing for
+   * `silentMs`; resolves how many. kafkajs then fails their requests as a connection error and
+   * reconnects on the next request.
+   */
+  dropSilent(broker: string, silentMs: number): number {
+    const now = Date.now();
+    let dropped = 0;
+    for (const [socket, entry] of this.#sockets) {
+      if (entry.broker !== broker || now - entry.lastReceived < silentMs) continue;
+      socket.destroy(new Error(`no answer from ${broker} for ${now - entry.lastReceived} ms`));
+      dropped++;
+    }
+    return dropped;
+  }
+}
