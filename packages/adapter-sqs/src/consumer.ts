@@ -43,7 +43,10 @@ export interface QueueConsumerOptions {
   readonly shortPoll: boolean;
   /** Hand one lease to the sink (only while the consumer runs). */
   readonly deliver: (lease: Lease) => void;
-  /** Put back a message received after stop(), without it counting as an attempt where possible. */
+  /**
+   * Put back a message unprocessed (received after stop(), released, or left at close), visible at
+   * once and without it counting as an attempt where possible.
+   */
   readonly giveBack: (lease: Lease) => Promise<void>;
   readonly onError: (error: Error) => void;
   /** Registers a receive's AbortController so that the transport can cancel it on close or abort. */
@@ -56,9 +59,14 @@ export interface QueueConsumerOptions {
  * batched deletes and visibility changes.
  *
  * `stop()` returns at once and never calls the sink again; a receive still in flight is left to
- * finish (cancelling it would let the server hand its messages to a dead connection, where they would
- * stay invisible and count a receive that no handler saw); what it brings is given back. The
- * transport cancels such receives only when the whole connection closes.
+ * finish (cancelling it would not end it at the server, which would hand its messages to a dead
+ * connection, where they would stay invisible for the visibility timeout and count a receive that
+ * no handler saw); what it brings is given back at once. `close()` waits for those receives, so it
+ * takes up to `waitTimeSeconds`. Only `abort()` (a crash) leaves them to the server.
+ *
+ * Every receive has a deadline (its long-poll wait plus the request timeout, see the transport):
+ * one that passes is reported to `onError` as `CONNECTION` and the loop polls again after a backoff,
+ * so consumption resumes by itself once the endpoint answers again.
  */
 export class QueueConsumer implements TransportSubscription {
   readonly #o: QueueConsumerOptions;
@@ -71,6 +79,7 @@ export class QueueConsumer implements TransportSubscription {
   #reserved = 0;
   #stopped = false;
   #closed = false;
+  #closing: Promise<void> | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #errorStreak = 0;
 
@@ -263,14 +272,23 @@ export class QueueConsumer implements TransportSubscription {
     this.#wake();
   }
 
-  /** Stop, give back what is still unsettled (visible again at once), wait for give-backs in progress. */
-  async close(): Promise<void> {
+  /**
+   * Stop, give back what is still unsettled (visible again at once, attempt unchanged where the queue
+   * allows), wait for the receives in flight to end and give back what they bring.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     if (this.#closed) return;
     await this.stop();
     if (this.#heartbeat) clearInterval(this.#heartbeat);
     const left = [...this.#leases].filter((l) => !l.settled);
-    await Promise.allSettled(left.map((l) => this.settle(l, () => this.changeVisibility(l, 0))));
-    await Promise.allSettled([...this.#pendingGiveBacks]);
+    await Promise.allSettled(left.map((l) => this.settle(l, () => this.#o.giveBack(l))));
+    // receives in flight end by themselves (at most waitTimeSeconds); what they bring is given back
+    await this.finished();
     this.#closed = true;
   }
 

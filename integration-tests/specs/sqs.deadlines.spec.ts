@@ -1,0 +1,96 @@
+import { freshName, waitFor } from '@carrier/contract';
+import { type Carrier, CarrierError, connect } from '@carrier/core';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import '../src/context.js';
+import { silenceableProxy, silentServer, sqsUrlVia } from './sqs-net-support.js';
+
+// Deadlines of the SQS transport against loopback endpoints that accept TCP and never answer:
+// connect honours connectTimeoutMs, and a connection that goes silent mid-run (no FIN, no RST) is
+// reported to onError as CONNECTION within waitTimeSeconds + requestTimeoutMs, after which
+// consumption resumes by itself.
+
+const base = () => inject('brokers').sqs;
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
+});
+
+describe('sqs deadlines', () => {
+  it('connect to an endpoint that accepts TCP and never answers fails within connectTimeoutMs and leaves no socket open', async () => {
+    const server = await silentServer();
+    cleanups.push(() => server.close());
+    const started = Date.now();
+    const error = await connect(`sqs://127.0.0.1:${server.port}?region=us-east-1`, {
+      connectTimeoutMs: 1_000,
+      onError: () => {},
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const elapsed = Date.now() - started;
+    expect(error).toBeInstanceOf(CarrierError);
+    expect(['TIMEOUT', 'CONNECTION']).toContain((error as CarrierError).code);
+    expect(elapsed).toBeLessThan(5_000);
+    await waitFor(() => server.open() === 0, 5_000, 'the client to close its sockets');
+  });
+
+  it('the URL connectTimeoutMs bounds connect too', async () => {
+    const server = await silentServer();
+    cleanups.push(() => server.close());
+    const started = Date.now();
+    await expect(
+      connect(`sqs://127.0.0.1:${server.port}?region=us-east-1&connectTimeoutMs=800`, { onError: () => {} }),
+    ).rejects.toBeInstanceOf(CarrierError);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('a consumer whose connection goes silent reports CONNECTION within the liveness time and resumes by itself, nothing lost', async () => {
+    const target = new URL(base());
+    const proxy = await silenceableProxy(target.hostname, Number(target.port));
+    cleanups.push(() => proxy.close());
+    const waitTimeSeconds = 1;
+    const requestTimeoutMs = 2_000;
+    const liveness = waitTimeSeconds * 1_000 + requestTimeoutMs;
+    const errors: { at: number; error: Error }[] = [];
+    const topic = freshName('silent');
+    const publisher = await connect(base());
+    cleanups.push(() => publisher.close());
+    await publisher.declare(topic, ['g']);
+    const consumer: Carrier = await connect(
+      sqsUrlVia(base(), proxy.port, {
+        waitTimeSeconds: String(waitTimeSeconds),
+        requestTimeoutMs: String(requestTimeoutMs),
+      }),
+      { onError: (error) => errors.push({ at: Date.now(), error }) },
+    );
+    cleanups.push(() => consumer.abort());
+    const seen: string[] = [];
+    await consumer.subscribe(topic, { group: 'g' }, (m) => {
+      seen.push(m.id);
+    });
+    await publisher.publish(topic, { n: 1 }, { id: 'before' });
+    await waitFor(() => seen.includes('before'), 20_000, 'the message sent before the silence');
+
+    const silencedAt = Date.now();
+    proxy.silence();
+    // the ack of 'before' may be what goes silent first (SETTLE_FAILED); the consumer must say CONNECTION
+    const connectionError = () =>
+      errors.find((e) => e.error instanceof CarrierError && e.error.code === 'CONNECTION');
+    await waitFor(() => connectionError() !== undefined, liveness + 10_000, 'CONNECTION on onError');
+    const first = connectionError()!;
+    // bound: a settlement in flight may miss its deadline first (requestTimeoutMs), then the next receive
+    expect(first.at - silencedAt).toBeLessThan(requestTimeoutMs + liveness + 5_000);
+
+    await publisher.publish(topic, { n: 2 }, { id: 'during' });
+    proxy.pass();
+    await publisher.publish(topic, { n: 3 }, { id: 'after' });
+    await waitFor(
+      () => seen.includes('during') && seen.includes('after'),
+      30_000,
+      'consumption to resume after the silence',
+    );
+    console.log(
+      `[sqs deadlines] silent connection reported after ${first.at - silencedAt} ms (liveness ${liveness} ms): ${first.error.message}`,
+    );
+  }, 90_000);
+});
