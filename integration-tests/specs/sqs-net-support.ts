@@ -91,7 +91,11 @@ export async function silenceableProxy(targetHost: string, targetPort: number): 
 }
 
 /** `sqs://host:port?…` with host and port replaced and `params` set. */
-export function sqsUrlVia(url: string, port: number | undefined, params: Record<string, string> = {}): string {
+export function sqsUrlVia(
+  url: string,
+  port: number | undefined,
+  params: Record<string, string> = {},
+): string {
   const u = new URL(url);
   if (port !== undefined) {
     u.hostname = '127.0.0.1';

@@ -47,7 +47,8 @@ export const createTransport: TransportFactory = async (
   options: TransportFactoryOptions,
 ): Promise<Transport> => {
   const settings = parseSqsUrl(url);
-  const connectTimeoutMs = options.connectTimeoutMs ?? settings.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const connectTimeoutMs =
+    options.connectTimeoutMs ?? settings.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const config = {
     ...(settings.region ? { region: settings.region } : {}),
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),

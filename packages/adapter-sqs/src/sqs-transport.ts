@@ -130,7 +130,7 @@ export class SqsTransport implements Transport {
    *   `PUBLISH_FAILED` naming the messages not accepted.
    */
   publish(topic: string, messages: readonly WireMessage[]): Promise<void> {
-    this.#ensureOpen();
+    if (this.#closed) return Promise.reject(closedError());
     const p = this.#publish(topic, messages);
     this.#publishes.add(p);
     const done = () => this.#publishes.delete(p);

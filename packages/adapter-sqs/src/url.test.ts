@@ -23,7 +23,7 @@ describe('sqs:// URLs', () => {
     expect(parseSqsUrl(new URL('sqs://emu:443?tls=true')).endpoint).toBe('https://emu:443');
   });
 
-  it('reads the deadlines (ms) and accepts core\'s connectTimeoutMs', () => {
+  it("reads the deadlines (ms) and accepts core's connectTimeoutMs", () => {
     expect(parseSqsUrl(new URL('sqs://h:1?requestTimeoutMs=2500&connectTimeoutMs=1000'))).toMatchObject({
       requestTimeoutMs: 2_500,
       connectTimeoutMs: 1_000,
