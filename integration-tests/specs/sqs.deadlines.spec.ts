@@ -1,5 +1,6 @@
+import { createTransport } from '@carrier/adapter-sqs';
 import { freshName, waitFor } from '@carrier/contract';
-import { type Carrier, CarrierError, connect } from '@carrier/core';
+import { type Carrier, CarrierError, connect, type Delivery } from '@carrier/core';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import '../src/context.js';
 import { silenceableProxy, silentServer, sqsUrlVia } from './sqs-net-support.js';
@@ -93,4 +94,37 @@ describe('sqs deadlines', () => {
       `[sqs deadlines] silent connection reported after ${first.at - silencedAt} ms (liveness ${liveness} ms): ${first.error.message}`,
     );
   }, 90_000);
+
+  it('a delivery whose heartbeats fail for a whole visibility timeout has its lease aborted with LEASE_LOST', async () => {
+    const target = new URL(base());
+    const proxy = await silenceableProxy(target.hostname, Number(target.port));
+    cleanups.push(() => proxy.close());
+    const topic = freshName('lease');
+    const publisher = await connect(base());
+    cleanups.push(() => publisher.close());
+    await publisher.declare(topic, ['g']);
+    const t = await createTransport(
+      new URL(
+        sqsUrlVia(base(), proxy.port, {
+          visibilityTimeout: '3',
+          waitTimeSeconds: '1',
+          requestTimeoutMs: '1000',
+        }),
+      ),
+      { onError: () => {} },
+    );
+    cleanups.push(() => t.abort());
+    const deliveries: Delivery[] = [];
+    await t.subscribe(topic, 'g', { prefetch: 1, ordered: false }, (d) => {
+      deliveries.push(d);
+    });
+    await publisher.publish(topic, { n: 1 }, { id: 'leased' });
+    await waitFor(() => deliveries.length === 1, 20_000, 'the delivery');
+    const lease = deliveries[0]!.lease!;
+    expect(lease.aborted).toBe(false);
+    proxy.silence();
+    await waitFor(() => lease.aborted, 15_000, 'the lease to be reported lost');
+    expect(lease.reason).toBeInstanceOf(CarrierError);
+    expect((lease.reason as CarrierError).code).toBe('LEASE_LOST');
+  }, 60_000);
 });

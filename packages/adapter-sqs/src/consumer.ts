@@ -21,7 +21,10 @@ export interface Lease {
   settled: boolean;
   /** The visibility extension in flight for it, if any; settlements wait for it. */
   heartbeat: Promise<void> | undefined;
+  /** `performance.now()` when the last successful visibility extension (or the receive) was sent. */
   lastExtended: number;
+  /** Aborted (`LEASE_LOST`) once the visibility ran out unrenewed before settlement. */
+  readonly lost: AbortController;
 }
 
 /** Hooks the transport gives a consumer. */
@@ -190,6 +193,7 @@ export class QueueConsumer implements TransportSubscription {
           settled: false,
           heartbeat: undefined,
           lastExtended: now,
+          lost: new AbortController(),
         };
         if (this.#stopped) {
           lease.settled = true;
@@ -212,6 +216,16 @@ export class QueueConsumer implements TransportSubscription {
     const now = performance.now();
     const seconds = this.#o.visibilityTimeoutSeconds;
     for (const lease of this.#leases) {
+      if (!lease.settled && !lease.lost.signal.aborted && now - lease.lastExtended >= seconds * 1_000) {
+        // the heartbeats failed for a whole visibility timeout: SQS may be handing it to another member
+        lease.lost.abort(
+          new CarrierError(
+            'LEASE_LOST',
+            `visibility of message ${lease.message.MessageId ?? '?'} ran out: heartbeats failed for ${seconds} s`,
+            { transport: TRANSPORT },
+          ),
+        );
+      }
       if (lease.settled || lease.heartbeat || now - lease.lastExtended < intervalMs * 0.9) continue;
       // never past the 12-hour limit counted from the receive
       const left = MAX_VISIBILITY_SECONDS - Math.ceil((now - lease.receivedAt) / 1_000) - 1;

@@ -295,6 +295,7 @@ export class SqsTransport implements Transport {
         sink({
           message,
           attempt,
+          lease: lease.lost.signal,
           ack: () => consumer.settle(lease, () => consumer.delete(lease)),
           retry: (delayMs) =>
             consumer.settle(lease, () => consumer.changeVisibility(lease, Math.ceil(delayMs / 1_000))),
