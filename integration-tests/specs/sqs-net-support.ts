@@ -38,6 +38,8 @@ export interface SilenceableProxy {
   silence(): void;
   /** New connections are forwarded again (silenced ones stay silent until their client drops them). */
   pass(): void;
+  /** Resets (RST) every open connection, both sides; new ones are forwarded as before. */
+  reset(): void;
   close(): Promise<void>;
 }
 
@@ -79,6 +81,13 @@ export async function silenceableProxy(targetHost: string, targetPort: number): 
     },
     pass() {
       silent = false;
+    },
+    reset() {
+      for (const p of pairs) {
+        p.silent = true;
+        p.client.resetAndDestroy();
+        p.upstream?.resetAndDestroy();
+      }
     },
     close: async () => {
       for (const p of pairs) {

@@ -127,4 +127,33 @@ describe('sqs deadlines', () => {
     expect(lease.reason).toBeInstanceOf(CarrierError);
     expect((lease.reason as CarrierError).code).toBe('LEASE_LOST');
   }, 60_000);
+
+  it('publishes cut by a connection reset settle promptly: each resolves or fails with PUBLISH_FAILED naming its messages', async () => {
+    const target = new URL(base());
+    const proxy = await silenceableProxy(target.hostname, Number(target.port));
+    cleanups.push(() => proxy.close());
+    const topic = freshName('reset');
+    const carrier = await connect(sqsUrlVia(base(), proxy.port, { requestTimeoutMs: '5000' }), {
+      onError: () => {},
+    });
+    cleanups.push(() => carrier.close());
+    await carrier.declare(topic, ['g']);
+    const started = Date.now();
+    const publishes = Array.from({ length: 50 }, (_, i) => carrier.publish(topic, { i }, { id: `r-${i}` }));
+    setTimeout(() => proxy.reset(), 20);
+    const outcomes = await Promise.allSettled(publishes);
+    const elapsed = Date.now() - started;
+    outcomes.forEach((o, i) => {
+      if (o.status === 'fulfilled') return;
+      expect(o.reason).toBeInstanceOf(CarrierError);
+      expect((o.reason as CarrierError).code).toBe('PUBLISH_FAILED');
+      expect((o.reason as CarrierError).failures?.map((f) => f.id)).toEqual([`r-${i}`]);
+    });
+    expect(elapsed).toBeLessThan(15_000);
+    // the connection is usable again afterwards
+    await carrier.publish(topic, { after: true }, { id: 'after-reset' });
+    console.log(
+      `[sqs deadlines] reset mid-publish: ${outcomes.filter((o) => o.status === 'fulfilled').length} of 50 confirmed (the SDK retries a reset request), the rest PUBLISH_FAILED, in ${elapsed} ms`,
+    );
+  }, 60_000);
 });
