@@ -7,7 +7,13 @@ import {
 } from '@aws-sdk/client-sqs';
 import { CarrierError, type TransportSubscription } from '@carrier/core';
 import { EntryBatcher, MAX_BATCH_ENTRIES } from './batcher.js';
-import { awsError, closedError, isAbort, TRANSPORT } from './errors.js';
+import { DeadlineError } from './deadline.js';
+import { awsError, closedError, errorName, isAbort, TRANSPORT } from './errors.js';
+
+/** Whether a failed call says the endpoint is unreachable or silent (not a refusal by the service). */
+function isConnectionFailure(error: unknown): boolean {
+  return error instanceof DeadlineError || /^E[A-Z]+$/.test(errorName(error));
+}
 
 /** Longest total visibility of one receive (12 hours), in seconds. */
 export const MAX_VISIBILITY_SECONDS = 43_200;
@@ -85,6 +91,8 @@ export class QueueConsumer implements TransportSubscription {
   #closing: Promise<void> | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #errorStreak = 0;
+  /** An outage was reported to onError and no receive has succeeded since. */
+  #outageReported = false;
 
   constructor(options: QueueConsumerOptions) {
     this.#o = options;
@@ -169,10 +177,12 @@ export class QueueConsumer implements TransportSubscription {
         );
         messages = out.Messages ?? [];
         this.#errorStreak = 0;
+        this.#outageReported = false;
       } catch (error) {
         if (isAbort(error) || this.#closed) return;
         this.#errorStreak++;
-        if (this.#errorStreak === 1 || this.#errorStreak % 30 === 0) {
+        if ((this.#errorStreak === 1 && !this.#outageReported) || this.#errorStreak % 30 === 0) {
+          this.#outageReported = true;
           o.onError(awsError(`SQS ReceiveMessage (attempt ${this.#errorStreak})`, error));
         }
         if (!this.#stopped)
@@ -237,7 +247,9 @@ export class QueueConsumer implements TransportSubscription {
             lease.lastExtended = now;
           },
           (error: unknown) => {
-            if (!lease.settled && !this.#closed) this.#o.onError(awsError('visibility heartbeat', error));
+            if (lease.settled || this.#closed) return;
+            if (isConnectionFailure(error)) this.#reportOutage('SQS visibility heartbeat', error);
+            else this.#o.onError(awsError('SQS visibility heartbeat', error));
           },
         )
         .finally(() => {
@@ -264,9 +276,21 @@ export class QueueConsumer implements TransportSubscription {
     }
   }
 
+  /**
+   * A call of this consumer found the endpoint silent or unreachable: reported once to onError as
+   * `CONNECTION` (until a receive succeeds again), so that a silent connection is noticed by the
+   * first call to miss its deadline, be it a receive, a settlement or a heartbeat.
+   */
+  #reportOutage(what: string, error: unknown): void {
+    if (this.#outageReported || this.#closed) return;
+    this.#outageReported = true;
+    this.#o.onError(awsError(what, error, 'CONNECTION'));
+  }
+
   /** Delete the message (batched). */
   delete(lease: Lease): Promise<void> {
     return this.#deleter.add(lease.receiptHandle).catch((error: unknown) => {
+      if (isConnectionFailure(error)) this.#reportOutage('SQS DeleteMessage', error);
       throw awsError('SQS DeleteMessage', error, 'SETTLE_FAILED');
     });
   }
@@ -277,6 +301,7 @@ export class QueueConsumer implements TransportSubscription {
     return this.#visibility
       .add({ handle: lease.receiptHandle, seconds: Math.max(0, Math.min(seconds, left)) })
       .catch((error: unknown) => {
+        if (isConnectionFailure(error)) this.#reportOutage('SQS ChangeMessageVisibility', error);
         throw awsError('SQS ChangeMessageVisibility', error, 'SETTLE_FAILED');
       });
   }
