@@ -27,7 +27,8 @@ describeTransportContract({
 // Queue-only mode, for accounts without SNS: one SQS queue per topic, one group per topic (fan-out UNSUPPORTED).
 describeTransportContract({
   name: 'sqs sns=false',
-  url: withOptions('sns=false'),
+  // 1 s long polls: a close waits for them (FIFO consumers above do not long-poll)
+  url: withOptions('sns=false&waitTimeSeconds=1'),
   capabilities: {
     fanOut: false,
     competingConsumers: true,

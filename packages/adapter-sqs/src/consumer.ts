@@ -7,7 +7,13 @@ import {
 } from '@aws-sdk/client-sqs';
 import { CarrierError, type TransportSubscription } from '@carrier/core';
 import { EntryBatcher, MAX_BATCH_ENTRIES } from './batcher.js';
-import { awsError, closedError, isAbort, TRANSPORT } from './errors.js';
+import { DeadlineError } from './deadline.js';
+import { awsError, closedError, errorName, isAbort, TRANSPORT } from './errors.js';
+
+/** Whether a failed call says the endpoint is unreachable or silent (not a refusal by the service). */
+function isConnectionFailure(error: unknown): boolean {
+  return error instanceof DeadlineError || /^E[A-Z]+$/.test(errorName(error));
+}
 
 /** Longest total visibility of one receive (12 hours), in seconds. */
 export const MAX_VISIBILITY_SECONDS = 43_200;
@@ -21,7 +27,10 @@ export interface Lease {
   settled: boolean;
   /** The visibility extension in flight for it, if any; settlements wait for it. */
   heartbeat: Promise<void> | undefined;
+  /** `performance.now()` when the last successful visibility extension (or the receive) was sent. */
   lastExtended: number;
+  /** Aborted (`LEASE_LOST`) once the visibility ran out unrenewed before settlement. */
+  readonly lost: AbortController;
 }
 
 /** Hooks the transport gives a consumer. */
@@ -43,7 +52,10 @@ export interface QueueConsumerOptions {
   readonly shortPoll: boolean;
   /** Hand one lease to the sink (only while the consumer runs). */
   readonly deliver: (lease: Lease) => void;
-  /** Put back a message received after stop(), without it counting as an attempt where possible. */
+  /**
+   * Put back a message unprocessed (received after stop(), released, or left at close), visible at
+   * once and without it counting as an attempt where possible.
+   */
   readonly giveBack: (lease: Lease) => Promise<void>;
   readonly onError: (error: Error) => void;
   /** Registers a receive's AbortController so that the transport can cancel it on close or abort. */
@@ -56,9 +68,14 @@ export interface QueueConsumerOptions {
  * batched deletes and visibility changes.
  *
  * `stop()` returns at once and never calls the sink again; a receive still in flight is left to
- * finish (cancelling it would let the server hand its messages to a dead connection, where they would
- * stay invisible and count a receive that no handler saw); what it brings is given back. The
- * transport cancels such receives only when the whole connection closes.
+ * finish (cancelling it would not end it at the server, which would hand its messages to a dead
+ * connection, where they would stay invisible for the visibility timeout and count a receive that
+ * no handler saw); what it brings is given back at once. `close()` waits for those receives, so it
+ * takes up to `waitTimeSeconds`. Only `abort()` (a crash) leaves them to the server.
+ *
+ * Every receive has a deadline (its long-poll wait plus the request timeout, see the transport):
+ * one that passes is reported to `onError` as `CONNECTION` and the loop polls again after a backoff,
+ * so consumption resumes by itself once the endpoint answers again.
  */
 export class QueueConsumer implements TransportSubscription {
   readonly #o: QueueConsumerOptions;
@@ -71,8 +88,11 @@ export class QueueConsumer implements TransportSubscription {
   #reserved = 0;
   #stopped = false;
   #closed = false;
+  #closing: Promise<void> | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #errorStreak = 0;
+  /** An outage was reported to onError and no receive has succeeded since. */
+  #outageReported = false;
 
   constructor(options: QueueConsumerOptions) {
     this.#o = options;
@@ -157,10 +177,12 @@ export class QueueConsumer implements TransportSubscription {
         );
         messages = out.Messages ?? [];
         this.#errorStreak = 0;
+        this.#outageReported = false;
       } catch (error) {
         if (isAbort(error) || this.#closed) return;
         this.#errorStreak++;
-        if (this.#errorStreak === 1 || this.#errorStreak % 30 === 0) {
+        if ((this.#errorStreak === 1 && !this.#outageReported) || this.#errorStreak % 30 === 0) {
+          this.#outageReported = true;
           o.onError(awsError(`SQS ReceiveMessage (attempt ${this.#errorStreak})`, error));
         }
         if (!this.#stopped)
@@ -181,6 +203,7 @@ export class QueueConsumer implements TransportSubscription {
           settled: false,
           heartbeat: undefined,
           lastExtended: now,
+          lost: new AbortController(),
         };
         if (this.#stopped) {
           lease.settled = true;
@@ -203,6 +226,16 @@ export class QueueConsumer implements TransportSubscription {
     const now = performance.now();
     const seconds = this.#o.visibilityTimeoutSeconds;
     for (const lease of this.#leases) {
+      if (!lease.settled && !lease.lost.signal.aborted && now - lease.lastExtended >= seconds * 1_000) {
+        // the heartbeats failed for a whole visibility timeout: SQS may be handing it to another member
+        lease.lost.abort(
+          new CarrierError(
+            'LEASE_LOST',
+            `visibility of message ${lease.message.MessageId ?? '?'} ran out: heartbeats failed for ${seconds} s`,
+            { transport: TRANSPORT },
+          ),
+        );
+      }
       if (lease.settled || lease.heartbeat || now - lease.lastExtended < intervalMs * 0.9) continue;
       // never past the 12-hour limit counted from the receive
       const left = MAX_VISIBILITY_SECONDS - Math.ceil((now - lease.receivedAt) / 1_000) - 1;
@@ -214,7 +247,9 @@ export class QueueConsumer implements TransportSubscription {
             lease.lastExtended = now;
           },
           (error: unknown) => {
-            if (!lease.settled && !this.#closed) this.#o.onError(awsError('visibility heartbeat', error));
+            if (lease.settled || this.#closed) return;
+            if (isConnectionFailure(error)) this.#reportOutage('SQS visibility heartbeat', error);
+            else this.#o.onError(awsError('SQS visibility heartbeat', error));
           },
         )
         .finally(() => {
@@ -241,9 +276,21 @@ export class QueueConsumer implements TransportSubscription {
     }
   }
 
+  /**
+   * A call of this consumer found the endpoint silent or unreachable: reported once to onError as
+   * `CONNECTION` (until a receive succeeds again), so that a silent connection is noticed by the
+   * first call to miss its deadline, be it a receive, a settlement or a heartbeat.
+   */
+  #reportOutage(what: string, error: unknown): void {
+    if (this.#outageReported || this.#closed) return;
+    this.#outageReported = true;
+    this.#o.onError(awsError(what, error, 'CONNECTION'));
+  }
+
   /** Delete the message (batched). */
   delete(lease: Lease): Promise<void> {
     return this.#deleter.add(lease.receiptHandle).catch((error: unknown) => {
+      if (isConnectionFailure(error)) this.#reportOutage('SQS DeleteMessage', error);
       throw awsError('SQS DeleteMessage', error, 'SETTLE_FAILED');
     });
   }
@@ -254,6 +301,7 @@ export class QueueConsumer implements TransportSubscription {
     return this.#visibility
       .add({ handle: lease.receiptHandle, seconds: Math.max(0, Math.min(seconds, left)) })
       .catch((error: unknown) => {
+        if (isConnectionFailure(error)) this.#reportOutage('SQS ChangeMessageVisibility', error);
         throw awsError('SQS ChangeMessageVisibility', error, 'SETTLE_FAILED');
       });
   }
@@ -263,14 +311,23 @@ export class QueueConsumer implements TransportSubscription {
     this.#wake();
   }
 
-  /** Stop, give back what is still unsettled (visible again at once), wait for give-backs in progress. */
-  async close(): Promise<void> {
+  /**
+   * Stop, give back what is still unsettled (visible again at once, attempt unchanged where the queue
+   * allows), wait for the receives in flight to end and give back what they bring.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     if (this.#closed) return;
     await this.stop();
     if (this.#heartbeat) clearInterval(this.#heartbeat);
     const left = [...this.#leases].filter((l) => !l.settled);
-    await Promise.allSettled(left.map((l) => this.settle(l, () => this.changeVisibility(l, 0))));
-    await Promise.allSettled([...this.#pendingGiveBacks]);
+    await Promise.allSettled(left.map((l) => this.settle(l, () => this.#o.giveBack(l))));
+    // receives in flight end by themselves (at most waitTimeSeconds); what they bring is given back
+    await this.finished();
     this.#closed = true;
   }
 

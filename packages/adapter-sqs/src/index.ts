@@ -6,6 +6,7 @@ import {
   type TransportFactory,
   type TransportFactoryOptions,
 } from '@carrier/core';
+import { DeadlineError, withDeadline } from './deadline.js';
 import { awsError, TRANSPORT } from './errors.js';
 import { SqsTransport } from './sqs-transport.js';
 import { parseSqsUrl } from './url.js';
@@ -28,35 +29,59 @@ export {
 export { parseSqsUrl, type SqsSettings } from './url.js';
 export { ATTR, decodeMessage, encodeMessage } from './wire.js';
 
+/** Default of `connectTimeoutMs` when neither the factory options nor the URL give one. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
 /**
  * The `sqs://` transport factory, loaded by `connect()` from `@carrier/core`. Resolves once SQS (and
  * SNS, unless `sns=false`) answered a harmless list call with the credentials of the AWS default
- * provider chain.
+ * provider chain, within `connectTimeoutMs` (options, else the URL's, else 10 000 ms) for both calls
+ * together; on expiry the requests (and their sockets) are cancelled.
  *
- * @throws CarrierError `INVALID_ARGUMENT` for a bad URL, `CONNECTION` when the service cannot be
- *   reached or refuses the credentials (the error never contains them).
+ * @throws CarrierError `INVALID_ARGUMENT` for a bad URL, `TIMEOUT` when the service did not answer
+ *   within `connectTimeoutMs`, `CONNECTION` when it cannot be reached or refuses the credentials
+ *   (the error never contains them).
  */
 export const createTransport: TransportFactory = async (
   url: URL,
   options: TransportFactoryOptions,
 ): Promise<Transport> => {
   const settings = parseSqsUrl(url);
+  const connectTimeoutMs =
+    options.connectTimeoutMs ?? settings.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const config = {
     ...(settings.region ? { region: settings.region } : {}),
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
     maxAttempts: 5,
+    // socket-level bounds; every call also has its own overall deadline (see SqsTransport)
+    requestHandler: {
+      connectionTimeout: connectTimeoutMs,
+      requestTimeout: settings.waitTimeSeconds * 1_000 + settings.requestTimeoutMs,
+    },
   };
   let sqs: SQSClient | undefined;
   let sns: SNSClient | undefined;
   try {
     sqs = new SQSClient(config);
     sns = settings.sns ? new SNSClient(config) : undefined;
-    await sqs.send(new ListQueuesCommand({ MaxResults: 1, QueueNamePrefix: 'carrier-connect-check' }));
-    if (sns) await sns.send(new ListTopicsCommand({}));
+    const [q, t] = [sqs, sns];
+    await withDeadline('connecting', connectTimeoutMs, undefined, async (abortSignal) => {
+      await q.send(new ListQueuesCommand({ MaxResults: 1, QueueNamePrefix: 'carrier-connect-check' }), {
+        abortSignal,
+      });
+      if (t) await t.send(new ListTopicsCommand({}), { abortSignal });
+    });
   } catch (error) {
     sqs?.destroy();
     sns?.destroy();
     if (error instanceof CarrierError) throw error;
+    if (error instanceof DeadlineError) {
+      throw new CarrierError(
+        'TIMEOUT',
+        `connecting to ${settings.endpoint ?? `AWS ${settings.region ?? '(default region)'}`}: no answer within ${connectTimeoutMs} ms`,
+        { transport: TRANSPORT },
+      );
+    }
     throw awsError(
       `connecting to ${settings.endpoint ?? `AWS ${settings.region ?? '(default region)'}`}`,
       error,

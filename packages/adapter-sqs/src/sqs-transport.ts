@@ -23,6 +23,7 @@ import {
 } from '@carrier/core';
 import { MAX_BATCH_ENTRIES } from './batcher.js';
 import { type Lease, MAX_VISIBILITY_SECONDS, QueueConsumer } from './consumer.js';
+import { guardClient } from './deadline.js';
 import { awsError, closedError, TRANSPORT } from './errors.js';
 import { batchFailures, chunk, type Entry } from './publish-batches.js';
 import { type GroupQueues, Topology } from './topology.js';
@@ -60,10 +61,17 @@ export class SqsTransport implements Transport {
   readonly #topology: Topology;
   readonly #onError: (error: Error) => void;
   readonly #consumers = new Set<QueueConsumer>();
-  /** Receives in flight, with whether each is a long poll. */
-  readonly #receives = new Map<AbortController, boolean>();
+  /** Receives in flight (cancelled only by abort()). */
+  readonly #receives = new Set<AbortController>();
+  /** Every SQS/SNS call in flight (close waits for them). */
+  readonly #calls = new Set<Promise<unknown>>();
+  /** publish() calls in flight (close waits for them). */
+  readonly #publishes = new Set<Promise<void>>();
   readonly #limit: number;
+  /** Set when close() or abort() starts: no new operation is accepted. */
   #closed = false;
+  #closing: Promise<void> | undefined;
+  #aborted = false;
 
   constructor(
     settings: SqsSettings,
@@ -72,10 +80,18 @@ export class SqsTransport implements Transport {
     onError: (error: Error) => void,
   ) {
     this.#settings = settings;
-    this.#sqs = sqs;
-    this.#sns = sns;
+    const guard = {
+      requestTimeoutMs: settings.requestTimeoutMs,
+      track: (call: Promise<unknown>) => {
+        this.#calls.add(call);
+        const done = () => this.#calls.delete(call);
+        call.then(done, done);
+      },
+    };
+    this.#sqs = guardClient(sqs, guard);
+    this.#sns = sns ? guardClient(sns, guard) : undefined;
     this.#onError = onError;
-    this.#topology = new Topology(sqs, sns, settings);
+    this.#topology = new Topology(this.#sqs, this.#sns, settings);
     this.#limit = settings.sns ? SNS_MAX_BYTES : SQS_MAX_BYTES;
     this.capabilities = {
       fanOut: settings.sns,
@@ -106,8 +122,23 @@ export class SqsTransport implements Transport {
 
   // ---------------------------------------------------------------- publish
 
-  async publish(topic: string, messages: readonly WireMessage[]): Promise<void> {
-    this.#ensureOpen();
+  /**
+   * See {@link Transport.publish}. Every call has a deadline (`requestTimeoutMs`); a publish in flight
+   * when `close()` starts is finished before the connection closes (only `abort()` fails it).
+   *
+   * @throws CarrierError `CLOSED` once close() or abort() started; `MESSAGE_TOO_LARGE`;
+   *   `PUBLISH_FAILED` naming the messages not accepted.
+   */
+  publish(topic: string, messages: readonly WireMessage[]): Promise<void> {
+    if (this.#closed) return Promise.reject(closedError());
+    const p = this.#publish(topic, messages);
+    this.#publishes.add(p);
+    const done = () => this.#publishes.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  async #publish(topic: string, messages: readonly WireMessage[]): Promise<void> {
     const entries: Entry[] = messages.map((message, index) => ({
       index,
       message,
@@ -227,8 +258,8 @@ export class SqsTransport implements Transport {
       deliver,
       giveBack,
       onError: this.#onError,
-      track: (controller, longPoll) => {
-        this.#receives.set(controller, longPoll);
+      track: (controller) => {
+        this.#receives.add(controller);
         return () => this.#receives.delete(controller);
       },
     });
@@ -264,6 +295,7 @@ export class SqsTransport implements Transport {
         sink({
           message,
           attempt,
+          lease: lease.lost.signal,
           ack: () => consumer.settle(lease, () => consumer.delete(lease)),
           retry: (delayMs) =>
             consumer.settle(lease, () => consumer.changeVisibility(lease, Math.ceil(delayMs / 1_000))),
@@ -272,7 +304,7 @@ export class SqsTransport implements Transport {
               await this.#sendDeadLetter(queues, message, info);
               await consumer.delete(lease);
             }),
-          release: () => consumer.settle(lease, () => consumer.changeVisibility(lease, 0)),
+          release: () => consumer.settle(lease, () => this.#giveBack(consumer, queues, lease)),
         });
       },
       (lease) => this.#giveBack(consumer, queues, lease),
@@ -282,21 +314,28 @@ export class SqsTransport implements Transport {
   }
 
   /**
-   * A message a stopped consumer received: on a standard queue, a copy that keeps its attempt number
-   * (the receive that nobody handled must not count) replaces it; on FIFO queues it is made visible
-   * again, which keeps the order of its key but counts the receive.
+   * Gives a message back unprocessed (release(), a message received after stop, one left at close):
+   * on a standard queue a copy that keeps its attempt number replaces it (SQS counts every receive,
+   * and a receive that no handler settled-with-failure must not count; the correction travels in the
+   * copy's attributes, so it holds in every process), visible at once. If the copy cannot be sent the
+   * original is made visible again instead (its next attempt is then one higher). On FIFO queues it
+   * is made visible again (a copy would go behind the rest of its key): there a release counts.
    */
   async #giveBack(consumer: QueueConsumer, queues: GroupQueues, lease: Lease): Promise<void> {
     if (queues.fifo) return consumer.changeVisibility(lease, 0);
     const { message, attempt } = decodeMessage(lease.message);
     const encoded = encodeMessage(message, { attemptOffset: attempt - 1 });
-    await this.#sqs.send(
-      new SendMessageCommand({
-        QueueUrl: queues.queueUrl,
-        MessageBody: encoded.body,
-        MessageAttributes: encoded.attributes,
-      }),
-    );
+    try {
+      await this.#sqs.send(
+        new SendMessageCommand({
+          QueueUrl: queues.queueUrl,
+          MessageBody: encoded.body,
+          MessageAttributes: encoded.attributes,
+        }),
+      );
+    } catch {
+      return consumer.changeVisibility(lease, 0);
+    }
     await consumer.delete(lease);
   }
 
@@ -442,25 +481,40 @@ export class SqsTransport implements Transport {
 
   // ---------------------------------------------------------------- shutdown
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  /**
+   * Graceful: refuses new operations (`CLOSED`), finishes the publishes in flight, closes every
+   * consumer (each gives back what it holds and waits for its receives in flight, at most
+   * `waitTimeSeconds`, giving back what they bring), waits for every call still in flight (each
+   * has a deadline), then closes the clients. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    if (this.#aborted) return;
+    this.#closed = true;
+    await Promise.allSettled([...this.#publishes]);
     const consumers = [...this.#consumers];
     await Promise.allSettled(consumers.map((c) => c.close()));
-    this.#closed = true;
-    // long polls that stopped consumers left running: cancel them now (see QueueConsumer); short
-    // polls return at once and are awaited, so what they bring is given back, not left invisible
-    for (const [c, longPoll] of this.#receives) if (longPoll) c.abort();
-    await Promise.allSettled(consumers.map((c) => c.finished()));
     this.#consumers.clear();
+    // batched settlements are sent on the next turn; then wait until nothing is in flight
+    for (let i = 0; i < 100; i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (this.#calls.size === 0) break;
+      await Promise.allSettled([...this.#calls]);
+    }
     this.#sqs.destroy();
     this.#sns?.destroy();
   }
 
   async abort(): Promise<void> {
-    if (this.#closed) return;
+    if (this.#aborted) return;
+    this.#aborted = true;
     this.#closed = true;
     for (const c of this.#consumers) c.abort();
-    for (const c of this.#receives.keys()) c.abort();
+    for (const c of this.#receives) c.abort();
     this.#consumers.clear();
     this.#sqs.destroy();
     this.#sns?.destroy();

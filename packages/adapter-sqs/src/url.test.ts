@@ -11,7 +11,9 @@ describe('sqs:// URLs', () => {
       fifo: false,
       provision: true,
       visibilityTimeoutSeconds: 15,
-      waitTimeSeconds: 20,
+      waitTimeSeconds: 5,
+      requestTimeoutMs: 10_000,
+      connectTimeoutMs: undefined,
     });
     expect(parseSqsUrl(new URL('sqs://?region=eu-west-1'))).toMatchObject({
       endpoint: undefined,
@@ -19,6 +21,14 @@ describe('sqs:// URLs', () => {
     });
     expect(parseSqsUrl(new URL('sqs://aws'))).toMatchObject({ endpoint: undefined, region: undefined });
     expect(parseSqsUrl(new URL('sqs://emu:443?tls=true')).endpoint).toBe('https://emu:443');
+  });
+
+  it("reads the deadlines (ms) and accepts core's connectTimeoutMs", () => {
+    expect(parseSqsUrl(new URL('sqs://h:1?requestTimeoutMs=2500&connectTimeoutMs=1000'))).toMatchObject({
+      requestTimeoutMs: 2_500,
+      connectTimeoutMs: 1_000,
+    });
+    expect(() => parseSqsUrl(new URL('sqs://h:1?requestTimeoutMs=0'))).toThrow(CarrierError);
   });
 
   it('reads the modes and timings', () => {

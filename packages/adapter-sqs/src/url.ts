@@ -14,16 +14,43 @@ export interface SqsSettings {
   readonly provision: boolean;
   /** Visibility timeout of each receive, in seconds; heartbeats extend it while a handler runs. */
   readonly visibilityTimeoutSeconds: number;
-  /** Long-poll wait of each ReceiveMessage, 0 to 20 seconds. */
+  /**
+   * Long-poll wait of each ReceiveMessage, 0 to 20 seconds. Closing a consumer waits for its long
+   * polls to end (a poll cancelled by the client goes on at the server and would hide what it takes),
+   * so this also bounds how long `close()` takes.
+   */
   readonly waitTimeSeconds: number;
+  /**
+   * Deadline of every SQS/SNS call, in milliseconds, SDK retries included; a ReceiveMessage gets its
+   * long-poll wait on top. A silent connection is therefore noticed within
+   * `waitTimeSeconds * 1000 + requestTimeoutMs`.
+   */
+  readonly requestTimeoutMs: number;
+  /** The URL's `connectTimeoutMs`, if any (the factory's option wins; core passes the URL's). */
+  readonly connectTimeoutMs: number | undefined;
 }
 
 /** Default visibility timeout: short, so crashed members' messages come back soon; heartbeats extend it. */
 export const DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 15;
-/** Default long-poll wait: the SQS maximum. */
-export const DEFAULT_WAIT_TIME_SECONDS = 20;
+/**
+ * Default long-poll wait: 5 s, short enough for a quick close (a close waits for the polls in flight),
+ * long enough that an idle poller makes 12 calls a minute.
+ */
+export const DEFAULT_WAIT_TIME_SECONDS = 5;
+/** Default deadline of one SQS/SNS call (SDK retries included), on top of a receive's long-poll wait. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
-const KNOWN = new Set(['region', 'sns', 'fifo', 'provision', 'visibilityTimeout', 'waitTimeSeconds', 'tls']);
+const KNOWN = new Set([
+  'region',
+  'sns',
+  'fifo',
+  'provision',
+  'visibilityTimeout',
+  'waitTimeSeconds',
+  'requestTimeoutMs',
+  'connectTimeoutMs',
+  'tls',
+]);
 
 function flag(params: URLSearchParams, name: string, fallback: boolean): boolean {
   const v = params.get(name);
@@ -52,7 +79,7 @@ function integer(params: URLSearchParams, name: string, fallback: number, min: n
 }
 
 /**
- * Parse `sqs://[host:port][?region=…&sns=false&fifo=true&provision=false&visibilityTimeout=15&waitTimeSeconds=20&tls=true]`.
+ * Parse `sqs://[host:port][?region=…&sns=false&fifo=true&provision=false&visibilityTimeout=15&waitTimeSeconds=5&requestTimeoutMs=10000&connectTimeoutMs=10000&tls=true]`.
  * A host other than `aws` (or none) is an emulator endpoint, `http://host:port` (`https` with `tls=true`).
  * Credentials never come from the URL: a URL with a user or password is refused (use the AWS
  * default provider chain: environment, shared files, SSO, instance or container roles).
@@ -96,5 +123,10 @@ export function parseSqsUrl(url: URL): SqsSettings {
     provision: flag(params, 'provision', true),
     visibilityTimeoutSeconds,
     waitTimeSeconds: integer(params, 'waitTimeSeconds', DEFAULT_WAIT_TIME_SECONDS, 0, 20),
+    requestTimeoutMs: integer(params, 'requestTimeoutMs', DEFAULT_REQUEST_TIMEOUT_MS, 100, 600_000),
+    connectTimeoutMs:
+      params.get('connectTimeoutMs') === null
+        ? undefined
+        : integer(params, 'connectTimeoutMs', 10_000, 1, 600_000),
   };
 }
