@@ -29,13 +29,13 @@ import {
   type StreamConfig,
 } from '@nats-io/jetstream';
 import {
-  connect,
   type Msg,
   type MsgHdrs,
   type NatsConnection,
   nanos,
   headers as natsHeaders,
 } from '@nats-io/transport-node';
+import { connectWithDeadline } from './dial.js';
 import {
   consumerName,
   deadLetterStream,
@@ -900,7 +900,7 @@ export async function createNatsTransport(
   const connectTimeoutMs = settings.connectTimeoutMs ?? options.connectTimeoutMs ?? 10_000;
   let nc: NatsConnection;
   try {
-    nc = await connect({
+    nc = await connectWithDeadline({
       servers: [...settings.servers],
       user: settings.user,
       pass: settings.pass,
