@@ -51,9 +51,9 @@ describe('nats attempts', () => {
     expect(afterAbort.message.id).toBe(id);
     expect(afterAbort.attempt).toBe(2);
 
-    // 3: released at shutdown by this process: a new process must see the same attempt (2)
-    await afterAbort.release();
+    // 3: released at shutdown (stop, release, close, as core does) by this process: a new process must see the same attempt (2)
     await subB.stop();
+    await afterAbort.release();
     await subB.close();
     await second.close();
 
