@@ -238,7 +238,6 @@ export class RabbitTransport implements Transport {
     sink: (delivery: Delivery) => void,
   ): Promise<TransportSubscription> {
     const queue = groupQueueName(topic, group);
-    const dlq = deadLetterQueueName(topic, group);
     /** Whether the group queue has a single active consumer (set when the topology is declared). */
     let singleActive = options.ordered;
     return this.#startConsumer(
