@@ -82,3 +82,17 @@ export function deadLetterWildcard(topic: string): string {
 export function consumerName(group: string): string {
   return escapeName(group);
 }
+
+/**
+ * Stream of release records (see docs in the README, "Attempts"): one subject per released
+ * delivery, last value kept. Its prefix `CARRIER-RELEASES` is neither `CARRIER_` nor `CARRIER-DLQ_`.
+ */
+export const RELEASES_STREAM = 'CARRIER-RELEASES';
+
+/** Subjects of every release record, bound to {@link RELEASES_STREAM}. */
+export const RELEASES_WILDCARD = 'carrier-releases.>';
+
+/** Subject of the release record of one stream message in one group: `carrier-releases.<stream>.<consumer>.<seq>`. */
+export function releaseSubject(stream: string, consumer: string, seq: number): string {
+  return `carrier-releases.${stream}.${consumer}.${seq}`;
+}

@@ -29,19 +29,23 @@ import {
   type StreamConfig,
 } from '@nats-io/jetstream';
 import {
-  connect,
+  type Msg,
   type MsgHdrs,
   type NatsConnection,
   nanos,
   headers as natsHeaders,
 } from '@nats-io/transport-node';
+import { connectWithDeadline } from './dial.js';
 import {
   consumerName,
   deadLetterStream,
   deadLetterSubject,
   deadLetterWildcard,
+  RELEASES_STREAM,
+  RELEASES_WILDCARD,
   redriveSubject,
   redriveWildcard,
+  releaseSubject,
   topicStream,
   topicSubject,
 } from './names.js';
@@ -68,6 +72,11 @@ export const MAX_DELAY_MS = 2 ** 31 - 1;
 const PUBLISH_WINDOW = 512;
 /** The oldest nats-server that has everything used here (multiple filter subjects). */
 const MIN_SERVER = [2, 10, 0] as const;
+/**
+ * After a pull request missed its heartbeats, how long a PING may wait for its PONG before the
+ * connection is declared dead and a reconnect is forced.
+ */
+export const LIVENESS_PROBE_MS = 5_000;
 
 const API = {
   streamNotFound: 10059,
@@ -101,6 +110,24 @@ function toHeaders(entries: HeaderEntries): MsgHdrs {
   return h;
 }
 
+/** What a pulled message says: the Carrier message, its place in the stream and the server's delivery count. */
+interface Received {
+  readonly wire: WireMessage;
+  readonly meta: ReadonlyMap<string, string>;
+  readonly stream: string;
+  readonly seq: number;
+  /** The server's delivery count (releases included). */
+  readonly attempt: number;
+}
+
+/** Destroy the client's socket (an internal of nats.js; best effort): the client then reconnects. */
+function destroySocket(nc: NatsConnection): void {
+  const transport = (nc as unknown as { protocol?: { transport?: { socket?: unknown } } }).protocol
+    ?.transport;
+  const socket = transport?.socket as { destroy?: (error?: Error) => void } | undefined;
+  socket?.destroy?.(new Error('silent connection'));
+}
+
 function versionAtLeast(version: string, min: readonly number[]): boolean {
   const parts = version.replace(/^v/, '').split(/[.-]/).map(Number);
   for (let i = 0; i < min.length; i++) {
@@ -132,6 +159,12 @@ export class NatsTransport implements Transport {
   readonly #pullers = new Set<Puller>();
   #closed = false;
   #connected = true;
+  /** How many times the connection was lost so far. */
+  #disconnects = 0;
+  /** A liveness check is running. */
+  #probing = false;
+  /** The liveness check forced the current disconnect (already reported). */
+  #forced = false;
 
   /** @internal Use {@link createNatsTransport}. */
   constructor(
@@ -161,14 +194,59 @@ export class NatsTransport implements Transport {
   async #watchStatus(): Promise<void> {
     for await (const s of this.#nc.status()) {
       if (s.type === 'disconnect') {
+        this.#disconnects++;
         this.#connected = false;
         for (const p of this.#pullers) p.disconnected();
-        if (!this.#closed)
+        // a reconnect the liveness check forced was reported when it was decided
+        if (!this.#closed && !this.#forced)
           this.#onError(fail('CONNECTION', 'lost the connection to nats-server; reconnecting'));
+        this.#forced = false;
       } else if (s.type === 'reconnect') {
         this.#connected = true;
         for (const p of this.#pullers) p.pump();
       }
+    }
+  }
+
+  /**
+   * A pull request missed its heartbeats: PING the server. Without a PONG within
+   * {@link LIVENESS_PROBE_MS} the connection is silent (half-open): report `CONNECTION` and force a
+   * reconnect, after which every puller asks again. (The client's own PINGs, `pingIntervalMs` ×
+   * `maxPingOut`, catch a silent connection when no pull request is waiting.)
+   */
+  async #checkLiveness(): Promise<void> {
+    if (this.#probing || this.#closed || !this.#connected || this.#nc.isClosed()) return;
+    this.#probing = true;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const alive = await Promise.race([
+        // a rejected flush means the connection is already going down: the status loop reports it
+        this.#nc.flush().then(
+          () => true,
+          () => true,
+        ),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), LIVENESS_PROBE_MS);
+        }),
+      ]);
+      if (alive || this.#closed || !this.#connected || this.#nc.isClosed()) return;
+      this.#forced = true;
+      this.#onError(
+        fail(
+          'CONNECTION',
+          `the connection to nats-server is silent (no pull heartbeat, no PONG within ${LIVENESS_PROBE_MS} ms); reconnecting`,
+        ),
+      );
+      const before = this.#disconnects;
+      await this.#nc.reconnect();
+      // the client first flushes its write buffer, which may never drain on a dead socket: end it
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      if (this.#disconnects === before && !this.#closed) destroySocket(this.#nc);
+    } catch {
+      // closed meanwhile
+    } finally {
+      clearTimeout(timer);
+      this.#probing = false;
     }
   }
 
@@ -209,8 +287,10 @@ export class NatsTransport implements Transport {
     retention: RetentionPolicy,
     maxAgeMs: number,
     what: string,
+    extra: Partial<StreamConfig> = {},
   ) {
     const config: Partial<StreamConfig> & { name: string } = {
+      ...extra,
       name,
       description: what,
       subjects,
@@ -264,6 +344,20 @@ export class NatsTransport implements Transport {
         RetentionPolicy.Limits,
         this.#settings.deadLetterMaxAgeMs,
         `Carrier dead letters of topic ${topic}`,
+      ),
+    );
+  }
+
+  /** The stream of release records (created on the first release). */
+  #releasesStream(): Promise<void> {
+    return this.#once(this.#streams, RELEASES_STREAM, () =>
+      this.#ensureStream(
+        RELEASES_STREAM,
+        [RELEASES_WILDCARD],
+        RetentionPolicy.Limits,
+        0,
+        'Carrier release records: deliveries given back unprocessed, not to be counted as attempts',
+        { max_msgs_per_subject: 1, allow_direct: true },
       ),
     );
   }
@@ -454,16 +548,19 @@ export class NatsTransport implements Transport {
     stream: string,
     consumer: string,
     prefetch: number,
-    onMessage: (pulled: Pulled) => void,
+    onMessage: (pulled: Pulled, puller: Puller) => void,
+    giveBack?: (msg: Msg) => Promise<void>,
   ): TransportSubscription {
-    const puller = new Puller({
+    const puller: Puller = new Puller({
       nc: this.#nc,
       stream,
       consumer,
       prefetch,
       progressEveryMs: Math.max(250, Math.floor(this.#settings.ackWaitMs / 3)),
       connected: () => this.#connected,
-      onMessage,
+      onMessage: (pulled) => onMessage(pulled, puller),
+      onSilence: () => void this.#checkLiveness(),
+      giveBack,
     });
     this.#pullers.add(puller);
     puller.pump();
@@ -472,19 +569,71 @@ export class NatsTransport implements Transport {
         puller.stop();
       },
       close: async () => {
-        puller.close();
         this.#pullers.delete(puller);
+        await puller.close();
       },
     };
   }
 
-  #received(pulled: Pulled): {
-    wire: WireMessage;
-    meta: ReadonlyMap<string, string>;
-    stream: string;
-    seq: number;
-    attempt: number;
-  } {
+  /**
+   * Releases recorded for one delivery (see {@link NatsTransport.subscribe}): 0 when none, or when
+   * the record belongs to another message (a stream deleted and re-created reuses sequences).
+   */
+  async #releasesOf(subject: string, id: string): Promise<number> {
+    let stored: Awaited<ReturnType<JetStreamManager['streams']['getMessage']>>;
+    try {
+      stored = await this.#jsm.streams.getMessage(RELEASES_STREAM, { last_by_subj: subject });
+    } catch (error) {
+      const code = apiCode(error);
+      if (code === API.streamNotFound || code === API.noMessageFound) return 0;
+      throw this.#wrap(error, 'cannot read the release record');
+    }
+    if (!stored) return 0;
+    try {
+      const record = JSON.parse(new TextDecoder().decode(stored.data)) as {
+        id?: unknown;
+        releases?: unknown;
+      };
+      return record.id === id && typeof record.releases === 'number' ? record.releases : 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Store that a delivery was released `releases` times in all (one confirmed publish). */
+  async #recordRelease(subject: string, id: string, releases: number): Promise<void> {
+    await this.#releasesStream();
+    await this.#js.publish(subject, new TextEncoder().encode(JSON.stringify({ id, releases })), {
+      expect: { streamName: RELEASES_STREAM },
+      timeout: this.#settings.requestTimeoutMs,
+    });
+  }
+
+  /** Forget the release record of a delivery that left the group (best effort: a leftover is ignored). */
+  #forgetReleases(subject: string): void {
+    this.#jsm.streams.purge(RELEASES_STREAM, { filter: subject }).catch(() => {});
+  }
+
+  /**
+   * Give back a delivery unprocessed without charging an attempt: record the release, then `-NAK`
+   * (which the server counts as a delivery). If the record cannot be stored the delivery is given
+   * back anyway (its next delivery then counts one attempt more) and `onError` hears why.
+   */
+  async #release(pulled: Pulled, subject: string, id: string, releases: number): Promise<void> {
+    try {
+      await this.#recordRelease(subject, id, releases + 1);
+    } catch (error) {
+      this.#onError(
+        this.#wrap(
+          error,
+          `release of ${id}: the release could not be recorded, its next delivery counts as an attempt`,
+        ),
+      );
+    }
+    await this.#settle(pulled, NAK, `release of ${id}`);
+  }
+
+  #received(pulled: Pulled): Received {
     const { msg } = pulled;
     const ack = parseAckSubject(msg.reply ?? '');
     const stream = ack?.stream ?? '';
@@ -513,46 +662,98 @@ export class NatsTransport implements Transport {
     } catch (error) {
       throw this.#wrap(error, `cannot update consumer ${stream}/${consumer}`);
     }
-    return this.#startPuller(stream, consumer, options.prefetch, (pulled) => {
-      const { wire, attempt, seq } = this.#received(pulled);
-      let settled = false;
-      const once = (what: string) => {
-        if (settled) throw fail('INVALID_ARGUMENT', `${what}: delivery already settled`);
-        settled = true;
-      };
-      sink({
-        message: wire,
-        attempt,
-        ack: async () => {
-          once('ack');
-          await this.#settle(pulled, ACK, `ack of ${wire.id}`);
-        },
-        retry: async (delayMs) => {
-          once('retry');
-          await this.#settle(pulled, nakWithDelay(delayMs), `retry of ${wire.id}`);
-        },
-        release: async () => {
-          once('release');
-          await this.#settle(pulled, NAK, `release of ${wire.id}`);
-        },
-        deadLetter: async (info) => {
-          once('deadLetter');
+    const giveBack = async (msg: Msg): Promise<void> => {
+      const pulled: Pulled = { msg, done: () => {} };
+      let received: Received;
+      try {
+        received = this.#received(pulled);
+      } catch {
+        msg.respond(NAK);
+        return;
+      }
+      const subject = releaseSubject(stream, consumer, received.seq);
+      const releases =
+        received.attempt > 1 ? await this.#releasesOf(subject, received.wire.id).catch(() => 0) : 0;
+      await this.#release(pulled, subject, received.wire.id, releases);
+    };
+    return this.#startPuller(
+      stream,
+      consumer,
+      options.prefetch,
+      (pulled, puller) => {
+        const received = this.#received(pulled);
+        const subject = releaseSubject(stream, consumer, received.seq);
+        if (received.attempt <= 1) {
+          this.#deliver(topic, group, pulled, received, subject, 0, sink);
+          return;
+        }
+        // a redelivery: the server counted every delivery, releases included; subtract those
+        puller.track(
+          this.#releasesOf(subject, received.wire.id)
+            .catch((error: unknown) => {
+              this.#onError(
+                this.#wrap(
+                  error,
+                  `cannot tell whether ${received.wire.id} was released; its attempt may count releases`,
+                ),
+              );
+              return 0;
+            })
+            .then((releases) => {
+              if (puller.stopped) {
+                pulled.done();
+                return this.#release(pulled, subject, received.wire.id, releases);
+              }
+              this.#deliver(topic, group, pulled, received, subject, releases, sink);
+            }),
+        );
+      },
+      giveBack,
+    );
+  }
+
+  #deliver(
+    topic: string,
+    group: string,
+    pulled: Pulled,
+    received: Received,
+    releaseRecord: string,
+    releases: number,
+    sink: (delivery: Delivery) => void,
+  ): void {
+    const { wire, seq, stream } = received;
+    const attempt = Math.max(1, received.attempt - releases);
+    const forget = () => {
+      if (releases > 0) this.#forgetReleases(releaseRecord);
+    };
+    sink({
+      message: wire,
+      attempt,
+      ack: async () => {
+        await this.#settle(pulled, ACK, `ack of ${wire.id}`);
+        forget();
+      },
+      retry: async (delayMs) => {
+        await this.#settle(pulled, nakWithDelay(delayMs), `retry of ${wire.id}`);
+      },
+      release: () => this.#release(pulled, releaseRecord, wire.id, releases),
+      deadLetter: async (info) => {
+        try {
+          await this.#publishDeadLetter(topic, group, wire, info, `${stream}:${seq}`);
+        } catch (error) {
+          // give the delivery back (after a second) so it is redelivered and dead-lettered again
+          pulled.done();
           try {
-            await this.#publishDeadLetter(topic, group, wire, info, `${stream}:${seq}`);
-          } catch (error) {
-            // give the delivery back (after a second) so it is redelivered and dead-lettered again
-            pulled.done();
-            try {
-              pulled.msg.respond(nakWithDelay(1_000));
-            } catch {
-              // closed: the server redelivers after ack_wait
-            }
-            throw error;
+            pulled.msg.respond(nakWithDelay(1_000));
+          } catch {
+            // closed: the server redelivers after ack_wait
           }
-          // term() without a reason: before server 2.11 a reason makes the server ignore the term
-          await this.#settle(pulled, TERM, `dead letter of ${wire.id}`);
-        },
-      });
+          throw error;
+        }
+        // term() without a reason: before server 2.11 a reason makes the server ignore the term
+        await this.#settle(pulled, TERM, `dead letter of ${wire.id}`);
+        forget();
+      },
     });
   }
 
@@ -594,22 +795,15 @@ export class NatsTransport implements Transport {
     const stream = deadLetterStream(topic);
     return this.#startPuller(stream, consumerName(group), options.prefetch, (pulled) => {
       const { wire, meta, seq } = this.#received(pulled);
-      let settled = false;
-      const once = (what: string) => {
-        if (settled) throw fail('INVALID_ARGUMENT', `${what}: dead letter already settled`);
-        settled = true;
-      };
       sink({
         message: wire,
         info: decodeDeadLetterInfo(meta, wire.publishedAt),
         ack: async () => {
-          once('ack');
           // removing means deleting it from the dead-letter stream, then acking the delivery
           await this.#deleteDeadLetter(stream, seq);
           await this.#settle(pulled, ACK, `ack of dead letter ${wire.id}`);
         },
         release: async () => {
-          once('release');
           await this.#settle(pulled, NAK, `release of dead letter ${wire.id}`);
         },
       });
@@ -671,7 +865,8 @@ export class NatsTransport implements Transport {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const p of this.#pullers) p.close();
+    // abandoned pull requests are drained first: what the server had already sent is given back
+    await Promise.all([...this.#pullers].map((p) => p.close()));
     this.#pullers.clear();
     if (this.#nc.isClosed()) return;
     try {
@@ -684,7 +879,7 @@ export class NatsTransport implements Transport {
   async abort(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const p of this.#pullers) p.close();
+    for (const p of this.#pullers) p.abandon();
     this.#pullers.clear();
     await this.#nc.close().catch(() => {});
   }
@@ -701,9 +896,11 @@ export async function createNatsTransport(
   settings: NatsSettings,
   options: TransportFactoryOptions,
 ): Promise<NatsTransport> {
+  // the URL's option wins; else the factory's (core's default or the application's), else 10 s
+  const connectTimeoutMs = settings.connectTimeoutMs ?? options.connectTimeoutMs ?? 10_000;
   let nc: NatsConnection;
   try {
-    nc = await connect({
+    nc = await connectWithDeadline({
       servers: [...settings.servers],
       user: settings.user,
       pass: settings.pass,
@@ -711,7 +908,9 @@ export async function createNatsTransport(
       // undefined (not null): nats.js then upgrades to TLS whenever the server requires or offers it
       ...(settings.tls ? { tls: settings.tls } : {}),
       name: settings.name,
-      timeout: settings.connectTimeoutMs,
+      timeout: connectTimeoutMs,
+      pingInterval: settings.pingIntervalMs,
+      maxPingOut: settings.maxPingOut,
       maxReconnectAttempts: -1,
       reconnectTimeWait: settings.reconnectWaitMs,
       waitOnFirstConnect: false,
@@ -719,7 +918,7 @@ export async function createNatsTransport(
   } catch (cause) {
     const detail = cause instanceof Error ? cause.message : String(cause);
     throw fail(
-      'CONNECTION',
+      isTimeout(cause) ? 'TIMEOUT' : 'CONNECTION',
       `cannot connect to nats-server (${settings.servers.join(', ')}): ${detail}`,
       cause,
     );

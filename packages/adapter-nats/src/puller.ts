@@ -14,6 +14,8 @@ const PULL_HEARTBEAT_MS = 1_000;
 const PULL_SILENCE_MS = 2_500;
 /** Pause after a pull request failed (no responders while JetStream restarts, consumer missing, …). */
 const FAILURE_BACKOFF_MS = 500;
+/** Longest `close()` waits for abandoned pull requests to drain (late messages given back). */
+const CLOSE_DRAIN_LIMIT_MS = 5_000;
 
 const encoder = new TextEncoder();
 /** Ack-protocol payload: done, remove from the group. */
@@ -57,6 +59,18 @@ export interface PullerOptions {
   /** False while the client is disconnected (requests would be lost). */
   readonly connected: () => boolean;
   readonly onMessage: (pulled: Pulled) => void;
+  /**
+   * A pull request showed no sign of life (no message, no heartbeat) for {@link PULL_SILENCE_MS}:
+   * the server lost it, or the connection went silent. The owner checks the connection (and forces
+   * a reconnect if it is dead); the puller asks again meanwhile.
+   */
+  readonly onSilence?: (() => void) | undefined;
+  /**
+   * Give back a message that was pulled but never handed over (it arrived after `stop()`, or for an
+   * abandoned request). Default: `-NAK`. The owner may record first that this delivery must not be
+   * charged as an attempt.
+   */
+  readonly giveBack?: ((msg: Msg) => Promise<void>) | undefined;
 }
 
 /**
@@ -70,8 +84,10 @@ export interface PullerOptions {
 export class Puller {
   readonly #o: PullerOptions;
   readonly #held = new Set<Msg>();
+  readonly #draining = new Set<Promise<void>>();
   #request: PullRequest | undefined;
   #stopped = false;
+  #abandoned = false;
   #pausedUntil = 0;
   #wakeTimer: NodeJS.Timeout | undefined;
   readonly #progressTimer: NodeJS.Timeout;
@@ -80,6 +96,23 @@ export class Puller {
     this.#o = options;
     this.#progressTimer = setInterval(() => this.#progress(), options.progressEveryMs);
     this.#progressTimer.unref();
+  }
+
+  /** Whether `stop()` was called. */
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  /** Work `close()` waits for (bounded), such as giving back a message that arrived too late. */
+  track(work: Promise<void>): void {
+    const tracked = work.catch(() => {});
+    this.#draining.add(tracked);
+    void tracked.finally(() => this.#draining.delete(tracked));
+  }
+
+  /** Give back a pulled message that was not handed over (see {@link PullerOptions.giveBack}). */
+  giveBack(msg: Msg): void {
+    this.#giveBack(msg);
   }
 
   /** Messages handed over and not yet done. */
@@ -117,7 +150,11 @@ export class Puller {
         received: 0,
         ended: false,
         // watchdog: refreshed by every message and heartbeat of this request
-        timer: setTimeout(() => request && this.#end(request, true), PULL_SILENCE_MS),
+        timer: setTimeout(() => {
+          if (!request || request.ended) return;
+          this.#end(request, true);
+          if (!this.#stopped) this.#o.onSilence?.();
+        }, PULL_SILENCE_MS),
       };
       this.#request = request;
       this.#o.nc.publish(
@@ -132,9 +169,10 @@ export class Puller {
   }
 
   #onMsg(request: PullRequest, err: Error | null, msg: Msg): void {
+    if (this.#abandoned) return; // a crash stand-in: nothing is given back
     if (request.ended) {
       // a late message of an abandoned request: give it back at once
-      if (!err && msg.reply) this.#safeRespond(msg, NAK);
+      if (!err && msg.reply) this.#giveBack(msg);
       return;
     }
     if (err) {
@@ -153,7 +191,7 @@ export class Puller {
     request.received++;
     if (request.remaining <= 0) this.#end(request, false);
     if (this.#stopped) {
-      this.#safeRespond(msg, NAK);
+      this.#giveBack(msg);
       return;
     }
     this.#held.add(msg);
@@ -173,14 +211,24 @@ export class Puller {
     if (request.ended) return;
     request.ended = true;
     clearTimeout(request.timer);
-    try {
-      request.sub.unsubscribe();
-    } catch {
-      // connection already closed
+    // drain, not unsubscribe: the server may have sent messages for this request before it saw the
+    // UNSUB; drain keeps the callback until a PING round trip proves none is left in flight, and the
+    // callback gives each such late message back at once (a dropped one would wait out ack_wait)
+    if (!this.#o.nc.isClosed()) {
+      const drained = request.sub.drain().catch(() => {
+        // connection closed meanwhile: the server redelivers what was in flight after ack_wait
+      });
+      this.#draining.add(drained);
+      void drained.finally(() => this.#draining.delete(drained));
     }
     if (this.#request === request) this.#request = undefined;
     if (failed && request.received === 0) this.#pausedUntil = Date.now() + FAILURE_BACKOFF_MS;
     queueMicrotask(() => this.pump());
+  }
+
+  #giveBack(msg: Msg): void {
+    // not given back (the promise rejects): the server redelivers it after ack_wait
+    this.track((this.#o.giveBack ?? (async (m: Msg) => this.#safeRespond(m, NAK)))(msg));
   }
 
   #safeRespond(msg: Msg, payload: Uint8Array): void {
@@ -209,10 +257,38 @@ export class Puller {
     this.#wakeTimer = undefined;
   }
 
-  /** Stop, and stop the progress heartbeats of held messages. */
-  close(): void {
+  /** Stop at once without giving anything back (the connection is being dropped). */
+  abandon(): void {
+    this.#abandoned = true;
+    this.#stopped = true;
+    if (this.#request) {
+      this.#request.ended = true;
+      clearTimeout(this.#request.timer);
+      this.#request = undefined;
+    }
+    if (this.#wakeTimer) clearTimeout(this.#wakeTimer);
+    clearInterval(this.#progressTimer);
+    this.#held.clear();
+  }
+
+  /**
+   * Stop, and stop the progress heartbeats of held messages. Resolves once every abandoned pull
+   * request was drained: each message the server had already sent for it was given back (`-NAK`).
+   */
+  async close(): Promise<void> {
     this.stop();
     clearInterval(this.#progressTimer);
     this.#held.clear();
+    // bounded: on a silent connection a drain's PING round trip never ends
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      (async () => {
+        while (this.#draining.size > 0) await Promise.all([...this.#draining]);
+      })(),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, CLOSE_DRAIN_LIMIT_MS);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 }

@@ -74,3 +74,22 @@ describe('several host:port pairs in the authority', () => {
     expect(parseNatsUrl(parseCarrierUrl('nats://a:4222,b:4223')).servers).toEqual(['a:4222', 'b:4223']);
   });
 });
+
+describe('liveness and deadline options', () => {
+  it('defaults: PING every 10 s, 2 missed; connect timeout left to the factory', () => {
+    const s = parseNatsUrl(new URL('nats://h'));
+    expect(s.pingIntervalMs).toBe(10_000);
+    expect(s.maxPingOut).toBe(2);
+    expect(s.connectTimeoutMs).toBeUndefined();
+  });
+
+  it('reads pingIntervalMs, maxPingOut and connectTimeoutMs', () => {
+    const s = parseNatsUrl(new URL('nats://h?pingIntervalMs=2000&maxPingOut=3&connectTimeoutMs=1500'));
+    expect([s.pingIntervalMs, s.maxPingOut, s.connectTimeoutMs]).toEqual([2_000, 3, 1_500]);
+  });
+
+  it('refuses a PING interval below 100 ms and maxPingOut below 1', () => {
+    expect(() => parseNatsUrl(new URL('nats://h?pingIntervalMs=10'))).toThrow(CarrierError);
+    expect(() => parseNatsUrl(new URL('nats://h?maxPingOut=0'))).toThrow(CarrierError);
+  });
+});

@@ -29,8 +29,19 @@ export interface NatsSettings {
   readonly maxAckPending: number;
   /** Deadline of one publish (PubAck) and of one settlement round trip. */
   readonly requestTimeoutMs: number;
-  /** Deadline of the first connection. */
-  readonly connectTimeoutMs: number;
+  /**
+   * Deadline of the first connection (and of each reconnection attempt), in ms; `undefined` when
+   * the URL does not say: the factory's `connectTimeoutMs` (default 10 000) applies.
+   */
+  readonly connectTimeoutMs: number | undefined;
+  /** Interval of the client's PINGs, in ms (default 10 000). */
+  readonly pingIntervalMs: number;
+  /**
+   * PINGs without PONG after which the connection is declared dead and re-established (default 2):
+   * with the defaults a silent connection is noticed within about `pingIntervalMs × (maxPingOut + 1)`
+   * = 30 s even when no consumer waits for messages; a waiting consumer notices within about 8 s.
+   */
+  readonly maxPingOut: number;
   /** Pause between reconnection attempts (the client retries forever). */
   readonly reconnectWaitMs: number;
 }
@@ -45,6 +56,8 @@ const DEFAULTS = {
   requestTimeoutMs: 10_000,
   connectTimeoutMs: 10_000,
   reconnectWaitMs: 500,
+  pingIntervalMs: 10_000,
+  maxPingOut: 2,
 };
 
 const KNOWN = new Set([
@@ -66,6 +79,8 @@ const KNOWN = new Set([
   'requestTimeoutMs',
   'connectTimeoutMs',
   'reconnectWaitMs',
+  'pingIntervalMs',
+  'maxPingOut',
 ]);
 
 function invalid(message: string): CarrierError {
@@ -112,7 +127,8 @@ function readPem(params: URLSearchParams, name: string): string | undefined {
  *   (as the NATS CLI reads `nats://token@host`), or `?token=`.
  * - TLS: `?tls=true`, with optional `tlsCa`, `tlsCert`, `tlsKey` (PEM file paths) and `tlsHandshakeFirst`.
  * - Layout: `replicas`, `retention` (`interest`|`limits`), `maxAgeMs`, `deadLetterMaxAgeMs`,
- *   `ackWaitMs`, `maxAckPending`; client: `requestTimeoutMs`, `connectTimeoutMs`, `reconnectWaitMs`, `name`.
+ *   `ackWaitMs`, `maxAckPending`; client: `requestTimeoutMs`, `connectTimeoutMs`, `reconnectWaitMs`, `name`;
+ *   liveness: `pingIntervalMs` (default 10 000), `maxPingOut` (default 2).
  *
  * @throws CarrierError `INVALID_ARGUMENT` for unknown or malformed options (never echoing credentials).
  */
@@ -174,7 +190,9 @@ export function parseNatsUrl(url: URL): NatsSettings {
     ackWaitMs: integer(params, 'ackWaitMs', 1_000),
     maxAckPending: integer(params, 'maxAckPending', 1),
     requestTimeoutMs: integer(params, 'requestTimeoutMs', 100),
-    connectTimeoutMs: integer(params, 'connectTimeoutMs', 100),
+    connectTimeoutMs: params.has('connectTimeoutMs') ? integer(params, 'connectTimeoutMs', 100) : undefined,
     reconnectWaitMs: integer(params, 'reconnectWaitMs', 10),
+    pingIntervalMs: integer(params, 'pingIntervalMs', 100),
+    maxPingOut: integer(params, 'maxPingOut', 1),
   };
 }

@@ -8,8 +8,8 @@ import type { RabbitSettings } from './url.js';
 
 /** First pause before reconnecting, in ms; doubles on each failed attempt up to the maximum. */
 const RECONNECT_INITIAL_DELAY_MS = 100;
-/** Socket connect timeout, in ms. */
-const CONNECT_TIMEOUT_MS = 10_000;
+/** Deadline of a connect (TCP and AMQP handshake) when neither the URL nor the factory gives one, in ms. */
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 interface Waiter {
   resolve: (model: ChannelModel) => void;
@@ -38,6 +38,8 @@ export class ConnectionManager {
 
   constructor(
     private readonly settings: RabbitSettings,
+    /** Deadline of each connect in ms: the URL's `connectTimeoutMs`, else the factory's, else 10 000. */
+    private readonly connectTimeoutMs: number = DEFAULT_CONNECT_TIMEOUT_MS,
     private readonly hooks: {
       /** The connection was lost (reconnecting now), or the broker blocked publishing. */
       readonly onLost: (error: Error) => void;
@@ -70,7 +72,31 @@ export class ConnectionManager {
     }
   }
 
+  /**
+   * Open a connection within {@link connectTimeoutMs}. amqplib's socket `timeout` covers a silent
+   * socket (it resets on every byte); the deadline below also covers a broker that answers too slowly
+   * and closes a connection that opens after it.
+   */
   async #open(): Promise<ChannelModel> {
+    const opening = this.#connect();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no AMQP connection within ${this.connectTimeoutMs} ms`)),
+        this.connectTimeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([opening, deadline]);
+    } catch (error) {
+      opening.then((late) => late.close().catch(() => {})).catch(() => {});
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #connect(): Promise<ChannelModel> {
     const { caFile, certFile, keyFile } = this.settings.tls;
     const tls: { ca?: string[]; cert?: string; key?: string } = {};
     // extra CAs are added to Node's default ones, not put in their place
@@ -79,7 +105,7 @@ export class ConnectionManager {
     if (keyFile !== undefined) tls.key = await readFile(keyFile, 'utf8');
     return amqp.connect(this.settings.amqpUrl, {
       ...tls,
-      timeout: CONNECT_TIMEOUT_MS,
+      timeout: this.connectTimeoutMs,
       noDelay: true,
       clientProperties: { connection_name: 'carrier' },
     });

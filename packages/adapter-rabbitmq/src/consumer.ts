@@ -31,6 +31,13 @@ export interface QueueConsumerOptions {
    * closed channel instead gives every unsettled delivery back, in queue order, before the hand-over.
    */
   readonly holdUntilClose: () => boolean;
+  /**
+   * Give back a delivery that arrived after `stop()` and was never handed over (default: `basic.nack`
+   * with requeue). `close()` waits for it before closing the channel.
+   */
+  readonly giveBack?:
+    | ((message: ConsumeMessage, channel: Channel, session: Session) => Promise<void>)
+    | undefined;
 }
 
 const openChannels = new WeakSet<Channel>();
@@ -53,6 +60,7 @@ export class QueueConsumer implements TransportSubscription {
   #restarting = false;
   #restartTimer: NodeJS.Timeout | undefined;
   #wake: (() => void) | undefined;
+  readonly #givingBack = new Set<Promise<void>>();
 
   constructor(private readonly options: QueueConsumerOptions) {}
 
@@ -115,6 +123,14 @@ export class QueueConsumer implements TransportSubscription {
           }
           if (this.#stopped || this.#channel !== channel) {
             // arrived after stop(): give it back at once
+            if (this.options.giveBack && this.#channel === channel) {
+              const given = this.options.giveBack(message, channel, session).catch(() => {
+                // not given back: closing the channel requeues it
+              });
+              this.#givingBack.add(given);
+              void given.finally(() => this.#givingBack.delete(given));
+              return;
+            }
             try {
               channel.nack(message, false, true);
             } catch {
@@ -190,6 +206,7 @@ export class QueueConsumer implements TransportSubscription {
 
   async close(): Promise<void> {
     await this.stop();
+    await Promise.all([...this.#givingBack]);
     const channel = this.#channel;
     this.#channel = undefined;
     if (channel) await channel.close().catch(() => {});

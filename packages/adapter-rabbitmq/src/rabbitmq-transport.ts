@@ -76,7 +76,8 @@ export class RabbitTransport implements Transport {
       maxMessageBytes: settings.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
       redrive: true,
     };
-    this.#manager = new ConnectionManager(settings, {
+    const connectTimeoutMs = settings.connectTimeoutMs ?? options.connectTimeoutMs ?? 10_000;
+    this.#manager = new ConnectionManager(settings, connectTimeoutMs, {
       onLost: (error) => this.#onError(error),
       onRecovered: () => {
         for (const consumer of this.#consumers) consumer.restart();
@@ -200,6 +201,7 @@ export class RabbitTransport implements Transport {
     prepare: (session: Session, again: boolean) => Promise<void>,
     deliver: (message: ConsumeMessage, channel: Channel, session: Session) => void,
     holdUntilClose: () => boolean = () => false,
+    giveBack?: (message: ConsumeMessage, channel: Channel, session: Session) => Promise<void>,
   ): Promise<TransportSubscription> {
     this.#ensureOpen();
     const consumer = new QueueConsumer({
@@ -209,6 +211,7 @@ export class RabbitTransport implements Transport {
       session: () => this.#current(),
       prepare,
       deliver,
+      giveBack,
       onError: (error) => this.#onError(error),
     });
     this.#consumers.add(consumer);
@@ -235,7 +238,6 @@ export class RabbitTransport implements Transport {
     sink: (delivery: Delivery) => void,
   ): Promise<TransportSubscription> {
     const queue = groupQueueName(topic, group);
-    const dlq = deadLetterQueueName(topic, group);
     /** Whether the group queue has a single active consumer (set when the topology is declared). */
     let singleActive = options.ordered;
     return this.#startConsumer(
@@ -247,61 +249,92 @@ export class RabbitTransport implements Transport {
       },
       (received, channel) => {
         const { message, attempt } = decodeMessage(received);
-        // copies (retry, dead letter) are published by whichever connection is current when settling
-        const copy = async (
-          target: { queue: string; delayLevel?: number },
-          changes: { attempt: number | undefined; deadLetter: DeadLetterInfo | undefined },
-        ) => {
-          const session = await this.#current();
-          if (target.delayLevel !== undefined)
-            await session.topology.delayQueue(topic, group, target.delayLevel);
-          await this.#publishCopy(session, {
-            exchange: '',
-            routingKey: target.queue,
-            content: received.content,
-            options: {
-              ...copyProperties(received.properties, { id: message.id, ...changes }),
-              messageId: message.id,
-            },
-          });
-        };
-        const moveThenAck = async (what: string, move: () => Promise<void>) => {
-          if (!isChannelOpen(channel)) {
-            throw rabbitError(
-              'CONNECTION',
-              `cannot ${what}: the channel of this delivery is closed; the broker will redeliver it`,
+        const settle = this.#settlement(topic, group, received, channel, message.id);
+        if (this.#settings.queueType === 'classic' && received.fields.redelivered) {
+          // a classic queue only flags a redelivery (a consumer crashed or lost its channel): make the
+          // count durable with a copy that carries it (attempt + 1), then drop the original unseen
+          void settle.requeueCopy(attempt).catch((error: unknown) => {
+            this.#onError(
+              rabbitError(
+                'CONNECTION',
+                `cannot record the redelivery of ${message.id} (it stays in the queue): ${messageOf(error)}`,
+                error,
+              ),
             );
-          }
-          try {
-            await move();
-          } catch (error) {
-            // the copy is not safely stored: give the original back so it is not lost
-            await settleOn(channel, 'requeue', () => channel.nack(received, false, true)).catch(() => {});
-            throw error;
-          }
-          await settleOn(channel, 'ack', () => channel.ack(received));
-        };
+          });
+          return;
+        }
         sink({
           message,
           attempt,
           ack: () => settleOn(channel, 'ack', () => channel.ack(received)),
-          retry: (delayMs) => {
-            const level = delayLevel(delayMs);
-            const target =
-              level === 0 ? { queue } : { queue: delayQueueName(topic, group, level), delayLevel: level };
-            return moveThenAck('retry', () => copy(target, { attempt: attempt + 1, deadLetter: undefined }));
-          },
-          deadLetter: (info) =>
-            moveThenAck('dead-letter', () => copy({ queue: dlq }, { attempt, deadLetter: info })),
+          retry: (delayMs) => settle.retry(delayMs, attempt + 1),
+          deadLetter: (info) => settle.deadLetter(info, attempt),
           // ordered (single active consumer): keep it until the channel closes, which gives it back
-          // in queue order before the next member becomes active (see QueueConsumer.holdUntilClose)
-          release: singleActive
-            ? () => Promise.resolve()
-            : () => settleOn(channel, 'release', () => channel.nack(received, false, true)),
+          // in queue order before the next member becomes active (see QueueConsumer.holdUntilClose);
+          // otherwise a copy with the same attempt (the broker would count a requeue as a delivery)
+          release: singleActive ? () => Promise.resolve() : () => settle.requeueCopy(attempt),
         });
       },
       () => singleActive,
+      async (received, channel) => {
+        // arrived after stop(): given back like a release, without charging an attempt
+        const { message, attempt } = decodeMessage(received);
+        await this.#settlement(topic, group, received, channel, message.id).requeueCopy(attempt);
+      },
     );
+  }
+
+  /**
+   * Settlements of one group delivery that move a copy: the copy is published (with a confirm) by
+   * whichever connection is current, then the original is acked; if the copy is not stored the
+   * original is given back with `basic.nack` (requeue) so it is not lost.
+   */
+  #settlement(topic: string, group: string, received: ConsumeMessage, channel: Channel, id: string) {
+    const queue = groupQueueName(topic, group);
+    const dlq = deadLetterQueueName(topic, group);
+    const copy = async (
+      target: { queue: string; delayLevel?: number },
+      changes: { attempt: number | undefined; deadLetter: DeadLetterInfo | undefined },
+    ) => {
+      const session = await this.#current();
+      if (target.delayLevel !== undefined) await session.topology.delayQueue(topic, group, target.delayLevel);
+      await this.#publishCopy(session, {
+        exchange: '',
+        routingKey: target.queue,
+        content: received.content,
+        options: { ...copyProperties(received.properties, { id, ...changes }), messageId: id },
+      });
+    };
+    const moveThenAck = async (what: string, move: () => Promise<void>) => {
+      if (!isChannelOpen(channel)) {
+        throw rabbitError(
+          'CONNECTION',
+          `cannot ${what}: the channel of this delivery is closed; the broker will redeliver it`,
+        );
+      }
+      try {
+        await move();
+      } catch (error) {
+        // the copy is not safely stored: give the original back so it is not lost
+        await settleOn(channel, 'requeue', () => channel.nack(received, false, true)).catch(() => {});
+        throw error;
+      }
+      await settleOn(channel, 'ack', () => channel.ack(received));
+    };
+    return {
+      retry: (delayMs: number, nextAttempt: number) => {
+        const level = delayLevel(delayMs);
+        const target =
+          level === 0 ? { queue } : { queue: delayQueueName(topic, group, level), delayLevel: level };
+        return moveThenAck('retry', () => copy(target, { attempt: nextAttempt, deadLetter: undefined }));
+      },
+      deadLetter: (info: DeadLetterInfo, attempt: number) =>
+        moveThenAck('dead-letter', () => copy({ queue: dlq }, { attempt, deadLetter: info })),
+      /** Back to the group queue (at its tail) as a copy whose next delivery has attempt `nextAttempt`. */
+      requeueCopy: (nextAttempt: number) =>
+        moveThenAck('release', () => copy({ queue }, { attempt: nextAttempt, deadLetter: undefined })),
+    };
   }
 
   subscribeDeadLetters(

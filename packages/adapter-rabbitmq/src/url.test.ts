@@ -59,3 +59,12 @@ describe('parseRabbitUrl', () => {
     expect(() => parseRabbitUrl(new URL('kafka://h'))).toThrow(/amqp/);
   });
 });
+
+describe('connectTimeoutMs', () => {
+  it('is read and removed from the amqplib URL; absent, the factory decides', () => {
+    const s = parseRabbitUrl(new URL('amqp://h?connectTimeoutMs=1500'));
+    expect(s.connectTimeoutMs).toBe(1500);
+    expect(new URL(s.amqpUrl).searchParams.has('connectTimeoutMs')).toBe(false);
+    expect(parseRabbitUrl(new URL('amqp://h')).connectTimeoutMs).toBeUndefined();
+  });
+});

@@ -16,7 +16,11 @@ export function defaultMaxMessageBytes(serverVersion: unknown): number {
   const major = typeof serverVersion === 'string' ? Number.parseInt(serverVersion, 10) : Number.NaN;
   return Number.isInteger(major) && major < 4 ? DEFAULT_MAX_MESSAGE_BYTES : DEFAULT_MAX_MESSAGE_BYTES_V4;
 }
-/** Heartbeat (seconds) asked for when the URL does not say: detects a dead peer within about 30 s. */
+/**
+ * Heartbeat (seconds) asked for when the URL does not say (`?heartbeat=`, amqplib's parameter): amqplib
+ * declares the connection dead after two heartbeat periods without any frame from the broker, so a
+ * silent connection is noticed within about 30 s.
+ */
 export const DEFAULT_HEARTBEAT_SECONDS = 15;
 /** How long calls wait for a lost connection to come back before failing, by default. */
 export const DEFAULT_RECOVERY_TIMEOUT_MS = 30_000;
@@ -39,6 +43,12 @@ export interface RabbitSettings {
   /** Longest pause between reconnection attempts (`?reconnectMaxDelay=` ms, default 5 000). */
   readonly reconnectMaxDelayMs: number;
   /**
+   * Deadline of the TCP connect and AMQP handshake, first connection and reconnections alike
+   * (`?connectTimeoutMs=` ms); `undefined` when the URL does not say: the factory's
+   * `connectTimeoutMs` (default 10 000) applies.
+   */
+  readonly connectTimeoutMs: number | undefined;
+  /**
    * TLS files for `amqps://` (PEM paths): `caFile` (trusted CAs, in addition to Node's), `certFile`
    * and `keyFile` (client certificate, for brokers that require one). Read when connecting.
    */
@@ -50,6 +60,7 @@ const CARRIER_PARAMS = [
   'maxMessageBytes',
   'recoveryTimeout',
   'reconnectMaxDelay',
+  'connectTimeoutMs',
   'caFile',
   'certFile',
   'keyFile',
@@ -87,7 +98,7 @@ function tlsFiles(url: URL): RabbitSettings['tls'] {
 /**
  * Read an `amqp://` or `amqps://` URL: `amqp://user:pass@host:port/vhost?heartbeat=15&queueType=quorum`.
  * amqplib's own parameters (`heartbeat`, `frameMax`, `channelMax`, `locale`) pass through; Carrier's
- * (`queueType`, `maxMessageBytes`, `recoveryTimeout`, `reconnectMaxDelay`, and for `amqps://`
+ * (`queueType`, `maxMessageBytes`, `recoveryTimeout`, `reconnectMaxDelay`, `connectTimeoutMs`, and for `amqps://`
  * `caFile`, `certFile`, `keyFile`) are removed before the URL reaches amqplib.
  *
  * @throws CarrierError `INVALID_ARGUMENT` for another scheme or an invalid parameter value.
@@ -111,6 +122,9 @@ export function parseRabbitUrl(url: URL): RabbitSettings {
       : undefined,
     recoveryTimeoutMs: positiveInteger(url, 'recoveryTimeout', DEFAULT_RECOVERY_TIMEOUT_MS),
     reconnectMaxDelayMs: positiveInteger(url, 'reconnectMaxDelay', DEFAULT_RECONNECT_MAX_DELAY_MS),
+    connectTimeoutMs: url.searchParams.has('connectTimeoutMs')
+      ? positiveInteger(url, 'connectTimeoutMs', 1)
+      : undefined,
     tls: tlsFiles(url),
   } as const;
   const amqp = new URL(url.href);

@@ -1,0 +1,102 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { WireMessage } from '@carrier/core';
+
+// A consumer in its own process at the transport SPI level, so that it can really be killed with
+// SIGKILL while it holds a delivery. It runs the adapter's TypeScript sources (tsx, export condition
+// `carrier-source`), so no build is needed. It prints `attempt <n> <id>` for each delivery and never
+// settles anything.
+
+const cwd = fileURLToPath(new URL('..', import.meta.url));
+
+const HOLDER = `
+const { createTransport } = await import(process.env.ADAPTER);
+const t = await createTransport(new URL(process.env.URL), { onError: () => {} });
+await t.subscribe(process.env.TOPIC, process.env.GROUP, { prefetch: 1, ordered: false }, (d) => {
+  process.stdout.write('attempt ' + d.attempt + ' ' + d.message.id + '\\n');
+});
+process.stdout.write('ready\\n');
+`;
+
+export interface Holder {
+  readonly child: ChildProcess;
+  /** The first delivery the child got. */
+  readonly first: Promise<{ attempt: number; id: string }>;
+  /** SIGKILL, resolved once the process is gone. */
+  kill(): Promise<void>;
+}
+
+/** Start a child that subscribes `group` of `topic` through `adapter` (package name) and holds what it gets. */
+export function spawnHolder(adapter: string, url: string, topic: string, group: string): Holder {
+  const child = spawn(
+    process.execPath,
+    ['--conditions=carrier-source', '--import', 'tsx', '--input-type=module', '-e', HOLDER],
+    {
+      cwd,
+      env: { ...process.env, ADAPTER: adapter, URL: url, TOPIC: topic, GROUP: group },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const first = new Promise<{ attempt: number; id: string }>((resolve, reject) => {
+    child.once('exit', (code, signal) => reject(new Error(`holder exited early (${code ?? signal})`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const [word, attempt, id] = line.split(' ');
+      if (word === 'attempt') resolve({ attempt: Number(attempt), id: id ?? '' });
+    });
+  });
+  first.catch(() => {});
+  const kill = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
+    });
+  return { child, first, kill };
+}
+
+/** A WireMessage with a text body. */
+export function wireMessage(id: string, text = id): WireMessage {
+  return {
+    id,
+    headers: {},
+    contentType: 'text/plain; charset=utf-8',
+    body: new TextEncoder().encode(text),
+    publishedAt: new Date(),
+  };
+}
+
+/** Collects what a transport subscription hands over; `next()` waits for the next one (with a deadline). */
+export class Inbox<D> {
+  readonly items: D[] = [];
+  #taken = 0;
+  #wake: (() => void) | undefined;
+  readonly sink = (d: D): void => {
+    this.items.push(d);
+    this.#wake?.();
+  };
+
+  async next(timeoutMs: number, what = 'a delivery'): Promise<D> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.items.length <= this.#taken) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#wake = undefined;
+    }
+    return this.items[this.#taken++]!;
+  }
+
+  /** Nothing more arrives within `ms` (a bounded check for "no redelivery"). */
+  async quietFor(ms: number): Promise<boolean> {
+    const before = this.items.length;
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    return this.items.length === before;
+  }
+}
