@@ -169,6 +169,19 @@ describe('loopback TCP proxy', () => {
     expect(echo.accepted()).toBe(1);
   });
 
+  it('blackhole: a client that gives up is no longer counted open, and the target sees nothing until pass', async () => {
+    const { echo, proxy } = await setup();
+    const c = await client(proxy.port);
+    await until('the proxy connection', () => proxy.openConnections === 1 && echo.accepted() === 1);
+    proxy.setMode('blackhole');
+    c.socket.destroy();
+    await until('the client close seen by the proxy', () => proxy.openConnections === 0);
+    await delay(QUIET_MS);
+    expect(echo.ended() + echo.errors()).toBe(0);
+    proxy.setMode('pass');
+    await until('the close passed on', () => echo.ended() + echo.errors() === 1);
+  });
+
   it('blackhole: a server that closes meanwhile is seen by the client only at pass', async () => {
     const { proxy } = await setup();
     // a server that closes every connection after its first byte

@@ -14,9 +14,9 @@ import net from 'node:net';
 // Modes:
 // - `pass`: bytes flow both ways; a FIN or RST on one side is passed to the other.
 // - `blackhole`: like a network that drops every packet while both hosts stay up. Existing
-//   connections stay open; nothing is read from either side, so bytes wait in the socket buffers
-//   (the sender sees back-pressure, as with TCP retransmits) and are delivered if the mode goes
-//   back to `pass`. A FIN or RST from one side is held too and passed on at `pass`. New
+//   connections stay open; bytes from either side are held in the proxy (in order) and delivered
+//   if the mode goes back to `pass`, as TCP retransmits would. A FIN or RST from one side is held
+//   too and passed on at `pass` (but counted: see `openConnections`). New
 //   connections are accepted (the client's connect succeeds) and held; the proxy connects them to
 //   the target only once the mode is `pass`.
 // - `reset`: every open connection is destroyed with RST on both sides; new connections are
@@ -42,7 +42,10 @@ export interface TcpProxy {
   readonly target: ProxyTarget;
   /** Connections accepted so far (all modes). */
   readonly accepted: number;
-  /** Client connections open right now. */
+  /**
+   * Client connections open right now: accepted and not closed or reset by the client (a client's
+   * close is seen also while blackholed, though not passed on).
+   */
   readonly openConnections: number;
   /** Switches the mode; takes effect on existing connections at once. */
   setMode(mode: ProxyMode): void;
@@ -87,19 +90,21 @@ export function rewriteUrl(url: string, address: string): string {
   return `${m[1]}${address}${m[3]}`;
 }
 
+type Side = 'client' | 'upstream';
+
 interface Pair {
   client: net.Socket;
   upstream?: net.Socket;
-  /** Upstream is connecting or connected. */
-  upstreamStarted: boolean;
-  /** Ends/errors seen on one side while blackholed, passed on at `pass`. */
-  pendingClientEnd: boolean;
-  pendingUpstreamEnd: boolean;
-  pendingClientReset: boolean;
-  pendingUpstreamReset: boolean;
-  /** Back-pressure: the destination of this side asked us to wait. */
-  clientBlocked: boolean;
-  upstreamBlocked: boolean;
+  /** Bytes read from each side and not yet passed on (blackhole, or the upstream still connecting). */
+  held: Record<Side, Buffer[]>;
+  /** A FIN read from that side and not yet passed on. */
+  pendingEnd: Record<Side, boolean>;
+  /** That side was reset or closed without FIN; passed on as a reset at `pass`. */
+  pendingReset: Record<Side, boolean>;
+  /** The destination of that side's bytes asked us to wait (back-pressure, `pass` only). */
+  blocked: Record<Side, boolean>;
+  /** The client closed or reset its socket (seen even while blackholed). */
+  clientGone: boolean;
   done: boolean;
 }
 
@@ -136,104 +141,106 @@ export async function startProxy(
     }
   };
 
-  /** Sets each socket's flow from the mode and back-pressure. */
+  const socketOf = (p: Pair, side: Side) => (side === 'client' ? p.client : p.upstream);
+  const other = (side: Side): Side => (side === 'client' ? 'upstream' : 'client');
+  /** The socket bytes from `side` go to, if it can take them now. */
+  const ready = (p: Pair, side: Side) => {
+    const dest = socketOf(p, other(side));
+    return dest && !dest.connecting && !dest.destroyed ? dest : undefined;
+  };
+
+  /** Reads from a side unless its destination pushes back (in `pass`); blackholed bytes are held. */
   const flow = (p: Pair) => {
     if (p.done) return;
-    const passing = mode === 'pass';
-    const upstreamReady = p.upstream !== undefined && !p.upstream.connecting;
-    if (passing && upstreamReady && !p.clientBlocked) p.client.resume();
-    else p.client.pause();
-    if (p.upstream) {
-      if (passing && !p.upstreamBlocked) p.upstream.resume();
-      else p.upstream.pause();
+    for (const side of ['client', 'upstream'] as const) {
+      const s = socketOf(p, side);
+      if (!s) continue;
+      if (mode === 'pass' && p.blocked[side]) s.pause();
+      else s.resume();
     }
   };
 
-  /** Applies what happened during a blackhole, now that the mode is `pass`. */
+  const forward = (p: Pair, side: Side, chunk: Buffer) => {
+    const dest = ready(p, side);
+    if (!dest) return;
+    if (!dest.write(chunk) && !p.blocked[side]) {
+      p.blocked[side] = true;
+      flow(p);
+      dest.once('drain', () => {
+        p.blocked[side] = false;
+        flow(p);
+      });
+    }
+  };
+
+  /** In `pass`: delivers what was held, in order, then held FINs; a held reset resets both. */
   const release = (p: Pair) => {
-    if (p.done) return;
-    if (p.pendingClientReset || p.pendingUpstreamReset) {
+    if (p.done || mode !== 'pass') return;
+    if (p.pendingReset.client || p.pendingReset.upstream) {
       finish(p, 'reset');
       return;
     }
-    if (!p.upstreamStarted) connectUpstream(p);
-    if (p.pendingClientEnd && p.upstream && !p.upstream.connecting) {
-      p.pendingClientEnd = false;
-      p.upstream.end();
+    if (!p.upstream) {
+      connectUpstream(p);
+      return; // released again on connect
     }
-    if (p.pendingUpstreamEnd) {
-      p.pendingUpstreamEnd = false;
-      p.client.end();
+    for (const side of ['client', 'upstream'] as const) {
+      if (!ready(p, side)) continue;
+      for (const chunk of p.held[side].splice(0)) forward(p, side, chunk);
+      if (p.pendingEnd[side]) {
+        p.pendingEnd[side] = false;
+        ready(p, side)?.end();
+      }
     }
     flow(p);
   };
 
-  const wire = (p: Pair, from: net.Socket, to: () => net.Socket | undefined, side: 'client' | 'upstream') => {
+  const wire = (p: Pair, from: net.Socket, side: Side) => {
     from.on('data', (chunk: Buffer) => {
-      const dest = to();
-      if (mode !== 'pass' || !dest || dest.connecting || p.done) {
-        // arrived just as the mode changed: keep it for later, in order
-        from.unshift(chunk);
-        from.pause();
-        return;
-      }
-      if (!dest.write(chunk)) {
-        if (side === 'client') p.clientBlocked = true;
-        else p.upstreamBlocked = true;
-        flow(p);
-        dest.once('drain', () => {
-          if (side === 'client') p.clientBlocked = false;
-          else p.upstreamBlocked = false;
-          flow(p);
-        });
-      }
+      if (p.done) return;
+      if (mode === 'pass' && ready(p, side) && p.held[side].length === 0) forward(p, side, chunk);
+      else p.held[side].push(chunk);
     });
     from.on('end', () => {
-      const dest = to();
-      if (mode === 'pass' && dest && !dest.connecting) dest.end();
-      else if (side === 'client') p.pendingClientEnd = true;
-      else p.pendingUpstreamEnd = true;
+      if (side === 'client') p.clientGone = true;
+      const dest = ready(p, side);
+      if (mode === 'pass' && dest && p.held[side].length === 0) dest.end();
+      else p.pendingEnd[side] = true;
       if (p.client.readableEnded && p.upstream?.readableEnded) finish(p, 'destroy');
     });
     from.on('error', () => {
+      if (side === 'client') p.clientGone = true;
       // ECONNRESET or similar: a reset on one side becomes a reset on the other
-      if (mode === 'blackhole') {
-        if (side === 'client') p.pendingClientReset = true;
-        else p.pendingUpstreamReset = true;
-      } else finish(p, 'reset');
+      if (mode === 'blackhole' && !p.done) p.pendingReset[side] = true;
+      else finish(p, 'reset');
     });
     from.on('close', () => {
+      if (side === 'client') p.clientGone = true;
       if (p.done) return;
       if (mode === 'blackhole') {
-        // closed without error after its end: the end is pending already; otherwise hold a reset
-        if (!from.readableEnded) {
-          if (side === 'client') p.pendingClientReset = true;
-          else p.pendingUpstreamReset = true;
-        }
+        // closed without a FIN we read: pass it on as a reset at `pass`
+        if (!from.readableEnded) p.pendingReset[side] = true;
         return;
       }
-      if (from.readableEnded) {
+      if (!from.readableEnded) finish(p, 'reset');
+      else {
         // its FIN was passed on; close our side once the other one is done too
-        const dest = to();
+        const dest = socketOf(p, other(side));
         if (!dest || dest.destroyed || dest.readableEnded) finish(p, 'destroy');
-      } else finish(p, 'reset');
+      }
     });
   };
 
   const connectUpstream = (p: Pair) => {
-    p.upstreamStarted = true;
     const up = net.connect({ host: current.host, port: current.port, allowHalfOpen: true });
     up.setNoDelay(true);
     p.upstream = up;
-    up.pause();
-    up.once('connect', () => {
-      if (mode === 'pass') release(p);
-      else flow(p);
-    });
-    wire(p, up, () => p.client, 'upstream');
+    up.once('connect', () => release(p));
+    wire(p, up, 'upstream');
+    flow(p);
   };
 
-  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (client) => {
+  const server = net.createServer({ allowHalfOpen: true }, (client) => {
     accepted += 1;
     client.setNoDelay(true);
     if (closed || mode === 'reset') {
@@ -243,19 +250,16 @@ export async function startProxy(
     }
     const p: Pair = {
       client,
-      upstreamStarted: false,
-      pendingClientEnd: false,
-      pendingUpstreamEnd: false,
-      pendingClientReset: false,
-      pendingUpstreamReset: false,
-      clientBlocked: false,
-      upstreamBlocked: false,
+      held: { client: [], upstream: [] },
+      pendingEnd: { client: false, upstream: false },
+      pendingReset: { client: false, upstream: false },
+      blocked: { client: false, upstream: false },
+      clientGone: false,
       done: false,
     };
     pairs.add(p);
-    wire(p, client, () => p.upstream, 'client');
+    wire(p, client, 'client');
     if (mode === 'pass') connectUpstream(p);
-    flow(p);
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -282,7 +286,9 @@ export async function startProxy(
       return accepted;
     },
     get openConnections() {
-      return pairs.size;
+      let n = 0;
+      for (const p of pairs) if (!p.clientGone) n += 1;
+      return n;
     },
     setMode(next: ProxyMode) {
       if (closed) throw new Error('proxy: closed');
