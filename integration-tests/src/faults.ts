@@ -5,6 +5,7 @@ import { inject } from 'vitest';
 import './context.js';
 import { ensureInstalled, readState } from './harness.js';
 import { killLocalSync, readRecord, restartLocal, startLocal, stopLocal, waitReady } from './local.js';
+import { untrack } from './registry.js';
 import type { BrokerName } from './types.js';
 import { groupAlive, killGroup } from './util.js';
 
@@ -56,8 +57,20 @@ export function broker(name: BrokerName, stateFile: string = inject('brokersStat
 }
 
 export interface PrivateBroker extends BrokerControl {
+  /** Its ports by role (e.g. Kafka: `broker`, `controller`, and `external` with `externalAdvertisedPort`). */
+  readonly ports: Readonly<Record<string, number>>;
+  /** Its data dir and record (deleted by dispose). */
+  readonly dir: string;
   /** Stops the broker and deletes its data dir. Call it in afterAll/finally. */
   dispose(): Promise<void>;
+}
+
+export interface PrivateBrokerOptions {
+  /**
+   * Kafka only: an extra listener advertised as `127.0.0.1:<port>` (e.g. a proxy's) and bound to a
+   * free port (`ports.external`); see src/local.ts. `url` stays the direct listener.
+   */
+  externalAdvertisedPort?: number;
 }
 
 /**
@@ -65,26 +78,43 @@ export interface PrivateBroker extends BrokerControl {
  * that killing it disturbs no other spec file running in parallel. Works whatever provider the
  * shared brokers use; runs `brokers:install` first if the local binaries are missing.
  */
-export async function privateBroker(name: BrokerName): Promise<PrivateBroker> {
+export async function privateBroker(
+  name: BrokerName,
+  options: PrivateBrokerOptions = {},
+): Promise<PrivateBroker> {
   await ensureInstalled(name);
   const dir = mkdtempSync(path.join(os.tmpdir(), `carrier-private-${name}-`));
   const recordFile = path.join(dir, `${name}.json`);
+  // Gone with its worker: killed when the worker exits normally (here), and otherwise (a worker
+  // killed by a signal, a test that timed out and never reached dispose) by the registry sweep of
+  // the run's globalSetup teardown or of the next run / `npm run brokers:down` (src/registry.ts).
   const onExit = () => {
     if (existsSync(recordFile)) killLocalSync(readRecord(recordFile));
+    untrack(recordFile);
+    rmSync(dir, { recursive: true, force: true });
   };
   process.once('exit', onExit);
   try {
-    const record = await startLocal(name, path.join(dir, name), recordFile);
+    const record = await startLocal(name, path.join(dir, name), recordFile, {
+      removeDir: dir,
+      ...(options.externalAdvertisedPort === undefined
+        ? {}
+        : { externalAdvertisedPort: options.externalAdvertisedPort }),
+    });
     return {
       ...control(name, recordFile, record.url),
+      ports: record.ports,
+      dir,
       async dispose() {
         process.off('exit', onExit);
         if (existsSync(recordFile)) await stopLocal(readRecord(recordFile));
+        untrack(recordFile);
         rmSync(dir, { recursive: true, force: true });
       },
     };
   } catch (err) {
     process.off('exit', onExit);
+    untrack(recordFile);
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }

@@ -7,6 +7,7 @@ import { install, missingLocal } from './install.js';
 import { killAllStartedSync, killLocalSync, readRecord, startLocal, stopLocal } from './local.js';
 import { upDir, upStateFile } from './paths.js';
 import { probe } from './probes.js';
+import { sweep, untrack } from './registry.js';
 import { BROKERS, type BrokerEntry, type BrokerName, type BrokerUrls, type HarnessState } from './types.js';
 import { setDummyAwsEnv } from './urls.js';
 import { groupAlive, log, pollUntil, redact, seconds } from './util.js';
@@ -145,6 +146,7 @@ export async function startBrokers(options: StartOptions): Promise<BrokersSessio
       // a dead or unresponsive leftover of an earlier brokers:up: stop it and start afresh
       const file = previousUp.brokers[name].recordFile;
       if (existsSync(file)) await stopLocal(readRecord(file), 5_000);
+      untrack(file);
     }
 
     // 2. testcontainers
@@ -172,7 +174,7 @@ export async function startBrokers(options: StartOptions): Promise<BrokersSessio
     const dataDir = path.join(baseDir, name);
     rmSync(dataDir, { recursive: true, force: true });
     const recordFile = path.join(baseDir, `${name}.json`);
-    const record = await startLocal(name, dataDir, recordFile);
+    const record = await startLocal(name, dataDir, recordFile, { persistent: options.mode === 'up' });
     const e: BrokerEntry = {
       name,
       provider: 'local-process',
@@ -198,6 +200,7 @@ export async function startBrokers(options: StartOptions): Promise<BrokersSessio
         const e = state.brokers[name];
         if (!e?.owned) return;
         if (e.recordFile && existsSync(e.recordFile)) await stopLocal(readRecord(e.recordFile));
+        if (e.recordFile) untrack(e.recordFile);
         await containers.get(name)?.stop();
       }),
     );
@@ -233,6 +236,7 @@ export function killOwnedSync(stateFile: string, options: { removeDir?: boolean 
     if (!e?.owned || !e.recordFile || !existsSync(e.recordFile)) continue;
     try {
       killLocalSync(readRecord(e.recordFile));
+      untrack(e.recordFile);
     } catch {
       // best effort
     }
@@ -243,7 +247,10 @@ export function killOwnedSync(stateFile: string, options: { removeDir?: boolean 
   }
 }
 
-/** Stops the brokers of `npm run brokers:up`. */
+/**
+ * Stops the brokers of `npm run brokers:up`, then kills strays: brokers of earlier test runs whose
+ * run and owner are gone (src/registry.ts). Brokers of runs still going are left alone.
+ */
 export async function stopUp(): Promise<string[]> {
   const state = readState(upStateFile);
   const stopped: string[] = [];
@@ -253,9 +260,19 @@ export async function stopUp(): Promise<string[]> {
       const record = readRecord(e.recordFile);
       const alive = groupAlive(record.pid);
       await stopLocal(record);
+      untrack(e.recordFile);
       if (alive) stopped.push(e.name);
     }),
   );
   rmSync(upDir, { recursive: true, force: true });
+  for (const s of sweepStrays()) stopped.push(`${s.name} (stray, pid ${s.pgid})`);
   return stopped;
+}
+
+/** Kills strays of earlier runs (see src/registry.ts) and says so on stderr; returns what it killed. */
+export function sweepStrays(options: Parameters<typeof sweep>[0] = {}): ReturnType<typeof sweep> {
+  const swept = sweep(options).filter((s) => s.wasRunning);
+  for (const s of swept)
+    log(`[brokers] killed stray ${s.name} at ${s.url} (process group ${s.pgid}): ${s.reason}`);
+  return swept;
 }

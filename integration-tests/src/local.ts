@@ -5,6 +5,7 @@ import path from 'node:path';
 import getPort from 'get-port';
 import { kafkaInstall, motoServer, motoVersion, natsServer, rabbitmqServer } from './install.js';
 import { probe } from './probes.js';
+import { type TrackOptions, track, untrack } from './registry.js';
 import type { BrokerName, LocalBrokerRecord, ProcessSpec } from './types.js';
 import { groupAlive, killGroup, pollUntil, run, stopGroup, tail } from './util.js';
 
@@ -34,20 +35,39 @@ function kafkaClusterId(): string {
   }
 }
 
-async function prepareKafka(dataDir: string): Promise<Omit<LocalBrokerRecord, 'pid'>> {
+/** How a local broker is set up beyond the defaults. */
+export interface LocalOptions extends TrackOptions {
+  /**
+   * Kafka only: add a second listener (`EXTERNAL`, on a free port: `ports.external`) whose
+   * advertised address is `127.0.0.1:<externalAdvertisedPort>`, e.g. a proxy's port that forwards to
+   * `ports.external`. Clients bootstrapping through that address learn only that address from the
+   * metadata, so all their traffic goes through the proxy; the record's URL (the `PLAINTEXT`
+   * listener, advertised as itself) stays direct.
+   */
+  externalAdvertisedPort?: number;
+}
+
+async function prepareKafka(
+  dataDir: string,
+  options: LocalOptions = {},
+): Promise<Omit<LocalBrokerRecord, 'pid'>> {
   const k = kafkaInstall();
   if (!k) throw new Error('Kafka is not installed: run `npm run brokers:install`');
   const port = await freePort();
   const controllerPort = await freePort();
+  const externalPort = options.externalAdvertisedPort === undefined ? undefined : await freePort();
+  const external = externalPort === undefined ? '' : `,EXTERNAL://${HOST}:${externalPort}`;
+  const externalAdvertised =
+    externalPort === undefined ? '' : `,EXTERNAL://${HOST}:${options.externalAdvertisedPort}`;
   const props = path.join(dataDir, 'server.properties');
   writeFileSync(
     props,
     [
       'process.roles=broker,controller',
       'node.id=1',
-      `listeners=PLAINTEXT://${HOST}:${port},CONTROLLER://${HOST}:${controllerPort}`,
-      `advertised.listeners=PLAINTEXT://${HOST}:${port}`,
-      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+      `listeners=PLAINTEXT://${HOST}:${port},CONTROLLER://${HOST}:${controllerPort}${external}`,
+      `advertised.listeners=PLAINTEXT://${HOST}:${port}${externalAdvertised}`,
+      `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${externalPort === undefined ? '' : ',EXTERNAL:PLAINTEXT'}`,
       'controller.listener.names=CONTROLLER',
       'inter.broker.listener.name=PLAINTEXT',
       `controller.quorum.bootstrap.servers=${HOST}:${controllerPort}`,
@@ -98,7 +118,11 @@ async function prepareKafka(dataDir: string): Promise<Omit<LocalBrokerRecord, 'p
     dataDir,
     logFile: path.join(dataDir, 'kafka.log'),
     spec: { command: k.java, args: [...jvm, 'kafka.Kafka', props], env: {}, cwd: dataDir },
-    ports: { broker: port, controller: controllerPort },
+    ports: {
+      broker: port,
+      controller: controllerPort,
+      ...(externalPort === undefined ? {} : { external: externalPort }),
+    },
     cleanup: [],
   };
 }
@@ -221,7 +245,10 @@ async function prepareSqs(dataDir: string): Promise<Omit<LocalBrokerRecord, 'pid
   };
 }
 
-const PREPARE: Record<BrokerName, (dataDir: string) => Promise<Omit<LocalBrokerRecord, 'pid'>>> = {
+const PREPARE: Record<
+  BrokerName,
+  (dataDir: string, options?: LocalOptions) => Promise<Omit<LocalBrokerRecord, 'pid'>>
+> = {
   kafka: prepareKafka,
   rabbitmq: prepareRabbit,
   nats: prepareNats,
@@ -290,6 +317,7 @@ export function killAllStartedSync(): void {
   for (const file of startedHere) {
     try {
       if (existsSync(file)) killLocalSync(readRecord(file));
+      untrack(file);
     } catch {
       // best effort
     }
@@ -297,16 +325,22 @@ export function killAllStartedSync(): void {
   startedHere.clear();
 }
 
-/** Creates the data dir, config and (for Kafka) storage, starts the broker and waits until it answers. */
+/**
+ * Creates the data dir, config and (for Kafka) storage, starts the broker and waits until it answers.
+ * The broker is registered (src/registry.ts) from the moment it is spawned, so that it is killed
+ * when its owner and run are gone, even if nobody stops it.
+ */
 export async function startLocal(
   name: BrokerName,
   dataDir: string,
   recordFile: string,
+  options: LocalOptions = {},
 ): Promise<LocalBrokerRecord> {
   mkdirSync(dataDir, { recursive: true });
-  const prepared = await PREPARE[name](dataDir);
+  const prepared = await PREPARE[name](dataDir, options);
   const record: LocalBrokerRecord = { ...prepared, pid: spawnBroker(prepared) };
   writeRecord(recordFile, record);
+  track(recordFile, record, options);
   startedHere.add(recordFile);
   try {
     const version = await waitReady(record);
@@ -316,6 +350,7 @@ export async function startLocal(
     return record;
   } catch (err) {
     await stopLocal(record, 0);
+    untrack(recordFile);
     throw err;
   }
 }
@@ -326,6 +361,7 @@ export async function restartLocal(recordFile: string): Promise<LocalBrokerRecor
   if (groupAlive(record.pid)) return record;
   record.pid = spawnBroker(record);
   writeRecord(recordFile, record);
+  track(recordFile, record);
   await waitReady(record);
   return record;
 }

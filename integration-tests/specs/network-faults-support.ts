@@ -1,0 +1,378 @@
+import { type Carrier, CarrierError, connect } from '@carrier/core';
+import { expect, inject } from 'vitest';
+import '../src/context.js';
+import { type PrivateBroker, privateBroker } from '../src/faults.js';
+import { startProxy, type TcpProxy, urlAddress } from '../src/proxy.js';
+import type { BrokerName } from '../src/types.js';
+
+// The network-fault cases of specs/network-faults.spec.ts (and soak/network-faults.soak.spec.ts),
+// the same on every broker, through the loopback proxy of src/proxy.ts:
+//
+// (a) silent endpoint at connect: `connect` through a blackholed proxy rejects with TIMEOUT or
+//     CONNECTION within connectTimeoutMs (+ margin) and leaves nothing running (no socket, no
+//     background reconnection);
+// (b) silent connection mid-consumption: a consumer subscribed through the proxy reports CONNECTION
+//     to onError within the adapter's documented liveness time (short knobs below), and once the
+//     proxy passes again it resumes by itself and handles every message, also those published
+//     (directly) while it was cut off;
+// (c) reset mid-publish: publishes through the proxy while it resets every connection either
+//     resolve or reject with a coded CarrierError (never hang); the publisher recovers, and every
+//     publish that resolved is delivered.
+//
+// Kafka clients learn broker addresses from metadata, so a proxy in front of the bootstrap address
+// alone would be bypassed: Kafka runs on a private broker whose extra `EXTERNAL` listener is
+// advertised as the proxy's address (privateBroker('kafka', { externalAdvertisedPort })). The
+// other brokers are the run's shared ones, with the proxy in front.
+
+/**
+ * Liveness knobs per broker (URL query parameters, from each adapter's README section "Deadlines
+ * and liveness") and the time within which a silent connection must be reported with them.
+ */
+export const LIVENESS: Record<BrokerName, { params: Record<string, string>; boundMs: number; why: string }> =
+  {
+    kafka: {
+      params: { requestTimeoutMs: '3000', sessionTimeoutMs: '6000', heartbeatIntervalMs: '1000' },
+      boundMs: 3_250,
+      why: 'requestTimeoutMs (3 000) + the fetch wait maxWaitTimeMs (250)',
+    },
+    rabbitmq: {
+      params: { heartbeat: '1' },
+      boundMs: 3_000,
+      why: 'two missed heartbeats of 1 s, checked every second',
+    },
+    nats: {
+      params: { pingIntervalMs: '1000', maxPingOut: '2' },
+      boundMs: 3_000,
+      why: 'pingIntervalMs × (maxPingOut + 1)',
+    },
+    sqs: {
+      params: { waitTimeSeconds: '1', requestTimeoutMs: '2000' },
+      boundMs: 3_000,
+      why: 'waitTimeSeconds × 1000 + requestTimeoutMs',
+    },
+  };
+
+/** Slack on top of every bound, for a loaded 2-core machine. */
+export const MARGIN_MS = 5_000;
+/** connectTimeoutMs of case (a). */
+export const CONNECT_TIMEOUT_MS = 2_000;
+/** How long resumption may take after the network is back (reconnect, rejoin, redelivery). */
+export const RESUME_MS = 45_000;
+
+/** Adds query parameters to a URL (keeps its own). */
+export function withParams(url: string, params: Record<string, string>): string {
+  const extra = new URLSearchParams(params).toString();
+  if (!extra) return url;
+  return `${url}${url.includes('?') ? '&' : '?'}${extra}`;
+}
+
+/** A broker with a proxy in front of it. */
+export interface Proxied {
+  readonly name: BrokerName;
+  readonly proxy: TcpProxy;
+  /** The broker's own URL (never through the proxy). */
+  readonly direct: string;
+  /** The URL through the proxy, with the liveness knobs. */
+  readonly through: string;
+  dispose(): Promise<void>;
+}
+
+/** Sets up `name` behind a proxy (a private Kafka broker for Kafka; the shared broker otherwise). */
+export async function proxied(name: BrokerName): Promise<Proxied> {
+  const { params } = LIVENESS[name];
+  if (name === 'kafka') {
+    // the target is known once the broker runs; nobody connects before
+    const proxy = await startProxy('127.0.0.1:9', { mode: 'reset' });
+    let kafka: PrivateBroker | undefined;
+    try {
+      kafka = await privateBroker('kafka', { externalAdvertisedPort: proxy.port });
+    } catch (err) {
+      await proxy.close();
+      throw err;
+    }
+    proxy.setTarget({ host: '127.0.0.1', port: kafka.ports.external! });
+    proxy.setMode('pass');
+    const k = kafka;
+    return {
+      name,
+      proxy,
+      direct: k.url,
+      through: withParams(`kafka://${proxy.address}`, params),
+      async dispose() {
+        await proxy.close();
+        await k.dispose();
+      },
+    };
+  }
+  const direct = inject('brokers')[name];
+  const proxy = await startProxy(urlAddress(direct));
+  return {
+    name,
+    proxy,
+    direct,
+    through: withParams(proxy.rewrite(direct), params),
+    dispose: () => proxy.close(),
+  };
+}
+
+async function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what}: still pending after ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function waitUntil(what: string, cond: () => boolean, timeoutMs: number): Promise<number> {
+  const t0 = Date.now();
+  const deadline = t0 + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return Date.now() - t0;
+}
+
+/**
+ * Closes a carrier; aborts it if close takes longer than 15 s (a broken adapter must not hang the
+ * run). Reports a slow or failed close (a finding, though not what these cases test).
+ */
+export async function shut(c: Carrier | undefined, what: string, report: Report): Promise<void> {
+  if (!c) return;
+  const t0 = Date.now();
+  try {
+    await within(15_000, 'carrier.close()', c.close());
+    if (Date.now() - t0 > 3_000) report(`${what}: close() took ${Date.now() - t0} ms`);
+  } catch (err) {
+    report(`${what}: ${(err as Error).message}; aborted`);
+    await c.abort().catch(() => {});
+  }
+}
+
+function fresh(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(16).slice(2, 8)}`;
+}
+
+/** One line per case for the log: what was measured. */
+export type Report = (line: string) => void;
+
+/** (a) connect through a blackholed proxy. */
+export async function silentAtConnect(b: Proxied, report: Report): Promise<void> {
+  // a proxy of its own: blackholed from the start, never reaching any broker
+  const proxy = await startProxy(b.proxy.target, { mode: 'blackhole' });
+  const url = b.name === 'kafka' ? `kafka://${proxy.address}` : proxy.rewrite(b.direct);
+  try {
+    const t0 = Date.now();
+    const outcome = await within(
+      CONNECT_TIMEOUT_MS + MARGIN_MS + 30_000,
+      'connect to a silent endpoint',
+      connect(url, { connectTimeoutMs: CONNECT_TIMEOUT_MS, onError: () => {} }).then(
+        async (c) => {
+          await shut(c, `${b.name} (a) connection`, report);
+          return new Error('connect resolved although the endpoint never answered');
+        },
+        (e: unknown) => e,
+      ),
+    );
+    const elapsed = Date.now() - t0;
+    report(`${b.name} (a): connect rejected after ${elapsed} ms with ${String(outcome)}`);
+    expect(outcome).toBeInstanceOf(CarrierError);
+    expect(['TIMEOUT', 'CONNECTION']).toContain((outcome as CarrierError).code);
+    expect(elapsed).toBeLessThanOrEqual(CONNECT_TIMEOUT_MS + MARGIN_MS);
+    expect(proxy.accepted).toBeGreaterThan(0); // it did try this endpoint
+    // nothing left running: every socket it opened is closed …
+    await waitUntil(
+      'the client to close every connection to the silent endpoint',
+      () => proxy.openConnections === 0,
+      5_000,
+    );
+    // … and nothing keeps trying in the background
+    const accepted = proxy.accepted;
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(proxy.accepted, 'connections opened after connect rejected').toBe(accepted);
+    expect(proxy.openConnections).toBe(0);
+  } finally {
+    await proxy.close();
+  }
+}
+
+/** (b) a consumer whose connection goes silent, then comes back. */
+export async function silentMidConsumption(b: Proxied, report: Report): Promise<void> {
+  const { boundMs, why } = LIVENESS[b.name];
+  const topic = fresh('netfault');
+  const group = 'g';
+  const errors: { at: number; error: Error }[] = [];
+  let publisher: Carrier | undefined;
+  let consumer: Carrier | undefined;
+  b.proxy.setMode('pass');
+  try {
+    publisher = await connect(b.direct);
+    await publisher.declare(topic, [group]);
+    consumer = await connect(b.through, { onError: (error) => errors.push({ at: Date.now(), error }) });
+    const handled = new Map<string, number>();
+    await consumer.subscribe(topic, { group, concurrency: 4 }, (m) => {
+      handled.set(m.id, (handled.get(m.id) ?? 0) + 1);
+    });
+    const ids = (from: number, n: number) => Array.from({ length: n }, (_, i) => `m-${from + i}`);
+    const before = ids(0, 10);
+    await publisher.publishBatch(
+      topic,
+      before.map((id) => ({ id, body: { id } })),
+    );
+    await waitUntil('the first 10 messages', () => before.every((id) => handled.has(id)), 30_000);
+
+    const cutAt = Date.now();
+    b.proxy.setMode('blackhole');
+    const during = ids(10, 10);
+    await publisher.publishBatch(
+      topic,
+      during.map((id) => ({ id, body: { id } })),
+    );
+    const connectionError = () =>
+      errors.find((e) => e.at >= cutAt && e.error instanceof CarrierError && e.error.code === 'CONNECTION');
+    try {
+      await waitUntil('onError(CONNECTION)', () => connectionError() !== undefined, boundMs + MARGIN_MS);
+    } catch (err) {
+      const seen = errors.filter((e) => e.at >= cutAt).map((e) => String(e.error));
+      throw new Error(
+        `${(err as Error).message} (bound ${boundMs} ms: ${why}, + ${MARGIN_MS} ms margin); onError since the cut: ${seen.length ? seen.join(' | ') : 'nothing'}`,
+      );
+    }
+    const noticedMs = connectionError()!.at - cutAt;
+    const handledWhileCut = during.filter((id) => handled.has(id)).length;
+
+    b.proxy.setMode('pass');
+    const passAt = Date.now();
+    const all = [...before, ...during];
+    try {
+      await waitUntil(
+        'every message after the network came back',
+        () => all.every((id) => handled.has(id)),
+        RESUME_MS,
+      );
+    } catch (err) {
+      const missing = all.filter((id) => !handled.has(id));
+      throw new Error(`${(err as Error).message}: ${missing.length} missing (${missing.join(', ')})`);
+    }
+    const dups = [...handled.values()].filter((n) => n > 1).length;
+    report(
+      `${b.name} (b): CONNECTION reported ${noticedMs} ms after the cut (bound ${boundMs} ms); ` +
+        `${handledWhileCut} of 10 handled while cut off; all 20 handled ${Date.now() - passAt} ms after pass; ` +
+        `${dups} handled more than once; onError: ${errors.map((e) => (e.error as CarrierError).code ?? e.error.name).join(', ')}`,
+    );
+    expect(all.filter((id) => !handled.has(id))).toEqual([]);
+  } finally {
+    b.proxy.setMode('pass');
+    await shut(consumer, `${b.name} (b) consumer`, report);
+    await shut(publisher, `${b.name} (b) publisher`, report);
+  }
+}
+
+/** Codes a publish may reject with when its connection is reset. */
+const PUBLISH_FAULT_CODES = ['CONNECTION', 'TIMEOUT', 'PUBLISH_FAILED'];
+
+/** (c) publishes through the proxy while it resets every connection. */
+export async function resetMidPublish(b: Proxied, report: Report): Promise<void> {
+  const topic = fresh('netfault');
+  const group = 'g';
+  let publisher: Carrier | undefined;
+  let consumer: Carrier | undefined;
+  b.proxy.setMode('pass');
+  const outcomes = new Map<string, 'ok' | 'hung' | Error>();
+  const startedAfterPass: string[] = [];
+  try {
+    consumer = await connect(b.direct);
+    await consumer.declare(topic, [group]);
+    const delivered = new Set<string>();
+    await consumer.subscribe(topic, { group, concurrency: 8 }, (m) => {
+      delivered.add(m.id);
+    });
+    publisher = await connect(b.through, { onError: () => {} });
+
+    let n = 0;
+    let phase: 'before' | 'reset' | 'after' = 'before';
+    let resetAt = 0;
+    let passAt = 0;
+    const ok = () => [...outcomes.values()].filter((o) => o === 'ok').length;
+    const okAfterPass = () => startedAfterPass.filter((id) => outcomes.get(id) === 'ok').length;
+    const publishOne = async () => {
+      const id = `m-${n++}`;
+      if (phase === 'after') startedAfterPass.push(id);
+      try {
+        await within(30_000, `publish ${id}`, publisher!.publish(topic, { id }, { id }));
+        outcomes.set(id, 'ok');
+      } catch (err) {
+        outcomes.set(id, (err as Error).message.includes('still pending after') ? 'hung' : (err as Error));
+      }
+    };
+    const deadline = Date.now() + 60_000;
+    // the network: reset once 20 publishes went through, for 1.5 s, then pass again
+    const network = (async () => {
+      await waitUntil('20 publishes before the reset', () => ok() >= 20, 30_000);
+      phase = 'reset';
+      resetAt = Date.now();
+      b.proxy.setMode('reset');
+      await new Promise((r) => setTimeout(r, 1_500));
+      phase = 'after';
+      passAt = Date.now();
+      b.proxy.setMode('pass');
+    })();
+    network.catch(() => {});
+    const worker = async () => {
+      while (Date.now() < deadline && !(phase === 'after' && okAfterPass() >= 10)) {
+        await publishOne();
+        // keep publishing while reset, but do not spin on instant rejections
+        if (phase === 'reset') await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
+    await network;
+    const publishedMs = Date.now() - resetAt;
+
+    const results = [...outcomes.entries()];
+    const resolved = results.filter(([, o]) => o === 'ok').map(([id]) => id);
+    const hung = results.filter(([, o]) => o === 'hung').map(([id]) => id);
+    const rejected = results.filter(([, o]) => o instanceof Error) as [string, Error][];
+    const codes = new Map<string, number>();
+    for (const [, e] of rejected) {
+      const code = e instanceof CarrierError ? e.code : `uncoded ${e.name}`;
+      codes.set(code, (codes.get(code) ?? 0) + 1);
+    }
+    const badRejections = rejected.filter(
+      ([, e]) => !(e instanceof CarrierError) || !PUBLISH_FAULT_CODES.includes(e.code),
+    );
+    let missing: string[] = [];
+    try {
+      await waitUntil(
+        'every resolved publish delivered',
+        () => resolved.every((id) => delivered.has(id)),
+        30_000,
+      );
+    } catch {
+      missing = resolved.filter((id) => !delivered.has(id));
+    }
+    report(
+      `${b.name} (c): ${results.length} publishes, ${resolved.length} resolved, ${rejected.length} rejected ` +
+        `(${[...codes].map(([c, k]) => `${c} ×${k}`).join(', ') || 'none'}), ${hung.length} hung; ` +
+        `${okAfterPass()} resolved after the reset ended; publishing ended ${publishedMs} ms after the reset began (${passAt ? passAt - resetAt : '-'} ms of reset); ` +
+        `${missing.length} resolved but not delivered`,
+    );
+    expect(hung, 'publishes that neither resolved nor rejected within 30 s').toEqual([]);
+    expect(
+      badRejections.map(([id, e]) => `${id}: ${String(e)}`),
+      'rejections without a CarrierError code for a connection fault',
+    ).toEqual([]);
+    expect(okAfterPass(), 'publishes resolved after the reset ended').toBeGreaterThanOrEqual(10);
+    expect(missing, 'resolved publishes never delivered').toEqual([]);
+  } finally {
+    b.proxy.setMode('pass');
+    await shut(publisher, `${b.name} (c) publisher`, report);
+    await shut(consumer, `${b.name} (c) consumer`, report);
+  }
+}

@@ -1,0 +1,38 @@
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { BROKERS, type BrokerName } from '../src/types.js';
+import {
+  type Proxied,
+  proxied,
+  resetMidPublish,
+  silentAtConnect,
+  silentMidConsumption,
+} from './network-faults-support.js';
+
+// Network faults, the same on every broker, through the loopback proxy (src/proxy.ts): a silent
+// endpoint at connect, a connection that goes silent mid-consumption (no FIN, no RST), and
+// connections reset mid-publish. What each case expects and the liveness knobs it sets are in
+// network-faults-support.ts. `npm run soak` repeats these cases (soak/network-faults.soak.spec.ts).
+
+const report = (line: string) => console.log(`[network faults] ${line}`);
+
+describe.each(BROKERS.map((name) => [name] as [BrokerName]))('network faults: %s', (name) => {
+  let b: Proxied;
+  beforeAll(async () => {
+    b = await proxied(name);
+  }, 120_000);
+  afterAll(async () => {
+    await b?.dispose();
+  });
+
+  it('connect to a silent endpoint rejects with TIMEOUT or CONNECTION within connectTimeoutMs and leaves nothing running', async () => {
+    await silentAtConnect(b, report);
+  }, 60_000);
+
+  it('a connection that goes silent mid-consumption is reported as CONNECTION within the liveness time, and consumption resumes with nothing lost', async () => {
+    await silentMidConsumption(b, report);
+  }, 120_000);
+
+  it('connections reset mid-publish: every publish resolves or rejects with a code, and every resolved one is delivered', async () => {
+    await resetMidPublish(b, report);
+  }, 120_000);
+});
