@@ -22,7 +22,7 @@ export const MAX_VISIBILITY_SECONDS = 43_200;
 export interface Lease {
   readonly message: Message;
   readonly receiptHandle: string;
-  /** `performance.now()` when it was received. */
+  /** `performance.now()` when the receive that brought it was sent (its visibility runs from then at the latest). */
   readonly receivedAt: number;
   settled: boolean;
   /** The visibility extension in flight for it, if any; settlements wait for it. */
@@ -160,6 +160,10 @@ export class QueueConsumer implements TransportSubscription {
       }
       this.#reserved += n;
       const controller = new AbortController();
+      // the visibility timeout runs from when the server took the messages, somewhere between the
+      // request and the response: count it from the request, so a slow answer never makes the first
+      // heartbeat come after the visibility ran out
+      const requestedAt = performance.now();
       const shortPoll = o.shortPoll;
       const untrack = o.track(controller, !shortPoll);
       let messages: Message[];
@@ -193,16 +197,15 @@ export class QueueConsumer implements TransportSubscription {
         untrack();
       }
       if (shortPoll && messages.length === 0 && !this.#stopped) await this.#waitForCapacity(1_000);
-      const now = performance.now();
       for (const message of messages) {
         if (!message.ReceiptHandle) continue;
         const lease: Lease = {
           message,
           receiptHandle: message.ReceiptHandle,
-          receivedAt: now,
+          receivedAt: requestedAt,
           settled: false,
           heartbeat: undefined,
-          lastExtended: now,
+          lastExtended: requestedAt,
           lost: new AbortController(),
         };
         if (this.#stopped) {
