@@ -263,7 +263,7 @@ export class RabbitTransport implements Transport {
         singleActive = (await session.topology.group(topic, group, options.ordered)) === 'ordered';
       },
       (received, channel) => {
-        const { message, attempt } = decodeMessage(received);
+        const { message } = decodeMessage(received);
         const moving = copying.get(message.id);
         if (moving) {
           // the copy of a delivery whose original is not acked yet: hand it over only once the ack
