@@ -207,14 +207,24 @@ export class Puller {
     });
   }
 
-  #end(request: PullRequest, failed: boolean): void {
+  /**
+   * End a pull request. `drain` when this side abandons a request the server may still be serving
+   * (stop): the server may have sent messages for it before it saw the UNSUB; drain keeps the
+   * callback until a PING round trip proves none is left in flight, and the callback gives each such
+   * late message back at once (a dropped one would wait out ack_wait). A request the server ended
+   * (batch complete, 404/408/409 status) or a lost connection needs no round trip: unsubscribe.
+   */
+  #end(request: PullRequest, failed: boolean, drain = false): void {
     if (request.ended) return;
     request.ended = true;
     clearTimeout(request.timer);
-    // drain, not unsubscribe: the server may have sent messages for this request before it saw the
-    // UNSUB; drain keeps the callback until a PING round trip proves none is left in flight, and the
-    // callback gives each such late message back at once (a dropped one would wait out ack_wait)
-    if (!this.#o.nc.isClosed()) {
+    if (!drain || this.#o.nc.isClosed()) {
+      try {
+        request.sub.unsubscribe();
+      } catch {
+        // connection already closed
+      }
+    } else {
       const drained = request.sub.drain().catch(() => {
         // connection closed meanwhile: the server redelivers what was in flight after ack_wait
       });
@@ -252,7 +262,7 @@ export class Puller {
   /** Stop asking; messages that still arrive are given back (`-NAK`). Held messages stay settleable. */
   stop(): void {
     this.#stopped = true;
-    if (this.#request) this.#end(this.#request, false);
+    if (this.#request) this.#end(this.#request, false, true);
     if (this.#wakeTimer) clearTimeout(this.#wakeTimer);
     this.#wakeTimer = undefined;
   }

@@ -227,6 +227,9 @@ export class ConnectionManager {
     const model = this.#stop();
     if (!model) return;
     const stream = (model as unknown as Socketed).connection.stream;
-    stream?.destroy?.();
+    // with an error: amqplib listens for the socket's 'error' and 'end' only, so a plain destroy()
+    // would leave its channels and pending calls (a consume waiting for consume-ok) hanging until
+    // the heartbeat gives up
+    stream?.destroy?.(new Error('connection aborted'));
   }
 }

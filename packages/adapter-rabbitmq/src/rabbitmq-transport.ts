@@ -240,6 +240,21 @@ export class RabbitTransport implements Transport {
     const queue = groupQueueName(topic, group);
     /** Whether the group queue has a single active consumer (set when the topology is declared). */
     let singleActive = options.ordered;
+    /** Ids whose copy is on its way to the group queue while the original is not acked yet. */
+    const copying = new Map<string, Promise<void>>();
+    const track = (id: string, moving: Promise<void>): Promise<void> => {
+      // amqplib writes channel frames on a later setImmediate: wait two turns so the ack has left the
+      // process before the copy's handler runs (a handler that kills the process would lose it)
+      const flushed = () => new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
+      const settled = moving.then(flushed, flushed);
+      copying.set(id, settled);
+      void settled.then(() => {
+        if (copying.get(id) === settled) copying.delete(id);
+      });
+      return moving;
+    };
+    const deliver = (received: ConsumeMessage, channel: Channel) =>
+      this.#deliverGroup(topic, group, received, channel, singleActive, track, sink);
     return this.#startConsumer(
       queue,
       options.prefetch,
@@ -248,41 +263,68 @@ export class RabbitTransport implements Transport {
         singleActive = (await session.topology.group(topic, group, options.ordered)) === 'ordered';
       },
       (received, channel) => {
-        const { message, attempt } = decodeMessage(received);
-        const settle = this.#settlement(topic, group, received, channel, message.id);
-        if (this.#settings.queueType === 'classic' && received.fields.redelivered) {
-          // a classic queue only flags a redelivery (a consumer crashed or lost its channel): make the
-          // count durable with a copy that carries it (attempt + 1), then drop the original unseen
-          void settle.requeueCopy(attempt).catch((error: unknown) => {
-            this.#onError(
-              rabbitError(
-                'CONNECTION',
-                `cannot record the redelivery of ${message.id} (it stays in the queue): ${messageOf(error)}`,
-                error,
-              ),
-            );
-          });
+        const { message } = decodeMessage(received);
+        const moving = copying.get(message.id);
+        if (moving) {
+          // the copy of a delivery whose original is not acked yet: hand it over only once the ack
+          // is sent, so that a crash in its handler cannot leave the original to be redelivered too
+          void moving.then(() => deliver(received, channel));
           return;
         }
-        sink({
-          message,
-          attempt,
-          ack: () => settleOn(channel, 'ack', () => channel.ack(received)),
-          retry: (delayMs) => settle.retry(delayMs, attempt + 1),
-          deadLetter: (info) => settle.deadLetter(info, attempt),
-          // ordered (single active consumer): keep it until the channel closes, which gives it back
-          // in queue order before the next member becomes active (see QueueConsumer.holdUntilClose);
-          // otherwise a copy with the same attempt (the broker would count a requeue as a delivery)
-          release: singleActive ? () => Promise.resolve() : () => settle.requeueCopy(attempt),
-        });
+        deliver(received, channel);
       },
       () => singleActive,
       async (received, channel) => {
         // arrived after stop(): given back like a release, without charging an attempt
         const { message, attempt } = decodeMessage(received);
-        await this.#settlement(topic, group, received, channel, message.id).requeueCopy(attempt);
+        await track(
+          message.id,
+          this.#settlement(topic, group, received, channel, message.id).requeueCopy(attempt),
+        );
       },
     );
+  }
+
+  /**
+   * Hand one group delivery to `sink` (see {@link subscribe}): `copying` holds the ids whose copy was
+   * published to the group queue and whose original is not acked yet.
+   */
+  #deliverGroup(
+    topic: string,
+    group: string,
+    received: ConsumeMessage,
+    channel: Channel,
+    singleActive: boolean,
+    track: (id: string, moving: Promise<void>) => Promise<void>,
+    sink: (delivery: Delivery) => void,
+  ): void {
+    const { message, attempt } = decodeMessage(received);
+    const settle = this.#settlement(topic, group, received, channel, message.id);
+    if (this.#settings.queueType === 'classic' && received.fields.redelivered) {
+      // a classic queue only flags a redelivery (a consumer crashed or lost its channel): make the
+      // count durable with a copy that carries it (attempt + 1), then drop the original unseen
+      void track(message.id, settle.requeueCopy(attempt)).catch((error: unknown) => {
+        this.#onError(
+          rabbitError(
+            'CONNECTION',
+            `cannot record the redelivery of ${message.id} (it stays in the queue): ${messageOf(error)}`,
+            error,
+          ),
+        );
+      });
+      return;
+    }
+    sink({
+      message,
+      attempt,
+      ack: () => settleOn(channel, 'ack', () => channel.ack(received)),
+      retry: (delayMs) => track(message.id, settle.retry(delayMs, attempt + 1)),
+      deadLetter: (info) => settle.deadLetter(info, attempt),
+      // ordered (single active consumer): keep it until the channel closes, which gives it back
+      // in queue order before the next member becomes active (see QueueConsumer.holdUntilClose);
+      // otherwise a copy with the same attempt (the broker would count a requeue as a delivery)
+      release: singleActive ? () => Promise.resolve() : () => track(message.id, settle.requeueCopy(attempt)),
+    });
   }
 
   /**
