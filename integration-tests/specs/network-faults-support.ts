@@ -46,7 +46,8 @@ export const LIVENESS: Record<BrokerName, { params: Record<string, string>; boun
       why: 'pingIntervalMs × (maxPingOut + 1)',
     },
     sqs: {
-      params: { waitTimeSeconds: '1', requestTimeoutMs: '2000' },
+      // visibilityTimeout: what the cut-off consumer held comes back after 5 s instead of 15 s
+      params: { waitTimeSeconds: '1', requestTimeoutMs: '2000', visibilityTimeout: '5' },
       boundMs: 3_000,
       why: 'waitTimeSeconds × 1000 + requestTimeoutMs',
     },
@@ -274,6 +275,26 @@ export async function silentMidConsumption(b: Proxied, report: Report): Promise<
   }
 }
 
+/**
+ * For a report when resolved publishes were not delivered: does a new group, reading the topic from
+ * its start, see them? (Kafka and NATS keep the log, so "yes" means the consumer skipped them and
+ * "no" that the broker never stored them; RabbitMQ and SQS queues only get what is published after
+ * the group exists, so there "no" says nothing.)
+ */
+async function rereadFromStart(c: Carrier, topic: string, missing: string[]): Promise<string> {
+  const seen = new Set<string>();
+  try {
+    const sub = await c.subscribe(topic, { group: 'recheck' }, (m) => {
+      seen.add(m.id);
+    });
+    await waitUntil('the re-read', () => missing.every((id) => seen.has(id)), 10_000).catch(() => {});
+    await sub.close();
+    return `a new group reading from the start sees ${missing.filter((id) => seen.has(id)).length} of them (and ${seen.size} messages in all)`;
+  } catch (err) {
+    return `re-read failed: ${String(err)}`;
+  }
+}
+
 /** Codes a publish may reject with when its connection is reset. */
 const PUBLISH_FAULT_CODES = ['CONNECTION', 'TIMEOUT', 'PUBLISH_FAILED'];
 
@@ -348,6 +369,7 @@ export async function resetMidPublish(b: Proxied, report: Report): Promise<void>
       ([, e]) => !(e instanceof CarrierError) || !PUBLISH_FAULT_CODES.includes(e.code),
     );
     let missing: string[] = [];
+    let recheck = '';
     try {
       await waitUntil(
         'every resolved publish delivered',
@@ -356,12 +378,13 @@ export async function resetMidPublish(b: Proxied, report: Report): Promise<void>
       );
     } catch {
       missing = resolved.filter((id) => !delivered.has(id));
+      recheck = `; ${await rereadFromStart(consumer, topic, missing)}`;
     }
     report(
       `${b.name} (c): ${results.length} publishes, ${resolved.length} resolved, ${rejected.length} rejected ` +
         `(${[...codes].map(([c, k]) => `${c} ×${k}`).join(', ') || 'none'}), ${hung.length} hung; ` +
         `${okAfterPass()} resolved after the reset ended; publishing ended ${publishedMs} ms after the reset began (${passAt ? passAt - resetAt : '-'} ms of reset); ` +
-        `${missing.length} resolved but not delivered`,
+        `${missing.length} resolved but not delivered${missing.length ? ` (${missing.join(', ')})` : ''}${recheck}`,
     );
     expect(hung, 'publishes that neither resolved nor rejected within 30 s').toEqual([]);
     expect(
