@@ -91,7 +91,7 @@ interface InFlight {
  *
  * Rebalances: before this member rejoins (and so gives up its partitions) it waits for its records
  * in flight to be settled and commits them, up to the rebalance timeout less a margin; past that it
- * aborts their leases and reports `LEASE_LOST` (the next owner reads them again). Delivery counts
+ * aborts their leases with `LEASE_LOST` (the next owner reads them again). Delivery counts
  * live in the commit metadata (see offsets.ts), so that a crash, an abort or a lost lease counts
  * as a delivery and a release does not.
  */
@@ -399,8 +399,8 @@ export class GroupReader {
       `kafka group ${this.#settings.groupId} gave up partitions with ${lost.length} deliveries unsettled: ${why}; they will be redelivered`,
       { transport: 'kafka' },
     );
+    // core reports LEASE_LOST to onError once per delivery (and cancels its handler): not here too
     for (const entry of lost) entry.lease.abort(error);
-    this.#settings.onError(error);
   }
 
   #holding(): boolean {
