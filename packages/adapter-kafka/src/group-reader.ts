@@ -338,13 +338,13 @@ export class GroupReader {
       failed: () => {
         if (!finish()) return;
         offsets.failed(offset);
-        this.#readAgain(offsets, entry);
+        this.#readAgain(offsets);
       },
     };
   }
 
   /** Seeks the partition back to the first record whose settlement failed, so it is read (and handed out) again. */
-  #readAgain(offsets: PartitionOffsets, entry: InFlight): void {
+  #readAgain(offsets: PartitionOffsets): void {
     if (this.#state !== 'running') return; // the next owner reads it (it stays uncommitted)
     for (const [key, current] of this.#offsets) {
       if (current !== offsets) continue;
@@ -358,7 +358,7 @@ export class GroupReader {
       }
       return;
     }
-    void entry; // an older generation: its next owner reads it again
+    // an older generation: the partition's next owner reads it again
   }
 
   /**
