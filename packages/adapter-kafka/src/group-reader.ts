@@ -91,7 +91,7 @@ interface InFlight {
  *
  * Rebalances: before this member rejoins (and so gives up its partitions) it waits for its records
  * in flight to be settled and commits them, up to the rebalance timeout less a margin; past that it
- * aborts their leases and reports `LEASE_LOST` (the next owner reads them again). Delivery counts
+ * aborts their leases with `LEASE_LOST` (the next owner reads them again). Delivery counts
  * live in the commit metadata (see offsets.ts), so that a crash, an abort or a lost lease counts
  * as a delivery and a release does not.
  */
@@ -338,13 +338,13 @@ export class GroupReader {
       failed: () => {
         if (!finish()) return;
         offsets.failed(offset);
-        this.#readAgain(offsets, entry);
+        this.#readAgain(offsets);
       },
     };
   }
 
   /** Seeks the partition back to the first record whose settlement failed, so it is read (and handed out) again. */
-  #readAgain(offsets: PartitionOffsets, entry: InFlight): void {
+  #readAgain(offsets: PartitionOffsets): void {
     if (this.#state !== 'running') return; // the next owner reads it (it stays uncommitted)
     for (const [key, current] of this.#offsets) {
       if (current !== offsets) continue;
@@ -358,7 +358,7 @@ export class GroupReader {
       }
       return;
     }
-    void entry; // an older generation: its next owner reads it again
+    // an older generation: the partition's next owner reads it again
   }
 
   /**
@@ -399,8 +399,8 @@ export class GroupReader {
       `kafka group ${this.#settings.groupId} gave up partitions with ${lost.length} deliveries unsettled: ${why}; they will be redelivered`,
       { transport: 'kafka' },
     );
+    // core reports LEASE_LOST to onError once per delivery (and cancels its handler): not here too
     for (const entry of lost) entry.lease.abort(error);
-    this.#settings.onError(error);
   }
 
   #holding(): boolean {

@@ -15,6 +15,20 @@ describe('parseKafkaUrl', () => {
     expect(o.tls).toBe(false);
     expect(o.sasl).toBeUndefined();
     expect(o.sessionTimeoutMs).toBe(10_000);
+    expect(o.rebalanceTimeoutMs).toBe(30_000);
+    expect(o.requestTimeoutMs).toBe(20_000);
+    expect(o.connectionTimeoutMs).toBe(3_000);
+  });
+
+  it('reads the deadline and liveness knobs; the rebalance timeout is at least the session timeout', () => {
+    const o = parse(
+      'kafka://h?sessionTimeoutMs=6000&rebalanceTimeoutMs=12000&requestTimeoutMs=5000&connectTimeoutMs=2000',
+    );
+    expect(o.sessionTimeoutMs).toBe(6_000);
+    expect(o.rebalanceTimeoutMs).toBe(12_000);
+    expect(o.requestTimeoutMs).toBe(5_000);
+    expect(parse('kafka://h?sessionTimeoutMs=20000&rebalanceTimeoutMs=1000').rebalanceTimeoutMs).toBe(20_000);
+    expect(() => parse('kafka://h?requestTimeoutMs=10')).toThrow(CarrierError);
   });
 
   it('reads several brokers, the default port and options', () => {
