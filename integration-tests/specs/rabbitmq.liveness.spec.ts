@@ -1,8 +1,9 @@
 import { createTransport } from '@carrier/adapter-rabbitmq';
 import { freshName, waitFor } from '@carrier/contract';
-import { type Carrier, CarrierError, connect } from '@carrier/core';
+import { type Carrier, CarrierError, connect, type Delivery } from '@carrier/core';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import '../src/context.js';
+import { Inbox, wireMessage } from './attempt-child-support.js';
 import { FaultProxy } from './fault-proxy-support.js';
 
 // Deadlines and liveness on RabbitMQ, through a loopback proxy that can go silent (no FIN, no RST):
@@ -83,6 +84,37 @@ describe('rabbitmq liveness', () => {
       await waitFor(() => p.open === 1, 10_000, 'one open connection through the proxy');
     });
   }
+
+  it('a delivery held on a connection that goes silent loses its lease (LEASE_LOST) and comes back with attempt 2', {
+    timeout: 60_000,
+  }, async () => {
+    const p = await proxy();
+    const t = await createTransport(
+      new URL(through(p, 'heartbeat=2&connectTimeoutMs=1500&reconnectMaxDelay=500')),
+      {
+        onError: () => {},
+      },
+    );
+    const producer = await createTransport(new URL(direct()), { onError: () => {} });
+    try {
+      const topic = freshName('lease');
+      const inbox = new Inbox<Delivery>();
+      await t.subscribe(topic, 'g', { prefetch: 1, ordered: false }, inbox.sink);
+      await producer.publish(topic, [wireMessage('held')]);
+      const held = await inbox.next(10_000, 'the delivery');
+      expect(held.lease?.aborted).toBe(false);
+      p.blackhole();
+      await waitFor(() => held.lease?.aborted === true, 15_000, 'the lease to be lost');
+      expect((held.lease?.reason as CarrierError).code).toBe('LEASE_LOST');
+      p.pass();
+      const again = await inbox.next(30_000, 'the redelivery after the reconnect');
+      expect(again.message.id).toBe('held');
+      expect(again.attempt).toBe(2);
+      await again.ack();
+    } finally {
+      await Promise.allSettled([t.close(), producer.close()]);
+    }
+  });
 
   it('connect to a silent endpoint fails within connectTimeoutMs and leaves no socket open', {
     timeout: 30_000,
