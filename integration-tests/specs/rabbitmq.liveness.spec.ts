@@ -107,7 +107,8 @@ describe('rabbitmq liveness', () => {
       expect(held.lease?.aborted).toBe(false);
       p.blackhole();
       await waitFor(() => held.lease?.aborted === true, 15_000, 'the lease to be lost');
-      expect((held.lease?.reason as CarrierError).code).toBe('LEASE_LOST');
+      expect(held.lease?.reason).toBeInstanceOf(CarrierError);
+      expect((held.lease!.reason as CarrierError).code).toBe('LEASE_LOST');
       p.pass();
       const again = await inbox.next(30_000, 'the redelivery after the reconnect');
       expect(again.message.id).toBe('held');
