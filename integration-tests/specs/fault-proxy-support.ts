@@ -68,7 +68,9 @@ export class FaultProxy {
     client.on('error', end);
     client.on('close', end);
     client.on('data', (chunk) => {
-      if (!pair.silent) pair.upstream?.write(chunk);
+      if (pair.silent) return;
+      pair.upstream?.write(chunk);
+      this.#countUp(chunk.length);
     });
     if (pair.silent) return; // accepted, never answered
     const upstream = new Socket();
@@ -83,6 +85,26 @@ export class FaultProxy {
     upstream.connect(port, host, () => client.resume());
   }
 
+  #resetBudget: number | undefined;
+
+  /** Bytes forwarded from clients to the target so far. */
+  bytesUp = 0;
+
+  #countUp(bytes: number): void {
+    this.bytesUp += bytes;
+    if (this.#resetBudget === undefined) return;
+    this.#resetBudget -= bytes;
+    if (this.#resetBudget <= 0) {
+      this.#resetBudget = undefined;
+      this.reset();
+    }
+  }
+
+  /** Reset every connection once `bytes` more bytes went from clients to the target (mid-publish). */
+  resetAfter(bytes: number): void {
+    this.#resetBudget = bytes;
+  }
+
   /** Silence every connection (existing and new ones), keeping them open. */
   blackhole(): void {
     this.#mode = 'blackhole';
@@ -94,8 +116,12 @@ export class FaultProxy {
     this.#mode = 'pass';
   }
 
+  /** How many times {@link reset} ran. */
+  resets = 0;
+
   /** Reset (RST) every open connection. */
   reset(): void {
+    this.resets++;
     for (const pair of [...this.#pairs]) {
       pair.client.resetAndDestroy();
       pair.upstream?.resetAndDestroy();

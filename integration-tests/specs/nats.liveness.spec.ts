@@ -167,4 +167,50 @@ describe('nats liveness', () => {
       await Promise.allSettled([t1.close(), t2.close()]);
     }
   });
+  it('a connection reset mid-publish: publish rejects naming only unconfirmed messages, and every confirmed one is delivered', {
+    timeout: 60_000,
+  }, async () => {
+    const p = await proxy();
+    const t = await createTransport(
+      new URL(`nats://${p.address}?requestTimeoutMs=3000&reconnectWaitMs=100`),
+      { onError: () => {} },
+    );
+    const other = await createTransport(new URL(direct()), { onError: () => {} });
+    try {
+      const topic = freshName('reset');
+      await other.declare(topic, ['g']);
+      const ids = Array.from({ length: 2_000 }, (_, i) => `reset-${i}`);
+      p.resetAfter(50_000);
+      let failed = new Set<string>();
+      try {
+        await t.publish(
+          topic,
+          ids.map((id) => wireMessage(id)),
+        );
+      } catch (error) {
+        expect(error).toBeInstanceOf(CarrierError);
+        expect((error as CarrierError).code).toBe('PUBLISH_FAILED');
+        const failures = (error as CarrierError).failures;
+        failed = new Set(failures.map((f) => f.id));
+        expect(failed.size).toBe(failures.length);
+        for (const f of failures) expect(ids[f.index]).toBe(f.id);
+      }
+      expect(p.resets).toBe(1);
+      const confirmed = ids.filter((id) => !failed.has(id));
+      const seen = new Set<string>();
+      const inbox = new Inbox<Delivery>();
+      await other.subscribe(topic, 'g', { prefetch: 500, ordered: false }, inbox.sink);
+      const deadline = Date.now() + 30_000;
+      while (!confirmed.every((id) => seen.has(id))) {
+        const d = await inbox.next(
+          Math.max(1, deadline - Date.now()),
+          `${confirmed.length} confirmed messages (seen ${seen.size})`,
+        );
+        seen.add(d.message.id);
+        await d.ack();
+      }
+    } finally {
+      await Promise.allSettled([t.close(), other.close()]);
+    }
+  });
 });

@@ -1,8 +1,9 @@
 import { createTransport } from '@carrier/adapter-rabbitmq';
 import { freshName, waitFor } from '@carrier/contract';
-import { type Carrier, CarrierError, connect } from '@carrier/core';
+import { type Carrier, CarrierError, connect, type Delivery } from '@carrier/core';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import '../src/context.js';
+import { Inbox, wireMessage } from './attempt-child-support.js';
 import { FaultProxy } from './fault-proxy-support.js';
 
 // Deadlines and liveness on RabbitMQ, through a loopback proxy that can go silent (no FIN, no RST):
@@ -10,6 +11,8 @@ import { FaultProxy } from './fault-proxy-support.js';
 // silent endpoint fails within connectTimeoutMs and leaves no socket behind.
 
 const direct = () => inject('brokers').rabbitmq;
+// mid-publish: the 2,000 messages of the reset spec take about 350 kB; the broker confirms lag behind
+const RESET_AFTER_BYTES = 250_000;
 const carriers: Carrier[] = [];
 const proxies: FaultProxy[] = [];
 
@@ -84,6 +87,38 @@ describe('rabbitmq liveness', () => {
     });
   }
 
+  it('a delivery held on a connection that goes silent loses its lease (LEASE_LOST) and comes back with attempt 2', {
+    timeout: 60_000,
+  }, async () => {
+    const p = await proxy();
+    const t = await createTransport(
+      new URL(through(p, 'heartbeat=2&connectTimeoutMs=1500&reconnectMaxDelay=500')),
+      {
+        onError: () => {},
+      },
+    );
+    const producer = await createTransport(new URL(direct()), { onError: () => {} });
+    try {
+      const topic = freshName('lease');
+      const inbox = new Inbox<Delivery>();
+      await t.subscribe(topic, 'g', { prefetch: 1, ordered: false }, inbox.sink);
+      await producer.publish(topic, [wireMessage('held')]);
+      const held = await inbox.next(10_000, 'the delivery');
+      expect(held.lease?.aborted).toBe(false);
+      p.blackhole();
+      await waitFor(() => held.lease?.aborted === true, 15_000, 'the lease to be lost');
+      expect(held.lease?.reason).toBeInstanceOf(CarrierError);
+      expect((held.lease!.reason as CarrierError).code).toBe('LEASE_LOST');
+      p.pass();
+      const again = await inbox.next(30_000, 'the redelivery after the reconnect');
+      expect(again.message.id).toBe('held');
+      expect(again.attempt).toBe(2);
+      await again.ack();
+    } finally {
+      await Promise.allSettled([t.close(), producer.close()]);
+    }
+  });
+
   it('connect to a silent endpoint fails within connectTimeoutMs and leaves no socket open', {
     timeout: 30_000,
   }, async () => {
@@ -99,5 +134,50 @@ describe('rabbitmq liveness', () => {
     expect(['TIMEOUT', 'CONNECTION']).toContain((error as CarrierError).code);
     expect(tookMs).toBeLessThan(5_000);
     await waitFor(() => p.open === 0, 5_000, 'the client to close its socket');
+  });
+  it('a connection reset mid-publish: publish rejects naming only unconfirmed messages, and every confirmed one is delivered', {
+    timeout: 60_000,
+  }, async () => {
+    const p = await proxy();
+    const t = await createTransport(new URL(through(p, 'connectTimeoutMs=1500&reconnectMaxDelay=500')), {
+      onError: () => {},
+    });
+    const other = await createTransport(new URL(direct()), { onError: () => {} });
+    try {
+      const topic = freshName('reset');
+      await other.declare(topic, ['g']);
+      const ids = Array.from({ length: 2_000 }, (_, i) => `reset-${i}`);
+      p.resetAfter(RESET_AFTER_BYTES);
+      let failed = new Set<string>();
+      try {
+        await t.publish(
+          topic,
+          ids.map((id) => wireMessage(id)),
+        );
+      } catch (error) {
+        expect(error).toBeInstanceOf(CarrierError);
+        expect((error as CarrierError).code).toBe('PUBLISH_FAILED');
+        const failures = (error as CarrierError).failures;
+        failed = new Set(failures.map((f) => f.id));
+        expect(failed.size).toBe(failures.length);
+        for (const f of failures) expect(ids[f.index]).toBe(f.id);
+      }
+      expect(p.resets).toBe(1);
+      const confirmed = ids.filter((id) => !failed.has(id));
+      const seen = new Set<string>();
+      const inbox = new Inbox<Delivery>();
+      await other.subscribe(topic, 'g', { prefetch: 500, ordered: false }, inbox.sink);
+      const deadline = Date.now() + 30_000;
+      while (!confirmed.every((id) => seen.has(id))) {
+        const d = await inbox.next(
+          Math.max(1, deadline - Date.now()),
+          `${confirmed.length} confirmed messages (seen ${seen.size})`,
+        );
+        seen.add(d.message.id);
+        await d.ack();
+      }
+    } finally {
+      await Promise.allSettled([t.close(), other.close()]);
+    }
   });
 });

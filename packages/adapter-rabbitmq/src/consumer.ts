@@ -41,6 +41,15 @@ export interface QueueConsumerOptions {
 }
 
 const openChannels = new WeakSet<Channel>();
+const leases = new WeakMap<Channel, AbortController>();
+
+/**
+ * The lease of every delivery received on a consumer channel: aborted (reason `LEASE_LOST`) when the
+ * channel closes while deliveries may still be unsettled; the broker then redelivers them.
+ */
+export function leaseOf(channel: Channel): AbortSignal | undefined {
+  return leases.get(channel)?.signal;
+}
 
 /** Whether a consumer channel is still open (amqplib throws when settling on a closed one). */
 export function isChannelOpen(channel: Channel): boolean {
@@ -61,6 +70,7 @@ export class QueueConsumer implements TransportSubscription {
   #restartTimer: NodeJS.Timeout | undefined;
   #wake: (() => void) | undefined;
   readonly #givingBack = new Set<Promise<void>>();
+  #closing = false;
 
   constructor(private readonly options: QueueConsumerOptions) {}
 
@@ -90,9 +100,18 @@ export class QueueConsumer implements TransportSubscription {
       // followed by 'close', handled below
     });
     openChannels.add(channel);
+    const lease = new AbortController();
+    leases.set(channel, lease);
     let tag: string | undefined;
     channel.on('close', () => {
       openChannels.delete(channel);
+      if (!this.#closing)
+        lease.abort(
+          rabbitError(
+            'LEASE_LOST',
+            `the channel consuming ${this.options.queue} closed: its unsettled deliveries go back to the queue`,
+          ),
+        );
       // deliveries the broker had already sent to this consumer must not reach a reused channel number
       if (tag !== undefined) session.strays.retire(tag);
       if (this.#channel !== channel) return;
@@ -207,6 +226,8 @@ export class QueueConsumer implements TransportSubscription {
   async close(): Promise<void> {
     await this.stop();
     await Promise.all([...this.#givingBack]);
+    // core settled every delivery before close: closing the channel takes no lease away
+    this.#closing = true;
     const channel = this.#channel;
     this.#channel = undefined;
     if (channel) await channel.close().catch(() => {});

@@ -13,7 +13,7 @@ import {
 } from '@carrier/core';
 import type { Channel, ConsumeMessage, GetMessage } from 'amqplib';
 import { ConnectionManager } from './connection.js';
-import { isChannelOpen, QueueConsumer } from './consumer.js';
+import { isChannelOpen, leaseOf, QueueConsumer } from './consumer.js';
 import { delayLevel, MAX_DELAY_MS } from './delay.js';
 import { messageOf, rabbitError, replyCode, TRANSPORT } from './errors.js';
 import { deadLetterQueueName, delayQueueName, exchangeName, groupQueueName } from './names.js';
@@ -317,6 +317,7 @@ export class RabbitTransport implements Transport {
     sink({
       message,
       attempt,
+      lease: leaseOf(channel),
       ack: () => settleOn(channel, 'ack', () => channel.ack(received)),
       retry: (delayMs) => track(message.id, settle.retry(delayMs, attempt + 1)),
       deadLetter: (info) => settle.deadLetter(info, attempt),
