@@ -229,6 +229,7 @@ export async function silentMidConsumption(b: Proxied, report: Report): Promise<
     await waitUntil('the first 10 messages', () => before.every((id) => handled.has(id)), 30_000);
 
     const cutAt = Date.now();
+    const acceptedAtCut = b.proxy.accepted;
     b.proxy.setMode('blackhole');
     const during = ids(10, 10);
     await publisher.publishBatch(
@@ -264,7 +265,8 @@ export async function silentMidConsumption(b: Proxied, report: Report): Promise<
     const dups = [...handled.values()].filter((n) => n > 1).length;
     report(
       `${b.name} (b): CONNECTION reported ${noticedMs} ms after the cut (bound ${boundMs} ms); ` +
-        `${handledWhileCut} of 10 handled while cut off; all 20 handled ${Date.now() - passAt} ms after pass; ` +
+        `${handledWhileCut} of 10 handled while cut off; all 20 handled ${Date.now() - passAt} ms after pass ` +
+        `(${b.proxy.accepted - acceptedAtCut} new connections since the cut); ` +
         `${dups} handled more than once; onError: ${errors.map((e) => (e.error as CarrierError).code ?? e.error.name).join(', ')}`,
     );
     expect(all.filter((id) => !handled.has(id))).toEqual([]);
