@@ -72,6 +72,38 @@ describe('nats liveness', () => {
     await waitFor(() => p.open === 1, 10_000, 'one open connection through the proxy');
   });
 
+  it('a delivery held while the connection is silent past ack_wait loses its lease (LEASE_LOST) and comes back with attempt 2', {
+    timeout: 60_000,
+  }, async () => {
+    const p = await proxy();
+    const t = await createTransport(
+      new URL(`nats://${p.address}?ackWaitMs=1500&connectTimeoutMs=1000&reconnectWaitMs=200`),
+      { onError: () => {} },
+    );
+    const producer = await createTransport(new URL(direct()), { onError: () => {} });
+    try {
+      const topic = freshName('lease');
+      await producer.declare(topic, ['g']);
+      const inbox = new Inbox<Delivery>();
+      // prefetch 2: a pull request keeps waiting, so its missed heartbeats reveal the silence
+      await t.subscribe(topic, 'g', { prefetch: 2, ordered: false }, inbox.sink);
+      await producer.publish(topic, [wireMessage('held')]);
+      const held = await inbox.next(10_000, 'the delivery');
+      expect(held.lease?.aborted).toBe(false);
+      p.blackhole();
+      await waitFor(() => held.lease?.aborted === true, 20_000, 'the lease to be lost');
+      expect(held.lease?.reason).toBeInstanceOf(CarrierError);
+      expect((held.lease!.reason as CarrierError).code).toBe('LEASE_LOST');
+      p.pass();
+      const again = await inbox.next(30_000, 'the redelivery after the reconnect');
+      expect(again.message.id).toBe('held');
+      expect(again.attempt).toBe(2);
+      await again.ack();
+    } finally {
+      await Promise.allSettled([t.close(), producer.close()]);
+    }
+  });
+
   it('with no consumer waiting, the client PINGs notice a silent connection (pingIntervalMs × maxPingOut)', {
     timeout: 30_000,
   }, async () => {

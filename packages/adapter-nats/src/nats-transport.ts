@@ -159,6 +159,8 @@ export class NatsTransport implements Transport {
   readonly #pullers = new Set<Puller>();
   #closed = false;
   #connected = true;
+  /** When the connection last proved alive by an answered PING (epoch ms). */
+  #heardAt = Date.now();
   /** How many times the connection was lost so far. */
   #disconnects = 0;
   /** A liveness check is running. */
@@ -193,7 +195,10 @@ export class NatsTransport implements Transport {
 
   async #watchStatus(): Promise<void> {
     for await (const s of this.#nc.status()) {
-      if (s.type === 'disconnect') {
+      if (s.type === 'ping' && s.pendingPings === 1) {
+        // every earlier PING was answered: the server was heard within the last interval
+        this.#heardAt = Math.max(this.#heardAt, Date.now() - this.#settings.pingIntervalMs);
+      } else if (s.type === 'disconnect') {
         this.#disconnects++;
         this.#connected = false;
         for (const p of this.#pullers) p.disconnected();
@@ -203,7 +208,8 @@ export class NatsTransport implements Transport {
         this.#forced = false;
       } else if (s.type === 'reconnect') {
         this.#connected = true;
-        for (const p of this.#pullers) p.pump();
+        this.#heardAt = Date.now();
+        for (const p of this.#pullers) p.reconnected();
       }
     }
   }
@@ -551,16 +557,26 @@ export class NatsTransport implements Transport {
     onMessage: (pulled: Pulled, puller: Puller) => void,
     giveBack?: (msg: Msg) => Promise<void>,
   ): TransportSubscription {
+    const progressEveryMs = Math.max(250, Math.floor(this.#settings.ackWaitMs / 3));
     const puller: Puller = new Puller({
       nc: this.#nc,
       stream,
       consumer,
       prefetch,
-      progressEveryMs: Math.max(250, Math.floor(this.#settings.ackWaitMs / 3)),
+      progressEveryMs,
       connected: () => this.#connected,
       onMessage: (pulled) => onMessage(pulled, puller),
       onSilence: () => void this.#checkLiveness(),
       giveBack,
+      lease: {
+        heardAt: () => this.#heardAt,
+        afterMs: Math.max(0, this.#settings.ackWaitMs - progressEveryMs),
+        reason: () =>
+          fail(
+            'LEASE_LOST',
+            `nats-server not heard from for longer than ack_wait (${this.#settings.ackWaitMs} ms): it redelivers what this member held`,
+          ),
+      },
     });
     this.#pullers.add(puller);
     puller.pump();
@@ -729,6 +745,7 @@ export class NatsTransport implements Transport {
     sink({
       message: wire,
       attempt,
+      lease: pulled.lease,
       ack: async () => {
         await this.#settle(pulled, ACK, `ack of ${wire.id}`);
         forget();

@@ -43,6 +43,11 @@ interface PullRequest {
 /** A message handed to the owner; `done()` must be called once it is settled (frees its slot). */
 export interface Pulled {
   readonly msg: Msg;
+  /**
+   * Aborted when the server has surely stopped counting this member's lease: the connection has
+   * been down for longer than ack_wait minus a progress interval (no `+WPI` could reach it).
+   */
+  readonly lease?: AbortSignal | undefined;
   /** Frees the slot and stops the progress heartbeats. Idempotent. */
   done(): void;
 }
@@ -71,6 +76,19 @@ export interface PullerOptions {
    * charged as an attempt.
    */
   readonly giveBack?: ((msg: Msg) => Promise<void>) | undefined;
+  /**
+   * How long after a disconnect the leases of held messages are given up (ack_wait minus one
+   * progress interval); with the reason the lease signals carry.
+   */
+  readonly lease?:
+    | {
+        /** Longest a held message stays leased after the server was last heard from (ms). */
+        readonly afterMs: number;
+        readonly reason: () => Error;
+        /** When the connection last proved alive otherwise (epoch ms; e.g. a PING answered). */
+        readonly heardAt: () => number;
+      }
+    | undefined;
 }
 
 /**
@@ -85,6 +103,11 @@ export class Puller {
   readonly #o: PullerOptions;
   readonly #held = new Set<Msg>();
   readonly #draining = new Set<Promise<void>>();
+  #lease = new AbortController();
+  readonly #leaseLost = new WeakSet<Msg>();
+  /** When a message or heartbeat last arrived (epoch ms). */
+  #heardAt = Date.now();
+  #leaseTimer: NodeJS.Timeout | undefined;
   #request: PullRequest | undefined;
   #stopped = false;
   #abandoned = false;
@@ -180,6 +203,7 @@ export class Puller {
       return;
     }
     request.timer.refresh();
+    this.#heardAt = Date.now();
     if (!msg.reply) {
       // a status: 100 heartbeat, 404/408 nothing (more) to deliver, 409 limits or consumer gone, 503 no JetStream
       const code = msg.headers?.code ?? 0;
@@ -198,6 +222,7 @@ export class Puller {
     let done = false;
     this.#o.onMessage({
       msg,
+      lease: this.#lease.signal,
       done: () => {
         if (done) return;
         done = true;
@@ -251,12 +276,39 @@ export class Puller {
 
   #progress(): void {
     if (this.#o.nc.isClosed()) return;
-    for (const msg of this.#held) this.#safeRespond(msg, WPI);
+    for (const msg of this.#held) if (!this.#leaseLost.has(msg)) this.#safeRespond(msg, WPI);
   }
 
   /** The connection dropped: abandon the current request (the loop asks again after reconnecting). */
   disconnected(): void {
     if (this.#request) this.#end(this.#request, true);
+    const lease = this.#o.lease;
+    if (lease && !this.#leaseTimer) {
+      // measured from when the server was last heard from: the silence before a disconnect is
+      // noticed already counts against ack_wait
+      const heard = Math.max(this.#heardAt, lease.heardAt());
+      this.#leaseTimer = setTimeout(
+        () => {
+          this.#leaseTimer = undefined;
+          // every message held now is past its ack_wait at the server; later ones get a new lease
+          const lost = this.#lease;
+          this.#lease = new AbortController();
+          // no more +WPI for them: a progress ack after the reconnect would renew the lease at the
+          // server while the member already gave it up, and the message would never be redelivered
+          for (const msg of this.#held) this.#leaseLost.add(msg);
+          lost.abort(lease.reason());
+        },
+        Math.max(0, heard + lease.afterMs - Date.now()),
+      );
+    }
+  }
+
+  /** The connection is back: held messages keep their leases (`+WPI` reaches the server again). */
+  reconnected(): void {
+    this.#heardAt = Date.now();
+    if (this.#leaseTimer) clearTimeout(this.#leaseTimer);
+    this.#leaseTimer = undefined;
+    this.pump();
   }
 
   /** Stop asking; messages that still arrive are given back (`-NAK`). Held messages stay settleable. */
@@ -277,6 +329,7 @@ export class Puller {
       this.#request = undefined;
     }
     if (this.#wakeTimer) clearTimeout(this.#wakeTimer);
+    if (this.#leaseTimer) clearTimeout(this.#leaseTimer);
     clearInterval(this.#progressTimer);
     this.#held.clear();
   }
@@ -287,6 +340,7 @@ export class Puller {
    */
   async close(): Promise<void> {
     this.stop();
+    if (this.#leaseTimer) clearTimeout(this.#leaseTimer);
     clearInterval(this.#progressTimer);
     this.#held.clear();
     // bounded: on a silent connection a drain's PING round trip never ends
