@@ -596,6 +596,11 @@ export function describeTransportContract(options: TransportContractOptions): vo
       });
 
       it('a message that kills its consumer is dead-lettered after maxAttempts deliveries without reaching the handler again', async () => {
+        // Each member takes one message at a time (concurrency 1, prefetch 1) and the poison message
+        // is alone in the queue while members die: a message merely prefetched by a member that
+        // crashes is rightly charged an attempt too (it was delivered and never settled), so other
+        // messages are published only once the poison message is dead-lettered. The case then
+        // asserts exactly the rule, on every broker, whatever the timing of prefetches.
         const maxAttempts = 2;
         const observer = await carrier();
         const topic = freshName('poison');
@@ -605,7 +610,8 @@ export function describeTransportContract(options: TransportContractOptions): vo
           letters.push(l);
         });
         const poisonAttempts: number[] = [];
-        const handled = new Set<string>();
+        const handled = new Map<string, number>(); // id → attempt
+        const deaths: Promise<void>[] = [];
         const poisonId = freshName('poison');
         const member = async () => {
           const c = await carrier();
@@ -613,15 +619,20 @@ export function describeTransportContract(options: TransportContractOptions): vo
           await c
             .subscribe(
               topic,
-              { group: 'g', concurrency: 2, retry: { maxAttempts, initialDelayMs: 50 } },
+              {
+                group: 'g',
+                concurrency: 1,
+                prefetch: 1,
+                retry: { maxAttempts, initialDelayMs: 50 },
+              },
               (m) => {
                 if (m.id === poisonId) {
                   poisonAttempts.push(m.attempt);
                   crashed = true;
-                  void c.abort(); // the process dies inside the handler
+                  deaths.push(c.abort()); // the process dies inside the handler
                   return new Promise<void>(() => {});
                 }
-                handled.add(m.id);
+                handled.set(m.id, m.attempt);
               },
             )
             .catch((error: unknown) => {
@@ -630,26 +641,35 @@ export function describeTransportContract(options: TransportContractOptions): vo
               if (!crashed) throw error;
             });
         };
-        await member();
         await observer.publish(topic, { poison: true }, { id: poisonId });
         for (let crash = 1; crash <= maxAttempts; crash++) {
+          await member(); // started, or restarted after the previous crash
           await until(() => poisonAttempts.length >= crash, `crash ${crash} of ${maxAttempts}`);
-          await member(); // restarted after the crash
+          await deaths[crash - 1]; // the dead member is gone before the next one starts
         }
-        // Messages published after the crashes reach the surviving member: the poison message
-        // holds nothing back once it is dead-lettered.
+        // The next member gets the poison message once more: core dead-letters it without calling
+        // the handler, and it holds nothing back afterwards.
+        await member();
+        await until(
+          () => letters.some((l) => l.message.id === poisonId),
+          'the poison message in the dead letters',
+        );
         const others = (
           await observer.publishBatch(
             topic,
             Array.from({ length: 3 }, (_, i) => ({ body: { fine: i } })),
           )
         ).map((r) => r.id);
-        await until(
-          () => letters.some((l) => l.message.id === poisonId),
-          'the poison message in the dead letters',
-        );
         await until(() => others.every((id) => handled.has(id)), 'the other messages handled');
         expect(poisonAttempts, 'attempts the handler saw').toEqual([1, 2]);
+        expect(
+          others.map((id) => handled.get(id)),
+          'attempts of the other messages',
+        ).toEqual([1, 1, 1]);
+        expect(
+          letters.filter((l) => l.message.id !== poisonId).map((l) => l.message.id),
+          'other messages dead-lettered',
+        ).toEqual([]);
         const letter = letters.find((l) => l.message.id === poisonId)!;
         expect(letter.attempts).toBe(maxAttempts);
         expect(letter.reason).toMatch(/without settlement/);
