@@ -3,9 +3,17 @@ import { inject } from 'vitest';
 
 // The whole conformance suite against the harness's Kafka (KRaft, local process or container).
 // Kafka group joins and rebalances take seconds, so waits get a longer deadline than on memory.
+// The crash cases wait for the group to give up a member that died without leaving: shorter group
+// timeouts than the defaults (adapter README, "Deadlines and liveness") keep them fast —
+// `sessionTimeoutMs=6000` (the broker's minimum; default 10 000) and `rebalanceTimeoutMs=10000`
+// (default 30 000; a rebalance waits that long for a member that does not rejoin, and a revoked
+// partition waits up to 7 s for its handlers, far longer than any handler of the suite).
 describeTransportContract({
   name: 'kafka',
-  url: () => inject('brokers').kafka,
+  url: () => {
+    const url = inject('brokers').kafka;
+    return `${url}${url.includes('?') ? '&' : '?'}sessionTimeoutMs=6000&rebalanceTimeoutMs=10000`;
+  },
   capabilities: {
     fanOut: true,
     competingConsumers: true,
