@@ -5,7 +5,7 @@ import { CarrierError, connect, type Delivery, type Transport, type WireMessage 
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import '../src/context.js';
 import { sqsEndpoint } from '../src/urls.js';
-import { sqsUrlVia } from './sqs-net-support.js';
+import { withParams } from './network-faults-support.js';
 
 // Closing, releasing and crashing on SQS: a closing member never hides the next message from the
 // others nor charges it an attempt, a release never charges an attempt (in any process), a crash
@@ -84,7 +84,7 @@ describe('sqs lifecycle', () => {
 
   it('a member closed during a retry backoff does not skip an attempt', async () => {
     const topic = freshName('backoff-close');
-    const url = sqsUrlVia(base(), undefined, { waitTimeSeconds: '1' });
+    const url = withParams(base(), { waitTimeSeconds: '1' });
     const seenByA: string[] = [];
     let failedAt = 0;
     let finishSlow!: () => void;
@@ -166,7 +166,7 @@ describe('sqs lifecycle', () => {
     const topic = freshName('attempts');
     // visibility 3 s so that the crashed member's lease runs out soon; 1 s long polls, so that the
     // aborted connection's poll (which goes on at the server) ends before the message is back
-    const url = sqsUrlVia(base(), undefined, { visibilityTimeout: '3', waitTimeSeconds: '1' });
+    const url = withParams(base(), { visibilityTimeout: '3', waitTimeSeconds: '1' });
     const deliveries: Delivery[] = [];
     const sink = (d: Delivery) => {
       deliveries.push(d);
