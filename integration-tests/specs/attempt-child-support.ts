@@ -2,8 +2,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { freshName, gate, waitFor } from '@carrier/contract';
-import type { Carrier, WireMessage } from '@carrier/core';
+import { type Carrier, CarrierError, type Delivery, type Transport, type WireMessage } from '@carrier/core';
 import { expect } from 'vitest';
+import type { TcpProxy } from '../src/proxy.js';
 
 // A consumer in its own process at the transport SPI level, so that it can really be killed with
 // SIGKILL while it holds a delivery. It runs the adapter's TypeScript sources (tsx, export condition
@@ -134,4 +135,33 @@ export async function expectCloseGivesBack(a: Carrier, b: Carrier, prefix = 'han
   await waitFor(() => seenByB.size >= expected, 5_000, `B to get the ${expected} messages A gave back`);
   expect(Date.now() - started).toBeLessThan(5_000);
   for (const attempt of seenByB.values()) expect(attempt).toBe(1);
+}
+
+/**
+ * A delivery held by `t` (whose connection goes through `proxy`) while the proxy goes silent loses
+ * its lease (aborted with LEASE_LOST within `leaseLostMs`), and once the proxy passes again it
+ * comes back with attempt 2. `producer` is a direct connection to the same broker.
+ */
+export async function expectLeaseLostThenAttempt2(
+  proxy: TcpProxy,
+  t: Transport,
+  producer: Transport,
+  options: { prefetch: number; leaseLostMs: number },
+): Promise<void> {
+  const topic = freshName('lease');
+  await producer.declare(topic, ['g']);
+  const inbox = new Inbox<Delivery>();
+  await t.subscribe(topic, 'g', { prefetch: options.prefetch, ordered: false }, inbox.sink);
+  await producer.publish(topic, [wireMessage('held')]);
+  const held = await inbox.next(10_000, 'the delivery');
+  expect(held.lease?.aborted).toBe(false);
+  proxy.setMode('blackhole');
+  await waitFor(() => held.lease?.aborted === true, options.leaseLostMs, 'the lease to be lost');
+  expect(held.lease?.reason).toBeInstanceOf(CarrierError);
+  expect((held.lease!.reason as CarrierError).code).toBe('LEASE_LOST');
+  proxy.setMode('pass');
+  const again = await inbox.next(30_000, 'the redelivery after the reconnect');
+  expect(again.message.id).toBe('held');
+  expect(again.attempt).toBe(2);
+  await again.ack();
 }

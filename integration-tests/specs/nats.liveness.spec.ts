@@ -5,7 +5,12 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import '../src/context.js';
 import { startProxy, type TcpProxy } from '../src/proxy.js';
 import { natsServers } from '../src/urls.js';
-import { expectCloseGivesBack, Inbox, wireMessage } from './attempt-child-support.js';
+import {
+  expectCloseGivesBack,
+  expectLeaseLostThenAttempt2,
+  Inbox,
+  wireMessage,
+} from './attempt-child-support.js';
 
 // Liveness on NATS beyond the cross-broker cases of network-faults.spec.ts (silent endpoint at
 // connect, silent connection mid-consumption, resets mid-publish): an idle connection's PINGs
@@ -44,23 +49,8 @@ describe('nats liveness', () => {
     );
     const producer = await createTransport(new URL(direct()), { onError: () => {} });
     try {
-      const topic = freshName('lease');
-      await producer.declare(topic, ['g']);
-      const inbox = new Inbox<Delivery>();
       // prefetch 2: a pull request keeps waiting, so its missed heartbeats reveal the silence
-      await t.subscribe(topic, 'g', { prefetch: 2, ordered: false }, inbox.sink);
-      await producer.publish(topic, [wireMessage('held')]);
-      const held = await inbox.next(10_000, 'the delivery');
-      expect(held.lease?.aborted).toBe(false);
-      p.setMode('blackhole');
-      await waitFor(() => held.lease?.aborted === true, 20_000, 'the lease to be lost');
-      expect(held.lease?.reason).toBeInstanceOf(CarrierError);
-      expect((held.lease!.reason as CarrierError).code).toBe('LEASE_LOST');
-      p.setMode('pass');
-      const again = await inbox.next(30_000, 'the redelivery after the reconnect');
-      expect(again.message.id).toBe('held');
-      expect(again.attempt).toBe(2);
-      await again.ack();
+      await expectLeaseLostThenAttempt2(p, t, producer, { prefetch: 2, leaseLostMs: 20_000 });
     } finally {
       await Promise.allSettled([t.close(), producer.close()]);
     }

@@ -1,10 +1,8 @@
 import { createTransport } from '@carrier/adapter-rabbitmq';
-import { freshName, waitFor } from '@carrier/contract';
-import { CarrierError, type Delivery } from '@carrier/core';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, inject, it } from 'vitest';
 import '../src/context.js';
 import { startProxy, type TcpProxy, urlAddress } from '../src/proxy.js';
-import { Inbox, wireMessage } from './attempt-child-support.js';
+import { expectLeaseLostThenAttempt2 } from './attempt-child-support.js';
 import { withParams } from './network-faults-support.js';
 
 // Liveness on RabbitMQ beyond the cross-broker cases of network-faults.spec.ts (silent endpoint at
@@ -41,21 +39,7 @@ describe('rabbitmq liveness', () => {
         onError: () => {},
       });
       try {
-        const topic = freshName('lease');
-        const inbox = new Inbox<Delivery>();
-        await t.subscribe(topic, 'g', { prefetch: 1, ordered: false }, inbox.sink);
-        await producer.publish(topic, [wireMessage('held')]);
-        const held = await inbox.next(10_000, 'the delivery');
-        expect(held.lease?.aborted).toBe(false);
-        p.setMode('blackhole');
-        await waitFor(() => held.lease?.aborted === true, 15_000, 'the lease to be lost');
-        expect(held.lease?.reason).toBeInstanceOf(CarrierError);
-        expect((held.lease!.reason as CarrierError).code).toBe('LEASE_LOST');
-        p.setMode('pass');
-        const again = await inbox.next(30_000, 'the redelivery after the reconnect');
-        expect(again.message.id).toBe('held');
-        expect(again.attempt).toBe(2);
-        await again.ack();
+        await expectLeaseLostThenAttempt2(p, t, producer, { prefetch: 1, leaseLostMs: 15_000 });
       } finally {
         await Promise.allSettled([t.close(), producer.close()]);
       }
