@@ -44,7 +44,10 @@ describe('nats liveness', () => {
   }, async () => {
     const p = await proxy();
     const t = await createTransport(
-      new URL(`nats://${p.address}?ackWaitMs=1500&connectTimeoutMs=1000&reconnectWaitMs=200`),
+      // client PINGs every second: the silence is noticed in ~3 s rather than by missed pull heartbeats
+      new URL(
+        `nats://${p.address}?ackWaitMs=1500&connectTimeoutMs=1000&reconnectWaitMs=200&pingIntervalMs=1000&maxPingOut=2`,
+      ),
       { onError: () => {} },
     );
     const producer = await createTransport(new URL(direct()), { onError: () => {} });
