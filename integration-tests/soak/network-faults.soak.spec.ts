@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import {
+  BATCH_RESET,
   type Proxied,
   proxied,
+  resetMidBatch,
   resetMidPublish,
   silentAtConnect,
   silentMidConsumption,
@@ -9,7 +11,7 @@ import {
 import { BROKERS, type BrokerName } from '../src/types.js';
 
 // The network-fault cases of specs/network-faults.spec.ts, repeated: CARRIER_SOAK_REPEAT rounds
-// (default 5) per broker, each round all three cases on a fresh topic. Only brokers named in
+// (default 5) per broker, each round every case on a fresh topic. Only brokers named in
 // CARRIER_SOAK_BROKERS (comma-separated, default all four) run.
 
 const ROUNDS = Number(process.env.CARRIER_SOAK_REPEAT ?? 5);
@@ -39,5 +41,12 @@ describe.each(brokers.map((name) => [name] as [BrokerName]))('network faults, re
     it(`round ${round}/${ROUNDS}: reset mid-publish`, async () => {
       await resetMidPublish(b, (l) => report(`round ${round}: ${l}`));
     }, 180_000);
+    it.runIf(BATCH_RESET[name] !== undefined)(
+      `round ${round}/${ROUNDS}: reset mid-batch`,
+      async () => {
+        await resetMidBatch(b, (l) => report(`round ${round}: ${l}`));
+      },
+      120_000,
+    );
   }
 });

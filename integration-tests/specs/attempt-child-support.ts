@@ -1,7 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { WireMessage } from '@carrier/core';
+import { freshName, gate, waitFor } from '@carrier/contract';
+import { type Carrier, CarrierError, type Delivery, type Transport, type WireMessage } from '@carrier/core';
+import { expect } from 'vitest';
+import type { TcpProxy } from '../src/proxy.js';
 
 // A consumer in its own process at the transport SPI level, so that it can really be killed with
 // SIGKILL while it holds a delivery. It runs the adapter's TypeScript sources (tsx, export condition
@@ -99,4 +102,66 @@ export class Inbox<D> {
     await new Promise((resolve) => setTimeout(resolve, ms));
     return this.items.length === before;
   }
+}
+
+/**
+ * Closing a member gives back at once, with the same attempt, what it received and did not handle:
+ * A (one handler at a time, prefetch 10) holds the first of 5 messages while its subscription
+ * closes; B must get the other ones within 5 s (far less than any ack wait or visibility), each
+ * with attempt 1. `a` and `b` are two connections to the same broker.
+ */
+export async function expectCloseGivesBack(a: Carrier, b: Carrier, prefix = 'handback'): Promise<void> {
+  const topic = freshName(prefix);
+  const hold = gate();
+  const seenByA: string[] = [];
+  const subA = await a.subscribe(topic, { group: 'g', concurrency: 1, prefetch: 10 }, async (m) => {
+    seenByA.push(m.body as string);
+    await hold.promise;
+  });
+  await a.publishBatch(
+    topic,
+    Array.from({ length: 5 }, (_, i) => ({ body: `m${i}` })),
+  );
+  await waitFor(() => seenByA.length === 1, 10_000, 'A to start on the first message');
+  const closing = subA.close();
+  hold.open();
+  await closing;
+  const seenByB = new Map<string, number>();
+  const started = Date.now();
+  await b.subscribe(topic, { group: 'g' }, (m) => {
+    seenByB.set(m.body as string, m.attempt);
+  });
+  const expected = 5 - seenByA.length;
+  await waitFor(() => seenByB.size >= expected, 5_000, `B to get the ${expected} messages A gave back`);
+  expect(Date.now() - started).toBeLessThan(5_000);
+  for (const attempt of seenByB.values()) expect(attempt).toBe(1);
+}
+
+/**
+ * A delivery held by `t` (whose connection goes through `proxy`) while the proxy goes silent loses
+ * its lease (aborted with LEASE_LOST within `leaseLostMs`), and once the proxy passes again it
+ * comes back with attempt 2. `producer` is a direct connection to the same broker.
+ */
+export async function expectLeaseLostThenAttempt2(
+  proxy: TcpProxy,
+  t: Transport,
+  producer: Transport,
+  options: { prefetch: number; leaseLostMs: number },
+): Promise<void> {
+  const topic = freshName('lease');
+  await producer.declare(topic, ['g']);
+  const inbox = new Inbox<Delivery>();
+  await t.subscribe(topic, 'g', { prefetch: options.prefetch, ordered: false }, inbox.sink);
+  await producer.publish(topic, [wireMessage('held')]);
+  const held = await inbox.next(10_000, 'the delivery');
+  expect(held.lease?.aborted).toBe(false);
+  proxy.setMode('blackhole');
+  await waitFor(() => held.lease?.aborted === true, options.leaseLostMs, 'the lease to be lost');
+  expect(held.lease?.reason).toBeInstanceOf(CarrierError);
+  expect((held.lease!.reason as CarrierError).code).toBe('LEASE_LOST');
+  proxy.setMode('pass');
+  const again = await inbox.next(30_000, 'the redelivery after the reconnect');
+  expect(again.message.id).toBe('held');
+  expect(again.attempt).toBe(2);
+  await again.ack();
 }

@@ -12,6 +12,8 @@ interface Echo {
   /** Sockets on the server side whose peer sent FIN / that saw an error. */
   ended: () => number;
   errors: () => number;
+  /** Bytes the echo server read. */
+  bytes: () => number;
   close: () => Promise<void>;
 }
 
@@ -19,11 +21,15 @@ async function echoServer(): Promise<Echo> {
   let accepted = 0;
   let ended = 0;
   let errors = 0;
+  let bytes = 0;
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true }, (s) => {
     accepted += 1;
     sockets.add(s);
-    s.on('data', (d) => s.write(d));
+    s.on('data', (d) => {
+      bytes += d.length;
+      s.write(d);
+    });
     s.on('end', () => {
       ended += 1;
       s.end();
@@ -39,6 +45,7 @@ async function echoServer(): Promise<Echo> {
     accepted: () => accepted,
     ended: () => ended,
     errors: () => errors,
+    bytes: () => bytes,
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -232,6 +239,40 @@ describe('loopback TCP proxy', () => {
     cleanup.push(() => void again.socket.destroy());
     again.socket.write('back');
     await until('the echo after reset', () => again.received() === 'back');
+  });
+
+  it('resetAfter: passes the first N bytes on, then resets every connection once; new connections pass', async () => {
+    const { echo, proxy } = await setup();
+    const a = await client(proxy.port);
+    const b = await client(proxy.port);
+    cleanup.push(
+      () => void a.socket.destroy(),
+      () => void b.socket.destroy(),
+    );
+    a.socket.write('hello');
+    await until('the echo', () => a.received() === 'hello');
+    expect(proxy.bytesUp).toBe(5);
+
+    proxy.resetAfter(10);
+    a.socket.write('x'.repeat(25));
+    await until('the reset at the client', () => a.closed());
+    expect(a.error()?.code).toBe('ECONNRESET');
+    // every connection, also the idle one
+    await until('the reset of the other connection', () => b.closed());
+    expect(b.error()?.code).toBe('ECONNRESET');
+    expect(proxy.resets).toBe(1);
+    expect(proxy.bytesUp).toBe(15);
+    expect(echo.bytes()).toBeLessThanOrEqual(15);
+    expect(proxy.mode).toBe('pass');
+
+    // one-shot: a new connection passes, and more bytes do not reset it
+    const c = await client(proxy.port);
+    cleanup.push(() => void c.socket.destroy());
+    c.socket.write('y'.repeat(100));
+    await until('the echo after the reset', () => c.received().length === 100);
+    await delay(QUIET_MS);
+    expect(c.closed()).toBe(false);
+    expect(proxy.resets).toBe(1);
   });
 
   it('close: resets every connection, also held ones, and stops listening', async () => {

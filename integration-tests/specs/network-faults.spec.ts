@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { BROKERS, type BrokerName } from '../src/types.js';
 import {
+  BATCH_RESET,
   type Proxied,
   proxied,
+  resetMidBatch,
   resetMidPublish,
   silentAtConnect,
   silentMidConsumption,
@@ -10,7 +12,8 @@ import {
 
 // Network faults, the same on every broker, through the loopback proxy (src/proxy.ts): a silent
 // endpoint at connect, a connection that goes silent mid-consumption (no FIN, no RST), and
-// connections reset mid-publish. What each case expects and the liveness knobs it sets are in
+// connections reset mid-publish (single publishes on every broker, one large batch on NATS and
+// RabbitMQ). What each case expects and the liveness knobs it sets are in
 // network-faults-support.ts. `npm run soak` repeats these cases (soak/network-faults.soak.spec.ts).
 
 const report = (line: string) => console.log(`[network faults] ${line}`);
@@ -35,4 +38,12 @@ describe.each(BROKERS.map((name) => [name] as [BrokerName]))('network faults: %s
   it('connections reset mid-publish: every publish resolves or rejects with a code, and every resolved one is delivered', async () => {
     await resetMidPublish(b, report);
   }, 120_000);
+
+  it.runIf(BATCH_RESET[name] !== undefined)(
+    'a batch publish cut by a reset rejects with PUBLISH_FAILED naming exactly the unconfirmed messages, and every confirmed one is delivered',
+    async () => {
+      await resetMidBatch(b, report);
+    },
+    60_000,
+  );
 });

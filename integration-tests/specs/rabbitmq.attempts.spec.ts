@@ -1,9 +1,9 @@
 import { createTransport } from '@carrier/adapter-rabbitmq';
-import { freshName, gate, waitFor } from '@carrier/contract';
+import { freshName } from '@carrier/contract';
 import { type Carrier, connect, type Delivery, type Transport } from '@carrier/core';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import '../src/context.js';
-import { Inbox, spawnHolder, wireMessage } from './attempt-child-support.js';
+import { expectCloseGivesBack, Inbox, spawnHolder, wireMessage } from './attempt-child-support.js';
 
 // Delivery.attempt on RabbitMQ at the transport SPI, on both queue types. Quorum queues count
 // returns in x-delivery-count (3.10 counts a nack-requeue too); classic queues only flag
@@ -92,31 +92,10 @@ for (const queueType of ['quorum', 'classic'] as const) {
     it('closing a member gives back at once, with the same attempt, what it received and did not handle', {
       timeout: 30_000,
     }, async () => {
-      const topic = freshName(`handback-${queueType}`);
       const a = await connect(url());
       const b = await connect(url());
       carriers.push(a, b);
-      const hold = gate();
-      const seenByA: string[] = [];
-      const subA = await a.subscribe(topic, { group: 'g', concurrency: 1, prefetch: 10 }, async (m) => {
-        seenByA.push(m.body as string);
-        await hold.promise;
-      });
-      await a.publishBatch(
-        topic,
-        Array.from({ length: 5 }, (_, i) => ({ body: `m${i}` })),
-      );
-      await waitFor(() => seenByA.length === 1, 10_000, 'A to start on the first message');
-      const closing = subA.close();
-      hold.open();
-      await closing;
-      const seenByB = new Map<string, number>();
-      await b.subscribe(topic, { group: 'g' }, (m) => {
-        seenByB.set(m.body as string, m.attempt);
-      });
-      const expected = 5 - seenByA.length;
-      await waitFor(() => seenByB.size >= expected, 5_000, `B to get the ${expected} messages A gave back`);
-      for (const attempt of seenByB.values()) expect(attempt).toBe(1);
+      await expectCloseGivesBack(a, b, `handback-${queueType}`);
     });
   });
 }

@@ -9,6 +9,7 @@ import net from 'node:net';
 //   proxy.setMode('blackhole');   // silent: connections stay open, no byte passes, no FIN, no RST
 //   proxy.setMode('pass');        // traffic flows again (held bytes are delivered, like TCP would)
 //   proxy.setMode('reset');       // every connection is reset (RST); new ones are reset at once
+//   proxy.resetAfter(50_000);     // once 50 kB more went client → target: reset every connection, once
 //   await proxy.close();          // stops listening and destroys every connection
 //
 // Modes:
@@ -21,6 +22,9 @@ import net from 'node:net';
 //   the target only once the mode is `pass`.
 // - `reset`: every open connection is destroyed with RST on both sides; new connections are
 //   accepted and reset at once (the client sees ECONNRESET, never a silent hang).
+//
+// A silent server (accepts TCP, never answers) is a proxy started in `blackhole` mode with any
+// target: `await startProxy('127.0.0.1:9', { mode: 'blackhole' })`.
 
 export type ProxyMode = 'pass' | 'blackhole' | 'reset';
 
@@ -47,6 +51,17 @@ export interface TcpProxy {
    * close is seen also while blackholed, though not passed on).
    */
   readonly openConnections: number;
+  /** Bytes passed on from clients to the target so far (`pass` mode). */
+  readonly bytesUp: number;
+  /** How many times every open connection was reset (by `setMode('reset')` or {@link resetAfter}). */
+  readonly resets: number;
+  /**
+   * Arms a one-shot reset: once `bytes` more bytes have been passed on from clients to the target,
+   * the first `bytes` of them are delivered and every open connection is reset (RST, both sides),
+   * e.g. in the middle of a large publish. The mode does not change: new connections pass. A new
+   * call replaces an armed one.
+   */
+  resetAfter(bytes: number): void;
   /** Switches the mode; takes effect on existing connections at once. */
   setMode(mode: ProxyMode): void;
   /** Changes the target of connections made from now on (existing ones keep theirs). */
@@ -117,6 +132,12 @@ export async function startProxy(
   let mode: ProxyMode = options.mode ?? 'pass';
   let accepted = 0;
   let closed = false;
+  let bytesUp = 0;
+  let resets = 0;
+  /** Bytes still to pass client → target before the armed reset (resetAfter). */
+  let resetBudget: number | undefined;
+  /** The armed reset fired: its last bytes are being written; nothing more passes client → target. */
+  let resetting = false;
   const pairs = new Set<Pair>();
 
   const reset = (s: net.Socket | undefined) => {
@@ -160,9 +181,30 @@ export async function startProxy(
     }
   };
 
+  const resetAll = () => {
+    resetting = false;
+    resets += 1;
+    for (const p of [...pairs]) finish(p, 'reset');
+  };
+
   const forward = (p: Pair, side: Side, chunk: Buffer) => {
     const dest = ready(p, side);
     if (!dest) return;
+    if (side === 'client') {
+      if (resetting) return;
+      if (resetBudget !== undefined && chunk.length >= resetBudget) {
+        const head = chunk.subarray(0, resetBudget);
+        resetBudget = undefined;
+        resetting = true;
+        bytesUp += head.length;
+        // the bytes up to the budget reach the target, then every connection is reset
+        if (head.length > 0) dest.write(head, () => resetAll());
+        else resetAll();
+        return;
+      }
+      if (resetBudget !== undefined) resetBudget -= chunk.length;
+      bytesUp += chunk.length;
+    }
     if (!dest.write(chunk) && !p.blocked[side]) {
       p.blocked[side] = true;
       flow(p);
@@ -285,6 +327,16 @@ export async function startProxy(
     get accepted() {
       return accepted;
     },
+    get bytesUp() {
+      return bytesUp;
+    },
+    get resets() {
+      return resets;
+    },
+    resetAfter(bytes: number) {
+      if (!Number.isInteger(bytes) || bytes < 0) throw new Error('proxy: resetAfter wants a byte count >= 0');
+      resetBudget = bytes;
+    },
     get openConnections() {
       let n = 0;
       for (const p of pairs) if (!p.clientGone) n += 1;
@@ -293,6 +345,7 @@ export async function startProxy(
     setMode(next: ProxyMode) {
       if (closed) throw new Error('proxy: closed');
       mode = next;
+      if (next === 'reset') resets += 1;
       for (const p of [...pairs]) {
         if (next === 'reset') finish(p, 'reset');
         else if (next === 'pass') release(p);
