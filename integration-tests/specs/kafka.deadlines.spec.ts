@@ -4,14 +4,16 @@ import { CarrierError, connect } from '@carrier/core';
 import { describe, expect, it } from 'vitest';
 
 // connect() to a Kafka address that accepts TCP and never answers must fail within
-// connectTimeoutMs, and leave no socket open behind it.
+// connectTimeoutMs, leave no socket open behind it, and open none afterwards.
 
 describe('kafka deadlines', () => {
   it('connect to a silent endpoint rejects within connectTimeoutMs and leaves no socket', {
     timeout: 30_000,
   }, async () => {
     const sockets = new Set<Socket>();
+    let accepted = 0;
     const server = createServer((socket) => {
+      accepted += 1;
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
       socket.on('error', () => {});
@@ -28,13 +30,16 @@ describe('kafka deadlines', () => {
         error = e;
       }
       const took = Date.now() - started;
+      const acceptedAtRejection = accepted;
       expect(error).toBeInstanceOf(CarrierError);
       expect(['TIMEOUT', 'CONNECTION']).toContain((error as CarrierError).code);
       expect(took).toBeLessThan(4_000);
       // every socket the client opened is closed again shortly after
       await waitFor(() => sockets.size === 0, 5_000, 'no socket left open');
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      // … and none is opened afterwards (kafkajs retries the failed connect for seconds)
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
       expect(sockets.size).toBe(0);
+      expect(accepted, 'connections opened after connect rejected').toBe(acceptedAtRejection);
     } finally {
       for (const s of sockets) s.destroy();
       await new Promise((resolve) => server.close(resolve));
