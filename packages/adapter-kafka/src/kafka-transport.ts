@@ -14,6 +14,7 @@ import {
 import kafkajs, {
   type Admin,
   type ConsumerConfig,
+  type ICustomPartitioner,
   type Kafka,
   type KafkaConfig,
   type KafkaMessage,
@@ -113,6 +114,31 @@ function recordSize(record: Message): number {
   return size;
 }
 
+/**
+ * The default partitioner (murmur2 of the key as the Java client; round-robin without a key), but a
+ * record keeps the partition chosen for it on its first attempt when kafkajs retries the send.
+ *
+ * kafkajs' idempotent producer rolls a partition's sequence number back when a produce request
+ * fails, also when the broker stored the batch and only the answer was lost (a connection reset),
+ * and its retry re-partitions the records: a keyless record then moved to another partition, and
+ * the next record sent to the first one reused the rolled-back sequence number, which the broker
+ * takes for a duplicate of the stored batch — it answers success and drops the record. With the
+ * partition pinned the retry is the same batch on the same partition, which the broker
+ * de-duplicates correctly.
+ */
+export const pinnedPartitioner: ICustomPartitioner = () => {
+  const inner = Partitioners.DefaultPartitioner();
+  const chosen = new WeakMap<Message, number>();
+  return (args) => {
+    let partition = chosen.get(args.message);
+    if (partition === undefined || !args.partitionMetadata.some((p) => p.partitionId === partition)) {
+      partition = inner(args);
+      chosen.set(args.message, partition);
+    }
+    return partition;
+  };
+};
+
 interface Reader {
   stop(): Promise<void>;
   close(): Promise<void>;
@@ -138,6 +164,8 @@ export class KafkaTransport implements Transport {
   readonly #replicationFactor: number;
   readonly #consumerConfig: Omit<ConsumerConfig, 'groupId'>;
   #producer: Promise<Producer> | undefined;
+  /** The send in progress (sends run one at a time, see {@link KafkaTransport.#send}). */
+  #sending: Promise<unknown> = Promise.resolve();
   readonly #topics = new Map<string, Promise<boolean>>();
   readonly #positioned = new Map<string, Promise<void>>();
   readonly #readers = new Set<Reader>();
@@ -358,7 +386,7 @@ export class KafkaTransport implements Transport {
         idempotent: true,
         maxInFlightRequests: 1,
         allowAutoTopicCreation: false,
-        createPartitioner: Partitioners.DefaultPartitioner,
+        createPartitioner: pinnedPartitioner,
         retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 5_000 },
       });
       producer.on(producer.events.REQUEST_TIMEOUT, (e) => this.#requestTimedOut(e.payload.broker));
@@ -381,8 +409,24 @@ export class KafkaTransport implements Transport {
   /**
    * Sends records to one topic with acks=all, in chunks that fit the broker's batch limit, in
    * order; stops at the first failed chunk. Resolves with the indexes that were not confirmed.
+   *
+   * Sends run one at a time, and a failed one retires its producer before the next send starts.
+   * kafkajs rolls a partition's sequence number back when a produce request fails, without knowing
+   * whether the broker stored the batch (a connection reset after the request went out), and
+   * retries after a pause. A send started meanwhile on the same producer took the rolled-back
+   * number; when the first batch had been stored, the broker answered the second as a duplicate of
+   * it (success, offset of the first) and never stored it: a publish resolved and was lost. One
+   * send at a time, with partitions pinned across retries ({@link pinnedPartitioner}), a rolled-back
+   * number is only ever reused by the retry of the same batch; after a send failed (fate unknown,
+   * PUBLISH_FAILED) its producer id is never used again.
    */
-  async #send(topic: string, records: readonly Message[]): Promise<{ failed: number[]; error?: unknown }> {
+  #send(topic: string, records: readonly Message[]): Promise<{ failed: number[]; error?: unknown }> {
+    const run = this.#sending.then(() => this.#sendNow(topic, records));
+    this.#sending = run.catch(() => {});
+    return run;
+  }
+
+  async #sendNow(topic: string, records: readonly Message[]): Promise<{ failed: number[]; error?: unknown }> {
     const limit = this.capabilities.maxMessageBytes + RECORD_OVERHEAD_BYTES / 2;
     const chunks: number[][] = [];
     let current: number[] = [];
@@ -400,9 +444,15 @@ export class KafkaTransport implements Transport {
     if (current.length > 0) chunks.push(current);
     for (let c = 0; c < chunks.length; c++) {
       const chunk = chunks[c]!;
+      if (this.#closed) {
+        // queued behind a send that was still running at close(): no new producer after close
+        const error = new CarrierError('CLOSED', 'kafka connection is closed', { transport: NAME });
+        return { failed: chunks.slice(c).flat(), error };
+      }
       const producer = this.#getProducer();
       try {
-        await (await producer).send({ topic, acks: -1, messages: chunk.map((i) => records[i]!) });
+        // fresh objects: the pinned partition of a record belongs to this send only
+        await (await producer).send({ topic, acks: -1, messages: chunk.map((i) => ({ ...records[i]! })) });
       } catch (error) {
         this.#dropProducer(producer);
         return { failed: chunks.slice(c).flat(), error };

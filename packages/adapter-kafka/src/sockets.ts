@@ -14,6 +14,10 @@ export class SocketRegistry {
 
   /** The factory to pass to kafkajs (`KafkaConfig.socketFactory`). */
   readonly factory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
+    // Refused (a connect past its deadline): open nothing. kafkajs' retries of the failed connect
+    // keep calling the factory for seconds after the deadline; a socket opened and destroyed at
+    // once still reaches the endpoint. kafkajs turns the throw into a KafkaJSConnectionError.
+    if (this.#refused) throw this.#refused;
     const socket = ssl
       ? tlsConnect({ host, port, ...(isIP(host) ? {} : { servername: host }), ...ssl }, onConnect)
       : netConnect({ host, port }, onConnect);
@@ -24,8 +28,6 @@ export class SocketRegistry {
       entry.lastReceived = Date.now();
     });
     socket.once('close', () => this.#sockets.delete(socket));
-    const refused = this.#refused;
-    if (refused) process.nextTick(() => socket.destroy(refused));
     return socket;
   };
 
@@ -34,8 +36,8 @@ export class SocketRegistry {
   }
 
   /**
-   * Destroys every socket now and every one opened from now on (a connect past its deadline). The
-   * 'error' makes kafkajs reject the requests in flight at once.
+   * Destroys every socket now and opens none from now on (a connect past its deadline): the factory
+   * throws instead. The 'error' makes kafkajs reject the requests in flight at once.
    */
   refuse(reason: Error): void {
     this.#refused = reason;

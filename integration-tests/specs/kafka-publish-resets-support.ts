@@ -1,0 +1,120 @@
+import { type Carrier, CarrierError, connect } from '@carrier/core';
+import { expect } from 'vitest';
+import { type Proxied, waitUntil } from './network-faults-support.js';
+
+// Kafka publishing through the proxy of src/proxy.ts while it resets every connection, several
+// times over on one publisher connection; then a new group reads the topic from its start and must
+// find every publish that resolved. Used by specs/kafka.publish-resets.spec.ts and
+// soak/kafka.publish-resets.soak.spec.ts.
+//
+// What it catches: kafkajs' idempotent producer rolls a partition's sequence number back when a
+// produce request fails (also when the broker stored it and only the answer was lost) and retries
+// after a pause; a concurrent send (or a retry moved to another partition) reusing that number was
+// answered by the broker as a duplicate of the stored batch: success, but never stored.
+
+/** Codes a publish may reject with when its connection is reset. */
+const FAULT_CODES = ['CONNECTION', 'TIMEOUT', 'PUBLISH_FAILED'];
+
+export interface ResetCyclesResult {
+  published: number;
+  resolved: number;
+  rejected: number;
+}
+
+/**
+ * `cycles` times: 4 concurrent publishers through `b.through` until 20 publishes resolved, then the
+ * proxy resets every connection for 1.5 s, then passes again until 10 more resolved. Asserts that no
+ * publish hangs, every rejection is a coded CarrierError (PUBLISH_FAILED naming its message), and
+ * every resolved publish is in the topic.
+ */
+export async function publishThroughResets(b: Proxied, cycles: number): Promise<ResetCyclesResult> {
+  const topic = `resets-${Date.now().toString(36)}-${Math.random().toString(16).slice(2, 8)}`;
+  let publisher: Carrier | undefined;
+  let reader: Carrier | undefined;
+  const outcomes = new Map<string, 'ok' | Error>();
+  b.proxy.setMode('pass');
+  try {
+    reader = await connect(b.direct);
+    await reader.declare(topic, []);
+    publisher = await connect(b.through, { onError: () => {} });
+    let n = 0;
+    for (let cycle = 0; cycle < cycles; cycle++) {
+      let phase: 'before' | 'reset' | 'after' = 'before';
+      let okBefore = 0;
+      let okAfter = 0;
+      const deadline = Date.now() + 60_000;
+      const network = (async () => {
+        await waitUntil('20 publishes before the reset', () => okBefore >= 20, 30_000);
+        phase = 'reset';
+        b.proxy.setMode('reset');
+        await new Promise((r) => setTimeout(r, 1_500));
+        phase = 'after';
+        b.proxy.setMode('pass');
+      })();
+      network.catch(() => {});
+      const worker = async () => {
+        while (Date.now() < deadline && !(phase === 'after' && okAfter >= 10)) {
+          const id = `c${cycle}-m${n++}`;
+          const started = phase;
+          let timer: NodeJS.Timeout | undefined;
+          try {
+            await Promise.race([
+              publisher!.publish(topic, { id }, { id }),
+              new Promise<never>((_, reject) => {
+                timer = setTimeout(() => reject(new Error(`publish ${id} still pending after 30 s`)), 30_000);
+              }),
+            ]);
+            outcomes.set(id, 'ok');
+            if (started === 'after') okAfter++;
+            else if (phase === 'before') okBefore++;
+          } catch (err) {
+            outcomes.set(id, err as Error);
+          } finally {
+            clearTimeout(timer);
+          }
+          if (phase === 'reset') await new Promise((r) => setTimeout(r, 50));
+        }
+      };
+      await Promise.all([worker(), worker(), worker(), worker()]);
+      await network;
+      expect(okAfter, `cycle ${cycle}: publishes resolved after the reset ended`).toBeGreaterThanOrEqual(10);
+    }
+
+    const resolved = [...outcomes].filter(([, o]) => o === 'ok').map(([id]) => id);
+    const rejected = [...outcomes].filter(([, o]) => o !== 'ok') as [string, Error][];
+    const bad = rejected.filter(
+      ([id, e]) =>
+        !(e instanceof CarrierError) ||
+        !FAULT_CODES.includes(e.code) ||
+        (e.code === 'PUBLISH_FAILED' && !e.failures?.some((f) => f.id === id)),
+    );
+    expect(
+      bad.map(([id, e]) => `${id}: ${String(e)}`),
+      'rejections that are not a coded CarrierError naming the message',
+    ).toEqual([]);
+
+    // a new group reads the topic from its start
+    const seen = new Set<string>();
+    const sub = await reader.subscribe(topic, { group: 'check', concurrency: 8 }, (m) => {
+      seen.add(m.id);
+    });
+    try {
+      await waitUntil(
+        'every resolved publish in the topic',
+        () => resolved.every((id) => seen.has(id)),
+        30_000,
+      ).catch(() => {});
+    } finally {
+      await sub.close();
+    }
+    expect(
+      resolved.filter((id) => !seen.has(id)),
+      `resolved publishes not in the topic (${resolved.length} resolved, ${rejected.length} rejected, ${seen.size} ids read back)`,
+    ).toEqual([]);
+    return { published: outcomes.size, resolved: resolved.length, rejected: rejected.length };
+  } finally {
+    b.proxy.setMode('pass');
+    await publisher?.close().catch(() => {});
+    await reader?.close().catch(() => {});
+  }
+}
