@@ -913,8 +913,8 @@ export async function createNatsTransport(
   settings: NatsSettings,
   options: TransportFactoryOptions,
 ): Promise<NatsTransport> {
-  // the URL's option wins; else the factory's (core's default or the application's), else 10 s
-  const connectTimeoutMs = settings.connectTimeoutMs ?? options.connectTimeoutMs ?? 10_000;
+  // the factory option wins (core resolves ConnectOptions, then the URL); else the URL, else 10 s
+  const connectTimeoutMs = options.connectTimeoutMs ?? settings.connectTimeoutMs ?? 10_000;
   let nc: NatsConnection;
   try {
     nc = await connectWithDeadline({

@@ -190,7 +190,7 @@ export function parseNatsUrl(url: URL): NatsSettings {
     ackWaitMs: integer(params, 'ackWaitMs', 1_000),
     maxAckPending: integer(params, 'maxAckPending', 1),
     requestTimeoutMs: integer(params, 'requestTimeoutMs', 100),
-    connectTimeoutMs: params.has('connectTimeoutMs') ? integer(params, 'connectTimeoutMs', 100) : undefined,
+    connectTimeoutMs: params.has('connectTimeoutMs') ? integer(params, 'connectTimeoutMs', 1) : undefined,
     reconnectWaitMs: integer(params, 'reconnectWaitMs', 10),
     pingIntervalMs: integer(params, 'pingIntervalMs', 100),
     maxPingOut: integer(params, 'maxPingOut', 1),

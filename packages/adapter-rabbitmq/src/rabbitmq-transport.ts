@@ -76,7 +76,8 @@ export class RabbitTransport implements Transport {
       maxMessageBytes: settings.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
       redrive: true,
     };
-    const connectTimeoutMs = settings.connectTimeoutMs ?? options.connectTimeoutMs ?? 10_000;
+    // the factory option wins (core resolves ConnectOptions, then the URL); else the URL, else 10 s
+    const connectTimeoutMs = options.connectTimeoutMs ?? settings.connectTimeoutMs ?? 10_000;
     this.#manager = new ConnectionManager(settings, connectTimeoutMs, {
       onLost: (error) => this.#onError(error),
       onRecovered: () => {

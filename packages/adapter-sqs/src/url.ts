@@ -127,6 +127,6 @@ export function parseSqsUrl(url: URL): SqsSettings {
     connectTimeoutMs:
       params.get('connectTimeoutMs') === null
         ? undefined
-        : integer(params, 'connectTimeoutMs', 10_000, 1, 600_000),
+        : integer(params, 'connectTimeoutMs', 10_000, 1, 2_147_483_647),
   };
 }

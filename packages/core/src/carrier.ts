@@ -13,7 +13,7 @@ import type {
   SubscribeOptions,
   Subscription,
 } from './message.js';
-import { validateHeaders, validateName } from './names.js';
+import { validateContentType, validateHeaders, validateName } from './names.js';
 import type { Capabilities, Transport, WireMessage } from './transport.js';
 import { isWellFormed } from './unicode.js';
 
@@ -88,7 +88,7 @@ export class Carrier {
         'id is not well-formed Unicode (it contains a lone surrogate)',
       );
     }
-    const { bytes, contentType } = encodeBody(entry.body, entry.contentType);
+    const { bytes, contentType } = encodeBody(entry.body, validateContentType(entry.contentType));
     const size = messageSize(bytes, entry.key, headers);
     const limit = this.#transport.capabilities.maxMessageBytes;
     if (size > limit) {

@@ -80,17 +80,18 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  */
 export function resolveConnectTimeout(url: URL, option: number | undefined): number {
   const fromUrl = url.searchParams.get('connectTimeoutMs');
-  let value: number;
-  if (option !== undefined) value = option;
-  else if (fromUrl !== null) value = /^\d+$/.test(fromUrl) ? Number(fromUrl) : Number.NaN;
-  else value = DEFAULT_CONNECT_TIMEOUT_MS;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_TIMER_MS) {
-    throw new CarrierError(
-      'INVALID_ARGUMENT',
-      `connectTimeoutMs must be an integer number of milliseconds from 1 to ${MAX_TIMER_MS}`,
-    );
+  const urlValue = fromUrl === null ? undefined : /^\d+$/.test(fromUrl) ? Number(fromUrl) : Number.NaN;
+  // both are checked, even when the option wins: a bad URL is refused the same way on every broker
+  for (const value of [urlValue, option]) {
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_TIMER_MS) {
+      throw new CarrierError(
+        'INVALID_ARGUMENT',
+        `connectTimeoutMs must be an integer number of milliseconds from 1 to ${MAX_TIMER_MS}`,
+      );
+    }
   }
-  return value;
+  return option ?? urlValue ?? DEFAULT_CONNECT_TIMEOUT_MS;
 }
 
 interface AdapterModule {
@@ -203,12 +204,17 @@ export async function connect(url = 'memory://', options: ConnectOptions = {}): 
   const report = options.onError ?? ((error: Error) => console.error(`[carrier] ${String(error)}`));
   const onError = (error: Error) => report(scrubbed(error, secrets));
   const connectTimeoutMs = resolveConnectTimeout(parsed, options.connectTimeoutMs);
+  // the deadline counts from here: loading the adapter package is part of connecting
+  const deadline = Date.now() + connectTimeoutMs;
   const factory = options.transport ?? (await transportFactoryFor(parsed));
+  // core has validated it: adapters get it as the factory option only, never re-read differently
+  parsed.searchParams.delete('connectTimeoutMs');
+  const remainingMs = Math.max(1, deadline - Date.now());
   let transport: Transport;
   try {
     transport = await withDeadline(
-      factory(parsed, { onError, connectTimeoutMs }),
-      connectTimeoutMs,
+      factory(parsed, { onError, connectTimeoutMs: remainingMs }),
+      remainingMs,
       () =>
         new CarrierError(
           'TIMEOUT',

@@ -52,6 +52,6 @@ export type {
   SubscribeOptions,
   Subscription,
 } from './message.js';
-export { MAX_NAME_LENGTH, validateHeaders, validateName } from './names.js';
+export { MAX_NAME_LENGTH, validateContentType, validateHeaders, validateName } from './names.js';
 export { redactUrl, scrub, urlSecrets } from './redact.js';
 export type * from './transport.js';

@@ -74,3 +74,25 @@ export function validateHeaders(headers: unknown): Record<string, string> {
   }
   return out;
 }
+
+/** Printable ASCII, 1 to 255 characters: a MIME type with parameters (RFC 6838 names are ASCII). */
+const CONTENT_TYPE_PATTERN = /^[\x20-\x7e]{1,255}$/;
+
+/**
+ * Check a publish's `contentType`: `undefined` (the codec picks one) or 1 to 255 printable ASCII
+ * characters. It travels as a broker property (AMQP `content_type` is a short string of at most
+ * 255 bytes) or a header, so anything else would be refused by one broker and silently changed by
+ * another (a lone surrogate becomes U+FFFD on Kafka, RabbitMQ and NATS).
+ *
+ * @throws CarrierError `INVALID_ARGUMENT`.
+ */
+export function validateContentType(contentType: unknown): string | undefined {
+  if (contentType === undefined) return undefined;
+  if (typeof contentType !== 'string' || !CONTENT_TYPE_PATTERN.test(contentType)) {
+    throw new CarrierError(
+      'INVALID_ARGUMENT',
+      'contentType must be 1 to 255 printable ASCII characters (a MIME type such as application/json)',
+    );
+  }
+  return contentType;
+}
