@@ -706,6 +706,115 @@ export function describeTransportContract(options: TransportContractOptions): vo
         expect(got[0]!.attempt, `attempt (received after ${Math.round(tookMs)} ms)`).toBe(1);
       });
 
+      it('a member joining and leaving during a long handler never causes concurrent handling of one message', async ({
+        skip,
+      }) => {
+        const url = urlOf();
+        skip(
+          url === undefined,
+          'needs `url`: the case wraps the transport to see how core settles the message',
+        );
+        // Member A handles the one message for HANDLER_MS (its workload, below every broker's lease
+        // renewal margin: the adapters renew the lease while a handler runs). Meanwhile member B
+        // joins the group and leaves again, which rebalances the group on Kafka. The message must
+        // never be handled by two members at once, and here it must be handled once and acked once.
+        const HANDLER_MS = 4_000;
+        const JOIN_AFTER_MS = 500;
+        const LEAVE_AFTER_MS = 1_500;
+        const SETTLE_MS = 2_000;
+        const log: DeliveryLog = { received: [], settled: [] };
+        const factory = observingFactory(await transportFactoryFor(parseCarrierUrl(url!)), log);
+        const errors: string[] = [];
+        const member = async () => {
+          const c = await connect(url!, {
+            transport: factory,
+            onError: (error) => {
+              errors.push(String(error));
+            },
+          });
+          open.push(c);
+          return c;
+        };
+        const runs: Array<{
+          member: string;
+          id: string;
+          attempt: number;
+          start: number;
+          end?: number;
+          leaseLost?: boolean;
+        }> = [];
+        const handler = (name: string) => async (m: Message) => {
+          const run: (typeof runs)[number] = {
+            member: name,
+            id: m.id,
+            attempt: m.attempt,
+            start: performance.now(),
+          };
+          runs.push(run);
+          await new Promise((resolve) => setTimeout(resolve, HANDLER_MS)); // the workload
+          run.leaseLost = m.signal.aborted;
+          run.end = performance.now();
+        };
+        const a = await member();
+        const topic = freshName('member-churn');
+        await a.declare(topic, ['g']);
+        const { id } = await a.publish(topic, { work: 'long' }, { key: 'churn-key' });
+        await a.subscribe(topic, { group: 'g', concurrency: 1 }, handler('A'));
+        await until(() => runs.length >= 1, 'member A to start handling the message');
+        const aStart = runs[0]!.start;
+        const atOffset = (ms: number) =>
+          new Promise((resolve) => setTimeout(resolve, Math.max(0, aStart + ms - performance.now())));
+        await atOffset(JOIN_AFTER_MS);
+        const b = await member();
+        // B leaves at a fixed time whether or not its subscribe has resolved: on Kafka the join
+        // completes only once the rebalance it started is over, which A's running handler holds up.
+        let bJoined = false;
+        const bSubscribing = b.subscribe(topic, { group: 'g', concurrency: 1 }, handler('B')).then(
+          () => {
+            bJoined = true;
+          },
+          (error: unknown) => error,
+        );
+        await atOffset(JOIN_AFTER_MS + LEAVE_AFTER_MS);
+        const bLeftAt = performance.now();
+        const aRunningWhenBLeft = runs[0]!.end === undefined;
+        const bJoinedWhenLeft = bJoined;
+        await b.close();
+        const bOutcome = await bSubscribing;
+        if (bOutcome !== undefined) {
+          // The only acceptable failure: the subscribe was cut short by B's close.
+          expect(bOutcome).toBeInstanceOf(CarrierError);
+          expect((bOutcome as CarrierError).code).toBe('CLOSED');
+        }
+        await until(() => runs.every((r) => r.end !== undefined), 'every handler run to finish');
+        // No further run may start within a settle window after the last one finished.
+        await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+        await until(
+          () => runs.every((r) => r.end !== undefined),
+          'runs started in the settle window to finish',
+        );
+        const timeline = runs.map(
+          (r) =>
+            `${r.member}#${r.attempt} ${Math.round(r.start)}–${r.end === undefined ? '…' : Math.round(r.end)}${r.leaseLost ? ' (lease lost)' : ''}`,
+        );
+        const context = `runs ${timeline.join(', ')}; B ${bJoinedWhenLeft ? 'joined and ' : 'left before its subscribe resolved, '}left at ${Math.round(bLeftAt)}; settled ${JSON.stringify(log.settled)}; errors ${JSON.stringify(errors)}`;
+        const ofMessage = runs.filter((r) => r.id === id).sort((x, y) => x.start - y.start);
+        for (let i = 1; i < ofMessage.length; i++) {
+          expect(
+            ofMessage[i]!.start,
+            `run ${i + 1} starts after run ${i} ended: ${context}`,
+          ).toBeGreaterThanOrEqual(ofMessage[i - 1]!.end!);
+        }
+        expect(ofMessage.length, `handler runs of the message: ${context}`).toBe(1);
+        expect(aRunningWhenBLeft, `A's handler still running when B left: ${context}`).toBe(true);
+        expect(ofMessage[0]!.member, context).toBe('A');
+        expect(ofMessage[0]!.leaseLost, `member A lost its lease: ${context}`).toBe(false);
+        expect(
+          log.settled.filter((s) => s.id === id),
+          `settlements of the message: ${context}`,
+        ).toEqual([{ id, kind: 'ack' }]);
+      });
+
       it('close() lets publishes in flight finish: every one resolves and is delivered', async () => {
         const c = await carrier();
         const topic = freshName('close-publishing');
