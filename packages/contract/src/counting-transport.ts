@@ -36,20 +36,7 @@ export function countingFactory(inner: TransportFactory, counter: OutstandingCou
         release: settle(() => delivery.release()),
       };
     };
-    const wrapper: Transport = {
-      name: transport.name,
-      capabilities: transport.capabilities,
-      declare: (topic, groups) => transport.declare(topic, groups),
-      publish: (topic, messages) => transport.publish(topic, messages),
-      subscribe: (topic, group, opts, sink) =>
-        transport.subscribe(topic, group, opts, (d) => sink(counted(d))),
-      subscribeDeadLetters: (topic, group, opts, sink) =>
-        transport.subscribeDeadLetters(topic, group, opts, sink),
-      redrive: (topic, group, max) => transport.redrive(topic, group, max),
-      close: () => transport.close(),
-      abort: () => transport.abort(),
-    };
-    return wrapper;
+    return mapDeliveries(transport, counted);
   };
 }
 
@@ -93,19 +80,22 @@ export function observingFactory(inner: TransportFactory, log: DeliveryLog): Tra
         },
       };
     };
-    const wrapper: Transport = {
-      name: transport.name,
-      capabilities: transport.capabilities,
-      declare: (topic, groups) => transport.declare(topic, groups),
-      publish: (topic, messages) => transport.publish(topic, messages),
-      subscribe: (topic, group, opts, sink) =>
-        transport.subscribe(topic, group, opts, (d) => sink(observed(d))),
-      subscribeDeadLetters: (topic, group, opts, sink) =>
-        transport.subscribeDeadLetters(topic, group, opts, sink),
-      redrive: (topic, group, max) => transport.redrive(topic, group, max),
-      close: () => transport.close(),
-      abort: () => transport.abort(),
-    };
-    return wrapper;
+    return mapDeliveries(transport, observed);
+  };
+}
+
+/** `transport` as it is, except that every delivery goes through `map` before it reaches the sink. */
+function mapDeliveries(transport: Transport, map: (delivery: Delivery) => Delivery): Transport {
+  return {
+    name: transport.name,
+    capabilities: transport.capabilities,
+    declare: (topic, groups) => transport.declare(topic, groups),
+    publish: (topic, messages) => transport.publish(topic, messages),
+    subscribe: (topic, group, opts, sink) => transport.subscribe(topic, group, opts, (d) => sink(map(d))),
+    subscribeDeadLetters: (topic, group, opts, sink) =>
+      transport.subscribeDeadLetters(topic, group, opts, sink),
+    redrive: (topic, group, max) => transport.redrive(topic, group, max),
+    close: () => transport.close(),
+    abort: () => transport.abort(),
   };
 }
