@@ -23,7 +23,7 @@ export {
   NonRetryableError,
   type PublishFailure,
 } from './errors.js';
-export { createMemoryTransport, MemoryTransport } from './memory/memory-transport.js';
+export { createMemoryTransport } from './memory/memory-transport.js';
 export type {
   BatchEntry,
   DeadLetter,
