@@ -92,7 +92,8 @@ export interface Capabilities {
    * Messages with the same key reach the group in publish order, across all members, when the
    * subscription asks for `ordered: true`. (Within one process core always keeps per-key order
    * among the messages it has received.) Core: `subscribe({ ordered: true })` fails with
-   * `UNSUPPORTED` when false. Contract: the `ordered: true` cases run when true; when false it checks the refusal.
+   * `UNSUPPORTED` when false. Contract: the `ordered: true` cases run when true; when false it
+   * checks the refusal.
    */
   readonly perKeyOrder: boolean;
   /**
