@@ -1,3 +1,4 @@
+import { withDeadline } from '@carrier/core/kit';
 import type { Consumer } from 'kafkajs';
 import { decodeLedger, PartitionOffsets } from './offsets.js';
 import type { CommittedOffsets } from './topology.js';
@@ -65,19 +66,9 @@ export class OffsetCommits {
     });
   }
 
-  /** {@link soon}, rejecting after `ms` milliseconds (the commit itself goes on). */
-  async within(ms: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        this.soon(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`offset commit took longer than ${ms} ms`)), ms);
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
+  /** {@link soon}, rejecting with a `DeadlineError` after `ms` milliseconds (the commit itself goes on). */
+  within(ms: number): Promise<void> {
+    return withDeadline({ what: 'offset commit', ms }, () => this.soon());
   }
 
   async #loop(): Promise<void> {

@@ -1,16 +1,12 @@
 import { CarrierError, type CarrierErrorCode } from '@carrier/core';
+import { describeError, retrying as retryingWith } from '@carrier/core/kit';
 
 /** The transport name in errors and `Transport.name`. */
 export const TRANSPORT = 'kafka';
 
-/** The message of an unknown thrown value. */
-export function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /** A `CarrierError` of this transport; the cause's message is appended to `message`. */
 export function kafkaError(code: CarrierErrorCode, message: string, cause?: unknown): CarrierError {
-  return new CarrierError(code, cause === undefined ? message : `${message}: ${describe(cause)}`, {
+  return new CarrierError(code, cause === undefined ? message : `${message}: ${describeError(cause)}`, {
     transport: TRANSPORT,
     cause,
   });
@@ -44,18 +40,11 @@ export function retriable(error: unknown): boolean {
 }
 
 /**
- * Runs `attempt` until it succeeds, trying again while kafkajs calls the error retriable (a
+ * Runs `call` until it succeeds, trying again while kafkajs calls the error {@link retriable} (a
  * coordinator still loading after a broker restart, a leader election) until `timeoutMs` passed
- * (default 30 000); backoff 100 ms doubling up to 2 s. Rethrows the last error as it is.
+ * (default 30 000), with the kit's backoff (100 ms doubling up to 2 s, jittered). Rethrows the last
+ * error as it is.
  */
-export async function retrying<T>(attempt: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (!retriable(error) || Date.now() + delay > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, delay));
-    }
-  }
+export function retrying<T>(call: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  return retryingWith(call, { retryable: retriable, timeoutMs });
 }

@@ -1,4 +1,5 @@
 import { CarrierError, type TransportFactory, type TransportFactoryOptions } from '@carrier/core';
+import { DeadlineError, withDeadline } from '@carrier/core/kit';
 import kafkajs, {
   type Admin,
   type ConsumerConfig,
@@ -108,13 +109,12 @@ export async function createKafkaTransport(
   const kafka = new KafkaClient(kafkaConfig({ ...options, connectionTimeoutMs }, sockets));
   const admin = kafka.admin();
   const setup = readCluster(admin, options, () => Math.max(0, deadline - Date.now()));
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), connectTimeoutMs);
-  });
   try {
-    const cluster = await Promise.race([setup, timeout]);
-    if (cluster === 'timeout') {
+    const cluster = await withDeadline({ what: 'connecting', ms: connectTimeoutMs }, () => setup);
+    const settings = { ...cluster, consumerConfig: consumerConfig(options), sockets };
+    return new KafkaTransport(kafka, admin, options, settings, factory.onError);
+  } catch (cause) {
+    if (cause instanceof DeadlineError) {
       // no socket may outlive the deadline (kafkajs' disconnect would wait for the silent requests,
       // and its retries may still open new ones)
       sockets.refuse(new Error('connect deadline passed'));
@@ -122,20 +122,16 @@ export async function createKafkaTransport(
         () => admin.disconnect(),
         () => admin.disconnect(),
       );
-      await admin.disconnect().catch(() => {});
+    }
+    await admin.disconnect().catch(() => {});
+    if (cause instanceof DeadlineError) {
       throw kafkaError(
         'TIMEOUT',
         `no answer from kafka at ${options.brokers.join(',')} within connectTimeoutMs (${connectTimeoutMs} ms)`,
       );
     }
-    const settings = { ...cluster, consumerConfig: consumerConfig(options), sockets };
-    return new KafkaTransport(kafka, admin, options, settings, factory.onError);
-  } catch (cause) {
-    await admin.disconnect().catch(() => {});
     if (cause instanceof CarrierError) throw cause;
     throw kafkaError('CONNECTION', `cannot connect to kafka at ${options.brokers.join(',')}`, cause);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -1,4 +1,5 @@
-import { CarrierError, type PublishFailure, type WireMessage } from '@carrier/core';
+import type { WireMessage } from '@carrier/core';
+import { publishFailed } from '@carrier/core/kit';
 import kafkajs, {
   type ICustomPartitioner,
   type Kafka,
@@ -109,18 +110,13 @@ export class Producer {
       topic,
       messages.map((m) => toRecord(m)),
     );
-    if (failed.length === 0) return;
-    const cause = error instanceof Error ? error : new Error(String(error));
-    const failures: PublishFailure[] = failed.map((index) => ({
-      index,
-      id: messages[index]!.id,
-      error: cause,
-    }));
-    throw new CarrierError(
-      'PUBLISH_FAILED',
-      `kafka did not confirm ${failed.length} of ${messages.length} messages on ${topic}: ${cause.message}`,
-      { transport: TRANSPORT, cause, failures },
-    );
+    if (failed.length > 0)
+      throw publishFailed(
+        TRANSPORT,
+        topic,
+        messages,
+        failed.map((index) => [index, error]),
+      );
   }
 
   /**

@@ -1,4 +1,5 @@
 import { CarrierError } from '@carrier/core';
+import { asError, withDeadline } from '@carrier/core/kit';
 import type { Consumer, ConsumerConfig, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { OffsetCommits } from './commits.js';
 import { TRANSPORT } from './errors.js';
@@ -135,7 +136,6 @@ export class Receiver {
     const consumer = this.#consumer;
     const joined = this.#listen();
     const { groupId, joinTimeoutMs } = this.#settings;
-    let timer: NodeJS.Timeout | undefined;
     try {
       await consumer.connect();
       for (const { topic, fromBeginning } of this.#settings.topics)
@@ -146,21 +146,11 @@ export class Receiver {
         partitionsConsumedConcurrently: 1,
         eachBatch: (payload) => this.#eachBatch(payload),
       });
-      await Promise.race([
-        joined,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`no group join of ${groupId} within ${joinTimeoutMs} ms`)),
-            joinTimeoutMs,
-          );
-        }),
-      ]);
+      await withDeadline({ what: `group join of ${groupId}`, ms: joinTimeoutMs }, () => joined);
     } catch (error) {
       this.#state = 'aborted';
       await consumer.disconnect().catch(() => {});
       throw error;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -415,7 +405,7 @@ export class Receiver {
     try {
       await this.#commits.soon();
     } catch (error) {
-      this.#settings.onError(error instanceof Error ? error : new Error(String(error)));
+      this.#settings.onError(asError(error));
     } finally {
       if ((this.#state as State) !== 'aborted') this.#state = 'closed'; // abort() may have run meanwhile
       this.#pauses.clear();

@@ -1,12 +1,13 @@
+import { describeError, OncePerKey, retrying as retryingWith } from '@carrier/core/kit';
 import type { Admin, ConsumerConfig, Kafka } from 'kafkajs';
-import { describe, kafkaError, retriable, retrying } from './errors.js';
+import { kafkaError, retriable, retrying } from './errors.js';
 import { consumerGroupId, deadLetterTopic, retryTopic } from './names.js';
 import type { KafkaUrlOptions } from './url.js';
 
 /** Longest retry delay: retry topics keep records for twice as long. */
 export const KAFKA_MAX_DELAY_MS = 7 * 24 * 60 * 60 * 1000;
 const RETRY_RETENTION_MS = 2 * KAFKA_MAX_DELAY_MS;
-/** Longest a topic creation waits for a leader of every partition. */
+/** Longest a topic creation waits for a leader of every partition, in ms. */
 const CREATE_TIMEOUT_MS = 30_000;
 
 type ConfigEntries = { name: string; value: string }[];
@@ -14,15 +15,12 @@ type ConfigEntries = { name: string; value: string }[];
 /** Committed offsets with their metadata, per `topic\u0000partition`. */
 export type CommittedOffsets = ReadonlyMap<string, { offset: number; metadata: string | null }>;
 
-/** Shares the pending call per key; a failed call is forgotten, so the next one tries again. */
-function oncePerKey<T>(pending: Map<string, Promise<T>>, key: string, start: () => Promise<T>): Promise<T> {
-  let call = pending.get(key);
-  if (!call) {
-    call = start();
-    pending.set(key, call);
-    call.catch(() => pending.delete(key));
-  }
-  return call;
+/** The topic was created but a partition has no leader yet (it is polled again). */
+class NoLeaderYet extends Error {}
+
+/** Whether Kafka refuses the topic name (trying again cannot help). */
+function refused(error: unknown): boolean {
+  return /collides|invalid topic|InvalidTopic/i.test(describeError(error));
 }
 
 /** What the topology needs of the connection. */
@@ -42,8 +40,8 @@ export interface TopologySettings {
  */
 export class Topology {
   readonly #settings: TopologySettings;
-  readonly #topics = new Map<string, Promise<boolean>>();
-  readonly #positioned = new Map<string, Promise<void>>();
+  readonly #topics = new OncePerKey<boolean>();
+  readonly #positioned = new OncePerKey<void>();
 
   constructor(settings: TopologySettings) {
     this.#settings = settings;
@@ -68,7 +66,7 @@ export class Topology {
    *   has no leader 30 s after creation.
    */
   ensureTopic(topic: string, configEntries: ConfigEntries = []): Promise<boolean> {
-    return oncePerKey(this.#topics, topic, () =>
+    return this.#topics.run(topic, () =>
       this.#settings.options.provisioning ? this.#createTopic(topic, configEntries) : this.#checkTopic(topic),
     );
   }
@@ -116,24 +114,30 @@ export class Topology {
     }
   }
 
+  /**
+   * Creates the topic and polls (every 100 ms, within 30 s) until every partition has a leader,
+   * trying again while kafkajs calls the failure retriable.
+   */
   async #createTopic(topic: string, configEntries: ConfigEntries): Promise<boolean> {
-    const deadline = Date.now() + CREATE_TIMEOUT_MS;
     let created: boolean | undefined;
-    for (;;) {
-      try {
-        created ??= await this.#createOnce(topic, configEntries);
-        if (await this.#hasLeaders(topic)) return created;
-      } catch (cause) {
-        const text = describe(cause);
-        if (/collides|invalid topic|InvalidTopic/i.test(text)) {
-          throw kafkaError('TOPOLOGY_CONFLICT', `Kafka refuses topic ${topic}`, cause);
-        }
-        if (!retriable(cause) || Date.now() > deadline) {
-          throw kafkaError('CONNECTION', `cannot create topic ${topic}`, cause);
-        }
-      }
-      if (Date.now() > deadline) throw kafkaError('TIMEOUT', `topic ${topic} has no leader after 30 s`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
+    try {
+      return await retryingWith(
+        async () => {
+          created ??= await this.#createOnce(topic, configEntries);
+          if (!(await this.#hasLeaders(topic))) throw new NoLeaderYet();
+          return created;
+        },
+        {
+          retryable: (e) => e instanceof NoLeaderYet || (!refused(e) && retriable(e)),
+          timeoutMs: CREATE_TIMEOUT_MS,
+          backoff: { initialMs: 100, maxMs: 100, jitter: 'none' },
+        },
+      );
+    } catch (cause) {
+      if (cause instanceof NoLeaderYet)
+        throw kafkaError('TIMEOUT', `topic ${topic} has no leader after 30 s`);
+      if (refused(cause)) throw kafkaError('TOPOLOGY_CONFLICT', `Kafka refuses topic ${topic}`, cause);
+      throw kafkaError('CONNECTION', `cannot create topic ${topic}`, cause);
     }
   }
 
@@ -162,7 +166,7 @@ export class Topology {
    * members already has a position (Kafka refuses the commit then, which is fine).
    */
   #positionGroup(topic: string, group: string, topicCreated: boolean): Promise<void> {
-    return oncePerKey(this.#positioned, `${topic}\u0000${group}`, async () => {
+    return this.#positioned.run(`${topic}\u0000${group}`, async () => {
       try {
         await retrying(() => this.#fixPosition(topic, group, topicCreated));
       } catch (cause) {
