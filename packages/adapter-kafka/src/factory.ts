@@ -29,7 +29,7 @@ const LOG_LEVELS: Record<KafkaUrlOptions['logLevel'], logLevel> = {
 };
 
 /** The kafkajs client settings of a parsed URL (sockets through `sockets` when given). */
-export function kafkaConfig(options: KafkaUrlOptions, sockets?: SocketRegistry): KafkaConfig {
+function kafkaConfig(options: KafkaUrlOptions, sockets?: SocketRegistry): KafkaConfig {
   return {
     ...(sockets ? { socketFactory: sockets.factory } : {}),
     clientId: options.clientId,
