@@ -138,47 +138,15 @@ export function parseNatsUrl(url: URL): NatsSettings {
   for (const key of params.keys()) {
     if (!KNOWN.has(key)) throw invalid(`unknown nats URL option ${JSON.stringify(key)}`);
   }
-  const port = url.port || '4222';
-  const hosts = url.hostname ? url.hostname.split(',').filter((h) => h.length > 0) : ['127.0.0.1'];
-  const servers = hosts.map((h) => `${h}:${port}`);
-  for (const extra of [...params.getAll('servers'), ...params.getAll('hosts')].join(',').split(',')) {
-    const s = extra.trim();
-    if (s.length === 0) continue;
-    servers.push(/:\d+$/.test(s) ? s : `${s}:4222`);
-  }
-  const user = url.username ? decodeURIComponent(url.username) : undefined;
-  const pass = url.password ? decodeURIComponent(url.password) : undefined;
-  let token = params.get('token') ?? undefined;
-  let u = user;
-  if (user !== undefined && pass === undefined) {
-    if (token !== undefined)
-      throw invalid('give a token either as nats://token@host or as ?token=, not both');
-    token = user;
-    u = undefined;
-  }
+  const servers = serversOf(url);
+  const { user, pass, token } = credentialsOf(url);
   const retention = params.get('retention') ?? DEFAULTS.retention;
   if (retention !== 'interest' && retention !== 'limits')
     throw invalid('nats URL option retention must be interest or limits');
-  const tlsWanted =
-    bool(params, 'tls') ||
-    params.has('tlsCa') ||
-    params.has('tlsCert') ||
-    params.has('tlsKey') ||
-    bool(params, 'tlsHandshakeFirst');
-  let tls: NatsSettings['tls'];
-  if (tlsWanted) {
-    tls = {};
-    const ca = readPem(params, 'tlsCa');
-    const cert = readPem(params, 'tlsCert');
-    const key = readPem(params, 'tlsKey');
-    if (ca !== undefined) tls.ca = ca;
-    if (cert !== undefined) tls.cert = cert;
-    if (key !== undefined) tls.key = key;
-    if (bool(params, 'tlsHandshakeFirst')) tls.handshakeFirst = true;
-  }
+  const tls = tlsOf(params);
   return {
     servers,
-    user: u,
+    user,
     pass,
     token,
     tls,
@@ -195,4 +163,48 @@ export function parseNatsUrl(url: URL): NatsSettings {
     pingIntervalMs: integer(params, 'pingIntervalMs', 100),
     maxPingOut: integer(params, 'maxPingOut', 1),
   };
+}
+
+/** `host:port` of the URL's hosts (sharing its port, default 4222), then of `?servers=` and `?hosts=`. */
+function serversOf(url: URL): string[] {
+  const params = url.searchParams;
+  const port = url.port || '4222';
+  const hosts = url.hostname ? url.hostname.split(',').filter((h) => h.length > 0) : ['127.0.0.1'];
+  const servers = hosts.map((h) => `${h}:${port}`);
+  for (const extra of [...params.getAll('servers'), ...params.getAll('hosts')].join(',').split(',')) {
+    const s = extra.trim();
+    if (s.length === 0) continue;
+    servers.push(/:\d+$/.test(s) ? s : `${s}:4222`);
+  }
+  return servers;
+}
+
+/** User and password, or a token (`?token=`, or a user without password). */
+function credentialsOf(url: URL): Pick<NatsSettings, 'user' | 'pass' | 'token'> {
+  const user = url.username ? decodeURIComponent(url.username) : undefined;
+  const pass = url.password ? decodeURIComponent(url.password) : undefined;
+  const token = url.searchParams.get('token') ?? undefined;
+  if (user === undefined || pass !== undefined) return { user, pass, token };
+  if (token !== undefined) throw invalid('give a token either as nats://token@host or as ?token=, not both');
+  return { user: undefined, pass, token: user };
+}
+
+/** TLS options when any TLS option is given (PEM files read now), else undefined. */
+function tlsOf(params: URLSearchParams): NatsSettings['tls'] {
+  const tlsWanted =
+    bool(params, 'tls') ||
+    params.has('tlsCa') ||
+    params.has('tlsCert') ||
+    params.has('tlsKey') ||
+    bool(params, 'tlsHandshakeFirst');
+  if (!tlsWanted) return undefined;
+  const tls: NonNullable<NatsSettings['tls']> = {};
+  const ca = readPem(params, 'tlsCa');
+  const cert = readPem(params, 'tlsCert');
+  const key = readPem(params, 'tlsKey');
+  if (ca !== undefined) tls.ca = ca;
+  if (cert !== undefined) tls.cert = cert;
+  if (key !== undefined) tls.key = key;
+  if (bool(params, 'tlsHandshakeFirst')) tls.handshakeFirst = true;
+  return tls;
 }
