@@ -1,4 +1,5 @@
 import { CarrierError, type CarrierErrorCode } from '@carrier/core';
+import { describeError } from '@carrier/core/kit';
 import { JetStreamApiError } from '@nats-io/jetstream';
 
 /** The transport name errors carry. */
@@ -40,8 +41,7 @@ export function wrapper(closed: () => boolean): Wrap {
   return (error, what) => {
     if (error instanceof CarrierError) return error;
     if (closed()) return fail('CLOSED', `${what}: the connection is closed`, error);
-    const detail = error instanceof Error ? error.message : String(error);
-    return fail(isTimeout(error) ? 'TIMEOUT' : 'CONNECTION', `${what}: ${detail}`, error);
+    return fail(isTimeout(error) ? 'TIMEOUT' : 'CONNECTION', `${what}: ${describeError(error)}`, error);
   };
 }
 

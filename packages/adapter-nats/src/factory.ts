@@ -1,4 +1,5 @@
 import type { Transport, TransportFactory, TransportFactoryOptions } from '@carrier/core';
+import { describeError } from '@carrier/core/kit';
 import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import type { ConnectionOptions, NatsConnection } from '@nats-io/transport-node';
 import { connectWithDeadline } from './dial.js';
@@ -87,10 +88,9 @@ export async function createNatsTransport(
   try {
     nc = await connectWithDeadline(connectionOptions(settings, connectTimeoutMs));
   } catch (cause) {
-    const detail = cause instanceof Error ? cause.message : String(cause);
     throw fail(
       isTimeout(cause) ? 'TIMEOUT' : 'CONNECTION',
-      `cannot connect to nats-server (${settings.servers.join(', ')}): ${detail}`,
+      `cannot connect to nats-server (${settings.servers.join(', ')}): ${describeError(cause)}`,
       cause,
     );
   }

@@ -1,4 +1,5 @@
-import { CarrierError, type PublishFailure, type WireMessage } from '@carrier/core';
+import type { CarrierError, WireMessage } from '@carrier/core';
+import { nothingPublished, publishFailed } from '@carrier/core/kit';
 import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
 import { type MsgHdrs, headers as natsHeaders } from '@nats-io/transport-node';
 import { fail, TRANSPORT, type Wrap } from './errors.js';
@@ -81,11 +82,11 @@ export class Producer {
     try {
       await this.#topology.topicStream(topic);
     } catch (error) {
-      throw this.#noneSent(topic, messages, this.#wrap(error, `cannot publish to ${topic}`));
+      throw nothingPublished(TRANSPORT, topic, messages, this.#wrap(error, `cannot publish to ${topic}`));
     }
     const subject = topicSubject(topic);
     const stream = topicStream(topic);
-    const failures: PublishFailure[] = [];
+    const failures = new Map<number, CarrierError>();
     let next = 0;
     const worker = async () => {
       for (let index = next++; index < messages.length; index = next++) {
@@ -94,20 +95,15 @@ export class Producer {
         try {
           await this.publishOne({ subject, stream, body: m.body, entries: prepared[index]!, msgId });
         } catch (error) {
-          failures.push({ index, id: m.id, error: this.#wrap(error, `publish of ${m.id} not confirmed`) });
+          failures.set(index, this.#wrap(error, `publish of ${m.id} not confirmed`));
         }
       }
     };
     await Promise.all(Array.from({ length: Math.min(PUBLISH_WINDOW, messages.length) }, worker));
-    if (failures.length > 0) {
+    if (failures.size > 0) {
       // the stream may have been deleted behind Carrier's back: look again next time
       this.#topology.recheckTopic(topic);
-      failures.sort((a, b) => a.index - b.index);
-      throw new CarrierError(
-        'PUBLISH_FAILED',
-        `${failures.length} of ${messages.length} messages to ${topic} were not confirmed by JetStream: ${failures[0]!.error.message}`,
-        { transport: TRANSPORT, failures, cause: failures[0]!.error },
-      );
+      throw publishFailed(TRANSPORT, topic, messages, failures);
     }
   }
 
@@ -119,19 +115,6 @@ export class Producer {
       expect: { streamName: out.stream },
       timeout: this.#requestTimeoutMs,
     });
-  }
-
-  /** Nothing was sent: every message of the batch is unconfirmed. */
-  #noneSent(topic: string, messages: readonly WireMessage[], cause: CarrierError): CarrierError {
-    return new CarrierError(
-      'PUBLISH_FAILED',
-      `${messages.length} messages to ${topic} were not published: ${cause.message}`,
-      {
-        transport: TRANSPORT,
-        failures: messages.map((m, index) => ({ index, id: m.id, error: cause })),
-        cause,
-      },
-    );
   }
 
   #checkSize(entries: HeaderEntries, body: Uint8Array, msgId: string | undefined): void {

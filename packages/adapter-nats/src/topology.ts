@@ -1,3 +1,4 @@
+import { OncePerKey } from '@carrier/core/kit';
 import {
   AckPolicy,
   DeliverPolicy,
@@ -57,8 +58,8 @@ export class Topology {
   readonly #jsm: JetStreamManager;
   readonly #settings: NatsSettings;
   readonly #wrap: Wrap;
-  readonly #streams = new Map<string, Promise<void>>();
-  readonly #consumers = new Map<string, Promise<void>>();
+  readonly #streams = new OncePerKey<void>();
+  readonly #consumers = new OncePerKey<void>();
 
   constructor(jsm: JetStreamManager, settings: NatsSettings, wrap: Wrap) {
     this.#jsm = jsm;
@@ -91,7 +92,7 @@ export class Topology {
 
   /** Look at the topic's stream again on its next use (it may have been deleted behind Carrier's back). */
   recheckTopic(topic: string): void {
-    this.#streams.delete(topicStream(topic));
+    this.#streams.forget(topicStream(topic));
   }
 
   /** The stream of release records (created on the first release). */
@@ -146,11 +147,11 @@ export class Topology {
   }
 
   #stream(spec: StreamSpec): Promise<void> {
-    return once(this.#streams, spec.name, () => this.#ensureStream(spec));
+    return this.#streams.run(spec.name, () => this.#ensureStream(spec));
   }
 
   #consumer(stream: () => Promise<void>, spec: ConsumerSpec): Promise<void> {
-    return once(this.#consumers, `${spec.stream}/${spec.name}`, async () => {
+    return this.#consumers.run(`${spec.stream}/${spec.name}`, async () => {
       await stream();
       await this.#ensureConsumer(spec);
     });
@@ -218,17 +219,4 @@ export class Topology {
       throw refused(error, `cannot create consumer ${stream}/${name}`, this.#wrap);
     }
   }
-}
-
-/** The promise cached under `key`, or a new `create()` cached until it fails. */
-function once(cache: Map<string, Promise<void>>, key: string, create: () => Promise<void>): Promise<void> {
-  let p = cache.get(key);
-  if (!p) {
-    p = create().catch((error: unknown) => {
-      cache.delete(key);
-      throw error;
-    });
-    cache.set(key, p);
-  }
-  return p;
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { CarrierError } from '@carrier/core';
+import type { CarrierError } from '@carrier/core';
+import { fail } from './errors.js';
 
 /** Stream retention of topic streams: `interest` (default) or `limits`. */
 export type Retention = 'interest' | 'limits';
@@ -84,7 +85,7 @@ const KNOWN = new Set([
 ]);
 
 function invalid(message: string): CarrierError {
-  return new CarrierError('INVALID_ARGUMENT', message, { transport: 'nats' });
+  return fail('INVALID_ARGUMENT', message);
 }
 
 function integer(params: URLSearchParams, name: keyof typeof DEFAULTS, min: number): number {
@@ -110,10 +111,7 @@ function readPem(params: URLSearchParams, name: string): string | undefined {
   try {
     return readFileSync(file, 'utf8');
   } catch (cause) {
-    throw new CarrierError('INVALID_ARGUMENT', `nats URL option ${name}: cannot read ${file}`, {
-      transport: 'nats',
-      cause,
-    });
+    throw fail('INVALID_ARGUMENT', `nats URL option ${name}: cannot read ${file}`, cause);
   }
 }
 
