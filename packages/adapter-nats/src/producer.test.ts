@@ -81,7 +81,7 @@ describe('Producer', () => {
       [0, 'a'],
       [2, 'c'],
     ]);
-    expect((error.failures?.[0]?.error as CarrierError).code).toBe('CONNECTION');
+    expect(error.failures?.[0]?.error).toMatchObject({ code: 'CONNECTION' });
     expect(sent.map((s) => s.options?.msgID).sort()).toEqual(['b', 'd']);
     expect(rechecked).toEqual(['t']);
   });
