@@ -7,35 +7,44 @@ export type Retention = 'interest' | 'limits';
 
 /** Everything a `nats://` URL configures: the connection and how Carrier lays out JetStream. */
 export interface NatsSettings {
-  /** `host:port` of every seed server. */
+  /** `host:port` of every seed server (port 4222 unless given; `127.0.0.1:4222` for a URL without host). */
   readonly servers: readonly string[];
+  /** User name of user/password authentication (from the URL's user info, percent-decoded). */
   readonly user?: string | undefined;
+  /** Password of user/password authentication. */
   readonly pass?: string | undefined;
+  /** Token authentication: `?token=`, or a user info without password. */
   readonly token?: string | undefined;
-  /** TLS options for nats.js, or undefined for plain TCP (the server may still require TLS). */
+  /**
+   * TLS options for nats.js (PEM contents of `tlsCa`, `tlsCert`, `tlsKey`), set when any TLS option
+   * is given; undefined otherwise, and nats.js still upgrades when the server requires or offers TLS.
+   */
   readonly tls?: { ca?: string; cert?: string; key?: string; handshakeFirst?: boolean } | undefined;
-  /** Connection name shown by the server (`connz`). */
+  /** Connection name shown by the server (`connz`). Default `carrier`. */
   readonly name: string;
-  /** Replicas of every stream Carrier creates. */
+  /** `num_replicas` of every stream Carrier creates, ≥ 1. Default 1. */
   readonly replicas: number;
-  /** Retention of topic streams. */
+  /** Retention of topic streams. Default `interest`. */
   readonly retention: Retention;
-  /** Max age of topic-stream messages in ms; 0 = unlimited. */
+  /** `max_age` of topic-stream messages, in ms; 0 (the default) = unlimited. */
   readonly maxAgeMs: number;
-  /** Max age of dead letters in ms; 0 = kept until read or redriven. */
+  /** `max_age` of dead letters, in ms; 0 (the default) = kept until read or redriven. */
   readonly deadLetterMaxAgeMs: number;
-  /** `ack_wait` of the group consumers: how long an unsettled delivery of a crashed member stays leased. */
+  /**
+   * `ack_wait` of the group consumers, in ms (≥ 1 000, default 10 000): how long an unsettled
+   * delivery of a crashed member stays leased. Live members renew it every third of it (`+WPI`).
+   */
   readonly ackWaitMs: number;
-  /** Group-wide `max_ack_pending` (raised to a member's prefetch if that is larger). */
+  /** Group-wide `max_ack_pending`, ≥ 1 (default 1 000; raised to a member's prefetch if that is larger). */
   readonly maxAckPending: number;
-  /** Deadline of one publish (PubAck) and of one settlement round trip. */
+  /** Deadline of one publish (PubAck), one settlement and one JetStream API call, in ms (≥ 100, default 10 000). */
   readonly requestTimeoutMs: number;
   /**
    * Deadline of the first connection (and of each reconnection attempt), in ms; `undefined` when
    * the URL does not say: the factory's `connectTimeoutMs` (default 10 000) applies.
    */
   readonly connectTimeoutMs: number | undefined;
-  /** Interval of the client's PINGs, in ms (default 10 000). */
+  /** Interval of the client's PINGs, in ms (≥ 100, default 10 000). */
   readonly pingIntervalMs: number;
   /**
    * PINGs without PONG after which the connection is declared dead and re-established (default 2):
@@ -43,7 +52,7 @@ export interface NatsSettings {
    * = 30 s even when no consumer waits for messages; a waiting consumer notices within about 8 s.
    */
   readonly maxPingOut: number;
-  /** Pause between reconnection attempts (the client retries forever). */
+  /** Pause between reconnection attempts, in ms (≥ 10, default 500); the client retries forever. */
   readonly reconnectWaitMs: number;
 }
 

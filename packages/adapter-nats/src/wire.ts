@@ -17,7 +17,7 @@ export const HEADERS = {
   contentType: 'Carrier-Content-Type',
   /** When the producer published it, ISO 8601 with milliseconds (UTC). */
   publishedAt: 'Carrier-Published-At',
-  /** Comma-separated header names whose values are percent-encoded (see {@link needsEncoding}). */
+  /** Comma-separated header names whose values are percent-encoded (values with CR, LF, NUL or surrounding whitespace). */
   encoded: 'Carrier-Encoded',
   /** Prefix under which a user header whose name starts with `Nats-` travels (the server owns `Nats-*`). */
   userPrefix: 'Carrier-Header-',
