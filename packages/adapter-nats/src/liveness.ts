@@ -1,8 +1,8 @@
 import type { TransportSubscription } from '@carrier/core';
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import { fail } from './errors.js';
+import type { Link } from './link.js';
 import { type Pulled, Receiver } from './receiver.js';
-import type { NatsSettings } from './url.js';
 
 /**
  * After a pull request missed its heartbeats, how long a PING may wait for its PONG before the
@@ -40,9 +40,7 @@ export interface ReceiverSpec {
  */
 export class Liveness {
   readonly #nc: NatsConnection;
-  readonly #settings: NatsSettings;
-  readonly #onError: (error: Error) => void;
-  readonly #closed: () => boolean;
+  readonly #link: Link;
   readonly #receivers = new Set<Receiver>();
   #connected = true;
   /** When the connection last proved alive by an answered PING (epoch ms). */
@@ -54,23 +52,16 @@ export class Liveness {
   /** The liveness check forced the current disconnect (already reported). */
   #forced = false;
 
-  /** @param closed whether the transport was closed (nothing is reported then). */
-  constructor(
-    nc: NatsConnection,
-    settings: NatsSettings,
-    onError: (error: Error) => void,
-    closed: () => boolean,
-  ) {
-    this.#nc = nc;
-    this.#settings = settings;
-    this.#onError = onError;
-    this.#closed = closed;
+  /** Starts following the connection's status; nothing is reported once the transport is closed. */
+  constructor(link: Link) {
+    this.#nc = link.nc;
+    this.#link = link;
     void this.#watchStatus();
   }
 
   /** Start a receiver; it asks for messages at once, and again after every reconnect. */
   open(spec: ReceiverSpec): TransportSubscription {
-    const { ackWaitMs } = this.#settings;
+    const { ackWaitMs } = this.#link.settings;
     const progressEveryMs = Math.max(250, Math.floor(ackWaitMs / 3));
     const receiver: Receiver = new Receiver({
       nc: this.#nc,
@@ -121,14 +112,14 @@ export class Liveness {
     for await (const s of this.#nc.status()) {
       if (s.type === 'ping' && s.pendingPings === 1) {
         // every earlier PING was answered: the server was heard within the last interval
-        this.#heardAt = Math.max(this.#heardAt, Date.now() - this.#settings.pingIntervalMs);
+        this.#heardAt = Math.max(this.#heardAt, Date.now() - this.#link.settings.pingIntervalMs);
       } else if (s.type === 'disconnect') {
         this.#disconnects++;
         this.#connected = false;
         for (const r of this.#receivers) r.disconnected();
         // a reconnect the liveness check forced was reported when it was decided
-        if (!this.#closed() && !this.#forced)
-          this.#onError(fail('CONNECTION', 'lost the connection to nats-server; reconnecting'));
+        if (!this.#link.closed() && !this.#forced)
+          this.#link.onError(fail('CONNECTION', 'lost the connection to nats-server; reconnecting'));
         this.#forced = false;
       } else if (s.type === 'reconnect') {
         this.#connected = true;
@@ -139,7 +130,7 @@ export class Liveness {
   }
 
   #down(): boolean {
-    return this.#closed() || !this.#connected || this.#nc.isClosed();
+    return this.#link.closed() || !this.#connected || this.#nc.isClosed();
   }
 
   /**
@@ -154,7 +145,7 @@ export class Liveness {
     try {
       if ((await this.#answers()) || this.#down()) return;
       this.#forced = true;
-      this.#onError(
+      this.#link.onError(
         fail(
           'CONNECTION',
           `the connection to nats-server is silent (no pull heartbeat, no PONG within ${LIVENESS_PROBE_MS} ms); reconnecting`,
@@ -164,7 +155,7 @@ export class Liveness {
       await this.#nc.reconnect();
       // the client first flushes its write buffer, which may never drain on a dead socket: end it
       await new Promise((resolve) => setTimeout(resolve, FORCED_RECONNECT_GRACE_MS));
-      if (this.#disconnects === before && !this.#closed()) destroySocket(this.#nc);
+      if (this.#disconnects === before && !this.#link.closed()) destroySocket(this.#nc);
     } catch {
       // closed meanwhile
     } finally {

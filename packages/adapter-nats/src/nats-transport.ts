@@ -10,7 +10,8 @@ import type {
 } from '@carrier/core';
 import { type JetStreamManager, jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { fail, TRANSPORT, type Wrap, wrapper } from './errors.js';
+import { fail, TRANSPORT, wrapper } from './errors.js';
+import type { Link } from './link.js';
 import { Liveness } from './liveness.js';
 import { consumerName, deadLetterStream, topicStream } from './names.js';
 import { Producer } from './producer.js';
@@ -41,9 +42,7 @@ const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 export class NatsTransport implements Transport {
   readonly name = TRANSPORT;
   readonly capabilities: Capabilities;
-  readonly #nc: NatsConnection;
-  readonly #jsm: JetStreamManager;
-  readonly #wrap: Wrap;
+  readonly #link: Link;
   readonly #topology: Topology;
   readonly #producer: Producer;
   readonly #settlement: Settlement;
@@ -57,34 +56,29 @@ export class NatsTransport implements Transport {
     settings: NatsSettings,
     options: TransportFactoryOptions,
   ) {
-    this.#nc = nc;
-    this.#jsm = jsm;
     const closed = () => this.#closed;
-    const wrap = wrapper(closed);
-    const js = jetstream(nc, { timeout: settings.requestTimeoutMs });
-    const maxPayload = nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
-    const { requestTimeoutMs } = settings;
-    this.#wrap = wrap;
-    this.#topology = new Topology(jsm, settings, wrap);
-    this.#producer = new Producer(js, this.#topology, wrap, maxPayload, requestTimeoutMs);
-    const releases = new Releases(js, jsm, this.#topology, wrap, options.onError, requestTimeoutMs);
-    this.#settlement = new Settlement(
+    const link: Link = {
       nc,
+      js: jetstream(nc, { timeout: settings.requestTimeoutMs }),
       jsm,
-      this.#producer,
-      releases,
-      wrap,
-      options.onError,
-      requestTimeoutMs,
-    );
-    this.#liveness = new Liveness(nc, settings, options.onError, closed);
+      settings,
+      maxPayload: nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD,
+      wrap: wrapper(closed),
+      onError: options.onError,
+      closed,
+    };
+    this.#link = link;
+    this.#topology = new Topology(link);
+    this.#producer = new Producer(link, this.#topology);
+    this.#settlement = new Settlement(link, this.#producer, new Releases(link, this.#topology));
+    this.#liveness = new Liveness(link);
     this.capabilities = {
       fanOut: true,
       competingConsumers: true,
       perKeyOrder: false,
       nativeDelay: true,
       maxDelayMs: MAX_DELAY_MS,
-      maxMessageBytes: Math.max(1, maxPayload - HEADER_RESERVE_BYTES),
+      maxMessageBytes: Math.max(1, link.maxPayload - HEADER_RESERVE_BYTES),
       redrive: true,
     };
   }
@@ -94,16 +88,16 @@ export class NatsTransport implements Transport {
    * owns its lifecycle: do not close or drain it yourself.
    */
   get connection(): NatsConnection {
-    return this.#nc;
+    return this.#link.nc;
   }
 
   /** A JetStream manager on the same connection (streams, consumers, direct gets). */
   get manager(): JetStreamManager {
-    return this.#jsm;
+    return this.#link.jsm;
   }
 
   #ensureOpen(): void {
-    if (this.#closed || this.#nc.isClosed()) throw fail('CLOSED', 'nats connection is closed');
+    if (this.#closed || this.#link.nc.isClosed()) throw fail('CLOSED', 'nats connection is closed');
   }
 
   async declare(topic: string, groups: readonly string[]): Promise<void> {
@@ -132,7 +126,7 @@ export class NatsTransport implements Transport {
     try {
       await this.#topology.raiseMaxAckPending(stream, consumer, options.prefetch);
     } catch (error) {
-      throw this.#wrap(error, `cannot update consumer ${stream}/${consumer}`);
+      throw this.#link.wrap(error, `cannot update consumer ${stream}/${consumer}`);
     }
     return this.#liveness.open({
       stream,
@@ -162,8 +156,12 @@ export class NatsTransport implements Transport {
   async redrive(topic: string, group: string, max: number): Promise<number> {
     this.#ensureOpen();
     await this.declare(topic, [group]);
-    const ctx = { jsm: this.#jsm, producer: this.#producer, settlement: this.#settlement, wrap: this.#wrap };
-    return redrive(ctx, topic, group, max);
+    return redrive(
+      { link: this.#link, producer: this.#producer, settlement: this.#settlement },
+      topic,
+      group,
+      max,
+    );
   }
 
   /** Drain abandoned pull requests (what the server had sent is given back), then drain the connection. */
@@ -171,11 +169,11 @@ export class NatsTransport implements Transport {
     if (this.#closed) return;
     this.#closed = true;
     await this.#liveness.closeAll();
-    if (this.#nc.isClosed()) return;
+    if (this.#link.nc.isClosed()) return;
     try {
-      await this.#nc.drain();
+      await this.#link.nc.drain();
     } catch {
-      await this.#nc.close().catch(() => {});
+      await this.#link.nc.close().catch(() => {});
     }
   }
 
@@ -184,6 +182,6 @@ export class NatsTransport implements Transport {
     if (this.#closed) return;
     this.#closed = true;
     this.#liveness.abandonAll();
-    await this.#nc.close().catch(() => {});
+    await this.#link.nc.close().catch(() => {});
   }
 }

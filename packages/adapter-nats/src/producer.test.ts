@@ -2,6 +2,7 @@ import { CarrierError, type WireMessage } from '@carrier/core';
 import type { JetStreamClient, JetStreamPublishOptions } from '@nats-io/jetstream';
 import { describe, expect, it } from 'vitest';
 import { wrapper } from './errors.js';
+import type { Link } from './link.js';
 import { Producer } from './producer.js';
 import type { Topology } from './topology.js';
 
@@ -37,13 +38,13 @@ function setup(options: { refuse?: string[]; streamFails?: boolean; maxPayload?:
     },
     recheckTopic: (topic: string) => rechecked.push(topic),
   } as unknown as Topology;
-  const producer = new Producer(
+  const link = {
     js,
-    topology,
-    wrapper(() => false),
-    options.maxPayload ?? 1_000,
-    500,
-  );
+    settings: { requestTimeoutMs: 500 },
+    maxPayload: options.maxPayload ?? 1_000,
+    wrap: wrapper(() => false),
+  } as unknown as Link;
+  const producer = new Producer(link, topology);
   return { producer, sent, rechecked };
 }
 

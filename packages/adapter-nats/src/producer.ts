@@ -1,8 +1,9 @@
 import type { CarrierError, WireMessage } from '@carrier/core';
 import { nothingPublished, publishFailed } from '@carrier/core/kit';
-import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
+import type { PubAck } from '@nats-io/jetstream';
 import { type MsgHdrs, headers as natsHeaders } from '@nats-io/transport-node';
-import { fail, TRANSPORT, type Wrap } from './errors.js';
+import { fail, TRANSPORT } from './errors.js';
+import type { Link } from './link.js';
 import { topicStream, topicSubject } from './names.js';
 import type { Topology } from './topology.js';
 import { encodeHeaders, type HeaderEntries, headerBytes, needsEncoding } from './wire.js';
@@ -38,33 +39,12 @@ export interface Outgoing {
  * publish is de-duplicated by the server.
  */
 export class Producer {
-  readonly #js: JetStreamClient;
+  readonly #link: Link;
   readonly #topology: Topology;
-  readonly #wrap: Wrap;
-  readonly #maxPayload: number;
-  readonly #requestTimeoutMs: number;
 
-  /**
-   * @param maxPayload the server's `max_payload` in bytes (headers and body together).
-   * @param requestTimeoutMs deadline of one publish (its PubAck), in ms.
-   */
-  constructor(
-    js: JetStreamClient,
-    topology: Topology,
-    wrap: Wrap,
-    maxPayload: number,
-    requestTimeoutMs: number,
-  ) {
-    this.#js = js;
+  constructor(link: Link, topology: Topology) {
+    this.#link = link;
     this.#topology = topology;
-    this.#wrap = wrap;
-    this.#maxPayload = maxPayload;
-    this.#requestTimeoutMs = requestTimeoutMs;
-  }
-
-  /** The server's `max_payload` in bytes. */
-  get maxPayload(): number {
-    return this.#maxPayload;
   }
 
   /**
@@ -82,7 +62,12 @@ export class Producer {
     try {
       await this.#topology.topicStream(topic);
     } catch (error) {
-      throw nothingPublished(TRANSPORT, topic, messages, this.#wrap(error, `cannot publish to ${topic}`));
+      throw nothingPublished(
+        TRANSPORT,
+        topic,
+        messages,
+        this.#link.wrap(error, `cannot publish to ${topic}`),
+      );
     }
     const subject = topicSubject(topic);
     const stream = topicStream(topic);
@@ -95,7 +80,7 @@ export class Producer {
         try {
           await this.publishOne({ subject, stream, body: m.body, entries: prepared[index]!, msgId });
         } catch (error) {
-          failures.set(index, this.#wrap(error, `publish of ${m.id} not confirmed`));
+          failures.set(index, this.#link.wrap(error, `publish of ${m.id} not confirmed`));
         }
       }
     };
@@ -109,20 +94,20 @@ export class Producer {
 
   /** One publish, resolved by its PubAck (rejects with the nats.js error). */
   publishOne(out: Outgoing): Promise<PubAck> {
-    return this.#js.publish(out.subject, out.body, {
+    return this.#link.js.publish(out.subject, out.body, {
       msgID: out.msgId,
       headers: toHeaders(out.entries),
       expect: { streamName: out.stream },
-      timeout: this.#requestTimeoutMs,
+      timeout: this.#link.settings.requestTimeoutMs,
     });
   }
 
   #checkSize(entries: HeaderEntries, body: Uint8Array, msgId: string | undefined): void {
     const size = headerBytes(entries, msgId) + body.byteLength;
-    if (size > this.#maxPayload) {
+    if (size > this.#link.maxPayload) {
       throw fail(
         'MESSAGE_TOO_LARGE',
-        `message of ${size} bytes with its NATS headers exceeds the server's max_payload of ${this.#maxPayload}`,
+        `message of ${size} bytes with its NATS headers exceeds the server's max_payload of ${this.#link.maxPayload}`,
       );
     }
   }

@@ -1,5 +1,5 @@
 import type { JetStreamManager, MsgRequest } from '@nats-io/jetstream';
-import type { Wrap } from './errors.js';
+import type { Link } from './link.js';
 import { deadLetterStream, deadLetterSubject, redriveSubject, topicStream } from './names.js';
 import type { Producer } from './producer.js';
 import type { Settlement } from './settlement.js';
@@ -9,10 +9,9 @@ type Stored = Awaited<ReturnType<JetStreamManager['streams']['getMessage']>>;
 
 /** What {@link redrive} works with. */
 export interface RedriveContext {
-  readonly jsm: JetStreamManager;
+  readonly link: Link;
   readonly producer: Producer;
   readonly settlement: Settlement;
-  readonly wrap: Wrap;
 }
 
 /**
@@ -38,9 +37,9 @@ export async function redrive(
     let stored: Stored;
     try {
       const query = { seq: from, next_by_subj: subject } as unknown as MsgRequest;
-      stored = await ctx.jsm.streams.getMessage(dlq, query);
+      stored = await ctx.link.jsm.streams.getMessage(dlq, query);
     } catch (error) {
-      throw ctx.wrap(error, `cannot read dead letters of ${topic}/${group}`);
+      throw ctx.link.wrap(error, `cannot read dead letters of ${topic}/${group}`);
     }
     if (!stored) break;
     await moveOne(ctx, topic, group, dlq, stored);
@@ -74,7 +73,7 @@ async function moveOne(
       msgId: `carrier-redrive:${dlq}:${stored.seq}`,
     });
   } catch (error) {
-    throw ctx.wrap(error, `redrive of ${message.id} not confirmed`);
+    throw ctx.link.wrap(error, `redrive of ${message.id} not confirmed`);
   }
   await ctx.settlement.deleteDeadLetter(dlq, stored.seq);
 }

@@ -1,5 +1,6 @@
-import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import { API, apiCode, type Wrap } from './errors.js';
+import type { JetStreamManager } from '@nats-io/jetstream';
+import { API, apiCode } from './errors.js';
+import type { Link } from './link.js';
 import { RELEASES_STREAM } from './names.js';
 import type { Topology } from './topology.js';
 
@@ -17,28 +18,12 @@ interface ReleaseRecord {
  * subtracts it. A delivery that leaves the group (ack, dead letter) forgets its record.
  */
 export class Releases {
-  readonly #js: JetStreamClient;
-  readonly #jsm: JetStreamManager;
+  readonly #link: Link;
   readonly #topology: Topology;
-  readonly #wrap: Wrap;
-  readonly #onError: (error: Error) => void;
-  readonly #requestTimeoutMs: number;
 
-  /** @param requestTimeoutMs deadline of storing one record (its PubAck), in ms. */
-  constructor(
-    js: JetStreamClient,
-    jsm: JetStreamManager,
-    topology: Topology,
-    wrap: Wrap,
-    onError: (error: Error) => void,
-    requestTimeoutMs: number,
-  ) {
-    this.#js = js;
-    this.#jsm = jsm;
+  constructor(link: Link, topology: Topology) {
+    this.#link = link;
     this.#topology = topology;
-    this.#wrap = wrap;
-    this.#onError = onError;
-    this.#requestTimeoutMs = requestTimeoutMs;
   }
 
   /**
@@ -50,11 +35,11 @@ export class Releases {
   async count(subject: string, id: string): Promise<number> {
     let stored: Awaited<ReturnType<JetStreamManager['streams']['getMessage']>>;
     try {
-      stored = await this.#jsm.streams.getMessage(RELEASES_STREAM, { last_by_subj: subject });
+      stored = await this.#link.jsm.streams.getMessage(RELEASES_STREAM, { last_by_subj: subject });
     } catch (error) {
       const code = apiCode(error);
       if (code === API.streamNotFound || code === API.noMessageFound) return 0;
-      throw this.#wrap(error, 'cannot read the release record');
+      throw this.#link.wrap(error, 'cannot read the release record');
     }
     if (!stored) return 0;
     try {
@@ -73,13 +58,13 @@ export class Releases {
   async note(subject: string, id: string, releases: number): Promise<void> {
     try {
       await this.#topology.releasesStream();
-      await this.#js.publish(subject, new TextEncoder().encode(JSON.stringify({ id, releases })), {
+      await this.#link.js.publish(subject, new TextEncoder().encode(JSON.stringify({ id, releases })), {
         expect: { streamName: RELEASES_STREAM },
-        timeout: this.#requestTimeoutMs,
+        timeout: this.#link.settings.requestTimeoutMs,
       });
     } catch (error) {
-      this.#onError(
-        this.#wrap(
+      this.#link.onError(
+        this.#link.wrap(
           error,
           `release of ${id}: the release could not be recorded, its next delivery counts as an attempt`,
         ),
@@ -89,6 +74,6 @@ export class Releases {
 
   /** Forget the release record of a delivery that left the group (best effort: a leftover is ignored). */
   forget(subject: string): void {
-    this.#jsm.streams.purge(RELEASES_STREAM, { filter: subject }).catch(() => {});
+    this.#link.jsm.streams.purge(RELEASES_STREAM, { filter: subject }).catch(() => {});
   }
 }

@@ -1,7 +1,7 @@
 import type { DeadLetterDelivery, DeadLetterInfo, Delivery, WireMessage } from '@carrier/core';
-import type { JetStreamManager } from '@nats-io/jetstream';
-import type { Msg, NatsConnection } from '@nats-io/transport-node';
-import { API, apiCode, fail, type Wrap } from './errors.js';
+import type { Msg } from '@nats-io/transport-node';
+import { API, apiCode, fail } from './errors.js';
+import type { Link } from './link.js';
 import type { ReceiverSpec } from './liveness.js';
 import { consumerName, deadLetterStream, deadLetterSubject, releaseSubject, topicStream } from './names.js';
 import type { Producer } from './producer.js';
@@ -42,31 +42,14 @@ export type Handlers = Pick<ReceiverSpec, 'onMessage' | 'giveBack'>;
  * then `+TERM`. Dead letters are acked by deleting them from the dead-letter stream.
  */
 export class Settlement {
-  readonly #nc: NatsConnection;
-  readonly #jsm: JetStreamManager;
+  readonly #link: Link;
   readonly #producer: Producer;
   readonly #releases: Releases;
-  readonly #wrap: Wrap;
-  readonly #onError: (error: Error) => void;
-  readonly #requestTimeoutMs: number;
 
-  /** @param requestTimeoutMs deadline of one settlement round trip, in ms. */
-  constructor(
-    nc: NatsConnection,
-    jsm: JetStreamManager,
-    producer: Producer,
-    releases: Releases,
-    wrap: Wrap,
-    onError: (error: Error) => void,
-    requestTimeoutMs: number,
-  ) {
-    this.#nc = nc;
-    this.#jsm = jsm;
+  constructor(link: Link, producer: Producer, releases: Releases) {
+    this.#link = link;
     this.#producer = producer;
     this.#releases = releases;
-    this.#wrap = wrap;
-    this.#onError = onError;
-    this.#requestTimeoutMs = requestTimeoutMs;
   }
 
   /**
@@ -138,18 +121,18 @@ export class Settlement {
    */
   async deleteDeadLetter(stream: string, seq: number): Promise<void> {
     try {
-      await this.#jsm.streams.deleteMessage(stream, seq, false);
+      await this.#link.jsm.streams.deleteMessage(stream, seq, false);
     } catch (error) {
       if (apiCode(error) === API.noMessageFound) return; // already gone (redriven meanwhile)
-      throw this.#wrap(error, `cannot delete dead letter ${stream}:${seq}`);
+      throw this.#link.wrap(error, `cannot delete dead letter ${stream}:${seq}`);
     }
   }
 
   /** Releases recorded for a redelivery; 0 (reported to `onError`) when the record cannot be read. */
   #releasesOf(record: string, id: string): Promise<number> {
     return this.#releases.count(record, id).catch((error: unknown) => {
-      this.#onError(
-        this.#wrap(error, `cannot tell whether ${id} was released; its attempt may count releases`),
+      this.#link.onError(
+        this.#link.wrap(error, `cannot tell whether ${id} was released; its attempt may count releases`),
       );
       return 0;
     });
@@ -219,7 +202,7 @@ export class Settlement {
     source: string,
   ) {
     const msgId = `carrier-dlq:${source}:${consumerName(group)}`;
-    const maxPayload = this.#producer.maxPayload;
+    const { maxPayload } = this.#link;
     let reasonChars = MAX_REASON_CHARS;
     let entries = encodeDeadLetterHeaders(wire, info, group, source, reasonChars);
     while (headerBytes(entries, msgId) + wire.body.byteLength > maxPayload && reasonChars > 0) {
@@ -231,18 +214,20 @@ export class Settlement {
       const stream = deadLetterStream(topic);
       await this.#producer.publishOne({ subject, stream, body: wire.body, entries, msgId });
     } catch (error) {
-      throw this.#wrap(error, `dead letter of ${wire.id} not stored`);
+      throw this.#link.wrap(error, `dead letter of ${wire.id} not stored`);
     }
   }
 
   /** Send an ack-protocol message and wait for the server to confirm it took it. */
   async #settle(pulled: Pulled, payload: Uint8Array, what: string): Promise<void> {
     pulled.done();
-    if (this.#nc.isClosed()) throw fail('CLOSED', `${what}: the connection is closed`);
+    if (this.#link.nc.isClosed()) throw fail('CLOSED', `${what}: the connection is closed`);
     try {
-      await this.#nc.request(pulled.msg.reply!, payload, { timeout: this.#requestTimeoutMs });
+      await this.#link.nc.request(pulled.msg.reply!, payload, {
+        timeout: this.#link.settings.requestTimeoutMs,
+      });
     } catch (error) {
-      throw this.#wrap(error, what);
+      throw this.#link.wrap(error, what);
     }
   }
 }

@@ -3,14 +3,14 @@ import {
   AckPolicy,
   DeliverPolicy,
   DiscardPolicy,
-  type JetStreamManager,
   ReplayPolicy,
   RetentionPolicy,
   StorageType,
   type StreamConfig,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
-import { API, apiCode, fail, refused, type Wrap } from './errors.js';
+import { API, apiCode, fail, refused } from './errors.js';
+import type { Link } from './link.js';
 import {
   consumerName,
   deadLetterStream,
@@ -23,7 +23,6 @@ import {
   topicStream,
   topicSubject,
 } from './names.js';
-import type { NatsSettings } from './url.js';
 
 /** What one stream is created with (see {@link Topology}). */
 interface StreamSpec {
@@ -55,16 +54,12 @@ interface ConsumerSpec {
  * Carrier's subjects); the server refusing one is `TOPOLOGY_CONFLICT`. Nothing is ever deleted.
  */
 export class Topology {
-  readonly #jsm: JetStreamManager;
-  readonly #settings: NatsSettings;
-  readonly #wrap: Wrap;
+  readonly #link: Link;
   readonly #streams = new OncePerKey<void>();
   readonly #consumers = new OncePerKey<void>();
 
-  constructor(jsm: JetStreamManager, settings: NatsSettings, wrap: Wrap) {
-    this.#jsm = jsm;
-    this.#settings = settings;
-    this.#wrap = wrap;
+  constructor(link: Link) {
+    this.#link = link;
   }
 
   /**
@@ -84,8 +79,9 @@ export class Topology {
     return this.#stream({
       name: topicStream(topic),
       subjects: [topicSubject(topic), redriveWildcard(topic)],
-      retention: this.#settings.retention === 'interest' ? RetentionPolicy.Interest : RetentionPolicy.Limits,
-      maxAgeMs: this.#settings.maxAgeMs,
+      retention:
+        this.#link.settings.retention === 'interest' ? RetentionPolicy.Interest : RetentionPolicy.Limits,
+      maxAgeMs: this.#link.settings.maxAgeMs,
       what: `Carrier topic ${topic}`,
     });
   }
@@ -109,10 +105,10 @@ export class Topology {
 
   /** Raise a consumer's `max_ack_pending` to `prefetch` if it is lower (never lowers it). */
   async raiseMaxAckPending(stream: string, name: string, prefetch: number): Promise<void> {
-    const info = await this.#jsm.consumers.info(stream, name);
+    const info = await this.#link.jsm.consumers.info(stream, name);
     const current = info.config.max_ack_pending;
     if (current !== undefined && current >= 0 && current < prefetch) {
-      await this.#jsm.consumers.update(stream, name, { max_ack_pending: prefetch });
+      await this.#link.jsm.consumers.update(stream, name, { max_ack_pending: prefetch });
     }
   }
 
@@ -121,7 +117,7 @@ export class Topology {
       name: deadLetterStream(topic),
       subjects: [deadLetterWildcard(topic)],
       retention: RetentionPolicy.Limits,
-      maxAgeMs: this.#settings.deadLetterMaxAgeMs,
+      maxAgeMs: this.#link.settings.deadLetterMaxAgeMs,
       what: `Carrier dead letters of topic ${topic}`,
     });
   }
@@ -160,7 +156,7 @@ export class Topology {
   async #ensureStream(spec: StreamSpec): Promise<void> {
     const { name, subjects } = spec;
     const check = async () => {
-      const info = await this.#jsm.streams.info(name);
+      const info = await this.#link.jsm.streams.info(name);
       const missing = subjects.filter((s) => !info.config.subjects?.includes(s));
       if (missing.length > 0) {
         throw fail('TOPOLOGY_CONFLICT', `stream ${name} exists without the subjects ${missing.join(', ')}`);
@@ -170,44 +166,45 @@ export class Topology {
       await check();
       return;
     } catch (error) {
-      if (apiCode(error) !== API.streamNotFound) throw this.#wrap(error, `cannot inspect stream ${name}`);
+      if (apiCode(error) !== API.streamNotFound)
+        throw this.#link.wrap(error, `cannot inspect stream ${name}`);
     }
     try {
-      await this.#jsm.streams.add({
+      await this.#link.jsm.streams.add({
         ...spec.extra,
         name,
         description: spec.what,
         subjects,
         storage: StorageType.File,
         retention: spec.retention,
-        num_replicas: this.#settings.replicas,
+        num_replicas: this.#link.settings.replicas,
         discard: DiscardPolicy.Old,
         max_age: nanos(spec.maxAgeMs),
       });
     } catch (error) {
       // another client created it meanwhile (possibly with other settings): use it if it fits
       if (apiCode(error) === API.streamNameInUse) return check();
-      throw refused(error, `cannot create stream ${name}`, this.#wrap);
+      throw refused(error, `cannot create stream ${name}`, this.#link.wrap);
     }
   }
 
   async #ensureConsumer(spec: ConsumerSpec): Promise<void> {
     const { stream, name, filters } = spec;
     try {
-      await this.#jsm.consumers.info(stream, name);
+      await this.#link.jsm.consumers.info(stream, name);
       return;
     } catch (error) {
       if (apiCode(error) !== API.consumerNotFound)
-        throw this.#wrap(error, `cannot inspect consumer ${stream}/${name}`);
+        throw this.#link.wrap(error, `cannot inspect consumer ${stream}/${name}`);
     }
     try {
-      await this.#jsm.consumers.add(stream, {
+      await this.#link.jsm.consumers.add(stream, {
         durable_name: name,
         name,
         description: spec.what,
         ack_policy: AckPolicy.Explicit,
-        ack_wait: nanos(this.#settings.ackWaitMs),
-        max_ack_pending: this.#settings.maxAckPending,
+        ack_wait: nanos(this.#link.settings.ackWaitMs),
+        max_ack_pending: this.#link.settings.maxAckPending,
         max_deliver: -1,
         deliver_policy: spec.deliverAll ? DeliverPolicy.All : DeliverPolicy.New,
         replay_policy: ReplayPolicy.Instant,
@@ -216,7 +213,7 @@ export class Topology {
     } catch (error) {
       const code = apiCode(error);
       if (code === API.consumerExists || code === API.consumerAlreadyExists) return;
-      throw refused(error, `cannot create consumer ${stream}/${name}`, this.#wrap);
+      throw refused(error, `cannot create consumer ${stream}/${name}`, this.#link.wrap);
     }
   }
 }
