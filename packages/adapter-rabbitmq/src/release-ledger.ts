@@ -53,7 +53,7 @@ export function encodeRecord(record: ReleaseRecord): Buffer {
 }
 
 /** Decode a ledger message body, or undefined when it is not a record. */
-export function decodeRecord(content: Buffer): ReleaseRecord | undefined {
+function decodeRecord(content: Buffer): ReleaseRecord | undefined {
   try {
     const value = JSON.parse(content.toString('utf8')) as { id?: unknown; releases?: unknown };
     if (typeof value.id !== 'string') return undefined;

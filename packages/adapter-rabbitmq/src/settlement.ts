@@ -23,7 +23,7 @@ export interface GroupContext {
 }
 
 /** Settle on `channel`, or fail with a coded error when the channel is gone (the broker redelivers). */
-export function settleOn(channel: Channel, what: string, settle: () => void): Promise<void> {
+function settleOn(channel: Channel, what: string, settle: () => void): Promise<void> {
   const gone = (cause?: unknown) =>
     rabbitError(
       'CONNECTION',

@@ -14,10 +14,10 @@ import type { QueueType } from './url.js';
 export type GroupMode = 'ordered' | 'competing';
 
 /** How long a release record is kept when its message is never delivered again (a week), in ms. */
-export const RELEASE_RECORD_TTL_MS = 7 * 24 * 3_600_000;
+const RELEASE_RECORD_TTL_MS = 7 * 24 * 3_600_000;
 
 /** Arguments of a group or dead-letter queue. */
-export function queueArguments(queueType: QueueType, singleActiveConsumer: boolean): Record<string, unknown> {
+function queueArguments(queueType: QueueType, singleActiveConsumer: boolean): Record<string, unknown> {
   const args: Record<string, unknown> = {};
   // classic is the server's default: leaving the argument out stays equivalent to queues declared natively
   if (queueType === 'quorum') args['x-queue-type'] = 'quorum';
@@ -31,7 +31,7 @@ export function queueArguments(queueType: QueueType, singleActiveConsumer: boole
  * (a native client's `basic.reject` without requeue, a quorum queue's delivery limit, which RabbitMQ
  * 4 sets to 20 by default) lands in the group's dead letters instead of being dropped.
  */
-export function groupQueueArguments(
+function groupQueueArguments(
   queueType: QueueType,
   singleActiveConsumer: boolean,
   deadLetterQueue: string,
@@ -48,7 +48,7 @@ export function groupQueueArguments(
  * default exchange to the group queue only. Quorum delay queues dead-letter at-least-once (which
  * RabbitMQ allows only with `x-overflow: reject-publish`).
  */
-export function delayQueueArguments(
+function delayQueueArguments(
   queueType: QueueType,
   levelMs: number,
   groupQueue: string,

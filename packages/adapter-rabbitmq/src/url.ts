@@ -21,11 +21,11 @@ export function defaultMaxMessageBytes(serverVersion: unknown): number {
  * declares the connection dead after two heartbeat periods without any frame from the broker, so a
  * silent connection is noticed within about 30 s.
  */
-export const DEFAULT_HEARTBEAT_SECONDS = 15;
+const DEFAULT_HEARTBEAT_SECONDS = 15;
 /** How long calls wait for a lost connection to come back before failing, by default. */
-export const DEFAULT_RECOVERY_TIMEOUT_MS = 30_000;
+const DEFAULT_RECOVERY_TIMEOUT_MS = 30_000;
 /** Longest pause between two reconnection attempts, by default. */
-export const DEFAULT_RECONNECT_MAX_DELAY_MS = 5_000;
+const DEFAULT_RECONNECT_MAX_DELAY_MS = 5_000;
 
 /** Settings of one RabbitMQ transport, read from its URL. */
 export interface RabbitSettings {

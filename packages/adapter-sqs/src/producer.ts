@@ -9,11 +9,11 @@ import type { SqsSettings } from './url.js';
 import { encodeMessage, fifoToken } from './wire.js';
 
 /** SNS message limit (body plus attributes), also the SNS PublishBatch request limit, in bytes. */
-export const SNS_MAX_BYTES = 262_144;
+const SNS_MAX_BYTES = 262_144;
 /** SQS message limit (body plus attributes), also the SendMessageBatch request limit, in bytes. */
-export const SQS_MAX_BYTES = 1_048_576;
+const SQS_MAX_BYTES = 1_048_576;
 /** Bytes kept free for Carrier's attributes when computing `maxMessageBytes`. */
-export const METADATA_ALLOWANCE = 4_096;
+const METADATA_ALLOWANCE = 4_096;
 /** Parallel batch calls of one standard (non-FIFO) publish. */
 const PUBLISH_PARALLELISM = 4;
 

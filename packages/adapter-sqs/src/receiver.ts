@@ -16,7 +16,7 @@ function isConnectionFailure(error: unknown): boolean {
 }
 
 /** Longest total visibility of one receive (12 hours), in seconds. */
-export const MAX_VISIBILITY_SECONDS = 43_200;
+const MAX_VISIBILITY_SECONDS = 43_200;
 /** Longest retry delay: the 12-hour visibility limit, less one hour for the handler that ran before. */
 export const SQS_MAX_DELAY_MS = (MAX_VISIBILITY_SECONDS - 3_600) * 1_000;
 /**

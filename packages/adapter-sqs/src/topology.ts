@@ -16,11 +16,11 @@ import { deadLetterQueueName, groupQueueName, isFifoTopic, snsTopicName } from '
 import type { SqsSettings } from './url.js';
 
 /** Retention of every queue Carrier creates: 14 days, the SQS maximum. */
-export const RETENTION_SECONDS = 1_209_600;
+const RETENTION_SECONDS = 1_209_600;
 /** Tags Carrier puts on the queues it creates. */
-export const TAG_TOPIC = 'carrier-topic';
-export const TAG_GROUP = 'carrier-group';
-export const TAG_ROLE = 'carrier-role';
+const TAG_TOPIC = 'carrier-topic';
+const TAG_GROUP = 'carrier-group';
+const TAG_ROLE = 'carrier-role';
 
 /** The queues of one group. */
 export interface GroupQueues {
