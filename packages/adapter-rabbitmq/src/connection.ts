@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { rootCertificates } from 'node:tls';
 import { redactUrl } from '@carrier/core';
 import { Backoff, describeError, withDeadline } from '@carrier/core/kit';
-import type { ChannelModel } from 'amqplib';
+import type { Channel, ChannelModel } from 'amqplib';
 import amqp from 'amqplib';
 import { rabbitError } from './errors.js';
 import type { RabbitSettings } from './url.js';
@@ -215,4 +215,24 @@ export class ConnectionManager {
     // the heartbeat gives up
     stream?.destroy?.(new Error('connection aborted'));
   }
+}
+
+/**
+ * A new channel on `model`. Its `error` events are swallowed: a channel error is always followed by
+ * `close`, and by the failure of the call that caused it, which is where callers handle it.
+ *
+ * @param purpose what the channel is for, in the error message (`consume <queue>`, …).
+ * @throws CarrierError `CONNECTION` when the channel cannot be opened.
+ */
+export async function openChannel(model: ChannelModel, purpose: string): Promise<Channel> {
+  let channel: Channel;
+  try {
+    channel = await model.createChannel();
+  } catch (cause) {
+    throw rabbitError('CONNECTION', `cannot open a channel to ${purpose}: ${describeError(cause)}`, cause);
+  }
+  channel.on('error', () => {
+    // handled through 'close' and the failed call
+  });
+  return channel;
 }

@@ -1,6 +1,7 @@
 import type { TransportSubscription } from '@carrier/core';
 import { Backoff, type BackoffOptions, describeError, sleep } from '@carrier/core/kit';
 import type { Channel, ConsumeMessage } from 'amqplib';
+import { openChannel } from './connection.js';
 import { rabbitError } from './errors.js';
 import type { Session } from './session.js';
 
@@ -135,19 +136,7 @@ export class Receiver implements TransportSubscription {
    * the receiver restarts.
    */
   async #createChannel(session: Session, consuming: Consuming): Promise<Channel> {
-    let channel: Channel;
-    try {
-      channel = await session.model.createChannel();
-    } catch (cause) {
-      throw rabbitError(
-        'CONNECTION',
-        `cannot open a channel to consume ${this.options.queue}: ${describeError(cause)}`,
-        cause,
-      );
-    }
-    channel.on('error', () => {
-      // followed by 'close', handled below
-    });
+    const channel = await openChannel(session.model, `consume ${this.options.queue}`);
     openChannels.add(channel);
     const lease = new AbortController();
     leases.set(channel, lease);

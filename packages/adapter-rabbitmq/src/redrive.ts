@@ -1,6 +1,7 @@
 import { CarrierError } from '@carrier/core';
 import { describeError } from '@carrier/core/kit';
 import type { Channel, GetMessage } from 'amqplib';
+import { openChannel } from './connection.js';
 import { rabbitError } from './errors.js';
 import { deadLetterQueueName, groupQueueName } from './names.js';
 import type { Outgoing } from './producer.js';
@@ -22,19 +23,7 @@ const REDRIVE_BATCH = 100;
 export async function redrive(session: Session, topic: string, group: string, max: number): Promise<number> {
   await session.topology.group(topic, group, false);
   const dlq = deadLetterQueueName(topic, group);
-  let channel: Channel;
-  try {
-    channel = await session.model.createChannel();
-  } catch (cause) {
-    throw rabbitError(
-      'CONNECTION',
-      `cannot open a channel to redrive ${dlq}: ${describeError(cause)}`,
-      cause,
-    );
-  }
-  channel.on('error', () => {
-    // surfaces as a failed get or ack below
-  });
+  const channel = await openChannel(session.model, `redrive ${dlq}`);
   let moved = 0;
   try {
     while (moved < max) {

@@ -1,5 +1,6 @@
 import { describeError, OncePerKey } from '@carrier/core/kit';
 import type { Channel, ChannelModel, Options } from 'amqplib';
+import { openChannel } from './connection.js';
 import { rabbitError, replyCode } from './errors.js';
 import {
   deadLetterQueueName,
@@ -95,19 +96,7 @@ export class Topology {
     work: (channel: Channel) => Promise<T>,
     differs: string | false = 'arguments',
   ): Promise<T> {
-    let channel: Channel;
-    try {
-      channel = await this.model.createChannel();
-    } catch (cause) {
-      throw rabbitError(
-        'CONNECTION',
-        `cannot open a channel to declare ${what}: ${describeError(cause)}`,
-        cause,
-      );
-    }
-    channel.on('error', () => {
-      // a refused declaration closes this channel only; the caller gets the error
-    });
+    const channel = await openChannel(this.model, `declare ${what}`);
     try {
       return await work(channel);
     } catch (cause) {
