@@ -122,7 +122,7 @@ export class GroupDeliveries implements ReceiverHandlers {
     const ledger = releaseLedgerName(context.topic, context.group);
     this.#ledgers = new OrderedLedgers(
       ledger,
-      context.queueType === 'classic' ? 'marker' : 'count',
+      context.queueType === 'classic' ? 'attempt' : 'count',
       (records) => this.#publishRecords(ledger, records),
       (error) => context.onError(error),
     );
@@ -169,11 +169,11 @@ export class GroupDeliveries implements ReceiverHandlers {
 
   #route(received: ConsumeMessage, channel: Channel): void {
     if (!this.#singleActive) {
-      this.#handOver(received, channel, 0, undefined);
+      this.#handOver(received, channel, decodeMessage(received).attempt, undefined);
       return;
     }
-    this.#ledgers.receive(received, channel, (releases, ledger) =>
-      this.#handOver(received, channel, releases, ledger),
+    this.#ledgers.receive(received, channel, (attempt, ledger) =>
+      this.#handOver(received, channel, attempt, ledger),
     );
   }
 
@@ -204,14 +204,11 @@ export class GroupDeliveries implements ReceiverHandlers {
   }
 
   /**
-   * Hand one delivery to the sink. `releases`: how many of the broker's returns of it the release
-   * ledger says were releases; `ledger`: the ledger of its channel (ordered groups only).
+   * Hand one delivery to the sink with its `attempt` (the broker's count, corrected by the release
+   * ledger in ordered groups); `ledger`: the ledger of its channel (ordered groups only).
    */
-  #handOver(received: ConsumeMessage, channel: Channel, releases: number, ledger: ReleaseLedger | undefined) {
-    const decoded = decodeMessage(received);
-    const { message } = decoded;
-    // returns the ledger says were releases are not attempts (see release-ledger.ts)
-    const attempt = Math.max(1, decoded.attempt - releases);
+  #handOver(received: ConsumeMessage, channel: Channel, attempt: number, ledger: ReleaseLedger | undefined) {
+    const { message } = decodeMessage(received);
     const settle = copySettlements(this.context, received, channel, message.id);
     const tag = received.fields.deliveryTag;
     const settled = <T>(done: Promise<T>): Promise<T> =>
@@ -221,9 +218,10 @@ export class GroupDeliveries implements ReceiverHandlers {
             return value;
           })
         : done;
-    if (this.context.queueType === 'classic' && received.fields.redelivered && releases === 0) {
+    if (this.context.queueType === 'classic' && received.fields.redelivered && !ledger) {
       // a classic queue only flags a redelivery (a consumer crashed or lost its channel): make the
-      // count durable with a copy that carries it (attempt + 1), then drop the original unseen
+      // count durable with a copy that carries it (attempt + 1), then drop the original unseen (an
+      // ordered group keeps the count in its ledger instead, so the message keeps its place)
       void settled(this.#track(message.id, settle.requeueCopy(attempt))).catch((error: unknown) => {
         this.context.onError(
           rabbitError(

@@ -148,6 +148,8 @@ export interface Decoded {
    * copy (`x-delivery-count` on quorum queues; 1 if a classic queue flags it `redelivered`).
    */
   readonly attempt: number;
+  /** Attempt from `carrier-attempt` alone (1 when absent), before the broker's count. */
+  readonly base: number;
   /** Dead-letter metadata, when the message carries any. */
   readonly deadLetter: DeadLetterInfo | undefined;
 }
@@ -226,6 +228,7 @@ export function decodeMessage(received: ReceivedMessage, now: () => Date = () =>
       publishedAt: publishedAt(raw, properties.timestamp, now),
     },
     attempt: base + redeliveries,
+    base,
     deadLetter,
   };
 }
