@@ -1,23 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { Carrier } from './carrier.js';
+import { describe, expect, it } from 'vitest';
 import { boundReason, MAX_DEAD_LETTER_REASON_LENGTH, TRUNCATION_MARKER } from './dead-letter-info.js';
 import { settleOnce } from './engine.js';
 import { CarrierError, NonRetryableError } from './errors.js';
-import { type FakeDelivery, FakeTransport } from './testing/fake-transport.js';
+import type { FakeDelivery } from './testing/fake-transport.js';
+import { fakeCarriers } from './testing/setup.js';
 import { gateFor, waitFor } from './testing/wait.js';
 import { isWellFormed } from './unicode.js';
 
-const open: Carrier[] = [];
-afterEach(async () => {
-  await Promise.allSettled(open.splice(0).map((c) => c.close()));
-});
-
-function setup(errors: Error[] = []) {
-  const transport = new FakeTransport();
-  const carrier = new Carrier(transport, (e) => errors.push(e));
-  open.push(carrier);
-  return { transport, carrier };
-}
+const setup = fakeCarriers();
 
 describe('consumer engine', () => {
   it('acks when the handler returns', async () => {

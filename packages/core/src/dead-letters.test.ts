@@ -1,22 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { Carrier } from './carrier.js';
+import { describe, expect, it } from 'vitest';
 import { UNKNOWN_DEAD_LETTER_REASON } from './dead-letter-info.js';
 import { CarrierError } from './errors.js';
 import type { DeadLetter } from './message.js';
-import { FakeTransport } from './testing/fake-transport.js';
+import { fakeCarriers } from './testing/setup.js';
 import { gateFor, waitFor } from './testing/wait.js';
 
-const open: Carrier[] = [];
-afterEach(async () => {
-  await Promise.allSettled(open.splice(0).map((c) => c.close()));
-});
-
-function setup(errors: Error[] = []) {
-  const transport = new FakeTransport();
-  const carrier = new Carrier(transport, (e) => errors.push(e));
-  open.push(carrier);
-  return { transport, carrier };
-}
+const setup = fakeCarriers();
 
 describe('dead-letter readers', () => {
   it('completes missing dead-letter metadata with one fallback when reading dead letters', async () => {
@@ -42,13 +31,11 @@ describe('dead-letter readers', () => {
   });
 
   it('a throwing onError cannot turn a failed dead-letter settlement into a rejection', async () => {
-    const transport = new FakeTransport();
     let reported = 0;
-    const carrier = new Carrier(transport, () => {
+    const { transport, carrier } = setup(() => {
       reported++;
       throw new Error('onError itself fails');
     });
-    open.push(carrier);
     transport.failSettle = true;
     const reader = await carrier.deadLetters('t', 'g').subscribe(() => {});
     const d = transport.deliverDeadLetter({ reason: 'r', attempts: 1, failedAt: new Date() });

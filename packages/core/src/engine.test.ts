@@ -1,22 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { Carrier } from './carrier.js';
+import { describe, expect, it } from 'vitest';
 import { CarrierError } from './errors.js';
-import { FakeTransport } from './testing/fake-transport.js';
+import { fakeCarriers } from './testing/setup.js';
 import { gateFor, waitFor } from './testing/wait.js';
 
 // The subscription engine (engine.ts) as Consumer runs on it: lease loss and carrier abort.
 
-const open: Carrier[] = [];
-afterEach(async () => {
-  await Promise.allSettled(open.splice(0).map((c) => c.close()));
-});
-
-function setup(errors: Error[] = []) {
-  const transport = new FakeTransport();
-  const carrier = new Carrier(transport, (e) => errors.push(e));
-  open.push(carrier);
-  return { transport, carrier };
-}
+const setup = fakeCarriers();
 
 describe('lost leases', () => {
   it('reports a lost lease once to onError as LEASE_LOST and aborts the handler signal with it', async () => {
