@@ -16,7 +16,7 @@ const cwd = fileURLToPath(new URL('..', import.meta.url));
 const HOLDER = `
 const { createTransport } = await import(process.env.ADAPTER);
 const t = await createTransport(new URL(process.env.URL), { onError: () => {} });
-await t.subscribe(process.env.TOPIC, process.env.GROUP, { prefetch: 1, ordered: false }, (d) => {
+await t.subscribe(process.env.TOPIC, process.env.GROUP, { prefetch: 1, ordered: process.env.ORDERED === '1' }, (d) => {
   process.stdout.write('attempt ' + d.attempt + ' ' + d.message.id + '\\n');
 });
 process.stdout.write('ready\\n');
@@ -30,14 +30,30 @@ export interface Holder {
   kill(): Promise<void>;
 }
 
-/** Start a child that subscribes `group` of `topic` through `adapter` (package name) and holds what it gets. */
-export function spawnHolder(adapter: string, url: string, topic: string, group: string): Holder {
+/**
+ * Start a child that subscribes `group` of `topic` through `adapter` (package name) and holds what
+ * it gets; `ordered` subscribes with `ordered: true`.
+ */
+export function spawnHolder(
+  adapter: string,
+  url: string,
+  topic: string,
+  group: string,
+  ordered = false,
+): Holder {
   const child = spawn(
     process.execPath,
     ['--conditions=carrier-source', '--import', 'tsx', '--input-type=module', '-e', HOLDER],
     {
       cwd,
-      env: { ...process.env, ADAPTER: adapter, URL: url, TOPIC: topic, GROUP: group },
+      env: {
+        ...process.env,
+        ADAPTER: adapter,
+        URL: url,
+        TOPIC: topic,
+        GROUP: group,
+        ORDERED: ordered ? '1' : '0',
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );

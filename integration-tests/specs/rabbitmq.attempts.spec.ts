@@ -89,6 +89,51 @@ for (const queueType of ['quorum', 'classic'] as const) {
       expect(await c.quietFor(300)).toBe(true);
     });
 
+    it('an ordered group: a release at close() keeps the attempt, a crash after a release adds exactly one', {
+      timeout: 60_000,
+    }, async () => {
+      // an ordered group gives back by closing its channel (the queue keeps its order), which the
+      // broker counts like a crash; the release ledger must tell the next member which returns
+      // were releases
+      const topic = freshName(`ordered-attempts-${queueType}`);
+      const id = freshName('m');
+      const member = async () => {
+        const t = await transport();
+        const inbox = new Inbox<Delivery>();
+        const sub = await t.subscribe(topic, 'g', { prefetch: 1, ordered: true }, inbox.sink);
+        return { t, inbox, sub };
+      };
+      const releaseAtClose = async (m: Awaited<ReturnType<typeof member>>) => {
+        const d = await m.inbox.next(10_000, 'the delivery to release');
+        await m.sub.stop();
+        await d.release();
+        await m.sub.close();
+        return d.attempt;
+      };
+      const first = await member();
+      await first.t.publish(topic, [wireMessage(id)]);
+      expect(await releaseAtClose(first)).toBe(1);
+      expect(await releaseAtClose(await member())).toBe(1);
+      // a crash (abort) after two releases: exactly one attempt more
+      const crashing = await member();
+      expect((await crashing.inbox.next(10_000, 'the delivery before the crash')).attempt).toBe(1);
+      await crashing.t.abort();
+      expect(await releaseAtClose(await member())).toBe(2);
+      // SIGKILL of a child after a release: one more
+      const child = spawnHolder('@carrier/adapter-rabbitmq', url(), topic, 'g', true);
+      try {
+        expect(await child.first).toEqual({ attempt: 2, id });
+      } finally {
+        await child.kill();
+      }
+      const last = await member();
+      const d = await last.inbox.next(10_000, 'the redelivery after SIGKILL');
+      expect(d.message.id).toBe(id);
+      expect(d.attempt).toBe(3);
+      await d.ack();
+      expect(await last.inbox.quietFor(300)).toBe(true);
+    });
+
     it('closing a member gives back at once, with the same attempt, what it received and did not handle', {
       timeout: 30_000,
     }, async () => {

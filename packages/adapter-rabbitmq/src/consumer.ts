@@ -38,6 +38,13 @@ export interface QueueConsumerOptions {
   readonly giveBack?:
     | ((message: ConsumeMessage, channel: Channel, session: Session) => Promise<void>)
     | undefined;
+  /** Told of each delivery held after `stop()` (see `holdUntilClose`); closing the channel gives it back. */
+  readonly held?: ((message: ConsumeMessage, channel: Channel) => void) | undefined;
+  /**
+   * Runs before `close()` closes the channel on purpose (not when the channel or connection is
+   * lost); a rejection goes to `onError` and the channel is closed anyway.
+   */
+  readonly beforeClose?: ((channel: Channel) => Promise<void>) | undefined;
 }
 
 const openChannels = new WeakSet<Channel>();
@@ -138,6 +145,7 @@ export class QueueConsumer implements TransportSubscription {
             return;
           }
           if (this.#stopped && this.options.holdUntilClose() && this.#channel === channel) {
+            this.options.held?.(message, channel);
             return; // held: closing the channel gives it back (see holdUntilClose)
           }
           if (this.#stopped || this.#channel !== channel) {
@@ -229,8 +237,13 @@ export class QueueConsumer implements TransportSubscription {
     // core settled every delivery before close: closing the channel takes no lease away
     this.#closing = true;
     const channel = this.#channel;
+    if (!channel) return;
+    if (this.options.beforeClose) {
+      // the channel stays current meanwhile: what still arrives is held (and recorded) like the rest
+      await this.options.beforeClose(channel).catch((error: unknown) => this.options.onError(error as Error));
+    }
     this.#channel = undefined;
-    if (channel) await channel.close().catch(() => {});
+    await channel.close().catch(() => {});
   }
 
   /** Forget the channel without closing it (the connection is being dropped). */

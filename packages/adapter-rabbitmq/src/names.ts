@@ -28,3 +28,11 @@ export function deadLetterQueueName(topic: string, group: string): string {
 export function delayQueueName(topic: string, group: string, levelMs: number): string {
   return `${groupQueueName(topic, group)}:retry:${levelMs}`;
 }
+
+/**
+ * The release ledger of an ordered group (see `release-ledger.ts`):
+ * `carrier:<topic>:<group>:releases`.
+ */
+export function releaseLedgerName(topic: string, group: string): string {
+  return `${groupQueueName(topic, group)}:releases`;
+}

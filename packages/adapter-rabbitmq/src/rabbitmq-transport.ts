@@ -13,11 +13,18 @@ import {
 } from '@carrier/core';
 import type { Channel, ConsumeMessage, GetMessage } from 'amqplib';
 import { ConnectionManager } from './connection.js';
-import { isChannelOpen, leaseOf, QueueConsumer } from './consumer.js';
+import { isChannelOpen, leaseOf, QueueConsumer, type QueueConsumerOptions } from './consumer.js';
 import { delayLevel, MAX_DELAY_MS } from './delay.js';
 import { messageOf, rabbitError, replyCode, TRANSPORT } from './errors.js';
-import { deadLetterQueueName, delayQueueName, exchangeName, groupQueueName } from './names.js';
+import {
+  deadLetterQueueName,
+  delayQueueName,
+  exchangeName,
+  groupQueueName,
+  releaseLedgerName,
+} from './names.js';
 import type { Outgoing } from './publisher.js';
+import { encodeRecord, OrderedLedgers, type ReleaseLedger, type ReleaseRecord } from './release-ledger.js';
 import { Session } from './session.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, defaultMaxMessageBytes, type RabbitSettings } from './url.js';
 import { copyProperties, decodeMessage, encodeMessage, headerString, routingKeyFor } from './wire.js';
@@ -203,6 +210,7 @@ export class RabbitTransport implements Transport {
     deliver: (message: ConsumeMessage, channel: Channel, session: Session) => void,
     holdUntilClose: () => boolean = () => false,
     giveBack?: (message: ConsumeMessage, channel: Channel, session: Session) => Promise<void>,
+    hooks: Pick<QueueConsumerOptions, 'held' | 'beforeClose'> = {},
   ): Promise<TransportSubscription> {
     this.#ensureOpen();
     const consumer = new QueueConsumer({
@@ -213,6 +221,7 @@ export class RabbitTransport implements Transport {
       prepare,
       deliver,
       giveBack,
+      ...hooks,
       onError: (error) => this.#onError(error),
     });
     this.#consumers.add(consumer);
@@ -254,8 +263,21 @@ export class RabbitTransport implements Transport {
       });
       return moving;
     };
-    const deliver = (received: ConsumeMessage, channel: Channel) =>
-      this.#deliverGroup(topic, group, received, channel, singleActive, track, sink);
+    const ledgers = new OrderedLedgers(
+      releaseLedgerName(topic, group),
+      this.#settings.queueType === 'classic' ? 'marker' : 'count',
+      (records) => this.#publishRecords(releaseLedgerName(topic, group), records),
+      (error) => this.#onError(error),
+    );
+    const deliver = (received: ConsumeMessage, channel: Channel) => {
+      if (!singleActive) {
+        this.#deliverGroup(topic, group, received, channel, false, 0, undefined, track, sink);
+        return;
+      }
+      ledgers.receive(received, channel, (releases, ledger) =>
+        this.#deliverGroup(topic, group, received, channel, true, releases, ledger, track, sink),
+      );
+    };
     return this.#startConsumer(
       queue,
       options.prefetch,
@@ -283,7 +305,28 @@ export class RabbitTransport implements Transport {
           this.#settlement(topic, group, received, channel, message.id).requeueCopy(attempt),
         );
       },
+      {
+        held: (received, channel) => {
+          if (singleActive) ledgers.receive(received, channel, () => {});
+        },
+        beforeClose: (channel) => ledgers.recordReleases(channel),
+      },
     );
+  }
+
+  /** Store release records in an ordered group's ledger queue, with publisher confirms. */
+  async #publishRecords(queue: string, records: readonly ReleaseRecord[]): Promise<void> {
+    const session = await this.#current();
+    const errors = await session.publisher.publish(
+      records.map((record) => ({
+        exchange: '',
+        routingKey: queue,
+        content: encodeRecord(record),
+        options: { persistent: true, messageId: record.id, contentType: 'application/json' },
+      })),
+    );
+    const failed = errors.find((error) => error !== undefined);
+    if (failed) throw failed;
   }
 
   /**
@@ -296,15 +339,28 @@ export class RabbitTransport implements Transport {
     received: ConsumeMessage,
     channel: Channel,
     singleActive: boolean,
+    releases: number,
+    ledger: ReleaseLedger | undefined,
     track: (id: string, moving: Promise<void>) => Promise<void>,
     sink: (delivery: Delivery) => void,
   ): void {
-    const { message, attempt } = decodeMessage(received);
+    const decoded = decodeMessage(received);
+    const { message } = decoded;
+    // returns the ledger says were releases are not attempts (see release-ledger.ts)
+    const attempt = Math.max(1, decoded.attempt - releases);
     const settle = this.#settlement(topic, group, received, channel, message.id);
-    if (this.#settings.queueType === 'classic' && received.fields.redelivered) {
+    const tag = received.fields.deliveryTag;
+    const settled = <T>(done: Promise<T>): Promise<T> =>
+      ledger
+        ? done.then((value) => {
+            ledger.settled(tag);
+            return value;
+          })
+        : done;
+    if (this.#settings.queueType === 'classic' && received.fields.redelivered && releases === 0) {
       // a classic queue only flags a redelivery (a consumer crashed or lost its channel): make the
       // count durable with a copy that carries it (attempt + 1), then drop the original unseen
-      void track(message.id, settle.requeueCopy(attempt)).catch((error: unknown) => {
+      void settled(track(message.id, settle.requeueCopy(attempt))).catch((error: unknown) => {
         this.#onError(
           rabbitError(
             'CONNECTION',
@@ -319,12 +375,13 @@ export class RabbitTransport implements Transport {
       message,
       attempt,
       lease: leaseOf(channel),
-      ack: () => settleOn(channel, 'ack', () => channel.ack(received)),
-      retry: (delayMs) => track(message.id, settle.retry(delayMs, attempt + 1)),
-      deadLetter: (info) => settle.deadLetter(info, attempt),
+      ack: () => settled(settleOn(channel, 'ack', () => channel.ack(received))),
+      retry: (delayMs) => settled(track(message.id, settle.retry(delayMs, attempt + 1))),
+      deadLetter: (info) => settled(settle.deadLetter(info, attempt)),
       // ordered (single active consumer): keep it until the channel closes, which gives it back
-      // in queue order before the next member becomes active (see QueueConsumer.holdUntilClose);
-      // otherwise a copy with the same attempt (the broker would count a requeue as a delivery)
+      // in queue order before the next member becomes active (see QueueConsumer.holdUntilClose),
+      // with a release record (release-ledger.ts); otherwise a copy with the same attempt (the
+      // broker would count a requeue as a delivery)
       release: singleActive ? () => Promise.resolve() : () => track(message.id, settle.requeueCopy(attempt)),
     });
   }

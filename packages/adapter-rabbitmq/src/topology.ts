@@ -1,10 +1,19 @@
 import type { Channel, ChannelModel, Options } from 'amqplib';
 import { messageOf, rabbitError, replyCode } from './errors.js';
-import { deadLetterQueueName, delayQueueName, exchangeName, groupQueueName } from './names.js';
+import {
+  deadLetterQueueName,
+  delayQueueName,
+  exchangeName,
+  groupQueueName,
+  releaseLedgerName,
+} from './names.js';
 import type { QueueType } from './url.js';
 
 /** Whether a group queue delivers to a single active consumer (ordered) or to competing consumers. */
 export type GroupMode = 'ordered' | 'competing';
+
+/** How long a release record is kept when its message is never delivered again (a week), in ms. */
+export const RELEASE_RECORD_TTL_MS = 7 * 24 * 3_600_000;
 
 /** Arguments of a group or dead-letter queue. */
 export function queueArguments(queueType: QueueType, singleActiveConsumer: boolean): Record<string, unknown> {
@@ -194,6 +203,7 @@ export class Topology {
         }
         throw error;
       }
+      if (actual === 'ordered') await this.#releaseLedger(topic, group);
       return actual;
     });
     if (ordered && mode !== 'ordered') {
@@ -203,6 +213,28 @@ export class Topology {
       );
     }
     return mode;
+  }
+
+  /** The release ledger of an ordered group (see `release-ledger.ts`); records expire after a week. */
+  async #releaseLedger(topic: string, group: string): Promise<void> {
+    const name = releaseLedgerName(topic, group);
+    try {
+      await this.#withChannel(`queue ${name}`, (channel) =>
+        this.#queue(channel, name, {
+          ...queueArguments(this.queueType, false),
+          'x-message-ttl': RELEASE_RECORD_TTL_MS,
+        }),
+      );
+    } catch (error) {
+      if (error instanceof Conflict) {
+        throw rabbitError(
+          'TOPOLOGY_CONFLICT',
+          `queue ${name} exists with other arguments: ${error.message}`,
+          error,
+        );
+      }
+      throw error;
+    }
   }
 
   async #declareGroupQueue(topic: string, group: string, mode: GroupMode): Promise<void> {
