@@ -12,7 +12,8 @@
  *                                    built here
  *
  * Each block runs with `bash -e -o pipefail`, for at most 5 minutes. A fresh clone reuses this
- * checkout's turbo cache (TURBO_CACHE_DIR), so its `npm run build` replays the build done here.
+ * checkout's turbo cache (TURBO_CACHE_DIR), so its `npm run build` replays the build done here,
+ * and npm's cache without audit, fund or freshness checks (the lockfile decides what is installed).
  * A fresh clone is made from the checked-out commit: commit doc changes before running it.
  *
  * Usage: tsx scripts/run-shell-blocks.ts [--list] [FILE.md…]
@@ -75,7 +76,13 @@ async function inFreshClone(block: Block): Promise<Result> {
   try {
     const clone = await run('git', ['clone', '--quiet', root, dir], root, {});
     if (clone.code !== 0) return clone;
-    return await runBlock(block, dir, { TURBO_CACHE_DIR: join(root, '.turbo', 'cache') });
+    return await runBlock(block, dir, {
+      TURBO_CACHE_DIR: join(root, '.turbo', 'cache'),
+      // npm's network round trips that do not change what gets installed (the lockfile decides)
+      npm_config_audit: 'false',
+      npm_config_fund: 'false',
+      npm_config_prefer_offline: 'true',
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
