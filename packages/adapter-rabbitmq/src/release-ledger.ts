@@ -1,5 +1,6 @@
+import { describeError } from '@carrier/core/kit';
 import type { Channel, ConsumeMessage, GetMessage } from 'amqplib';
-import { messageOf, rabbitError } from './errors.js';
+import { rabbitError } from './errors.js';
 import { decodeMessage } from './wire.js';
 
 /**
@@ -52,7 +53,7 @@ export function encodeRecord(record: ReleaseRecord): Buffer {
 }
 
 /** Decode a ledger message body, or undefined when it is not a record. */
-export function decodeRecord(content: Buffer): ReleaseRecord | undefined {
+function decodeRecord(content: Buffer): ReleaseRecord | undefined {
   try {
     const value = JSON.parse(content.toString('utf8')) as { id?: unknown; releases?: unknown };
     if (typeof value.id !== 'string') return undefined;
@@ -215,7 +216,7 @@ export class OrderedLedgers {
           this.onError(
             rabbitError(
               'CONNECTION',
-              `cannot read the release ledger ${this.queue}: earlier releases of ${id} count as attempts: ${messageOf(error)}`,
+              `cannot read the release ledger ${this.queue}: earlier releases of ${id} count as attempts: ${describeError(error)}`,
               error,
             ),
           );
@@ -235,7 +236,7 @@ export class OrderedLedgers {
     } catch (error) {
       throw rabbitError(
         'CONNECTION',
-        `cannot record releases in ${this.queue}: the deliveries given back count as attempts: ${messageOf(error)}`,
+        `cannot record releases in ${this.queue}: the deliveries given back count as attempts: ${describeError(error)}`,
         error,
       );
     }

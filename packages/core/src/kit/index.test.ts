@@ -8,13 +8,17 @@ describe('@carrier/core/kit', () => {
       'DeadlineError',
       'OncePerKey',
       'asError',
+      'boundReason',
+      'completeDeadLetterInfo',
       'describeError',
       'exponentialCeiling',
       'exponentialDelay',
       'nothingPublished',
+      'parseCarrierUrl',
       'publishFailed',
       'retrying',
       'sleep',
+      'transportFactoryFor',
       'withDeadline',
     ]);
   });

@@ -10,9 +10,16 @@
  *   `failures`, as core and the contract suite expect it.
  * - {@link describeError}, {@link asError}: the message of an unknown thrown value.
  * - {@link withDeadline}, {@link DeadlineError}: a call that must answer within a deadline.
+ * - {@link parseCarrierUrl}: a Carrier URL (several `host:port` pairs allowed) as a `URL`;
+ *   {@link transportFactoryFor}: the factory that serves a URL's scheme (the contract suite).
+ * - {@link completeDeadLetterInfo}, {@link boundReason}: the dead-letter metadata rules core
+ *   applies anyway, for an adapter that wants them earlier.
  *
  * @packageDocumentation
  */
+
+export { parseCarrierUrl, transportFactoryFor } from '../connect.js';
+export { boundReason, completeDeadLetterInfo } from '../dead-letter-info.js';
 export {
   Backoff,
   type BackoffOptions,
