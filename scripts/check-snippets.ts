@@ -8,6 +8,9 @@
  * Markers before a block (see docs/development.md, "Docs that are checked"):
  *   <!-- ts: prelude <code> -->   compiled before the block (declarations the reader can imagine)
  *   <!-- ts: partial -->          a deliberate fragment: listed, not compiled
+ *   <!-- ts: in src -->           written into that folder (relative to the Markdown file) as a
+ *                                 hidden file, so its `./x.js` imports resolve as from a file there
+ * Several `ts:` markers may precede one block (each prelude is one line).
  *
  * Usage: tsx scripts/check-snippets.ts [--keep]   (--keep leaves the .snippets folders)
  * Exit code 1 when a snippet does not compile.
@@ -28,12 +31,14 @@ interface Snippet {
   path: string;
   /** Lines of prelude written before the block's code. */
   preludeLines: number;
+  /** Written into a source folder (`ts: in`): removed as a file, not with its folder. */
+  inPlace: boolean;
 }
 
 const blocks = allBlocks(root).filter((b) => TS.has(b.lang));
-const partial = blocks.filter((b) => 'partial' in toFlags(b));
+const partial = blocks.filter((b) => tsMarkers(b).includes('partial'));
 const snippets = blocks.filter((b) => !partial.includes(b)).map(writeSnippet);
-const folders = new Set(snippets.map((s) => dirname(s.path)));
+const folders = new Set(snippets.filter((s) => !s.inPlace).map((s) => dirname(s.path)));
 const tsconfig = join(root, '.snippets', 'tsconfig.json');
 mkdirSync(dirname(tsconfig), { recursive: true });
 writeFileSync(
@@ -69,8 +74,10 @@ try {
   const e = error as { stdout?: string; stderr?: string };
   output = `${e.stdout ?? ''}${e.stderr ?? ''}`;
 } finally {
-  if (!keep)
+  if (!keep) {
+    for (const s of snippets) if (s.inPlace) rmSync(s.path, { force: true });
     for (const folder of [...folders, dirname(tsconfig)]) rmSync(folder, { recursive: true, force: true });
+  }
 }
 
 for (const b of partial) console.log(`partial (not compiled): ${where(b)}`);
@@ -82,19 +89,25 @@ if (failed) {
 }
 console.log(`${snippets.length} TypeScript snippets compile (${partial.length} marked partial).`);
 
-function toFlags(block: Block): Record<string, true> {
-  const value = block.markers.ts ?? '';
-  return value === 'partial' ? { partial: true } : {};
+/** The values of the block's `<!-- ts: … -->` markers. */
+function tsMarkers(block: Block): string[] {
+  return block.markerList.filter((m) => m.key === 'ts').map((m) => m.value);
 }
 
 function writeSnippet(block: Block): Snippet {
-  const prelude = (block.markers.ts ?? '').startsWith('prelude ') ? [block.markers.ts!.slice(8)] : [];
+  const markers = tsMarkers(block);
+  const prelude = markers.filter((m) => m.startsWith('prelude ')).map((m) => m.slice('prelude '.length));
+  const dir = markers.find((m) => m.startsWith('in '))?.slice('in '.length);
   const name = `${basename(block.file, '.md')}-${block.line}.ts`;
-  const path = join(root, dirname(block.file), '.snippets', name);
+  // In .snippets/ next to the Markdown file, or as a hidden file in the folder a `ts: in` marker names.
+  const path =
+    dir === undefined
+      ? join(root, dirname(block.file), '.snippets', name)
+      : join(root, dirname(block.file), dir, `.snippet-${name}`);
   mkdirSync(dirname(path), { recursive: true });
   // `export {}` makes each snippet a module: top-level await works and names never clash.
   writeFileSync(path, [...prelude, ...block.code, 'export {};', ''].join('\n'));
-  return { block, path, preludeLines: prelude.length };
+  return { block, path, preludeLines: prelude.length, inPlace: dir !== undefined };
 }
 
 /** `docs/.snippets/kafka-250.ts(3,7): error …` → `docs/brokers/kafka.md:253:7: error …` */

@@ -4,7 +4,7 @@
  *
  * A marker is an HTML comment on the line(s) just before the opening fence (blank lines allowed
  * in between): `<!-- needs: broker -->`, `<!-- run: fresh-clone -->`, `<!-- ts: partial -->`,
- * `<!-- ts: prelude declare function invoice(body: unknown): Promise<void>; -->`. They do not
+ * `<!-- ts: prelude declare function invoice(body: unknown): Promise<void>; -->`, `<!-- ts: in src -->`. They do not
  * show on GitHub; docs/development.md ("Docs that are checked") lists them.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -19,8 +19,10 @@ export interface Block {
   lang: string;
   /** Lines between the fences, the fence's indentation removed. */
   code: string[];
-  /** Markers before the block: `{ needs: 'broker' }` for `<!-- needs: broker -->`. */
+  /** Markers before the block: `{ needs: 'broker' }` for `<!-- needs: broker -->` (the last one of a key). */
   markers: Record<string, string>;
+  /** Every marker before the block, in order (a key may repeat: several `ts:` markers). */
+  markerList: { key: string; value: string }[];
 }
 
 /** Markdown files a reader is pointed to: README.md files and docs/, not node_modules or dist. */
@@ -48,16 +50,21 @@ export function blocksOf(root: string, file: string): Block[] {
   const lines = readFileSync(join(root, file), 'utf8').split('\n');
   const blocks: Block[] = [];
   let markers: Record<string, string> = {};
+  let markerList: { key: string; value: string }[] = [];
   for (let i = 0; i < lines.length; i++) {
     const text = lines[i] ?? '';
     const marker = MARKER.exec(text);
     if (marker) {
       markers[marker[1] ?? ''] = marker[2] ?? '';
+      markerList.push({ key: marker[1] ?? '', value: marker[2] ?? '' });
       continue;
     }
     const fence = FENCE.exec(text);
     if (!fence) {
-      if (text.trim() !== '') markers = {};
+      if (text.trim() !== '') {
+        markers = {};
+        markerList = [];
+      }
       continue;
     }
     const indent = fence[1]?.length ?? 0;
@@ -67,8 +74,9 @@ export function blocksOf(root: string, file: string): Block[] {
     for (i++; i < lines.length && !(lines[i] ?? '').trim().startsWith(close); i++) {
       code.push((lines[i] ?? '').slice(Math.min(indent, leadingSpaces(lines[i] ?? ''))));
     }
-    blocks.push({ file, line: start + 1, lang: (fence[3] ?? '').toLowerCase(), code, markers });
+    blocks.push({ file, line: start + 1, lang: (fence[3] ?? '').toLowerCase(), code, markers, markerList });
     markers = {};
+    markerList = [];
   }
   return blocks;
 }
