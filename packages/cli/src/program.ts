@@ -9,7 +9,7 @@ import type { Context } from './context.js';
 import { ExitCode } from './exit-codes.js';
 
 /** Version printed by `carrier --version`. */
-export const VERSION = '0.1.0';
+const VERSION = '0.1.0';
 
 const EXIT_CODES_HELP = `
 Exit codes:

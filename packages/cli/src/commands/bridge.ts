@@ -65,7 +65,7 @@ function seconds(ms: number | undefined): string {
 }
 
 /** One progress line for people. */
-export function progressLine(p: BridgeProgress): string {
+function progressLine(p: BridgeProgress): string {
   return (
     `bridge: ${p.state} | moved ${p.moved} | ${p.rate}/s (avg ${p.averageRate}/s) | in flight ${p.inFlight} | ` +
     `lag ${seconds(p.lagMs)} | dead-lettered ${p.deadLettered} | publish errors ${p.publishErrors}`
@@ -169,7 +169,7 @@ function routeLines(r: RouteVerifyReport, show: number): string[] {
 }
 
 /** The human report of `--verify`. */
-export function verifyLines(report: VerifyReport, show: number): string[] {
+function verifyLines(report: VerifyReport, show: number): string[] {
   const lines: string[] = [];
   for (const r of report.topics) lines.push(...routeLines(r, show));
   const missing = report.topics.reduce((n, t) => n + t.missing.length, 0);

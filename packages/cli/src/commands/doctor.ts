@@ -4,9 +4,9 @@ import { type Context, delay } from '../context.js';
 import { CliError, ExitCode, exitCodeFor } from '../exit-codes.js';
 
 /** Scratch topic of `carrier doctor` (fixed, so repeated runs reuse it instead of leaving new ones). */
-export const DOCTOR_TOPIC = 'carrier.doctor';
+const DOCTOR_TOPIC = 'carrier.doctor';
 /** Scratch group of `carrier doctor`. */
-export const DOCTOR_GROUP = 'doctor';
+const DOCTOR_GROUP = 'doctor';
 
 /** One check of the doctor. */
 export interface DoctorCheck {
@@ -25,7 +25,7 @@ export interface DoctorOptions {
   readonly json?: boolean | undefined;
   /** Longest wait for each round trip, in milliseconds (`--timeout`, default 30000). */
   readonly timeout: number;
-  /** Scratch topic instead of {@link DOCTOR_TOPIC}. */
+  /** Scratch topic instead of `carrier.doctor`. */
   readonly topic?: string | undefined;
 }
 
