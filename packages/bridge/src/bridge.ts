@@ -55,13 +55,19 @@ export interface BridgeOptions {
   readonly ordered?: boolean | undefined;
   /** Milliseconds between `onProgress` calls; 0 turns them off. Default 5000. */
   readonly progressIntervalMs?: number | undefined;
-  /** Receives periodic progress snapshots. */
+  /** Receives a progress snapshot every `progressIntervalMs`. Default: none. */
   readonly onProgress?: ((progress: BridgeProgress) => void) | undefined;
-  /** Receives problems that have no caller (failed target publishes being retried, failed settlements). */
+  /**
+   * Receives problems that have no caller (failed target publishes being retried, failed
+   * settlements). Default: each is printed with `console.error`, prefixed `[carrier bridge]`.
+   */
   readonly onError?: ((error: Error) => void) | undefined;
-  /** Called when a message is dead-lettered on the source (never silently dropped). */
+  /** Called when a message is dead-lettered on the source (never silently dropped). Default: none. */
   readonly onDeadLetter?: ((event: BridgeDeadLetterEvent) => void) | undefined;
-  /** Transport factories to use instead of the URL schemes (third-party transports, tests). */
+  /**
+   * Transport factories to use instead of the URL schemes (third-party transports, tests).
+   * Default: resolved from each URL's scheme.
+   */
   readonly transports?: TransportOverrides | undefined;
 }
 

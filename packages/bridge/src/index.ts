@@ -1,19 +1,9 @@
+// The public surface of @carrier/bridge: `bridge()` to move messages between brokers, `verify()`
+// to check the copy, their option and report types, and the topic-route helpers the CLI uses.
+// Internals (the forwarder, the portability checks, the pure comparison) are imported by file.
 export { type Bridge, type BridgeDeadLetterEvent, type BridgeOptions, bridge } from './bridge.js';
+export type { DuplicateId, RouteVerifyReport, SeenEntry } from './compare.js';
 export type { TransportOverrides } from './connections.js';
-export { type BatchPublisher, Forwarder } from './forwarder.js';
-export { isPermanentPublishError, MAX_ID_LENGTH, republishProblem } from './portable.js';
 export type { BridgeProgress, RouteProgress } from './progress.js';
 export { describeRoute, parseRoutes, type TopicRoute } from './routes.js';
-export {
-  carryOverOf,
-  compareSides,
-  type DuplicateId,
-  messageDigest,
-  type RouteVerifyReport,
-  type SeenEntry,
-  TARGET_ONLY_CARRY_MS,
-  type VerifyCarryOver,
-  type VerifyOptions,
-  type VerifyReport,
-  verify,
-} from './verify.js';
+export { type VerifyCarryOver, type VerifyOptions, type VerifyReport, verify } from './verify.js';

@@ -1,7 +1,7 @@
 import { CarrierError, type Message, messageSize, validateHeaders } from '@carrier/core';
 
 /** Longest message id core accepts on publish. */
-export const MAX_ID_LENGTH = 128;
+const MAX_ID_LENGTH = 128;
 
 /**
  * Why `message` cannot be republished byte for byte through Carrier's publish API on a target

@@ -1,10 +1,10 @@
 import { CarrierError, type Message } from '@carrier/core';
 import { describe, expect, it } from 'vitest';
+import { compareSides, messageDigest } from './compare.js';
 import { Forwarder } from './forwarder.js';
 import { republishProblem } from './portable.js';
 import { ProgressMeter } from './progress.js';
 import { parseRoutes } from './routes.js';
-import { compareSides, messageDigest } from './verify.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 

@@ -12,7 +12,7 @@ function isTextual(contentType: string): boolean {
 }
 
 /** The body as text when its content type is textual and its bytes are valid UTF-8. */
-export function bodyText(raw: Uint8Array, contentType: string): string | undefined {
+function bodyText(raw: Uint8Array, contentType: string): string | undefined {
   if (!isTextual(contentType)) return undefined;
   try {
     return strictUtf8.decode(raw);

@@ -5,13 +5,17 @@ import { CommanderError, commanderExitCode, createProgram } from './program.js';
 
 /** What {@link main} runs with (the real process, or a test's fakes). */
 export interface MainOptions extends Streams {
+  /** Standard input: message bodies for `publish` (`process.stdin` in the real command). */
   readonly stdin: Context['stdin'];
+  /** SIGINT/SIGTERM source for `bridge` and `tail` (`process` in the real command). */
   readonly signals: SignalSource;
 }
 
 /**
- * Run `carrier` with `args` (without `node` and the script) and resolve with the exit code.
- * Never throws: every error is printed (credentials scrubbed) and mapped to an exit code.
+ * Run `carrier` with `args` (without `node` and the script) and resolve with the exit code (one of
+ * {@link ExitCode}: 0 ok, 2 usage, 3 connection, 4 broker refused, 5 verify failed, 6 timed out,
+ * 7 not found, 130 aborted, 1 anything else). Never throws: every error is printed (credentials
+ * scrubbed) and mapped to an exit code.
  */
 export async function main(args: readonly string[], options: MainOptions): Promise<number> {
   const io = new Output(options, secretsOf(args));

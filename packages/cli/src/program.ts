@@ -9,7 +9,7 @@ import type { Context } from './context.js';
 import { ExitCode } from './exit-codes.js';
 
 /** Version printed by `carrier --version`. */
-export const VERSION = '0.1.0';
+const VERSION = '0.1.0';
 
 const EXIT_CODES_HELP = `
 Exit codes:
@@ -33,32 +33,51 @@ const durationArg = (option: string) => (value: string) => parseDuration(value, 
 const intArg = (option: string) => (value: string) => parsePositiveInt(value, option);
 const timeArg = (option: string) => (value: string) => parseTime(value, option);
 
+/** What every command registration needs. */
+interface Wiring {
+  readonly ctx: Context;
+  /** Stores the exit code of the action that ran. */
+  readonly setCode: (code: number) => void;
+  /**
+   * Route a command's output through the redacting `ctx.io`, turn its usage errors into
+   * exceptions (`exitOverride`) and add the short exit-code help.
+   */
+  readonly configure: (command: Command) => Command;
+}
+
 /**
  * Build the `carrier` program. Each action stores its exit code through `setCode`; commander's
  * own errors (usage) are turned into exceptions by `exitOverride`.
  */
 export function createProgram(ctx: Context, setCode: (code: number) => void): Command {
+  const output = {
+    writeOut: (text: string) => ctx.io.outRaw(text),
+    writeErr: (text: string) => ctx.io.errRaw(text),
+  };
   const program = new Command('carrier')
     .description('Carrier command line: publish, tail, dead letters, broker-to-broker bridge, doctor')
     .version(VERSION)
     .showHelpAfterError('(add --help for usage)')
     .addHelpText('after', EXIT_CODES_HELP)
-    .configureOutput({
-      writeOut: (text) => ctx.io.outRaw(text),
-      writeErr: (text) => ctx.io.errRaw(text),
-    })
+    .configureOutput(output)
     .exitOverride();
-
   const configure = (command: Command) =>
     command
-      .configureOutput({
-        writeOut: (text) => ctx.io.outRaw(text),
-        writeErr: (text) => ctx.io.errRaw(text),
-      })
+      .configureOutput(output)
       .exitOverride()
       .showHelpAfterError('(add --help for usage)')
       .addHelpText('after', SHORT_EXIT_CODES);
+  const wiring: Wiring = { ctx, setCode, configure };
+  registerPublish(program, wiring);
+  registerTail(program, wiring);
+  registerDlq(program, wiring);
+  registerBridge(program, wiring);
+  registerDoctor(program, wiring);
+  return program;
+}
 
+/** `carrier publish <url> <topic>`. */
+function registerPublish(program: Command, { ctx, setCode, configure }: Wiring): void {
   configure(
     program
       .command('publish')
@@ -87,7 +106,10 @@ export function createProgram(ctx: Context, setCode: (code: number) => void): Co
         setCode(await publishCommand(ctx, url, topic, options)),
       ),
   );
+}
 
+/** `carrier tail <url> <topic>`. */
+function registerTail(program: Command, { ctx, setCode, configure }: Wiring): void {
   configure(
     program
       .command('tail')
@@ -115,22 +137,36 @@ export function createProgram(ctx: Context, setCode: (code: number) => void): Co
         setCode(await tailCommand(ctx, url, topic, options)),
       ),
   );
+}
 
-  const dlq = configure(
+/** `carrier dlq` and its subcommands `list`, `show`, `redrive`, `purge`. */
+function registerDlq(program: Command, wiring: Wiring): void {
+  const dlq = wiring.configure(
     program.command('dlq').description('Dead letters of one group: list, show, redrive, purge'),
   );
-  const readOptions = (command: Command) =>
-    command
-      .option('--limit <n>', 'most letters to read', intArg('--limit'), 100)
-      .option(
-        '--idle <duration>',
-        'stop reading after no letter arrived for this long',
-        durationArg('--idle'),
-        2_000,
-      )
-      .option('--json', 'one JSON object per letter');
+  registerDlqList(dlq, wiring);
+  registerDlqShow(dlq, wiring);
+  registerDlqRedrive(dlq, wiring);
+  registerDlqPurge(dlq, wiring);
+}
+
+/** Options of the reading `dlq` subcommands (`list`, `show`). */
+function addReadOptions(command: Command): Command {
+  return command
+    .option('--limit <n>', 'most letters to read', intArg('--limit'), 100)
+    .option(
+      '--idle <duration>',
+      'stop reading after no letter arrived for this long',
+      durationArg('--idle'),
+      2_000,
+    )
+    .option('--json', 'one JSON object per letter');
+}
+
+/** `carrier dlq list <url> <topic> <group>`. */
+function registerDlqList(dlq: Command, { ctx, setCode, configure }: Wiring): void {
   configure(
-    readOptions(
+    addReadOptions(
       dlq
         .command('list')
         .description('List dead letters (id, attempts, failed at, reason) without removing them')
@@ -141,8 +177,12 @@ export function createProgram(ctx: Context, setCode: (code: number) => void): Co
       setCode(await dlqList(ctx, url, topic, group, options)),
     ),
   );
+}
+
+/** `carrier dlq show <url> <topic> <group> <id>`. */
+function registerDlqShow(dlq: Command, { ctx, setCode, configure }: Wiring): void {
   configure(
-    readOptions(
+    addReadOptions(
       dlq
         .command('show')
         .description('Show one dead letter in full (reason, headers, body) without removing it')
@@ -154,6 +194,10 @@ export function createProgram(ctx: Context, setCode: (code: number) => void): Co
       setCode(await dlqShow(ctx, url, topic, group, id, options)),
     ),
   );
+}
+
+/** `carrier dlq redrive <url> <topic> <group>`. */
+function registerDlqRedrive(dlq: Command, { ctx, setCode, configure }: Wiring): void {
   configure(
     dlq
       .command('redrive')
@@ -168,6 +212,10 @@ export function createProgram(ctx: Context, setCode: (code: number) => void): Co
         setCode(await dlqRedrive(ctx, url, topic, group, options.max)),
       ),
   );
+}
+
+/** `carrier dlq purge <url> <topic> <group> --yes`. */
+function registerDlqPurge(dlq: Command, { ctx, setCode, configure }: Wiring): void {
   configure(
     dlq
       .command('purge')
@@ -183,74 +231,19 @@ export function createProgram(ctx: Context, setCode: (code: number) => void): Co
         setCode(await dlqPurge(ctx, url, topic, group, options)),
       ),
   );
+}
 
+/** `carrier bridge <from-url> <to-url>`: moving options, then the `--verify` ones. */
+function registerBridge(program: Command, { ctx, setCode, configure }: Wiring): void {
+  const bridge = program
+    .command('bridge')
+    .description(
+      'Move messages from one broker to another, at-least-once and byte for byte, until SIGINT/SIGTERM; or --verify the copy',
+    )
+    .argument('<from-url>', 'source broker URL')
+    .argument('<to-url>', 'target broker URL');
   configure(
-    program
-      .command('bridge')
-      .description(
-        'Move messages from one broker to another, at-least-once and byte for byte, until SIGINT/SIGTERM; or --verify the copy',
-      )
-      .argument('<from-url>', 'source broker URL')
-      .argument('<to-url>', 'target broker URL')
-      .option(
-        '-t, --topic <topic>',
-        'topic to move, FROM or FROM:TO to rename on the target (repeatable)',
-        collect,
-        [],
-      )
-      .requiredOption('-g, --group <group>', 'durable group the bridge consumes the source with')
-      .option('--verify-group <group>', 'group declared on both sides for --verify (default <group>-verify)')
-      .option('--no-verify-group', 'declare no verify group')
-      .option(
-        '--target-group <group>',
-        'group to declare on each target topic before moving (repeatable)',
-        collect,
-        [],
-      )
-      .option('--concurrency <n>', 'messages copied at once per topic', intArg('--concurrency'), 256)
-      .option('--batch <n>', 'most messages per target publish', intArg('--batch'), 256)
-      .option(
-        '--progress <duration>',
-        'interval of progress lines (0 = none)',
-        (v: string) => parseDuration(v, '--progress'),
-        5_000,
-      )
-      .option('--json', 'progress and reports as JSON lines on stdout')
-      .option('--verify', 'do not move: read the verify group on both sides until idle and report per topic')
-      .option(
-        '--since <time>',
-        '--verify: judge source messages published from (ISO time, or 15m ago)',
-        timeArg('--since'),
-      )
-      .option(
-        '--until <time>',
-        '--verify: judge source messages published until (ISO time, or 1m ago)',
-        timeArg('--until'),
-      )
-      .option(
-        '--idle <duration>',
-        '--verify: stop reading after both sides were idle this long',
-        durationArg('--idle'),
-        5_000,
-      )
-      .option(
-        '--max-wait <duration>',
-        '--verify: stop reading after this long in any case (exit 6)',
-        durationArg('--max-wait'),
-        600_000,
-      )
-      .option(
-        '--state <file>',
-        '--verify: keep what a run cannot settle yet (missing ids, messages after --until) in FILE for the next run',
-      )
-      .addOption(
-        new Option(
-          '--show <n>',
-          '--verify: ids printed per list (missing, duplicates, …); "all" for every one',
-        )
-          .default(20)
-          .argParser((v: string) => (v === 'all' ? Number.MAX_SAFE_INTEGER : parsePositiveInt(v, '--show'))),
-      )
+    addBridgeVerifyOptions(addBridgeMoveOptions(bridge))
       .addHelpText(
         'after',
         '\nExamples:\n  carrier bridge kafka://127.0.0.1:9092 amqp://guest:guest@127.0.0.1:5672 --topic orders --group bridge\n' +
@@ -261,7 +254,76 @@ export function createProgram(ctx: Context, setCode: (code: number) => void): Co
         setCode(await bridgeCommand(ctx, from, to, options)),
       ),
   );
+}
 
+/** Options of `carrier bridge` that shape the move (also read by `--verify`: topics, groups). */
+function addBridgeMoveOptions(command: Command): Command {
+  return command
+    .option(
+      '-t, --topic <topic>',
+      'topic to move, FROM or FROM:TO to rename on the target (repeatable)',
+      collect,
+      [],
+    )
+    .requiredOption('-g, --group <group>', 'durable group the bridge consumes the source with')
+    .option('--verify-group <group>', 'group declared on both sides for --verify (default <group>-verify)')
+    .option('--no-verify-group', 'declare no verify group')
+    .option(
+      '--target-group <group>',
+      'group to declare on each target topic before moving (repeatable)',
+      collect,
+      [],
+    )
+    .option('--concurrency <n>', 'messages copied at once per topic', intArg('--concurrency'), 256)
+    .option('--batch <n>', 'most messages per target publish', intArg('--batch'), 256)
+    .option(
+      '--progress <duration>',
+      'interval of progress lines (0 = none)',
+      (v: string) => parseDuration(v, '--progress'),
+      5_000,
+    )
+    .option('--json', 'progress and reports as JSON lines on stdout');
+}
+
+/** Options of `carrier bridge --verify`. */
+function addBridgeVerifyOptions(command: Command): Command {
+  return command
+    .option('--verify', 'do not move: read the verify group on both sides until idle and report per topic')
+    .option(
+      '--since <time>',
+      '--verify: judge source messages published from (ISO time, or 15m ago)',
+      timeArg('--since'),
+    )
+    .option(
+      '--until <time>',
+      '--verify: judge source messages published until (ISO time, or 1m ago)',
+      timeArg('--until'),
+    )
+    .option(
+      '--idle <duration>',
+      '--verify: stop reading after both sides were idle this long',
+      durationArg('--idle'),
+      5_000,
+    )
+    .option(
+      '--max-wait <duration>',
+      '--verify: stop reading after this long in any case (exit 6)',
+      durationArg('--max-wait'),
+      600_000,
+    )
+    .option(
+      '--state <file>',
+      '--verify: keep what a run cannot settle yet (missing ids, messages after --until) in FILE for the next run',
+    )
+    .addOption(
+      new Option('--show <n>', '--verify: ids printed per list (missing, duplicates, …); "all" for every one')
+        .default(20)
+        .argParser((v: string) => (v === 'all' ? Number.MAX_SAFE_INTEGER : parsePositiveInt(v, '--show'))),
+    );
+}
+
+/** `carrier doctor <url>`. */
+function registerDoctor(program: Command, { ctx, setCode, configure }: Wiring): void {
   configure(
     program
       .command('doctor')
@@ -274,8 +336,6 @@ export function createProgram(ctx: Context, setCode: (code: number) => void): Co
       .option('--topic <topic>', 'scratch topic to use instead of carrier.doctor')
       .action(async (url: string, options) => setCode(await doctorCommand(ctx, url, options))),
   );
-
-  return program;
 }
 
 /** Map commander's own errors (help, version, usage) to exit codes. */

@@ -1,10 +1,12 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import {
+  type Bridge,
   type BridgeProgress,
   bridge,
   describeRoute,
   parseRoutes,
   type RouteVerifyReport,
+  type TopicRoute,
   type VerifyCarryOver,
   type VerifyReport,
   verify,
@@ -65,11 +67,40 @@ function seconds(ms: number | undefined): string {
 }
 
 /** One progress line for people. */
-export function progressLine(p: BridgeProgress): string {
+function progressLine(p: BridgeProgress): string {
   return (
     `bridge: ${p.state} | moved ${p.moved} | ${p.rate}/s (avg ${p.averageRate}/s) | in flight ${p.inFlight} | ` +
     `lag ${seconds(p.lagMs)} | dead-lettered ${p.deadLettered} | publish errors ${p.publishErrors}`
   );
+}
+
+/** Start the bridge with the command's options, printing its progress and dead letters. */
+function startBridge(
+  ctx: Context,
+  from: string,
+  to: string,
+  routes: TopicRoute[],
+  verifyGroup: string | undefined,
+  options: BridgeCommandOptions,
+): Promise<Bridge> {
+  const print = (p: BridgeProgress) => {
+    if (options.json) ctx.io.out(JSON.stringify({ type: 'progress', ...p }));
+    else ctx.io.err(progressLine(p));
+  };
+  return bridge({
+    from,
+    to,
+    topics: routes,
+    group: options.group,
+    verifyGroup,
+    targetGroups: options.targetGroup,
+    concurrency: options.concurrency,
+    maxBatch: options.batch,
+    progressIntervalMs: options.progress,
+    onProgress: print,
+    onError: (e) => ctx.io.error(e),
+    onDeadLetter: (e) => ctx.io.err(`bridge: dead-lettered ${e.id} of ${e.topic} on the source: ${e.reason}`),
+  });
 }
 
 /**
@@ -88,24 +119,7 @@ export async function bridgeCommand(
   const routes = parseRoutes(options.topic);
   if (options.verify) return verifyCommand(ctx, from, to, options);
   const verifyGroup = verifyGroupOf(options);
-  const print = (p: BridgeProgress) => {
-    if (options.json) ctx.io.out(JSON.stringify({ type: 'progress', ...p }));
-    else ctx.io.err(progressLine(p));
-  };
-  const running = await bridge({
-    from,
-    to,
-    topics: routes,
-    group: options.group,
-    verifyGroup,
-    targetGroups: options.targetGroup,
-    concurrency: options.concurrency,
-    maxBatch: options.batch,
-    progressIntervalMs: options.progress,
-    onProgress: print,
-    onError: (e) => ctx.io.error(e),
-    onDeadLetter: (e) => ctx.io.err(`bridge: dead-lettered ${e.id} of ${e.topic} on the source: ${e.reason}`),
-  });
+  const running = await startBridge(ctx, from, to, routes, verifyGroup, options);
   let aborted = false;
   let abortDone!: () => void;
   const abortedPromise = new Promise<undefined>((resolve) => {
@@ -169,7 +183,7 @@ function routeLines(r: RouteVerifyReport, show: number): string[] {
 }
 
 /** The human report of `--verify`. */
-export function verifyLines(report: VerifyReport, show: number): string[] {
+function verifyLines(report: VerifyReport, show: number): string[] {
   const lines: string[] = [];
   for (const r of report.topics) lines.push(...routeLines(r, show));
   const missing = report.topics.reduce((n, t) => n + t.missing.length, 0);

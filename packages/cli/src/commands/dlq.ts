@@ -22,7 +22,7 @@ export interface DlqReadOptions {
  * Caveat: giving a letter back counts as a delivery on brokers that count them (see the report
  * of issue 9: a non-destructive peek belongs in the transport SPI).
  */
-export async function peekLetters(
+async function peekLetters(
   carrier: Carrier,
   topic: string,
   group: string,
