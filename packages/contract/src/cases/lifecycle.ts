@@ -1,0 +1,213 @@
+import type { Carrier, Message } from '@carrier/core';
+import { expect } from 'vitest';
+import type { ContractCase } from '../case.js';
+import { expectCode } from '../expect-code.js';
+import { freshName, gate } from '../support.js';
+
+const theme = 'subscribe and close';
+
+export const closeDrains: ContractCase = {
+  name: 'close drains in-flight handlers and a new consumer gets only the rest',
+  theme,
+  async run({ carrier, until }) {
+    const c = await carrier();
+    const topic = freshName('drain');
+    const handled: string[] = [];
+    const started: string[] = [];
+    const hold = gate();
+    const sub = await c.subscribe(topic, { group: 'g', concurrency: 2 }, async (m) => {
+      started.push(m.id);
+      await hold.promise;
+      handled.push(m.id);
+    });
+    const ids = (
+      await c.publishBatch(
+        topic,
+        Array.from({ length: 10 }, (_, i) => ({ body: i })),
+      )
+    ).map((r) => r.id);
+    await until(() => started.length >= 1, 'a handler to start');
+    let closed = false;
+    const closing = sub.close().then(() => {
+      closed = true;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(closed, 'close waits for in-flight handlers').toBe(false);
+    hold.open();
+    await closing;
+    expect(handled.length).toBe(started.length);
+    const rest: string[] = [];
+    const c2 = await carrier();
+    await c2.subscribe(topic, { group: 'g', concurrency: 4 }, (m) => {
+      rest.push(m.id);
+    });
+    await until(() => new Set([...handled, ...rest]).size >= 10, 'the remaining messages');
+    expect(new Set([...handled, ...rest])).toEqual(new Set(ids));
+    expect(
+      rest.filter((id) => handled.includes(id)),
+      'settled messages delivered again',
+    ).toEqual([]);
+  },
+};
+
+export const closedRejects: ContractCase = {
+  name: 'rejects publish and subscribe after close with CLOSED',
+  theme,
+  async run({ carrier }) {
+    const c = await carrier();
+    await c.close();
+    await expectCode(c.publish(freshName('closed'), 'x'), 'CLOSED');
+    await expectCode(
+      c.subscribe(freshName('closed'), { group: 'g' }, () => {}),
+      'CLOSED',
+    );
+  },
+};
+
+/** Subscribe a fresh member of `group`, publish one message and expect it there with attempt 1. */
+async function expectNextMemberGetsOne(
+  carrier: () => Promise<Carrier>,
+  until: (condition: () => boolean, what: string) => Promise<void>,
+  topic: string,
+): Promise<void> {
+  const c = await carrier();
+  const got: Message[] = [];
+  await c.subscribe(topic, { group: 'g' }, (m) => {
+    got.push(m);
+  });
+  const { id } = await c.publish(topic, { after: 'close' });
+  await until(() => got.some((m) => m.id === id), 'a message to the next member');
+  expect(
+    got.map((m) => `${m.id === id ? 'the message' : m.id}@${m.attempt}`),
+    'what the next member got',
+  ).toEqual(['the message@1']);
+}
+
+export const closeTwice: ContractCase = {
+  name: 'close() twice: a subscription and a connection close once, the second call resolves too',
+  theme,
+  async run({ carrier, until }) {
+    const c = await carrier();
+    const topic = freshName('close-twice');
+    const sub = await c.subscribe(topic, { group: 'g' }, () => {});
+    await sub.close();
+    await sub.close();
+    await c.close();
+    await c.close();
+    await expectCode(c.publish(topic, 'x'), 'CLOSED');
+    await expectNextMemberGetsOne(carrier, until, topic);
+  },
+};
+
+export const tenClosesAtOnce: ContractCase = {
+  name: 'ten closes at once: of ten subscriptions, of one subscription, of one connection',
+  theme,
+  async run({ carrier, until }) {
+    const c = await carrier();
+    const topic = freshName('ten-closes');
+    const subs = await Promise.all(
+      Array.from({ length: 10 }, () => c.subscribe(topic, { group: 'g' }, () => {})),
+    );
+    await Promise.all(subs.map((s) => s.close()));
+    const one = await c.subscribe(topic, { group: 'g' }, () => {});
+    await Promise.all(Array.from({ length: 10 }, () => one.close()));
+    await c.subscribe(topic, { group: 'g' }, () => {});
+    await Promise.all(Array.from({ length: 10 }, () => c.close()));
+    await expectCode(c.publish(topic, 'x'), 'CLOSED');
+    await expectNextMemberGetsOne(carrier, until, topic);
+  },
+};
+
+export const closeRightAfterSubscribe: ContractCase = {
+  name: 'close right after subscribe resolves, and nothing is lost or charged',
+  theme,
+  async run({ carrier, until }) {
+    const c = await carrier();
+    const topic = freshName('close-early');
+    await c.declare(topic, ['g']);
+    const { id: early } = await c.publish(topic, { before: 'the short-lived members' });
+    const seen: Message[] = [];
+    for (let i = 0; i < 3; i++) {
+      // the close is called in the same tick as subscribe resolves: a delivery may be on its way
+      await c
+        .subscribe(topic, { group: 'g', concurrency: 1 }, (m) => {
+          seen.push(m);
+        })
+        .then((s) => s.close());
+    }
+    const next = await carrier();
+    const got: Message[] = [];
+    await next.subscribe(topic, { group: 'g' }, (m) => {
+      got.push(m);
+    });
+    const { id: late } = await next.publish(topic, { after: 'the short-lived members' });
+    await until(() => got.some((m) => m.id === late), 'the later message');
+    const ofEarly = () => [...seen, ...got].filter((m) => m.id === early);
+    if (ofEarly().length === 0) await until(() => ofEarly().length > 0, 'the earlier message');
+    expect(
+      ofEarly().map((m) => m.attempt),
+      'the earlier message: handled once, by a short-lived member or the next',
+    ).toEqual([1]);
+    expect(got.find((m) => m.id === late)!.attempt).toBe(1);
+  },
+};
+
+export const subscribeCloseRounds: ContractCase = {
+  name: 'repeated subscribe/close rounds of one group lose and repeat nothing',
+  theme,
+  async run({ carrier, until, sizes }) {
+    const c = await carrier();
+    const topic = freshName('rounds');
+    await c.declare(topic, ['g']);
+    const got: Message[] = [];
+    const ids: string[] = [];
+    for (let round = 0; round < sizes.rounds; round++) {
+      const sub = await c.subscribe(topic, { group: 'g', concurrency: 2 }, (m) => {
+        got.push(m);
+      });
+      const batch = await c.publishBatch(
+        topic,
+        Array.from({ length: 3 }, (_, i) => ({ body: { round, i } })),
+      );
+      ids.push(...batch.map((r) => r.id));
+      await until(() => batch.every((r) => got.some((m) => m.id === r.id)), `round ${round + 1}`);
+      await sub.close();
+    }
+    // a member after the rounds gets its own message and nothing the rounds settled
+    await expectNextMemberGetsOne(carrier, until, topic);
+    expect(got.map((m) => m.id).sort(), 'handled in the rounds').toEqual([...ids].sort());
+    expect(got.filter((m) => m.attempt !== 1).map((m) => `${m.id}@${m.attempt}`)).toEqual([]);
+  },
+};
+
+export const closeWithPublishesInFlight: ContractCase = {
+  name: 'close() lets publishes in flight finish: every one resolves and is delivered',
+  theme,
+  async run({ carrier, until }) {
+    const c = await carrier();
+    const topic = freshName('close-publishing');
+    await c.declare(topic, ['g']);
+    const count = 100;
+    const outcomes = Array.from({ length: count }, (_, i) =>
+      c.publish(topic, { i }).then(
+        (r) => ({ ok: true as const, id: r.id }),
+        (error: unknown) => ({ ok: false as const, error: String(error) }),
+      ),
+    );
+    await c.close();
+    const settled = await Promise.all(outcomes);
+    expect(
+      settled.filter((o) => !o.ok),
+      'publishes in flight that close() cut off',
+    ).toEqual([]);
+    await expectCode(c.publish(topic, 'after close'), 'CLOSED');
+    const ids = settled.flatMap((o) => (o.ok ? [o.id] : []));
+    const c2 = await carrier();
+    const got = new Set<string>();
+    await c2.subscribe(topic, { group: 'g', concurrency: 8, prefetch: 16 }, (m) => {
+      got.add(m.id);
+    });
+    await until(() => got.size >= count, `all ${count} messages`);
+    expect([...got].sort()).toEqual([...ids].sort());
+  },
+};
