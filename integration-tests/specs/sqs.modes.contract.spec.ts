@@ -16,6 +16,8 @@ function withOptions(options: string): () => string {
 // FIFO mode: FIFO SNS topics and FIFO queues; key → MessageGroupId, so per-key order holds across a group.
 describeTransportContract({
   name: 'sqs fifo=true',
+  // docs/brokers/sqs.md: SNS drops it
+  publishWithoutGroup: 'dropped',
   url: withOptions('fifo=true&visibilityTimeout=5'),
   capabilities: {
     fanOut: true,
@@ -33,6 +35,8 @@ describeTransportContract({
 // Queue-only mode, for accounts without SNS: one SQS queue per topic, one group per topic (fan-out UNSUPPORTED).
 describeTransportContract({
   name: 'sqs sns=false',
+  // docs/brokers/sqs.md: the topic's queue keeps it for the first group
+  publishWithoutGroup: 'kept',
   // 1 s long polls: a close waits for them (FIFO consumers above do not long-poll)
   url: withOptions('sns=false&waitTimeSeconds=1&visibilityTimeout=5'),
   capabilities: {
