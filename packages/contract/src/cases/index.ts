@@ -26,6 +26,7 @@ import {
   closeWithPublishesInFlight,
   subscribeCloseRounds,
   tenClosesAtOnce,
+  tenConnectionsCloseAtOnce,
 } from './lifecycle.js';
 import { invalidNames, sizeLimit, unsupported } from './limits.js';
 import {
@@ -89,6 +90,7 @@ export const contractCases: readonly ContractCase[] = [
   closedRejects,
   closeTwice,
   tenClosesAtOnce,
+  tenConnectionsCloseAtOnce,
   closeRightAfterSubscribe,
   subscribeCloseRounds,
   closeWithPublishesInFlight,

@@ -118,6 +118,38 @@ export const tenClosesAtOnce: ContractCase = {
   },
 };
 
+export const tenConnectionsCloseAtOnce: ContractCase = {
+  name: 'ten connections subscribe and close at once; a later member gets every message published after',
+  theme,
+  async run({ carrier, until }) {
+    const topic = freshName('ten-conns');
+    await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        const c = await carrier();
+        await c.subscribe(topic, { group: 'g' }, () => {
+          throw new Error('a closed member got a message');
+        });
+        await c.close();
+      }),
+    );
+    const publisher = await carrier();
+    const ids = (
+      await publisher.publishBatch(
+        topic,
+        Array.from({ length: 50 }, (_, i) => ({ body: i })),
+      )
+    ).map((r) => r.id);
+    const c = await carrier();
+    const got: Message[] = [];
+    await c.subscribe(topic, { group: 'g', concurrency: 4 }, (m) => {
+      got.push(m);
+    });
+    await until(() => new Set(got.map((m) => m.id)).size >= ids.length, `${ids.length} messages`);
+    expect(got.map((m) => m.id).sort()).toEqual([...ids].sort());
+    expect(got.filter((m) => m.attempt !== 1).map((m) => `${m.id}@${m.attempt}`)).toEqual([]);
+  },
+};
+
 export const closeRightAfterSubscribe: ContractCase = {
   name: 'close right after subscribe resolves, and nothing is lost or charged',
   theme,
