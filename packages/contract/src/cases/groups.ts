@@ -130,24 +130,32 @@ export const publishWithoutGroup: ContractCase = {
   needs: ['publishWithoutGroup'],
   async run({ carrier, until, options, note }) {
     const outcome = options.publishWithoutGroup!;
-    const c = await carrier();
-    const topic = freshName('nogroup');
-    if (outcome === 'refused') {
-      await expectCode(c.publish(topic, 'nobody listens'), 'PUBLISH_FAILED');
-    } else {
-      await c.publish(topic, 'nobody listens', { id: 'orphan' });
+    const publisher = await carrier();
+    const other = await carrier();
+    const copies: string[] = [];
+    // the group is created later by another connection (a consumer process), or by the publisher itself
+    for (const [via, c] of [
+      ['another connection', other],
+      ['the publishing connection', publisher],
+    ] as const) {
+      const topic = freshName('nogroup');
+      if (outcome === 'refused')
+        await expectCode(publisher.publish(topic, 'nobody listens'), 'PUBLISH_FAILED');
+      else await publisher.publish(topic, 'nobody listens', { id: 'orphan' });
+      const got: Message[] = [];
+      await c.subscribe(topic, { group: 'late' }, (m) => {
+        got.push(m);
+      });
+      const { id } = await publisher.publish(topic, 'sentinel');
+      await until(() => got.some((m) => m.id === id), `the sentinel (group created by ${via})`);
+      if (outcome === 'kept')
+        await until(() => got.some((m) => m.id === 'orphan'), `the kept message (${via})`);
+      else await sleep(500); // a message the group should not get would arrive by now
+      copies.push(`${via}: ${got.filter((m) => m.id === 'orphan').length}`);
     }
-    const got: Message[] = [];
-    await c.subscribe(topic, { group: 'late' }, (m) => {
-      got.push(m);
-    });
-    const { id } = await c.publish(topic, 'sentinel');
-    await until(() => got.some((m) => m.id === id), 'the sentinel published after the group existed');
-    if (outcome === 'kept') await until(() => got.some((m) => m.id === 'orphan'), 'the kept message');
-    else await sleep(500); // a message the group should not get would arrive by now
-    const orphans = got.filter((m) => m.id === 'orphan').length;
-    expect(orphans, `copies of the message published before any group (${outcome})`).toBe(
-      outcome === 'kept' ? 1 : 0,
+    const expected = outcome === 'kept' ? 1 : 0;
+    expect(copies, `copies of the message published before any group (${outcome}) a later group got`).toEqual(
+      [`another connection: ${expected}`, `the publishing connection: ${expected}`],
     );
     await note(`outcome: ${outcome}`);
   },
