@@ -62,15 +62,16 @@ export const perKeyOrderAcrossMembers: ContractCase = {
     // no declare() first: it cannot create an ordered group (RabbitMQ would make it a competing one)
     // per key: the sequence numbers in the order their handling started, and whether one was running
     const started = new Map<string, number[]>();
-    const running = new Map<string, number>();
+    const running = new Map<string, string>(); // key → `#seq@attempt on member n`
     const overlaps: string[] = [];
     const byMember = new Array<number>(members).fill(0);
     await Promise.all(
       connections.map((c, member) =>
         c.subscribe(topic, { group: 'g', concurrency: 4, prefetch: 8, ordered: true }, async (m) => {
           const { key, seq } = m.body as { key: string; seq: number };
-          if (running.has(key)) overlaps.push(`${key}#${seq} started while #${running.get(key)} ran`);
-          running.set(key, seq);
+          const run = `#${seq}@${m.attempt} on member ${member}`;
+          if (running.has(key)) overlaps.push(`${key}${run} started while ${running.get(key)} ran`);
+          running.set(key, run);
           started.set(key, [...(started.get(key) ?? []), seq]);
           byMember[member]!++;
           await sleep(seq % 3);

@@ -153,7 +153,7 @@ export const tenConnectionsCloseAtOnce: ContractCase = {
 export const closeRightAfterSubscribe: ContractCase = {
   name: 'close right after subscribe resolves, and nothing is lost or charged',
   theme,
-  async run({ carrier, until }) {
+  async run({ carrier, until, note, options: { releaseChargesAttempt } }) {
     const c = await carrier();
     const topic = freshName('close-early');
     await c.declare(topic, ['g']);
@@ -185,10 +185,23 @@ export const closeRightAfterSubscribe: ContractCase = {
       () => [...early, late].every((id) => all().some((m) => m.id === id)),
       'every message, by a short-lived member or the next',
     );
-    const handlings = all().map((m) => `${m.id}@${m.attempt}`);
-    expect(handlings.sort(), 'each message handled once, attempt 1').toEqual(
-      [...early, late].map((id) => `${id}@1`).sort(),
-    );
+    expect(
+      all()
+        .map((m) => m.id)
+        .sort(),
+      'each message handled once',
+    ).toEqual([...early, late].sort());
+    // a transport documented to charge a release (SQS FIFO) charges one per short-lived member at most
+    const most = releaseChargesAttempt ? 4 : 1;
+    expect(
+      all()
+        .filter((m) => m.attempt > most)
+        .map((m) => `${m.id}@${m.attempt}`),
+      `handled with attempt > ${most}`,
+    ).toEqual([]);
+    const charged = all().filter((m) => m.attempt > 1).length;
+    if (charged > 0)
+      await note(`${charged} of ${all().length} handled with a charged attempt (releaseChargesAttempt)`);
   },
 };
 
