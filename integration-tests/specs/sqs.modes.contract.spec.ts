@@ -30,6 +30,15 @@ describeTransportContract({
   // A release on a FIFO queue is ChangeMessageVisibility 0, which SQS counts as a receive (a copy
   // would go behind the rest of its message group): docs/concepts.md, "Duplicates and attempts".
   releaseChargesAttempt: true,
+  skip: {
+    // Finding (issue 14), reproduced 2 of 2 runs on moto: two members of one ordered group ran
+    // handlers of one key at once (e.g. key-6 #4 on member 2 started while #3 ran on member 1, both
+    // attempt 1), although SQS does not hand out a group's next message while one is in flight.
+    // First handlings stayed in publish order. Not yet isolated: moto's FIFO group lock or the
+    // adapter's receive loop.
+    'keeps per-key order across several members of one ordered group':
+      'two members ran handlers of one key at once on moto FIFO (issue 14 finding, cause not isolated)',
+  },
 });
 
 // Queue-only mode, for accounts without SNS: one SQS queue per topic, one group per topic (fan-out UNSUPPORTED).
