@@ -31,56 +31,60 @@ export function contractProfile(option?: ContractProfile): ContractProfile {
   return value;
 }
 
-/**
- * Register the conformance suite for one transport with vitest: every case of `contractCases`
- * (or those `only` selects), grouped by theme. Every case opens its own connections, uses fresh
- * topic and group names, waits on conditions with deadlines, and closes what it opened. A case that
- * does not apply (a capability the transport lacks, `skip`, the quick profile, …) is reported as
- * skipped with the reason. With `CARRIER_CONFORMANCE_DIR` set, the results are written there as
- * `<name>.json` for the conformance table.
- */
-export function describeTransportContract(
-  options: TransportContractOptions,
-  cases: readonly ContractCase[] = contractCases,
-): void {
-  const timeoutMs = options.timeoutMs ?? 20_000;
-  const profile = contractProfile(options.profile);
-  const skipped = skipReasons(options, cases);
-  const open: Carrier[] = [];
-  const results: CaseResult[] = [];
-  let capabilities: Capabilities | undefined;
+/** One suite run on one transport: its connections, capabilities and results. */
+class Suite {
+  readonly timeoutMs: number;
+  readonly profile: ContractProfile;
+  readonly open: Carrier[] = [];
+  readonly results: CaseResult[] = [];
+  #capabilities: Capabilities | undefined;
 
-  const urlOf = (): string | undefined => (typeof options.url === 'function' ? options.url() : options.url);
-  const track = (c: Carrier): Carrier => {
-    open.push(c);
-    capabilities ??= c.capabilities;
+  constructor(readonly options: TransportContractOptions) {
+    this.timeoutMs = options.timeoutMs ?? 20_000;
+    this.profile = contractProfile(options.profile);
+  }
+
+  #url(): string | undefined {
+    const { url } = this.options;
+    return typeof url === 'function' ? url() : url;
+  }
+
+  #track(c: Carrier): Carrier {
+    this.open.push(c);
+    this.#capabilities ??= c.capabilities;
     return c;
-  };
-  const factoryOf = async (url: string): Promise<TransportFactory> =>
-    options.transport ?? (await transportFactoryFor(parseCarrierUrl(url)));
-  const carrier = async (): Promise<Carrier> => {
-    if (options.connect) return track(await options.connect());
-    const url = urlOf();
+  }
+
+  readonly carrier = async (): Promise<Carrier> => {
+    const { connect: custom, transport } = this.options;
+    if (custom) return this.#track(await custom());
+    const url = this.#url();
     if (!url) throw new Error('describeTransportContract needs url or connect');
-    return track(await connect(url, options.transport ? { transport: options.transport } : {}));
-  };
-  const carrierWrapped: CaseContext['carrierWrapped'] = async (wrap, connectOptions) => {
-    const url = urlOf();
-    if (options.connect || !url) throw new Error('this case needs `url` (declare needs: ["url"])');
-    return track(await connect(url, { ...connectOptions, transport: wrap(await factoryOf(url)) }));
+    return this.#track(await connect(url, transport ? { transport } : {}));
   };
 
-  const reasonNotApplicable = async (c: ContractCase): Promise<string | undefined> => {
+  readonly carrierWrapped: CaseContext['carrierWrapped'] = async (wrap, connectOptions) => {
+    const url = this.#url();
+    if (this.options.connect || !url) throw new Error('this case needs `url` (declare needs: ["url"])');
+    const factory: TransportFactory =
+      this.options.transport ?? (await transportFactoryFor(parseCarrierUrl(url)));
+    return this.#track(await connect(url, { ...connectOptions, transport: wrap(factory) }));
+  };
+
+  /** Why `c` does not apply to this transport, or undefined when it does. */
+  async notApplicable(c: ContractCase): Promise<string | undefined> {
     for (const need of c.needs ?? []) {
-      const reason = await unmet(need);
+      const reason = await this.#unmet(need);
       if (reason) return reason;
     }
     return undefined;
-  };
-  const unmet = async (need: CaseNeed): Promise<string | undefined> => {
+  }
+
+  async #unmet(need: CaseNeed): Promise<string | undefined> {
+    const { options, profile } = this;
     switch (need) {
       case 'url':
-        return options.connect || !urlOf()
+        return options.connect || !this.#url()
           ? 'needs `url`: the case wraps the transport to watch deliveries and settlements'
           : undefined;
       case 'fullProfile':
@@ -90,74 +94,89 @@ export function describeTransportContract(
           ? undefined
           : 'the transport declares no outcome for a publish without groups (`publishWithoutGroup`)';
       default: {
-        capabilities ??= (await carrier()).capabilities;
-        return capabilities[need] ? undefined : `capabilities.${need} is false`;
+        this.#capabilities ??= (await this.carrier()).capabilities;
+        return this.#capabilities[need] ? undefined : `capabilities.${need} is false`;
       }
     }
-  };
+  }
 
-  describe(`transport contract: ${options.name}`, { timeout: timeoutMs * 4 }, () => {
+  /** Run case `c` as vitest test `test`, recording its result; `skipReason` skips it. */
+  async run(c: ContractCase, test: TestContext, skipReason: string | undefined): Promise<void> {
+    const result: CaseResult = { name: c.name, theme: c.theme, status: 'failed' };
+    this.results.push(result);
+    const started = performance.now();
+    test.onTestFailed(({ task }) => {
+      result.status = 'failed';
+      result.note = task.result?.errors?.[0]?.message?.split('\n')[0];
+      result.durationMs = Math.round(performance.now() - started);
+    });
+    const skip = (reason: string): never => {
+      result.status = 'skipped';
+      result.note = reason;
+      return test.skip(reason);
+    };
+    const notes: string[] = [];
+    const context: CaseContext = {
+      options: this.options,
+      profile: this.profile,
+      sizes: PROFILE_SIZES[this.profile],
+      timeoutMs: this.timeoutMs,
+      carrier: this.carrier,
+      carrierWrapped: this.carrierWrapped,
+      until: (condition, what) => waitFor(condition, this.timeoutMs, what),
+      skip: (condition, reason) => {
+        if (condition) skip(reason);
+      },
+      note: async (text) => {
+        notes.push(text);
+        await test.annotate(text);
+      },
+    };
+    const reason = skipReason ?? (await this.notApplicable(c));
+    if (reason !== undefined) skip(reason);
+    await c.run(context);
+    result.status = 'passed';
+    if (notes.length > 0) result.note = notes.join('; ');
+    result.durationMs = Math.round(performance.now() - started);
+  }
+}
+
+/**
+ * Register the conformance suite for one transport with vitest: every case of `cases` (default:
+ * all of `contractCases`), grouped by theme. Every case opens its own connections, uses fresh
+ * topic and group names, waits on conditions with deadlines, and closes what it opened. A case that
+ * does not apply (a capability the transport lacks, `only`/`skip`, the quick profile, …) is
+ * reported as skipped with the reason. With `CARRIER_CONFORMANCE_DIR` set, the results are written
+ * there as `<name>.json` for the conformance table.
+ */
+export function describeTransportContract(
+  options: TransportContractOptions,
+  cases: readonly ContractCase[] = contractCases,
+): void {
+  const suite = new Suite(options);
+  const skipped = skipReasons(options, cases);
+  describe(`transport contract: ${options.name}`, { timeout: suite.timeoutMs * 4 }, () => {
     afterEach(async () => {
-      await Promise.allSettled(open.splice(0).map((c) => c.close()));
+      await Promise.allSettled(suite.open.splice(0).map((c) => c.close()));
     });
     afterAll(() => {
-      writeResults({
-        transport: options.name,
-        profile,
-        finishedAt: new Date().toISOString(),
-        cases: results,
-      });
+      const finishedAt = new Date().toISOString();
+      writeResults({ transport: options.name, profile: suite.profile, finishedAt, cases: suite.results });
     });
-
     it('skip and only name existing cases', () => {
       const names = new Set(cases.map((c) => c.name));
-      const unknown = [...(options.only ?? []), ...Object.keys(skipMap(options.skip))].filter(
-        (n) => !names.has(n),
-      );
-      expect(unknown, 'case names in `only` / `skip` that no case has').toEqual([]);
+      const named = [...(options.only ?? []), ...Object.keys(skipMap(options.skip))];
+      expect(
+        named.filter((n) => !names.has(n)),
+        'case names in `only` / `skip` that no case has',
+      ).toEqual([]);
     });
-
     for (const theme of themes(cases)) {
       describe(theme, () => {
         for (const c of cases.filter((x) => x.theme === theme)) {
-          it(c.name, { timeout: timeoutMs * (c.timeouts ?? 4) }, async (test: TestContext) => {
-            const result: CaseResult = { name: c.name, theme: c.theme, status: 'failed' };
-            results.push(result);
-            const started = performance.now();
-            test.onTestFailed(({ task }) => {
-              result.status = 'failed';
-              result.note = task.result?.errors?.[0]?.message?.split('\n')[0];
-              result.durationMs = Math.round(performance.now() - started);
-            });
-            const skip = (reason: string): never => {
-              result.status = 'skipped';
-              result.note = reason;
-              return test.skip(reason);
-            };
-            const notes: string[] = [];
-            const context: CaseContext = {
-              options,
-              profile,
-              sizes: PROFILE_SIZES[profile],
-              timeoutMs,
-              carrier,
-              carrierWrapped,
-              until: (condition, what) => waitFor(condition, timeoutMs, what),
-              skip: (condition, reason) => {
-                if (condition) skip(reason);
-              },
-              note: async (text) => {
-                notes.push(text);
-                await test.annotate(text);
-              },
-            };
-            const selected = skipped.get(c.name) ?? (await reasonNotApplicable(c));
-            if (selected !== undefined) skip(selected);
-            await c.run(context);
-            result.status = 'passed';
-            if (notes.length > 0) result.note = notes.join('; ');
-            result.durationMs = Math.round(performance.now() - started);
-          });
+          it(c.name, { timeout: suite.timeoutMs * (c.timeouts ?? 4) }, (test: TestContext) =>
+            suite.run(c, test, skipped.get(c.name)),
+          );
         }
       });
     }
