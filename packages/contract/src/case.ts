@@ -66,6 +66,12 @@ export interface TransportContractOptions {
    * case "publishing to a topic with no group" is skipped with that reason.
    */
   publishWithoutGroup?: PublishWithoutGroup;
+  /**
+   * The broker may deliver a message twice on its own, with no failure Carrier could report (SQS
+   * standard queues, docs/concepts.md "Duplicates and attempts"). Cases that count duplicates then
+   * report them instead of failing on those no `LEASE_LOST` / `SETTLE_FAILED` explains. Default false.
+   */
+  duplicatesWithoutFailure?: boolean;
   /** Run only the cases with these names (the others are reported as skipped, "not selected"). */
   only?: readonly string[];
   /**
@@ -100,8 +106,11 @@ export interface CaseContext {
   readonly sizes: ContractSizes;
   /** Deadline of each wait, in ms. */
   readonly timeoutMs: number;
-  /** A new, independent connection; closed after the case. */
-  carrier(): Promise<Carrier>;
+  /**
+   * A new, independent connection; closed after the case. `connectOptions` (say `onError`) apply
+   * when the suite connects by `url`; a custom `connect` ignores them.
+   */
+  carrier(connectOptions?: Omit<ConnectOptions, 'transport'>): Promise<Carrier>;
   /**
    * A new connection whose transport is `wrap(the transport's factory)` (needs `url`: declare
    * `needs: ['url']`). Closed after the case.

@@ -55,12 +55,12 @@ class Suite {
     return c;
   }
 
-  readonly carrier = async (): Promise<Carrier> => {
+  readonly carrier: CaseContext['carrier'] = async (connectOptions) => {
     const { connect: custom, transport } = this.options;
     if (custom) return this.#track(await custom());
     const url = this.#url();
     if (!url) throw new Error('describeTransportContract needs url or connect');
-    return this.#track(await connect(url, transport ? { transport } : {}));
+    return this.#track(await connect(url, { ...connectOptions, ...(transport ? { transport } : {}) }));
   };
 
   readonly carrierWrapped: CaseContext['carrierWrapped'] = async (wrap, connectOptions) => {

@@ -230,8 +230,9 @@ export const manyMembers: ContractCase = {
   name: 'many members of one group on one connection: every message handled once',
   theme,
   needs: ['competingConsumers'],
-  async run({ carrier, until, sizes, note }) {
-    const c = await carrier();
+  async run({ carrier, until, sizes, note, options }) {
+    const errors: string[] = [];
+    const c = await carrier({ onError: (error) => errors.push(String(error)) });
     const topic = freshName('many-m');
     const handled: Array<{ member: number; id: string }> = [];
     // all at once: on Kafka one rebalance admits them all
@@ -252,7 +253,18 @@ export const manyMembers: ContractCase = {
     ).map((r) => r.id);
     await until(() => new Set(handled.map((h) => h.id)).size >= count, `${count} messages`);
     expect(new Set(handled.map((h) => h.id))).toEqual(new Set(ids));
-    expect(duplicates(handled.map((h) => h.id)).size, 'messages handled twice').toBe(0);
-    await note(`${new Set(handled.map((h) => h.member)).size} of ${sizes.members} members got work`);
+    // a duplicate needs a documented cause: a lost lease or failed settlement reported for that message
+    const twice = [...duplicates(handled.map((h) => h.id)).keys()];
+    const unexplained = twice.filter((id) => !errors.some((e) => e.includes(id)));
+    const members = new Set(handled.map((h) => h.member)).size;
+    await note(
+      `${members} of ${sizes.members} members got work; ${twice.length} handled twice (${unexplained.length} with no reported failure)`,
+    );
+    if (!options.duplicatesWithoutFailure) {
+      expect(
+        unexplained,
+        `handled twice with no failure reported (errors: ${JSON.stringify(errors)})`,
+      ).toEqual([]);
+    }
   },
 };
