@@ -56,7 +56,7 @@ export function renderConformance(suites: readonly SuiteResults[]): string {
   });
   lines.push(`| _passed / skipped / failed_ | ${counts.join(' | ')} |`, '', '## Notes', '');
   notes.forEach((text, i) => {
-    lines.push(`<a id="note-${i + 1}"></a>${i + 1}. ${text}`);
+    lines.push(`${i + 1}. <a id="note-${i + 1}"></a>${text}`);
   });
   return `${lines.join('\n')}\n`;
 }
