@@ -34,10 +34,12 @@ describeTransportContract({
     // Finding (issue 14), reproduced 3 of 3 runs on moto, no error reported to onError: two members
     // of one ordered group ran handlers of one key at once, once even out of order (key-7 #9 on
     // member 1 started while #10 ran on member 0), although SQS hands out a group's next message
-    // only once the one in flight is deleted. Cause not isolated: moto's FIFO group lock under
-    // concurrent ReceiveMessage calls, or the adapter.
+    // only once the one in flight is deleted. Likely moto's, not the adapter's: moto's
+    // receive_message reads the set of in-flight groups without a lock, so concurrent
+    // ReceiveMessage calls (one per member) can each take a message of the same group. To confirm
+    // against AWS or another emulator.
     'keeps per-key order across several members of one ordered group':
-      'two members ran handlers of one key at once, once out of order, on moto FIFO (issue 14 finding, cause not isolated)',
+      'two members ran handlers of one key at once, once out of order, on moto FIFO (issue 14 finding; likely moto’s unlocked receive)',
   },
 });
 
