@@ -134,6 +134,35 @@ for (const queueType of ['quorum', 'classic'] as const) {
       expect(await last.inbox.quietFor(300)).toBe(true);
     });
 
+    it("an ordered group: a crashed member's delivery comes back, counted, ahead of later messages of its key", {
+      timeout: 30_000,
+    }, async () => {
+      const topic = freshName(`ordered-crash-${queueType}`);
+      const ids = [freshName('m1'), freshName('m2'), freshName('m3')];
+      const member = async (prefetch: number) => {
+        const t = await transport();
+        const inbox = new Inbox<Delivery>();
+        await t.subscribe(topic, 'g', { prefetch, ordered: true }, inbox.sink);
+        return { t, inbox };
+      };
+      const a = await member(1);
+      await a.t.publish(
+        topic,
+        ids.map((id) => ({ ...wireMessage(id), key: 'k' })),
+      );
+      const first = await a.inbox.next(10_000, 'the first message');
+      expect([first.message.id, first.attempt]).toEqual([ids[0], 1]);
+      await a.t.abort();
+      const b = await member(10);
+      const seen: string[] = [];
+      for (const expected of ids) {
+        const d = await b.inbox.next(10_000, `message ${expected}`);
+        seen.push(`${d.message.id}@${d.attempt}`);
+        await d.ack();
+      }
+      expect(seen).toEqual([`${ids[0]}@2`, `${ids[1]}@1`, `${ids[2]}@1`]);
+    });
+
     it('closing a member gives back at once, with the same attempt, what it received and did not handle', {
       timeout: 30_000,
     }, async () => {

@@ -2,13 +2,9 @@
  * Kafka names of Carrier's objects. Portable topic and group names never contain `..` (core rejects
  * them), so `..` separates the parts: no Carrier-made name can equal a user topic, and no two
  * (topic, group) pairs map to the same name. Portable names are already legal Kafka names
- * (letters, digits, `.`, `_`, `-`; at most 100 characters, so derived names stay far below 249).
+ * (letters, digits, `.`, `_`, `-`; at most 100 characters, so derived names stay far below 249);
+ * a Carrier topic is the Kafka topic of the same name.
  */
-
-/** The Kafka topic of a Carrier topic: the same name. */
-export function kafkaTopic(topic: string): string {
-  return topic;
-}
 
 /** The per-group retry topic: `<topic>..<group>.retry`. Only that group's consumers read it. */
 export function retryTopic(topic: string, group: string): string {

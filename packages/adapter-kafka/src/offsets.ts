@@ -82,6 +82,11 @@ export type Plan =
   /** Skip it: done already (in this generation, or by an earlier owner), or in flight here. */
   | { readonly deliver: false };
 
+/**
+ * The positions of one partition for one receiver in one group generation: which records are
+ * outstanding with their delivery counts, which to skip (done by an earlier owner), and the offset
+ * and metadata to commit next.
+ */
 export class PartitionOffsets {
   /** Offset → deliveries so far, for records handed out (or given back) and not done. */
   readonly #outstanding = new Map<number, number>();

@@ -1,6 +1,6 @@
 import kafkajs, { type Message, type PartitionMetadata } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { pinnedPartitioner } from './kafka-transport.js';
+import { pinnedPartitioner } from './producer.js';
 
 const { Partitioners } = kafkajs;
 

@@ -24,6 +24,7 @@ export interface RejoinContext {
   heartbeat(): Promise<void>;
 }
 
+/** Runs before the consumer (re)joins its group; the rejoin waits until it resolves. */
 export type BeforeRejoin = (context: RejoinContext) => Promise<void>;
 
 const HOOK = Symbol.for('carrier.kafka.beforeRejoin');

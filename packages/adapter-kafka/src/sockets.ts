@@ -31,10 +31,6 @@ export class SocketRegistry {
     return socket;
   };
 
-  get size(): number {
-    return this.#sockets.size;
-  }
-
   /**
    * Destroys every socket now and opens none from now on (a connect past its deadline): the factory
    * throws instead. The 'error' makes kafkajs reject the requests in flight at once.

@@ -23,23 +23,23 @@ export interface KafkaUrlOptions {
   readonly sasl:
     | { readonly mechanism: KafkaSaslMechanism; readonly username: string; readonly password: string }
     | undefined;
-  /** Consumer group session timeout (`?sessionTimeoutMs=`, default 10 000; the broker's minimum is 6 000). */
+  /** Consumer group session timeout (`?sessionTimeoutMs=`, default 10 000 ms; the broker's minimum is 6 000). */
   readonly sessionTimeoutMs: number;
   /**
-   * Consumer group rebalance timeout (`?rebalanceTimeoutMs=`, default 30 000, at least
+   * Consumer group rebalance timeout (`?rebalanceTimeoutMs=`, default 30 000 ms, at least
    * `sessionTimeoutMs`): how long the coordinator waits for members to rejoin, and so how long a
    * partition being revoked waits for its handlers. A handler shorter than this less 3 s is never
    * run on two members at once; past it the delivery's lease is aborted (`LEASE_LOST`).
    */
   readonly rebalanceTimeoutMs: number;
-  /** Heartbeat interval (`?heartbeatIntervalMs=`, default 1 000). */
+  /** Heartbeat interval in ms (`?heartbeatIntervalMs=`, default 1 000 ms, or a third of `sessionTimeoutMs` when that is less). */
   readonly heartbeatIntervalMs: number;
-  /** Longest a fetch waits for data (`?maxWaitTimeMs=`, default 250); bounds how fast a member notices a rebalance. */
+  /** Longest a fetch waits for data (`?maxWaitTimeMs=`, default 250 ms); bounds how fast a member notices a rebalance. */
   readonly maxWaitTimeMs: number;
-  /** Connection timeout (`?connectionTimeoutMs=`, default 3 000). */
+  /** One TCP/TLS connection attempt to a broker (`?connectionTimeoutMs=`, default 3 000 ms; capped by `connectTimeoutMs`). */
   readonly connectionTimeoutMs: number;
   /**
-   * Longest any single broker request may take (`?requestTimeoutMs=`, default 20 000): a broker
+   * Longest any single broker request may take (`?requestTimeoutMs=`, default 20 000 ms): a broker
    * connection that goes silent (no FIN, no RST) is noticed within this, plus the fetch wait.
    */
   readonly requestTimeoutMs: number;

@@ -1,7 +1,10 @@
-import type { Transport, TransportFactory, TransportFactoryOptions } from '@carrier/core';
-import { createNatsTransport } from './nats-transport.js';
-import { parseNatsUrl } from './url.js';
-
+/**
+ * Carrier over NATS JetStream: the `nats://` transport that `connect()` of `@carrier/core` loads,
+ * its URL settings, the JetStream names it uses (docs/brokers/nats.md) and its header names.
+ *
+ * @packageDocumentation
+ */
+export { createNatsTransport, createTransport } from './factory.js';
 export {
   consumerName,
   deadLetterStream,
@@ -10,20 +13,7 @@ export {
   redriveSubject,
   topicStream,
   topicSubject,
-  unescapeName,
 } from './names.js';
-export { createNatsTransport, HEADER_RESERVE_BYTES, MAX_DELAY_MS, NatsTransport } from './nats-transport.js';
+export type { NatsTransport } from './nats-transport.js';
 export { type NatsSettings, parseNatsUrl, type Retention } from './url.js';
 export { HEADERS, NATS_MSG_ID } from './wire.js';
-
-/**
- * The `nats://` transport factory that `connect()` of `@carrier/core` loads. Resolves once the
- * server answered and JetStream is available; see {@link parseNatsUrl} for the URL's options.
- *
- * @throws CarrierError `INVALID_ARGUMENT` for a malformed URL, `CONNECTION` when no server answers
- *   or JetStream is off, `UNSUPPORTED` for nats-server older than 2.10.
- */
-export const createTransport: TransportFactory = (
-  url: URL,
-  options: TransportFactoryOptions,
-): Promise<Transport> => createNatsTransport(parseNatsUrl(url), options);

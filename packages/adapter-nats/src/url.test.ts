@@ -1,4 +1,5 @@
-import { CarrierError, parseCarrierUrl } from '@carrier/core';
+import { CarrierError } from '@carrier/core';
+import { parseCarrierUrl } from '@carrier/core/kit';
 import { describe, expect, it } from 'vitest';
 import { parseNatsUrl } from './url.js';
 

@@ -1,40 +1,50 @@
 import { readFileSync } from 'node:fs';
-import { CarrierError } from '@carrier/core';
+import type { CarrierError } from '@carrier/core';
+import { fail } from './errors.js';
 
 /** Stream retention of topic streams: `interest` (default) or `limits`. */
 export type Retention = 'interest' | 'limits';
 
 /** Everything a `nats://` URL configures: the connection and how Carrier lays out JetStream. */
 export interface NatsSettings {
-  /** `host:port` of every seed server. */
+  /** `host:port` of every seed server (port 4222 unless given; `127.0.0.1:4222` for a URL without host). */
   readonly servers: readonly string[];
+  /** User name of user/password authentication (from the URL's user info, percent-decoded). */
   readonly user?: string | undefined;
+  /** Password of user/password authentication. */
   readonly pass?: string | undefined;
+  /** Token authentication: `?token=`, or a user info without password. */
   readonly token?: string | undefined;
-  /** TLS options for nats.js, or undefined for plain TCP (the server may still require TLS). */
+  /**
+   * TLS options for nats.js (PEM contents of `tlsCa`, `tlsCert`, `tlsKey`), set when any TLS option
+   * is given; undefined otherwise, and nats.js still upgrades when the server requires or offers TLS.
+   */
   readonly tls?: { ca?: string; cert?: string; key?: string; handshakeFirst?: boolean } | undefined;
-  /** Connection name shown by the server (`connz`). */
+  /** Connection name shown by the server (`connz`). Default `carrier`. */
   readonly name: string;
-  /** Replicas of every stream Carrier creates. */
+  /** `num_replicas` of every stream Carrier creates, ≥ 1. Default 1. */
   readonly replicas: number;
-  /** Retention of topic streams. */
+  /** Retention of topic streams. Default `interest`. */
   readonly retention: Retention;
-  /** Max age of topic-stream messages in ms; 0 = unlimited. */
+  /** `max_age` of topic-stream messages, in ms; 0 (the default) = unlimited. */
   readonly maxAgeMs: number;
-  /** Max age of dead letters in ms; 0 = kept until read or redriven. */
+  /** `max_age` of dead letters, in ms; 0 (the default) = kept until read or redriven. */
   readonly deadLetterMaxAgeMs: number;
-  /** `ack_wait` of the group consumers: how long an unsettled delivery of a crashed member stays leased. */
+  /**
+   * `ack_wait` of the group consumers, in ms (≥ 1 000, default 10 000): how long an unsettled
+   * delivery of a crashed member stays leased. Live members renew it every third of it (`+WPI`).
+   */
   readonly ackWaitMs: number;
-  /** Group-wide `max_ack_pending` (raised to a member's prefetch if that is larger). */
+  /** Group-wide `max_ack_pending`, ≥ 1 (default 1 000; raised to a member's prefetch if that is larger). */
   readonly maxAckPending: number;
-  /** Deadline of one publish (PubAck) and of one settlement round trip. */
+  /** Deadline of one publish (PubAck), one settlement and one JetStream API call, in ms (≥ 100, default 10 000). */
   readonly requestTimeoutMs: number;
   /**
    * Deadline of the first connection (and of each reconnection attempt), in ms; `undefined` when
    * the URL does not say: the factory's `connectTimeoutMs` (default 10 000) applies.
    */
   readonly connectTimeoutMs: number | undefined;
-  /** Interval of the client's PINGs, in ms (default 10 000). */
+  /** Interval of the client's PINGs, in ms (≥ 100, default 10 000). */
   readonly pingIntervalMs: number;
   /**
    * PINGs without PONG after which the connection is declared dead and re-established (default 2):
@@ -42,7 +52,7 @@ export interface NatsSettings {
    * = 30 s even when no consumer waits for messages; a waiting consumer notices within about 8 s.
    */
   readonly maxPingOut: number;
-  /** Pause between reconnection attempts (the client retries forever). */
+  /** Pause between reconnection attempts, in ms (≥ 10, default 500); the client retries forever. */
   readonly reconnectWaitMs: number;
 }
 
@@ -84,7 +94,7 @@ const KNOWN = new Set([
 ]);
 
 function invalid(message: string): CarrierError {
-  return new CarrierError('INVALID_ARGUMENT', message, { transport: 'nats' });
+  return fail('INVALID_ARGUMENT', message);
 }
 
 function integer(params: URLSearchParams, name: keyof typeof DEFAULTS, min: number): number {
@@ -110,10 +120,7 @@ function readPem(params: URLSearchParams, name: string): string | undefined {
   try {
     return readFileSync(file, 'utf8');
   } catch (cause) {
-    throw new CarrierError('INVALID_ARGUMENT', `nats URL option ${name}: cannot read ${file}`, {
-      transport: 'nats',
-      cause,
-    });
+    throw fail('INVALID_ARGUMENT', `nats URL option ${name}: cannot read ${file}`, cause);
   }
 }
 
@@ -138,47 +145,15 @@ export function parseNatsUrl(url: URL): NatsSettings {
   for (const key of params.keys()) {
     if (!KNOWN.has(key)) throw invalid(`unknown nats URL option ${JSON.stringify(key)}`);
   }
-  const port = url.port || '4222';
-  const hosts = url.hostname ? url.hostname.split(',').filter((h) => h.length > 0) : ['127.0.0.1'];
-  const servers = hosts.map((h) => `${h}:${port}`);
-  for (const extra of [...params.getAll('servers'), ...params.getAll('hosts')].join(',').split(',')) {
-    const s = extra.trim();
-    if (s.length === 0) continue;
-    servers.push(/:\d+$/.test(s) ? s : `${s}:4222`);
-  }
-  const user = url.username ? decodeURIComponent(url.username) : undefined;
-  const pass = url.password ? decodeURIComponent(url.password) : undefined;
-  let token = params.get('token') ?? undefined;
-  let u = user;
-  if (user !== undefined && pass === undefined) {
-    if (token !== undefined)
-      throw invalid('give a token either as nats://token@host or as ?token=, not both');
-    token = user;
-    u = undefined;
-  }
+  const servers = serversOf(url);
+  const { user, pass, token } = credentialsOf(url);
   const retention = params.get('retention') ?? DEFAULTS.retention;
   if (retention !== 'interest' && retention !== 'limits')
     throw invalid('nats URL option retention must be interest or limits');
-  const tlsWanted =
-    bool(params, 'tls') ||
-    params.has('tlsCa') ||
-    params.has('tlsCert') ||
-    params.has('tlsKey') ||
-    bool(params, 'tlsHandshakeFirst');
-  let tls: NatsSettings['tls'];
-  if (tlsWanted) {
-    tls = {};
-    const ca = readPem(params, 'tlsCa');
-    const cert = readPem(params, 'tlsCert');
-    const key = readPem(params, 'tlsKey');
-    if (ca !== undefined) tls.ca = ca;
-    if (cert !== undefined) tls.cert = cert;
-    if (key !== undefined) tls.key = key;
-    if (bool(params, 'tlsHandshakeFirst')) tls.handshakeFirst = true;
-  }
+  const tls = tlsOf(params);
   return {
     servers,
-    user: u,
+    user,
     pass,
     token,
     tls,
@@ -195,4 +170,48 @@ export function parseNatsUrl(url: URL): NatsSettings {
     pingIntervalMs: integer(params, 'pingIntervalMs', 100),
     maxPingOut: integer(params, 'maxPingOut', 1),
   };
+}
+
+/** `host:port` of the URL's hosts (sharing its port, default 4222), then of `?servers=` and `?hosts=`. */
+function serversOf(url: URL): string[] {
+  const params = url.searchParams;
+  const port = url.port || '4222';
+  const hosts = url.hostname ? url.hostname.split(',').filter((h) => h.length > 0) : ['127.0.0.1'];
+  const servers = hosts.map((h) => `${h}:${port}`);
+  for (const extra of [...params.getAll('servers'), ...params.getAll('hosts')].join(',').split(',')) {
+    const s = extra.trim();
+    if (s.length === 0) continue;
+    servers.push(/:\d+$/.test(s) ? s : `${s}:4222`);
+  }
+  return servers;
+}
+
+/** User and password, or a token (`?token=`, or a user without password). */
+function credentialsOf(url: URL): Pick<NatsSettings, 'user' | 'pass' | 'token'> {
+  const user = url.username ? decodeURIComponent(url.username) : undefined;
+  const pass = url.password ? decodeURIComponent(url.password) : undefined;
+  const token = url.searchParams.get('token') ?? undefined;
+  if (user === undefined || pass !== undefined) return { user, pass, token };
+  if (token !== undefined) throw invalid('give a token either as nats://token@host or as ?token=, not both');
+  return { user: undefined, pass, token: user };
+}
+
+/** TLS options when any TLS option is given (PEM files read now), else undefined. */
+function tlsOf(params: URLSearchParams): NatsSettings['tls'] {
+  const tlsWanted =
+    bool(params, 'tls') ||
+    params.has('tlsCa') ||
+    params.has('tlsCert') ||
+    params.has('tlsKey') ||
+    bool(params, 'tlsHandshakeFirst');
+  if (!tlsWanted) return undefined;
+  const tls: NonNullable<NatsSettings['tls']> = {};
+  const ca = readPem(params, 'tlsCa');
+  const cert = readPem(params, 'tlsCert');
+  const key = readPem(params, 'tlsKey');
+  if (ca !== undefined) tls.ca = ca;
+  if (cert !== undefined) tls.cert = cert;
+  if (key !== undefined) tls.key = key;
+  if (bool(params, 'tlsHandshakeFirst')) tls.handshakeFirst = true;
+  return tls;
 }

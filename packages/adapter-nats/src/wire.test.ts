@@ -1,14 +1,20 @@
 import type { WireMessage } from '@carrier/core';
 import { describe, expect, it } from 'vitest';
 import {
+  ACK,
   decodeDeadLetterInfo,
   decodeMessage,
+  decodePulled,
   encodeDeadLetterHeaders,
   encodeHeaders,
   HEADERS,
   type HeaderEntries,
   headerBytes,
+  NAK,
+  nakWithDelay,
   parseAckSubject,
+  TERM,
+  WPI,
 } from './wire.js';
 
 /** What a NATS reader sees: values trimmed as nats.js does, first value per name. */
@@ -119,5 +125,41 @@ describe('wire format', () => {
       streamSequence: 9,
     });
     expect(parseAckSubject('_INBOX.x')).toBeUndefined();
+  });
+});
+
+describe('pulled messages', () => {
+  it('take stream, sequence, delivery count and timestamp from the ack subject', () => {
+    const data = new Uint8Array([1, 2, 3]);
+    const received = decodePulled({
+      reply: '$JS.ACK.CARRIER_t.g.3.42.40.1700000000123456789.5',
+      headers: reader(encodeHeaders(message)),
+      data,
+    });
+    expect(received).toMatchObject({ stream: 'CARRIER_t', seq: 42, attempt: 3 });
+    expect(received.wire.id).toBe(message.id);
+    expect(received.wire.body).toEqual(data);
+    expect(received.wire.body).not.toBe(data); // a copy: nats.js may reuse its buffer
+  });
+
+  it('without an ack subject: attempt 1 and an id from the (empty) origin', () => {
+    const received = decodePulled({ data: new Uint8Array() });
+    expect(received).toMatchObject({ stream: '', seq: 0, attempt: 1 });
+    expect(received.wire.id).toBe(':0');
+  });
+});
+
+describe('ack protocol', () => {
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+
+  it('payloads', () => {
+    expect([ACK, NAK, TERM, WPI].map(text)).toEqual(['+ACK', '-NAK', '+TERM', '+WPI']);
+  });
+
+  it('-NAK with a delay in nanoseconds (rounded up to whole ms); none for 0 or less', () => {
+    expect(text(nakWithDelay(1_500))).toBe('-NAK {"delay":1500000000}');
+    expect(text(nakWithDelay(0.2))).toBe('-NAK {"delay":1000000}');
+    expect(nakWithDelay(0)).toBe(NAK);
+    expect(nakWithDelay(-5)).toBe(NAK);
   });
 });

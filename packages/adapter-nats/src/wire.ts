@@ -1,4 +1,5 @@
 import type { DeadLetterInfo, WireMessage } from '@carrier/core';
+import { nanos } from '@nats-io/transport-node';
 
 /**
  * The NATS wire format of Carrier messages: the body is the NATS payload, byte for byte; Carrier's
@@ -16,7 +17,7 @@ export const HEADERS = {
   contentType: 'Carrier-Content-Type',
   /** When the producer published it, ISO 8601 with milliseconds (UTC). */
   publishedAt: 'Carrier-Published-At',
-  /** Comma-separated header names whose values are percent-encoded (see {@link needsEncoding}). */
+  /** Comma-separated header names whose values are percent-encoded (values with CR, LF, NUL or surrounding whitespace). */
   encoded: 'Carrier-Encoded',
   /** Prefix under which a user header whose name starts with `Nats-` travels (the server owns `Nats-*`). */
   userPrefix: 'Carrier-Header-',
@@ -233,4 +234,52 @@ export function parseAckSubject(subject: string): AckInfo | undefined {
   const timestampMs = /^\d+$/.test(ts) ? Number(BigInt(ts) / 1_000_000n) : Date.now();
   if (!Number.isInteger(deliveryCount) || !Number.isInteger(streamSequence)) return undefined;
   return { stream, consumer, deliveryCount, streamSequence, timestampMs };
+}
+
+/** What a pulled message says: the Carrier message, its place in the stream and the server's delivery count. */
+export interface Received {
+  readonly wire: WireMessage;
+  /** Carrier metadata headers, by lower-cased name (see {@link DecodedHeaders.meta}). */
+  readonly meta: ReadonlyMap<string, string>;
+  readonly stream: string;
+  readonly seq: number;
+  /** The server's delivery count (releases included). */
+  readonly attempt: number;
+}
+
+/** A message as a pull consumer receives it (nats.js `Msg` satisfies it). */
+export interface PulledMessage {
+  readonly reply?: string | undefined;
+  readonly headers?: HeaderReader | undefined;
+  readonly data: Uint8Array;
+}
+
+/** Decode a pulled message; its place and delivery count come from its ack subject (`reply`). */
+export function decodePulled(msg: PulledMessage): Received {
+  const ack = parseAckSubject(msg.reply ?? '');
+  const stream = ack?.stream ?? '';
+  const seq = ack?.streamSequence ?? 0;
+  const { message, meta } = decodeMessage(msg.headers, msg.data.slice(), {
+    stream,
+    sequence: seq,
+    timestamp: new Date(ack?.timestampMs ?? Date.now()),
+  });
+  return { wire: message, meta, stream, seq, attempt: ack?.deliveryCount ?? 1 };
+}
+
+// The JetStream ack protocol: the payloads a member sends to a delivery's reply subject.
+
+/** Ack-protocol payload: done, remove from the group. */
+export const ACK = utf8.encode('+ACK');
+/** Ack-protocol payload: redeliver now (counts as a delivery). */
+export const NAK = utf8.encode('-NAK');
+/** Ack-protocol payload: never redeliver (sent without a reason: servers before 2.11 ignore `+TERM <reason>`). */
+export const TERM = utf8.encode('+TERM');
+/** Ack-protocol payload: work in progress, the lease (`ack_wait`) starts again. */
+export const WPI = utf8.encode('+WPI');
+
+/** `-NAK {"delay": <ns>}`: redeliver not earlier than `delayMs` from now; plain `-NAK` for 0 or less. */
+export function nakWithDelay(delayMs: number): Uint8Array {
+  if (delayMs <= 0) return NAK;
+  return utf8.encode(`-NAK ${JSON.stringify({ delay: nanos(Math.ceil(delayMs)) })}`);
 }

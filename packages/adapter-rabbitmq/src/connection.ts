@@ -1,15 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import { rootCertificates } from 'node:tls';
 import { redactUrl } from '@carrier/core';
-import type { ChannelModel } from 'amqplib';
+import { Backoff, describeError, withDeadline } from '@carrier/core/kit';
+import type { Channel, ChannelModel } from 'amqplib';
 import amqp from 'amqplib';
-import { messageOf, rabbitError } from './errors.js';
+import { rabbitError } from './errors.js';
 import type { RabbitSettings } from './url.js';
 
-/** First pause before reconnecting, in ms; doubles on each failed attempt up to the maximum. */
+/** Ceiling of the first pause before reconnecting, in ms; doubles on each failed attempt up to the maximum. */
 const RECONNECT_INITIAL_DELAY_MS = 100;
 /** Deadline of a connect (TCP and AMQP handshake) when neither the URL nor the factory gives one, in ms. */
-const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 interface Waiter {
   resolve: (model: ChannelModel) => void;
@@ -26,30 +27,30 @@ interface Socketed {
  * `onLost` at once (so in-flight work can fail with a coded error), then the manager reconnects with
  * exponential backoff and jitter (100 ms doubling up to `reconnectMaxDelayMs`), for as long as it is
  * not closed, and calls `onRecovered` with the new connection, whose channels, topology and consumers
- * the listeners re-create. Each connection gets a new `generation` number.
+ * the listeners re-create.
  */
 export class ConnectionManager {
   #model: ChannelModel | undefined;
-  #generation = 0;
   #closed = false;
   #reconnectTimer: NodeJS.Timeout | undefined;
-  #attempt = 0;
+  /** Pauses between reconnection attempts: equal jitter, 100 ms doubling up to `reconnectMaxDelayMs`. */
+  readonly #backoff: Backoff;
   readonly #waiters = new Set<Waiter>();
 
   constructor(
     private readonly settings: RabbitSettings,
-    /** Deadline of each connect in ms: the URL's `connectTimeoutMs`, else the factory's, else 10 000. */
-    private readonly connectTimeoutMs: number = DEFAULT_CONNECT_TIMEOUT_MS,
+    /** Deadline of each connect in ms: the factory option `connectTimeoutMs`, else the URL's, else 10 000. */
+    private readonly connectTimeoutMs: number,
     private readonly hooks: {
       /** The connection was lost (reconnecting now), or the broker blocked publishing. */
       readonly onLost: (error: Error) => void;
-      readonly onRecovered: (model: ChannelModel, generation: number) => void;
+      readonly onRecovered: (model: ChannelModel) => void;
     },
-  ) {}
-
-  /** Number of the current connection (1 for the first); increases on every reconnection. */
-  get generation(): number {
-    return this.#generation;
+  ) {
+    this.#backoff = new Backoff({
+      initialMs: Math.min(RECONNECT_INITIAL_DELAY_MS, settings.reconnectMaxDelayMs),
+      maxMs: settings.reconnectMaxDelayMs,
+    });
   }
 
   /** The open connection, if there is one right now. */
@@ -66,7 +67,7 @@ export class ConnectionManager {
     } catch (cause) {
       throw rabbitError(
         'CONNECTION',
-        `cannot connect to ${redactUrl(this.settings.amqpUrl)}: ${messageOf(cause)}`,
+        `cannot connect to ${redactUrl(this.settings.amqpUrl)}: ${describeError(cause)}`,
         cause,
       );
     }
@@ -77,23 +78,11 @@ export class ConnectionManager {
    * socket (it resets on every byte); the deadline below also covers a broker that answers too slowly
    * and closes a connection that opens after it.
    */
-  async #open(): Promise<ChannelModel> {
-    const opening = this.#connect();
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`no AMQP connection within ${this.connectTimeoutMs} ms`)),
-        this.connectTimeoutMs,
-      );
-    });
-    try {
-      return await Promise.race([opening, deadline]);
-    } catch (error) {
-      opening.then((late) => late.close().catch(() => {})).catch(() => {});
-      throw error;
-    } finally {
-      clearTimeout(timer);
-    }
+  #open(): Promise<ChannelModel> {
+    return withDeadline(
+      { what: 'AMQP connection', ms: this.connectTimeoutMs, onLate: (late) => late.close() },
+      () => this.#connect(),
+    );
   }
 
   async #connect(): Promise<ChannelModel> {
@@ -113,8 +102,7 @@ export class ConnectionManager {
 
   #adopt(model: ChannelModel): void {
     this.#model = model;
-    this.#generation++;
-    this.#attempt = 0;
+    this.#backoff.reset();
     model.on('error', () => {
       // reported through 'close', which always follows
     });
@@ -133,7 +121,7 @@ export class ConnectionManager {
       if (this.#closed) return;
       const lost = rabbitError(
         'CONNECTION',
-        `connection to ${redactUrl(this.settings.amqpUrl)} lost (${error ? messageOf(error) : 'closed by the broker'}); reconnecting`,
+        `connection to ${redactUrl(this.settings.amqpUrl)} lost (${error ? describeError(error) : 'closed by the broker'}); reconnecting`,
         error,
       );
       this.hooks.onLost(lost);
@@ -148,12 +136,7 @@ export class ConnectionManager {
 
   #scheduleReconnect(): void {
     if (this.#closed || this.#reconnectTimer) return;
-    this.#attempt++;
-    const ceiling = Math.min(
-      this.settings.reconnectMaxDelayMs,
-      RECONNECT_INITIAL_DELAY_MS * 2 ** (this.#attempt - 1),
-    );
-    const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+    const delay = this.#backoff.next();
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;
       void this.#reconnect();
@@ -174,7 +157,7 @@ export class ConnectionManager {
       return;
     }
     this.#adopt(model);
-    this.hooks.onRecovered(model, this.#generation);
+    this.hooks.onRecovered(model);
   }
 
   /**
@@ -232,4 +215,24 @@ export class ConnectionManager {
     // the heartbeat gives up
     stream?.destroy?.(new Error('connection aborted'));
   }
+}
+
+/**
+ * A new channel on `model`. Its `error` events are swallowed: a channel error is always followed by
+ * `close`, and by the failure of the call that caused it, which is where callers handle it.
+ *
+ * @param purpose what the channel is for, in the error message (`consume <queue>`, …).
+ * @throws CarrierError `CONNECTION` when the channel cannot be opened.
+ */
+export async function openChannel(model: ChannelModel, purpose: string): Promise<Channel> {
+  let channel: Channel;
+  try {
+    channel = await model.createChannel();
+  } catch (cause) {
+    throw rabbitError('CONNECTION', `cannot open a channel to ${purpose}: ${describeError(cause)}`, cause);
+  }
+  channel.on('error', () => {
+    // handled through 'close' and the failed call
+  });
+  return channel;
 }

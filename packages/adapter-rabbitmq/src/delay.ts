@@ -7,7 +7,7 @@
  */
 
 /** Largest exponent of the ladder. */
-export const MAX_DELAY_EXPONENT = 31;
+const MAX_DELAY_EXPONENT = 31;
 /** Longest delay the ladder honours: 2^31 ms. */
 export const MAX_DELAY_MS = 2 ** MAX_DELAY_EXPONENT;
 

@@ -1,20 +1,20 @@
-import type { Transport, TransportFactory, TransportFactoryOptions } from '@carrier/core';
-import { RabbitTransport } from './rabbitmq-transport.js';
-import { parseRabbitUrl } from './url.js';
-
-export { MAX_DELAY_MS } from './delay.js';
-export { deadLetterQueueName, delayQueueName, exchangeName, groupQueueName } from './names.js';
-export { RabbitTransport } from './rabbitmq-transport.js';
+/**
+ * Carrier over RabbitMQ (AMQP 0-9-1). `connect()` from `@carrier/core` loads this package for
+ * `amqp://` and `amqps://` URLs; users rarely import it directly. The public surface: the factory
+ * {@link createTransport}, the URL parser and its settings, the names of the broker objects Carrier
+ * declares and the headers it writes (see docs/brokers/rabbitmq.md).
+ *
+ * @packageDocumentation
+ */
+export { createTransport } from './factory.js';
 export {
-  DEFAULT_HEARTBEAT_SECONDS,
-  DEFAULT_MAX_MESSAGE_BYTES,
-  DEFAULT_MAX_MESSAGE_BYTES_V4,
-  DEFAULT_RECONNECT_MAX_DELAY_MS,
-  DEFAULT_RECOVERY_TIMEOUT_MS,
-  defaultMaxMessageBytes,
-  type QueueType,
-  type RabbitSettings,
-} from './url.js';
+  deadLetterQueueName,
+  delayQueueName,
+  exchangeName,
+  groupQueueName,
+  releaseLedgerName,
+} from './names.js';
+export { parseRabbitUrl, type QueueType, type RabbitSettings } from './url.js';
 export {
   ATTEMPT_HEADER,
   DEAD_LETTER_ATTEMPTS_HEADER,
@@ -23,17 +23,3 @@ export {
   KEY_HEADER,
   PUBLISHED_AT_HEADER,
 } from './wire.js';
-
-/**
- * The RabbitMQ transport factory, loaded by `connect()` for `amqp://` and `amqps://` URLs:
- * `amqp://user:pass@host:5672/vhost?heartbeat=15&queueType=quorum|classic&maxMessageBytes=N&recoveryTimeout=ms&reconnectMaxDelay=ms`.
- * Resolves once the broker accepted the connection; afterwards the connection is re-established by
- * itself when lost.
- *
- * @throws CarrierError `INVALID_ARGUMENT` for bad URL parameters, `CONNECTION` when the broker cannot
- *   be reached or refuses the login.
- */
-export const createTransport: TransportFactory = async (
-  url: URL,
-  options: TransportFactoryOptions,
-): Promise<Transport> => RabbitTransport.connect(parseRabbitUrl(url), options);

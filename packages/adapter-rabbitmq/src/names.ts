@@ -7,7 +7,7 @@
  */
 
 /** Prefix of every exchange and queue Carrier declares. */
-export const NAME_PREFIX = 'carrier';
+const NAME_PREFIX = 'carrier';
 
 /** The durable topic exchange of a topic: `carrier:<topic>`. */
 export function exchangeName(topic: string): string {

@@ -1,5 +1,5 @@
 import type { ChannelModel } from 'amqplib';
-import { Publisher } from './publisher.js';
+import { Publisher } from './producer.js';
 import { StrayDeliveryFilter } from './stray-frames.js';
 import { Topology } from './topology.js';
 import type { QueueType } from './url.js';
@@ -16,7 +16,6 @@ export class Session {
 
   constructor(
     readonly model: ChannelModel,
-    readonly generation: number,
     queueType: QueueType,
   ) {
     this.strays = new StrayDeliveryFilter(model);

@@ -1,5 +1,7 @@
+import { describeError, OncePerKey } from '@carrier/core/kit';
 import type { Channel, ChannelModel, Options } from 'amqplib';
-import { messageOf, rabbitError, replyCode } from './errors.js';
+import { openChannel } from './connection.js';
+import { rabbitError, replyCode } from './errors.js';
 import {
   deadLetterQueueName,
   delayQueueName,
@@ -13,10 +15,10 @@ import type { QueueType } from './url.js';
 export type GroupMode = 'ordered' | 'competing';
 
 /** How long a release record is kept when its message is never delivered again (a week), in ms. */
-export const RELEASE_RECORD_TTL_MS = 7 * 24 * 3_600_000;
+const RELEASE_RECORD_TTL_MS = 7 * 24 * 3_600_000;
 
 /** Arguments of a group or dead-letter queue. */
-export function queueArguments(queueType: QueueType, singleActiveConsumer: boolean): Record<string, unknown> {
+function queueArguments(queueType: QueueType, singleActiveConsumer: boolean): Record<string, unknown> {
   const args: Record<string, unknown> = {};
   // classic is the server's default: leaving the argument out stays equivalent to queues declared natively
   if (queueType === 'quorum') args['x-queue-type'] = 'quorum';
@@ -30,7 +32,7 @@ export function queueArguments(queueType: QueueType, singleActiveConsumer: boole
  * (a native client's `basic.reject` without requeue, a quorum queue's delivery limit, which RabbitMQ
  * 4 sets to 20 by default) lands in the group's dead letters instead of being dropped.
  */
-export function groupQueueArguments(
+function groupQueueArguments(
   queueType: QueueType,
   singleActiveConsumer: boolean,
   deadLetterQueue: string,
@@ -47,7 +49,7 @@ export function groupQueueArguments(
  * default exchange to the group queue only. Quorum delay queues dead-letter at-least-once (which
  * RabbitMQ allows only with `x-overflow: reject-publish`).
  */
-export function delayQueueArguments(
+function delayQueueArguments(
   queueType: QueueType,
   levelMs: number,
   groupQueue: string,
@@ -69,50 +71,48 @@ class Conflict extends Error {}
 
 /**
  * Declares Carrier's objects on one connection, idempotently and once per connection (results are
- * cached; concurrent calls share one declaration). Each declaration runs on its own short-lived
- * channel, because a refused declaration (406 PRECONDITION_FAILED: an existing object with other
- * arguments) closes the channel it ran on: it never touches publishing or consuming channels.
+ * kept; concurrent calls share one declaration; failures are forgotten). Each declaration runs on its
+ * own short-lived channel, because a refused declaration (406 PRECONDITION_FAILED: an existing
+ * object with other arguments) closes the channel it ran on: it never touches publishing or
+ * consuming channels.
  */
 export class Topology {
-  readonly #exchanges = new Map<string, Promise<void>>();
-  readonly #groups = new Map<string, Promise<GroupMode>>();
-  readonly #queues = new Map<string, Promise<void>>();
+  readonly #exchanges = new OncePerKey<void>();
+  readonly #groups = new OncePerKey<GroupMode>();
+  readonly #queues = new OncePerKey<void>();
 
   constructor(
     private readonly model: ChannelModel,
     private readonly queueType: QueueType,
   ) {}
 
-  async #withChannel<T>(what: string, work: (channel: Channel) => Promise<T>): Promise<T> {
-    let channel: Channel;
-    try {
-      channel = await this.model.createChannel();
-    } catch (cause) {
-      throw rabbitError('CONNECTION', `cannot open a channel to declare ${what}: ${messageOf(cause)}`, cause);
-    }
-    channel.on('error', () => {
-      // a refused declaration closes this channel only; the caller gets the error
-    });
+  /**
+   * Run `work` on a new channel. A 406 (refused declaration) becomes `TOPOLOGY_CONFLICT` saying that
+   * `what` exists with other `differs` (or, with `differs` false, a {@link Conflict} for the caller
+   * to handle); any other failure becomes `CONNECTION`.
+   */
+  async #withChannel<T>(
+    what: string,
+    work: (channel: Channel) => Promise<T>,
+    differs: string | false = 'arguments',
+  ): Promise<T> {
+    const channel = await openChannel(this.model, `declare ${what}`);
     try {
       return await work(channel);
     } catch (cause) {
-      if (cause instanceof Conflict) throw cause;
-      const code = replyCode(cause);
-      if (code === 406) throw new Conflict(messageOf(cause), { cause });
-      throw rabbitError('CONNECTION', `declaring ${what} failed: ${messageOf(cause)}`, cause);
+      if (replyCode(cause) !== 406) {
+        throw rabbitError('CONNECTION', `declaring ${what} failed: ${describeError(cause)}`, cause);
+      }
+      const conflict = new Conflict(describeError(cause), { cause });
+      if (differs === false) throw conflict;
+      throw rabbitError(
+        'TOPOLOGY_CONFLICT',
+        `${what} exists with other ${differs}: ${conflict.message}`,
+        conflict,
+      );
     } finally {
       await channel.close().catch(() => {});
     }
-  }
-
-  #once<T>(cache: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
-    let promise = cache.get(key);
-    if (!promise) {
-      promise = make();
-      cache.set(key, promise);
-      promise.catch(() => cache.delete(key));
-    }
-    return promise;
   }
 
   /**
@@ -120,89 +120,45 @@ export class Topology {
    * broker said an object is gone (404, a consumer cancelled because its queue was deleted).
    */
   forget(topic: string, group?: string): void {
-    this.#exchanges.delete(exchangeName(topic));
-    if (group !== undefined) this.#groups.delete(groupQueueName(topic, group));
+    this.#exchanges.forget(exchangeName(topic));
+    if (group !== undefined) this.#groups.forget(groupQueueName(topic, group));
   }
 
   /** The topic's durable topic exchange `carrier:<topic>`. */
   exchange(topic: string): Promise<void> {
     const name = exchangeName(topic);
-    return this.#once(this.#exchanges, name, async () => {
-      try {
-        await this.#withChannel(`exchange ${name}`, async (channel) => {
+    return this.#exchanges.run(name, () =>
+      this.#withChannel(
+        `exchange ${name}`,
+        async (channel) => {
           await channel.assertExchange(name, 'topic', { durable: true, autoDelete: false, internal: false });
-        });
-      } catch (error) {
-        if (error instanceof Conflict) {
-          throw rabbitError(
-            'TOPOLOGY_CONFLICT',
-            `exchange ${name} exists with other settings: ${error.message}`,
-            error,
-          );
-        }
-        throw error;
-      }
-    });
+        },
+        'settings',
+      ),
+    );
   }
 
-  async #queue(channel: Channel, name: string, args: Record<string, unknown>): Promise<void> {
-    const options: Options.AssertQueue = {
-      durable: true,
-      exclusive: false,
-      autoDelete: false,
-      arguments: args,
-    };
-    await channel.assertQueue(name, options);
+  /** Declare the durable queue `name` with `args` on its own channel. */
+  #queue(name: string, args: Record<string, unknown>, differs: string | false = 'arguments'): Promise<void> {
+    return this.#withChannel(`queue ${name}`, (channel) => assertQueue(channel, name, args), differs);
   }
 
   /**
-   * The group's queue (bound to the exchange with `#`) and its dead-letter queue. A new group queue
-   * gets `x-single-active-consumer` when `ordered`. An existing queue is accepted with either mode,
-   * except that an ordered subscription cannot use a queue declared for competing consumers.
-   * Resolves with the mode the queue has.
+   * The group's queue (bound to the exchange with `#`) and its dead-letter queue, and for an ordered
+   * group its release ledger. A new group queue gets `x-single-active-consumer` when `ordered`. An
+   * existing queue is accepted with either mode, except that an ordered subscription cannot use a
+   * queue declared for competing consumers. Resolves with the mode the queue has.
    *
    * @throws CarrierError `TOPOLOGY_CONFLICT` when existing queues have other arguments (another queue
-   *   type, say), or when `ordered` is asked of a competing-consumers queue.
+   *   type, say), or when `ordered` is asked of a competing-consumers queue; `CONNECTION` when the
+   *   declaration failed otherwise.
    */
   async group(topic: string, group: string, ordered: boolean): Promise<GroupMode> {
     await this.exchange(topic);
     const queue = groupQueueName(topic, group);
-    const mode = await this.#once(this.#groups, queue, async () => {
-      const first: GroupMode = ordered ? 'ordered' : 'competing';
-      const other: GroupMode = ordered ? 'competing' : 'ordered';
-      let actual: GroupMode;
-      try {
-        await this.#declareGroupQueue(topic, group, first);
-        actual = first;
-      } catch (error) {
-        if (!(error instanceof Conflict)) throw error;
-        try {
-          await this.#declareGroupQueue(topic, group, other);
-          actual = other;
-        } catch (again) {
-          if (!(again instanceof Conflict)) throw again;
-          throw rabbitError(
-            'TOPOLOGY_CONFLICT',
-            `queue ${queue} exists with arguments Carrier did not set (queue type ${this.queueType} expected): ${error.message}`,
-            error,
-          );
-        }
-      }
-      const dlq = deadLetterQueueName(topic, group);
-      try {
-        await this.#withChannel(`queue ${dlq}`, (channel) =>
-          this.#queue(channel, dlq, queueArguments(this.queueType, false)),
-        );
-      } catch (error) {
-        if (error instanceof Conflict) {
-          throw rabbitError(
-            'TOPOLOGY_CONFLICT',
-            `queue ${dlq} exists with other arguments: ${error.message}`,
-            error,
-          );
-        }
-        throw error;
-      }
+    const mode = await this.#groups.run(queue, async () => {
+      const actual = await this.#groupQueue(topic, group, ordered);
+      await this.#queue(deadLetterQueueName(topic, group), queueArguments(this.queueType, false));
       if (actual === 'ordered') await this.#releaseLedger(topic, group);
       return actual;
     });
@@ -215,59 +171,67 @@ export class Topology {
     return mode;
   }
 
-  /** The release ledger of an ordered group (see `release-ledger.ts`); records expire after a week. */
-  async #releaseLedger(topic: string, group: string): Promise<void> {
-    const name = releaseLedgerName(topic, group);
+  /** Declare the group queue in the mode asked for, else in the other one; resolves with the mode it has. */
+  async #groupQueue(topic: string, group: string, ordered: boolean): Promise<GroupMode> {
+    const first: GroupMode = ordered ? 'ordered' : 'competing';
+    const other: GroupMode = ordered ? 'competing' : 'ordered';
     try {
-      await this.#withChannel(`queue ${name}`, (channel) =>
-        this.#queue(channel, name, {
-          ...queueArguments(this.queueType, false),
-          'x-message-ttl': RELEASE_RECORD_TTL_MS,
-        }),
-      );
+      await this.#declareGroupQueue(topic, group, first);
+      return first;
     } catch (error) {
-      if (error instanceof Conflict) {
+      if (!(error instanceof Conflict)) throw error;
+      try {
+        await this.#declareGroupQueue(topic, group, other);
+        return other;
+      } catch (again) {
+        if (!(again instanceof Conflict)) throw again;
         throw rabbitError(
           'TOPOLOGY_CONFLICT',
-          `queue ${name} exists with other arguments: ${error.message}`,
+          `queue ${groupQueueName(topic, group)} exists with arguments Carrier did not set (queue type ${this.queueType} expected): ${error.message}`,
           error,
         );
       }
-      throw error;
     }
   }
 
+  /** The release ledger of an ordered group (see `release-ledger.ts`); records expire after a week. */
+  #releaseLedger(topic: string, group: string): Promise<void> {
+    return this.#queue(releaseLedgerName(topic, group), {
+      ...queueArguments(this.queueType, false),
+      'x-message-ttl': RELEASE_RECORD_TTL_MS,
+    });
+  }
+
+  /** The group queue in `mode`, bound to the exchange; rejects with {@link Conflict} on a 406. */
   async #declareGroupQueue(topic: string, group: string, mode: GroupMode): Promise<void> {
     const queue = groupQueueName(topic, group);
-    await this.#withChannel(`queue ${queue}`, async (channel) => {
-      const args = groupQueueArguments(this.queueType, mode === 'ordered', deadLetterQueueName(topic, group));
-      await this.#queue(channel, queue, args);
-      await channel.bindQueue(queue, exchangeName(topic), '#');
-    });
+    const args = groupQueueArguments(this.queueType, mode === 'ordered', deadLetterQueueName(topic, group));
+    await this.#withChannel(
+      `queue ${queue}`,
+      async (channel) => {
+        await assertQueue(channel, queue, args);
+        await channel.bindQueue(queue, exchangeName(topic), '#');
+      },
+      false,
+    );
   }
 
   /** The group's delay queue for `levelMs` (see `delay.ts`). */
   delayQueue(topic: string, group: string, levelMs: number): Promise<void> {
     const name = delayQueueName(topic, group, levelMs);
-    return this.#once(this.#queues, name, async () => {
-      try {
-        await this.#withChannel(`queue ${name}`, (channel) =>
-          this.#queue(
-            channel,
-            name,
-            delayQueueArguments(this.queueType, levelMs, groupQueueName(topic, group)),
-          ),
-        );
-      } catch (error) {
-        if (error instanceof Conflict) {
-          throw rabbitError(
-            'TOPOLOGY_CONFLICT',
-            `queue ${name} exists with other arguments: ${error.message}`,
-            error,
-          );
-        }
-        throw error;
-      }
-    });
+    return this.#queues.run(name, () =>
+      this.#queue(name, delayQueueArguments(this.queueType, levelMs, groupQueueName(topic, group))),
+    );
   }
+}
+
+/** Assert a durable, non-exclusive queue that is never deleted by itself. */
+async function assertQueue(channel: Channel, name: string, args: Record<string, unknown>): Promise<void> {
+  const options: Options.AssertQueue = {
+    durable: true,
+    exclusive: false,
+    autoDelete: false,
+    arguments: args,
+  };
+  await channel.assertQueue(name, options);
 }

@@ -21,11 +21,11 @@ export function defaultMaxMessageBytes(serverVersion: unknown): number {
  * declares the connection dead after two heartbeat periods without any frame from the broker, so a
  * silent connection is noticed within about 30 s.
  */
-export const DEFAULT_HEARTBEAT_SECONDS = 15;
+const DEFAULT_HEARTBEAT_SECONDS = 15;
 /** How long calls wait for a lost connection to come back before failing, by default. */
-export const DEFAULT_RECOVERY_TIMEOUT_MS = 30_000;
+const DEFAULT_RECOVERY_TIMEOUT_MS = 30_000;
 /** Longest pause between two reconnection attempts, by default. */
-export const DEFAULT_RECONNECT_MAX_DELAY_MS = 5_000;
+const DEFAULT_RECONNECT_MAX_DELAY_MS = 5_000;
 
 /** Settings of one RabbitMQ transport, read from its URL. */
 export interface RabbitSettings {
@@ -34,8 +34,8 @@ export interface RabbitSettings {
   /** Type of the group, delay and dead-letter queues Carrier declares (`?queueType=`, default quorum). */
   readonly queueType: QueueType;
   /**
-   * Largest message accepted (`?maxMessageBytes=`); `undefined` means the default `max_message_size`
-   * of the server's version (see {@link defaultMaxMessageBytes}).
+   * Largest message accepted, in bytes (`?maxMessageBytes=`); `undefined` means the default
+   * `max_message_size` of the server's version: 128 MiB before 4.0, 16 MiB from 4.0.
    */
   readonly maxMessageBytes: number | undefined;
   /** How long a call waits for a lost connection to come back (`?recoveryTimeout=` ms, default 30 000). */
@@ -97,9 +97,13 @@ function tlsFiles(url: URL): RabbitSettings['tls'] {
 
 /**
  * Read an `amqp://` or `amqps://` URL: `amqp://user:pass@host:port/vhost?heartbeat=15&queueType=quorum`.
- * amqplib's own parameters (`heartbeat`, `frameMax`, `channelMax`, `locale`) pass through; Carrier's
- * (`queueType`, `maxMessageBytes`, `recoveryTimeout`, `reconnectMaxDelay`, `connectTimeoutMs`, and for `amqps://`
- * `caFile`, `certFile`, `keyFile`) are removed before the URL reaches amqplib.
+ * amqplib's own parameters (`heartbeat` in s, default 15; `frameMax`, `channelMax`, `locale`) pass
+ * through; Carrier's are removed before the URL reaches amqplib:
+ * - `queueType`: `quorum` (default) or `classic`;
+ * - `maxMessageBytes` (bytes; default the server version's `max_message_size`);
+ * - `recoveryTimeout` (ms, default 30 000), `reconnectMaxDelay` (ms, default 5 000);
+ * - `connectTimeoutMs` (ms; default: the factory's `connectTimeoutMs`, else 10 000);
+ * - for `amqps://` only: `caFile`, `certFile`, `keyFile` (PEM paths).
  *
  * @throws CarrierError `INVALID_ARGUMENT` for another scheme or an invalid parameter value.
  */

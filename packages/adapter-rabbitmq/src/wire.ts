@@ -33,9 +33,9 @@ export const DEAD_LETTER_ATTEMPTS_HEADER = 'carrier-dead-letter-attempts';
 /** Dead letters: when it was dead-lettered (ISO 8601). */
 export const DEAD_LETTER_FAILED_AT_HEADER = 'carrier-dead-letter-failed-at';
 /** Content type assumed when a native message has none. */
-export const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
+const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 /** Longest dead-letter reason kept, in characters (the whole AMQP header table must stay small). */
-export const MAX_REASON_LENGTH = 4096;
+const MAX_REASON_LENGTH = 4096;
 /** Longest routing key AMQP allows, in bytes. */
 const MAX_ROUTING_KEY_BYTES = 255;
 
@@ -148,6 +148,8 @@ export interface Decoded {
    * copy (`x-delivery-count` on quorum queues; 1 if a classic queue flags it `redelivered`).
    */
   readonly attempt: number;
+  /** Attempt from `carrier-attempt` alone (1 when absent), before the broker's count. */
+  readonly base: number;
   /** Dead-letter metadata, when the message carries any. */
   readonly deadLetter: DeadLetterInfo | undefined;
 }
@@ -226,6 +228,7 @@ export function decodeMessage(received: ReceivedMessage, now: () => Date = () =>
       publishedAt: publishedAt(raw, properties.timestamp, now),
     },
     attempt: base + redeliveries,
+    base,
     deadLetter,
   };
 }

@@ -1,3 +1,5 @@
+import { asError } from '@carrier/core/kit';
+
 /** Most entries SQS and SNS take in one batch call. */
 export const MAX_BATCH_ENTRIES = 10;
 
@@ -49,7 +51,7 @@ export class EntryBatcher<T> {
           });
         },
         (error: unknown) => {
-          const e = error instanceof Error ? error : new Error(String(error));
+          const e = asError(error);
           for (const p of batch) p.reject(e);
         },
       );

@@ -1,4 +1,5 @@
 import { CarrierError, type CarrierErrorCode } from '@carrier/core';
+import { describeError } from '@carrier/core/kit';
 
 /** Transport name used in every error. */
 export const TRANSPORT = 'sqs';
@@ -30,8 +31,7 @@ export function awsError(
   code: CarrierErrorCode = 'CONNECTION',
 ): CarrierError {
   if (error instanceof CarrierError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  return new CarrierError(code, `${operation} failed: ${errorName(error)}: ${message}`, {
+  return new CarrierError(code, `${operation} failed: ${errorName(error)}: ${describeError(error)}`, {
     transport: TRANSPORT,
     cause: error,
   });

@@ -1,93 +1,12 @@
-import { ListTopicsCommand, SNSClient } from '@aws-sdk/client-sns';
-import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import {
-  CarrierError,
-  type Transport,
-  type TransportFactory,
-  type TransportFactoryOptions,
-} from '@carrier/core';
-import { DeadlineError, withDeadline } from './deadline.js';
-import { awsError, TRANSPORT } from './errors.js';
-import { SqsTransport } from './sqs-transport.js';
-import { parseSqsUrl } from './url.js';
-
-export {
-  deadLetterQueueName,
-  escapeName,
-  fitName,
-  groupQueueName,
-  snsTopicName,
-  unescapeName,
-} from './names.js';
-export {
-  maxMessageBytes,
-  SNS_MAX_BYTES,
-  SQS_MAX_BYTES,
-  SQS_MAX_DELAY_MS,
-  SqsTransport,
-} from './sqs-transport.js';
-export { parseSqsUrl, type SqsSettings } from './url.js';
-export { ATTR, decodeMessage, encodeMessage } from './wire.js';
-
-/** Default of `connectTimeoutMs` when neither the factory options nor the URL give one. */
-export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-
 /**
- * The `sqs://` transport factory, loaded by `connect()` from `@carrier/core`. Resolves once SQS (and
- * SNS, unless `sns=false`) answered a harmless list call with the credentials of the AWS default
- * provider chain, within `connectTimeoutMs` (options, else the URL's, else 10 000 ms) for both calls
- * together; on expiry the requests (and their sockets) are cancelled.
+ * Carrier over Amazon SQS with SNS fan-out (`sqs://`). `connect()` from `@carrier/core` loads this
+ * package; users rarely import it directly. The public surface: the factory
+ * {@link createTransport}, the URL parser and its settings, the names of the AWS resources Carrier
+ * uses and the message attributes it writes (see docs/brokers/sqs.md).
  *
- * @throws CarrierError `INVALID_ARGUMENT` for a bad URL, `TIMEOUT` when the service did not answer
- *   within `connectTimeoutMs`, `CONNECTION` when it cannot be reached or refuses the credentials
- *   (the error never contains them).
+ * @packageDocumentation
  */
-export const createTransport: TransportFactory = async (
-  url: URL,
-  options: TransportFactoryOptions,
-): Promise<Transport> => {
-  const settings = parseSqsUrl(url);
-  const connectTimeoutMs =
-    options.connectTimeoutMs ?? settings.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-  const config = {
-    ...(settings.region ? { region: settings.region } : {}),
-    ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
-    maxAttempts: 5,
-    // socket-level bounds; every call also has its own overall deadline (see SqsTransport)
-    requestHandler: {
-      connectionTimeout: connectTimeoutMs,
-      requestTimeout: settings.waitTimeSeconds * 1_000 + settings.requestTimeoutMs,
-    },
-  };
-  let sqs: SQSClient | undefined;
-  let sns: SNSClient | undefined;
-  try {
-    sqs = new SQSClient(config);
-    sns = settings.sns ? new SNSClient(config) : undefined;
-    const [q, t] = [sqs, sns];
-    await withDeadline('connecting', connectTimeoutMs, undefined, async (abortSignal) => {
-      await q.send(new ListQueuesCommand({ MaxResults: 1, QueueNamePrefix: 'carrier-connect-check' }), {
-        abortSignal,
-      });
-      if (t) await t.send(new ListTopicsCommand({}), { abortSignal });
-    });
-  } catch (error) {
-    sqs?.destroy();
-    sns?.destroy();
-    if (error instanceof CarrierError) throw error;
-    if (error instanceof DeadlineError) {
-      throw new CarrierError(
-        'TIMEOUT',
-        `connecting to ${settings.endpoint ?? `AWS ${settings.region ?? '(default region)'}`}: no answer within ${connectTimeoutMs} ms`,
-        { transport: TRANSPORT },
-      );
-    }
-    throw awsError(
-      `connecting to ${settings.endpoint ?? `AWS ${settings.region ?? '(default region)'}`}`,
-      error,
-    );
-  }
-  return new SqsTransport(settings, sqs, sns, options.onError);
-};
-
-export { TRANSPORT };
+export { createTransport } from './factory.js';
+export { deadLetterQueueName, groupQueueName, type NameOptions, snsTopicName } from './names.js';
+export { parseSqsUrl, type SqsSettings } from './url.js';
+export { ATTR } from './wire.js';

@@ -3,9 +3,9 @@ import { createHash } from 'node:crypto';
 /** Longest SQS queue name, `.fifo` included. */
 export const SQS_MAX_QUEUE_NAME = 80;
 /** Longest SNS topic name, `.fifo` included. */
-export const SNS_MAX_TOPIC_NAME = 256;
+const SNS_MAX_TOPIC_NAME = 256;
 /** Suffix AWS requires on FIFO queue and topic names. */
-export const FIFO_SUFFIX = '.fifo';
+const FIFO_SUFFIX = '.fifo';
 
 /** Separator between the topic part and the group part of a queue name. */
 const GROUP_SEPARATOR = '__';

@@ -10,16 +10,17 @@ import {
   TagQueueCommand,
 } from '@aws-sdk/client-sqs';
 import { CarrierError } from '@carrier/core';
+import { OncePerKey } from '@carrier/core/kit';
 import { awsError, errorName, TRANSPORT } from './errors.js';
 import { deadLetterQueueName, groupQueueName, isFifoTopic, snsTopicName } from './names.js';
 import type { SqsSettings } from './url.js';
 
 /** Retention of every queue Carrier creates: 14 days, the SQS maximum. */
-export const RETENTION_SECONDS = 1_209_600;
+const RETENTION_SECONDS = 1_209_600;
 /** Tags Carrier puts on the queues it creates. */
-export const TAG_TOPIC = 'carrier-topic';
-export const TAG_GROUP = 'carrier-group';
-export const TAG_ROLE = 'carrier-role';
+const TAG_TOPIC = 'carrier-topic';
+const TAG_GROUP = 'carrier-group';
+const TAG_ROLE = 'carrier-role';
 
 /** The queues of one group. */
 export interface GroupQueues {
@@ -30,28 +31,18 @@ export interface GroupQueues {
 
 /**
  * Creates (or, with `provision=false`, looks up) the SNS topics, SQS queues, subscriptions and
- * queue policies, once per connection: results are cached, failures are not.
+ * queue policies, once per transport: results are kept, failures are not.
  */
 export class Topology {
-  readonly #topics = new Map<string, Promise<string>>();
-  readonly #groups = new Map<string, Promise<GroupQueues>>();
-  readonly #queues = new Map<string, Promise<string>>();
+  readonly #topics = new OncePerKey<string>();
+  readonly #groups = new OncePerKey<GroupQueues>();
+  readonly #queues = new OncePerKey<string>();
 
   constructor(
     private readonly sqs: SQSClient,
     private readonly sns: SNSClient | undefined,
     private readonly settings: SqsSettings,
   ) {}
-
-  #cached<T>(map: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
-    let p = map.get(key);
-    if (!p) {
-      p = make();
-      map.set(key, p);
-      p.catch(() => map.delete(key));
-    }
-    return p;
-  }
 
   /** Whether the topic uses FIFO resources. */
   fifo(topic: string): boolean {
@@ -60,7 +51,7 @@ export class Topology {
 
   /** ARN of the topic's SNS topic (SNS mode only). */
   topicArn(topic: string): Promise<string> {
-    return this.#cached(this.#topics, topic, async () => {
+    return this.#topics.run(topic, async () => {
       const sns = this.sns;
       if (!sns) throw new CarrierError('UNSUPPORTED', 'no SNS in queue-only mode', { transport: TRANSPORT });
       const fifo = this.fifo(topic);
@@ -101,7 +92,7 @@ export class Topology {
 
   /** URL of a queue, created when provisioning is on. */
   queueUrl(name: string, fifo: boolean, tags: Record<string, string> | undefined): Promise<string> {
-    return this.#cached(this.#queues, name, async () => {
+    return this.#queues.run(name, async () => {
       if (this.settings.provision) {
         try {
           const attributes: Record<string, string> = { MessageRetentionPeriod: String(RETENTION_SECONDS) };
@@ -137,7 +128,7 @@ export class Topology {
    * claimed by its first group (a second group is `UNSUPPORTED`). The dead-letter queue in both.
    */
   group(topic: string, group: string): Promise<GroupQueues> {
-    return this.#cached(this.#groups, `${topic}\n${group}`, async () => {
+    return this.#groups.run(`${topic}\n${group}`, async () => {
       const fifo = this.fifo(topic);
       const names = { fifo };
       const own = this.settings.sns ? group : undefined;

@@ -8,20 +8,20 @@ export interface SqsSettings {
   readonly endpoint: string | undefined;
   /** SNS fan-out (default); false: queue-only mode, one queue per topic, one group per topic. */
   readonly sns: boolean;
-  /** FIFO topics and queues for every topic (per-key order). */
+  /** FIFO topics and queues for every topic (per-key order); default false. */
   readonly fifo: boolean;
   /** Create topics, queues, subscriptions and policies on first use (default true). */
   readonly provision: boolean;
-  /** Visibility timeout of each receive, in seconds; heartbeats extend it while a handler runs. */
+  /** Visibility timeout of each receive, in seconds (default 15); heartbeats extend it while a handler runs. */
   readonly visibilityTimeoutSeconds: number;
   /**
-   * Long-poll wait of each ReceiveMessage, 0 to 20 seconds. Closing a consumer waits for its long
+   * Long-poll wait of each ReceiveMessage, 0 to 20 seconds (default 5). Closing a consumer waits for its long
    * polls to end (a poll cancelled by the client goes on at the server and would hide what it takes),
    * so this also bounds how long `close()` takes.
    */
   readonly waitTimeSeconds: number;
   /**
-   * Deadline of every SQS/SNS call, in milliseconds, SDK retries included; a ReceiveMessage gets its
+   * Deadline of every SQS/SNS call, in milliseconds (default 10 000), SDK retries included; a ReceiveMessage gets its
    * long-poll wait on top. A silent connection is therefore noticed within
    * `waitTimeSeconds * 1000 + requestTimeoutMs`.
    */
@@ -31,14 +31,14 @@ export interface SqsSettings {
 }
 
 /** Default visibility timeout: short, so crashed members' messages come back soon; heartbeats extend it. */
-export const DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 15;
+const DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 15;
 /**
  * Default long-poll wait: 5 s, short enough for a quick close (a close waits for the polls in flight),
  * long enough that an idle poller makes 12 calls a minute.
  */
-export const DEFAULT_WAIT_TIME_SECONDS = 5;
+const DEFAULT_WAIT_TIME_SECONDS = 5;
 /** Default deadline of one SQS/SNS call (SDK retries included), on top of a receive's long-poll wait. */
-export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
 const KNOWN = new Set([
   'region',
@@ -81,6 +81,13 @@ function integer(params: URLSearchParams, name: string, fallback: number, min: n
 /**
  * Parse `sqs://[host:port][?region=…&sns=false&fifo=true&provision=false&visibilityTimeout=15&waitTimeSeconds=5&requestTimeoutMs=10000&connectTimeoutMs=10000&tls=true]`.
  * A host other than `aws` (or none) is an emulator endpoint, `http://host:port` (`https` with `tls=true`).
+ * Options, all optional:
+ * - `region` (default: the SDK's chain); `sns` (default true), `fifo` (default false), `provision`
+ *   (default true), `tls` (default false): `true`/`false` or `1`/`0`;
+ * - `visibilityTimeout` (s, 3–43 200, default 15); `waitTimeSeconds` (s, 0–20, default 5);
+ * - `requestTimeoutMs` (ms, 100–600 000, default 10 000); `connectTimeoutMs` (ms; default: the
+ *   factory's `connectTimeoutMs`, else 10 000).
+ *
  * Credentials never come from the URL: a URL with a user or password is refused (use the AWS
  * default provider chain: environment, shared files, SSO, instance or container roles).
  *

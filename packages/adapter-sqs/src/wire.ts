@@ -28,9 +28,9 @@ export const MAX_ATTRIBUTES = 10;
 /** Prefix of Carrier's own attributes (user header keys may not start with it). */
 const CARRIER_PREFIX = 'carrier-';
 /** Content type of messages from native producers that did not set `carrier-content-type`. */
-export const NATIVE_CONTENT_TYPE = 'text/plain; charset=utf-8';
+const NATIVE_CONTENT_TYPE = 'text/plain; charset=utf-8';
 /** Longest dead-letter reason kept, in characters; longer reasons are cut. */
-export const MAX_REASON_CHARS = 4096;
+const MAX_REASON_CHARS = 4096;
 
 /** A message attribute as the AWS SDK takes and returns it (String and Number types only). */
 export interface Attribute {
@@ -58,7 +58,7 @@ const ATTRIBUTE_NAME = /^[A-Za-z0-9_-](?:[A-Za-z0-9_-]|\.(?!\.))*(?<!\.)$/;
 const RESERVED_ATTRIBUTE_PREFIX = /^(aws|amazon)\./i;
 
 /** Whether `value` can be a String attribute value (non-empty, only characters AWS accepts). */
-export function isAttributeSafe(value: string): boolean {
+function isAttributeSafe(value: string): boolean {
   return value.length > 0 && !FORBIDDEN_CHARS.test(value) && !LONE_SURROGATE.test(value);
 }
 
@@ -92,7 +92,7 @@ export function encodeBody(bytes: Uint8Array): { text: string; encoding?: 'base6
 }
 
 /** Inverse of {@link encodeBody}. */
-export function decodeBody(text: string, encoding: string | undefined): Uint8Array {
+function decodeBody(text: string, encoding: string | undefined): Uint8Array {
   if (encoding === 'empty') return new Uint8Array(0);
   if (encoding === 'base64') return new Uint8Array(Buffer.from(text, 'base64'));
   return utf8.encode(text);

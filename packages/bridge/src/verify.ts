@@ -103,8 +103,6 @@ export interface VerifyReport {
   readonly carryOver: VerifyCarryOver;
 }
 
-type Seen = SeenEntry;
-
 const DEFAULT_IDLE_MS = 5_000;
 const DEFAULT_MAX_WAIT_MS = 600_000;
 
@@ -127,7 +125,7 @@ export function messageDigest(message: Pick<Message, 'contentType' | 'key' | 'he
   return hash.digest('hex');
 }
 
-function record(into: Map<string, Seen>, message: Message): void {
+function record(into: Map<string, SeenEntry>, message: Message): void {
   const seen = into.get(message.id);
   if (seen) seen.count++;
   else
@@ -144,13 +142,13 @@ function record(into: Map<string, Seen>, message: Message): void {
  */
 export function compareSides(
   route: TopicRoute,
-  source: ReadonlyMap<string, Seen>,
-  target: ReadonlyMap<string, Seen>,
+  source: ReadonlyMap<string, SeenEntry>,
+  target: ReadonlyMap<string, SeenEntry>,
   window: { since?: Date | undefined; until?: Date | undefined },
 ): RouteVerifyReport {
   const since = window.since?.getTime() ?? Number.NEGATIVE_INFINITY;
   const until = window.until?.getTime() ?? Number.POSITIVE_INFINITY;
-  const inWindow = (s: Seen) => s.publishedAt >= since && s.publishedAt <= until;
+  const inWindow = (s: SeenEntry) => s.publishedAt >= since && s.publishedAt <= until;
   let ids = 0;
   let deliveries = 0;
   let outsideWindow = 0;
@@ -199,14 +197,14 @@ const routeKey = (route: TopicRoute) => `${route.from}:${route.to}`;
  * Matched ids and source ids before `since` are settled and dropped.
  */
 export function carryOverOf(
-  source: ReadonlyMap<string, Seen>,
-  target: ReadonlyMap<string, Seen>,
+  source: ReadonlyMap<string, SeenEntry>,
+  target: ReadonlyMap<string, SeenEntry>,
   window: { since?: Date | undefined; until?: Date | undefined },
   now: number,
-): { source: Record<string, Seen>; target: Record<string, Seen> } {
+): { source: Record<string, SeenEntry>; target: Record<string, SeenEntry> } {
   const since = window.since?.getTime() ?? Number.NEGATIVE_INFINITY;
   const until = window.until?.getTime() ?? Number.POSITIVE_INFINITY;
-  const carried = { source: {} as Record<string, Seen>, target: {} as Record<string, Seen> };
+  const carried = { source: {} as Record<string, SeenEntry>, target: {} as Record<string, SeenEntry> };
   for (const [id, s] of source) {
     if (s.publishedAt < since) continue;
     const after = s.publishedAt > until;
@@ -252,7 +250,7 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
   const { source, target } = await connectBoth(options.from, options.to, onError, options.transports);
   const seen = routes.map((route) => {
     const carried = options.carryOver?.routes[routeKey(route)];
-    const entries = (side: Record<string, Seen> | undefined) =>
+    const entries = (side: Record<string, SeenEntry> | undefined) =>
       new Map(Object.entries(side ?? {}).map(([id, e]) => [id, { ...e }] as const));
     return { source: entries(carried?.source), target: entries(carried?.target) };
   });
@@ -266,7 +264,7 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
       carrier: Carrier,
       topic: string,
       side: 'source' | 'target',
-      into: Map<string, Seen>,
+      into: Map<string, SeenEntry>,
     ) => {
       subscriptions.push(
         await carrier.subscribe(

@@ -1,3 +1,5 @@
+import { type BackoffOptions, exponentialCeiling, exponentialDelay } from './kit/backoff.js';
+
 /** Retry policy of a subscription. */
 export interface RetryPolicy {
   /** Deliveries in all, the first included, before the message is dead-lettered. Default 5. */
@@ -11,6 +13,11 @@ export interface RetryPolicy {
 /** Defaults used where a subscription does not say. */
 export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, initialDelayMs: 200, maxDelayMs: 30_000 };
 
+/** The policy's delays as the kit's backoff options (equal jitter). */
+function delays(policy: RetryPolicy, random?: () => number): BackoffOptions {
+  return { initialMs: policy.initialDelayMs, maxMs: policy.maxDelayMs, jitter: 'equal', random };
+}
+
 /**
  * Delay before delivery `attempt + 1` after delivery `attempt` failed: exponential
  * (`initialDelayMs * 2^(attempt-1)`, capped at `maxDelayMs`) with "equal jitter", i.e. a uniform
@@ -18,14 +25,7 @@ export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, initialDelayMs: 200,
  * the same whichever process handles the redelivery; the lower bound `d/2` is guaranteed.
  */
 export function retryDelay(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
-  const half = delayCeiling(policy, attempt) / 2;
-  return Math.round(half + random() * half);
-}
-
-/** Upper bound `d` of the delay after delivery `attempt` failed (before jitter). */
-function delayCeiling(policy: RetryPolicy, attempt: number): number {
-  const exponent = Math.min(Math.max(attempt - 1, 0), 52);
-  return Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** exponent);
+  return exponentialDelay(delays(policy, random), attempt);
 }
 
 /**
@@ -35,7 +35,7 @@ function delayCeiling(policy: RetryPolicy, attempt: number): number {
  * policy never retries.
  */
 export function longestRetryDelay(policy: RetryPolicy, deadLetter: boolean): number {
-  if (!deadLetter) return delayCeiling(policy, Number.MAX_SAFE_INTEGER);
+  if (!deadLetter) return exponentialCeiling(delays(policy), Number.MAX_SAFE_INTEGER);
   if (policy.maxAttempts < 2) return 0;
-  return delayCeiling(policy, policy.maxAttempts - 1);
+  return exponentialCeiling(delays(policy), policy.maxAttempts - 1);
 }

@@ -1,6 +1,6 @@
-import { DEFAULT_RETRY, longestRetryDelay, type RetryPolicy } from './backoff.js';
 import { encodeBody, messageSize } from './codec.js';
 import { Consumer } from './consumer.js';
+import { consumerSettings } from './consumer-settings.js';
 import { deadLetterQueue } from './dead-letters.js';
 import type { ManagedSubscription } from './engine.js';
 import { CarrierError } from './errors.js';
@@ -16,19 +16,6 @@ import type {
 import { validateContentType, validateHeaders, validateName } from './names.js';
 import type { Capabilities, Transport, WireMessage } from './transport.js';
 import { isWellFormed } from './unicode.js';
-
-function positiveInteger(name: string, value: number | undefined, fallback: number): number {
-  const v = value ?? fallback;
-  if (!Number.isInteger(v) || v < 1)
-    throw new CarrierError('INVALID_ARGUMENT', `${name} must be a positive integer`);
-  return v;
-}
-
-function nonNegative(name: string, value: number): number {
-  if (!Number.isFinite(value) || value < 0)
-    throw new CarrierError('INVALID_ARGUMENT', `${name} must be a non-negative number`);
-  return value;
-}
 
 /**
  * A connection to one broker through one transport: publish, subscribe, dead letters.
@@ -186,55 +173,9 @@ export class Carrier {
     validateName('group', options.group);
     if (typeof handler !== 'function')
       throw new CarrierError('INVALID_ARGUMENT', 'handler must be a function');
-    const concurrency = positiveInteger('concurrency', options.concurrency, 1);
-    const prefetch = positiveInteger('prefetch', options.prefetch, concurrency);
-    const retry: RetryPolicy = {
-      maxAttempts: positiveInteger(
-        'retry.maxAttempts',
-        options.retry?.maxAttempts,
-        DEFAULT_RETRY.maxAttempts,
-      ),
-      initialDelayMs: nonNegative(
-        'retry.initialDelayMs',
-        options.retry?.initialDelayMs ?? DEFAULT_RETRY.initialDelayMs,
-      ),
-      maxDelayMs: nonNegative('retry.maxDelayMs', options.retry?.maxDelayMs ?? DEFAULT_RETRY.maxDelayMs),
-    };
-    const capabilities = this.capabilities;
-    const name = this.#transport.name;
-    if (options.ordered && !capabilities.perKeyOrder) {
-      throw new CarrierError('UNSUPPORTED', `${name} cannot keep per-key order across a group`, {
-        transport: name,
-      });
-    }
-    const deadLetter = options.deadLetter ?? true;
-    // The longest delay the policy will really ask for: without dead letters retries go on forever
-    // and grow to maxDelayMs. Never clamped silently: refused here instead.
-    const longest = longestRetryDelay(retry, deadLetter);
-    if (longest > capabilities.maxDelayMs) {
-      throw new CarrierError(
-        'UNSUPPORTED',
-        `${name} cannot delay a retry longer than ${capabilities.maxDelayMs} ms; this retry policy asks for up to ${longest} ms${deadLetter ? '' : ' (deadLetter: false retries forever, growing to retry.maxDelayMs)'}`,
-        {
-          transport: name,
-        },
-      );
-    }
-    const consumer = new Consumer(
-      this.#transport,
-      {
-        topic,
-        group: options.group,
-        concurrency,
-        prefetch,
-        ordered: options.ordered ?? false,
-        retry,
-        deadLetter,
-        decode: options.decode ?? true,
-        onError: this.#onError,
-      },
-      handler as Handler,
-      (c) => this.#subscriptions.delete(c),
+    const settings = consumerSettings(topic, options, this.#transport, this.#onError);
+    const consumer = new Consumer(this.#transport, settings, handler as Handler, (c) =>
+      this.#subscriptions.delete(c),
     );
     this.#subscriptions.add(consumer);
     try {

@@ -1,5 +1,6 @@
 import { Carrier } from './carrier.js';
 import { CarrierError } from './errors.js';
+import { DeadlineError, withDeadline } from './kit/deadline.js';
 import { createMemoryTransport } from './memory/memory-transport.js';
 import { redactUrl, scrub, urlSecrets } from './redact.js';
 import type { Transport, TransportFactory } from './transport.js';
@@ -156,34 +157,6 @@ function scrubbed(error: unknown, secrets: readonly string[]): Error {
 }
 
 /**
- * Race `connecting` against `ms`: past it reject with `timeout()`; a transport that arrives later
- * is aborted (it must not keep a connection nobody holds), a late failure is dropped.
- */
-function withDeadline(connecting: Promise<Transport>, ms: number, timeout: () => Error): Promise<Transport> {
-  return new Promise<Transport>((resolve, reject) => {
-    let late = false;
-    const timer = setTimeout(() => {
-      late = true;
-      reject(timeout());
-    }, ms);
-    connecting.then(
-      (transport) => {
-        clearTimeout(timer);
-        if (!late) resolve(transport);
-        else
-          void Promise.resolve()
-            .then(() => transport.abort())
-            .catch(() => {});
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        if (!late) reject(error);
-      },
-    );
-  });
-}
-
-/**
  * Connect to a broker. The URL's scheme picks the transport: `memory://` (built in),
  * `kafka://`/`kafkas://`, `amqp://`/`amqps://`, `nats://`, `sqs://` (each loaded on demand from
  * its `@carrier/adapter-*` package). Resolves once the broker answered.
@@ -213,15 +186,17 @@ export async function connect(url = 'memory://', options: ConnectOptions = {}): 
   let transport: Transport;
   try {
     transport = await withDeadline(
-      factory(parsed, { onError, connectTimeoutMs: remainingMs }),
-      remainingMs,
-      () =>
-        new CarrierError(
-          'TIMEOUT',
-          `connecting to ${redactUrl(parsed)} took longer than connectTimeoutMs (${connectTimeoutMs} ms)`,
-        ),
+      // a transport the adapter still delivers after the deadline is aborted: nobody holds it
+      { what: 'connecting', ms: remainingMs, onLate: (late: Transport) => late.abort() },
+      () => factory(parsed, { onError, connectTimeoutMs: remainingMs }),
     );
   } catch (error) {
+    if (error instanceof DeadlineError) {
+      throw new CarrierError(
+        'TIMEOUT',
+        `connecting to ${redactUrl(parsed)} took longer than connectTimeoutMs (${connectTimeoutMs} ms)`,
+      );
+    }
     const clean = scrubbed(error, secrets);
     if (clean instanceof CarrierError) throw clean;
     throw new CarrierError('CONNECTION', `cannot connect to ${redactUrl(parsed)}: ${clean.message}`, {

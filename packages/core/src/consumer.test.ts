@@ -1,29 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { Carrier } from './carrier.js';
-import {
-  boundReason,
-  MAX_DEAD_LETTER_REASON_LENGTH,
-  TRUNCATION_MARKER,
-  UNKNOWN_DEAD_LETTER_REASON,
-} from './dead-letter-info.js';
+import { describe, expect, it } from 'vitest';
+import { boundReason, MAX_DEAD_LETTER_REASON_LENGTH, TRUNCATION_MARKER } from './dead-letter-info.js';
 import { settleOnce } from './engine.js';
 import { CarrierError, NonRetryableError } from './errors.js';
-import type { DeadLetter } from './message.js';
-import { type FakeDelivery, FakeTransport } from './testing/fake-transport.js';
-import { waitFor } from './testing/wait.js';
+import type { FakeDelivery } from './testing/fake-transport.js';
+import { fakeCarriers } from './testing/setup.js';
+import { gateFor, waitFor } from './testing/wait.js';
 import { isWellFormed } from './unicode.js';
 
-const open: Carrier[] = [];
-afterEach(async () => {
-  await Promise.allSettled(open.splice(0).map((c) => c.close()));
-});
-
-function setup(errors: Error[] = []) {
-  const transport = new FakeTransport();
-  const carrier = new Carrier(transport, (e) => errors.push(e));
-  open.push(carrier);
-  return { transport, carrier };
-}
+const setup = fakeCarriers();
 
 describe('consumer engine', () => {
   it('acks when the handler returns', async () => {
@@ -345,181 +329,7 @@ describe('settlement rules', () => {
     expect(reasonOf(lone)).toBe('bad \uFFFD half');
     expect(boundReason('short')).toBe('short');
   });
-
-  it('completes missing dead-letter metadata with one fallback when reading dead letters', async () => {
-    const { transport, carrier } = setup();
-    const letters: DeadLetter[] = [];
-    await carrier.deadLetters('t', 'g').subscribe((l) => {
-      letters.push(l);
-    });
-    const publishedAt = new Date(5_000);
-    transport.deliverDeadLetter(undefined, { id: 'bare', publishedAt });
-    transport.deliverDeadLetter(
-      { reason: 'kept', attempts: -1, failedAt: new Date(Number.NaN) },
-      { id: 'odd' },
-    );
-    await waitFor(() => letters.length === 2);
-    expect(letters[0]).toMatchObject({
-      reason: UNKNOWN_DEAD_LETTER_REASON,
-      attempts: 0,
-      failedAt: publishedAt,
-    });
-    expect(letters[0]!.message.body).toEqual({ dead: true });
-    expect(letters[1]).toMatchObject({ reason: 'kept', attempts: 0, failedAt: new Date(1_000) });
-  });
 });
-
-describe('lost leases', () => {
-  it('reports a lost lease once to onError as LEASE_LOST and aborts the handler signal with it', async () => {
-    const errors: Error[] = [];
-    const { transport, carrier } = setup(errors);
-    let signal: AbortSignal | undefined;
-    const finish = gateFor();
-    await carrier.subscribe('t', { group: 'g' }, async (m) => {
-      signal = m.signal;
-      await finish.promise;
-    });
-    const lease = new AbortController();
-    const d = transport.deliver('x', { id: 'leased', lease: lease.signal });
-    await waitFor(() => signal !== undefined);
-    expect(signal!.aborted).toBe(false);
-    lease.abort(new CarrierError('LEASE_LOST', 'partition revoked'));
-    lease.abort();
-    expect(errors).toHaveLength(1);
-    expect(errors[0]).toBeInstanceOf(CarrierError);
-    expect((errors[0] as CarrierError).code).toBe('LEASE_LOST');
-    expect(errors[0]!.message).toContain('leased');
-    expect(signal!.aborted).toBe(true);
-    expect(signal!.reason).toBe(errors[0]);
-    finish.open();
-    await waitFor(() => d.settlements.length === 1);
-    expect(d.settlements).toEqual([{ kind: 'ack' }]); // settling after a lost lease is allowed
-  });
-
-  it('gives back, without running the handler, a delivery whose lease was lost before it started', async () => {
-    const errors: Error[] = [];
-    const { transport, carrier } = setup(errors);
-    const handled: string[] = [];
-    const finish = gateFor();
-    await carrier.subscribe('t', { group: 'g', concurrency: 1, prefetch: 2 }, async (m) => {
-      handled.push(m.id);
-      await finish.promise;
-    });
-    const lease = new AbortController();
-    const running = transport.deliver('x', { id: 'running' });
-    const waiting = transport.deliver('x', { id: 'waiting', lease: lease.signal });
-    await waitFor(() => handled.length === 1);
-    lease.abort();
-    finish.open();
-    await waitFor(() => running.settlements.length === 1 && waiting.settlements.length === 1);
-    expect(handled).toEqual(['running']);
-    expect(waiting.settlements).toEqual([{ kind: 'release' }]);
-    expect(errors.map((e) => (e as CarrierError).code)).toEqual(['LEASE_LOST']);
-  });
-
-  it('reports a shared lease signal once per unsettled delivery, never for settled ones, with one listener', async () => {
-    const errors: Error[] = [];
-    const { transport, carrier } = setup(errors);
-    const finish = gateFor();
-    await carrier.subscribe('t', { group: 'g', concurrency: 20 }, async (m) => {
-      if (m.id !== 'quick') await finish.promise;
-    });
-    const partition = new AbortController();
-    let listeners = 0;
-    const add = partition.signal.addEventListener.bind(partition.signal);
-    partition.signal.addEventListener = ((...args: Parameters<typeof add>) => {
-      listeners++;
-      add(...args);
-    }) as typeof add;
-    const quick = transport.deliver('x', { id: 'quick', lease: partition.signal });
-    await waitFor(() => quick.settlements.length === 1);
-    for (let i = 0; i < 15; i++) transport.deliver('x', { id: `slow-${i}`, lease: partition.signal });
-    await new Promise((r) => setImmediate(r));
-    partition.abort();
-    expect(errors).toHaveLength(15);
-    expect(errors.some((e) => e.message.includes('quick'))).toBe(false);
-    expect(listeners).toBe(2); // one while 'quick' was unsettled, one for the 15 slow ones
-    finish.open();
-  });
-
-  it('aborts running handlers with CLOSED when the carrier is aborted, without reporting an error', async () => {
-    const errors: Error[] = [];
-    const { transport, carrier } = setup(errors);
-    let signal: AbortSignal | undefined;
-    await carrier.subscribe('t', { group: 'g' }, (m) => {
-      signal = m.signal;
-      return new Promise<void>(() => {});
-    });
-    transport.deliver('x');
-    await waitFor(() => signal !== undefined);
-    await carrier.abort();
-    expect(signal!.aborted).toBe(true);
-    expect((signal!.reason as CarrierError).code).toBe('CLOSED');
-    expect(errors).toEqual([]);
-  });
-});
-
-describe('dead-letter readers', () => {
-  it('a throwing onError cannot turn a failed dead-letter settlement into a rejection', async () => {
-    const transport = new FakeTransport();
-    let reported = 0;
-    const carrier = new Carrier(transport, () => {
-      reported++;
-      throw new Error('onError itself fails');
-    });
-    open.push(carrier);
-    transport.failSettle = true;
-    const reader = await carrier.deadLetters('t', 'g').subscribe(() => {});
-    const d = transport.deliverDeadLetter({ reason: 'r', attempts: 1, failedAt: new Date() });
-    await waitFor(() => reported === 1);
-    expect(d.settlements).toEqual([]);
-    await reader.close();
-  });
-
-  it('stops with the carrier on abort: nothing settled, the handler signal aborted', async () => {
-    const { transport, carrier } = setup();
-    let signal: AbortSignal | undefined;
-    await carrier.deadLetters('t', 'g').subscribe((l) => {
-      signal = l.message.signal;
-      return new Promise<void>(() => {});
-    });
-    const d = transport.deliverDeadLetter({ reason: 'r', attempts: 2, failedAt: new Date() });
-    await waitFor(() => signal !== undefined);
-    await carrier.abort();
-    expect(signal!.aborted).toBe(true);
-    const late = transport.deliverDeadLetter(undefined, { id: 'late' });
-    await new Promise((r) => setImmediate(r));
-    expect(d.settlements).toEqual([]);
-    expect(late.settlements).toEqual([]);
-  });
-
-  it('settles a dead letter once and closes like a consumer: queued letters are given back', async () => {
-    const { transport, carrier } = setup();
-    const finish = gateFor();
-    const seen: string[] = [];
-    const reader = await carrier.deadLetters('t', 'g').subscribe(async (l) => {
-      seen.push(l.message.id);
-      await finish.promise;
-    });
-    const first = transport.deliverDeadLetter(undefined, { id: 'first' });
-    const queued = transport.deliverDeadLetter(undefined, { id: 'queued' });
-    await waitFor(() => seen.length === 1);
-    const closing = reader.close();
-    await waitFor(() => queued.settlements.length === 1);
-    finish.open();
-    await closing;
-    expect(first.settlements).toEqual(['ack']);
-    expect(queued.settlements).toEqual(['release']);
-  });
-});
-
-function gateFor(): { promise: Promise<void>; open: () => void } {
-  let openGate!: () => void;
-  const promise = new Promise<void>((resolve) => {
-    openGate = resolve;
-  });
-  return { promise, open: openGate };
-}
 
 describe('shutdown', () => {
   it('starts no handler once close() began, even when a slot frees while fetching stops', async () => {

@@ -1,8 +1,7 @@
 import type { RetryPolicy } from './backoff.js';
-import { retryDelay } from './backoff.js';
 import { decodeBody } from './codec.js';
+import { admit, type Decision, decide, type Outcome } from './decision.js';
 import { type ManagedSubscription, SubscriptionEngine, settleOnce } from './engine.js';
-import { NonRetryableError } from './errors.js';
 import type { Handler, Message } from './message.js';
 import type { Delivery, Transport, WireMessage } from './transport.js';
 
@@ -41,25 +40,11 @@ export function toMessage(
   };
 }
 
-/** The message of an error, as recorded in a dead letter (core bounds its length when settling). */
-export function failureReason(error: unknown): string {
-  if (error instanceof Error) return error.message || error.name;
-  return String(error);
-}
-
-/**
- * The dead-letter reason of a message whose last delivery was never settled: `deliveries` earlier
- * deliveries, the last of which died with its consumer (crash, abort, lost lease).
- */
-export function unsettledReason(deliveries: number): string {
-  return `delivered ${deliveries} times, the last one without settlement (consumer crashed or lost its lease)`;
-}
-
 /**
  * One subscription: on the shared engine (settle-once guard, scheduling under the concurrency limit
- * and per-key order, lease loss, shutdown), runs the handler and settles each delivery once — ack on
- * success, retry with backoff on failure, dead letter when the policy says so, and a dead letter
- * without running the handler for a delivery past `maxAttempts` (its consumers kept dying).
+ * and per-key order, lease loss, shutdown), runs the handler and carries out what `decision.ts`
+ * decides for each delivery — ack, retry after a delay, or dead letter, the last also without
+ * running the handler for a delivery past `maxAttempts` (its consumers kept dying).
  */
 export class Consumer implements ManagedSubscription {
   readonly topic: string;
@@ -99,40 +84,43 @@ export class Consumer implements ManagedSubscription {
 
   async #process(delivery: Delivery, signal: AbortSignal): Promise<void> {
     const wire = delivery.message;
-    const { retry, deadLetter } = this.settings;
-    if (deadLetter && delivery.attempt > retry.maxAttempts) {
-      // Its consumers kept dying (or losing their lease) before settling it: do not run it again.
-      const attempts = delivery.attempt - 1;
-      const info = { reason: unsettledReason(attempts), attempts, failedAt: new Date() };
-      await this.#settle('deadLetter', () => delivery.deadLetter(info));
+    const refused = admit(delivery.attempt, this.settings);
+    if (refused) {
+      await this.#execute(delivery, refused);
       return;
     }
     let body: unknown = wire.body;
     try {
       if (this.settings.decode) body = decodeBody(wire.body, wire.contentType);
     } catch (error) {
-      this.#track(this.#fail(delivery, error, true));
+      this.#track(
+        this.#execute(delivery, decide({ kind: 'undecodable', error }, delivery.attempt, this.settings)),
+      );
       return;
     }
+    let outcome: Outcome = { kind: 'handled' };
     try {
       await this.handler(toMessage(this.topic, wire, delivery.attempt, body, signal));
     } catch (error) {
-      this.#track(this.#fail(delivery, error, error instanceof NonRetryableError));
-      return;
+      outcome = { kind: 'threw', error };
     }
     // The slot is free as soon as the handler returned: the settlement (a broker round trip on
     // most transports) runs on its own, still bounded by the transport's prefetch, and close()
     // waits for it.
-    this.#track(this.#settle('ack', () => delivery.ack()));
+    this.#track(this.#execute(delivery, decide(outcome, delivery.attempt, this.settings)));
   }
 
-  async #fail(delivery: Delivery, error: unknown, hopeless: boolean): Promise<void> {
-    const { retry, deadLetter } = this.settings;
-    if (deadLetter && (hopeless || delivery.attempt >= retry.maxAttempts)) {
-      const info = { reason: failureReason(error), attempts: delivery.attempt, failedAt: new Date() };
-      await this.#settle('deadLetter', () => delivery.deadLetter(info));
-    } else {
-      await this.#settle('retry', () => delivery.retry(retryDelay(retry, delivery.attempt)));
+  /** Carry out a decision with the delivery's settle method; never rejects (see `#settle`). */
+  #execute(delivery: Delivery, decision: Decision): Promise<void> {
+    switch (decision.action) {
+      case 'ack':
+        return this.#settle('ack', () => delivery.ack());
+      case 'retry':
+        return this.#settle('retry', () => delivery.retry(decision.delayMs));
+      case 'deadLetter': {
+        const info = { reason: decision.reason, attempts: decision.attempts, failedAt: new Date() };
+        return this.#settle('deadLetter', () => delivery.deadLetter(info));
+      }
     }
   }
 

@@ -1,27 +1,16 @@
-export { DEFAULT_RETRY, longestRetryDelay, type RetryPolicy, retryDelay } from './backoff.js';
+/**
+ * `@carrier/core`: what applications use — `connect`, the `Carrier` it returns, messages, errors,
+ * retry policy, the in-memory transport — and the SPI types a transport implements (also importable
+ * alone from `@carrier/core/transport`). Helpers for adapter authors are in `@carrier/core/kit`.
+ * Nothing else is exported: core's scheduler, engine and adapter loader are internal.
+ *
+ * @packageDocumentation
+ */
+export { DEFAULT_RETRY, type RetryPolicy } from './backoff.js';
 export { Carrier } from './carrier.js';
+export { decodeBody, JSON_TYPE, messageSize, OCTET_STREAM, TEXT_UTF8 } from './codec.js';
+export { type ConnectOptions, connect, DEFAULT_CONNECT_TIMEOUT_MS } from './connect.js';
 export {
-  decodeBody,
-  type EncodedBody,
-  encodeBody,
-  JSON_TYPE,
-  messageSize,
-  OCTET_STREAM,
-  TEXT_UTF8,
-} from './codec.js';
-export {
-  ADAPTER_PACKAGES,
-  type ConnectOptions,
-  connect,
-  DEFAULT_CONNECT_TIMEOUT_MS,
-  loadAdapter,
-  parseCarrierUrl,
-  resolveConnectTimeout,
-  transportFactoryFor,
-} from './connect.js';
-export {
-  boundReason,
-  completeDeadLetterInfo,
   MAX_DEAD_LETTER_REASON_LENGTH,
   TRUNCATION_MARKER,
   UNKNOWN_DEAD_LETTER_REASON,
@@ -34,12 +23,7 @@ export {
   NonRetryableError,
   type PublishFailure,
 } from './errors.js';
-export { KeyedScheduler } from './keyed-scheduler.js';
-export {
-  createMemoryTransport,
-  MEMORY_DEFAULT_MAX_MESSAGE_BYTES,
-  MemoryTransport,
-} from './memory/memory-transport.js';
+export { createMemoryTransport } from './memory/memory-transport.js';
 export type {
   BatchEntry,
   DeadLetter,
@@ -52,6 +36,19 @@ export type {
   SubscribeOptions,
   Subscription,
 } from './message.js';
-export { MAX_NAME_LENGTH, validateContentType, validateHeaders, validateName } from './names.js';
+export { MAX_NAME_LENGTH, validateHeaders, validateName } from './names.js';
 export { redactUrl, scrub, urlSecrets } from './redact.js';
 export type * from './transport.js';
+
+import { transportFactoryFor as factoryFor, parseCarrierUrl as parseUrl } from './connect.js';
+
+/**
+ * @deprecated Import it from `@carrier/core/kit`; this re-export goes away once the adapters and
+ * the contract suite do.
+ */
+export const parseCarrierUrl = parseUrl;
+/**
+ * @deprecated Import it from `@carrier/core/kit`; this re-export goes away once the contract suite
+ * does.
+ */
+export const transportFactoryFor = factoryFor;

@@ -9,16 +9,34 @@
  *
  * Threading model: all calls happen on one Node.js event loop. Core may call `publish` many
  * times concurrently, and settle many deliveries concurrently, including deliveries of the same
- * subscription. Each delivery is settled at most once (exactly one of ack/retry/deadLetter/release):
- * core wraps every delivery it receives in one guard, so a transport needs no guard of its own.
- * The guard's rule: only the first settle call of a delivery reaches the transport; any later call
- * (of any settle method) is ignored and returns the first call's promise, so it resolves or rejects
- * as the first settlement did. A transport's own second-call behaviour is therefore never observed.
+ * subscription. Core settles each delivery exactly once — one call of one of
+ * ack/retry/deadLetter/release — except when the carrier is aborted, which leaves deliveries
+ * unsettled for the broker to redeliver. Core enforces "at most one call reaches the transport" in
+ * a guard around every delivery it receives, so a transport needs no guard of its own: only the
+ * first settle call reaches the transport; any later call (of any settle method) is ignored and
+ * returns the first call's promise, so it resolves or rejects as the first settlement did.
  *
- * Who retries: a transport does not retry a failed broker call on behalf of a caller (a publish,
- * a settlement), except where the broker's own protocol requires it (a metadata refresh right after
- * a topic was created, a reconnect). It reports the failure with a `CarrierError` code; core and
- * the application decide. Reconnecting after a lost connection is the transport's job.
+ * Who retries a failed broker call — the transport reports, Carrier's layers above decide (as in
+ * Go CDK's driver: "the driver returns an error, the portable layer takes care of retry logic"),
+ * but in Carrier no portable loop re-sends a call; each kind of call has one owner:
+ * - `publish`: the broker's client library only, where it is safe and within the call's deadline
+ *   (kafkajs' idempotent producer, the AWS SDK's standard retries). Then the transport rejects with
+ *   `PUBLISH_FAILED` naming the messages not confirmed (or `CONNECTION`, `CLOSED`, …); the
+ *   application retries if it wants (re-publishing with the same `id` lets consumers deduplicate).
+ * - a settlement (`ack`, `retry`, `deadLetter`, `release`): the broker. The transport rejects;
+ *   core reports `SETTLE_FAILED` to `onError` and never calls it again; the unsettled delivery is
+ *   redelivered by the broker (at-least-once). See "When a settlement fails" below.
+ * - the receive side (a lost connection, a consumer the broker cancelled): the transport itself,
+ *   for as long as the subscription is open — reconnect or re-subscribe with backoff and jitter
+ *   (`Backoff` in `@carrier/core/kit`), reporting `CONNECTION` to `onError` without giving up.
+ * - a broker call the protocol expects to fail for a moment (metadata not yet propagated after a
+ *   topic was created, a coordinator loading after a restart): the transport, briefly and within
+ *   the caller's deadline (`retrying` in `@carrier/core/kit`), then it rejects.
+ * - `connect` (the factory) and `declare`: nobody; they reject (`CONNECTION`, `TIMEOUT`,
+ *   `TOPOLOGY_CONFLICT`) and the application decides.
+ * A transport adds no retry loop of its own around a publish (after an unconfirmed send it cannot
+ * tell whether the broker kept the message), never retries a handler and never decides whether a
+ * message is dead.
  *
  * When a settlement fails (its promise rejects): the transport leaves the delivery to the broker's
  * own redelivery (never settles it again by itself) and must not let it hold anything else back
@@ -32,6 +50,9 @@
  */
 
 import type { CarrierErrorCode } from './errors.js';
+
+// What a transport throws, so that an adapter can be written against this entry point alone.
+export { CarrierError, type CarrierErrorCode, type PublishFailure } from './errors.js';
 
 /** A message as it travels on the wire: bytes plus Carrier's portable metadata. */
 export interface WireMessage {
@@ -49,25 +70,57 @@ export interface WireMessage {
   readonly publishedAt: Date;
 }
 
-/** What a transport guarantees. The contract suite reads it; core enforces it before calling. */
+/**
+ * What a transport guarantees, as `carrier.capabilities` shows it to applications. Each field says
+ * what reads it: core refuses what a transport cannot do (`UNSUPPORTED`, never a silent
+ * downgrade), and the contract suite (`@carrier/contract`) asserts every field a transport's spec
+ * declares and picks its cases by them.
+ */
 export interface Capabilities {
-  /** Several groups on one topic each receive every message. */
+  /**
+   * Several groups on one topic each receive every message. Core: `declare` with more than one
+   * group fails with `UNSUPPORTED` when false. Contract: the fan-out case runs when true, and the
+   * `UNSUPPORTED` case checks the refusal when false.
+   */
   readonly fanOut: boolean;
-  /** Several members of one group share the group's messages (each message to one member). */
+  /**
+   * Several members of one group share the group's messages (each message to one member).
+   * Contract: the competing-consumers case runs when true. Core reads nothing of it.
+   */
   readonly competingConsumers: boolean;
   /**
    * Messages with the same key reach the group in publish order, across all members, when the
    * subscription asks for `ordered: true`. (Within one process core always keeps per-key order
-   * among the messages it has received.)
+   * among the messages it has received.) Core: `subscribe({ ordered: true })` fails with
+   * `UNSUPPORTED` when false. Contract: the `ordered: true` cases run when true; when false it
+   * checks the refusal.
    */
   readonly perKeyOrder: boolean;
-  /** Retry delays are implemented by the broker itself (not by a client-side timer). */
+  /**
+   * Retry delays are kept by the broker itself (a delayed queue, a scheduled message, a
+   * visibility timeout), not by a timer in the consuming process. Informational for applications:
+   * core's retry behaviour is the same either way, and core reads nothing of it today; kept for
+   * delayed publish (a planned feature), which will refuse a delay the broker cannot keep.
+   */
   readonly nativeDelay: boolean;
-  /** Longest retry delay the transport can honour, in milliseconds. */
+  /**
+   * Longest retry delay the transport can honour, in milliseconds. Core: `subscribe` fails with
+   * `UNSUPPORTED` when the longest delay its retry policy will really ask for is longer. Contract:
+   * checks that refusal.
+   */
   readonly maxDelayMs: number;
-  /** Largest message (body + key + header keys and values, in bytes) the transport accepts. */
+  /**
+   * Largest message (body + key + header keys and values, in bytes) the transport accepts. Core:
+   * `publish` and `publishBatch` fail with `MESSAGE_TOO_LARGE` before sending a larger one.
+   * Contract: a message at 90 % of it arrives intact, one over it is refused.
+   */
   readonly maxMessageBytes: number;
-  /** Dead letters can be read back and redriven to their group. */
+  /**
+   * Dead letters can be moved back to their group (`Transport.redrive`). Core:
+   * `carrier.deadLetters(topic, group).redrive()` fails with `UNSUPPORTED` when false, without
+   * calling the transport. Contract: the redrive case expects it true (every transport of this
+   * repository supports it).
+   */
   readonly redrive: boolean;
 }
 
@@ -87,8 +140,8 @@ export interface DeadLetterInfo {
 }
 
 /**
- * One delivery of a message to one member of a group. Exactly one of the settle methods is called,
- * once. Until then the transport keeps the delivery leased to this member (extending visibility
+ * One delivery of a message to one member of a group. Core calls exactly one of the settle methods,
+ * once (none if the carrier is aborted: the broker redelivers). Until then the transport keeps the delivery leased to this member (extending visibility
  * or ack deadlines as the broker requires), so a long handler does not cause a redelivery.
  * If the process dies or the connection is lost before settlement, the broker redelivers it
  * (at-least-once), possibly to another member.
@@ -121,7 +174,7 @@ export interface Delivery {
   /**
    * Done: remove from the group. Resolves once the broker has taken the settlement.
    *
-   * Core calls exactly one of the four settle methods, once; when the delivery's `attempt`
+   * Core calls exactly one of the four settle methods, once (see {@link Delivery}); when the delivery's `attempt`
    * exceeds the group's `maxAttempts` (dead letters on), core calls `deadLetter` without running
    * the handler.
    */
@@ -148,7 +201,7 @@ export interface Delivery {
 /**
  * Dead-letter metadata as a transport read it back: any field may be missing (a letter written by
  * a native producer, or metadata lost on the way). Core fills the gaps with one fallback,
- * `completeDeadLetterInfo` (exported for adapters that want it earlier).
+ * `completeDeadLetterInfo` (in `@carrier/core/kit` for adapters that want it earlier).
  */
 export interface PartialDeadLetterInfo {
   readonly reason?: string | undefined;
@@ -162,7 +215,7 @@ export interface DeadLetterDelivery {
   readonly message: WireMessage;
   /** Its failure metadata, as far as the transport found it; core completes missing fields. */
   readonly info: PartialDeadLetterInfo | undefined;
-  /** Remove it from the dead-letter destination. Settled at most once, like a `Delivery`. */
+  /** Remove it from the dead-letter destination. Core calls `ack` or `release` once, as for a `Delivery`. */
   ack(): Promise<void>;
   /** Keep it in the dead-letter destination, to be read again later. */
   release(): Promise<void>;
@@ -258,5 +311,10 @@ export interface TransportFactoryOptions {
 /** What an adapter package exports as `createTransport`. */
 export type TransportFactory = (url: URL, options: TransportFactoryOptions) => Promise<Transport>;
 
-/** The error codes a transport may use; re-exported for adapter authors. */
+/**
+ * The error codes a transport may use: the same as {@link CarrierErrorCode}.
+ *
+ * @deprecated Use `CarrierErrorCode` (from `@carrier/core` or `@carrier/core/transport`); this alias will be removed in a later
+ *   release. Nothing in Carrier uses it.
+ */
 export type TransportErrorCode = CarrierErrorCode;

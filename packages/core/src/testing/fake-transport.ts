@@ -92,7 +92,7 @@ export class FakeTransport implements Transport {
     return { stop: async () => {}, close: async () => {} };
   }
 
-  async redrive(): Promise<number> {
+  async redrive(_topic: string, _group: string, _max: number): Promise<number> {
     return 0;
   }
 

@@ -6,3 +6,12 @@ export async function waitFor(condition: () => boolean, timeoutMs = 2_000): Prom
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
 }
+
+/** A promise the test resolves by hand with `open()` (tests only). */
+export function gateFor(): { promise: Promise<void>; open: () => void } {
+  let openGate!: () => void;
+  const promise = new Promise<void>((resolve) => {
+    openGate = resolve;
+  });
+  return { promise, open: openGate };
+}

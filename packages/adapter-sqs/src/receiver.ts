@@ -6,8 +6,8 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { CarrierError, type TransportSubscription } from '@carrier/core';
+import { type BackoffOptions, DeadlineError, exponentialDelay } from '@carrier/core/kit';
 import { EntryBatcher, MAX_BATCH_ENTRIES } from './batcher.js';
-import { DeadlineError } from './deadline.js';
 import { awsError, closedError, errorName, isAbort, TRANSPORT } from './errors.js';
 
 /** Whether a failed call says the endpoint is unreachable or silent (not a refusal by the service). */
@@ -16,7 +16,16 @@ function isConnectionFailure(error: unknown): boolean {
 }
 
 /** Longest total visibility of one receive (12 hours), in seconds. */
-export const MAX_VISIBILITY_SECONDS = 43_200;
+const MAX_VISIBILITY_SECONDS = 43_200;
+/** Longest retry delay: the 12-hour visibility limit, less one hour for the handler that ran before. */
+export const SQS_MAX_DELAY_MS = (MAX_VISIBILITY_SECONDS - 3_600) * 1_000;
+/**
+ * Pause after the n-th failed receive in a row: 500 ms doubling up to 5 s, no jitter (a settlement
+ * or stop() ends it early).
+ */
+const RECEIVE_BACKOFF: BackoffOptions = { initialMs: 500, maxMs: 5_000, jitter: 'none' };
+/** A receive outage is reported again after this many failed receives in a row. */
+const REPORT_EVERY_FAILURES = 30;
 
 /** One received, unsettled message. */
 export interface Lease {
@@ -33,8 +42,8 @@ export interface Lease {
   readonly lost: AbortController;
 }
 
-/** Hooks the transport gives a consumer. */
-export interface QueueConsumerOptions {
+/** What a {@link Receiver} consumes and what the transport gives it. */
+export interface ReceiverOptions {
   readonly sqs: SQSClient;
   readonly queueUrl: string;
   readonly prefetch: number;
@@ -50,7 +59,7 @@ export interface QueueConsumerOptions {
    * group freed by a later delete (moto keeps it blocked for the whole wait).
    */
   readonly shortPoll: boolean;
-  /** Hand one lease to the sink (only while the consumer runs). */
+  /** Hand one lease to the sink (only while the receiver runs). */
   readonly deliver: (lease: Lease) => void;
   /**
    * Put back a message unprocessed (received after stop(), released, or left at close), visible at
@@ -63,7 +72,7 @@ export interface QueueConsumerOptions {
 }
 
 /**
- * Consumes one SQS queue: `ceil(prefetch / 10)` long-polling loops that never hold more than
+ * The receive loop of one subscription: consumes one SQS queue with `ceil(prefetch / 10)` polling loops that never hold more than
  * `prefetch` unsettled messages together, visibility heartbeats for every unsettled message,
  * batched deletes and visibility changes.
  *
@@ -77,8 +86,8 @@ export interface QueueConsumerOptions {
  * one that passes is reported to `onError` as `CONNECTION` and the loop polls again after a backoff,
  * so consumption resumes by itself once the endpoint answers again.
  */
-export class QueueConsumer implements TransportSubscription {
-  readonly #o: QueueConsumerOptions;
+export class Receiver implements TransportSubscription {
+  readonly #o: ReceiverOptions;
   readonly #leases = new Set<Lease>();
   readonly #deleter: EntryBatcher<string>;
   readonly #visibility: EntryBatcher<{ handle: string; seconds: number }>;
@@ -94,7 +103,7 @@ export class QueueConsumer implements TransportSubscription {
   /** An outage was reported to onError and no receive has succeeded since. */
   #outageReported = false;
 
-  constructor(options: QueueConsumerOptions) {
+  constructor(options: ReceiverOptions) {
     this.#o = options;
     const { sqs, queueUrl } = options;
     this.#deleter = new EntryBatcher(async (handles) => {
@@ -119,11 +128,6 @@ export class QueueConsumer implements TransportSubscription {
       );
       return entries.map((_, i) => failure(out.Failed, i, 'ChangeMessageVisibility'));
     });
-  }
-
-  /** Messages handed over and not yet settled. */
-  get unsettled(): number {
-    return this.#leases.size;
   }
 
   start(): void {
@@ -151,77 +155,90 @@ export class QueueConsumer implements TransportSubscription {
   }
 
   async #loop(): Promise<void> {
-    const o = this.#o;
     while (!this.#stopped) {
-      const n = Math.min(MAX_BATCH_ENTRIES, o.prefetch - this.#leases.size - this.#reserved);
+      const n = Math.min(MAX_BATCH_ENTRIES, this.#o.prefetch - this.#leases.size - this.#reserved);
       if (n <= 0) {
         await this.#waitForCapacity();
         continue;
       }
-      this.#reserved += n;
-      const controller = new AbortController();
       // the visibility timeout runs from when the server took the messages, somewhere between the
       // request and the response: count it from the request, so a slow answer never makes the first
       // heartbeat come after the visibility ran out
       const requestedAt = performance.now();
-      const shortPoll = o.shortPoll;
-      const untrack = o.track(controller, !shortPoll);
-      let messages: Message[];
-      try {
-        const out = await o.sqs.send(
-          new ReceiveMessageCommand({
-            QueueUrl: o.queueUrl,
-            MaxNumberOfMessages: n,
-            WaitTimeSeconds: shortPoll ? 0 : o.waitTimeSeconds,
-            VisibilityTimeout: o.visibilityTimeoutSeconds,
-            MessageAttributeNames: ['All'],
-            MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
-          }),
-          { abortSignal: controller.signal },
-        );
-        messages = out.Messages ?? [];
-        this.#errorStreak = 0;
-        this.#outageReported = false;
-      } catch (error) {
-        if (isAbort(error) || this.#closed) return;
-        this.#errorStreak++;
-        if ((this.#errorStreak === 1 && !this.#outageReported) || this.#errorStreak % 30 === 0) {
-          this.#outageReported = true;
-          o.onError(awsError(`SQS ReceiveMessage (attempt ${this.#errorStreak})`, error));
-        }
-        if (!this.#stopped)
-          await this.#waitForCapacity(Math.min(5_000, 250 * 2 ** Math.min(this.#errorStreak, 5)));
+      const messages = await this.#receive(n);
+      if (messages === 'aborted') return;
+      if (messages === 'failed') {
+        if (!this.#stopped) await this.#waitForCapacity(exponentialDelay(RECEIVE_BACKOFF, this.#errorStreak));
         continue;
-      } finally {
-        this.#reserved -= n;
-        untrack();
       }
-      if (shortPoll && messages.length === 0 && !this.#stopped) await this.#waitForCapacity(1_000);
-      for (const message of messages) {
-        if (!message.ReceiptHandle) continue;
-        const lease: Lease = {
-          message,
-          receiptHandle: message.ReceiptHandle,
-          receivedAt: requestedAt,
-          settled: false,
-          heartbeat: undefined,
-          lastExtended: requestedAt,
-          lost: new AbortController(),
-        };
-        if (this.#stopped) {
-          lease.settled = true;
-          const p = o
-            .giveBack(lease)
-            .catch((error: unknown) =>
-              o.onError(awsError('giving back a message received during shutdown', error)),
-            )
-            .finally(() => this.#pendingGiveBacks.delete(p));
-          this.#pendingGiveBacks.add(p);
-        } else {
-          this.#leases.add(lease);
-          o.deliver(lease);
-        }
+      if (this.#o.shortPoll && messages.length === 0 && !this.#stopped) await this.#waitForCapacity(1_000);
+      for (const message of messages) this.#handOut(message, requestedAt);
+    }
+  }
+
+  /**
+   * One ReceiveMessage of up to `n` messages (reserved from the prefetch while it runs). A failure is
+   * reported to onError (the first of an outage, then every 30th in a row).
+   */
+  async #receive(n: number): Promise<Message[] | 'aborted' | 'failed'> {
+    const o = this.#o;
+    this.#reserved += n;
+    const controller = new AbortController();
+    const untrack = o.track(controller, !o.shortPoll);
+    try {
+      const out = await o.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: o.queueUrl,
+          MaxNumberOfMessages: n,
+          WaitTimeSeconds: o.shortPoll ? 0 : o.waitTimeSeconds,
+          VisibilityTimeout: o.visibilityTimeoutSeconds,
+          MessageAttributeNames: ['All'],
+          MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
+        }),
+        { abortSignal: controller.signal },
+      );
+      this.#errorStreak = 0;
+      this.#outageReported = false;
+      return out.Messages ?? [];
+    } catch (error) {
+      if (isAbort(error) || this.#closed) return 'aborted';
+      this.#errorStreak++;
+      const first = this.#errorStreak === 1 && !this.#outageReported;
+      if (first || this.#errorStreak % REPORT_EVERY_FAILURES === 0) {
+        this.#outageReported = true;
+        o.onError(awsError(`SQS ReceiveMessage (attempt ${this.#errorStreak})`, error));
       }
+      return 'failed';
+    } finally {
+      this.#reserved -= n;
+      untrack();
+    }
+  }
+
+  /** A received message: to the sink as a lease while running, else given back at once. */
+  #handOut(message: Message, requestedAt: number): void {
+    if (!message.ReceiptHandle) return;
+    const lease: Lease = {
+      message,
+      receiptHandle: message.ReceiptHandle,
+      receivedAt: requestedAt,
+      settled: false,
+      heartbeat: undefined,
+      lastExtended: requestedAt,
+      lost: new AbortController(),
+    };
+    if (this.#stopped) {
+      lease.settled = true;
+      const p = this.#o
+        .giveBack(lease)
+        .catch((error: unknown) =>
+          this.#o.onError(awsError('giving back a message received during shutdown', error)),
+        )
+        .finally(() => this.#pendingGiveBacks.delete(p));
+      this.#pendingGiveBacks.add(p);
+    } else {
+      this.#leases.add(lease);
+      this.#o.deliver(lease);
     }
   }
 
@@ -280,7 +297,7 @@ export class QueueConsumer implements TransportSubscription {
   }
 
   /**
-   * A call of this consumer found the endpoint silent or unreachable: reported once to onError as
+   * A call of this receiver found the endpoint silent or unreachable: reported once to onError as
    * `CONNECTION` (until a receive succeeds again), so that a silent connection is noticed by the
    * first call to miss its deadline, be it a receive, a settlement or a heartbeat.
    */
@@ -330,7 +347,7 @@ export class QueueConsumer implements TransportSubscription {
     const left = [...this.#leases].filter((l) => !l.settled);
     await Promise.allSettled(left.map((l) => this.settle(l, () => this.#o.giveBack(l))));
     // receives in flight end by themselves (at most waitTimeSeconds); what they bring is given back
-    await this.finished();
+    await this.#finished();
     this.#closed = true;
   }
 
@@ -343,7 +360,7 @@ export class QueueConsumer implements TransportSubscription {
   }
 
   /** Resolves once every receive loop has returned (after stop and the cancellation of its receives). */
-  async finished(): Promise<void> {
+  async #finished(): Promise<void> {
     await Promise.allSettled(this.#loops);
     await Promise.allSettled([...this.#pendingGiveBacks]);
   }

@@ -5,6 +5,7 @@ import {
   nanos,
   type Subscription,
 } from '@nats-io/transport-node';
+import { NAK, WPI } from './wire.js';
 
 /** How long one pull request waits at the server for messages. */
 const PULL_EXPIRES_MS = 5_000;
@@ -16,21 +17,6 @@ const PULL_SILENCE_MS = 2_500;
 const FAILURE_BACKOFF_MS = 500;
 /** Longest `close()` waits for abandoned pull requests to drain (late messages given back). */
 const CLOSE_DRAIN_LIMIT_MS = 5_000;
-
-const encoder = new TextEncoder();
-/** Ack-protocol payload: done, remove from the group. */
-export const ACK = encoder.encode('+ACK');
-/** Ack-protocol payload: redeliver now (counts as a delivery). */
-export const NAK = encoder.encode('-NAK');
-/** Ack-protocol payload: never redeliver (sent without a reason: servers before 2.11 ignore `+TERM <reason>`). */
-export const TERM = encoder.encode('+TERM');
-const WPI = encoder.encode('+WPI');
-
-/** `-NAK {"delay": <ns>}`: redeliver not earlier than `delayMs` from now. */
-export function nakWithDelay(delayMs: number): Uint8Array {
-  if (delayMs <= 0) return NAK;
-  return encoder.encode(`-NAK ${JSON.stringify({ delay: nanos(Math.ceil(delayMs)) })}`);
-}
 
 interface PullRequest {
   readonly sub: Subscription;
@@ -52,8 +38,8 @@ export interface Pulled {
   done(): void;
 }
 
-/** Options of a {@link Puller}. */
-export interface PullerOptions {
+/** Options of a {@link Receiver}. */
+export interface ReceiverOptions {
   readonly nc: NatsConnection;
   readonly stream: string;
   readonly consumer: string;
@@ -67,7 +53,7 @@ export interface PullerOptions {
   /**
    * A pull request showed no sign of life (no message, no heartbeat) for {@link PULL_SILENCE_MS}:
    * the server lost it, or the connection went silent. The owner checks the connection (and forces
-   * a reconnect if it is dead); the puller asks again meanwhile.
+   * a reconnect if it is dead); the receiver asks again meanwhile.
    */
   readonly onSilence?: (() => void) | undefined;
   /**
@@ -99,8 +85,8 @@ export interface PullerOptions {
  * so a slow handler (or one queued behind a key) keeps its lease. After a disconnect the loop simply
  * asks again once the client has reconnected.
  */
-export class Puller {
-  readonly #o: PullerOptions;
+export class Receiver {
+  readonly #o: ReceiverOptions;
   readonly #held = new Set<Msg>();
   readonly #draining = new Set<Promise<void>>();
   #lease = new AbortController();
@@ -115,7 +101,7 @@ export class Puller {
   #wakeTimer: NodeJS.Timeout | undefined;
   readonly #progressTimer: NodeJS.Timeout;
 
-  constructor(options: PullerOptions) {
+  constructor(options: ReceiverOptions) {
     this.#o = options;
     this.#progressTimer = setInterval(() => this.#progress(), options.progressEveryMs);
     this.#progressTimer.unref();
@@ -131,16 +117,6 @@ export class Puller {
     const tracked = work.catch(() => {});
     this.#draining.add(tracked);
     void tracked.finally(() => this.#draining.delete(tracked));
-  }
-
-  /** Give back a pulled message that was not handed over (see {@link PullerOptions.giveBack}). */
-  giveBack(msg: Msg): void {
-    this.#giveBack(msg);
-  }
-
-  /** Messages handed over and not yet done. */
-  get held(): number {
-    return this.#held.size;
   }
 
   /** Start (or resume after a reconnect) asking for messages. */

@@ -1,0 +1,226 @@
+import { describeError, OncePerKey, retrying as retryingWith } from '@carrier/core/kit';
+import type { Admin, ConsumerConfig, Kafka } from 'kafkajs';
+import { kafkaError, retriable, retrying } from './errors.js';
+import { consumerGroupId, deadLetterTopic, retryTopic } from './names.js';
+import type { KafkaUrlOptions } from './url.js';
+
+/** Longest retry delay: retry topics keep records for twice as long. */
+export const KAFKA_MAX_DELAY_MS = 7 * 24 * 60 * 60 * 1000;
+const RETRY_RETENTION_MS = 2 * KAFKA_MAX_DELAY_MS;
+/** Longest a topic creation waits for a leader of every partition, in ms. */
+const CREATE_TIMEOUT_MS = 30_000;
+
+type ConfigEntries = { name: string; value: string }[];
+
+/** Committed offsets with their metadata, per `topic\u0000partition`. */
+export type CommittedOffsets = ReadonlyMap<string, { offset: number; metadata: string | null }>;
+
+/** The topic was created but a partition has no leader yet (it is polled again). */
+class NoLeaderYet extends Error {}
+
+/** Whether Kafka refuses the topic name (trying again cannot help). */
+function refused(error: unknown): boolean {
+  return /collides|invalid topic|InvalidTopic/i.test(describeError(error));
+}
+
+/** What the topology needs of the connection. */
+export interface TopologySettings {
+  readonly kafka: Kafka;
+  readonly admin: Admin;
+  readonly options: KafkaUrlOptions;
+  readonly replicationFactor: number;
+  /** Consumer settings for the brief member that fixes a new group's position. */
+  readonly consumerConfig: Omit<ConsumerConfig, 'groupId'>;
+}
+
+/**
+ * Kafka objects of one connection: topics (a topic, and per group its retry and dead-letter topics),
+ * a new group's initial position, and committed offsets. Each topic and group position is set up
+ * once per connection (a failed attempt is tried again by the next call).
+ */
+export class Topology {
+  readonly #settings: TopologySettings;
+  readonly #topics = new OncePerKey<boolean>();
+  readonly #positioned = new OncePerKey<void>();
+
+  constructor(settings: TopologySettings) {
+    this.#settings = settings;
+  }
+
+  /** Ensures `topic` and, for each group, its retry and dead-letter topics and its position. */
+  async declare(topic: string, groups: readonly string[]): Promise<void> {
+    const created = await this.ensureTopic(topic);
+    await Promise.all(
+      groups.map(async (group) => {
+        await this.ensureGroupTopics(topic, group);
+        await this.#positionGroup(topic, group, created);
+      }),
+    );
+  }
+
+  /**
+   * Creates `topic` unless it exists; resolves true when this call created it.
+   *
+   * @throws CarrierError `TOPOLOGY_CONFLICT` when Kafka refuses the name or the topic is missing and
+   *   provisioning is off, `CONNECTION` when the cluster does not answer, `TIMEOUT` when a partition
+   *   has no leader 30 s after creation.
+   */
+  ensureTopic(topic: string, configEntries: ConfigEntries = []): Promise<boolean> {
+    return this.#topics.run(topic, () =>
+      this.#settings.options.provisioning ? this.#createTopic(topic, configEntries) : this.#checkTopic(topic),
+    );
+  }
+
+  /** The topic plus the group's retry and dead-letter topics; resolves whether the topic itself was created now. */
+  async ensureGroupTopics(topic: string, group: string): Promise<boolean> {
+    const [created] = await Promise.all([
+      this.ensureTopic(topic),
+      this.ensureTopic(retryTopic(topic, group), [
+        { name: 'retention.ms', value: String(RETRY_RETENTION_MS) },
+      ]),
+      // dead letters are kept until someone removes them
+      this.ensureTopic(deadLetterTopic(topic, group), [{ name: 'retention.ms', value: '-1' }]),
+    ]);
+    return created;
+  }
+
+  /** Committed offsets and metadata of `groupId` for an assignment (read at each join). */
+  async committedOffsets(
+    groupId: string,
+    assignment: Readonly<Record<string, readonly number[]>>,
+  ): Promise<CommittedOffsets> {
+    const result = new Map<string, { offset: number; metadata: string | null }>();
+    const topics = Object.keys(assignment).filter((t) => (assignment[t]?.length ?? 0) > 0);
+    if (topics.length === 0) return result;
+    const fetched = await retrying(() => this.#settings.admin.fetchOffsets({ groupId, topics }), 10_000);
+    for (const { topic, partitions } of fetched) {
+      for (const p of partitions) {
+        result.set(`${topic}\u0000${p.partition}`, { offset: Number(p.offset), metadata: p.metadata });
+      }
+    }
+    return result;
+  }
+
+  /** provisioning=off: the topic must exist. */
+  async #checkTopic(topic: string): Promise<boolean> {
+    try {
+      await this.#settings.admin.fetchTopicMetadata({ topics: [topic] });
+      return false;
+    } catch (cause) {
+      if ((cause as { type?: string }).type === 'UNKNOWN_TOPIC_OR_PARTITION') {
+        throw kafkaError('TOPOLOGY_CONFLICT', `topic ${topic} does not exist and provisioning is off`, cause);
+      }
+      throw kafkaError('CONNECTION', `cannot read the metadata of topic ${topic}`, cause);
+    }
+  }
+
+  /**
+   * Creates the topic and polls (every 100 ms, within 30 s) until every partition has a leader,
+   * trying again while kafkajs calls the failure retriable.
+   */
+  async #createTopic(topic: string, configEntries: ConfigEntries): Promise<boolean> {
+    let created: boolean | undefined;
+    try {
+      return await retryingWith(
+        async () => {
+          created ??= await this.#createOnce(topic, configEntries);
+          if (!(await this.#hasLeaders(topic))) throw new NoLeaderYet();
+          return created;
+        },
+        {
+          retryable: (e) => e instanceof NoLeaderYet || (!refused(e) && retriable(e)),
+          timeoutMs: CREATE_TIMEOUT_MS,
+          backoff: { initialMs: 100, maxMs: 100, jitter: 'none' },
+        },
+      );
+    } catch (cause) {
+      if (cause instanceof NoLeaderYet)
+        throw kafkaError('TIMEOUT', `topic ${topic} has no leader after 30 s`);
+      if (refused(cause)) throw kafkaError('TOPOLOGY_CONFLICT', `Kafka refuses topic ${topic}`, cause);
+      throw kafkaError('CONNECTION', `cannot create topic ${topic}`, cause);
+    }
+  }
+
+  #createOnce(topic: string, configEntries: ConfigEntries): Promise<boolean> {
+    const { admin, options, replicationFactor } = this.#settings;
+    return admin.createTopics({
+      waitForLeaders: false,
+      topics: [{ topic, numPartitions: options.partitions, replicationFactor, configEntries }],
+    });
+  }
+
+  /**
+   * Right after creation the broker may still answer "does not host this topic-partition"
+   * (kafkajs#1563): the topic is usable once the metadata shows a leader for every partition.
+   */
+  async #hasLeaders(topic: string): Promise<boolean> {
+    const { topics } = await this.#settings.admin.fetchTopicMetadata({ topics: [topic] });
+    const partitions = topics[0]?.partitions ?? [];
+    return partitions.length > 0 && partitions.every((p) => p.leader >= 0);
+  }
+
+  /**
+   * Fixes a new group's position on `topic` by committing offsets for the partitions it has none
+   * for: the start of a topic created by this declaration, else the current end. From then on
+   * every message published reaches the group, with or without running members. A group with
+   * members already has a position (Kafka refuses the commit then, which is fine).
+   */
+  #positionGroup(topic: string, group: string, topicCreated: boolean): Promise<void> {
+    return this.#positioned.run(`${topic}\u0000${group}`, async () => {
+      try {
+        await retrying(() => this.#fixPosition(topic, group, topicCreated));
+      } catch (cause) {
+        throw kafkaError('CONNECTION', `cannot fix the position of group ${group} on ${topic}`, cause);
+      }
+    });
+  }
+
+  async #fixPosition(topic: string, group: string, topicCreated: boolean): Promise<void> {
+    const { admin } = this.#settings;
+    const groupId = consumerGroupId(topic, group);
+    const missing = await this.#partitionsWithoutOffsets(groupId, topic);
+    if (missing.size === 0) return;
+    const { groups } = await admin.describeGroups([groupId]);
+    const state = groups[0]?.state ?? 'Dead';
+    if (state !== 'Empty' && state !== 'Dead' && state !== 'Unknown') return; // members run: it has a position
+    const ends = await admin.fetchTopicOffsets(topic);
+    const offsets = ends
+      .filter((p) => missing.has(p.partition))
+      .map((p) => ({ topic, partition: p.partition, offset: topicCreated ? p.low : p.high }));
+    await this.#commitAsMember(groupId, topic, offsets);
+    if ((await this.#partitionsWithoutOffsets(groupId, topic)).size > 0) {
+      throw Object.assign(new Error('the broker did not keep the initial offsets'), { retriable: true });
+    }
+  }
+
+  async #partitionsWithoutOffsets(groupId: string, topic: string): Promise<Set<number>> {
+    const { admin } = this.#settings;
+    const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    const partitions = committed?.partitions ?? [];
+    if (partitions.length === 0)
+      return new Set((await admin.fetchTopicOffsets(topic)).map((p) => p.partition));
+    return new Set(partitions.filter((p) => Number(p.offset) < 0).map((p) => p.partition));
+  }
+
+  /**
+   * Commits offsets for an empty group by joining it briefly with a consumer that fetches nothing
+   * (kafkajs has no group-less offset commit; its admin.setOffsets waits for a whole fetch cycle).
+   */
+  async #commitAsMember(
+    groupId: string,
+    topic: string,
+    offsets: { topic: string; partition: number; offset: string }[],
+  ): Promise<void> {
+    const { kafka, consumerConfig } = this.#settings;
+    const consumer = kafka.consumer({ ...consumerConfig, groupId, maxWaitTimeInMs: 100 });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: false });
+      await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: async () => {} });
+      consumer.pause([{ topic }]);
+      await consumer.commitOffsets(offsets);
+    } finally {
+      await consumer.disconnect().catch(() => {});
+    }
+  }
+}

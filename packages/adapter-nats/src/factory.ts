@@ -1,0 +1,116 @@
+import type { Transport, TransportFactory, TransportFactoryOptions } from '@carrier/core';
+import { describeError } from '@carrier/core/kit';
+import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
+import type { ConnectionOptions, NatsConnection } from '@nats-io/transport-node';
+import { connectWithDeadline } from './dial.js';
+import { fail, isTimeout } from './errors.js';
+import { NatsTransport } from './nats-transport.js';
+import { type NatsSettings, parseNatsUrl } from './url.js';
+
+/** The oldest nats-server that has everything used here (multiple filter subjects). */
+const MIN_SERVER = [2, 10, 0] as const;
+/** Connect deadline when neither the factory option nor the URL gives one, in ms. */
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+function versionAtLeast(version: string, min: readonly number[]): boolean {
+  const parts = version.replace(/^v/, '').split(/[.-]/).map(Number);
+  for (let i = 0; i < min.length; i++) {
+    const p = parts[i] ?? 0;
+    if (Number.isNaN(p)) return true;
+    if (p !== min[i]) return p > min[i]!;
+  }
+  return true;
+}
+
+/** nats.js connection options of the settings: reconnect forever, each dial within `connectTimeoutMs`. */
+function connectionOptions(settings: NatsSettings, connectTimeoutMs: number): ConnectionOptions {
+  return {
+    servers: [...settings.servers],
+    user: settings.user,
+    pass: settings.pass,
+    token: settings.token,
+    // undefined (not null): nats.js then upgrades to TLS whenever the server requires or offers it
+    ...(settings.tls ? { tls: settings.tls } : {}),
+    name: settings.name,
+    timeout: connectTimeoutMs,
+    pingInterval: settings.pingIntervalMs,
+    maxPingOut: settings.maxPingOut,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: settings.reconnectWaitMs,
+    waitOnFirstConnect: false,
+  };
+}
+
+/** Check what the server offers (TLS if asked, version, JetStream) and build the transport on `nc`. */
+async function onConnection(
+  nc: NatsConnection,
+  settings: NatsSettings,
+  options: TransportFactoryOptions,
+): Promise<NatsTransport> {
+  if (settings.tls && !nc.info?.tls_required && !nc.info?.tls_available) {
+    // nats.js only upgrades when the server offers TLS: never fall back to plain text silently
+    throw fail('CONNECTION', 'TLS was requested (?tls) but the nats-server does not offer TLS');
+  }
+  const version = nc.info?.version ?? '0.0.0';
+  if (!versionAtLeast(version, MIN_SERVER)) {
+    throw fail(
+      'UNSUPPORTED',
+      `nats-server ${version} is too old: Carrier needs ${MIN_SERVER.join('.')} or later`,
+    );
+  }
+  let jsm: JetStreamManager;
+  try {
+    jsm = await jetstreamManager(nc, { timeout: settings.requestTimeoutMs });
+  } catch (cause) {
+    throw fail('CONNECTION', `JetStream does not answer on this nats-server (is it enabled, -js?)`, cause);
+  }
+  return new NatsTransport(nc, jsm, settings, options);
+}
+
+/**
+ * Connect to nats-server and check that JetStream answers and the server is recent enough
+ * (2.10+: consumers with several filter subjects). The connect deadline is
+ * `options.connectTimeoutMs`, else the URL's `connectTimeoutMs`, else 10 000 ms; it bounds the
+ * first connection and each later reconnection attempt.
+ *
+ * @throws CarrierError `CONNECTION` when no server can be reached, TLS was asked and is not
+ *   offered, or JetStream is not enabled; `TIMEOUT` when the dial hit the deadline; `UNSUPPORTED`
+ *   for a server older than 2.10.
+ */
+export async function createNatsTransport(
+  settings: NatsSettings,
+  options: TransportFactoryOptions,
+): Promise<NatsTransport> {
+  // the factory option wins (core resolves ConnectOptions, then the URL); else the URL, else 10 s
+  const connectTimeoutMs =
+    options.connectTimeoutMs ?? settings.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  let nc: NatsConnection;
+  try {
+    nc = await connectWithDeadline(connectionOptions(settings, connectTimeoutMs));
+  } catch (cause) {
+    throw fail(
+      isTimeout(cause) ? 'TIMEOUT' : 'CONNECTION',
+      `cannot connect to nats-server (${settings.servers.join(', ')}): ${describeError(cause)}`,
+      cause,
+    );
+  }
+  try {
+    return await onConnection(nc, settings, options);
+  } catch (error) {
+    await nc.close().catch(() => {});
+    throw error;
+  }
+}
+
+/**
+ * The `nats://` transport factory that `connect()` of `@carrier/core` loads. Resolves once the
+ * server answered and JetStream is available; see {@link parseNatsUrl} for the URL's options.
+ *
+ * @throws CarrierError `INVALID_ARGUMENT` for a malformed URL, `CONNECTION` when no server answers
+ *   or JetStream is off, `TIMEOUT` when the connect deadline passed, `UNSUPPORTED` for nats-server
+ *   older than 2.10.
+ */
+export const createTransport: TransportFactory = (
+  url: URL,
+  options: TransportFactoryOptions,
+): Promise<Transport> => createNatsTransport(parseNatsUrl(url), options);

@@ -1,0 +1,219 @@
+import { OncePerKey } from '@carrier/core/kit';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  ReplayPolicy,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+} from '@nats-io/jetstream';
+import { nanos } from '@nats-io/transport-node';
+import { API, apiCode, fail, refused } from './errors.js';
+import type { Link } from './link.js';
+import {
+  consumerName,
+  deadLetterStream,
+  deadLetterSubject,
+  deadLetterWildcard,
+  RELEASES_STREAM,
+  RELEASES_WILDCARD,
+  redriveSubject,
+  redriveWildcard,
+  topicStream,
+  topicSubject,
+} from './names.js';
+
+/** What one stream is created with (see {@link Topology}). */
+interface StreamSpec {
+  readonly name: string;
+  readonly subjects: string[];
+  readonly retention: RetentionPolicy;
+  /** `max_age` in ms; 0 = unlimited. */
+  readonly maxAgeMs: number;
+  /** The stream's description. */
+  readonly what: string;
+  readonly extra?: Partial<StreamConfig>;
+}
+
+/** What one durable consumer is created with (see {@link Topology}). */
+interface ConsumerSpec {
+  readonly stream: string;
+  readonly name: string;
+  readonly filters: string[];
+  /** `deliver_policy: all` (dead letters) instead of `new` (groups). */
+  readonly deliverAll: boolean;
+  /** The consumer's description. */
+  readonly what: string;
+}
+
+/**
+ * Ensures Carrier's streams and consumers exist (docs/brokers/nats.md, "What Carrier creates"),
+ * each once per transport: concurrent calls share one creation; a failed one is forgotten so the
+ * next call tries again. Existing objects are used as they are if they fit (a stream must hold
+ * Carrier's subjects); the server refusing one is `TOPOLOGY_CONFLICT`. Nothing is ever deleted.
+ */
+export class Topology {
+  readonly #link: Link;
+  readonly #streams = new OncePerKey<void>();
+  readonly #consumers = new OncePerKey<void>();
+
+  constructor(link: Link) {
+    this.#link = link;
+  }
+
+  /**
+   * The topic's stream, its dead-letter stream when `groups` is not empty, and each group's
+   * consumer and dead-letter consumer.
+   *
+   * @throws CarrierError `TOPOLOGY_CONFLICT`, `CONNECTION`, `TIMEOUT` or `CLOSED`.
+   */
+  async declare(topic: string, groups: readonly string[]): Promise<void> {
+    await this.topicStream(topic);
+    if (groups.length > 0) await this.#deadLetterStream(topic);
+    await Promise.all(groups.flatMap((g) => [this.#group(topic, g), this.#deadLetterGroup(topic, g)]));
+  }
+
+  /** Stream `CARRIER_<topic>` on `carrier.<topic>` and the topic's redrive subjects. */
+  topicStream(topic: string): Promise<void> {
+    return this.#stream({
+      name: topicStream(topic),
+      subjects: [topicSubject(topic), redriveWildcard(topic)],
+      retention:
+        this.#link.settings.retention === 'interest' ? RetentionPolicy.Interest : RetentionPolicy.Limits,
+      maxAgeMs: this.#link.settings.maxAgeMs,
+      what: `Carrier topic ${topic}`,
+    });
+  }
+
+  /** Look at the topic's stream again on its next use (it may have been deleted behind Carrier's back). */
+  recheckTopic(topic: string): void {
+    this.#streams.forget(topicStream(topic));
+  }
+
+  /** The stream of release records (created on the first release). */
+  releasesStream(): Promise<void> {
+    return this.#stream({
+      name: RELEASES_STREAM,
+      subjects: [RELEASES_WILDCARD],
+      retention: RetentionPolicy.Limits,
+      maxAgeMs: 0,
+      what: 'Carrier release records: deliveries given back unprocessed, not to be counted as attempts',
+      extra: { max_msgs_per_subject: 1, allow_direct: true },
+    });
+  }
+
+  /** Raise a consumer's `max_ack_pending` to `prefetch` if it is lower (never lowers it). */
+  async raiseMaxAckPending(stream: string, name: string, prefetch: number): Promise<void> {
+    const info = await this.#link.jsm.consumers.info(stream, name);
+    const current = info.config.max_ack_pending;
+    if (current !== undefined && current >= 0 && current < prefetch) {
+      await this.#link.jsm.consumers.update(stream, name, { max_ack_pending: prefetch });
+    }
+  }
+
+  #deadLetterStream(topic: string): Promise<void> {
+    return this.#stream({
+      name: deadLetterStream(topic),
+      subjects: [deadLetterWildcard(topic)],
+      retention: RetentionPolicy.Limits,
+      maxAgeMs: this.#link.settings.deadLetterMaxAgeMs,
+      what: `Carrier dead letters of topic ${topic}`,
+    });
+  }
+
+  #group(topic: string, group: string): Promise<void> {
+    return this.#consumer(() => this.topicStream(topic), {
+      stream: topicStream(topic),
+      name: consumerName(group),
+      filters: [topicSubject(topic), redriveSubject(topic, group)],
+      deliverAll: false,
+      what: `Carrier group ${group} of topic ${topic}`,
+    });
+  }
+
+  #deadLetterGroup(topic: string, group: string): Promise<void> {
+    return this.#consumer(() => this.#deadLetterStream(topic), {
+      stream: deadLetterStream(topic),
+      name: consumerName(group),
+      filters: [deadLetterSubject(topic, group)],
+      deliverAll: true,
+      what: `Carrier dead letters of group ${group} of topic ${topic}`,
+    });
+  }
+
+  #stream(spec: StreamSpec): Promise<void> {
+    return this.#streams.run(spec.name, () => this.#ensureStream(spec));
+  }
+
+  #consumer(stream: () => Promise<void>, spec: ConsumerSpec): Promise<void> {
+    return this.#consumers.run(`${spec.stream}/${spec.name}`, async () => {
+      await stream();
+      await this.#ensureConsumer(spec);
+    });
+  }
+
+  async #ensureStream(spec: StreamSpec): Promise<void> {
+    const { name, subjects } = spec;
+    const check = async () => {
+      const info = await this.#link.jsm.streams.info(name);
+      const missing = subjects.filter((s) => !info.config.subjects?.includes(s));
+      if (missing.length > 0) {
+        throw fail('TOPOLOGY_CONFLICT', `stream ${name} exists without the subjects ${missing.join(', ')}`);
+      }
+    };
+    try {
+      await check();
+      return;
+    } catch (error) {
+      if (apiCode(error) !== API.streamNotFound)
+        throw this.#link.wrap(error, `cannot inspect stream ${name}`);
+    }
+    try {
+      await this.#link.jsm.streams.add({
+        ...spec.extra,
+        name,
+        description: spec.what,
+        subjects,
+        storage: StorageType.File,
+        retention: spec.retention,
+        num_replicas: this.#link.settings.replicas,
+        discard: DiscardPolicy.Old,
+        max_age: nanos(spec.maxAgeMs),
+      });
+    } catch (error) {
+      // another client created it meanwhile (possibly with other settings): use it if it fits
+      if (apiCode(error) === API.streamNameInUse) return check();
+      throw refused(error, `cannot create stream ${name}`, this.#link.wrap);
+    }
+  }
+
+  async #ensureConsumer(spec: ConsumerSpec): Promise<void> {
+    const { stream, name, filters } = spec;
+    try {
+      await this.#link.jsm.consumers.info(stream, name);
+      return;
+    } catch (error) {
+      if (apiCode(error) !== API.consumerNotFound)
+        throw this.#link.wrap(error, `cannot inspect consumer ${stream}/${name}`);
+    }
+    try {
+      await this.#link.jsm.consumers.add(stream, {
+        durable_name: name,
+        name,
+        description: spec.what,
+        ack_policy: AckPolicy.Explicit,
+        ack_wait: nanos(this.#link.settings.ackWaitMs),
+        max_ack_pending: this.#link.settings.maxAckPending,
+        max_deliver: -1,
+        deliver_policy: spec.deliverAll ? DeliverPolicy.All : DeliverPolicy.New,
+        replay_policy: ReplayPolicy.Instant,
+        ...(filters.length === 1 ? { filter_subject: filters[0] } : { filter_subjects: filters }),
+      });
+    } catch (error) {
+      const code = apiCode(error);
+      if (code === API.consumerExists || code === API.consumerAlreadyExists) return;
+      throw refused(error, `cannot create consumer ${stream}/${name}`, this.#link.wrap);
+    }
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * The adapter kit: small helpers that every Carrier transport needs and none should write again.
+ * Import from `@carrier/core/kit`; the SPI itself is `@carrier/core/transport`.
+ *
+ * - {@link OncePerKey}: declare a broker object once per key, sharing the call in flight and
+ *   forgetting failures.
+ * - {@link Backoff}, {@link sleep}, {@link retrying}: reconnect and restart delays with jitter, and
+ *   retrying an adapter's own call while the broker says the failure is transient.
+ * - {@link publishFailed}, {@link nothingPublished}: the `PUBLISH_FAILED` error with per-message
+ *   `failures`, as core and the contract suite expect it.
+ * - {@link describeError}, {@link asError}: the message of an unknown thrown value.
+ * - {@link withDeadline}, {@link DeadlineError}: a call that must answer within a deadline.
+ * - {@link parseCarrierUrl}: a Carrier URL (several `host:port` pairs allowed) as a `URL`;
+ *   {@link transportFactoryFor}: the factory that serves a URL's scheme (the contract suite).
+ * - {@link completeDeadLetterInfo}, {@link boundReason}: the dead-letter metadata rules core
+ *   applies anyway, for an adapter that wants them earlier.
+ *
+ * @packageDocumentation
+ */
+
+export { parseCarrierUrl, transportFactoryFor } from '../connect.js';
+export { boundReason, completeDeadLetterInfo } from '../dead-letter-info.js';
+export {
+  Backoff,
+  type BackoffOptions,
+  exponentialCeiling,
+  exponentialDelay,
+  type RetryingOptions,
+  retrying,
+  sleep,
+} from './backoff.js';
+export { DeadlineError, type DeadlineOptions, withDeadline } from './deadline.js';
+export { asError, describeError } from './describe-error.js';
+export { OncePerKey } from './once-per-key.js';
+export { type Identified, nothingPublished, publishFailed } from './publish-failed.js';
