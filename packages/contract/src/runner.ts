@@ -1,11 +1,5 @@
-import {
-  type Capabilities,
-  type Carrier,
-  connect,
-  parseCarrierUrl,
-  type TransportFactory,
-  transportFactoryFor,
-} from '@carrier/core';
+import { type Capabilities, type Carrier, connect, type TransportFactory } from '@carrier/core';
+import { parseCarrierUrl, transportFactoryFor } from '@carrier/core/kit';
 import { afterAll, afterEach, describe, expect, it, type TestContext } from 'vitest';
 import {
   type CaseContext,
