@@ -10,6 +10,8 @@ import { inject } from 'vitest';
 // partition waits up to 7 s for its handlers, far longer than any handler of the suite).
 describeTransportContract({
   name: 'kafka',
+  // docs/concepts.md: the log keeps it, but a group created later starts at the end
+  publishWithoutGroup: 'dropped',
   url: () => {
     const url = inject('brokers').kafka;
     return `${url}${url.includes('?') ? '&' : '?'}sessionTimeoutMs=6000&rebalanceTimeoutMs=10000`;
@@ -22,4 +24,12 @@ describeTransportContract({
     redrive: true,
   },
   timeoutMs: 45_000,
+  skip: {
+    // Finding (issue 14): a publish memoizes "this connection created the topic", and a group the
+    // same connection declares afterwards is then positioned at the topic's start
+    // (kafka-transport.ts #positionGroup), so it receives the message published before any group;
+    // from another connection it starts at the end, as docs/concepts.md says.
+    'publishing to a topic with no group has the documented outcome':
+      'a group declared later by the publishing connection starts at the topic start and receives it (adapter bug, issue 14)',
+  },
 });

@@ -7,6 +7,8 @@ import '../src/context.js';
 // keeps the crash cases fast; running handlers renew their lease every ackWaitMs / 3 (1.3 s).
 describeTransportContract({
   name: 'nats',
+  // docs/brokers/nats.md: an interest stream acknowledges it and keeps it for no one
+  publishWithoutGroup: 'dropped',
   url: () => {
     const url = inject('brokers').nats;
     return `${url}${url.includes('?') ? '&' : '?'}ackWaitMs=4000`;

@@ -7,6 +7,8 @@ import '../src/context.js';
 // queues' `x-delivery-count`.
 describeTransportContract({
   name: 'rabbitmq (classic queues)',
+  // docs/brokers/rabbitmq.md: unroutable, PUBLISH_FAILED
+  publishWithoutGroup: 'refused',
   url: () => `${inject('brokers').rabbitmq}?queueType=classic`,
   capabilities: {
     fanOut: true,

@@ -5,6 +5,8 @@ import '../src/context.js';
 // The whole conformance suite against the harness's RabbitMQ, with the default quorum queues.
 describeTransportContract({
   name: 'rabbitmq',
+  // docs/brokers/rabbitmq.md: unroutable, PUBLISH_FAILED
+  publishWithoutGroup: 'refused',
   url: () => inject('brokers').rabbitmq,
   capabilities: {
     fanOut: true,

@@ -16,6 +16,8 @@ function withOptions(options: string): () => string {
 // FIFO mode: FIFO SNS topics and FIFO queues; key → MessageGroupId, so per-key order holds across a group.
 describeTransportContract({
   name: 'sqs fifo=true',
+  // docs/brokers/sqs.md: SNS drops it
+  publishWithoutGroup: 'dropped',
   url: withOptions('fifo=true&visibilityTimeout=5'),
   capabilities: {
     fanOut: true,
@@ -28,11 +30,24 @@ describeTransportContract({
   // A release on a FIFO queue is ChangeMessageVisibility 0, which SQS counts as a receive (a copy
   // would go behind the rest of its message group): docs/concepts.md, "Duplicates and attempts".
   releaseChargesAttempt: true,
+  skip: {
+    // Finding (issue 14), reproduced 3 of 3 runs on moto, no error reported to onError: two members
+    // of one ordered group ran handlers of one key at once, once even out of order (key-7 #9 on
+    // member 1 started while #10 ran on member 0), although SQS hands out a group's next message
+    // only once the one in flight is deleted. Likely moto's, not the adapter's: moto's
+    // receive_message reads the set of in-flight groups without a lock, so concurrent
+    // ReceiveMessage calls (one per member) can each take a message of the same group. To confirm
+    // against AWS or another emulator.
+    'keeps per-key order across several members of one ordered group':
+      'two members ran handlers of one key at once, once out of order, on moto FIFO (issue 14 finding; likely moto’s unlocked receive)',
+  },
 });
 
 // Queue-only mode, for accounts without SNS: one SQS queue per topic, one group per topic (fan-out UNSUPPORTED).
 describeTransportContract({
   name: 'sqs sns=false',
+  // docs/brokers/sqs.md: the topic's queue keeps it for the first group
+  publishWithoutGroup: 'kept',
   // 1 s long polls: a close waits for them (FIFO consumers above do not long-poll)
   url: withOptions('sns=false&waitTimeSeconds=1&visibilityTimeout=5'),
   capabilities: {
@@ -42,5 +57,7 @@ describeTransportContract({
     redrive: true,
     maxMessageBytes: 783_360,
   },
+  // standard queues may, rarely, deliver a message twice on their own (docs/concepts.md)
+  duplicatesWithoutFailure: true,
   timeoutMs: 45_000,
 });

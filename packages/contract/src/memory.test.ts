@@ -1,7 +1,8 @@
-import { describeTransportContract } from './contract.js';
+import { describeTransportContract } from './runner.js';
 
 describeTransportContract({
   name: 'memory',
   url: 'memory://contract',
   capabilities: { fanOut: true, competingConsumers: true, perKeyOrder: true, redrive: true },
+  publishWithoutGroup: 'dropped',
 });

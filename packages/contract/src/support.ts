@@ -29,3 +29,8 @@ export function duplicates<T>(values: readonly T[]): Map<T, number> {
   for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
   return new Map([...counts].filter(([, n]) => n > 1));
 }
+
+/** Resolve after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

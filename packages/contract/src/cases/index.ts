@@ -1,0 +1,108 @@
+import type { ContractCase } from '../case.js';
+import { crashCountsOneAttempt, crashRedelivered, idleClose, poisonMessage } from './failure.js';
+import {
+  concurrencyLimit,
+  concurrencyOneHolds,
+  perKeyOrder,
+  perKeyOrderAcrossMembers,
+  prefetchBound,
+} from './flow.js';
+import {
+  buffersForDeclaredGroup,
+  competingConsumers,
+  concurrentDeclare,
+  fansOut,
+  manyMembers,
+  manyTopics,
+  publishWithoutGroup,
+  topicIsolation,
+} from './groups.js';
+import { memberChurn, releaseKeepsAttemptOrdered, releaseKeepsAttemptUnordered } from './handover.js';
+import {
+  closeDrains,
+  closedRejects,
+  closeRightAfterSubscribe,
+  closeTwice,
+  closeWithPublishesInFlight,
+  subscribeCloseRounds,
+  tenClosesAtOnce,
+  tenConnectionsCloseAtOnce,
+} from './lifecycle.js';
+import { invalidNames, sizeLimit, unsupported } from './limits.js';
+import {
+  declaresCapabilities,
+  forwardsRaw,
+  headerControlCharacters,
+  headerRefusals,
+  publishBatch,
+  roundTrip,
+} from './messages.js';
+import {
+  backoffLowerBound,
+  deadLettersAfterMaxAttempts,
+  nonRetryable,
+  redeliversAfterError,
+  redriveToFailingGroup,
+  retryThenNewMember,
+  undecodable,
+} from './retries.js';
+import { volume } from './volume.js';
+
+export * from './failure.js';
+export * from './flow.js';
+export * from './groups.js';
+export * from './handover.js';
+export * from './lifecycle.js';
+export * from './limits.js';
+export * from './messages.js';
+export * from './retries.js';
+export * from './volume.js';
+
+/** Every case of the suite, in the order it runs (grouped by theme). */
+export const contractCases: readonly ContractCase[] = [
+  declaresCapabilities,
+  roundTrip,
+  forwardsRaw,
+  publishBatch,
+  headerControlCharacters,
+  headerRefusals,
+  buffersForDeclaredGroup,
+  fansOut,
+  competingConsumers,
+  topicIsolation,
+  publishWithoutGroup,
+  concurrentDeclare,
+  manyTopics,
+  manyMembers,
+  redeliversAfterError,
+  backoffLowerBound,
+  deadLettersAfterMaxAttempts,
+  nonRetryable,
+  undecodable,
+  redriveToFailingGroup,
+  retryThenNewMember,
+  perKeyOrder,
+  perKeyOrderAcrossMembers,
+  concurrencyLimit,
+  concurrencyOneHolds,
+  prefetchBound,
+  closeDrains,
+  closedRejects,
+  closeTwice,
+  tenClosesAtOnce,
+  tenConnectionsCloseAtOnce,
+  closeRightAfterSubscribe,
+  subscribeCloseRounds,
+  closeWithPublishesInFlight,
+  crashRedelivered,
+  crashCountsOneAttempt,
+  poisonMessage,
+  idleClose,
+  releaseKeepsAttemptUnordered,
+  releaseKeepsAttemptOrdered,
+  memberChurn,
+  invalidNames,
+  sizeLimit,
+  unsupported,
+  volume,
+];
