@@ -1,6 +1,6 @@
 import type { DeadLetter, Message } from '@carrier/core';
 import { expect } from 'vitest';
-import type { ContractCase } from '../case.js';
+import type { CaseContext, ContractCase } from '../case.js';
 import { freshName, waitFor } from '../support.js';
 
 const theme = 'failure behaviour';
@@ -54,6 +54,48 @@ export const crashCountsOneAttempt: ContractCase = {
   },
 };
 
+/**
+ * Members of the poison case's group, one after the other: each takes one message at a time, and
+ * dies (`abort()`) inside the handler of the poison message.
+ */
+class PoisonCrowd {
+  /** Attempts of the poison message that reached a handler. */
+  readonly poisonAttempts: number[] = [];
+  /** Other messages handled: id → attempt. */
+  readonly handled = new Map<string, number>();
+  /** One per crash: the dying member's abort(). */
+  readonly deaths: Promise<void>[] = [];
+
+  constructor(
+    private readonly carrier: CaseContext['carrier'],
+    private readonly topic: string,
+    private readonly poisonId: string,
+    private readonly maxAttempts: number,
+  ) {}
+
+  /** Start one member. */
+  async member(): Promise<void> {
+    const c = await this.carrier();
+    let crashed = false;
+    const retry = { maxAttempts: this.maxAttempts, initialDelayMs: 50 };
+    await c
+      .subscribe(this.topic, { group: 'g', concurrency: 1, prefetch: 1, retry }, (m) => {
+        if (m.id === this.poisonId) {
+          this.poisonAttempts.push(m.attempt);
+          crashed = true;
+          this.deaths.push(c.abort()); // the process dies inside the handler
+          return new Promise<void>(() => {});
+        }
+        this.handled.set(m.id, m.attempt);
+      })
+      .catch((error: unknown) => {
+        // The poison message can arrive before subscribe() resolved: then subscribe rejects
+        // with CLOSED because the member died meanwhile.
+        if (!crashed) throw error;
+      });
+  }
+}
+
 export const poisonMessage: ContractCase = {
   name: 'a message that kills its consumer is dead-lettered after maxAttempts deliveries without reaching the handler again',
   theme,
@@ -71,47 +113,17 @@ export const poisonMessage: ContractCase = {
     await observer.deadLetters(topic, 'g').subscribe((l) => {
       letters.push(l);
     });
-    const poisonAttempts: number[] = [];
-    const handled = new Map<string, number>(); // id → attempt
-    const deaths: Promise<void>[] = [];
     const poisonId = freshName('poison');
-    const member = async () => {
-      const c = await carrier();
-      let crashed = false;
-      await c
-        .subscribe(
-          topic,
-          {
-            group: 'g',
-            concurrency: 1,
-            prefetch: 1,
-            retry: { maxAttempts, initialDelayMs: 50 },
-          },
-          (m) => {
-            if (m.id === poisonId) {
-              poisonAttempts.push(m.attempt);
-              crashed = true;
-              deaths.push(c.abort()); // the process dies inside the handler
-              return new Promise<void>(() => {});
-            }
-            handled.set(m.id, m.attempt);
-          },
-        )
-        .catch((error: unknown) => {
-          // The poison message can arrive before subscribe() resolved: then subscribe rejects
-          // with CLOSED because the member died meanwhile.
-          if (!crashed) throw error;
-        });
-    };
+    const crowd = new PoisonCrowd(carrier, topic, poisonId, maxAttempts);
     await observer.publish(topic, { poison: true }, { id: poisonId });
     for (let crash = 1; crash <= maxAttempts; crash++) {
-      await member(); // started, or restarted after the previous crash
-      await until(() => poisonAttempts.length >= crash, `crash ${crash} of ${maxAttempts}`);
-      await deaths[crash - 1]; // the dead member is gone before the next one starts
+      await crowd.member(); // started, or restarted after the previous crash
+      await until(() => crowd.poisonAttempts.length >= crash, `crash ${crash} of ${maxAttempts}`);
+      await crowd.deaths[crash - 1]; // the dead member is gone before the next one starts
     }
     // The next member gets the poison message once more: core dead-letters it without calling
     // the handler, and it holds nothing back afterwards.
-    await member();
+    await crowd.member();
     await until(
       () => letters.some((l) => l.message.id === poisonId),
       'the poison message in the dead letters',
@@ -122,10 +134,10 @@ export const poisonMessage: ContractCase = {
         Array.from({ length: 3 }, (_, i) => ({ body: { fine: i } })),
       )
     ).map((r) => r.id);
-    await until(() => others.every((id) => handled.has(id)), 'the other messages handled');
-    expect(poisonAttempts, 'attempts the handler saw').toEqual([1, 2]);
+    await until(() => others.every((id) => crowd.handled.has(id)), 'the other messages handled');
+    expect(crowd.poisonAttempts, 'attempts the handler saw').toEqual([1, 2]);
     expect(
-      others.map((id) => handled.get(id)),
+      others.map((id) => crowd.handled.get(id)),
       'attempts of the other messages',
     ).toEqual([1, 1, 1]);
     expect(

@@ -1,4 +1,4 @@
-import { CarrierError, type Message } from '@carrier/core';
+import { type Carrier, CarrierError, type Message } from '@carrier/core';
 import { expect } from 'vitest';
 import type { CaseContext, ContractCase } from '../case.js';
 import { type DeliveryLog, observingFactory } from '../counting-transport.js';
@@ -72,6 +72,90 @@ async function runRelease(
 export const releaseKeepsAttemptUnordered = releaseKeepsAttempt(false);
 export const releaseKeepsAttemptOrdered = releaseKeepsAttempt(true);
 
+/** One handler run of the member-churn case. */
+interface Run {
+  member: string;
+  id: string;
+  attempt: number;
+  start: number;
+  end?: number;
+  leaseLost?: boolean;
+}
+
+/** The handler runs of the member-churn case, each a workload of `workloadMs`. */
+class RunLog {
+  readonly runs: Run[] = [];
+
+  constructor(private readonly workloadMs: number) {}
+
+  /** The handler of member `name`. */
+  handler(name: string): (m: Message) => Promise<void> {
+    return async (m) => {
+      const run: Run = { member: name, id: m.id, attempt: m.attempt, start: performance.now() };
+      this.runs.push(run);
+      await new Promise((resolve) => setTimeout(resolve, this.workloadMs)); // the workload
+      run.leaseLost = m.signal.aborted;
+      run.end = performance.now();
+    };
+  }
+
+  /** Whether every run started so far has finished. */
+  get finished(): boolean {
+    return this.runs.every((r) => r.end !== undefined);
+  }
+
+  timeline(): string {
+    return this.runs
+      .map(
+        (r) =>
+          `${r.member}#${r.attempt} ${Math.round(r.start)}–${r.end === undefined ? '…' : Math.round(r.end)}${r.leaseLost ? ' (lease lost)' : ''}`,
+      )
+      .join(', ');
+  }
+
+  /** The runs of message `id` in start order, asserting that none started before the previous ended. */
+  sequentialRunsOf(id: string, context: string): Run[] {
+    const ofMessage = this.runs.filter((r) => r.id === id).sort((x, y) => x.start - y.start);
+    for (let i = 1; i < ofMessage.length; i++) {
+      expect(
+        ofMessage[i]!.start,
+        `run ${i + 1} starts after run ${i} ended: ${context}`,
+      ).toBeGreaterThanOrEqual(ofMessage[i - 1]!.end!);
+    }
+    return ofMessage;
+  }
+}
+
+/**
+ * Member B subscribes, and closes when `leaveAt` resolves, whether or not its subscribe resolved
+ * (on Kafka the join completes only once the rebalance it started is over, which A's running
+ * handler holds up). Resolves with whether B had joined when it left.
+ */
+async function joinThenLeave(
+  b: Carrier,
+  topic: string,
+  handler: (m: Message) => Promise<void>,
+  leaveAt: Promise<unknown>,
+): Promise<boolean> {
+  let joined = false;
+  const subscribing = b.subscribe(topic, { group: 'g', concurrency: 1 }, handler).then(
+    () => {
+      joined = true;
+    },
+    (error: unknown) => error,
+  );
+  await leaveAt;
+  const joinedWhenLeft = joined;
+  await b.close();
+  const outcome = await subscribing;
+  if (outcome !== undefined) {
+    // The only acceptable failure: the subscribe was cut short by B's close.
+    expect(outcome).toBeInstanceOf(CarrierError);
+    expect((outcome as CarrierError).code).toBe('CLOSED');
+  }
+  return joinedWhenLeft;
+}
+
 export const memberChurn: ContractCase = {
   name: 'a member joining and leaving during a long handler never causes concurrent handling of one message',
   theme,
@@ -88,80 +172,32 @@ export const memberChurn: ContractCase = {
     const log: DeliveryLog = { received: [], settled: [] };
     const errors: string[] = [];
     const member = () =>
-      carrierWrapped((f) => observingFactory(f, log), {
-        onError: (error) => {
-          errors.push(String(error));
-        },
-      });
-    const runs: Array<{
-      member: string;
-      id: string;
-      attempt: number;
-      start: number;
-      end?: number;
-      leaseLost?: boolean;
-    }> = [];
-    const handler = (name: string) => async (m: Message) => {
-      const run: (typeof runs)[number] = {
-        member: name,
-        id: m.id,
-        attempt: m.attempt,
-        start: performance.now(),
-      };
-      runs.push(run);
-      await new Promise((resolve) => setTimeout(resolve, HANDLER_MS)); // the workload
-      run.leaseLost = m.signal.aborted;
-      run.end = performance.now();
-    };
+      carrierWrapped((f) => observingFactory(f, log), { onError: (error) => errors.push(String(error)) });
+    const runs = new RunLog(HANDLER_MS);
     const a = await member();
     const topic = freshName('member-churn');
     await a.declare(topic, ['g']);
     const { id } = await a.publish(topic, { work: 'long' }, { key: 'churn-key' });
-    await a.subscribe(topic, { group: 'g', concurrency: 1 }, handler('A'));
-    await until(() => runs.length >= 1, 'member A to start handling the message');
-    const aStart = runs[0]!.start;
+    await a.subscribe(topic, { group: 'g', concurrency: 1 }, runs.handler('A'));
+    await until(() => runs.runs.length >= 1, 'member A to start handling the message');
+    const aStart = runs.runs[0]!.start;
     const atOffset = (ms: number) =>
       new Promise((resolve) => setTimeout(resolve, Math.max(0, aStart + ms - performance.now())));
     await atOffset(JOIN_AFTER_MS);
-    const b = await member();
-    // B leaves at a fixed time whether or not its subscribe has resolved: on Kafka the join
-    // completes only once the rebalance it started is over, which A's running handler holds up.
-    let bJoined = false;
-    const bSubscribing = b.subscribe(topic, { group: 'g', concurrency: 1 }, handler('B')).then(
-      () => {
-        bJoined = true;
-      },
-      (error: unknown) => error,
-    );
-    await atOffset(JOIN_AFTER_MS + LEAVE_AFTER_MS);
-    const bLeftAt = performance.now();
-    const aRunningWhenBLeft = runs[0]!.end === undefined;
-    const bJoinedWhenLeft = bJoined;
-    await b.close();
-    const bOutcome = await bSubscribing;
-    if (bOutcome !== undefined) {
-      // The only acceptable failure: the subscribe was cut short by B's close.
-      expect(bOutcome).toBeInstanceOf(CarrierError);
-      expect((bOutcome as CarrierError).code).toBe('CLOSED');
-    }
-    await until(() => runs.every((r) => r.end !== undefined), 'every handler run to finish');
+    const leaving = atOffset(JOIN_AFTER_MS + LEAVE_AFTER_MS).then(() => ({
+      at: performance.now(),
+      aRunning: runs.runs[0]!.end === undefined,
+    }));
+    const bJoined = await joinThenLeave(await member(), topic, runs.handler('B'), leaving);
+    const left = await leaving;
+    await until(() => runs.finished, 'every handler run to finish');
     // No further run may start within a settle window after the last one finished.
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-    await until(() => runs.every((r) => r.end !== undefined), 'runs started in the settle window to finish');
-    const timeline = runs.map(
-      (r) =>
-        `${r.member}#${r.attempt} ${Math.round(r.start)}–${r.end === undefined ? '…' : Math.round(r.end)}${r.leaseLost ? ' (lease lost)' : ''}`,
-    );
-    const context = `runs ${timeline.join(', ')}; B ${bJoinedWhenLeft ? 'joined and ' : 'left before its subscribe resolved, '}left at ${Math.round(bLeftAt)}; settled ${JSON.stringify(log.settled)}; errors ${JSON.stringify(errors)}`;
-    const ofMessage = runs.filter((r) => r.id === id).sort((x, y) => x.start - y.start);
-    for (let i = 1; i < ofMessage.length; i++) {
-      expect(
-        ofMessage[i]!.start,
-        `run ${i + 1} starts after run ${i} ended: ${context}`,
-      ).toBeGreaterThanOrEqual(ofMessage[i - 1]!.end!);
-    }
+    await until(() => runs.finished, 'runs started in the settle window to finish');
+    const context = `runs ${runs.timeline()}; B ${bJoined ? 'joined and ' : 'left before its subscribe resolved, '}left at ${Math.round(left.at)}; settled ${JSON.stringify(log.settled)}; errors ${JSON.stringify(errors)}`;
+    const ofMessage = runs.sequentialRunsOf(id, context);
     expect(ofMessage.length, `handler runs of the message: ${context}`).toBe(1);
-    expect(aRunningWhenBLeft, `A's handler still running when B left: ${context}`).toBe(true);
+    expect(left.aRunning, `A's handler still running when B left: ${context}`).toBe(true);
     expect(ofMessage[0]!.member, context).toBe('A');
     expect(ofMessage[0]!.leaseLost, `member A lost its lease: ${context}`).toBe(false);
     expect(
