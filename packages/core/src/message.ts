@@ -35,7 +35,12 @@ export interface Message<Body = unknown> {
 
 /** Options of `publish`. */
 export interface PublishOptions {
-  /** Ordering key: messages with the same key are handled in publish order within a group. */
+  /**
+   * Ordering key. Within one member, core runs the messages of a key one at a time, in the order
+   * they arrived. Across the group they arrive in publish order only on a subscription with
+   * `ordered: true`, which needs `capabilities.perKeyOrder` (Kafka, RabbitMQ, SQS FIFO, memory; not
+   * NATS or SQS standard queues, which may deliver a key's messages out of order). Retries reorder.
+   */
   key?: string | undefined;
   /** Portable headers (see `validateHeaders`). */
   headers?: Readonly<Record<string, string>> | undefined;
