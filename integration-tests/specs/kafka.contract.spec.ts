@@ -24,12 +24,4 @@ describeTransportContract({
     redrive: true,
   },
   timeoutMs: 45_000,
-  skip: {
-    // Finding (issue 14): a publish memoizes "this connection created the topic", and a group the
-    // same connection declares afterwards is then positioned at the topic's start
-    // (kafka-transport.ts #positionGroup), so it receives the message published before any group;
-    // from another connection it starts at the end, as docs/concepts.md says.
-    'publishing to a topic with no group has the documented outcome':
-      'a group declared later by the publishing connection starts at the topic start and receives it (adapter bug, issue 14)',
-  },
 });

@@ -49,11 +49,18 @@ export class Topology {
 
   /** Ensures `topic` and, for each group, its retry and dead-letter topics and its position. */
   async declare(topic: string, groups: readonly string[]): Promise<void> {
-    const created = await this.ensureTopic(topic);
+    // only a topic created by this very declaration starts its groups at its start: a topic an
+    // earlier publish created holds messages no group existed for, which a new group must not get
+    let ran = false;
+    const created = await this.#topics.run(topic, () => {
+      ran = true;
+      return this.#provision(topic, []);
+    });
+    const createdNow = ran && created;
     await Promise.all(
       groups.map(async (group) => {
         await this.ensureGroupTopics(topic, group);
-        await this.#positionGroup(topic, group, created);
+        await this.#positionGroup(topic, group, createdNow);
       }),
     );
   }
@@ -66,9 +73,13 @@ export class Topology {
    *   has no leader 30 s after creation.
    */
   ensureTopic(topic: string, configEntries: ConfigEntries = []): Promise<boolean> {
-    return this.#topics.run(topic, () =>
-      this.#settings.options.provisioning ? this.#createTopic(topic, configEntries) : this.#checkTopic(topic),
-    );
+    return this.#topics.run(topic, () => this.#provision(topic, configEntries));
+  }
+
+  #provision(topic: string, configEntries: ConfigEntries): Promise<boolean> {
+    return this.#settings.options.provisioning
+      ? this.#createTopic(topic, configEntries)
+      : this.#checkTopic(topic);
   }
 
   /** The topic plus the group's retry and dead-letter topics; resolves whether the topic itself was created now. */
@@ -161,7 +172,8 @@ export class Topology {
 
   /**
    * Fixes a new group's position on `topic` by committing offsets for the partitions it has none
-   * for: the start of a topic created by this declaration, else the current end. From then on
+   * for: the start of a topic created by this declaration (not by an earlier publish), else the
+   * current end. From then on
    * every message published reaches the group, with or without running members. A group with
    * members already has a position (Kafka refuses the commit then, which is fine).
    */
