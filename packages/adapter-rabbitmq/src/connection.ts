@@ -80,7 +80,15 @@ export class ConnectionManager {
    */
   #open(): Promise<ChannelModel> {
     return withDeadline(
-      { what: 'AMQP connection', ms: this.connectTimeoutMs, onLate: (late) => late.close() },
+      {
+        what: 'AMQP connection',
+        ms: this.connectTimeoutMs,
+        onLate: (late) => {
+          // nobody listens to it: an 'error' event (a reset) would otherwise be thrown
+          late.on('error', () => {});
+          return late.close();
+        },
+      },
       () => this.#connect(),
     );
   }
