@@ -80,16 +80,15 @@ export class ConnectionManager {
    */
   #open(): Promise<ChannelModel> {
     return withDeadline(
-      {
-        what: 'AMQP connection',
-        ms: this.connectTimeoutMs,
-        onLate: (late) => {
-          // nobody listens to it: an 'error' event (a reset) would otherwise be thrown
-          late.on('error', () => {});
-          return late.close();
-        },
+      { what: 'AMQP connection', ms: this.connectTimeoutMs, onLate: (late) => late.close() },
+      async () => {
+        const model = await this.#connect();
+        // from now on: a connection closed before it is adopted (too late, or the manager closed
+        // while it opened) can still see a reset, and an 'error' nobody listens to is thrown;
+        // for an adopted one the loss is reported through 'close', which always follows
+        model.on('error', () => {});
+        return model;
       },
-      () => this.#connect(),
     );
   }
 
@@ -111,9 +110,6 @@ export class ConnectionManager {
   #adopt(model: ChannelModel): void {
     this.#model = model;
     this.#backoff.reset();
-    model.on('error', () => {
-      // reported through 'close', which always follows
-    });
     model.on('blocked', (reason: string) => {
       // a memory or disk alarm: publishes wait for their confirms until the broker unblocks
       this.hooks.onLost(
