@@ -3,8 +3,8 @@ import { expect } from 'vitest';
 import { type Proxied, waitUntil } from './network-faults-support.js';
 
 // Kafka publishing through the proxy of src/proxy.ts while it resets every connection, several
-// times over on one publisher connection; then a new group reads the topic from its start and must
-// find every publish that resolved. Used by specs/kafka.publish-resets.spec.ts and
+// times over on one publisher connection; then a group declared before the first publish reads the
+// topic and must find every publish that resolved. Used by specs/kafka.publish-resets.spec.ts and
 // soak/kafka.publish-resets.soak.spec.ts.
 //
 // What it catches: kafkajs' idempotent producer rolls a partition's sequence number back when a
@@ -35,7 +35,8 @@ export async function publishThroughResets(b: Proxied, cycles: number): Promise<
   b.proxy.setMode('pass');
   try {
     reader = await connect(b.direct);
-    await reader.declare(topic, []);
+    // the reading group exists before anything is published, so it starts at the topic's start
+    await reader.declare(topic, ['check']);
     publisher = await connect(b.through, { onError: () => {} });
     let n = 0;
     for (let cycle = 0; cycle < cycles; cycle++) {
@@ -93,7 +94,7 @@ export async function publishThroughResets(b: Proxied, cycles: number): Promise<
       'rejections that are not a coded CarrierError naming the message',
     ).toEqual([]);
 
-    // a new group reads the topic from its start
+    // the group declared before the first publish reads the topic from its start
     const seen = new Set<string>();
     const sub = await reader.subscribe(topic, { group: 'check', concurrency: 8 }, (m) => {
       seen.add(m.id);
