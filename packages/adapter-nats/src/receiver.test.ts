@@ -119,20 +119,42 @@ describe('Receiver', () => {
     expect(s.requests).toHaveLength(1);
   });
 
-  it('stop() drains the open request; a message arriving for it is given back, not handed over', async () => {
+  it('stop() keeps the open request until the server ends it: a message arriving for it meanwhile is given back, not handed over, and close() waits for the end', async () => {
     const givenBack: Msg[] = [];
     const s = setup({ giveBack: async (m) => void givenBack.push(m) });
     receivers.push(s.receiver);
     s.receiver.pump();
     const request = s.requests[0]!;
     s.receiver.stop();
-    expect(s.drained).toEqual([request.inbox]);
+    // unsubscribing now could lose a message the server is sending, which it counts as a delivery
+    expect(s.inboxes.has(request.inbox)).toBe(true);
+    expect(s.drained).toEqual([]);
     const late = message(7);
     s.deliver(request, late.msg);
     await tick();
     expect(s.pulled).toEqual([]);
     expect(givenBack).toEqual([late.msg]);
+    let closed = false;
+    const closing = s.receiver.close().then(() => {
+      closed = true;
+    });
+    await tick();
+    expect(closed).toBe(false);
+    s.deliver(request, status(408)); // the request expired at the server: nothing more can come
+    await closing;
+    expect(s.inboxes.has(request.inbox)).toBe(false);
     expect(s.requests).toHaveLength(1);
+  });
+
+  it('close() gives up on a request the server never ends (a silent connection), within its bound', async () => {
+    vi.useFakeTimers();
+    const s = setup();
+    s.receiver.pump();
+    const request = s.requests[0]!;
+    const closing = s.receiver.close();
+    await vi.advanceTimersByTimeAsync(10_000);
+    await closing;
+    expect(s.inboxes.has(request.inbox) && !s.drained.includes(request.inbox)).toBe(false);
   });
 
   it('without a giveBack of its own, a late message is given back with -NAK', async () => {

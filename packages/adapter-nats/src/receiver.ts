@@ -7,15 +7,19 @@ import {
 } from '@nats-io/transport-node';
 import { NAK, WPI } from './wire.js';
 
-/** How long one pull request waits at the server for messages. */
-const PULL_EXPIRES_MS = 5_000;
-/** The server sends a heartbeat this often while a pull request waits. */
-const PULL_HEARTBEAT_MS = 1_000;
+/**
+ * How long one pull request waits at the server for messages. Short, because `close()` waits for the
+ * outstanding request to end at the server (see {@link Receiver.close}): an idle member's close takes
+ * up to this long.
+ */
+const PULL_EXPIRES_MS = 1_000;
+/** The server sends a heartbeat this often while a pull request waits (at most half of expires). */
+const PULL_HEARTBEAT_MS = 400;
 /** A pull request that shows no sign of life for this long is lost (e.g. in a server restart): ask again. */
 const PULL_SILENCE_MS = 2_500;
 /** Pause after a pull request failed (no responders while JetStream restarts, consumer missing, …). */
 const FAILURE_BACKOFF_MS = 500;
-/** Longest `close()` waits for abandoned pull requests to drain (late messages given back). */
+/** Longest `close()` waits for the outstanding pull request to end and late messages to be given back. */
 const CLOSE_DRAIN_LIMIT_MS = 5_000;
 
 interface PullRequest {
@@ -24,6 +28,9 @@ interface PullRequest {
   received: number;
   timer: NodeJS.Timeout;
   ended: boolean;
+  /** Resolves when the request ended (see `#end`). */
+  readonly over: Promise<void>;
+  readonly finish: () => void;
 }
 
 /** A message handed to the owner; `done()` must be called once it is settled (frees its slot). */
@@ -143,11 +150,17 @@ export class Receiver {
       sub = this.#o.nc.subscribe(inbox, {
         callback: (err, msg) => request && this.#onMsg(request, err, msg),
       });
+      let finish = () => {};
+      const over = new Promise<void>((resolve) => {
+        finish = resolve;
+      });
       request = {
         sub,
         remaining: batch,
         received: 0,
         ended: false,
+        over,
+        finish,
         // watchdog: refreshed by every message and heartbeat of this request
         timer: setTimeout(() => {
           if (!request || request.ended) return;
@@ -210,14 +223,16 @@ export class Receiver {
 
   /**
    * End a pull request. `drain` when this side abandons a request the server may still be serving
-   * (stop): the server may have sent messages for it before it saw the UNSUB; drain keeps the
-   * callback until a PING round trip proves none is left in flight, and the callback gives each such
-   * late message back at once (a dropped one would wait out ack_wait). A request the server ended
+   * (`close()` past its bound): the server may have sent messages for it before it saw the UNSUB;
+   * drain keeps the callback until a PING round trip proves none is left in flight, and the callback
+   * gives each such late message back at once (a dropped one would wait out ack_wait; one the server
+   * was sending as the UNSUB arrived is lost and counted, which is why `stop()` does not abandon). A request the server ended
    * (batch complete, 404/408/409 status) or a lost connection needs no round trip: unsubscribe.
    */
   #end(request: PullRequest, failed: boolean, drain = false): void {
     if (request.ended) return;
     request.ended = true;
+    request.finish();
     clearTimeout(request.timer);
     if (!drain || this.#o.nc.isClosed()) {
       try {
@@ -287,10 +302,15 @@ export class Receiver {
     this.pump();
   }
 
-  /** Stop asking; messages that still arrive are given back (`-NAK`). Held messages stay settleable. */
+  /**
+   * Stop asking; messages that still arrive are given back (`-NAK`). Held messages stay settleable.
+   * The outstanding pull request keeps its inbox until the server ends it (batch complete, or a 408
+   * status at expiry, within {@link PULL_EXPIRES_MS}): a request abandoned by unsubscribing can lose
+   * a message the server was sending at that moment, and the server counts that lost delivery as an
+   * attempt (found by the contract case "close right after subscribe resolves").
+   */
   stop(): void {
     this.#stopped = true;
-    if (this.#request) this.#end(this.#request, false, true);
     if (this.#wakeTimer) clearTimeout(this.#wakeTimer);
     this.#wakeTimer = undefined;
   }
@@ -311,24 +331,30 @@ export class Receiver {
   }
 
   /**
-   * Stop, and stop the progress heartbeats of held messages. Resolves once every abandoned pull
-   * request was drained: each message the server had already sent for it was given back (`-NAK`).
+   * Stop, and stop the progress heartbeats of held messages. Resolves once the outstanding pull
+   * request ended at the server and every message it brought was given back (`-NAK`, recorded as a
+   * release), within {@link CLOSE_DRAIN_LIMIT_MS}; past that the request is abandoned (drained).
    */
   async close(): Promise<void> {
     this.stop();
     if (this.#leaseTimer) clearTimeout(this.#leaseTimer);
     clearInterval(this.#progressTimer);
     this.#held.clear();
-    // bounded: on a silent connection a drain's PING round trip never ends
+    if (this.#request && this.#o.nc.isClosed()) this.#end(this.#request, false);
+    // bounded: on a silent connection neither the request's end nor a drain's PING round trip comes
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       (async () => {
-        while (this.#draining.size > 0) await Promise.all([...this.#draining]);
+        while (this.#request || this.#draining.size > 0) {
+          await this.#request?.over;
+          await Promise.all([...this.#draining]);
+        }
       })(),
       new Promise<void>((resolve) => {
         timer = setTimeout(resolve, CLOSE_DRAIN_LIMIT_MS);
       }),
     ]);
     clearTimeout(timer);
+    if (this.#request) this.#end(this.#request, false, true);
   }
 }
