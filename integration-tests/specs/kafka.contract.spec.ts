@@ -1,5 +1,6 @@
 import { describeTransportContract } from '@carrier/contract';
 import { inject } from 'vitest';
+import { restartableBroker } from '../src/restartable.js';
 
 // The whole conformance suite against the harness's Kafka (KRaft, local process or container).
 // Kafka group joins and rebalances take seconds, so waits get a longer deadline than on memory.
@@ -24,4 +25,6 @@ describeTransportContract({
     redrive: true,
   },
   timeoutMs: 45_000,
+  // the reconnect case restarts a Kafka broker of its own (KRaft, one node: the log and the group offsets persist)
+  broker: restartableBroker('kafka', 'sessionTimeoutMs=6000&rebalanceTimeoutMs=10000'),
 });

@@ -1,6 +1,7 @@
 import { describeTransportContract } from '@carrier/contract';
 import { inject } from 'vitest';
 import '../src/context.js';
+import { restartableBroker } from '../src/restartable.js';
 
 // The whole conformance suite against the harness's nats-server. A crashed member's delivery comes
 // back after the group consumer's ack_wait: `ackWaitMs=4000` (default 10 000, docs/brokers/nats.md)
@@ -21,4 +22,6 @@ describeTransportContract({
     redrive: true,
   },
   timeoutMs: 30_000,
+  // the reconnect case restarts a nats-server of its own (JetStream file store: streams persist)
+  broker: restartableBroker('nats', 'ackWaitMs=4000'),
 });

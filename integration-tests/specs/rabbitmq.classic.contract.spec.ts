@@ -1,6 +1,7 @@
 import { describeTransportContract } from '@carrier/contract';
 import { inject } from 'vitest';
 import '../src/context.js';
+import { restartableBroker } from '../src/restartable.js';
 
 // The conformance suite again with classic queues (`?queueType=classic`): same guarantees, the
 // attempt count relies on Carrier's header and the broker's `redelivered` flag instead of quorum
@@ -18,4 +19,6 @@ describeTransportContract({
     redrive: true,
   },
   timeoutMs: 30_000,
+  // the reconnect case restarts a RabbitMQ node of its own (durable classic queues, persistent messages)
+  broker: restartableBroker('rabbitmq', 'queueType=classic'),
 });

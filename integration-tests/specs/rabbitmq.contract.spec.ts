@@ -1,6 +1,7 @@
 import { describeTransportContract } from '@carrier/contract';
 import { inject } from 'vitest';
 import '../src/context.js';
+import { restartableBroker } from '../src/restartable.js';
 
 // The whole conformance suite against the harness's RabbitMQ, with the default quorum queues.
 describeTransportContract({
@@ -18,4 +19,6 @@ describeTransportContract({
     redrive: true,
   },
   timeoutMs: 30_000,
+  // the reconnect case restarts a RabbitMQ node of its own (durable quorum queues, persistent messages)
+  broker: restartableBroker('rabbitmq'),
 });

@@ -1,6 +1,7 @@
 import { describeTransportContract } from '@carrier/contract';
 import { inject } from 'vitest';
 import '../src/context.js';
+import { sqsRestartSkip } from '../src/restartable.js';
 
 // The whole conformance suite against the harness's SQS + SNS emulator, in the default mode:
 // SNS fan-out, standard (non-FIFO) queues. Options from the adapter README ("Deadlines and
@@ -28,4 +29,5 @@ describeTransportContract({
   timeoutMs: 45_000,
   // standard queues may, rarely, deliver a message twice on their own (docs/concepts.md)
   duplicatesWithoutFailure: true,
+  skip: sqsRestartSkip,
 });

@@ -34,6 +34,28 @@ export const PROFILE_SIZES: Readonly<Record<ContractProfile, ContractSizes>> = {
  */
 export type PublishWithoutGroup = 'dropped' | 'kept' | 'refused';
 
+/**
+ * A broker of the suite's own that the reconnect case may stop and start again: a private
+ * instance (its own ports and data), never one that other tests or runs use at the same time.
+ */
+export interface RestartableBroker {
+  /**
+   * The URL to `connect()` to this broker with, the same before and after a restart. Called when
+   * the case runs, so a spec may start the broker then (and only for that case).
+   */
+  url(): string | Promise<string>;
+  /**
+   * Stop the broker and start it again on the same address with the same data; resolves once it
+   * answers again.
+   */
+  restart(): Promise<void>;
+  /**
+   * The broker keeps its topics, groups and acknowledged messages across a restart (a durable
+   * store). False: the reconnect case is skipped with that reason.
+   */
+  readonly persistsAcrossRestart: boolean;
+}
+
 /** How to reach the transport under test, and what the suite cannot read from `capabilities`. */
 export interface TransportContractOptions {
   /** Shown in test names, e.g. `memory`, `kafka`. */
@@ -72,6 +94,11 @@ export interface TransportContractOptions {
    * report them instead of failing on those no `LEASE_LOST` / `SETTLE_FAILED` explains. Default false.
    */
   duplicatesWithoutFailure?: boolean;
+  /**
+   * A private broker the reconnect case may restart. Absent (a transport without a broker, or a
+   * harness that cannot give one): that case is skipped with that reason.
+   */
+  broker?: RestartableBroker;
   /** Run only the cases with these names (the others are reported as skipped, "not selected"). */
   only?: readonly string[];
   /**
@@ -97,7 +124,9 @@ export type CaseNeed =
   /** The full profile (`CARRIER_CONTRACT_PROFILE=full`). */
   | 'fullProfile'
   /** `publishWithoutGroup` declared in the options. */
-  | 'publishWithoutGroup';
+  | 'publishWithoutGroup'
+  /** `broker` given in the options, and it keeps its state across a restart. */
+  | 'restartableBroker';
 
 /** What a case gets to run with. Every function is bound, so a case may destructure it. */
 export interface CaseContext {
@@ -111,6 +140,11 @@ export interface CaseContext {
    * when the suite connects by `url`; a custom `connect` ignores them.
    */
   carrier(connectOptions?: Omit<ConnectOptions, 'transport'>): Promise<Carrier>;
+  /**
+   * A new connection to `url` (with the options' `transport` factory, if any); closed after the
+   * case. For a case that connects elsewhere than `url`, e.g. to `broker.url()`.
+   */
+  carrierAt(url: string, connectOptions?: Omit<ConnectOptions, 'transport'>): Promise<Carrier>;
   /**
    * A new connection whose transport is `wrap(the transport's factory)` (needs `url`: declare
    * `needs: ['url']`). Closed after the case.

@@ -6,6 +6,7 @@ export {
   type ContractSizes,
   PROFILE_SIZES,
   type PublishWithoutGroup,
+  type RestartableBroker,
   type TransportContractOptions,
 } from './case.js';
 export * from './cases/index.js';

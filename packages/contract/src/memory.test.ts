@@ -1,3 +1,4 @@
+import { brokerRestart } from './cases/reconnect.js';
 import { describeTransportContract } from './runner.js';
 
 describeTransportContract({
@@ -5,4 +6,5 @@ describeTransportContract({
   url: 'memory://contract',
   capabilities: { fanOut: true, competingConsumers: true, perKeyOrder: true, redrive: true },
   publishWithoutGroup: 'dropped',
+  skip: { [brokerRestart.name]: 'no broker to restart: the memory transport lives in the process' },
 });

@@ -50,10 +50,15 @@ class Suite {
   }
 
   readonly carrier: CaseContext['carrier'] = async (connectOptions) => {
-    const { connect: custom, transport } = this.options;
+    const { connect: custom } = this.options;
     if (custom) return this.#track(await custom());
     const url = this.#url();
     if (!url) throw new Error('describeTransportContract needs url or connect');
+    return this.carrierAt(url, connectOptions);
+  };
+
+  readonly carrierAt: CaseContext['carrierAt'] = async (url, connectOptions) => {
+    const { transport } = this.options;
     return this.#track(await connect(url, { ...connectOptions, ...(transport ? { transport } : {}) }));
   };
 
@@ -87,6 +92,11 @@ class Suite {
         return options.publishWithoutGroup
           ? undefined
           : 'the transport declares no outcome for a publish without groups (`publishWithoutGroup`)';
+      case 'restartableBroker':
+        if (!options.broker) return 'no private broker to restart (`broker` option)';
+        return options.broker.persistsAcrossRestart
+          ? undefined
+          : 'the broker keeps nothing across a restart (`broker.persistsAcrossRestart: false`)';
       default: {
         this.#capabilities ??= (await this.carrier()).capabilities;
         return this.#capabilities[need] ? undefined : `capabilities.${need} is false`;
@@ -116,6 +126,7 @@ class Suite {
       sizes: PROFILE_SIZES[this.profile],
       timeoutMs: this.timeoutMs,
       carrier: this.carrier,
+      carrierAt: this.carrierAt,
       carrierWrapped: this.carrierWrapped,
       until: (condition, what) => waitFor(condition, this.timeoutMs, what),
       skip: (condition, reason) => {

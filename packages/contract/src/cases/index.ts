@@ -37,6 +37,7 @@ import {
   publishBatch,
   roundTrip,
 } from './messages.js';
+import { brokerRestart } from './reconnect.js';
 import {
   backoffLowerBound,
   deadLettersAfterMaxAttempts,
@@ -55,6 +56,7 @@ export * from './handover.js';
 export * from './lifecycle.js';
 export * from './limits.js';
 export * from './messages.js';
+export * from './reconnect.js';
 export * from './retries.js';
 export * from './volume.js';
 
@@ -101,6 +103,7 @@ export const contractCases: readonly ContractCase[] = [
   releaseKeepsAttemptUnordered,
   releaseKeepsAttemptOrdered,
   memberChurn,
+  brokerRestart,
   invalidNames,
   sizeLimit,
   unsupported,
