@@ -2,6 +2,7 @@ import type { Transport, TransportFactory, TransportFactoryOptions } from '@carr
 import { describeError } from '@carrier/core/kit';
 import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import type { ConnectionOptions, NatsConnection } from '@nats-io/transport-node';
+import { Connectivity } from './connectivity.js';
 import { connectWithDeadline } from './dial.js';
 import { fail, isTimeout } from './errors.js';
 import { NatsTransport } from './nats-transport.js';
@@ -58,13 +59,16 @@ async function onConnection(
       `nats-server ${version} is too old: Carrier needs ${MIN_SERVER.join('.')} or later`,
     );
   }
+  // every request of the transport (JetStream publishes and API calls, acks) waits for a
+  // reconnect and fails when the connection drops, instead of waiting for a reply that cannot come
+  const guarded = new Connectivity(nc).guard(nc);
   let jsm: JetStreamManager;
   try {
-    jsm = await jetstreamManager(nc, { timeout: settings.requestTimeoutMs });
+    jsm = await jetstreamManager(guarded, { timeout: settings.requestTimeoutMs });
   } catch (cause) {
     throw fail('CONNECTION', `JetStream does not answer on this nats-server (is it enabled, -js?)`, cause);
   }
-  return new NatsTransport(nc, jsm, settings, options);
+  return new NatsTransport(guarded, jsm, settings, options);
 }
 
 /**
