@@ -107,6 +107,8 @@ export class InprocTransport implements Transport {
     maxDelayMs: 2 ** 31 - 1,
     maxMessageBytes: 256 * 1024,
     redrive: true,
+    // a message is copied into the groups that exist when it is published; nothing keeps history
+    replay: false,
   };
   readonly #members = new Map<Member, Queue>();
   readonly #timers = new Set<NodeJS.Timeout>();
