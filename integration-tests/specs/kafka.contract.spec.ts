@@ -22,6 +22,11 @@ describeTransportContract({
     perKeyOrder: true,
     nativeDelay: false,
     redrive: true,
+    replay: true,
+  },
+  skip: {
+    'asking an existing group for another start is TOPOLOGY_CONFLICT':
+      'Kafka records nothing of how a group was created: only committed offsets, whose metadata every commit rewrites (docs/brokers/kafka.md, "Where a new group starts")',
   },
   timeoutMs: 45_000,
 });

@@ -19,6 +19,8 @@ describeTransportContract({
     perKeyOrder: false,
     nativeDelay: true,
     redrive: true,
+    // the default interest retention keeps nothing for a group created later
+    replay: false,
   },
   timeoutMs: 30_000,
 });

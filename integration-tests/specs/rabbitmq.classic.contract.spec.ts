@@ -16,6 +16,9 @@ describeTransportContract({
     perKeyOrder: true,
     nativeDelay: true,
     redrive: true,
+    replay: false,
   },
+  // a group queue's x-single-active-consumer (declare with ordered); no start: replay is false
+  recordsGroupSettings: ['ordered'],
   timeoutMs: 30_000,
 });

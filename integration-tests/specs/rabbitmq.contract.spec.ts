@@ -16,6 +16,9 @@ describeTransportContract({
     maxDelayMs: 2 ** 31,
     maxMessageBytes: 128 * 1024 * 1024,
     redrive: true,
+    replay: false,
   },
+  // a group queue's x-single-active-consumer (declare with ordered); no start: replay is false
+  recordsGroupSettings: ['ordered'],
   timeoutMs: 30_000,
 });

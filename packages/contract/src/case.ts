@@ -34,6 +34,9 @@ export const PROFILE_SIZES: Readonly<Record<ContractProfile, ContractSizes>> = {
  */
 export type PublishWithoutGroup = 'dropped' | 'kept' | 'refused';
 
+/** A setting fixed when a group is created (see `TransportContractOptions.recordsGroupSettings`). */
+export type GroupSetting = 'startFrom' | 'ordered';
+
 /** How to reach the transport under test, and what the suite cannot read from `capabilities`. */
 export interface TransportContractOptions {
   /** Shown in test names, e.g. `memory`, `kafka`. */
@@ -72,6 +75,13 @@ export interface TransportContractOptions {
    * report them instead of failing on those no `LEASE_LOST` / `SETTLE_FAILED` explains. Default false.
    */
   duplicatesWithoutFailure?: boolean;
+  /**
+   * What the broker records of how a group was created, so that asking an existing group for
+   * another setting is `TOPOLOGY_CONFLICT`: `startFrom` (NATS: the consumer's `deliver_policy`),
+   * `ordered` (RabbitMQ: the queue's `x-single-active-consumer`). The conflict case of a setting
+   * not listed is skipped with that reason (Kafka records neither: docs/brokers/kafka.md).
+   */
+  recordsGroupSettings?: readonly GroupSetting[];
   /** Run only the cases with these names (the others are reported as skipped, "not selected"). */
   only?: readonly string[];
   /**
@@ -92,6 +102,11 @@ export type CaseNeed =
   | 'competingConsumers'
   | 'perKeyOrder'
   | 'redrive'
+  | 'replay'
+  /** `recordsGroupSettings` lists `startFrom`. */
+  | 'startFromRecorded'
+  /** `recordsGroupSettings` lists `ordered`. */
+  | 'orderedRecorded'
   /** `url` (not only `connect`): the case wraps the transport to watch deliveries and settlements. */
   | 'url'
   /** The full profile (`CARRIER_CONTRACT_PROFILE=full`). */

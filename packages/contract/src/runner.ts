@@ -87,6 +87,13 @@ class Suite {
         return options.publishWithoutGroup
           ? undefined
           : 'the transport declares no outcome for a publish without groups (`publishWithoutGroup`)';
+      case 'startFromRecorded':
+      case 'orderedRecorded': {
+        const setting = need === 'startFromRecorded' ? 'startFrom' : 'ordered';
+        return options.recordsGroupSettings?.includes(setting)
+          ? undefined
+          : `the broker does not record a group's ${setting} (\`recordsGroupSettings\`): a different one cannot be detected`;
+      }
       default: {
         this.#capabilities ??= (await this.carrier()).capabilities;
         return this.#capabilities[need] ? undefined : `capabilities.${need} is false`;
