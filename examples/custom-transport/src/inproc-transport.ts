@@ -5,7 +5,9 @@
  * within a process, shutdown); this file only stores messages per group and settles deliveries.
  *
  * What it declares: fan-out and competing consumers, redrive; no per-key order across members (so
- * `ordered: true` is refused by core with `UNSUPPORTED`), retry delays by a timer here.
+ * `ordered: true` is refused by core with `UNSUPPORTED`), no history for a new group (`replay`
+ * false: `startFrom: 'earliest'` is refused by core, so `declare` ignores its options), retry
+ * delays by a timer here.
  */
 import { CarrierError } from '@carrier/core';
 import type {

@@ -3,6 +3,6 @@ import { describeTransportContract } from './runner.js';
 describeTransportContract({
   name: 'memory',
   url: 'memory://contract',
-  capabilities: { fanOut: true, competingConsumers: true, perKeyOrder: true, redrive: true },
+  capabilities: { fanOut: true, competingConsumers: true, perKeyOrder: true, redrive: true, replay: false },
   publishWithoutGroup: 'dropped',
 });
