@@ -127,7 +127,8 @@ export interface Capabilities {
    * keeps messages after every existing group has them, so a group created later can read them
    * (Kafka keeps a topic's log for its retention; a NATS JetStream stream with `limits` retention
    * keeps it for `max_age`). False where a message exists only in the queues of the groups that
-   * existed when it was published (RabbitMQ, SQS, memory). Core: `subscribe` and `declare` with
+   * existed when it was published (RabbitMQ, SQS, memory, NATS with the default interest
+   * retention). Core: `subscribe` and `declare` with
    * `startFrom: 'earliest'` fail with `UNSUPPORTED` when false, before the broker is touched.
    * Contract: the `startFrom` cases run when true, and check the refusal when false.
    */
@@ -314,8 +315,9 @@ export interface Transport {
    */
   publish(topic: string, messages: readonly WireMessage[]): Promise<void>;
   /**
-   * Consume `group` of `topic`. Declares the group first (as `declare`, with the subscription's
-   * `ordered` and `startFrom`), so that when it resolves
+   * Consume `group` of `topic`. Declares the group first (as `declare` with the subscription's
+   * `startFrom`; `ordered: true` creates the group ordered and refuses one created unordered where
+   * the broker records it, `ordered: false` joins either), so that when it resolves
    * every message published afterwards reaches the group. Calls `sink` for each delivery;
    * the sink never throws.
    */
