@@ -34,6 +34,7 @@ export class LoopbackTransport implements Transport {
     maxDelayMs: 60_000,
     maxMessageBytes: 16 * 1024 * 1024,
     redrive: false,
+    replay: false,
   };
   readonly #consumers = new Map<string, Consumer>();
 

@@ -23,6 +23,11 @@ describeTransportContract({
     perKeyOrder: true,
     nativeDelay: false,
     redrive: true,
+    replay: true,
+  },
+  skip: {
+    'asking an existing group for another start is TOPOLOGY_CONFLICT':
+      'Kafka records nothing of how a group was created: only committed offsets, whose metadata every commit rewrites (docs/brokers/kafka.md, "Where a new group starts")',
   },
   timeoutMs: 45_000,
   // the reconnect case restarts a Kafka broker of its own (KRaft, one node: the log and the group offsets persist)

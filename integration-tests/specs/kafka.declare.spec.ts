@@ -24,4 +24,39 @@ describe('kafka declare', () => {
       expect(failures, `round ${round + 1}`).toEqual([]);
     }
   });
+
+  // docs/brokers/kafka.md, "A new group's position": Kafka records nothing of how a group was
+  // created, so another start for an existing group is accepted and changes nothing.
+  it("startFrom 'earliest' for an existing group is accepted and keeps its position", {
+    timeout: 120_000,
+  }, async () => {
+    const url = inject('brokers').kafka;
+    const a = await connect(url);
+    const b = await connect(url);
+    open.push(a, b);
+    const topic = freshName('keeps');
+    const until = async (condition: () => boolean) => {
+      const deadline = Date.now() + 60_000;
+      while (!condition()) {
+        if (Date.now() > deadline) throw new Error('timed out');
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
+    await a.declare(topic, ['g']);
+    const { id: old } = await a.publish(topic, 'before');
+    const first: string[] = [];
+    const sub = await a.subscribe(topic, { group: 'g' }, (m) => {
+      first.push(m.id);
+    });
+    await until(() => first.includes(old));
+    await sub.close(); // its offset is committed past 'before'
+    await b.declare(topic, ['g'], { startFrom: 'earliest' });
+    const again: string[] = [];
+    await b.subscribe(topic, { group: 'g', startFrom: 'earliest' }, (m) => {
+      again.push(m.id);
+    });
+    const { id: next } = await a.publish(topic, 'after');
+    await until(() => again.includes(next));
+    expect(again, 'the existing group was not moved back to the start').toEqual([next]);
+  });
 });

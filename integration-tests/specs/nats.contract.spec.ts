@@ -20,6 +20,8 @@ describeTransportContract({
     perKeyOrder: false,
     nativeDelay: true,
     redrive: true,
+    // the default interest retention keeps nothing for a group created later
+    replay: false,
   },
   timeoutMs: 30_000,
   // the reconnect case restarts a nats-server of its own (JetStream file store: streams persist)

@@ -17,7 +17,10 @@ describeTransportContract({
     perKeyOrder: true,
     nativeDelay: true,
     redrive: true,
+    replay: false,
   },
+  // a group queue's x-single-active-consumer (declare with ordered); no start: replay is false
+  recordsGroupSettings: ['ordered'],
   timeoutMs: 30_000,
   // the reconnect case restarts a RabbitMQ node of its own (durable classic queues, persistent messages)
   broker: restartableBroker('rabbitmq', 'queueType=classic'),

@@ -17,7 +17,10 @@ describeTransportContract({
     maxDelayMs: 2 ** 31,
     maxMessageBytes: 128 * 1024 * 1024,
     redrive: true,
+    replay: false,
   },
+  // a group queue's x-single-active-consumer (declare with ordered); no start: replay is false
+  recordsGroupSettings: ['ordered'],
   timeoutMs: 30_000,
   // the reconnect case restarts a RabbitMQ node of its own (durable quorum queues, persistent messages)
   broker: restartableBroker('rabbitmq'),

@@ -23,6 +23,7 @@ describeTransportContract({
     perKeyOrder: false,
     nativeDelay: true,
     redrive: true,
+    replay: false,
     maxMessageBytes: 193_536,
     maxDelayMs: 39_600_000,
   },

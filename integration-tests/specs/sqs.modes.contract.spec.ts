@@ -25,6 +25,7 @@ describeTransportContract({
     competingConsumers: true,
     perKeyOrder: true,
     redrive: true,
+    replay: false,
     maxMessageBytes: 193_536,
   },
   timeoutMs: 45_000,
@@ -57,6 +58,7 @@ describeTransportContract({
     competingConsumers: true,
     perKeyOrder: false,
     redrive: true,
+    replay: false,
     maxMessageBytes: 783_360,
   },
   // standard queues may, rarely, deliver a message twice on their own (docs/concepts.md)

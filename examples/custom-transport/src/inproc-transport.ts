@@ -5,7 +5,9 @@
  * within a process, shutdown); this file only stores messages per group and settles deliveries.
  *
  * What it declares: fan-out and competing consumers, redrive; no per-key order across members (so
- * `ordered: true` is refused by core with `UNSUPPORTED`), retry delays by a timer here.
+ * `ordered: true` is refused by core with `UNSUPPORTED`), no history for a new group (`replay`
+ * false: `startFrom: 'earliest'` is refused by core, so `declare` ignores its options), retry
+ * delays by a timer here.
  */
 import { CarrierError } from '@carrier/core';
 import type {
@@ -107,6 +109,8 @@ export class InprocTransport implements Transport {
     maxDelayMs: 2 ** 31 - 1,
     maxMessageBytes: 256 * 1024,
     redrive: true,
+    // a message is copied into the groups that exist when it is published; nothing keeps history
+    replay: false,
   };
   readonly #members = new Map<Member, Queue>();
   readonly #timers = new Set<NodeJS.Timeout>();

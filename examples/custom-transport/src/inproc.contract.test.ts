@@ -13,6 +13,7 @@ describeTransportContract({
     perKeyOrder: false,
     nativeDelay: false,
     redrive: true,
+    replay: false,
     maxMessageBytes: 256 * 1024,
   },
   // publish() finds no group and keeps the message for no one (src/inproc-transport.ts)

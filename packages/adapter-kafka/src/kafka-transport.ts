@@ -2,6 +2,7 @@ import {
   type Capabilities,
   CarrierError,
   type DeadLetterDelivery,
+  type DeclareOptions,
   type Delivery,
   type Transport,
   type TransportSubscribeOptions,
@@ -80,6 +81,8 @@ export class KafkaTransport implements Transport {
       maxDelayMs: KAFKA_MAX_DELAY_MS,
       maxMessageBytes: settings.messageMaxBytes - RECORD_OVERHEAD_BYTES,
       redrive: true,
+      // a topic keeps its records for retention.ms whoever read them: a new group can start at the oldest
+      replay: true,
     };
     const { replicationFactor, consumerConfig } = settings;
     this.#topology = new Topology({ kafka, admin, options, replicationFactor, consumerConfig });
@@ -105,9 +108,16 @@ export class KafkaTransport implements Transport {
     if (this.#closed) throw closedError();
   }
 
-  async declare(topic: string, groups: readonly string[]): Promise<void> {
+  /**
+   * The topic, each group's retry and dead-letter topics, and a new group's position: its committed
+   * offsets at the topic's end (`startFrom` `'now'` or absent) or at each partition's low watermark
+   * (`'earliest'`). An existing group keeps its position whatever `startFrom` says (Kafka records
+   * nothing of how a group was created, so a different start cannot be detected). `ordered` needs
+   * nothing at creation: a partition is consumed by one member of the group at a time.
+   */
+  async declare(topic: string, groups: readonly string[], options: DeclareOptions = {}): Promise<void> {
     this.#ensureOpen();
-    await this.#topology.declare(topic, groups);
+    await this.#topology.declare(topic, groups, options.startFrom);
   }
 
   async publish(topic: string, messages: readonly WireMessage[]): Promise<void> {
@@ -123,7 +133,7 @@ export class KafkaTransport implements Transport {
     sink: (delivery: Delivery) => void,
   ): Promise<TransportSubscription> {
     this.#ensureOpen();
-    await this.declare(topic, [group]);
+    await this.declare(topic, [group], { startFrom: options.startFrom });
     const retry = retryTopic(topic, group);
     const copy = this.#producer.copy.bind(this.#producer);
     const receiver = this.#receiver(consumerGroupId(topic, group), `consumer of ${topic}/${group}`, {

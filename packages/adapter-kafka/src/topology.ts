@@ -1,3 +1,4 @@
+import type { StartFrom } from '@carrier/core';
 import { describeError, OncePerKey, retrying as retryingWith } from '@carrier/core/kit';
 import type { Admin, ConsumerConfig, Kafka } from 'kafkajs';
 import { kafkaError, retriable, retrying } from './errors.js';
@@ -47,8 +48,13 @@ export class Topology {
     this.#settings = settings;
   }
 
-  /** Ensures `topic` and, for each group, its retry and dead-letter topics and its position. */
-  async declare(topic: string, groups: readonly string[]): Promise<void> {
+  /**
+   * Ensures `topic` and, for each group, its retry and dead-letter topics and its position. A new
+   * group starts at the topic's low watermark (its oldest retained record) for `'earliest'`, else
+   * at its end (see {@link Topology.positionGroup}). A group with a position keeps it whatever
+   * `startFrom` says: Kafka records nothing of how a group was created (docs/brokers/kafka.md).
+   */
+  async declare(topic: string, groups: readonly string[], startFrom?: StartFrom): Promise<void> {
     // only a topic created by this very declaration starts its groups at its start: a topic an
     // earlier publish created holds messages no group existed for, which a new group must not get
     let ran = false;
@@ -60,7 +66,7 @@ export class Topology {
     await Promise.all(
       groups.map(async (group) => {
         await this.ensureGroupTopics(topic, group);
-        await this.#positionGroup(topic, group, createdNow);
+        await this.#positionGroup(topic, group, createdNow || startFrom === 'earliest');
       }),
     );
   }
@@ -172,22 +178,22 @@ export class Topology {
 
   /**
    * Fixes a new group's position on `topic` by committing offsets for the partitions it has none
-   * for: the start of a topic created by this declaration (not by an earlier publish), else the
-   * current end. From then on
+   * for: the low watermark of each partition when `fromStart` (a topic created by this declaration,
+   * not by an earlier publish, or `startFrom: 'earliest'`), else the current end. From then on
    * every message published reaches the group, with or without running members. A group with
    * members already has a position (Kafka refuses the commit then, which is fine).
    */
-  #positionGroup(topic: string, group: string, topicCreated: boolean): Promise<void> {
+  #positionGroup(topic: string, group: string, fromStart: boolean): Promise<void> {
     return this.#positioned.run(`${topic}\u0000${group}`, async () => {
       try {
-        await retrying(() => this.#fixPosition(topic, group, topicCreated));
+        await retrying(() => this.#fixPosition(topic, group, fromStart));
       } catch (cause) {
         throw kafkaError('CONNECTION', `cannot fix the position of group ${group} on ${topic}`, cause);
       }
     });
   }
 
-  async #fixPosition(topic: string, group: string, topicCreated: boolean): Promise<void> {
+  async #fixPosition(topic: string, group: string, fromStart: boolean): Promise<void> {
     const { admin } = this.#settings;
     const groupId = consumerGroupId(topic, group);
     const missing = await this.#partitionsWithoutOffsets(groupId, topic);
@@ -198,7 +204,7 @@ export class Topology {
     const ends = await admin.fetchTopicOffsets(topic);
     const offsets = ends
       .filter((p) => missing.has(p.partition))
-      .map((p) => ({ topic, partition: p.partition, offset: topicCreated ? p.low : p.high }));
+      .map((p) => ({ topic, partition: p.partition, offset: fromStart ? p.low : p.high }));
     await this.#commitAsMember(groupId, topic, offsets);
     if ((await this.#partitionsWithoutOffsets(groupId, topic)).size > 0) {
       throw Object.assign(new Error('the broker did not keep the initial offsets'), { retriable: true });

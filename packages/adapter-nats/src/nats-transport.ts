@@ -1,6 +1,7 @@
 import type {
   Capabilities,
   DeadLetterDelivery,
+  DeclareOptions,
   Delivery,
   Transport,
   TransportFactoryOptions,
@@ -80,6 +81,9 @@ export class NatsTransport implements Transport {
       maxDelayMs: MAX_DELAY_MS,
       maxMessageBytes: Math.max(1, link.maxPayload - HEADER_RESERVE_BYTES),
       redrive: true,
+      // a limits stream keeps every message for max_age whoever acknowledged it; an interest stream
+      // deletes a message once the groups that existed when it was published acknowledged it
+      replay: settings.retention === 'limits',
     };
   }
 
@@ -100,9 +104,19 @@ export class NatsTransport implements Transport {
     if (this.#closed || this.#link.nc.isClosed()) throw fail('CLOSED', 'nats connection is closed');
   }
 
-  async declare(topic: string, groups: readonly string[]): Promise<void> {
+  /**
+   * The topic's stream and each group's durable consumer. `startFrom: 'earliest'` creates a group's
+   * consumer with `deliver_policy: all` (only with `retention=limits`: `capabilities.replay`), else
+   * `new`; `startFrom` given and an existing consumer with the other policy: `TOPOLOGY_CONFLICT`.
+   * `ordered` is refused by core (`perKeyOrder` is false); `ordered: false` needs nothing.
+   */
+  async declare(topic: string, groups: readonly string[], options: DeclareOptions = {}): Promise<void> {
     this.#ensureOpen();
-    await this.#topology.declare(topic, groups);
+    if (options.ordered) throw fail('UNSUPPORTED', 'nats cannot keep per-key order across a group');
+    if (options.startFrom === 'earliest' && !this.capabilities.replay) {
+      throw fail('UNSUPPORTED', 'nats with retention=interest keeps no history for a new group');
+    }
+    await this.#topology.declare(topic, groups, options.startFrom);
   }
 
   /** @throws CarrierError `MESSAGE_TOO_LARGE` (nothing sent), `PUBLISH_FAILED` with per-message failures. */
@@ -119,8 +133,7 @@ export class NatsTransport implements Transport {
     sink: (delivery: Delivery) => void,
   ): Promise<TransportSubscription> {
     this.#ensureOpen();
-    if (options.ordered) throw fail('UNSUPPORTED', 'nats cannot keep per-key order across a group');
-    await this.declare(topic, [group]);
+    await this.declare(topic, [group], { ordered: options.ordered, startFrom: options.startFrom });
     const stream = topicStream(topic);
     const consumer = consumerName(group);
     try {

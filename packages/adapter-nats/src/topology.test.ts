@@ -133,4 +133,17 @@ describe('Topology', () => {
     });
     expect((await rejection(topology.topicStream('t'))).code).toBe('TOPOLOGY_CONFLICT');
   });
+
+  it("startFrom 'earliest' creates the group's consumer with deliver_policy all; another start conflicts", async () => {
+    const { topology, consumers } = setup();
+    await topology.declare('t', ['replayed'], 'earliest');
+    await topology.declare('t', ['fresh']);
+    expect(consumers.get('CARRIER_t/replayed')).toMatchObject({ deliver_policy: 'all' });
+    expect(consumers.get('CARRIER_t/fresh')).toMatchObject({ deliver_policy: 'new' });
+    expect((await rejection(topology.declare('t', ['replayed'], 'now'))).code).toBe('TOPOLOGY_CONFLICT');
+    expect((await rejection(topology.declare('t', ['fresh'], 'earliest'))).code).toBe('TOPOLOGY_CONFLICT');
+    // no start asked: either is accepted
+    await topology.declare('t', ['replayed', 'fresh']);
+    await topology.declare('t', ['replayed'], 'earliest');
+  });
 });

@@ -1,3 +1,4 @@
+import type { StartFrom } from '@carrier/core';
 import { OncePerKey } from '@carrier/core/kit';
 import {
   AckPolicy,
@@ -41,8 +42,10 @@ interface ConsumerSpec {
   readonly stream: string;
   readonly name: string;
   readonly filters: string[];
-  /** `deliver_policy: all` (dead letters) instead of `new` (groups). */
+  /** `deliver_policy: all` (dead letters, groups starting at `'earliest'`) instead of `new`. */
   readonly deliverAll: boolean;
+  /** The start an existing consumer must have (absent: any). */
+  readonly expect?: StartFrom | undefined;
   /** The consumer's description. */
   readonly what: string;
 }
@@ -56,7 +59,7 @@ interface ConsumerSpec {
 export class Topology {
   readonly #link: Link;
   readonly #streams = new OncePerKey<void>();
-  readonly #consumers = new OncePerKey<void>();
+  readonly #consumers = new OncePerKey<string>();
 
   constructor(link: Link) {
     this.#link = link;
@@ -64,14 +67,18 @@ export class Topology {
 
   /**
    * The topic's stream, its dead-letter stream when `groups` is not empty, and each group's
-   * consumer and dead-letter consumer.
+   * consumer and dead-letter consumer. A new group's consumer starts where `startFrom` says
+   * (`deliver_policy` `new` for `'now'` and absent, `all` for `'earliest'`); `startFrom` given and an
+   * existing consumer with the other `deliver_policy` is a conflict.
    *
    * @throws CarrierError `TOPOLOGY_CONFLICT`, `CONNECTION`, `TIMEOUT` or `CLOSED`.
    */
-  async declare(topic: string, groups: readonly string[]): Promise<void> {
+  async declare(topic: string, groups: readonly string[], startFrom?: StartFrom): Promise<void> {
     await this.topicStream(topic);
     if (groups.length > 0) await this.#deadLetterStream(topic);
-    await Promise.all(groups.flatMap((g) => [this.#group(topic, g), this.#deadLetterGroup(topic, g)]));
+    await Promise.all(
+      groups.flatMap((g) => [this.#group(topic, g, startFrom), this.#deadLetterGroup(topic, g)]),
+    );
   }
 
   /** Stream `CARRIER_<topic>` on `carrier.<topic>` and the topic's redrive subjects. */
@@ -122,12 +129,13 @@ export class Topology {
     });
   }
 
-  #group(topic: string, group: string): Promise<void> {
+  #group(topic: string, group: string, startFrom: StartFrom | undefined): Promise<void> {
     return this.#consumer(() => this.topicStream(topic), {
       stream: topicStream(topic),
       name: consumerName(group),
       filters: [topicSubject(topic), redriveSubject(topic, group)],
-      deliverAll: false,
+      deliverAll: startFrom === 'earliest',
+      expect: startFrom,
       what: `Carrier group ${group} of topic ${topic}`,
     });
   }
@@ -146,11 +154,19 @@ export class Topology {
     return this.#streams.run(spec.name, () => this.#ensureStream(spec));
   }
 
-  #consumer(stream: () => Promise<void>, spec: ConsumerSpec): Promise<void> {
-    return this.#consumers.run(`${spec.stream}/${spec.name}`, async () => {
+  async #consumer(stream: () => Promise<void>, spec: ConsumerSpec): Promise<void> {
+    const policy = await this.#consumers.run(`${spec.stream}/${spec.name}`, async () => {
       await stream();
-      await this.#ensureConsumer(spec);
+      return this.#ensureConsumer(spec);
     });
+    if (spec.expect === undefined) return;
+    const expected = spec.expect === 'earliest' ? DeliverPolicy.All : DeliverPolicy.New;
+    if (policy !== expected) {
+      throw fail(
+        'TOPOLOGY_CONFLICT',
+        `${spec.what} exists with deliver_policy ${policy}: it cannot start from ${spec.expect} (a group's start is fixed when it is created)`,
+      );
+    }
   }
 
   async #ensureStream(spec: StreamSpec): Promise<void> {
@@ -188,15 +204,22 @@ export class Topology {
     }
   }
 
-  async #ensureConsumer(spec: ConsumerSpec): Promise<void> {
+  /** The consumer's `deliver_policy` as the server has it. */
+  async #deliverPolicy(stream: string, name: string): Promise<string> {
+    const info = await this.#link.jsm.consumers.info(stream, name);
+    return info.config.deliver_policy;
+  }
+
+  /** Creates the consumer unless it exists; resolves with its `deliver_policy`. */
+  async #ensureConsumer(spec: ConsumerSpec): Promise<string> {
     const { stream, name, filters } = spec;
     try {
-      await this.#link.jsm.consumers.info(stream, name);
-      return;
+      return await this.#deliverPolicy(stream, name);
     } catch (error) {
       if (apiCode(error) !== API.consumerNotFound)
         throw this.#link.wrap(error, `cannot inspect consumer ${stream}/${name}`);
     }
+    const deliverPolicy = spec.deliverAll ? DeliverPolicy.All : DeliverPolicy.New;
     try {
       await this.#link.jsm.consumers.add(stream, {
         durable_name: name,
@@ -206,14 +229,22 @@ export class Topology {
         ack_wait: nanos(this.#link.settings.ackWaitMs),
         max_ack_pending: this.#link.settings.maxAckPending,
         max_deliver: -1,
-        deliver_policy: spec.deliverAll ? DeliverPolicy.All : DeliverPolicy.New,
+        deliver_policy: deliverPolicy,
         replay_policy: ReplayPolicy.Instant,
         ...(filters.length === 1 ? { filter_subject: filters[0] } : { filter_subjects: filters }),
       });
     } catch (error) {
       const code = apiCode(error);
-      if (code === API.consumerExists || code === API.consumerAlreadyExists) return;
+      if (code === API.consumerExists || code === API.consumerAlreadyExists) {
+        // another client created it meanwhile, possibly with another start
+        try {
+          return await this.#deliverPolicy(stream, name);
+        } catch (again) {
+          throw this.#link.wrap(again, `cannot inspect consumer ${stream}/${name}`);
+        }
+      }
       throw refused(error, `cannot create consumer ${stream}/${name}`, this.#link.wrap);
     }
+    return deliverPolicy;
   }
 }

@@ -44,6 +44,9 @@ export const createTransport: TransportFactory = async (
     maxDelayMs: MAX_DELAY_MS,
     maxMessageBytes: settings.maxMessageBytes ?? defaultMaxMessageBytes(version),
     redrive: true,
+    // a message is routed to the queues bound when it is published, and a queue deletes what it
+    // delivered: a new group's queue has no history
+    replay: false,
   };
   return new RabbitTransport({ settings, manager, receivers, capabilities, onError: options.onError });
 };

@@ -1,6 +1,7 @@
 import type {
   Capabilities,
   DeadLetterDelivery,
+  DeclareOptions,
   Delivery,
   Transport,
   TransportSubscribeOptions,
@@ -74,10 +75,22 @@ export class RabbitTransport implements Transport {
     return promise;
   }
 
-  async declare(topic: string, groups: readonly string[]): Promise<void> {
+  /**
+   * The topic's exchange and each group's queues. `options.ordered: true` creates a new group's
+   * queue with `x-single-active-consumer` (so an ordered group exists before its first member);
+   * `ordered` given (true or false) and an existing queue in the other mode: `TOPOLOGY_CONFLICT`.
+   * `ordered` absent accepts either. `startFrom` can only be `'now'` here (`capabilities.replay` is
+   * false: a queue holds only what was published while it was bound).
+   */
+  async declare(topic: string, groups: readonly string[], options: DeclareOptions = {}): Promise<void> {
+    if (options.startFrom === 'earliest') {
+      throw rabbitError('UNSUPPORTED', 'rabbitmq keeps no history for a new group (startFrom: earliest)');
+    }
     const session = await this.#current();
     await session.topology.exchange(topic);
-    await Promise.all(groups.map((group) => session.topology.group(topic, group, false)));
+    const ordered = options.ordered ?? false;
+    const strict = options.ordered !== undefined;
+    await Promise.all(groups.map((group) => session.topology.group(topic, group, ordered, strict)));
   }
 
   publish(topic: string, messages: readonly WireMessage[]): Promise<void> {

@@ -147,13 +147,14 @@ export class Topology {
    * The group's queue (bound to the exchange with `#`) and its dead-letter queue, and for an ordered
    * group its release ledger. A new group queue gets `x-single-active-consumer` when `ordered`. An
    * existing queue is accepted with either mode, except that an ordered subscription cannot use a
-   * queue declared for competing consumers. Resolves with the mode the queue has.
+   * queue declared for competing consumers, and a `strict` call (a `declare` that named `ordered`)
+   * accepts only the mode it asks for. Resolves with the mode the queue has.
    *
    * @throws CarrierError `TOPOLOGY_CONFLICT` when existing queues have other arguments (another queue
-   *   type, say), or when `ordered` is asked of a competing-consumers queue; `CONNECTION` when the
-   *   declaration failed otherwise.
+   *   type, say), when `ordered` is asked of a competing-consumers queue, or when a `strict`
+   *   unordered call meets an ordered one; `CONNECTION` when the declaration failed otherwise.
    */
-  async group(topic: string, group: string, ordered: boolean): Promise<GroupMode> {
+  async group(topic: string, group: string, ordered: boolean, strict = false): Promise<GroupMode> {
     await this.exchange(topic);
     const queue = groupQueueName(topic, group);
     const mode = await this.#groups.run(queue, async () => {
@@ -166,6 +167,12 @@ export class Topology {
       throw rabbitError(
         'TOPOLOGY_CONFLICT',
         `group ${group} of ${topic} was created for competing consumers (queue ${queue} has no x-single-active-consumer); an ordered subscription needs a new group or the queue deleted`,
+      );
+    }
+    if (strict && !ordered && mode === 'ordered') {
+      throw rabbitError(
+        'TOPOLOGY_CONFLICT',
+        `group ${group} of ${topic} was created ordered (queue ${queue} has x-single-active-consumer); it cannot be declared with ordered: false`,
       );
     }
     return mode;

@@ -4,6 +4,7 @@ import {
   type Capabilities,
   CarrierError,
   type DeadLetterDelivery,
+  type DeclareOptions,
   type Delivery,
   type Transport,
   type TransportSubscribeOptions,
@@ -74,6 +75,8 @@ export class SqsTransport implements Transport {
       maxDelayMs: SQS_MAX_DELAY_MS,
       maxMessageBytes: maxMessageBytes(this.#producer.limit),
       redrive: true,
+      // SQS deletes what a group consumed and SNS keeps nothing: a new group's queue has no history
+      replay: false,
     };
   }
 
@@ -81,7 +84,12 @@ export class SqsTransport implements Transport {
     if (this.#closed) throw closedError();
   }
 
-  async declare(topic: string, groups: readonly string[]): Promise<void> {
+  /**
+   * The topic and each group's queues. `options.ordered` needs nothing at creation (a FIFO queue
+   * keeps per-key order for every group; a standard queue has none, and core refuses `ordered`
+   * there); `startFrom` can only be `'now'` (`capabilities.replay` is false).
+   */
+  async declare(topic: string, groups: readonly string[], _options?: DeclareOptions): Promise<void> {
     this.#ensureOpen();
     if (!this.#settings.sns && groups.length > 1) {
       throw new CarrierError('UNSUPPORTED', 'queue-only mode (sns=false) has one group per topic', {

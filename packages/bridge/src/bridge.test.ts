@@ -370,4 +370,15 @@ describe('bridge on memory://', () => {
       code: 'UNSUPPORTED',
     });
   });
+
+  it('fromBeginning on a source that keeps no history is refused with a clear UNSUPPORTED', async () => {
+    const options = { to: 'memory://', topics: [fresh('t')], group: 'g', fromBeginning: true };
+    const error = await bridge({ ...options, from: `memory://${fresh('nohistory')}` }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(CarrierError);
+    expect(error).toMatchObject({ code: 'UNSUPPORTED' });
+    expect(String(error)).toMatch(/--from-beginning: the source \(memory\) keeps no history/);
+  });
 });

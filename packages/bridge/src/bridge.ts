@@ -51,6 +51,15 @@ export interface BridgeOptions {
   readonly concurrency?: number | undefined;
   /** Most messages per target `publishBatch`. Default 256. */
   readonly maxBatch?: number | undefined;
+  /**
+   * Create the bridge's group (and the verify group) on the source at `startFrom: 'earliest'`, so the
+   * first run also copies the history the source still retains, oldest first. Needs
+   * `capabilities.replay` on the source (Kafka; NATS with `retention=limits`): elsewhere `bridge()`
+   * rejects with `UNSUPPORTED` before declaring anything. It applies when the group is created: a
+   * restarted bridge resumes where its group stopped. Default false (the group gets what is
+   * published from its creation on).
+   */
+  readonly fromBeginning?: boolean | undefined;
   /** Ask the source for per-key order across all bridge processes (needs `perKeyOrder`). Default false. */
   readonly ordered?: boolean | undefined;
   /** Milliseconds between `onProgress` calls; 0 turns them off. Default 5000. */
@@ -148,8 +157,9 @@ class RunningBridge implements Bridge {
     const concurrency = positive('concurrency', this.#options.concurrency, DEFAULT_CONCURRENCY);
     const sourceGroups = verifyGroup ? [group, verifyGroup] : [group];
     const targetDeclared = [...targetGroups, ...(verifyGroup ? [verifyGroup] : [])];
+    const startFrom = this.#startFrom();
     for (const route of this.routes) {
-      await this.#source.declare(route.from, sourceGroups);
+      await this.#source.declare(route.from, sourceGroups, { startFrom });
       if (targetDeclared.length > 0) await this.#target.declare(route.to, targetDeclared);
     }
     // Retries are the bridge's own (it waits for the target while it runs); core only redelivers
@@ -182,6 +192,20 @@ class RunningBridge implements Bridge {
       this.#timer = setInterval(() => onProgress(this.#meter.snapshot(this.#state, true)), interval);
       this.#timer.unref();
     }
+  }
+
+  /** `'earliest'` for `fromBeginning` (refused without `replay` on the source), else absent. */
+  #startFrom(): 'earliest' | undefined {
+    if (!this.#options.fromBeginning) return undefined;
+    const { capabilities, transportName } = this.#source;
+    if (!capabilities.replay) {
+      throw new CarrierError(
+        'UNSUPPORTED',
+        `--from-beginning: the source (${transportName}) keeps no history a new group could start from (capabilities.replay is false); only Kafka and NATS with retention=limits do`,
+        { transport: transportName },
+      );
+    }
+    return 'earliest';
   }
 
   async #copy(route: TopicRoute, message: Message): Promise<void> {
@@ -293,7 +317,10 @@ class RunningBridge implements Bridge {
  * Resolves once every group is durably in place on both sides and consumption started.
  *
  * @throws CarrierError `INVALID_ARGUMENT`/`INVALID_NAME` for bad options, `CONNECTION` when a
- *   broker cannot be reached, `UNSUPPORTED` when the source cannot fan out to a verify group.
+ *   broker cannot be reached, `UNSUPPORTED` when the source cannot fan out to a verify group or
+ *   cannot start a group at its history (`fromBeginning` without `capabilities.replay`);
+ *   `TOPOLOGY_CONFLICT` when `fromBeginning` names a group the source recorded with another start
+ *   (NATS).
  */
 export async function bridge(options: BridgeOptions): Promise<Bridge> {
   const routes = parseRoutes(options.topics);

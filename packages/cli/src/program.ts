@@ -274,6 +274,10 @@ function addBridgeMoveOptions(command: Command): Command {
       collect,
       [],
     )
+    .option(
+      '--from-beginning',
+      "create the bridge's source group at the source's retained history (Kafka, NATS retention=limits), not at now",
+    )
     .option('--concurrency <n>', 'messages copied at once per topic', intArg('--concurrency'), 256)
     .option('--batch <n>', 'most messages per target publish', intArg('--batch'), 256)
     .option(

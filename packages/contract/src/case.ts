@@ -55,6 +55,8 @@ export interface RestartableBroker {
    */
   readonly persistsAcrossRestart: boolean;
 }
+/** A setting fixed when a group is created (see `TransportContractOptions.recordsGroupSettings`). */
+export type GroupSetting = 'startFrom' | 'ordered';
 
 /** How to reach the transport under test, and what the suite cannot read from `capabilities`. */
 export interface TransportContractOptions {
@@ -99,6 +101,13 @@ export interface TransportContractOptions {
    * harness that cannot give one): that case is skipped with that reason.
    */
   broker?: RestartableBroker;
+  /**
+   * What the broker records of how a group was created, so that asking an existing group for
+   * another setting is `TOPOLOGY_CONFLICT`: `startFrom` (NATS: the consumer's `deliver_policy`),
+   * `ordered` (RabbitMQ: the queue's `x-single-active-consumer`). The conflict case of a setting
+   * not listed is skipped with that reason (Kafka records neither: docs/brokers/kafka.md).
+   */
+  recordsGroupSettings?: readonly GroupSetting[];
   /** Run only the cases with these names (the others are reported as skipped, "not selected"). */
   only?: readonly string[];
   /**
@@ -119,6 +128,11 @@ export type CaseNeed =
   | 'competingConsumers'
   | 'perKeyOrder'
   | 'redrive'
+  | 'replay'
+  /** `recordsGroupSettings` lists `startFrom`. */
+  | 'startFromRecorded'
+  /** `recordsGroupSettings` lists `ordered`. */
+  | 'orderedRecorded'
   /** `url` (not only `connect`): the case wraps the transport to watch deliveries and settlements. */
   | 'url'
   /** The full profile (`CARRIER_CONTRACT_PROFILE=full`). */

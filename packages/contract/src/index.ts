@@ -4,6 +4,7 @@ export {
   type ContractCase,
   type ContractProfile,
   type ContractSizes,
+  type GroupSetting,
   PROFILE_SIZES,
   type PublishWithoutGroup,
   type RestartableBroker,

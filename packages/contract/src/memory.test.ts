@@ -4,7 +4,7 @@ import { describeTransportContract } from './runner.js';
 describeTransportContract({
   name: 'memory',
   url: 'memory://contract',
-  capabilities: { fanOut: true, competingConsumers: true, perKeyOrder: true, redrive: true },
+  capabilities: { fanOut: true, competingConsumers: true, perKeyOrder: true, redrive: true, replay: false },
   publishWithoutGroup: 'dropped',
   skip: { [brokerRestart.name]: 'no broker to restart: the memory transport lives in the process' },
 });

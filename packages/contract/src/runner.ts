@@ -97,6 +97,13 @@ class Suite {
         return options.broker.persistsAcrossRestart
           ? undefined
           : 'the broker keeps nothing across a restart (`broker.persistsAcrossRestart: false`)';
+      case 'startFromRecorded':
+      case 'orderedRecorded': {
+        const setting = need === 'startFromRecorded' ? 'startFrom' : 'ordered';
+        return options.recordsGroupSettings?.includes(setting)
+          ? undefined
+          : `the broker does not record a group's ${setting} (\`recordsGroupSettings\`): a different one cannot be detected`;
+      }
       default: {
         this.#capabilities ??= (await this.carrier()).capabilities;
         return this.#capabilities[need] ? undefined : `capabilities.${need} is false`;

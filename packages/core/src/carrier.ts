@@ -4,6 +4,7 @@ import { consumerSettings } from './consumer-settings.js';
 import { deadLetterQueue } from './dead-letters.js';
 import type { ManagedSubscription } from './engine.js';
 import { CarrierError } from './errors.js';
+import { checkOrdered, checkStartFrom } from './group-start.js';
 import type {
   BatchEntry,
   DeadLetterQueue,
@@ -14,7 +15,7 @@ import type {
   Subscription,
 } from './message.js';
 import { validateContentType, validateHeaders, validateName } from './names.js';
-import type { Capabilities, Transport, WireMessage } from './transport.js';
+import type { Capabilities, DeclareOptions, Transport, WireMessage } from './transport.js';
 import { isWellFormed } from './unicode.js';
 
 /**
@@ -134,17 +135,37 @@ export class Carrier {
   /**
    * Create the topic and the given groups durably, so each group buffers every message published
    * from now on even before any consumer runs. Idempotent.
+   *
+   * `options.startFrom` says where a group created by this call starts: `'now'` (the default) gets
+   * what is published from now on; `'earliest'` also gets the messages the broker still retains
+   * from before it existed. `options.ordered: true` creates the groups for
+   * `subscribe({ ordered: true })`, so an ordered group can exist before its first member
+   * (RabbitMQ fixes it when the queue is created; elsewhere it only checks
+   * `capabilities.perKeyOrder`). Both apply to groups created now; given, they must match how an
+   * existing group was created, where the broker records it. Absent, any existing group is
+   * accepted.
+   *
+   * @throws CarrierError `INVALID_NAME`, `INVALID_ARGUMENT` for bad options; `UNSUPPORTED` for
+   *   several groups without `capabilities.fanOut`, `ordered: true` without
+   *   `capabilities.perKeyOrder`, `startFrom: 'earliest'` without `capabilities.replay` (all
+   *   before the broker is touched); `TOPOLOGY_CONFLICT` for a group that exists with another
+   *   `startFrom` or `ordered`, where the broker records it (docs/brokers/*.md); `CLOSED`.
    */
-  async declare(topic: string, groups: readonly string[]): Promise<void> {
+  async declare(topic: string, groups: readonly string[], options: DeclareOptions = {}): Promise<void> {
     this.#ensureOpen();
     validateName('topic', topic);
+    if (!Array.isArray(groups)) throw new CarrierError('INVALID_ARGUMENT', 'groups must be an array');
     for (const group of groups) validateName('group', group);
+    if (!options || typeof options !== 'object')
+      throw new CarrierError('INVALID_ARGUMENT', 'options must be an object');
     if (groups.length > 1 && !this.capabilities.fanOut) {
       throw new CarrierError('UNSUPPORTED', `${this.#transport.name} has no fan-out: one group per topic`, {
         transport: this.#transport.name,
       });
     }
-    await this.#transport.declare(topic, groups);
+    const ordered = checkOrdered(this.#transport, options.ordered);
+    const startFrom = checkStartFrom(this.#transport, options.startFrom);
+    await this.#transport.declare(topic, groups, { ordered, startFrom });
   }
 
   /**
@@ -156,10 +177,15 @@ export class Carrier {
    * `retry.maxAttempts` (its earlier consumers died or lost their lease before settling it) unless
    * `deadLetter: false`. The handler's `message.signal` aborts when the lease on the message is lost.
    *
+   * `options.startFrom` applies when this subscribe creates the group, and if given must match an
+   * existing group's start where the broker records it (see `declare`).
+   *
    * @throws CarrierError `INVALID_NAME`, `INVALID_ARGUMENT` for bad options; `UNSUPPORTED` for
-   *   `ordered: true` without `capabilities.perKeyOrder`, or a retry policy whose longest real delay
+   *   `ordered: true` without `capabilities.perKeyOrder`, `startFrom: 'earliest'` without
+   *   `capabilities.replay`, or a retry policy whose longest real delay
    *   exceeds `capabilities.maxDelayMs` (with `deadLetter: false` that is `retry.maxDelayMs`, since
-   *   retries never stop); `CLOSED` after `close()` or `abort()`.
+   *   retries never stop); `TOPOLOGY_CONFLICT` for a group that exists with another `startFrom` or
+   *   `ordered`, where the broker records it; `CLOSED` after `close()` or `abort()`.
    */
   async subscribe<Body = unknown>(
     topic: string,

@@ -1,6 +1,7 @@
 import { DEFAULT_RETRY, longestRetryDelay, type RetryPolicy } from './backoff.js';
 import type { ConsumerSettings } from './consumer.js';
 import { CarrierError } from './errors.js';
+import { checkOrdered, checkStartFrom } from './group-start.js';
 import type { SubscribeOptions } from './message.js';
 import type { Transport } from './transport.js';
 
@@ -31,22 +32,11 @@ function retryPolicy(options: SubscribeOptions): RetryPolicy {
 }
 
 /**
- * Refuses what the transport cannot give (`UNSUPPORTED`): per-key order across the group without
- * `capabilities.perKeyOrder`, and a retry policy whose longest real delay exceeds
+ * Refuses (`UNSUPPORTED`) a retry policy whose longest real delay exceeds
  * `capabilities.maxDelayMs` — never clamped silently.
  */
-function checkCapabilities(
-  transport: Transport,
-  ordered: boolean,
-  retry: RetryPolicy,
-  deadLetter: boolean,
-): void {
+function checkRetryDelays(transport: Transport, retry: RetryPolicy, deadLetter: boolean): void {
   const { capabilities, name } = transport;
-  if (ordered && !capabilities.perKeyOrder) {
-    throw new CarrierError('UNSUPPORTED', `${name} cannot keep per-key order across a group`, {
-      transport: name,
-    });
-  }
   // The longest delay the policy will really ask for: without dead letters retries go on forever
   // and grow to maxDelayMs.
   const longest = longestRetryDelay(retry, deadLetter);
@@ -63,8 +53,9 @@ function checkCapabilities(
  * The settings of one consumer from `subscribe`'s options (group name already validated):
  * defaults filled in, numbers checked, capabilities checked.
  *
- * @throws CarrierError `INVALID_ARGUMENT` for a bad number, `UNSUPPORTED` for what the transport
- *   cannot give.
+ * @throws CarrierError `INVALID_ARGUMENT` for a bad number or option, `UNSUPPORTED` for what the
+ *   transport cannot give (`ordered` without `perKeyOrder`, `startFrom: 'earliest'` without
+ *   `replay`, a retry delay over `maxDelayMs`).
  */
 export function consumerSettings(
   topic: string,
@@ -75,9 +66,21 @@ export function consumerSettings(
   const concurrency = positiveInteger('concurrency', options.concurrency, 1);
   const prefetch = positiveInteger('prefetch', options.prefetch, concurrency);
   const retry = retryPolicy(options);
-  const ordered = options.ordered ?? false;
+  const ordered = checkOrdered(transport, options.ordered) ?? false;
+  const startFrom = checkStartFrom(transport, options.startFrom);
   const deadLetter = options.deadLetter ?? true;
-  checkCapabilities(transport, ordered, retry, deadLetter);
+  checkRetryDelays(transport, retry, deadLetter);
   const decode = options.decode ?? true;
-  return { topic, group: options.group, concurrency, prefetch, ordered, retry, deadLetter, decode, onError };
+  return {
+    topic,
+    group: options.group,
+    concurrency,
+    prefetch,
+    ordered,
+    startFrom,
+    retry,
+    deadLetter,
+    decode,
+    onError,
+  };
 }

@@ -3,7 +3,7 @@ import { decodeBody } from './codec.js';
 import { admit, type Decision, decide, type Outcome } from './decision.js';
 import { type ManagedSubscription, SubscriptionEngine, settleOnce } from './engine.js';
 import type { Handler, Message } from './message.js';
-import type { Delivery, Transport, WireMessage } from './transport.js';
+import type { Delivery, StartFrom, Transport, WireMessage } from './transport.js';
 
 /** Settings of one consumer, resolved by the carrier. */
 export interface ConsumerSettings {
@@ -12,6 +12,8 @@ export interface ConsumerSettings {
   readonly concurrency: number;
   readonly prefetch: number;
   readonly ordered: boolean;
+  /** Absent: not asked for (a new group starts at `'now'`, an existing one is accepted as it is). */
+  readonly startFrom: StartFrom | undefined;
   readonly retry: RetryPolicy;
   readonly deadLetter: boolean;
   readonly decode: boolean;
@@ -76,7 +78,11 @@ export class Consumer implements ManagedSubscription {
     const subscription = await this.transport.subscribe(
       this.topic,
       this.group,
-      { prefetch: this.settings.prefetch, ordered: this.settings.ordered },
+      {
+        prefetch: this.settings.prefetch,
+        ordered: this.settings.ordered,
+        startFrom: this.settings.startFrom,
+      },
       (delivery) => this.#engine.accept(delivery),
     );
     this.#engine.attach(subscription);

@@ -1,4 +1,5 @@
 import type { RetryPolicy } from './backoff.js';
+import type { StartFrom } from './transport.js';
 
 /** A received message, decoded. */
 export interface Message<Body = unknown> {
@@ -78,6 +79,16 @@ export interface SubscribeOptions {
    * after later messages of its key.
    */
   ordered?: boolean | undefined;
+  /**
+   * Where the group starts if this subscribe creates it: `'now'` (default) gets what is published
+   * from now on; `'earliest'` also gets what the broker still retains from before, oldest first.
+   * `'earliest'` throws `UNSUPPORTED` when `capabilities.replay` is false (RabbitMQ, SQS, memory).
+   * A group that exists keeps its position; asking it for the other start throws
+   * `TOPOLOGY_CONFLICT` where the broker records how the group was created (NATS; not Kafka, see
+   * docs/brokers/kafka.md). Absent: a new group starts at `'now'`, an existing one is joined
+   * whatever its start (so later members need not repeat it).
+   */
+  startFrom?: StartFrom | undefined;
   /** Retry policy; each field defaults to `DEFAULT_RETRY`. */
   retry?: Partial<RetryPolicy> | undefined;
   /**

@@ -122,6 +122,47 @@ export interface Capabilities {
    * repository supports it).
    */
   readonly redrive: boolean;
+  /**
+   * A new group can start at the topic's retained history (`startFrom: 'earliest'`): the broker
+   * keeps messages after every existing group has them, so a group created later can read them
+   * (Kafka keeps a topic's log for its retention; a NATS JetStream stream with `limits` retention
+   * keeps it for `max_age`). False where a message exists only in the queues of the groups that
+   * existed when it was published (RabbitMQ, SQS, memory, NATS with the default interest
+   * retention). Core: `subscribe` and `declare` with
+   * `startFrom: 'earliest'` fail with `UNSUPPORTED` when false, before the broker is touched.
+   * Contract: the `startFrom` cases run when true, and check the refusal when false.
+   */
+  readonly replay: boolean;
+}
+
+/**
+ * Where a group created by this call starts reading its topic:
+ * - `'now'`: the group gets every message published after it exists (the default).
+ * - `'earliest'`: the group also gets the messages the broker still retains from before it existed,
+ *   oldest first (only where `capabilities.replay`).
+ *
+ * It applies only when the group is created; a group that exists keeps its position.
+ */
+export type StartFrom = 'now' | 'earliest';
+
+/** How {@link Transport.declare} creates groups that do not exist yet. */
+export interface DeclareOptions {
+  /**
+   * The groups will be consumed with `ordered: true` (per-key order across all members): a
+   * transport whose broker fixes this when the group is created does so now (RabbitMQ: a
+   * single-active-consumer queue), so an ordered group can exist before its first member. Core
+   * passes `true` only where `capabilities.perKeyOrder`. Given (true or false), and a group exists
+   * with the other setting: `TOPOLOGY_CONFLICT` where the broker records it. Absent: a new group
+   * is created unordered and an existing group is accepted either way.
+   */
+  readonly ordered?: boolean | undefined;
+  /**
+   * Where a group created now starts (see {@link StartFrom}). Core passes `'earliest'` only where
+   * `capabilities.replay`. Given, and a group exists that was created with the other start:
+   * `TOPOLOGY_CONFLICT` where the broker records how it was created. Absent: a new group starts
+   * at `'now'` and an existing group is accepted whatever its start.
+   */
+  readonly startFrom?: StartFrom | undefined;
 }
 
 /** Failure metadata attached to a dead letter. */
@@ -230,6 +271,11 @@ export interface TransportSubscribeOptions {
   readonly prefetch: number;
   /** Deliver messages of one key in order across the whole group (only if `capabilities.perKeyOrder`). */
   readonly ordered: boolean;
+  /**
+   * Where the group starts if this subscribe creates it, and the start an existing group must have
+   * (see {@link DeclareOptions.startFrom}). Absent: `'now'` for a new group, any for an existing one.
+   */
+  readonly startFrom?: StartFrom | undefined;
 }
 
 /** A running consumer of one group. */
@@ -255,8 +301,13 @@ export interface Transport {
    * Create, idempotently, the topic and a durable subscription per group, so that each group
    * receives every message published afterwards even while none of its consumers runs, and
    * each group's dead-letter destination. Safe to call concurrently and repeatedly.
+   *
+   * A group created now starts where `options.startFrom` says and is set up for
+   * `options.ordered`; a group that exists keeps how it was created. When the broker records that
+   * (a NATS consumer's `deliver_policy`, a RabbitMQ queue's `x-single-active-consumer`) and it
+   * differs from `options`, the call rejects with `TOPOLOGY_CONFLICT`.
    */
-  declare(topic: string, groups: readonly string[]): Promise<void>;
+  declare(topic: string, groups: readonly string[], options?: DeclareOptions): Promise<void>;
   /**
    * Publish to every group of `topic`. Resolves only when the broker has durably accepted every
    * message; otherwise rejects with `PUBLISH_FAILED` whose `failures` name exactly the messages
@@ -264,7 +315,9 @@ export interface Transport {
    */
   publish(topic: string, messages: readonly WireMessage[]): Promise<void>;
   /**
-   * Consume `group` of `topic`. Declares the group first (as `declare`), so that when it resolves
+   * Consume `group` of `topic`. Declares the group first (as `declare` with the subscription's
+   * `startFrom`; `ordered: true` creates the group ordered and refuses one created unordered where
+   * the broker records it, `ordered: false` joins either), so that when it resolves
    * every message published afterwards reaches the group. Calls `sink` for each delivery;
    * the sink never throws.
    */

@@ -22,6 +22,8 @@ export interface BridgeCommandOptions {
   /** Group name, or false for `--no-verify-group`, undefined for the default `<group>-verify`. */
   readonly verifyGroup?: string | false | undefined;
   readonly targetGroup: readonly string[];
+  /** `--from-beginning`: the bridge's group starts at the source's retained history. */
+  readonly fromBeginning?: boolean | undefined;
   readonly concurrency: number;
   readonly batch: number;
   readonly progress: number;
@@ -94,6 +96,7 @@ function startBridge(
     group: options.group,
     verifyGroup,
     targetGroups: options.targetGroup,
+    fromBeginning: options.fromBeginning ?? false,
     concurrency: options.concurrency,
     maxBatch: options.batch,
     progressIntervalMs: options.progress,
@@ -135,7 +138,8 @@ export async function bridgeCommand(
     ctx.io.err(
       `bridge: ready: ${redactUrl(from)} (${running.transports.from}) → ${redactUrl(to)} (${running.transports.to}); ` +
         `topics ${routes.map(describeRoute).join(', ')}; group ${options.group}` +
-        (verifyGroup ? `; verify group ${verifyGroup}` : ''),
+        (verifyGroup ? `; verify group ${verifyGroup}` : '') +
+        (options.fromBeginning ? '; a new group starts at the source history (--from-beginning)' : ''),
     );
     const signal = await signals.stopped;
     ctx.io.err(`bridge: ${signal}: stopping, finishing ${running.progress().inFlight} in flight`);

@@ -62,12 +62,20 @@ export const perKeyOrderAcrossMembers: ContractCase = {
     const connections = await Promise.all(
       Array.from({ length: members }, () => carrier({ onError: (error) => errors.push(String(error)) })),
     );
-    // no declare() first: it cannot create an ordered group (RabbitMQ would make it a competing one)
+    // the group is declared ordered before any member exists (RabbitMQ: a single-active-consumer
+    // queue from the start), and half the messages wait in it before the members join
+    await connections[0]!.declare(topic, ['g'], { ordered: true });
     // per key: the sequence numbers in the order their handling started, and whether one was running
     const started = new Map<string, number[]>();
     const running = new Map<string, string>(); // key → `#seq@attempt on member n`
     const overlaps: string[] = [];
     const byMember = new Array<number>(members).fill(0);
+    const entries = [];
+    for (let seq = 0; seq < perKey; seq++)
+      for (let k = 0; k < keys; k++) entries.push({ body: { key: `key-${k}`, seq }, key: `key-${k}` });
+    const half = Math.floor(perKey / 2) * keys;
+    for (let i = 0; i < half; i += 500)
+      await connections[0]!.publishBatch(topic, entries.slice(i, Math.min(i + 500, half)));
     await Promise.all(
       connections.map((c, member) =>
         c.subscribe(topic, { group: 'g', concurrency: 4, prefetch: 8, ordered: true }, async (m) => {
@@ -82,10 +90,7 @@ export const perKeyOrderAcrossMembers: ContractCase = {
         }),
       ),
     );
-    const entries = [];
-    for (let seq = 0; seq < perKey; seq++)
-      for (let k = 0; k < keys; k++) entries.push({ body: { key: `key-${k}`, seq }, key: `key-${k}` });
-    for (let i = 0; i < entries.length; i += 500)
+    for (let i = half; i < entries.length; i += 500)
       await connections[0]!.publishBatch(topic, entries.slice(i, i + 500));
     const firsts = (key: string) => [...new Set(started.get(key) ?? [])];
     await until(

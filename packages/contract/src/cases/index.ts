@@ -7,6 +7,7 @@ import {
   perKeyOrderAcrossMembers,
   prefetchBound,
 } from './flow.js';
+import { orderedConflict, startFromConflict, startFromEarliest, startFromNow } from './group-start.js';
 import {
   buffersForDeclaredGroup,
   competingConsumers,
@@ -51,6 +52,7 @@ import { volume } from './volume.js';
 
 export * from './failure.js';
 export * from './flow.js';
+export * from './group-start.js';
 export * from './groups.js';
 export * from './handover.js';
 export * from './lifecycle.js';
@@ -73,6 +75,10 @@ export const contractCases: readonly ContractCase[] = [
   competingConsumers,
   topicIsolation,
   publishWithoutGroup,
+  startFromNow,
+  startFromEarliest,
+  startFromConflict,
+  orderedConflict,
   concurrentDeclare,
   manyTopics,
   manyMembers,

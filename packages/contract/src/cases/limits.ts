@@ -76,6 +76,14 @@ export const unsupported: ContractCase = {
         c.subscribe(topic, { group: 'g', ordered: true }, () => {}),
         'UNSUPPORTED',
       );
+    if (!caps.perKeyOrder) await expectCode(c.declare(topic, ['g'], { ordered: true }), 'UNSUPPORTED');
     if (!caps.fanOut) await expectCode(c.declare(topic, ['a', 'b']), 'UNSUPPORTED');
+    if (!caps.replay) {
+      await expectCode(c.declare(topic, ['g'], { startFrom: 'earliest' }), 'UNSUPPORTED');
+      await expectCode(
+        c.subscribe(topic, { group: 'g', startFrom: 'earliest' }, () => {}),
+        'UNSUPPORTED',
+      );
+    }
   },
 };

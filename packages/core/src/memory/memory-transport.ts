@@ -2,6 +2,7 @@ import { CarrierError } from '../errors.js';
 import type {
   Capabilities,
   DeadLetterDelivery,
+  DeclareOptions,
   Delivery,
   Transport,
   TransportFactoryOptions,
@@ -51,6 +52,9 @@ export class MemoryTransport implements Transport {
       maxDelayMs: MAX_TIMER_MS,
       maxMessageBytes,
       redrive: true,
+      // a message is copied into the queues of the groups that exist when it is published and
+      // nothing else keeps it: a group created later has no history to start from
+      replay: false,
     };
   }
 
@@ -59,7 +63,8 @@ export class MemoryTransport implements Transport {
       throw new CarrierError('CLOSED', 'memory connection is closed', { transport: this.name });
   }
 
-  async declare(topic: string, groups: readonly string[]): Promise<void> {
+  /** `options.ordered` needs nothing at creation here (order is kept per member); `startFrom` is always `'now'` (no replay). */
+  async declare(topic: string, groups: readonly string[], _options?: DeclareOptions): Promise<void> {
     this.#ensureOpen();
     const t = this.#broker.topic(topic);
     for (const group of groups) t.declare(group);

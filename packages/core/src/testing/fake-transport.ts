@@ -2,6 +2,7 @@ import type {
   Capabilities,
   DeadLetterDelivery,
   DeadLetterInfo,
+  DeclareOptions,
   Delivery,
   PartialDeadLetterInfo,
   Transport,
@@ -51,9 +52,12 @@ export class FakeTransport implements Transport {
     maxDelayMs: 60_000,
     maxMessageBytes: 1000,
     redrive: true,
+    replay: true,
   };
+  declareOptions: DeclareOptions | undefined;
 
-  async declare(topic: string, groups: readonly string[]): Promise<void> {
+  async declare(topic: string, groups: readonly string[], options?: DeclareOptions): Promise<void> {
+    this.declareOptions = options;
     this.log.push(`declare ${topic} ${groups.join(',')}`);
   }
 

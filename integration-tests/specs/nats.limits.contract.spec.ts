@@ -1,0 +1,28 @@
+import { describeTransportContract } from '@carrier/contract';
+import { inject } from 'vitest';
+import '../src/context.js';
+
+// The cases that depend on the stream's retention, again with `retention=limits`: a limits stream
+// keeps every message for max_age whoever acknowledged it, so a new group can start at the
+// stream's start (`capabilities.replay`), and the consumer's deliver_policy records that start.
+// The other cases do not depend on retention and run in nats.contract.spec.ts.
+describeTransportContract({
+  name: 'nats (retention=limits)',
+  // docs/brokers/nats.md: a limits stream keeps it, but a group created later starts at the end
+  publishWithoutGroup: 'dropped',
+  url: () => {
+    const url = inject('brokers').nats;
+    return `${url}${url.includes('?') ? '&' : '?'}ackWaitMs=4000&retention=limits`;
+  },
+  capabilities: { fanOut: true, perKeyOrder: false, replay: true },
+  recordsGroupSettings: ['startFrom'],
+  only: [
+    'declares the expected capabilities',
+    'publishing to a topic with no group has the documented outcome',
+    "a new group with startFrom 'now' gets only what is published after it exists",
+    "a new group with startFrom 'earliest' gets the messages published before it existed",
+    'asking an existing group for another start is TOPOLOGY_CONFLICT',
+    'fails with UNSUPPORTED when asked for what the transport cannot do',
+  ],
+  timeoutMs: 30_000,
+});
