@@ -99,3 +99,38 @@ function mapDeliveries(transport: Transport, map: (delivery: Delivery) => Delive
     abort: () => transport.abort(),
   };
 }
+
+/** Transport subscriptions a watched transport opened, and how many of them were closed. */
+export interface SubscriptionCounter {
+  opened: number;
+  closed: number;
+}
+
+/**
+ * Wrap a transport factory so that the suite sees, from the outside, how many consumers the
+ * transport started at the broker (`subscribe` resolved) and how many core closed again.
+ */
+export function subscriptionCountingFactory(
+  inner: TransportFactory,
+  counter: SubscriptionCounter,
+): TransportFactory {
+  return async (url, options) => {
+    const transport = await inner(url, options);
+    return {
+      ...mapDeliveries(transport, (d) => d),
+      subscribe: async (topic, group, opts, sink) => {
+        const subscription = await transport.subscribe(topic, group, opts, sink);
+        counter.opened++;
+        let closed = false;
+        return {
+          stop: () => subscription.stop(),
+          close: async () => {
+            await subscription.close();
+            if (!closed) counter.closed++;
+            closed = true;
+          },
+        };
+      },
+    };
+  };
+}

@@ -2,6 +2,7 @@ import type { RetryPolicy } from './backoff.js';
 import { decodeBody } from './codec.js';
 import { admit, type Decision, decide, type Outcome } from './decision.js';
 import { type ManagedSubscription, SubscriptionEngine, settleOnce } from './engine.js';
+import { isCarrierError, NonRetryableError } from './errors.js';
 import type { Handler, Message } from './message.js';
 import type { Delivery, Transport, WireMessage } from './transport.js';
 
@@ -41,6 +42,14 @@ export function toMessage(
 }
 
 /**
+ * A handler that threw, other than `NonRetryableError`, after its signal fired because the
+ * subscription is closing: it stopped as asked; the message goes back unprocessed (no attempt).
+ */
+function gaveUpOnClose(error: unknown, signal: AbortSignal): boolean {
+  return !(error instanceof NonRetryableError) && isCarrierError(signal.reason, 'CLOSED');
+}
+
+/**
  * One subscription: on the shared engine (settle-once guard, scheduling under the concurrency limit
  * and per-key order, lease loss, shutdown), runs the handler and carries out what `decision.ts`
  * decides for each delivery — ack, retry after a delay, or dead letter, the last also without
@@ -72,14 +81,17 @@ export class Consumer implements ManagedSubscription {
   }
 
   /** Subscribe on the transport; resolves once the group is durably in place. */
-  async start(): Promise<void> {
-    const subscription = await this.transport.subscribe(
-      this.topic,
-      this.group,
-      { prefetch: this.settings.prefetch, ordered: this.settings.ordered },
-      (delivery) => this.#engine.accept(delivery),
-    );
-    this.#engine.attach(subscription);
+  start(): Promise<void> {
+    const starting = this.transport
+      .subscribe(
+        this.topic,
+        this.group,
+        { prefetch: this.settings.prefetch, ordered: this.settings.ordered },
+        (delivery) => this.#engine.accept(delivery),
+      )
+      .then((subscription) => this.#engine.attach(subscription));
+    this.#engine.starting(starting);
+    return starting;
   }
 
   async #process(delivery: Delivery, signal: AbortSignal): Promise<void> {
@@ -103,6 +115,10 @@ export class Consumer implements ManagedSubscription {
       await this.handler(toMessage(this.topic, wire, delivery.attempt, body, signal));
     } catch (error) {
       outcome = { kind: 'threw', error };
+      if (gaveUpOnClose(error, signal)) {
+        this.#track(this.#settle('release', () => delivery.release()));
+        return;
+      }
     }
     // The slot is free as soon as the handler returned: the settlement (a broker round trip on
     // most transports) runs on its own, still bounded by the transport's prefetch, and close()

@@ -26,11 +26,14 @@ export {
 export { createMemoryTransport } from './memory/memory-transport.js';
 export type {
   BatchEntry,
+  CancelOptions,
   DeadLetter,
   DeadLetterQueue,
   DeadLetterSubscribeOptions,
   Handler,
   Message,
+  MessageOptions,
+  PublishBatchOptions,
   PublishOptions,
   PublishReceipt,
   SubscribeOptions,

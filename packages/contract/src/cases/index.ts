@@ -1,4 +1,11 @@
 import type { ContractCase } from '../case.js';
+import {
+  handlerSignalOnClose,
+  publishAbortedBefore,
+  publishAbortedInFlight,
+  subscribeAbortedBefore,
+  subscribeAbortedLater,
+} from './cancellation.js';
 import { crashCountsOneAttempt, crashRedelivered, idleClose, poisonMessage } from './failure.js';
 import {
   concurrencyLimit,
@@ -48,6 +55,7 @@ import {
 } from './retries.js';
 import { volume } from './volume.js';
 
+export * from './cancellation.js';
 export * from './failure.js';
 export * from './flow.js';
 export * from './groups.js';
@@ -94,6 +102,11 @@ export const contractCases: readonly ContractCase[] = [
   closeRightAfterSubscribe,
   subscribeCloseRounds,
   closeWithPublishesInFlight,
+  publishAbortedBefore,
+  publishAbortedInFlight,
+  subscribeAbortedBefore,
+  subscribeAbortedLater,
+  handlerSignalOnClose,
   crashRedelivered,
   crashCountsOneAttempt,
   poisonMessage,
