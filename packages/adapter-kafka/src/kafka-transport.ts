@@ -3,6 +3,8 @@ import {
   CarrierError,
   type DeadLetterDelivery,
   type Delivery,
+  type NativeAnswer,
+  type NativeToken,
   type Transport,
   type TransportSubscribeOptions,
   type TransportSubscription,
@@ -11,6 +13,7 @@ import {
 import type { Admin, ConsumerConfig, Kafka } from 'kafkajs';
 import { closedError, kafkaError, TRANSPORT } from './errors.js';
 import { consumerGroupId, deadLetterGroupId, deadLetterTopic, retryTopic } from './names.js';
+import { native } from './native.js';
 import { Producer } from './producer.js';
 import { JOIN_TIMEOUT_MS, Receiver, type ReceiverSettings } from './receiver.js';
 import { redrive } from './redrive.js';
@@ -45,8 +48,7 @@ export interface KafkaTransportSettings {
 export class KafkaTransport implements Transport {
   readonly name = TRANSPORT;
   readonly capabilities: Capabilities;
-  /** The kafkajs client, for native access (admin, extra producers or consumers). */
-  readonly kafka: Kafka;
+  readonly #kafka: Kafka;
   readonly #options: KafkaUrlOptions;
   readonly #onError: (error: Error) => void;
   readonly #admin: Admin;
@@ -65,7 +67,7 @@ export class KafkaTransport implements Transport {
     settings: KafkaTransportSettings,
     onError: (error: Error) => void,
   ) {
-    this.kafka = kafka;
+    this.#kafka = kafka;
     this.#sockets = settings.sockets;
     admin.on(admin.events.REQUEST_TIMEOUT, (e) => this.#requestTimedOut(e.payload.broker));
     this.#admin = admin;
@@ -126,7 +128,8 @@ export class KafkaTransport implements Transport {
     await this.declare(topic, [group]);
     const retry = retryTopic(topic, group);
     const copy = this.#producer.copy.bind(this.#producer);
-    const receiver = this.#receiver(consumerGroupId(topic, group), `consumer of ${topic}/${group}`, {
+    const groupId = consumerGroupId(topic, group);
+    const receiver = this.#receiver(groupId, `consumer of ${topic}/${group}`, {
       topics: [
         // Carrier fixes every partition's position before the first join (declare); the reset policy
         // only applies to partitions added to the topic later: read those from their start
@@ -139,7 +142,7 @@ export class KafkaTransport implements Transport {
       deliver: (from, partition, record, handle) =>
         sink(toDelivery({ topic, group, from, partition }, record, handle, copy)),
     });
-    return this.#start(receiver);
+    return this.#start(receiver, groupId);
   }
 
   async subscribeDeadLetters(
@@ -158,7 +161,7 @@ export class KafkaTransport implements Transport {
       deliver: (from, partition, record, handle) =>
         sink(toDeadLetterDelivery(from, partition, record, handle)),
     });
-    return this.#start(receiver);
+    return this.#start(receiver, groupId);
   }
 
   async redrive(topic: string, group: string, max: number): Promise<number> {
@@ -166,7 +169,7 @@ export class KafkaTransport implements Transport {
     await this.#topology.ensureGroupTopics(topic, group);
     return redrive(
       {
-        kafka: this.kafka,
+        kafka: this.#kafka,
         admin: this.#admin,
         consumerConfig: this.#consumerConfig,
         send: (to, records) => this.#producer.send(to, records),
@@ -184,7 +187,7 @@ export class KafkaTransport implements Transport {
     settings: Pick<ReceiverSettings, 'topics' | 'prefetch' | 'countDeliveries' | 'deliver'> &
       Partial<Pick<ReceiverSettings, 'notBefore'>>,
   ): Receiver {
-    return new Receiver(this.kafka, {
+    return new Receiver(this.#kafka, {
       ...settings,
       groupId,
       consumer: this.#consumerConfig,
@@ -199,8 +202,19 @@ export class KafkaTransport implements Transport {
     });
   }
 
+  /** Native access (`carrier.as(native.connection)`): the kafkajs client, admin and producer. */
+  native(token: NativeToken<unknown>): NativeAnswer | undefined {
+    if (token !== native.connection) return undefined;
+    const producer = this.#producer;
+    return native.connection.wrap({
+      kafka: this.#kafka,
+      admin: this.#admin,
+      producer: () => producer.native(),
+    });
+  }
+
   /** Starts `receiver` and tracks it until its subscription is closed (or the transport is). */
-  async #start(receiver: Receiver): Promise<TransportSubscription> {
+  async #start(receiver: Receiver, groupId: string): Promise<TransportSubscription> {
     try {
       await receiver.start();
     } catch (cause) {
@@ -214,6 +228,10 @@ export class KafkaTransport implements Transport {
     }
     this.#receivers.add(receiver);
     return {
+      native: (token) =>
+        token === native.subscription
+          ? native.subscription.wrap({ consumer: receiver.consumer, groupId })
+          : undefined,
       stop: () => receiver.stop(),
       close: async () => {
         try {

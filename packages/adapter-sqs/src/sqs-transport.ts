@@ -5,6 +5,8 @@ import {
   CarrierError,
   type DeadLetterDelivery,
   type Delivery,
+  type NativeAnswer,
+  type NativeToken,
   type Transport,
   type TransportSubscribeOptions,
   type TransportSubscription,
@@ -12,6 +14,7 @@ import {
 } from '@carrier/core';
 import { closedError, TRANSPORT } from './errors.js';
 import { guardClient } from './guard-client.js';
+import { native } from './native.js';
 import { maxMessageBytes, Producer } from './producer.js';
 import { type Lease, Receiver, SQS_MAX_DELAY_MS } from './receiver.js';
 import { redrive } from './redrive.js';
@@ -109,6 +112,12 @@ export class SqsTransport implements Transport {
     return p;
   }
 
+  /** Native access (`carrier.as(native.connection)`): the SQS and SNS clients. */
+  native(token: NativeToken<unknown>): NativeAnswer | undefined {
+    if (token !== native.connection) return undefined;
+    return native.connection.wrap({ sqs: this.#sqs, sns: this.#sns });
+  }
+
   /** A receiver of `queueUrl`, registered until its subscription is closed (not started yet). */
   #receiver(
     queueUrl: string,
@@ -133,7 +142,10 @@ export class SqsTransport implements Transport {
       },
     });
     this.#receivers.add(receiver);
+    const sqs = this.#sqs;
     const subscription: TransportSubscription = {
+      native: (token) =>
+        token === native.subscription ? native.subscription.wrap({ queueUrl, sqs }) : undefined,
       stop: () => receiver.stop(),
       close: async () => {
         await receiver.close();

@@ -34,6 +34,7 @@ export function countingFactory(inner: TransportFactory, counter: OutstandingCou
         retry: settle((delayMs: number) => delivery.retry(delayMs)),
         deadLetter: settle((info) => delivery.deadLetter(info)),
         release: settle(() => delivery.release()),
+        native: delivery.native?.bind(delivery),
       };
     };
     return mapDeliveries(transport, counted);
@@ -78,6 +79,7 @@ export function observingFactory(inner: TransportFactory, log: DeliveryLog): Tra
           log.settled.push({ id, kind: 'release' });
           return delivery.release();
         },
+        native: delivery.native?.bind(delivery),
       };
     };
     return mapDeliveries(transport, observed);
@@ -97,6 +99,7 @@ function mapDeliveries(transport: Transport, map: (delivery: Delivery) => Delive
     redrive: (topic, group, max) => transport.redrive(topic, group, max),
     close: () => transport.close(),
     abort: () => transport.abort(),
+    native: transport.native?.bind(transport),
   };
 }
 
@@ -123,6 +126,7 @@ export function subscriptionCountingFactory(
         counter.opened++;
         let closed = false;
         return {
+          native: subscription.native?.bind(subscription),
           stop: () => subscription.stop(),
           close: async () => {
             await subscription.close();

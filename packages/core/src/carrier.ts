@@ -16,6 +16,7 @@ import type {
   Subscription,
 } from './message.js';
 import { validateContentType, validateHeaders, validateName } from './names.js';
+import { type NativeToken, resolveNative } from './native.js';
 import type { Capabilities, Transport, WireMessage } from './transport.js';
 import { isWellFormed } from './unicode.js';
 
@@ -42,6 +43,21 @@ export class Carrier {
   /** Name of the transport in use (`memory`, `kafka`, `rabbitmq`, `nats`, `sqs`, …). */
   get transportName(): string {
     return this.#transport.name;
+  }
+
+  /**
+   * The connection's native client objects, typed by an adapter's token (as Go CDK's `As`): e.g.
+   * `carrier.as(native.connection)` with `native` from `@carrier/adapter-kafka` gives the kafkajs
+   * `Kafka`, producer and admin. Each adapter's README lists what its tokens give. Using them voids
+   * portability, and Carrier owns their lifecycle: do not close them yourself.
+   *
+   * @throws CarrierError `UNSUPPORTED` when the token is another transport's (the connection is
+   *   not that broker) or the transport offers no native access; `INVALID_ARGUMENT` for a token of
+   *   another scope (a subscription's or a message's).
+   */
+  as<T>(token: NativeToken<T, 'connection'>): T {
+    const transport = this.#transport;
+    return resolveNative(token, 'connection', transport.name, transport.native?.bind(transport));
   }
 
   /** What the connected transport guarantees; requests beyond it fail with `UNSUPPORTED`. */

@@ -4,6 +4,7 @@ import { admit, type Decision, decide, type Outcome } from './decision.js';
 import { type ManagedSubscription, SubscriptionEngine, settleOnce } from './engine.js';
 import { isCarrierError, NonRetryableError } from './errors.js';
 import type { Handler, Message } from './message.js';
+import { type NativeAnswer, type NativeToken, resolveNative } from './native.js';
 import type { Delivery, Transport, WireMessage } from './transport.js';
 
 /** Settings of one consumer, resolved by the carrier. */
@@ -19,6 +20,12 @@ export interface ConsumerSettings {
   readonly onError: (error: Error) => void;
 }
 
+/** Where a message's `as()` asks: the transport's name and the delivery's `native` member. */
+export interface Native {
+  readonly transport: string;
+  readonly answer: ((token: NativeToken<unknown>) => NativeAnswer | undefined) | undefined;
+}
+
 /** Turn a wire message into the user's `Message`. */
 export function toMessage(
   topic: string,
@@ -26,8 +33,10 @@ export function toMessage(
   attempt: number,
   body: unknown,
   signal: AbortSignal,
+  native: Native,
 ): Message {
   return {
+    as: (token) => resolveNative(token, 'message', native.transport, native.answer),
     id: wire.id,
     topic,
     key: wire.key,
@@ -112,7 +121,8 @@ export class Consumer implements ManagedSubscription {
     }
     let outcome: Outcome = { kind: 'handled' };
     try {
-      await this.handler(toMessage(this.topic, wire, delivery.attempt, body, signal));
+      const native = { transport: this.transport.name, answer: delivery.native?.bind(delivery) };
+      await this.handler(toMessage(this.topic, wire, delivery.attempt, body, signal, native));
     } catch (error) {
       outcome = { kind: 'threw', error };
       if (gaveUpOnClose(error, signal)) {
@@ -153,6 +163,10 @@ export class Consumer implements ManagedSubscription {
   /** Stop fetching, give back what never started, let in-flight handlers finish and settle, close. */
   close(): Promise<void> {
     return this.#engine.close();
+  }
+
+  as<T>(token: NativeToken<T, 'subscription'>): T {
+    return this.#engine.as(token);
   }
 
   /** The connection is gone without settling anything: stop touching deliveries. */

@@ -2,6 +2,7 @@ import { boundReason, completeDeadLetterInfo } from './dead-letter-info.js';
 import { CarrierError, isCarrierError } from './errors.js';
 import { KeyedScheduler } from './keyed-scheduler.js';
 import type { Subscription } from './message.js';
+import { type NativeToken, resolveNative } from './native.js';
 import type {
   DeadLetterDelivery,
   DeadLetterInfo,
@@ -45,6 +46,7 @@ export function settleOnce(delivery: Delivery, onFirst: () => void = () => {}): 
     retry: (delayMs) => once(() => delivery.retry(delayMs)),
     deadLetter: (info) => once(() => delivery.deadLetter({ ...info, reason: boundReason(info.reason) })),
     release: () => once(() => delivery.release()),
+    native: delivery.native?.bind(delivery),
   };
 }
 
@@ -133,6 +135,13 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
   /** True once close() began (or the carrier aborted). */
   get closing(): boolean {
     return this.#closing;
+  }
+
+  /** `subscription.as(token)`: asks the transport subscription, once there is one. */
+  as<T>(token: NativeToken<T, 'subscription'>): T {
+    const subscription = this.#subscription;
+    const name = this.#options.transport.name;
+    return resolveNative(token, 'subscription', name, subscription?.native?.bind(subscription));
   }
 
   /** The transport subscription, once `subscribe` resolved. */

@@ -40,6 +40,7 @@ export type {
   Subscription,
 } from './message.js';
 export { MAX_NAME_LENGTH, validateHeaders, validateName } from './names.js';
+export { type NativeAnswer, type NativeScope, NativeToken } from './native.js';
 export { redactUrl, scrub, urlSecrets } from './redact.js';
 export type * from './transport.js';
 

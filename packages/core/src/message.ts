@@ -1,4 +1,5 @@
 import type { RetryPolicy } from './backoff.js';
+import type { NativeToken } from './native.js';
 
 /** A received message, decoded. */
 export interface Message<Body = unknown> {
@@ -37,6 +38,15 @@ export interface Message<Body = unknown> {
    *   aborted (`carrier.abort()`); its result is then ignored.
    */
   readonly signal: AbortSignal;
+  /**
+   * The broker's own record of this message (e.g. `message.as(native.message)` of
+   * `@carrier/adapter-kafka`: the kafkajs message with its partition and offset), typed by the
+   * adapter's token. Using it voids portability; settle through Carrier, never natively.
+   *
+   * @throws CarrierError `UNSUPPORTED` when the token is another transport's, or the transport
+   *   offers nothing for received messages; `INVALID_ARGUMENT` for a token of another scope.
+   */
+  as<T>(token: NativeToken<T, 'message'>): T;
 }
 
 /** Cancellation of one call: the `signal` option of `publish`, `publishBatch` and `subscribe`. */
@@ -144,6 +154,16 @@ export interface Subscription {
    * group. Idempotent.
    */
   close(): Promise<void>;
+  /**
+   * This consumer's native client objects (e.g. `subscription.as(native.subscription)` of
+   * `@carrier/adapter-kafka`: the kafkajs consumer), typed by the adapter's token. Using them voids
+   * portability; Carrier owns their lifecycle (do not close or pause them yourself).
+   *
+   * @throws CarrierError `UNSUPPORTED` when the token is another transport's or the transport
+   *   offers nothing for subscriptions (dead-letter readers included); `INVALID_ARGUMENT` for a
+   *   token of another scope.
+   */
+  as<T>(token: NativeToken<T, 'subscription'>): T;
 }
 
 /** A dead-lettered message with why it failed. */

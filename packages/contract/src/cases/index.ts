@@ -44,6 +44,7 @@ import {
   publishBatch,
   roundTrip,
 } from './messages.js';
+import { nativeForeignToken } from './native.js';
 import {
   backoffLowerBound,
   deadLettersAfterMaxAttempts,
@@ -63,6 +64,7 @@ export * from './handover.js';
 export * from './lifecycle.js';
 export * from './limits.js';
 export * from './messages.js';
+export * from './native.js';
 export * from './retries.js';
 export * from './volume.js';
 
@@ -107,6 +109,7 @@ export const contractCases: readonly ContractCase[] = [
   subscribeAbortedBefore,
   subscribeAbortedLater,
   handlerSignalOnClose,
+  nativeForeignToken,
   crashRedelivered,
   crashCountsOneAttempt,
   poisonMessage,

@@ -3,6 +3,8 @@ import type {
   DeadLetterDelivery,
   DeadLetterInfo,
   Delivery,
+  NativeAnswer,
+  NativeToken,
   PartialDeadLetterInfo,
   Transport,
   TransportSubscribeOptions,
@@ -52,6 +54,9 @@ export class FakeTransport implements Transport {
     maxMessageBytes: 1000,
     redrive: true,
   };
+
+  /** Native access; absent unless a test sets it. */
+  native: ((token: NativeToken<unknown>) => NativeAnswer | undefined) | undefined;
 
   async declare(topic: string, groups: readonly string[]): Promise<void> {
     this.log.push(`declare ${topic} ${groups.join(',')}`);
