@@ -4,6 +4,8 @@ import {
   type DeadLetterDelivery,
   type DeclareOptions,
   type Delivery,
+  type NativeAnswer,
+  type NativeToken,
   type Transport,
   type TransportSubscribeOptions,
   type TransportSubscription,
@@ -12,6 +14,7 @@ import {
 import type { Admin, ConsumerConfig, Kafka } from 'kafkajs';
 import { closedError, kafkaError, TRANSPORT } from './errors.js';
 import { consumerGroupId, deadLetterGroupId, deadLetterTopic, retryTopic } from './names.js';
+import { native } from './native.js';
 import { Producer } from './producer.js';
 import { JOIN_TIMEOUT_MS, Receiver, type ReceiverSettings } from './receiver.js';
 import { redrive } from './redrive.js';
@@ -46,8 +49,7 @@ export interface KafkaTransportSettings {
 export class KafkaTransport implements Transport {
   readonly name = TRANSPORT;
   readonly capabilities: Capabilities;
-  /** The kafkajs client, for native access (admin, extra producers or consumers). */
-  readonly kafka: Kafka;
+  readonly #kafka: Kafka;
   readonly #options: KafkaUrlOptions;
   readonly #onError: (error: Error) => void;
   readonly #admin: Admin;
@@ -66,7 +68,7 @@ export class KafkaTransport implements Transport {
     settings: KafkaTransportSettings,
     onError: (error: Error) => void,
   ) {
-    this.kafka = kafka;
+    this.#kafka = kafka;
     this.#sockets = settings.sockets;
     admin.on(admin.events.REQUEST_TIMEOUT, (e) => this.#requestTimedOut(e.payload.broker));
     this.#admin = admin;
@@ -136,7 +138,8 @@ export class KafkaTransport implements Transport {
     await this.declare(topic, [group], { startFrom: options.startFrom });
     const retry = retryTopic(topic, group);
     const copy = this.#producer.copy.bind(this.#producer);
-    const receiver = this.#receiver(consumerGroupId(topic, group), `consumer of ${topic}/${group}`, {
+    const groupId = consumerGroupId(topic, group);
+    const receiver = this.#receiver(groupId, `consumer of ${topic}/${group}`, {
       topics: [
         // Carrier fixes every partition's position before the first join (declare); the reset policy
         // only applies to partitions added to the topic later: read those from their start
@@ -149,7 +152,7 @@ export class KafkaTransport implements Transport {
       deliver: (from, partition, record, handle) =>
         sink(toDelivery({ topic, group, from, partition }, record, handle, copy)),
     });
-    return this.#start(receiver);
+    return this.#start(receiver, groupId);
   }
 
   async subscribeDeadLetters(
@@ -168,7 +171,7 @@ export class KafkaTransport implements Transport {
       deliver: (from, partition, record, handle) =>
         sink(toDeadLetterDelivery(from, partition, record, handle)),
     });
-    return this.#start(receiver);
+    return this.#start(receiver, groupId);
   }
 
   async redrive(topic: string, group: string, max: number): Promise<number> {
@@ -176,7 +179,7 @@ export class KafkaTransport implements Transport {
     await this.#topology.ensureGroupTopics(topic, group);
     return redrive(
       {
-        kafka: this.kafka,
+        kafka: this.#kafka,
         admin: this.#admin,
         consumerConfig: this.#consumerConfig,
         send: (to, records) => this.#producer.send(to, records),
@@ -194,7 +197,7 @@ export class KafkaTransport implements Transport {
     settings: Pick<ReceiverSettings, 'topics' | 'prefetch' | 'countDeliveries' | 'deliver'> &
       Partial<Pick<ReceiverSettings, 'notBefore'>>,
   ): Receiver {
-    return new Receiver(this.kafka, {
+    return new Receiver(this.#kafka, {
       ...settings,
       groupId,
       consumer: this.#consumerConfig,
@@ -209,8 +212,19 @@ export class KafkaTransport implements Transport {
     });
   }
 
+  /** Native access (`carrier.as(native.connection)`): the kafkajs client, admin and producer. */
+  native(token: NativeToken<unknown>): NativeAnswer | undefined {
+    if (token !== native.connection) return undefined;
+    const producer = this.#producer;
+    return native.connection.wrap({
+      kafka: this.#kafka,
+      admin: this.#admin,
+      producer: () => producer.native(),
+    });
+  }
+
   /** Starts `receiver` and tracks it until its subscription is closed (or the transport is). */
-  async #start(receiver: Receiver): Promise<TransportSubscription> {
+  async #start(receiver: Receiver, groupId: string): Promise<TransportSubscription> {
     try {
       await receiver.start();
     } catch (cause) {
@@ -224,6 +238,10 @@ export class KafkaTransport implements Transport {
     }
     this.#receivers.add(receiver);
     return {
+      native: (token) =>
+        token === native.subscription
+          ? native.subscription.wrap({ consumer: receiver.consumer, groupId })
+          : undefined,
       stop: () => receiver.stop(),
       close: async () => {
         try {

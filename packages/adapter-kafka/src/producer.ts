@@ -150,6 +150,12 @@ export class Producer {
     return run;
   }
 
+  /** The kafkajs producer Carrier sends with, connected (native access); `CLOSED` once closed. */
+  native(): Promise<KafkaProducer> {
+    if (this.#settings.closed()) return Promise.reject(closedError());
+    return this.#producer ?? this.#connect();
+  }
+
   /** Disconnects the producer (sends queued after this fail with `CLOSED` once `closed()` is true). */
   async close(): Promise<void> {
     const producer = this.#producer;

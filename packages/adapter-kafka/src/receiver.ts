@@ -383,6 +383,11 @@ export class Receiver {
     return this.#state === 'running' || this.#state === 'stopped';
   }
 
+  /** The kafkajs consumer (native access). */
+  get consumer(): Consumer {
+    return this.#consumer;
+  }
+
   /** Stop handing out records; records already handed out stay settleable (and committable) until `close()`. */
   async stop(): Promise<void> {
     if (this.#state !== 'running') return;

@@ -2,6 +2,7 @@ import type { DeadLetterDelivery, DeadLetterInfo, Delivery } from '@carrier/core
 import type { KafkaMessage, Message } from 'kafkajs';
 import { kafkaError } from './errors.js';
 import { deadLetterTopic, retryTopic } from './names.js';
+import { native } from './native.js';
 import type { RecordHandle } from './receiver.js';
 import { deadLetterHeaders, fromRecord, retryHeaders, toRecord } from './wire.js';
 
@@ -75,6 +76,10 @@ export function toDelivery(source: Source, record: KafkaMessage, handle: RecordH
     deadLetter: (info: DeadLetterInfo) =>
       settle(handle, () => copy(deadLetterTopic(topic, group), toRecord(message, deadLetterHeaders(info)))),
     release: () => release(handle),
+    native: (token) =>
+      token === native.message
+        ? native.message.wrap({ topic: source.from, partition: source.partition, message: record })
+        : undefined,
   };
 }
 

@@ -2,6 +2,7 @@ import type { TransportSubscription } from '@carrier/core';
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import { fail } from './errors.js';
 import type { Link } from './link.js';
+import { native } from './native.js';
 import { type Pulled, Receiver } from './receiver.js';
 
 /**
@@ -85,7 +86,13 @@ export class Liveness {
     });
     this.#receivers.add(receiver);
     receiver.pump();
+    const { stream, consumer } = spec;
+    const jsm = this.#link.jsm;
     return {
+      native: (token) =>
+        token === native.subscription
+          ? native.subscription.wrap({ stream, consumer, info: () => jsm.consumers.info(stream, consumer) })
+          : undefined,
       stop: async () => {
         receiver.stop();
       },

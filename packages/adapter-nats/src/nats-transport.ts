@@ -3,6 +3,8 @@ import type {
   DeadLetterDelivery,
   DeclareOptions,
   Delivery,
+  NativeAnswer,
+  NativeToken,
   Transport,
   TransportFactoryOptions,
   TransportSubscribeOptions,
@@ -15,6 +17,7 @@ import { fail, TRANSPORT, wrapper } from './errors.js';
 import type { Link } from './link.js';
 import { Liveness } from './liveness.js';
 import { consumerName, deadLetterStream, topicStream } from './names.js';
+import { native } from './native.js';
 import { Producer } from './producer.js';
 import { redrive } from './redrive.js';
 import { Releases } from './releases.js';
@@ -88,16 +91,13 @@ export class NatsTransport implements Transport {
   }
 
   /**
-   * The underlying nats.js connection, for native access (core NATS, KV, object store, …). Carrier
-   * owns its lifecycle: do not close or drain it yourself.
+   * Native access (`carrier.as(native.connection)`): the nats.js connection, a JetStream client and
+   * manager on it. Carrier owns the connection's lifecycle.
    */
-  get connection(): NatsConnection {
-    return this.#link.nc;
-  }
-
-  /** A JetStream manager on the same connection (streams, consumers, direct gets). */
-  get manager(): JetStreamManager {
-    return this.#link.jsm;
+  native(token: NativeToken<unknown>): NativeAnswer | undefined {
+    if (token !== native.connection) return undefined;
+    const { nc, js, jsm } = this.#link;
+    return native.connection.wrap({ connection: nc, jetstream: js, manager: jsm });
   }
 
   #ensureOpen(): void {

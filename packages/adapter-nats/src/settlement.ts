@@ -4,6 +4,7 @@ import { API, apiCode, fail } from './errors.js';
 import type { Link } from './link.js';
 import type { ReceiverSpec } from './liveness.js';
 import { consumerName, deadLetterStream, deadLetterSubject, releaseSubject, topicStream } from './names.js';
+import { native } from './native.js';
 import type { Producer } from './producer.js';
 import type { Pulled, Receiver } from './receiver.js';
 import type { Releases } from './releases.js';
@@ -16,6 +17,7 @@ import {
   MAX_REASON_CHARS,
   NAK,
   nakWithDelay,
+  parseAckSubject,
   type Received,
   TERM,
 } from './wire.js';
@@ -160,6 +162,10 @@ export class Settlement {
         await this.#deadLetter(d, info);
         forget();
       },
+      native: (token) =>
+        token === native.message
+          ? native.message.wrap({ msg: pulled.msg, info: parseAckSubject(pulled.msg.reply ?? '') })
+          : undefined,
     };
   }
 

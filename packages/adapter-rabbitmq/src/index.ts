@@ -2,7 +2,8 @@
  * Carrier over RabbitMQ (AMQP 0-9-1). `connect()` from `@carrier/core` loads this package for
  * `amqp://` and `amqps://` URLs; users rarely import it directly. The public surface: the factory
  * {@link createTransport}, the URL parser and its settings, the names of the broker objects Carrier
- * declares and the headers it writes (see docs/brokers/rabbitmq.md).
+ * declares and the headers it writes (see docs/brokers/rabbitmq.md), and {@link native}: typed tokens
+ * for `carrier.as`, `subscription.as` and `message.as` (the amqplib objects).
  *
  * @packageDocumentation
  */
@@ -14,6 +15,7 @@ export {
   groupQueueName,
   releaseLedgerName,
 } from './names.js';
+export { native, type RabbitConnectionNative, type RabbitSubscriptionNative } from './native.js';
 export { parseRabbitUrl, type QueueType, type RabbitSettings } from './url.js';
 export {
   ATTEMPT_HEADER,

@@ -3,6 +3,8 @@ import type {
   DeadLetterDelivery,
   DeclareOptions,
   Delivery,
+  NativeAnswer,
+  NativeToken,
   Transport,
   TransportSubscribeOptions,
   TransportSubscription,
@@ -11,6 +13,7 @@ import type {
 import type { ConnectionManager } from './connection.js';
 import { rabbitError, TRANSPORT } from './errors.js';
 import { deadLetterQueueName, groupQueueName } from './names.js';
+import { native } from './native.js';
 import { publishToTopic } from './producer.js';
 import { Receiver, type ReceiverHandlers } from './receiver.js';
 import { redrive } from './redrive.js';
@@ -120,12 +123,35 @@ export class RabbitTransport implements Transport {
       throw error;
     }
     return {
+      native: (token) => {
+        if (token !== native.subscription) return undefined;
+        return native.subscription.wrap({
+          queue,
+          get channel() {
+            return receiver.channel;
+          },
+          get consumerTag() {
+            return receiver.consumerTag;
+          },
+        });
+      },
       stop: () => receiver.stop(),
       close: async () => {
         this.#receivers.delete(receiver);
         await receiver.close();
       },
     };
+  }
+
+  /** Native access (`carrier.as(native.connection)`): the current amqplib connection. */
+  native(token: NativeToken<unknown>): NativeAnswer | undefined {
+    if (token !== native.connection) return undefined;
+    return native.connection.wrap({
+      connection: async () => {
+        this.#ensureOpen();
+        return this.#manager.ready();
+      },
+    });
   }
 
   subscribe(

@@ -98,6 +98,16 @@ export class Receiver implements TransportSubscription {
 
   constructor(private readonly options: ReceiverOptions) {}
 
+  /** The consumer channel now (native access); undefined while reconnecting or once closed. */
+  get channel(): Channel | undefined {
+    return this.#channel;
+  }
+
+  /** The consumer tag on that channel (native access). */
+  get consumerTag(): string | undefined {
+    return this.#consumerTag;
+  }
+
   /** Declare and start consuming on the current connection. */
   async start(): Promise<void> {
     await this.#open(await this.options.session(), false);

@@ -4,6 +4,7 @@ import type { Channel, ConsumeMessage } from 'amqplib';
 import { delayLevel } from './delay.js';
 import { rabbitError } from './errors.js';
 import { deadLetterQueueName, delayQueueName, groupQueueName, releaseLedgerName } from './names.js';
+import { native } from './native.js';
 import { publishAll } from './producer.js';
 import { isChannelOpen, leaseOf, type ReceiverHandlers } from './receiver.js';
 import { encodeRecord, OrderedLedgers, type ReleaseLedger, type ReleaseRecord } from './release-ledger.js';
@@ -245,6 +246,7 @@ export class GroupDeliveries implements ReceiverHandlers {
       // with a release record (release-ledger.ts); otherwise a copy with the same attempt (the
       // broker would count a requeue as a delivery)
       release: ledger ? () => Promise.resolve() : () => this.#track(message.id, settle.requeueCopy(attempt)),
+      native: (token) => (token === native.message ? native.message.wrap(received) : undefined),
     });
   }
 }

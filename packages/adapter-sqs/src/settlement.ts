@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DeadLetterDelivery, DeadLetterInfo, Delivery, WireMessage } from '@carrier/core';
 import { awsError } from './errors.js';
+import { native } from './native.js';
 import type { Lease, Receiver } from './receiver.js';
 import type { GroupQueues } from './topology.js';
 import { decodeMessage, encodeMessage, fifoToken } from './wire.js';
@@ -89,6 +90,7 @@ export function groupDelivery(
         await receiver.delete(lease);
       }),
     release: () => receiver.settle(lease, () => giveBack(sqs, receiver, queues, lease)),
+    native: (token) => (token === native.message ? native.message.wrap(lease.message) : undefined),
   };
 }
 

@@ -6,6 +6,8 @@ import {
   type DeadLetterDelivery,
   type DeclareOptions,
   type Delivery,
+  type NativeAnswer,
+  type NativeToken,
   type Transport,
   type TransportSubscribeOptions,
   type TransportSubscription,
@@ -13,6 +15,7 @@ import {
 } from '@carrier/core';
 import { closedError, TRANSPORT } from './errors.js';
 import { guardClient } from './guard-client.js';
+import { native } from './native.js';
 import { maxMessageBytes, Producer } from './producer.js';
 import { type Lease, Receiver, SQS_MAX_DELAY_MS } from './receiver.js';
 import { redrive } from './redrive.js';
@@ -117,6 +120,12 @@ export class SqsTransport implements Transport {
     return p;
   }
 
+  /** Native access (`carrier.as(native.connection)`): the SQS and SNS clients. */
+  native(token: NativeToken<unknown>): NativeAnswer | undefined {
+    if (token !== native.connection) return undefined;
+    return native.connection.wrap({ sqs: this.#sqs, sns: this.#sns });
+  }
+
   /** A receiver of `queueUrl`, registered until its subscription is closed (not started yet). */
   #receiver(
     queueUrl: string,
@@ -141,7 +150,10 @@ export class SqsTransport implements Transport {
       },
     });
     this.#receivers.add(receiver);
+    const sqs = this.#sqs;
     const subscription: TransportSubscription = {
+      native: (token) =>
+        token === native.subscription ? native.subscription.wrap({ queueUrl, sqs }) : undefined,
       stop: () => receiver.stop(),
       close: async () => {
         await receiver.close();

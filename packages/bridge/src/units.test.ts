@@ -1,4 +1,4 @@
-import { CarrierError, type Message } from '@carrier/core';
+import { CarrierError, type Message, type NativeToken } from '@carrier/core';
 import { describe, expect, it } from 'vitest';
 import { compareSides, messageDigest } from './compare.js';
 import { Forwarder } from './forwarder.js';
@@ -20,6 +20,9 @@ function message(over: Partial<Message> = {}): Message {
     attempt: 1,
     publishedAt: new Date(0),
     signal: new AbortController().signal,
+    as: (token: NativeToken<unknown>) => {
+      throw new CarrierError('UNSUPPORTED', `no native ${token}`);
+    },
     ...over,
   };
 }

@@ -34,6 +34,7 @@ export function countingFactory(inner: TransportFactory, counter: OutstandingCou
         retry: settle((delayMs: number) => delivery.retry(delayMs)),
         deadLetter: settle((info) => delivery.deadLetter(info)),
         release: settle(() => delivery.release()),
+        native: delivery.native?.bind(delivery),
       };
     };
     return mapDeliveries(transport, counted);
@@ -78,6 +79,7 @@ export function observingFactory(inner: TransportFactory, log: DeliveryLog): Tra
           log.settled.push({ id, kind: 'release' });
           return delivery.release();
         },
+        native: delivery.native?.bind(delivery),
       };
     };
     return mapDeliveries(transport, observed);
@@ -97,5 +99,42 @@ function mapDeliveries(transport: Transport, map: (delivery: Delivery) => Delive
     redrive: (topic, group, max) => transport.redrive(topic, group, max),
     close: () => transport.close(),
     abort: () => transport.abort(),
+    native: transport.native?.bind(transport),
+  };
+}
+
+/** Transport subscriptions a watched transport opened, and how many of them were closed. */
+export interface SubscriptionCounter {
+  opened: number;
+  closed: number;
+}
+
+/**
+ * Wrap a transport factory so that the suite sees, from the outside, how many consumers the
+ * transport started at the broker (`subscribe` resolved) and how many core closed again.
+ */
+export function subscriptionCountingFactory(
+  inner: TransportFactory,
+  counter: SubscriptionCounter,
+): TransportFactory {
+  return async (url, options) => {
+    const transport = await inner(url, options);
+    return {
+      ...mapDeliveries(transport, (d) => d),
+      subscribe: async (topic, group, opts, sink) => {
+        const subscription = await transport.subscribe(topic, group, opts, sink);
+        counter.opened++;
+        let closed = false;
+        return {
+          native: subscription.native?.bind(subscription),
+          stop: () => subscription.stop(),
+          close: async () => {
+            await subscription.close();
+            if (!closed) counter.closed++;
+            closed = true;
+          },
+        };
+      },
+    };
   };
 }

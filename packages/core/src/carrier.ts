@@ -1,3 +1,4 @@
+import { abortedError, checkSignal, raceSignals, throwIfAborted } from './cancel.js';
 import { encodeBody, messageSize } from './codec.js';
 import { Consumer } from './consumer.js';
 import { consumerSettings } from './consumer-settings.js';
@@ -9,12 +10,14 @@ import type {
   BatchEntry,
   DeadLetterQueue,
   Handler,
+  PublishBatchOptions,
   PublishOptions,
   PublishReceipt,
   SubscribeOptions,
   Subscription,
 } from './message.js';
 import { validateContentType, validateHeaders, validateName } from './names.js';
+import { type NativeToken, resolveNative } from './native.js';
 import type { Capabilities, DeclareOptions, Transport, WireMessage } from './transport.js';
 import { isWellFormed } from './unicode.js';
 
@@ -41,6 +44,21 @@ export class Carrier {
   /** Name of the transport in use (`memory`, `kafka`, `rabbitmq`, `nats`, `sqs`, …). */
   get transportName(): string {
     return this.#transport.name;
+  }
+
+  /**
+   * The connection's native client objects, typed by an adapter's token (as Go CDK's `As`): e.g.
+   * `carrier.as(native.connection)` with `native` from `@carrier/adapter-kafka` gives the kafkajs
+   * `Kafka`, producer and admin. Each adapter's README lists what its tokens give. Using them voids
+   * portability, and Carrier owns their lifecycle: do not close them yourself.
+   *
+   * @throws CarrierError `UNSUPPORTED` when the token is another transport's (the connection is
+   *   not that broker) or the transport offers no native access; `INVALID_ARGUMENT` for a token of
+   *   another scope (a subscription's or a message's).
+   */
+  as<T>(token: NativeToken<T, 'connection'>): T {
+    const transport = this.#transport;
+    return resolveNative(token, 'connection', transport.name, transport.native?.bind(transport));
   }
 
   /** What the connected transport guarantees; requests beyond it fail with `UNSUPPORTED`. */
@@ -101,10 +119,12 @@ export class Carrier {
   /**
    * Publish one message. Resolves once the broker has durably accepted it (acks=all, publisher
    * confirm, PubAck, SQS/SNS response); rejects with `CarrierError` otherwise. Every group of the
-   * topic receives it.
+   * topic receives it. `options.signal` cancels the call (`ABORTED`; see {@link CancelOptions}: the
+   * broker may still have accepted the message).
    */
   async publish(topic: string, body: unknown, options: PublishOptions = {}): Promise<PublishReceipt> {
-    const [receipt] = await this.publishBatch(topic, [{ ...options, body }]);
+    const { signal, ...fields } = options ?? {};
+    const [receipt] = await this.publishBatch(topic, [{ ...fields, body }], { signal });
     return receipt!;
   }
 
@@ -114,20 +134,31 @@ export class Carrier {
    * published). Invalid entries reject the whole batch before anything is sent: `INVALID_NAME`,
    * `INVALID_ARGUMENT` (a header, key or id that is not well-formed Unicode, i.e. holds a lone
    * surrogate, among others), `MESSAGE_TOO_LARGE`. After `close()` was called: `CLOSED`.
+   *
+   * `options.signal` cancels the call: already aborted, it rejects with `ABORTED` before anything
+   * is sent; aborted while the batch is under way, it rejects with `ABORTED` at once (`cause`:
+   * `signal.reason`) and the outcome of each message is unknown — the broker may still accept some
+   * or all of them (at-least-once: publishing them again may deliver them twice). `close()` still
+   * waits for such a publish to settle at the broker.
    */
-  async publishBatch(topic: string, entries: readonly BatchEntry[]): Promise<PublishReceipt[]> {
+  async publishBatch(
+    topic: string,
+    entries: readonly BatchEntry[],
+    options: PublishBatchOptions = {},
+  ): Promise<PublishReceipt[]> {
     this.#ensureOpen();
     validateName('topic', topic);
     if (!Array.isArray(entries)) throw new CarrierError('INVALID_ARGUMENT', 'entries must be an array');
+    const signal = checkSignal(options?.signal);
     const messages = entries.map((entry) => this.#wire(entry));
+    const name = this.#transport.name;
+    throwIfAborted(signal, `publish to ${topic}`, name);
     if (messages.length > 0) {
       const publishing = this.#transport.publish(topic, messages);
       this.#publishing.add(publishing);
-      try {
-        await publishing;
-      } finally {
-        this.#publishing.delete(publishing);
-      }
+      const forget = () => this.#publishing.delete(publishing);
+      publishing.then(forget, forget);
+      await raceSignals(publishing, [signal], (s) => abortedError(s, `publish to ${topic}`, name));
     }
     return messages.map((m) => ({ id: m.id }));
   }
@@ -175,7 +206,10 @@ export class Carrier {
    * `retry.maxAttempts`; `NonRetryableError` dead-letters at once; an undecodable body is
    * dead-lettered without calling the handler, and so is a delivery whose attempt exceeds
    * `retry.maxAttempts` (its earlier consumers died or lost their lease before settling it) unless
-   * `deadLetter: false`. The handler's `message.signal` aborts when the lease on the message is lost.
+   * `deadLetter: false`. The handler's `message.signal` aborts when the lease on the message is lost
+   * (`LEASE_LOST`) and when the subscription closes (`CLOSED`). `options.signal` cancels the
+   * subscription: before it resolves, `subscribe` rejects with `ABORTED` and a consumer the broker
+   * started meanwhile is closed; later, the subscription closes as `close()` does.
    *
    * `options.startFrom` applies when this subscribe creates the group, and if given must match an
    * existing group's start where the broker records it (see `declare`).
@@ -185,7 +219,8 @@ export class Carrier {
    *   `capabilities.replay`, or a retry policy whose longest real delay
    *   exceeds `capabilities.maxDelayMs` (with `deadLetter: false` that is `retry.maxDelayMs`, since
    *   retries never stop); `TOPOLOGY_CONFLICT` for a group that exists with another `startFrom` or
-   *   `ordered`, where the broker records it; `CLOSED` after `close()` or `abort()`.
+   *   `ordered`, where the broker records it; `CLOSED` after `close()` or `abort()`; `ABORTED` when
+   *   `options.signal` fired before it resolved (`cause`: `signal.reason`).
    */
   async subscribe<Body = unknown>(
     topic: string,
@@ -199,48 +234,43 @@ export class Carrier {
     validateName('group', options.group);
     if (typeof handler !== 'function')
       throw new CarrierError('INVALID_ARGUMENT', 'handler must be a function');
+    const signal = checkSignal(options.signal);
     const settings = consumerSettings(topic, options, this.#transport, this.#onError);
-    const consumer = new Consumer(this.#transport, settings, handler as Handler, (c) =>
-      this.#subscriptions.delete(c),
-    );
+    const what = `subscribe to ${topic}/${options.group}`;
+    throwIfAborted(signal, what, this.#transport.name);
+    const onAbort = () => void consumer.close();
+    const consumer = new Consumer(this.#transport, settings, handler as Handler, (c) => {
+      this.#subscriptions.delete(c);
+      signal?.removeEventListener('abort', onAbort);
+    });
     this.#subscriptions.add(consumer);
+    // Aborted while starting or later: close as close() does (it waits for the start, then closes
+    // the consumer the transport started, if it did).
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      await this.#unlessAborted(consumer.start());
+      await this.#unlessAborted(consumer.start(), signal, what);
     } catch (error) {
-      this.#subscriptions.delete(consumer);
+      if (!signal?.aborted) {
+        this.#subscriptions.delete(consumer);
+        signal?.removeEventListener('abort', onAbort);
+      }
       throw error;
     }
     return consumer;
   }
 
   /**
-   * `starting` (a subscribe on the transport), or a `CLOSED` rejection as soon as abort() is
-   * called: a transport may not answer a subscribe on a connection it just dropped.
+   * `starting` (a subscribe on the transport), or a rejection as soon as one of the signals fires:
+   * `CLOSED` when abort() is called (a transport may not answer a subscribe on a connection it just
+   * dropped), `ABORTED` when the caller's `signal` fires.
    */
-  #unlessAborted(starting: Promise<void>): Promise<void> {
-    const signal = this.#aborting.signal;
-    const aborted = () =>
-      new CarrierError('CLOSED', 'the carrier was aborted while subscribing', {
-        transport: this.#transport.name,
-      });
-    if (signal.aborted) {
-      starting.catch(() => {});
-      return Promise.reject(aborted());
-    }
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = () => reject(aborted());
-      signal.addEventListener('abort', onAbort, { once: true });
-      starting.then(
-        () => {
-          signal.removeEventListener('abort', onAbort);
-          resolve();
-        },
-        (error: unknown) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(error);
-        },
-      );
-    });
+  #unlessAborted(starting: Promise<void>, signal?: AbortSignal, what = 'subscribe'): Promise<void> {
+    const name = this.#transport.name;
+    return raceSignals(starting, [this.#aborting.signal, signal], (fired) =>
+      fired === signal
+        ? abortedError(fired, what, name)
+        : new CarrierError('CLOSED', 'the carrier was aborted while subscribing', { transport: name }),
+    );
   }
 
   /** The dead letters of `group` on `topic`: read them, or redrive them to that group only. */
@@ -266,7 +296,8 @@ export class Carrier {
    * 2. Publishes already in flight are not cut off: close waits until each has settled, resolving
    *    (durably accepted) or rejecting (`PUBLISH_FAILED`, `CONNECTION`, …) as it would have anyway.
    * 3. Meanwhile every subscription closes: it stops fetching, gives back deliveries that never
-   *    started (no attempt charged), lets in-flight handlers finish and settles them.
+   *    started (no attempt charged), aborts in-flight handlers' `message.signal` (`CLOSED`), lets
+   *    them finish and settles them.
    * 4. Then the connection closes. Idempotent: every call returns the same promise.
    *
    * A handler that publishes through this carrier while it closes gets `CLOSED` (and is retried

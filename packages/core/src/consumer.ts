@@ -2,7 +2,9 @@ import type { RetryPolicy } from './backoff.js';
 import { decodeBody } from './codec.js';
 import { admit, type Decision, decide, type Outcome } from './decision.js';
 import { type ManagedSubscription, SubscriptionEngine, settleOnce } from './engine.js';
+import { isCarrierError, NonRetryableError } from './errors.js';
 import type { Handler, Message } from './message.js';
+import { type NativeAnswer, type NativeToken, resolveNative } from './native.js';
 import type { Delivery, StartFrom, Transport, WireMessage } from './transport.js';
 
 /** Settings of one consumer, resolved by the carrier. */
@@ -20,6 +22,12 @@ export interface ConsumerSettings {
   readonly onError: (error: Error) => void;
 }
 
+/** Where a message's `as()` asks: the transport's name and the delivery's `native` member. */
+export interface Native {
+  readonly transport: string;
+  readonly answer: ((token: NativeToken<unknown>) => NativeAnswer | undefined) | undefined;
+}
+
 /** Turn a wire message into the user's `Message`. */
 export function toMessage(
   topic: string,
@@ -27,8 +35,10 @@ export function toMessage(
   attempt: number,
   body: unknown,
   signal: AbortSignal,
+  native: Native,
 ): Message {
   return {
+    as: (token) => resolveNative(token, 'message', native.transport, native.answer),
     id: wire.id,
     topic,
     key: wire.key,
@@ -40,6 +50,14 @@ export function toMessage(
     publishedAt: wire.publishedAt,
     signal,
   };
+}
+
+/**
+ * A handler that threw, other than `NonRetryableError`, after its signal fired because the
+ * subscription is closing: it stopped as asked; the message goes back unprocessed (no attempt).
+ */
+function gaveUpOnClose(error: unknown, signal: AbortSignal): boolean {
+  return !(error instanceof NonRetryableError) && isCarrierError(signal.reason, 'CLOSED');
 }
 
 /**
@@ -74,18 +92,21 @@ export class Consumer implements ManagedSubscription {
   }
 
   /** Subscribe on the transport; resolves once the group is durably in place. */
-  async start(): Promise<void> {
-    const subscription = await this.transport.subscribe(
-      this.topic,
-      this.group,
-      {
-        prefetch: this.settings.prefetch,
-        ordered: this.settings.ordered,
-        startFrom: this.settings.startFrom,
-      },
-      (delivery) => this.#engine.accept(delivery),
-    );
-    this.#engine.attach(subscription);
+  start(): Promise<void> {
+    const starting = this.transport
+      .subscribe(
+        this.topic,
+        this.group,
+        {
+          prefetch: this.settings.prefetch,
+          ordered: this.settings.ordered,
+          startFrom: this.settings.startFrom,
+        },
+        (delivery) => this.#engine.accept(delivery),
+      )
+      .then((subscription) => this.#engine.attach(subscription));
+    this.#engine.starting(starting);
+    return starting;
   }
 
   async #process(delivery: Delivery, signal: AbortSignal): Promise<void> {
@@ -106,9 +127,14 @@ export class Consumer implements ManagedSubscription {
     }
     let outcome: Outcome = { kind: 'handled' };
     try {
-      await this.handler(toMessage(this.topic, wire, delivery.attempt, body, signal));
+      const native = { transport: this.transport.name, answer: delivery.native?.bind(delivery) };
+      await this.handler(toMessage(this.topic, wire, delivery.attempt, body, signal, native));
     } catch (error) {
       outcome = { kind: 'threw', error };
+      if (gaveUpOnClose(error, signal)) {
+        this.#track(this.#settle('release', () => delivery.release()));
+        return;
+      }
     }
     // The slot is free as soon as the handler returned: the settlement (a broker round trip on
     // most transports) runs on its own, still bounded by the transport's prefetch, and close()
@@ -143,6 +169,10 @@ export class Consumer implements ManagedSubscription {
   /** Stop fetching, give back what never started, let in-flight handlers finish and settle, close. */
   close(): Promise<void> {
     return this.#engine.close();
+  }
+
+  as<T>(token: NativeToken<T, 'subscription'>): T {
+    return this.#engine.as(token);
   }
 
   /** The connection is gone without settling anything: stop touching deliveries. */

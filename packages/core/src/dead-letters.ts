@@ -8,12 +8,18 @@ import {
 } from './engine.js';
 import { CarrierError } from './errors.js';
 import type { DeadLetter, DeadLetterQueue, DeadLetterSubscribeOptions } from './message.js';
+import type { NativeToken } from './native.js';
 import type { DeadLetterDelivery, Transport } from './transport.js';
 
 /** How long a dead letter whose handler threw is held before it is given back. */
 const HOLD_BEFORE_RELEASE_MS = 1_000;
 
-function toDeadLetter(topic: string, delivery: GuardedDeadLetterDelivery, signal: AbortSignal): DeadLetter {
+function toDeadLetter(
+  topic: string,
+  delivery: GuardedDeadLetterDelivery,
+  signal: AbortSignal,
+  transport: string,
+): DeadLetter {
   const wire = delivery.message;
   let body: unknown;
   try {
@@ -22,7 +28,8 @@ function toDeadLetter(topic: string, delivery: GuardedDeadLetterDelivery, signal
     body = wire.body; // dead letters include undecodable bodies: hand over the bytes
   }
   return {
-    message: toMessage(topic, wire, delivery.info.attempts, body, signal),
+    // no native record for a dead letter: its message's as() throws UNSUPPORTED
+    message: toMessage(topic, wire, delivery.info.attempts, body, signal, { transport, answer: undefined }),
     reason: delivery.info.reason,
     attempts: delivery.info.attempts,
     failedAt: delivery.info.failedAt,
@@ -73,7 +80,7 @@ class DeadLetterConsumer implements ManagedSubscription {
 
   async #process(delivery: GuardedDeadLetterDelivery, signal: AbortSignal): Promise<void> {
     try {
-      await this.handler(toDeadLetter(this.topic, delivery, signal));
+      await this.handler(toDeadLetter(this.topic, delivery, signal, this.transport.name));
     } catch {
       if (!this.#engine.closing) {
         await new Promise<void>((resolve) => {
@@ -94,6 +101,10 @@ class DeadLetterConsumer implements ManagedSubscription {
 
   close(): Promise<void> {
     return this.#engine.close();
+  }
+
+  as<T>(token: NativeToken<T, 'subscription'>): T {
+    return this.#engine.as(token);
   }
 
   markAborted(): void {

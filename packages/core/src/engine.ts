@@ -1,7 +1,8 @@
 import { boundReason, completeDeadLetterInfo } from './dead-letter-info.js';
-import { CarrierError } from './errors.js';
+import { CarrierError, isCarrierError } from './errors.js';
 import { KeyedScheduler } from './keyed-scheduler.js';
 import type { Subscription } from './message.js';
+import { type NativeToken, resolveNative } from './native.js';
 import type {
   DeadLetterDelivery,
   DeadLetterInfo,
@@ -45,6 +46,7 @@ export function settleOnce(delivery: Delivery, onFirst: () => void = () => {}): 
     retry: (delayMs) => once(() => delivery.retry(delayMs)),
     deadLetter: (info) => once(() => delivery.deadLetter({ ...info, reason: boundReason(info.reason) })),
     release: () => once(() => delivery.release()),
+    native: delivery.native?.bind(delivery),
   };
 }
 
@@ -91,7 +93,10 @@ export interface EngineOptions<Raw, D extends EngineDelivery> {
   readonly guard: (raw: Raw, onFirst: () => void) => D;
   /** Ordering key: deliveries of one key run one at a time, in arrival order. */
   readonly keyOf: (delivery: D) => string | undefined;
-  /** Run the handler and settle; `signal` aborts on lease loss and on carrier abort. */
+  /**
+   * Run the handler and settle; `signal` aborts on lease loss (`LEASE_LOST`), when close() begins
+   * and on carrier abort (both `CLOSED`).
+   */
   readonly process: (delivery: D, signal: AbortSignal) => Promise<void>;
   /** Called once close() has stopped fetching, before queued deliveries are given back. */
   readonly onClosing?: (() => void) | undefined;
@@ -110,6 +115,8 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
   readonly #options: EngineOptions<Raw, D>;
   readonly #scheduler: KeyedScheduler<D>;
   #subscription: TransportSubscription | undefined;
+  /** The transport subscribe under way (see `starting`): close() waits for it. */
+  #starting: Promise<unknown> | undefined;
   /** Settlements that run outside a handler slot (late deliveries given back while closing). */
   readonly #settling = new Set<Promise<void>>();
   /** Accepted and not yet settled: each delivery's handler signal. */
@@ -130,9 +137,25 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
     return this.#closing;
   }
 
+  /** `subscription.as(token)`: asks the transport subscription, once there is one. */
+  as<T>(token: NativeToken<T, 'subscription'>): T {
+    const subscription = this.#subscription;
+    const name = this.#options.transport.name;
+    return resolveNative(token, 'subscription', name, subscription?.native?.bind(subscription));
+  }
+
   /** The transport subscription, once `subscribe` resolved. */
   attach(subscription: TransportSubscription): void {
     this.#subscription = subscription;
+  }
+
+  /**
+   * The transport subscribe under way, which ends with `attach` when it resolves: a close() that
+   * begins meanwhile waits for it, then closes the subscription it produced (so none is left at
+   * the broker).
+   */
+  starting(start: Promise<void>): void {
+    this.#starting = start.catch(() => {});
   }
 
   /** The transport's sink. */
@@ -190,13 +213,14 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
 
   #leaseLost(delivery: D, lease: AbortSignal): void {
     const controller = this.#active.get(delivery);
-    if (this.#aborted || !controller || controller.signal.aborted) return;
+    if (this.#aborted || !controller || isCarrierError(controller.signal.reason, 'LEASE_LOST')) return;
     const error = new CarrierError(
       'LEASE_LOST',
       `lost the lease on message ${delivery.message.id} of ${this.#options.label} before settling it; the broker may deliver it again, possibly to another member`,
       { transport: this.#options.transport.name, cause: lease.reason },
     );
-    controller.abort(error);
+    // already aborted with CLOSED (the subscription is closing): the report still counts
+    if (!controller.signal.aborted) controller.abort(error);
     this.#report(error);
   }
 
@@ -247,8 +271,13 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
 
   async #shutdown(): Promise<void> {
     this.#closing = true;
-    const subscription = this.#subscription;
+    const closing = new CarrierError('CLOSED', `${this.#options.label} is closing`, {
+      transport: this.#options.transport.name,
+    });
+    for (const controller of this.#active.values()) if (!controller.signal.aborted) controller.abort(closing);
     try {
+      await this.#starting;
+      const subscription = this.#subscription;
       if (subscription) await subscription.stop();
       this.#options.onClosing?.();
       await Promise.all(this.#scheduler.drainPending().map((d) => this.settle('release', () => d.release())));

@@ -18,6 +18,11 @@
  *   visibility timeout or ack wait expired, connection lost); the broker redelivers it, possibly to
  *   another member while this handler still runs. Reported to `onError` and as the reason of the
  *   handler's `signal`.
+ * - `ABORTED`: the caller's `AbortSignal` (the `signal` option of `publish`, `publishBatch`,
+ *   `subscribe`) fired before the call completed; `cause` is `signal.reason`. Aborted before the
+ *   call, nothing reached the broker. Aborted while in flight, the outcome is unknown: the broker may
+ *   still have accepted the message or created the consumer (a publish retried after `ABORTED` may
+ *   be delivered twice; consumers deduplicate by `id`).
  */
 export type CarrierErrorCode =
   | 'INVALID_NAME'
@@ -31,7 +36,8 @@ export type CarrierErrorCode =
   | 'DECODE_FAILED'
   | 'TOPOLOGY_CONFLICT'
   | 'SETTLE_FAILED'
-  | 'LEASE_LOST';
+  | 'LEASE_LOST'
+  | 'ABORTED';
 
 /** One message of a batch that the broker did not confirm. */
 export interface PublishFailure {

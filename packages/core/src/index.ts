@@ -26,17 +26,21 @@ export {
 export { createMemoryTransport } from './memory/memory-transport.js';
 export type {
   BatchEntry,
+  CancelOptions,
   DeadLetter,
   DeadLetterQueue,
   DeadLetterSubscribeOptions,
   Handler,
   Message,
+  MessageOptions,
+  PublishBatchOptions,
   PublishOptions,
   PublishReceipt,
   SubscribeOptions,
   Subscription,
 } from './message.js';
 export { MAX_NAME_LENGTH, validateHeaders, validateName } from './names.js';
+export { type NativeAnswer, type NativeScope, NativeToken } from './native.js';
 export { redactUrl, scrub, urlSecrets } from './redact.js';
 export type * from './transport.js';
 

@@ -1,4 +1,5 @@
 import type { RetryPolicy } from './backoff.js';
+import type { NativeToken } from './native.js';
 import type { StartFrom } from './transport.js';
 
 /** A received message, decoded. */
@@ -26,16 +27,44 @@ export interface Message<Body = unknown> {
   /** When the producer published it. */
   readonly publishedAt: Date;
   /**
-   * Cancellation of this handler run. Aborted when this member lost its lease on the message
-   * before settling it (reason: `CarrierError` `LEASE_LOST`, also reported to `onError`; the
-   * broker may already be delivering it to another member, so stop side effects you can stop), and
-   * when the carrier is aborted (reason: `CarrierError` `CLOSED`). Pass it to `fetch` and the like.
+   * Cancellation of this handler run; pass it to `fetch` and the like. Its `reason` is a
+   * `CarrierError` whose code says why:
+   * - `LEASE_LOST`: this member lost its lease on the message before settling it (also reported
+   *   to `onError`); the broker may already be delivering it to another member, so stop side
+   *   effects you can stop.
+   * - `CLOSED`: the subscription is closing (`subscription.close()`, its `signal` option fired, or
+   *   `carrier.close()`): the handler may finish, and its result is settled as usual, except that a
+   *   handler that throws (other than `NonRetryableError`) once it fired gives the message back
+   *   unprocessed, with no attempt charged, instead of retrying it. Also when the carrier is
+   *   aborted (`carrier.abort()`); its result is then ignored.
    */
   readonly signal: AbortSignal;
+  /**
+   * The broker's own record of this message (e.g. `message.as(native.message)` of
+   * `@carrier/adapter-kafka`: the kafkajs message with its partition and offset), typed by the
+   * adapter's token. Using it voids portability; settle through Carrier, never natively.
+   *
+   * @throws CarrierError `UNSUPPORTED` when the token is another transport's, or the transport
+   *   offers nothing for received messages; `INVALID_ARGUMENT` for a token of another scope.
+   */
+  as<T>(token: NativeToken<T, 'message'>): T;
 }
 
-/** Options of `publish`. */
-export interface PublishOptions {
+/** Cancellation of one call: the `signal` option of `publish`, `publishBatch` and `subscribe`. */
+export interface CancelOptions {
+  /**
+   * Abort the call. Already aborted: the call rejects at once with `CarrierError` `ABORTED` and
+   * nothing reaches the broker. Aborted while the call is under way: it rejects at once with
+   * `ABORTED` (`cause`: `signal.reason`), but the outcome at the broker is unknown — a publish may
+   * still have been accepted (at-least-once: publishing it again may deliver it twice; keep its
+   * `id` so consumers can deduplicate). The call removes its listener from the signal when it
+   * settles, so one long-lived signal may serve any number of calls.
+   */
+  signal?: AbortSignal | undefined;
+}
+
+/** What a published message carries besides its body: options of `publish`, fields of a batch entry. */
+export interface MessageOptions {
   /**
    * Ordering key. Within one member, core runs the messages of a key one at a time, in the order
    * they arrived. Across the group they arrive in publish order only on a subscription with
@@ -54,8 +83,14 @@ export interface PublishOptions {
   contentType?: string | undefined;
 }
 
+/** Options of `publish`: the message's fields and the call's `signal`. */
+export interface PublishOptions extends MessageOptions, CancelOptions {}
+
+/** Options of `publishBatch`. */
+export interface PublishBatchOptions extends CancelOptions {}
+
 /** One entry of `publishBatch`. */
-export interface BatchEntry extends PublishOptions {
+export interface BatchEntry extends MessageOptions {
   body: unknown;
 }
 
@@ -105,6 +140,15 @@ export interface SubscribeOptions {
    * that must pass every message on byte for byte, even one whose bytes do not match its content type.
    */
   decode?: boolean | undefined;
+  /**
+   * Cancel the subscription. Aborted before `subscribe` resolves: it rejects with `CarrierError`
+   * `ABORTED` (`cause`: `signal.reason`; already aborted: without touching the broker), and a
+   * consumer the broker may have started meanwhile is closed (`carrier.close()` waits for that).
+   * Aborted later: the subscription closes as `close()` does (in-flight handlers see their
+   * `message.signal` fire with `CLOSED`, finish and are settled). The listener is removed when the
+   * subscription closes.
+   */
+  signal?: AbortSignal | undefined;
 }
 
 /** A message handler: return to acknowledge; throw to retry (or dead-letter). */
@@ -115,11 +159,22 @@ export interface Subscription {
   readonly topic: string;
   readonly group: string;
   /**
-   * Stop fetching, let in-flight handlers finish and settle them, give back what never started
+   * Stop fetching, abort in-flight handlers' `message.signal` (reason `CLOSED`), let them finish
+   * and settle them, give back what never started
    * (no attempt is charged for it; no handler starts once close() was called), then leave the
    * group. Idempotent.
    */
   close(): Promise<void>;
+  /**
+   * This consumer's native client objects (e.g. `subscription.as(native.subscription)` of
+   * `@carrier/adapter-kafka`: the kafkajs consumer), typed by the adapter's token. Using them voids
+   * portability; Carrier owns their lifecycle (do not close or pause them yourself).
+   *
+   * @throws CarrierError `UNSUPPORTED` when the token is another transport's or the transport
+   *   offers nothing for subscriptions (dead-letter readers included); `INVALID_ARGUMENT` for a
+   *   token of another scope.
+   */
+  as<T>(token: NativeToken<T, 'subscription'>): T;
 }
 
 /** A dead-lettered message with why it failed. */

@@ -50,9 +50,12 @@
  */
 
 import type { CarrierErrorCode } from './errors.js';
+import type { NativeAnswer, NativeToken } from './native.js';
 
 // What a transport throws, so that an adapter can be written against this entry point alone.
 export { CarrierError, type CarrierErrorCode, type PublishFailure } from './errors.js';
+// Native access (Go CDK's `As`): the tokens an adapter exports and answers in its `native` members.
+export { type NativeAnswer, type NativeScope, NativeToken } from './native.js';
 
 /** A message as it travels on the wire: bytes plus Carrier's portable metadata. */
 export interface WireMessage {
@@ -237,6 +240,12 @@ export interface Delivery {
    * transport whose broker counts every receive corrects for it).
    */
   release(): Promise<void>;
+  /**
+   * Native access for `message.as(token)`: the broker's own record of this delivery (optional; absent: `as()` throws `UNSUPPORTED`): when `token` is one
+   * of this adapter's `message` tokens, answer `token.wrap(value)`; else `undefined`. Core has already
+   * checked the token's transport name and scope. Synchronous, never throws, no broker call.
+   */
+  native?(token: NativeToken<unknown>): NativeAnswer | undefined;
 }
 
 /**
@@ -287,6 +296,12 @@ export interface TransportSubscription {
   stop(): Promise<void>;
   /** Release the consumer (leave the group). Core calls it after settling every delivery. */
   close(): Promise<void>;
+  /**
+   * Native access for `subscription.as(token)`: this consumer's client objects (optional; absent: `as()` throws `UNSUPPORTED`): when `token` is one
+   * of this adapter's `subscription` tokens, answer `token.wrap(value)`; else `undefined`. Core has already
+   * checked the token's transport name and scope. Synchronous, never throws, no broker call.
+   */
+  native?(token: NativeToken<unknown>): NativeAnswer | undefined;
 }
 
 /**
@@ -346,6 +361,12 @@ export interface Transport {
    * deliveries are redelivered by the broker. Used by the contract suite and for emergency stops.
    */
   abort(): Promise<void>;
+  /**
+   * Native access for `carrier.as(token)`: the connection's client objects (optional; absent: `as()` throws `UNSUPPORTED`): when `token` is one
+   * of this adapter's `connection` tokens, answer `token.wrap(value)`; else `undefined`. Core has already
+   * checked the token's transport name and scope. Synchronous, never throws, no broker call.
+   */
+  native?(token: NativeToken<unknown>): NativeAnswer | undefined;
 }
 
 /** Options every transport factory receives. */

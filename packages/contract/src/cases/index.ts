@@ -1,4 +1,11 @@
 import type { ContractCase } from '../case.js';
+import {
+  handlerSignalOnClose,
+  publishAbortedBefore,
+  publishAbortedInFlight,
+  subscribeAbortedBefore,
+  subscribeAbortedLater,
+} from './cancellation.js';
 import { crashCountsOneAttempt, crashRedelivered, idleClose, poisonMessage } from './failure.js';
 import {
   concurrencyLimit,
@@ -38,6 +45,7 @@ import {
   publishBatch,
   roundTrip,
 } from './messages.js';
+import { nativeForeignToken } from './native.js';
 import { brokerRestart } from './reconnect.js';
 import {
   backoffLowerBound,
@@ -50,6 +58,7 @@ import {
 } from './retries.js';
 import { volume } from './volume.js';
 
+export * from './cancellation.js';
 export * from './failure.js';
 export * from './flow.js';
 export * from './group-start.js';
@@ -58,6 +67,7 @@ export * from './handover.js';
 export * from './lifecycle.js';
 export * from './limits.js';
 export * from './messages.js';
+export * from './native.js';
 export * from './reconnect.js';
 export * from './retries.js';
 export * from './volume.js';
@@ -102,6 +112,12 @@ export const contractCases: readonly ContractCase[] = [
   closeRightAfterSubscribe,
   subscribeCloseRounds,
   closeWithPublishesInFlight,
+  publishAbortedBefore,
+  publishAbortedInFlight,
+  subscribeAbortedBefore,
+  subscribeAbortedLater,
+  handlerSignalOnClose,
+  nativeForeignToken,
   crashRedelivered,
   crashCountsOneAttempt,
   poisonMessage,

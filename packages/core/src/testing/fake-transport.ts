@@ -4,6 +4,8 @@ import type {
   DeadLetterInfo,
   DeclareOptions,
   Delivery,
+  NativeAnswer,
+  NativeToken,
   PartialDeadLetterInfo,
   Transport,
   TransportSubscribeOptions,
@@ -55,6 +57,9 @@ export class FakeTransport implements Transport {
     replay: true,
   };
   declareOptions: DeclareOptions | undefined;
+
+  /** Native access; absent unless a test sets it. */
+  native: ((token: NativeToken<unknown>) => NativeAnswer | undefined) | undefined;
 
   async declare(topic: string, groups: readonly string[], options?: DeclareOptions): Promise<void> {
     this.declareOptions = options;
