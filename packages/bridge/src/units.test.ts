@@ -19,6 +19,7 @@ function message(over: Partial<Message> = {}): Message {
     contentType: 'text/plain',
     attempt: 1,
     publishedAt: new Date(0),
+    metadata: {},
     signal: new AbortController().signal,
     ...over,
   };
@@ -46,7 +47,9 @@ describe('republishProblem', () => {
     expect(republishProblem(message({ headers: { a: '1' }, key: 'k' }), 100)).toBeUndefined();
   });
   it('names non-portable headers, reserved keys, bad values, long ids and sizes', () => {
-    expect(republishProblem(message({ headers: { 'a b': '1' } }), 100)).toMatch(/"a b" is not portable/);
+    expect(republishProblem(message({ headers: { 'a\0b': '1' } }), 100)).toMatch(/contains CR, LF or NUL/);
+    expect(republishProblem(message({ headers: { traceparent: '1' } }), 100)).toMatch(/reserved/);
+    expect(republishProblem(message({ metadata: { traceparent: 'x' } }), 100)).toMatch(/traceparent/);
     expect(republishProblem(message({ headers: { 'Carrier-id': '1' } }), 100)).toMatch(/reserved prefix/);
     expect(republishProblem(message({ headers: { a: 'x\ny' } }), 100)).toMatch(/CR, LF or NUL/);
     expect(republishProblem(message({ id: 'i'.repeat(129) }), 100)).toMatch(/129 characters/);

@@ -13,6 +13,7 @@ import type {
   SubscribeOptions,
   Subscription,
 } from './message.js';
+import { validateMetadata } from './metadata.js';
 import { validateContentType, validateHeaders, validateName } from './names.js';
 import type { Capabilities, Transport, WireMessage } from './transport.js';
 import { isWellFormed } from './unicode.js';
@@ -54,6 +55,7 @@ export class Carrier {
 
   #wire(entry: BatchEntry): WireMessage {
     const headers = validateHeaders(entry.headers);
+    const metadata = validateMetadata(entry.metadata);
     if (entry.key !== undefined && typeof entry.key !== 'string') {
       throw new CarrierError('INVALID_ARGUMENT', 'key must be a string');
     }
@@ -76,7 +78,7 @@ export class Carrier {
       );
     }
     const { bytes, contentType } = encodeBody(entry.body, validateContentType(entry.contentType));
-    const size = messageSize(bytes, entry.key, headers);
+    const size = messageSize(bytes, entry.key, headers, metadata);
     const limit = this.#transport.capabilities.maxMessageBytes;
     if (size > limit) {
       throw new CarrierError(
@@ -94,6 +96,7 @@ export class Carrier {
       contentType,
       body: bytes,
       publishedAt: new Date(),
+      ...(metadata ? { metadata } : {}),
     };
   }
 

@@ -3,6 +3,7 @@ import { decodeBody } from './codec.js';
 import { admit, type Decision, decide, type Outcome } from './decision.js';
 import { type ManagedSubscription, SubscriptionEngine, settleOnce } from './engine.js';
 import type { Handler, Message } from './message.js';
+import type { MessageMetadata } from './metadata.js';
 import type { Delivery, Transport, WireMessage } from './transport.js';
 
 /** Settings of one consumer, resolved by the carrier. */
@@ -16,6 +17,15 @@ export interface ConsumerSettings {
   readonly deadLetter: boolean;
   readonly decode: boolean;
   readonly onError: (error: Error) => void;
+}
+
+const NO_METADATA: MessageMetadata = Object.freeze({});
+
+/** `metadata` frozen for a handler (an empty frozen object when absent). */
+function frozenMetadata(metadata: MessageMetadata | undefined): MessageMetadata {
+  if (!metadata) return NO_METADATA;
+  const extra = metadata.extra ? Object.freeze({ ...metadata.extra }) : undefined;
+  return Object.freeze(extra ? { ...metadata, extra } : { ...metadata });
 }
 
 /** Turn a wire message into the user's `Message`. */
@@ -36,6 +46,7 @@ export function toMessage(
     contentType: wire.contentType,
     attempt,
     publishedAt: wire.publishedAt,
+    metadata: frozenMetadata(wire.metadata),
     signal,
   };
 }

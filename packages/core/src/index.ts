@@ -36,7 +36,13 @@ export type {
   SubscribeOptions,
   Subscription,
 } from './message.js';
-export { MAX_NAME_LENGTH, validateHeaders, validateName } from './names.js';
+export {
+  isTraceparent,
+  isTracestate,
+  type MessageMetadata,
+  validateMetadata,
+} from './metadata.js';
+export { MAX_HEADER_KEY_BYTES, MAX_NAME_LENGTH, validateHeaders, validateName } from './names.js';
 export { redactUrl, scrub, urlSecrets } from './redact.js';
 export type * from './transport.js';
 

@@ -1,4 +1,5 @@
 import type { RetryPolicy } from './backoff.js';
+import type { MessageMetadata } from './metadata.js';
 
 /** A received message, decoded. */
 export interface Message<Body = unknown> {
@@ -24,6 +25,12 @@ export interface Message<Body = unknown> {
   readonly attempt: number;
   /** When the producer published it. */
   readonly publishedAt: Date;
+  /**
+   * Carrier's metadata as the producer set it (`publish(…, { metadata })`), or as a native
+   * producer's trace context (`traceparent`, `tracestate` headers) says; an empty object when
+   * there is none. Read-only (frozen). Forward it with `publish(…, { metadata: message.metadata })`.
+   */
+  readonly metadata: MessageMetadata;
   /**
    * Cancellation of this handler run. Aborted when this member lost its lease on the message
    * before settling it (reason: `CarrierError` `LEASE_LOST`, also reported to `onError`; the
@@ -51,6 +58,17 @@ export interface PublishOptions {
    * with `msg.contentType` is byte-exact); for other bodies it overrides the default label.
    */
   contentType?: string | undefined;
+  /**
+   * Carrier's metadata: correlation id, reply address, deadline, schema id, W3C trace context,
+   * and `extra` (fields a newer version knows, when forwarding). Carried apart from `headers`;
+   * see `MessageMetadata` and docs/wire-format.md for where each broker puts it.
+   *
+   * @throws CarrierError `INVALID_ARGUMENT` (from `publish`) for a text field that is empty or
+   *   holds CR, LF, NUL or a lone surrogate, an invalid `deadline` Date, a `traceparent` or
+   *   `tracestate` not in W3C Trace Context syntax (or a `tracestate` without `traceparent`), or an
+   *   `extra` name outside its grammar.
+   */
+  metadata?: MessageMetadata | undefined;
 }
 
 /** One entry of `publishBatch`. */

@@ -50,9 +50,11 @@
  */
 
 import type { CarrierErrorCode } from './errors.js';
+import type { MessageMetadata } from './metadata.js';
 
 // What a transport throws, so that an adapter can be written against this entry point alone.
 export { CarrierError, type CarrierErrorCode, type PublishFailure } from './errors.js';
+export type { MessageMetadata } from './metadata.js';
 
 /** A message as it travels on the wire: bytes plus Carrier's portable metadata. */
 export interface WireMessage {
@@ -68,6 +70,14 @@ export interface WireMessage {
   readonly body: Uint8Array;
   /** When the producer published it. */
   readonly publishedAt: Date;
+  /**
+   * Carrier's own metadata (correlation id, trace context, …), validated by core. Absent on
+   * messages published without it, or before it existed. A transport writes it apart from the
+   * user headers (`metadataHeaders` in `@carrier/core/kit` gives its generic header form), reads
+   * it back (`metadataFromHeaders`), and keeps it on every copy it makes (retry, dead letter,
+   * redrive), `extra` included.
+   */
+  readonly metadata?: MessageMetadata | undefined;
 }
 
 /**
