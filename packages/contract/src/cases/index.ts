@@ -47,6 +47,7 @@ import {
   undecodable,
 } from './retries.js';
 import { volume } from './volume.js';
+import { headerKeysRoundTrip, metadataRoundTrip, metadataThroughDeadLetters, wireRefusals } from './wire.js';
 
 export * from './failure.js';
 export * from './flow.js';
@@ -57,6 +58,7 @@ export * from './limits.js';
 export * from './messages.js';
 export * from './retries.js';
 export * from './volume.js';
+export * from './wire.js';
 
 /** Every case of the suite, in the order it runs (grouped by theme). */
 export const contractCases: readonly ContractCase[] = [
@@ -66,6 +68,10 @@ export const contractCases: readonly ContractCase[] = [
   publishBatch,
   headerControlCharacters,
   headerRefusals,
+  headerKeysRoundTrip,
+  metadataRoundTrip,
+  metadataThroughDeadLetters,
+  wireRefusals,
   buffersForDeclaredGroup,
   fansOut,
   competingConsumers,
