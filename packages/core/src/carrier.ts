@@ -13,7 +13,7 @@ import type {
   SubscribeOptions,
   Subscription,
 } from './message.js';
-import { validateMetadata } from './metadata.js';
+import { type MessageMetadata, validateMetadata } from './metadata.js';
 import { validateContentType, validateHeaders, validateName } from './names.js';
 import type { Capabilities, Transport, WireMessage } from './transport.js';
 import { isWellFormed } from './unicode.js';
@@ -78,6 +78,7 @@ export class Carrier {
       );
     }
     const { bytes, contentType } = encodeBody(entry.body, validateContentType(entry.contentType));
+    this.#checkHeaderLimits(headers, metadata);
     const size = messageSize(bytes, entry.key, headers, metadata);
     const limit = this.#transport.capabilities.maxMessageBytes;
     if (size > limit) {
@@ -98,6 +99,31 @@ export class Carrier {
       publishedAt: new Date(),
       ...(metadata ? { metadata } : {}),
     };
+  }
+
+  /** Refuse headers beyond `capabilities.maxHeaders` / `maxHeaderBytes` (absent: no bound). */
+  #checkHeaderLimits(headers: Record<string, string>, metadata: MessageMetadata | undefined): void {
+    const { maxHeaders, maxHeaderBytes } = this.#transport.capabilities;
+    const transport = this.#transport.name;
+    const count = Object.keys(headers).length;
+    if (maxHeaders !== undefined && count > maxHeaders) {
+      throw new CarrierError(
+        'INVALID_ARGUMENT',
+        `${count} headers exceed the ${transport} limit of ${maxHeaders}`,
+        {
+          transport,
+        },
+      );
+    }
+    if (maxHeaderBytes === undefined) return;
+    const bytes = messageSize(new Uint8Array(0), undefined, headers, metadata);
+    if (bytes > maxHeaderBytes) {
+      throw new CarrierError(
+        'MESSAGE_TOO_LARGE',
+        `headers and metadata of ${bytes} bytes exceed the ${transport} limit of ${maxHeaderBytes}`,
+        { transport },
+      );
+    }
   }
 
   /**

@@ -132,6 +132,22 @@ export interface Capabilities {
    * repository supports it).
    */
   readonly redrive: boolean;
+  /**
+   * Most user headers one message may carry, where the broker bounds them more tightly than
+   * `maxMessageBytes` does (RabbitMQ: every header adds framing to the one AMQP content-header
+   * frame). Absent: no bound of its own. Core: `publish` and `publishBatch` fail with
+   * `INVALID_ARGUMENT` before sending a message with more. Contract: a message with exactly this
+   * many arrives intact, one more is refused.
+   */
+  readonly maxHeaders?: number | undefined;
+  /**
+   * Largest total of user header keys and values plus the metadata in its header form
+   * (`metadataHeaders`), in UTF-8 bytes, where the broker bounds headers more tightly than
+   * `maxMessageBytes` (RabbitMQ: the content-header frame must fit in the negotiated `frame_max`,
+   * AMQP 0-9-1 §4.2.6). Absent: no bound of its own. Core: `MESSAGE_TOO_LARGE` before sending a
+   * larger one. Contract: headers of exactly this size arrive intact, one byte more is refused.
+   */
+  readonly maxHeaderBytes?: number | undefined;
 }
 
 /** Failure metadata attached to a dead letter. */

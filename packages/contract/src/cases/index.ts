@@ -47,7 +47,13 @@ import {
   undecodable,
 } from './retries.js';
 import { volume } from './volume.js';
-import { headerKeysRoundTrip, metadataRoundTrip, metadataThroughDeadLetters, wireRefusals } from './wire.js';
+import {
+  headerKeysRoundTrip,
+  headerLimits,
+  metadataRoundTrip,
+  metadataThroughDeadLetters,
+  wireRefusals,
+} from './wire.js';
 
 export * from './failure.js';
 export * from './flow.js';
@@ -72,6 +78,7 @@ export const contractCases: readonly ContractCase[] = [
   metadataRoundTrip,
   metadataThroughDeadLetters,
   wireRefusals,
+  headerLimits,
   buffersForDeclaredGroup,
   fansOut,
   competingConsumers,

@@ -200,3 +200,45 @@ export const wireRefusals: ContractCase = {
     expect(calls.n, 'publishes that reached the transport').toBe(0);
   },
 };
+
+function numbered(count: number): Record<string, string> {
+  return Object.fromEntries(Array.from({ length: count }, (_, i) => [`h${i}`, 'v']));
+}
+
+export const headerLimits: ContractCase = {
+  name: 'the header count and size limits stated in capabilities are enforced, and messages at them arrive',
+  theme,
+  async run({ carrier, until, skip }) {
+    const c = await carrier();
+    const { maxHeaders, maxHeaderBytes } = c.capabilities;
+    skip(
+      maxHeaders === undefined && maxHeaderBytes === undefined,
+      'the transport states no header limit of its own (maxMessageBytes bounds headers)',
+    );
+    const topic = freshName('hdr-limits');
+    const got: Message[] = [];
+    await c.subscribe(topic, { group: 'g' }, (m) => {
+      got.push(m);
+    });
+    const sent: Array<{ id: string; headers: Record<string, string> }> = [];
+    if (maxHeaders !== undefined) {
+      sent.push({ id: 'max-count', headers: numbered(maxHeaders) });
+      await expectCode(c.publish(topic, 'x', { headers: numbered(maxHeaders + 1) }), 'INVALID_ARGUMENT');
+    }
+    if (maxHeaderBytes !== undefined) {
+      // 4 headers `a`…`d` whose keys and values add up to exactly maxHeaderBytes
+      const value = (n: number) =>
+        'x'.repeat(Math.floor((maxHeaderBytes - 4) / 4) + (n < (maxHeaderBytes - 4) % 4 ? 1 : 0));
+      const headers = Object.fromEntries(['a', 'b', 'c', 'd'].map((k, n) => [k, value(n)]));
+      sent.push({ id: 'max-bytes', headers });
+      await expectCode(
+        c.publish(topic, 'x', { headers: { ...headers, d: `${headers.d}x` } }),
+        'MESSAGE_TOO_LARGE',
+      );
+    }
+    for (const s of sent) await c.publish(topic, 'at the limit', { id: s.id, headers: s.headers });
+    await until(() => sent.every((s) => got.some((m) => m.id === s.id)), 'the messages at the limits');
+    for (const s of sent) expect(got.find((m) => m.id === s.id)!.headers, s.id).toEqual(s.headers);
+    expect(got.map((m) => m.id).sort()).toEqual(sent.map((s) => s.id).sort());
+  },
+};
