@@ -24,7 +24,7 @@ export const HEADERS = {
    * Prefix under which a user header travels when its name cannot go as it is: it starts with
    * `Nats-` (the server owns `Nats-*`) or holds a character a NATS header name cannot (outside
    * printable ASCII, or `:`), or `,` (the `Carrier-Encoded` list separator). The rest of the name
-   * is percent-encoded UTF-8 (see {@link escapeHeaderName}).
+   * is percent-encoded UTF-8 (`escapeHeaderName`).
    */
   userPrefix: 'Carrier-Header-',
   /** Dead letters: the failure reason (the handler's error message). */
