@@ -83,7 +83,7 @@ function gatedTarget(confirmAfter: number) {
 }
 
 describe('bridge on memory://', () => {
-  it('moves body bytes, key, headers, id and content type unchanged, and settles the source', async () => {
+  it('moves body bytes, key, headers, metadata, id and content type unchanged, and settles the source', async () => {
     const [src, dst, topic] = [fresh('src'), fresh('dst'), fresh('orders')];
     const source = await carrier(`memory://${src}`);
     const target = await carrier(`memory://${dst}`);
@@ -93,8 +93,13 @@ describe('bridge on memory://', () => {
     );
     const binary = new Uint8Array([0, 255, 1, 254, 10, 13]);
     const jsonWithUnknownFields = new TextEncoder().encode('{"id":1,  "futureField":{"x":[1,2]}}');
+    const metadata = {
+      correlationId: 'c-1',
+      traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      extra: { 'newer-field': 'kept' },
+    };
     await source.publishBatch(topic, [
-      { body: binary, id: 'm-binary', key: 'k1', headers: { tenant: 'acme', 'trace.id': 'abc' } },
+      { body: binary, id: 'm-binary', key: 'k1', headers: { tenant: 'acme', 'trace.id': 'abc' }, metadata },
       { body: jsonWithUnknownFields, contentType: 'application/json', id: 'm-json' },
       { body: 'hé', id: 'm-text', key: '' },
     ]);
@@ -103,6 +108,8 @@ describe('bridge on memory://', () => {
     expect(byId.get('m-binary')?.raw).toEqual(binary);
     expect(byId.get('m-binary')?.key).toBe('k1');
     expect(byId.get('m-binary')?.headers).toEqual({ tenant: 'acme', 'trace.id': 'abc' });
+    expect(byId.get('m-binary')?.metadata).toEqual(metadata);
+    expect(byId.get('m-json')?.metadata).toEqual({});
     expect(byId.get('m-binary')?.contentType).toBe('application/octet-stream');
     expect(byId.get('m-json')?.raw).toEqual(jsonWithUnknownFields); // spacing kept: never re-encoded
     expect(byId.get('m-json')?.contentType).toBe('application/json');

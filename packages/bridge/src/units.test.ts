@@ -190,5 +190,10 @@ describe('messageDigest', () => {
     expect(messageDigest({ ...base, key: '' })).not.toBe(messageDigest({ ...base, key: undefined }));
     expect(messageDigest({ ...base, headers: { x: '1' } })).not.toBe(d);
     expect(messageDigest({ ...base, contentType: 'a/c' })).not.toBe(d);
+    expect(messageDigest({ ...base, metadata: {} })).toBe(d);
+    expect(messageDigest({ ...base, metadata: { correlationId: 'c' } })).not.toBe(d);
+    expect(messageDigest({ ...base, metadata: { extra: { f: 'c' } } })).not.toBe(
+      messageDigest({ ...base, metadata: { extra: { f: 'd' } } }),
+    );
   });
 });
