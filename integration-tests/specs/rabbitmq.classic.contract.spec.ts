@@ -16,6 +16,8 @@ describeTransportContract({
     perKeyOrder: true,
     nativeDelay: true,
     redrive: true,
+    maxHeaders: 1_024,
+    maxHeaderBytes: 32_768,
   },
   timeoutMs: 30_000,
 });

@@ -16,6 +16,8 @@ describeTransportContract({
     maxDelayMs: 2 ** 31,
     maxMessageBytes: 128 * 1024 * 1024,
     redrive: true,
+    maxHeaders: 1_024,
+    maxHeaderBytes: 32_768,
   },
   timeoutMs: 30_000,
 });
