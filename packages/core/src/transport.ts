@@ -212,7 +212,7 @@ export interface Delivery {
   retry(delayMs: number): Promise<void>;
   /**
    * Move to this group's dead-letter destination with `info`, keeping the original id, key,
-   * headers, content type and bytes; resolves once the dead letter is durably stored and the
+   * headers, metadata (`extra` included), content type and bytes; resolves once the dead letter is durably stored and the
    * original settled. Other groups are not affected.
    */
   deadLetter(info: DeadLetterInfo): Promise<void>;
@@ -308,7 +308,8 @@ export interface Transport {
     sink: (delivery: DeadLetterDelivery) => void,
   ): Promise<TransportSubscription>;
   /**
-   * Move up to `max` dead letters of `group` back to that group only, with attempt 1, oldest first.
+   * Move up to `max` dead letters of `group` back to that group only, with attempt 1, oldest first,
+   * each with its id, key, headers, metadata, content type and bytes.
    * A dead letter is removed only after its copy was durably accepted. Resolves with how many moved.
    */
   redrive(topic: string, group: string, max: number): Promise<number>;
