@@ -33,6 +33,8 @@ interface KcatRecord {
   headers?: string[];
 }
 
+const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+
 describe('kafka interop with kcat', () => {
   const open: Carrier[] = [];
   const dirs: string[] = [];
@@ -70,6 +72,8 @@ describe('kafka interop with kcat', () => {
         'tenant=acme',
         '-H',
         'note=naïve ✓',
+        '-H',
+        `traceparent=${TRACEPARENT}`,
         file,
       ],
       { timeout: TIMEOUT_MS },
@@ -79,6 +83,7 @@ describe('kafka interop with kcat', () => {
     expect(Buffer.from(m!.raw).equals(body)).toBe(true);
     expect(m!.key).toBe('customer-7');
     expect(m!.headers).toEqual({ tenant: 'acme', note: 'naïve ✓' });
+    expect(m!.metadata).toEqual({ traceparent: TRACEPARENT }); // as an instrumented native producer writes it
     expect(m!.contentType).toBe('application/octet-stream');
     expect(m!.body).toBeInstanceOf(Uint8Array);
     expect(m!.id).toMatch(new RegExp(`^${topic}-\\d+-\\d+$`));
@@ -92,7 +97,11 @@ describe('kafka interop with kcat', () => {
     const topic = freshName('kcat-out');
     const body = { order: 42, note: 'grüße' };
     const before = Date.now();
-    const { id } = await carrier.publish(topic, body, { key: 'customer-9', headers: { tenant: 'acme' } });
+    const { id } = await carrier.publish(topic, body, {
+      key: 'customer-9',
+      headers: { tenant: 'acme' },
+      metadata: { traceparent: TRACEPARENT, correlationId: 'req-1' },
+    });
     const { stdout } = await run(
       kcat(),
       ['-C', '-b', bootstrap(), '-t', topic, '-o', 'beginning', '-c', '1', '-J', '-q'],
@@ -111,6 +120,8 @@ describe('kafka interop with kcat', () => {
       'carrier-id': id,
       'carrier-content-type': 'application/json',
       'carrier-published-at': expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      traceparent: TRACEPARENT,
+      'carrier-meta-correlation-id': 'req-1',
     });
     const publishedAt = Date.parse(headers['carrier-published-at']!);
     expect(publishedAt).toBeGreaterThanOrEqual(before - 1_000);

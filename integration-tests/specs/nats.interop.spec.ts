@@ -35,6 +35,8 @@ function parseHeaderBlock(block: string): Record<string, string[]> {
 const BINARY = new Uint8Array([0x00, 0xff, 0xfe, 0x00, 0x80, 0xc3, 0x28, 0x0a, 0x0d, 0x00]);
 const UNICODE = 'naïve café ✓ 日本語 🚀';
 
+const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+
 describe('nats interop with clients that are not nats.js', () => {
   let carrier: Carrier;
   let goBin: string;
@@ -105,7 +107,8 @@ describe('nats interop with clients that are not nats.js', () => {
     await carrier.declare(topic, ['kept']); // a group keeps the message in the (interest) stream
     const { id } = await carrier.publish(topic, BINARY, {
       key: 'order-9',
-      headers: { tenant: 'acme', note: UNICODE },
+      headers: { tenant: 'acme', note: UNICODE, 'with space:☺': 'escaped name' },
+      metadata: { traceparent: TRACEPARENT, correlationId: 'req-1' },
     });
     const { stdout } = await run(natsCli(), [
       '--server',
@@ -128,6 +131,9 @@ describe('nats interop with clients that are not nats.js', () => {
     expect(Number.isNaN(Date.parse(h['Carrier-Published-At']![0]!))).toBe(false);
     expect(h.tenant).toEqual(['acme']);
     expect(h.note).toEqual([UNICODE]);
+    expect(h.traceparent).toEqual([TRACEPARENT]);
+    expect(h['carrier-meta-correlation-id']).toEqual(['req-1']);
+    expect(h['Carrier-Header-with%20space%3A%E2%98%BA']).toEqual(['escaped name']);
   });
 
   it('nats.go → Carrier: a Go publish in Carrier wire format arrives exactly', async () => {

@@ -18,6 +18,8 @@ describeTransportContract({
     maxMessageBytes: 128 * 1024 * 1024,
     redrive: true,
     replay: false,
+    maxHeaders: 1_024,
+    maxHeaderBytes: 32_768,
   },
   // a group queue's x-single-active-consumer (declare with ordered); no start: replay is false
   recordsGroupSettings: ['ordered'],

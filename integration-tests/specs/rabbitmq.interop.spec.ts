@@ -13,6 +13,7 @@ import '../src/context.js';
 const url = () => inject('brokers').rabbitmq;
 const fresh = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
 const TIMEOUT = 20_000;
+const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 const open: Carrier[] = [];
 const natives: amqp.ChannelModel[] = [];
 
@@ -61,6 +62,8 @@ describe('rabbitmq interop with plain AMQP clients', () => {
       'tenant: acme',
       '-H',
       'carrier-key: customer-7',
+      '-H',
+      `traceparent: ${TRACEPARENT}`,
       '-b',
       '{"id":1,"unknown":{"deep":[1,2]}}',
     ]);
@@ -71,6 +74,7 @@ describe('rabbitmq interop with plain AMQP clients', () => {
     expect(json.body).toEqual({ id: 1, unknown: { deep: [1, 2] } });
     expect(new TextDecoder().decode(json.raw)).toBe('{"id":1,"unknown":{"deep":[1,2]}}');
     expect(json.headers).toEqual({ tenant: 'acme' });
+    expect(json.metadata).toEqual({ traceparent: TRACEPARENT }); // as an instrumented native producer writes it
     expect(json.key).toBe('customer-7');
     expect(json.attempt).toBe(1);
     expect(json.id).toMatch(/^native-[0-9a-f]{32}$/); // amqp-publish sets no message_id: Carrier derives one from the content
@@ -96,6 +100,7 @@ describe('rabbitmq interop with plain AMQP clients', () => {
     const { id } = await c.publish(topic, new Uint8Array(body), {
       key: 'order-9',
       headers: { tenant: 'acme', note: 'ü ✓' },
+      metadata: { correlationId: 'req-1', replyTo: 'replies', traceparent: TRACEPARENT, schemaId: 's-1' },
     });
 
     const out = tool('amqp-consume', ['-q', byTool, '-c', '1', 'cat']);
@@ -116,6 +121,10 @@ describe('rabbitmq interop with plain AMQP clients', () => {
     expect(headers.note).toBe('ü ✓');
     expect(headers['carrier-key']).toBe('order-9');
     expect(Number(headers['carrier-published-at'])).toBeGreaterThanOrEqual(before);
+    expect(msg.properties.correlationId).toBe('req-1');
+    expect(msg.properties.replyTo).toBe('replies');
+    expect(headers.traceparent).toBe(TRACEPARENT);
+    expect(headers['carrier-meta-schema-id']).toBe('s-1');
     for (const q of [byTool, byClient]) await ch.deleteQueue(q);
   });
 

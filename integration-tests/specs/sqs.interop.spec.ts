@@ -71,6 +71,8 @@ async function receiveAll(queue: string, count: number): Promise<CliMessage[]> {
   return got;
 }
 
+const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+
 describe('sqs interop with the aws cli', { timeout: 120_000 }, () => {
   const open: Carrier[] = [];
   afterEach(async () => {
@@ -142,6 +144,7 @@ describe('sqs interop with the aws cli', { timeout: 120_000 }, () => {
       id: 'order-7',
       key: 'customer-7',
       headers: { tenant: 'acme', region: 'eu' },
+      metadata: { traceparent: TRACEPARENT, correlationId: 'req-1' },
     });
     const bytes = new Uint8Array([0, 1, 2, 0xff, 0xfe]);
     await c.publish(topic, bytes, { id: 'blob-1' });
@@ -159,6 +162,11 @@ describe('sqs interop with the aws cli', { timeout: 120_000 }, () => {
     expect(Date.parse(attrs['carrier-published-at']!.StringValue!)).toBeGreaterThanOrEqual(before - 1_000);
     expect(attrs.tenant).toEqual({ DataType: 'String', StringValue: 'acme' });
     expect(attrs.region).toEqual({ DataType: 'String', StringValue: 'eu' });
+    expect(attrs.traceparent).toEqual({ DataType: 'String', StringValue: TRACEPARENT });
+    expect(JSON.parse(attrs['carrier-meta']!.StringValue!)).toEqual({
+      metadata: { 'carrier-meta-correlation-id': 'req-1' },
+    });
+    expect(Object.keys(attrs).length).toBeLessThanOrEqual(10);
     expect(attrs['carrier-body-encoding']).toBeUndefined();
     expect(order.Attributes?.ApproximateReceiveCount).toBe('1');
 

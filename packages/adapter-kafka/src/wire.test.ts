@@ -87,3 +87,30 @@ describe('wire format', () => {
     expect(d.attempt).toBe(1);
   });
 });
+
+describe('metadata', () => {
+  const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+
+  it('writes trace context under its native header names and the rest as carrier-meta-*', () => {
+    const r = toRecord({
+      ...message,
+      metadata: { traceparent, correlationId: 'c-1', extra: { future: 'x' } },
+    });
+    expect(r.headers).toMatchObject({
+      traceparent,
+      'carrier-meta-correlation-id': 'c-1',
+      'carrier-meta-future': 'x',
+    });
+    const back = fromRecord('t', 0, consumed(r));
+    expect(back.message.metadata).toEqual({ traceparent, correlationId: 'c-1', extra: { future: 'x' } });
+    expect(back.message.headers).toEqual(message.headers);
+  });
+
+  it("reads a native producer's traceparent header as metadata; a record without any has none", () => {
+    const native = consumed({ key: null, value: Buffer.from('x'), headers: { traceparent, other: 'y' } });
+    const decoded = fromRecord('t', 0, native).message;
+    expect(decoded.metadata).toEqual({ traceparent });
+    expect(decoded.headers).toEqual({ other: 'y' });
+    expect(fromRecord('t', 0, consumed(toRecord(message))).message.metadata).toBeUndefined();
+  });
+});

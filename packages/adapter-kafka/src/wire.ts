@@ -1,4 +1,5 @@
 import type { DeadLetterInfo, WireMessage } from '@carrier/core';
+import { isMetadataHeader, metadataFromHeaders, metadataHeaders } from '@carrier/core/kit';
 import type { IHeaders, KafkaMessage, Message } from 'kafkajs';
 
 /**
@@ -58,13 +59,16 @@ export function deadLetterHeaders(info: DeadLetterInfo): Record<string, string> 
 
 /**
  * The Kafka record of a message: key → record key, body → record value (the same bytes, no copy),
- * user headers as they are, Carrier metadata in `carrier-*` headers, publishedAt as the record timestamp.
+ * user headers as they are (Kafka header keys are any UTF-8 string: no escaping), Carrier metadata
+ * in `carrier-*` headers and its trace context as `traceparent` / `tracestate` (the headers Kafka
+ * instrumentation reads), publishedAt as the record timestamp.
  */
 export function toRecord(message: WireMessage, extra: Readonly<Record<string, string>> = {}): Message {
   const headers: IHeaders = { ...message.headers };
   headers[HEADERS.id] = message.id;
   headers[HEADERS.contentType] = message.contentType;
   headers[HEADERS.publishedAt] = message.publishedAt.toISOString();
+  for (const [k, v] of Object.entries(metadataHeaders(message.metadata))) headers[k] = v;
   for (const [k, v] of Object.entries(extra)) headers[k] = v;
   const { body } = message;
   return {
@@ -122,12 +126,15 @@ export function dueAtOf(record: KafkaMessage): number | undefined {
 export function fromRecord(topic: string, partition: number, record: KafkaMessage): DecodedRecord {
   const headers: Record<string, string> = {};
   const carrier = new Map<string, string>();
+  const meta: Array<[string, string]> = [];
   for (const [key, value] of Object.entries(record.headers ?? {})) {
     const text = headerText(value);
     if (text === undefined) continue;
-    if (key.toLowerCase().startsWith(RESERVED_PREFIX)) carrier.set(key.toLowerCase(), text);
+    if (isMetadataHeader(key)) meta.push([key, text]);
+    else if (key.toLowerCase().startsWith(RESERVED_PREFIX)) carrier.set(key.toLowerCase(), text);
     else headers[key] = text;
   }
+  const metadata = metadataFromHeaders(meta);
   const publishedAt =
     parseDate(carrier.get(HEADERS.publishedAt)) ?? parseDate(record.timestamp) ?? new Date(0);
   const contentType = carrier.get(HEADERS.contentType) ?? headers['content-type'] ?? DEFAULT_CONTENT_TYPE;
@@ -139,6 +146,7 @@ export function fromRecord(topic: string, partition: number, record: KafkaMessag
     contentType,
     body: value === null ? new Uint8Array(0) : new Uint8Array(value),
     publishedAt,
+    ...(metadata ? { metadata } : {}),
   };
   const reason = carrier.get(HEADERS.deadLetterReason);
   const attempt = positiveInt(carrier.get(HEADERS.attempt)) ?? 1;

@@ -14,6 +14,7 @@ import {
   nakWithDelay,
   parseAckSubject,
   TERM,
+  userHeaderName,
   WPI,
 } from './wire.js';
 
@@ -161,5 +162,37 @@ describe('ack protocol', () => {
     expect(text(nakWithDelay(0.2))).toBe('-NAK {"delay":1000000}');
     expect(nakWithDelay(0)).toBe(NAK);
     expect(nakWithDelay(-5)).toBe(NAK);
+  });
+});
+
+describe('header keys and metadata', () => {
+  it('sends printable ASCII names as they are and escapes the others under Carrier-Header-', () => {
+    expect(userHeaderName('plain-Name_1.2/x')).toBe('plain-Name_1.2/x');
+    expect(userHeaderName('a b:c,d%e☺')).toBe('Carrier-Header-a%20b%3Ac%2Cd%25e%E2%98%BA');
+    expect(userHeaderName('nats-x')).toBe('Carrier-Header-nats-x');
+    const headers = { 'a b:c,d%e☺': '1', '\x01\x7f': '2', 'Nats-Expected-Stream': '3', plain: '4' };
+    const m: WireMessage = { ...message, headers };
+    expect(decodeMessage(reader(encodeHeaders(m)), m.body, origin).message.headers).toEqual(headers);
+  });
+
+  it('reads the Carrier-Header-Nats-* names older versions wrote', () => {
+    const entries: HeaderEntries = [['Carrier-Header-Nats-Old', 'v']];
+    expect(decodeMessage(reader(entries), new Uint8Array(0), origin).message.headers).toEqual({
+      'Nats-Old': 'v',
+    });
+  });
+
+  it('carries metadata as traceparent, tracestate and Carrier-Meta-* headers', () => {
+    const metadata = {
+      traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      tracestate: 'a=b',
+      replyTo: '  padded  ',
+      extra: { future: 'x' },
+    };
+    const entries = encodeHeaders({ ...message, metadata });
+    expect(entries).toContainEqual(['traceparent', metadata.traceparent]);
+    const back = decodeMessage(reader(entries), message.body, origin).message;
+    expect(back.metadata).toEqual(metadata);
+    expect(back.headers).toEqual(message.headers);
   });
 });

@@ -1,4 +1,5 @@
 import type { DeadLetterInfo, WireMessage } from '@carrier/core';
+import { isMetadataHeader, metadataFromHeaders, metadataHeaders } from '@carrier/core/kit';
 import { nanos } from '@nats-io/transport-node';
 
 /**
@@ -19,7 +20,12 @@ export const HEADERS = {
   publishedAt: 'Carrier-Published-At',
   /** Comma-separated header names whose values are percent-encoded (values with CR, LF, NUL or surrounding whitespace). */
   encoded: 'Carrier-Encoded',
-  /** Prefix under which a user header whose name starts with `Nats-` travels (the server owns `Nats-*`). */
+  /**
+   * Prefix under which a user header travels when its name cannot go as it is: it starts with
+   * `Nats-` (the server owns `Nats-*`) or holds a character a NATS header name cannot (outside
+   * printable ASCII, or `:`), or `,` (the `Carrier-Encoded` list separator). The rest of the name
+   * is percent-encoded UTF-8 (`escapeHeaderName`).
+   */
   userPrefix: 'Carrier-Header-',
   /** Dead letters: the failure reason (the handler's error message). */
   reason: 'Carrier-Dead-Letter-Reason',
@@ -46,6 +52,35 @@ export function needsEncoding(value: string): boolean {
   return /[\r\n\0]/.test(value) || value !== value.trim();
 }
 
+/** A header name NATS carries as it is: printable ASCII without `:` (and no `,`: see {@link HEADERS.encoded}). */
+const PLAIN_NAME = /^[\x21-\x2b\x2d-\x39\x3b-\x7e]+$/;
+
+/** `name` with every character outside {@link PLAIN_NAME} and `%` percent-encoded (UTF-8 bytes). */
+export function escapeHeaderName(name: string): string {
+  let out = '';
+  for (const ch of name) {
+    out +=
+      PLAIN_NAME.test(ch) && ch !== '%'
+        ? ch
+        : encodeURIComponent(ch).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  }
+  return out;
+}
+
+/** The wire name of a user header: itself, or {@link HEADERS.userPrefix} and its escaped form. */
+export function userHeaderName(key: string): string {
+  if (PLAIN_NAME.test(key) && !key.toLowerCase().startsWith('nats-')) return key;
+  return HEADERS.userPrefix + escapeHeaderName(key);
+}
+
+function unescapeHeaderName(escaped: string): string {
+  try {
+    return decodeURIComponent(escaped);
+  } catch {
+    return escaped;
+  }
+}
+
 /** Ordered header entries (name, value), as they go on the wire. */
 export type HeaderEntries = Array<[string, string]>;
 
@@ -64,10 +99,10 @@ export function encodeHeaders(message: WireMessage): HeaderEntries {
   if (message.key !== undefined) put(entries, encoded, HEADERS.key, message.key);
   put(entries, encoded, HEADERS.contentType, message.contentType);
   entries.push([HEADERS.publishedAt, message.publishedAt.toISOString()]);
-  for (const [key, value] of Object.entries(message.headers)) {
-    const name = key.toLowerCase().startsWith('nats-') ? `${HEADERS.userPrefix}${key}` : key;
+  for (const [name, value] of Object.entries(metadataHeaders(message.metadata)))
     put(entries, encoded, name, value);
-  }
+  for (const [key, value] of Object.entries(message.headers))
+    put(entries, encoded, userHeaderName(key), value);
   if (encoded.length > 0) entries.push([HEADERS.encoded, encoded.join(',')]);
   return entries;
 }
@@ -167,10 +202,12 @@ export function decodeMessage(
       .filter((k) => k.length > 0),
   );
   const userPrefix = HEADERS.userPrefix.toLowerCase();
+  const metadata: Array<[string, string]> = [];
   for (const name of keys) {
     const lower = name.toLowerCase();
     const value = decodeValue(name, headers!.get(name), encoded);
-    if (lower.startsWith(userPrefix)) user[name.slice(userPrefix.length)] = value;
+    if (lower.startsWith(userPrefix)) user[unescapeHeaderName(name.slice(userPrefix.length))] = value;
+    else if (isMetadataHeader(lower)) metadata.push([lower, value]);
     else if (lower.startsWith('carrier-')) meta.set(lower, value);
     else if (lower.startsWith('nats-')) {
       if (lower === NATS_MSG_ID.toLowerCase()) natsMsgId = value;
@@ -189,7 +226,8 @@ export function decodeMessage(
     body,
     publishedAt: Number.isNaN(publishedAt.getTime()) ? origin.timestamp : publishedAt,
   };
-  return { message, meta };
+  const decodedMetadata = metadataFromHeaders(metadata);
+  return { message: decodedMetadata ? { ...message, metadata: decodedMetadata } : message, meta };
 }
 
 /** The failure metadata of a dead letter, from its decoded Carrier headers. */

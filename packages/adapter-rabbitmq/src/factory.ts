@@ -5,6 +5,28 @@ import { RabbitTransport } from './rabbitmq-transport.js';
 import type { Receiver } from './receiver.js';
 import { defaultMaxMessageBytes, parseRabbitUrl } from './url.js';
 
+/** Most user headers: each adds up to 6 bytes of AMQP framing (key length, type, value length). */
+export const MAX_HEADERS = 1_024;
+
+/** amqplib encodes a headers table into a buffer of this many bytes, and fails the publish past it. */
+const AMQPLIB_TABLE_BYTES = 65_536;
+
+/**
+ * Header limits for a connection whose negotiated `frame_max` is `frameMax` (amqplib's default
+ * 131 072). The whole headers table — user headers with 6 bytes of framing each, Carrier's own
+ * headers, a dead-letter reason of up to 4 096 characters — must fit amqplib's 65 536-byte
+ * encoding buffer, and the content-header frame in one frame: user headers and metadata get half
+ * of the smaller, at most 32 768 bytes, and at most {@link MAX_HEADERS} of them (fewer on a small
+ * frame: one per 32 bytes of it).
+ */
+export function headerLimits(frameMax: unknown): Pick<Capabilities, 'maxHeaders' | 'maxHeaderBytes'> {
+  const frame = typeof frameMax === 'number' && frameMax > 0 ? frameMax : 131_072;
+  return {
+    maxHeaders: Math.min(MAX_HEADERS, Math.floor(frame / 32)),
+    maxHeaderBytes: Math.floor(Math.min(frame, AMQPLIB_TABLE_BYTES) / 2),
+  };
+}
+
 /**
  * The RabbitMQ transport factory, loaded by `connect()` for `amqp://` and `amqps://` URLs:
  * `amqp://user:pass@host:5672/vhost?heartbeat=15&queueType=quorum|classic&maxMessageBytes=N&recoveryTimeout=ms&reconnectMaxDelay=ms`
@@ -47,6 +69,7 @@ export const createTransport: TransportFactory = async (
     // a message is routed to the queues bound when it is published, and a queue deletes what it
     // delivered: a new group's queue has no history
     replay: false,
+    ...headerLimits((model.connection as { frameMax?: unknown }).frameMax),
   };
   return new RabbitTransport({ settings, manager, receivers, capabilities, onError: options.onError });
 };

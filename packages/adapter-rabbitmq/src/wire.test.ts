@@ -179,3 +179,49 @@ describe('wire format', () => {
     expect(routingKeyFor('é'.repeat(128))).toBe('');
   });
 });
+
+describe('metadata and header keys', () => {
+  const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+  const received = (o: ReturnType<typeof encodeMessage>) => ({
+    content: Buffer.from('x'),
+    properties: props({ ...o, headers: o.headers as Record<string, unknown> }),
+    fields: { redelivered: false },
+  });
+
+  it('puts correlation id and reply address in the AMQP properties when they fit, else in headers', () => {
+    const metadata = { correlationId: 'c-1', replyTo: 'replies', traceparent, schemaId: 's' };
+    const o = encodeMessage({ ...message, metadata });
+    expect(o.correlationId).toBe('c-1');
+    expect(o.replyTo).toBe('replies');
+    expect(o.headers).toMatchObject({ traceparent, 'carrier-meta-schema-id': 's' });
+    expect(o.headers).not.toHaveProperty('carrier-meta-correlation-id');
+    expect(decodeMessage(received(o)).message.metadata).toEqual(metadata);
+    const long = { correlationId: 'c'.repeat(256) };
+    const l = encodeMessage({ ...message, metadata: long });
+    expect(l.correlationId).toBeUndefined();
+    expect(l.headers).toMatchObject({ 'carrier-meta-correlation-id': long.correlationId });
+    expect(decodeMessage(received(l)).message.metadata).toEqual(long);
+  });
+
+  it("reads a native message's correlation_id and reply_to as metadata", () => {
+    const decoded = decodeMessage({
+      content: Buffer.from('x'),
+      properties: props({ correlationId: 'native', replyTo: 'amq.rabbitmq.reply-to' }),
+      fields: { redelivered: false },
+    });
+    expect(decoded.message.metadata).toEqual({ correlationId: 'native', replyTo: 'amq.rabbitmq.reply-to' });
+  });
+
+  it('carries a user header whose name RabbitMQ owns under carrier-header-', () => {
+    const o = encodeMessage({ ...message, headers: { 'x-death': 'mine', 'x-delivery-count': '9' } });
+    expect(o.headers).toMatchObject({
+      'carrier-header-x-death': 'mine',
+      'carrier-header-x-delivery-count': '9',
+    });
+    expect(o.headers).not.toHaveProperty('x-death');
+    expect(decodeMessage(received(o)).message.headers).toEqual({
+      'x-death': 'mine',
+      'x-delivery-count': '9',
+    });
+  });
+});

@@ -1,5 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { DeadLetterInfo, WireMessage } from '@carrier/core';
+import type { DeadLetterInfo, MessageMetadata, WireMessage } from '@carrier/core';
+import {
+  isMetadataHeader,
+  METADATA_HEADER_PREFIX,
+  metadataFromHeaders,
+  metadataHeaders,
+} from '@carrier/core/kit';
 import type { MessageProperties, Options } from 'amqplib';
 
 /**
@@ -14,7 +20,8 @@ import type { MessageProperties, Options } from 'amqplib';
  * | publishedAt       | `timestamp` property (seconds) and header `carrier-published-at` (ms since the epoch, decimal string) |
  * | key               | header `carrier-key` (string); also the routing key when it fits (≤ 255 bytes) |
  * | attempt           | header `carrier-attempt` (integer, absent means 1) plus the broker's redelivery count |
- * | user headers      | headers, string values                                      |
+ * | user headers      | headers, string values; a key RabbitMQ owns (`x-death`, `x-delivery-count`, …) as `carrier-header-<key>` |
+ * | metadata          | `correlation_id` / `reply_to` properties (when ≤ 255 bytes, else headers `carrier-meta-correlation-id` / `carrier-meta-reply-to`), headers `traceparent`, `tracestate`, `carrier-meta-*` |
  * | dead-letter info  | headers `carrier-dead-letter-reason`, `carrier-dead-letter-attempts`, `carrier-dead-letter-failed-at` (ISO 8601) |
  *
  * Messages are published persistent (delivery mode 2).
@@ -40,6 +47,12 @@ const MAX_REASON_LENGTH = 4096;
 const MAX_ROUTING_KEY_BYTES = 255;
 
 const CARRIER_PREFIX = 'carrier-';
+/** Prefix under which a user header whose name RabbitMQ owns (see BROKER_HEADERS) travels. */
+export const USER_HEADER_PREFIX = 'carrier-header-';
+const CORRELATION_HEADER = `${METADATA_HEADER_PREFIX}correlation-id`;
+const REPLY_TO_HEADER = `${METADATA_HEADER_PREFIX}reply-to`;
+/** Longest AMQP short string (the `correlation_id` and `reply_to` properties), in bytes. */
+const MAX_SHORT_STRING_BYTES = 255;
 /** Headers the broker adds (dead-lettering, quorum delivery counts); never user headers. */
 const BROKER_HEADERS = /^x-(death|delivery-count|received-from|first-death-.*|last-death-.*)$/i;
 
@@ -79,9 +92,12 @@ export function routingKeyFor(key: string | undefined): string {
 /** AMQP publish options of a new message. */
 export function encodeMessage(message: WireMessage): Options.Publish {
   const ms = message.publishedAt.getTime();
-  const headers: Headers = { ...message.headers, [PUBLISHED_AT_HEADER]: String(ms) };
+  const headers: Headers = {};
+  for (const [name, value] of Object.entries(message.headers))
+    headers[BROKER_HEADERS.test(name) ? USER_HEADER_PREFIX + name : name] = value;
+  headers[PUBLISHED_AT_HEADER] = String(ms);
   if (message.key !== undefined) headers[KEY_HEADER] = message.key;
-  return {
+  const options: Options.Publish = {
     messageId: message.id,
     contentType: message.contentType,
     timestamp: Math.floor(ms / 1000),
@@ -89,6 +105,32 @@ export function encodeMessage(message: WireMessage): Options.Publish {
     persistent: true,
     mandatory: true,
   };
+  const meta = metadataHeaders(message.metadata);
+  const fits = (v: string | undefined): v is string =>
+    v !== undefined && Buffer.byteLength(v, 'utf8') <= MAX_SHORT_STRING_BYTES;
+  if (fits(meta[CORRELATION_HEADER])) {
+    options.correlationId = meta[CORRELATION_HEADER];
+    delete meta[CORRELATION_HEADER];
+  }
+  if (fits(meta[REPLY_TO_HEADER])) {
+    options.replyTo = meta[REPLY_TO_HEADER];
+    delete meta[REPLY_TO_HEADER];
+  }
+  Object.assign(headers, meta);
+  return options;
+}
+
+/** The metadata of a received message: its metadata headers plus the `correlation_id` and `reply_to` properties. */
+function decodeMetadata(raw: Headers, properties: MessageProperties): MessageMetadata | undefined {
+  const entries: Array<[string, string]> = [];
+  for (const [name, value] of Object.entries(raw)) {
+    const text = isMetadataHeader(name) ? headerString(value) : undefined;
+    if (text !== undefined) entries.push([name, text]);
+  }
+  const p = properties as Partial<Record<keyof MessageProperties, unknown>>;
+  if (typeof p.correlationId === 'string') entries.push([CORRELATION_HEADER, p.correlationId]);
+  if (typeof p.replyTo === 'string') entries.push([REPLY_TO_HEADER, p.replyTo]);
+  return metadataFromHeaders(entries);
 }
 
 /** What to change when re-publishing a received message (retry, dead letter, redrive). */
@@ -187,10 +229,14 @@ export function decodeMessage(received: ReceivedMessage, now: () => Date = () =>
   const raw = (properties.headers ?? {}) as Headers;
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(raw)) {
-    if (name.toLowerCase().startsWith(CARRIER_PREFIX) || BROKER_HEADERS.test(name)) continue;
+    const user = name.startsWith(USER_HEADER_PREFIX) ? name.slice(USER_HEADER_PREFIX.length) : undefined;
+    if (user === undefined && (name.toLowerCase().startsWith(CARRIER_PREFIX) || BROKER_HEADERS.test(name)))
+      continue;
+    if (user === undefined && isMetadataHeader(name)) continue;
     const text = headerString(value);
-    if (text !== undefined) headers[name] = text;
+    if (text !== undefined) headers[user ?? name] = text;
   }
+  const metadata = decodeMetadata(raw, properties);
   const key = headerString(raw[KEY_HEADER]);
   const id =
     typeof properties.messageId === 'string' && properties.messageId.length > 0
@@ -226,6 +272,7 @@ export function decodeMessage(received: ReceivedMessage, now: () => Date = () =>
       contentType,
       body,
       publishedAt: publishedAt(raw, properties.timestamp, now),
+      ...(metadata ? { metadata } : {}),
     },
     attempt: base + redeliveries,
     base,

@@ -144,3 +144,48 @@ describe('wire format', () => {
     expect(fifoToken('x'.repeat(129))).toMatch(/^sha256:/);
   });
 });
+
+describe('metadata', () => {
+  const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+  const metadata = {
+    traceparent,
+    tracestate: 'a=b',
+    correlationId: 'c-1',
+    deadline: new Date('2030-01-01T00:00:00.000Z'),
+    extra: { future: 'x' },
+  };
+
+  it('sends the trace context as the native traceparent/tracestate attributes and the rest in carrier-meta', () => {
+    const { encoded, decoded } = roundTrip(message({ metadata, headers: { h: 'v' } }));
+    expect(encoded.attributes.traceparent?.StringValue).toBe(traceparent);
+    expect(encoded.attributes.tracestate?.StringValue).toBe('a=b');
+    expect(JSON.parse(encoded.attributes[ATTR.meta]!.StringValue!).metadata).toEqual({
+      'carrier-meta-correlation-id': 'c-1',
+      'carrier-meta-deadline': '2030-01-01T00:00:00.000Z',
+      'carrier-meta-future': 'x',
+    });
+    expect(decoded.message.metadata).toEqual(metadata);
+    expect(decoded.message.headers).toEqual({ h: 'v' });
+  });
+
+  it('stays within 10 attributes on the fullest copy (a base64 dead letter), packing the trace context too', () => {
+    const dl = { reason: 'r\u0007', attempts: 3, failedAt: new Date() };
+    const m = message({ metadata, body: new Uint8Array([0xff]), headers: { a: '1', b: '2' } });
+    const { encoded, decoded } = roundTrip(m, 1, { deadLetter: dl, attemptOffset: 2 });
+    expect(Object.keys(encoded.attributes).length).toBeLessThanOrEqual(MAX_ATTRIBUTES);
+    expect(decoded.message.metadata).toEqual(metadata);
+    expect(decoded.message.headers).toEqual({ a: '1', b: '2' });
+  });
+
+  it("reads a native producer's traceparent attribute as metadata, not as a header", () => {
+    const d = decodeMessage({
+      Body: 'x',
+      MessageAttributes: {
+        traceparent: { DataType: 'String', StringValue: traceparent },
+        h: { DataType: 'String', StringValue: 'v' },
+      },
+    });
+    expect(d.message.metadata).toEqual({ traceparent });
+    expect(d.message.headers).toEqual({ h: 'v' });
+  });
+});

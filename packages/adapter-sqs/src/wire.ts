@@ -1,5 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { DeadLetterInfo, WireMessage } from '@carrier/core';
+import {
+  isMetadataHeader,
+  metadataFromHeaders,
+  metadataHeaders,
+  TRACEPARENT_HEADER,
+  TRACESTATE_HEADER,
+} from '@carrier/core/kit';
 
 /**
  * How a Carrier message travels on SNS/SQS: the body as the SQS/SNS message text, metadata and
@@ -14,7 +21,11 @@ export const ATTR = {
   publishedAt: 'carrier-published-at',
   /** `base64` when the body is base64 of the bytes, `empty` for a zero-byte body; absent: UTF-8 text. */
   bodyEncoding: 'carrier-body-encoding',
-  /** JSON object holding what did not fit in single attributes: `id`, `key`, `contentType`, `headers`, `reason`. */
+  /**
+   * JSON object holding what did not fit in single attributes: `id`, `key`, `contentType`,
+   * `headers`, `reason`, and `metadata` (the metadata's generic header form, by name:
+   * `carrier-meta-correlation-id`, …, and the trace context when its two attributes did not fit).
+   */
   meta: 'carrier-meta',
   /** Correction added to ApproximateReceiveCount (set on copies Carrier re-sends unprocessed). */
   attemptOffset: 'carrier-attempt-offset',
@@ -143,6 +154,7 @@ export function encodeMessage(message: WireMessage, options: EncodeOptions = {})
     attributes[ATTR.deadLetterAttempts] = { DataType: 'Number', StringValue: String(dl.attempts) };
     attributes[ATTR.deadLetterFailedAt] = { DataType: 'String', StringValue: dl.failedAt.toISOString() };
   }
+  placeMetadata(message, attributes, meta);
   const headers = Object.entries(message.headers);
   const metaSlot = Object.keys(meta).length > 0 ? 1 : 0;
   const individually =
@@ -156,6 +168,27 @@ export function encodeMessage(message: WireMessage, options: EncodeOptions = {})
   if (Object.keys(meta).length > 0)
     attributes[ATTR.meta] = { DataType: 'String', StringValue: safeJson(meta) };
   return { body: text, attributes, size: byteLength(text) + attributesSize(attributes) };
+}
+
+/**
+ * The metadata: the trace context as the String attributes `traceparent` and `tracestate` (the
+ * names OpenTelemetry's SQS instrumentation reads) when they fit within the 10 attributes with
+ * one left for `carrier-meta`; everything else in `carrier-meta`'s `metadata`.
+ */
+function placeMetadata(
+  message: WireMessage,
+  attributes: Record<string, Attribute>,
+  meta: Record<string, unknown>,
+): void {
+  const rest = metadataHeaders(message.metadata);
+  const trace = [TRACEPARENT_HEADER, TRACESTATE_HEADER].filter((name) => rest[name] !== undefined);
+  if (trace.length > 0 && Object.keys(attributes).length + trace.length + 1 <= MAX_ATTRIBUTES) {
+    for (const name of trace) {
+      attributes[name] = { DataType: 'String', StringValue: rest[name] };
+      delete rest[name];
+    }
+  }
+  if (Object.keys(rest).length > 0) meta.metadata = rest;
 }
 
 /** What SQS returns with a received message (the parts Carrier reads). */
@@ -183,6 +216,7 @@ interface Meta {
   contentType?: unknown;
   headers?: unknown;
   reason?: unknown;
+  metadata?: unknown;
 }
 
 function parseMeta(value: string | undefined): Meta {
@@ -214,10 +248,18 @@ export function decodeMessage(received: ReceivedMessage): DecodedMessage {
   const get = (name: string) => attrs[name]?.StringValue;
   const meta = parseMeta(get(ATTR.meta));
   const headers: Record<string, string> = {};
+  const metadata: Array<[string, string]> = [];
   for (const [name, a] of Object.entries(attrs)) {
     if (name.startsWith(CARRIER_PREFIX) || a.StringValue === undefined) continue;
-    if (a.DataType?.startsWith('String') || a.DataType?.startsWith('Number')) headers[name] = a.StringValue;
+    if (!a.DataType?.startsWith('String') && !a.DataType?.startsWith('Number')) continue;
+    if (isMetadataHeader(name)) metadata.push([name, a.StringValue]);
+    else headers[name] = a.StringValue;
   }
+  if (meta.metadata && typeof meta.metadata === 'object') {
+    for (const [k, v] of Object.entries(meta.metadata as Record<string, unknown>))
+      if (typeof v === 'string') metadata.push([k, v]);
+  }
+  const decodedMetadata = metadataFromHeaders(metadata);
   if (meta.headers && typeof meta.headers === 'object') {
     for (const [k, v] of Object.entries(meta.headers as Record<string, unknown>))
       if (typeof v === 'string') headers[k] = v;
@@ -231,6 +273,7 @@ export function decodeMessage(received: ReceivedMessage): DecodedMessage {
     contentType: get(ATTR.contentType) ?? str(meta.contentType) ?? NATIVE_CONTENT_TYPE,
     body: decodeBody(received.Body ?? '', get(ATTR.bodyEncoding)),
     publishedAt: parseDate(get(ATTR.publishedAt), sent),
+    ...(decodedMetadata ? { metadata: decodedMetadata } : {}),
   };
   const receiveCount = Number(system.ApproximateReceiveCount ?? '1') || 1;
   const offset = Number(get(ATTR.attemptOffset) ?? '0') || 0;

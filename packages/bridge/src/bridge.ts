@@ -222,6 +222,7 @@ class RunningBridge implements Bridge {
             id: message.id,
             key: message.key,
             headers: message.headers,
+            metadata: message.metadata,
           });
           this.#meter.moved(route.from, message.publishedAt);
           return;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Message } from '@carrier/core';
+import type { Message, MessageMetadata } from '@carrier/core';
+import { metadataHeaders } from '@carrier/core/kit';
 import type { TopicRoute } from './routes.js';
 
 // The judging half of verify (pure): what each side saw, compared per id, and what is carried
@@ -43,10 +44,13 @@ export interface RouteVerifyReport {
 }
 
 /**
- * A digest of everything the bridge must carry unchanged: content type, key, headers (sorted) and
- * the body bytes. Two copies of a message with equal digests are byte-for-byte the same message.
+ * A digest of everything the bridge must carry unchanged: content type, key, headers (sorted),
+ * metadata (its header form, sorted; when there is any) and the body bytes. Two copies of a message
+ * with equal digests are byte-for-byte the same message.
  */
-export function messageDigest(message: Pick<Message, 'contentType' | 'key' | 'headers' | 'raw'>): string {
+export function messageDigest(
+  message: Pick<Message, 'contentType' | 'key' | 'headers' | 'raw'> & { readonly metadata?: MessageMetadata },
+): string {
   const hash = createHash('sha256');
   hash.update(message.contentType);
   hash.update('\0');
@@ -57,6 +61,10 @@ export function messageDigest(message: Pick<Message, 'contentType' | 'key' | 'he
     .map((k) => [k, message.headers[k]]);
   hash.update(JSON.stringify(headers));
   hash.update('\0');
+  const metadata = Object.entries(metadataHeaders(message.metadata)).sort(([a], [b]) =>
+    a < b ? -1 : a > b ? 1 : 0,
+  );
+  if (metadata.length > 0) hash.update(`m${JSON.stringify(metadata)}\0`);
   hash.update(message.raw);
   return hash.digest('hex');
 }

@@ -19,6 +19,7 @@ function message(over: Partial<Message> = {}): Message {
     contentType: 'text/plain',
     attempt: 1,
     publishedAt: new Date(0),
+    metadata: {},
     signal: new AbortController().signal,
     as: (token: NativeToken<unknown>) => {
       throw new CarrierError('UNSUPPORTED', `no native ${token}`);
@@ -49,7 +50,9 @@ describe('republishProblem', () => {
     expect(republishProblem(message({ headers: { a: '1' }, key: 'k' }), 100)).toBeUndefined();
   });
   it('names non-portable headers, reserved keys, bad values, long ids and sizes', () => {
-    expect(republishProblem(message({ headers: { 'a b': '1' } }), 100)).toMatch(/"a b" is not portable/);
+    expect(republishProblem(message({ headers: { 'a\0b': '1' } }), 100)).toMatch(/contains CR, LF or NUL/);
+    expect(republishProblem(message({ headers: { traceparent: '1' } }), 100)).toMatch(/reserved/);
+    expect(republishProblem(message({ metadata: { traceparent: 'x' } }), 100)).toMatch(/traceparent/);
     expect(republishProblem(message({ headers: { 'Carrier-id': '1' } }), 100)).toMatch(/reserved prefix/);
     expect(republishProblem(message({ headers: { a: 'x\ny' } }), 100)).toMatch(/CR, LF or NUL/);
     expect(republishProblem(message({ id: 'i'.repeat(129) }), 100)).toMatch(/129 characters/);
@@ -190,5 +193,10 @@ describe('messageDigest', () => {
     expect(messageDigest({ ...base, key: '' })).not.toBe(messageDigest({ ...base, key: undefined }));
     expect(messageDigest({ ...base, headers: { x: '1' } })).not.toBe(d);
     expect(messageDigest({ ...base, contentType: 'a/c' })).not.toBe(d);
+    expect(messageDigest({ ...base, metadata: {} })).toBe(d);
+    expect(messageDigest({ ...base, metadata: { correlationId: 'c' } })).not.toBe(d);
+    expect(messageDigest({ ...base, metadata: { extra: { f: 'c' } } })).not.toBe(
+      messageDigest({ ...base, metadata: { extra: { f: 'd' } } }),
+    );
   });
 });

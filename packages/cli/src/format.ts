@@ -21,9 +21,15 @@ function bodyText(raw: Uint8Array, contentType: string): string | undefined {
   }
 }
 
+function hasMetadata(message: Message): boolean {
+  return message.metadata !== undefined && Object.keys(message.metadata).length > 0;
+}
+
 /**
  * A message as one JSON object (one line of `--json` output). Textual bodies (text/*, JSON) are
  * given as `body` (the text exactly as received, JSON included); other bodies as `bodyBase64`.
+ * `metadata` (Carrier's: correlation id, trace context, …; `deadline` as ISO 8601) only when the
+ * message has any.
  */
 export function messageRecord(message: Message): Record<string, unknown> {
   const text = bodyText(message.raw, message.contentType);
@@ -32,6 +38,7 @@ export function messageRecord(message: Message): Record<string, unknown> {
     topic: message.topic,
     key: message.key ?? null,
     headers: message.headers,
+    ...(hasMetadata(message) ? { metadata: message.metadata } : {}),
     contentType: message.contentType,
     publishedAt: message.publishedAt.toISOString(),
     attempt: message.attempt,
@@ -69,6 +76,7 @@ export function prettyMessage(message: Message): string[] {
     `   content-type: ${message.contentType}`,
   ];
   for (const [k, v] of Object.entries(message.headers)) lines.push(`   ${k}: ${v}`);
+  if (hasMetadata(message)) lines.push(`   metadata: ${JSON.stringify(message.metadata)}`);
   for (const line of bodyPreview(message).split('\n')) lines.push(`   ${line}`);
   return lines;
 }

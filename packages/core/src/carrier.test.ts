@@ -34,7 +34,7 @@ describe('publish', () => {
     const carrier = new Carrier(transport, () => {});
     expect(await codeOf(carrier.publish('t', new Uint8Array(1001)))).toBe('MESSAGE_TOO_LARGE');
     expect(
-      await codeOf(carrier.publishBatch('t', [{ body: 'ok' }, { body: 'x', headers: { 'bad key': 'v' } }])),
+      await codeOf(carrier.publishBatch('t', [{ body: 'ok' }, { body: 'x', headers: { 'bad\nkey': 'v' } }])),
     ).toBe('INVALID_ARGUMENT');
     expect(transport.published).toEqual([]);
   });

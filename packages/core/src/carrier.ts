@@ -16,6 +16,7 @@ import type {
   SubscribeOptions,
   Subscription,
 } from './message.js';
+import { type MessageMetadata, validateMetadata } from './metadata.js';
 import { validateContentType, validateHeaders, validateName } from './names.js';
 import { type NativeToken, resolveNative } from './native.js';
 import type { Capabilities, DeclareOptions, Transport, WireMessage } from './transport.js';
@@ -73,6 +74,7 @@ export class Carrier {
 
   #wire(entry: BatchEntry): WireMessage {
     const headers = validateHeaders(entry.headers);
+    const metadata = validateMetadata(entry.metadata);
     if (entry.key !== undefined && typeof entry.key !== 'string') {
       throw new CarrierError('INVALID_ARGUMENT', 'key must be a string');
     }
@@ -95,7 +97,8 @@ export class Carrier {
       );
     }
     const { bytes, contentType } = encodeBody(entry.body, validateContentType(entry.contentType));
-    const size = messageSize(bytes, entry.key, headers);
+    this.#checkHeaderLimits(headers, metadata);
+    const size = messageSize(bytes, entry.key, headers, metadata);
     const limit = this.#transport.capabilities.maxMessageBytes;
     if (size > limit) {
       throw new CarrierError(
@@ -113,7 +116,33 @@ export class Carrier {
       contentType,
       body: bytes,
       publishedAt: new Date(),
+      ...(metadata ? { metadata } : {}),
     };
+  }
+
+  /** Refuse headers beyond `capabilities.maxHeaders` / `maxHeaderBytes` (absent: no bound). */
+  #checkHeaderLimits(headers: Record<string, string>, metadata: MessageMetadata | undefined): void {
+    const { maxHeaders, maxHeaderBytes } = this.#transport.capabilities;
+    const transport = this.#transport.name;
+    const count = Object.keys(headers).length;
+    if (maxHeaders !== undefined && count > maxHeaders) {
+      throw new CarrierError(
+        'INVALID_ARGUMENT',
+        `${count} headers exceed the ${transport} limit of ${maxHeaders}`,
+        {
+          transport,
+        },
+      );
+    }
+    if (maxHeaderBytes === undefined) return;
+    const bytes = messageSize(new Uint8Array(0), undefined, headers, metadata);
+    if (bytes > maxHeaderBytes) {
+      throw new CarrierError(
+        'MESSAGE_TOO_LARGE',
+        `headers and metadata of ${bytes} bytes exceed the ${transport} limit of ${maxHeaderBytes}`,
+        { transport },
+      );
+    }
   }
 
   /**

@@ -1,4 +1,5 @@
 import { CarrierError } from './errors.js';
+import { type MessageMetadata, metadataHeaders } from './metadata.js';
 
 /** Content type of `Uint8Array` bodies: passed through untouched. */
 export const OCTET_STREAM = 'application/octet-stream';
@@ -69,14 +70,18 @@ export function decodeBody(bytes: Uint8Array, contentType: string): unknown {
   }
 }
 
-/** Bytes a message occupies for size limits: body, key, header keys and values (UTF-8). */
+/**
+ * Bytes a message occupies for size limits: body, key, header keys and values, and the metadata
+ * in its generic header form (`metadataHeaders`), all UTF-8.
+ */
 export function messageSize(
   body: Uint8Array,
   key: string | undefined,
   headers: Readonly<Record<string, string>>,
+  metadata?: MessageMetadata | undefined,
 ): number {
   let size = body.byteLength + (key === undefined ? 0 : utf8Encoder.encode(key).byteLength);
-  for (const [k, v] of Object.entries(headers))
+  for (const [k, v] of [...Object.entries(headers), ...Object.entries(metadataHeaders(metadata))])
     size += utf8Encoder.encode(k).byteLength + utf8Encoder.encode(v).byteLength;
   return size;
 }

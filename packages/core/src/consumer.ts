@@ -4,6 +4,7 @@ import { admit, type Decision, decide, type Outcome } from './decision.js';
 import { type ManagedSubscription, SubscriptionEngine, settleOnce } from './engine.js';
 import { isCarrierError, NonRetryableError } from './errors.js';
 import type { Handler, Message } from './message.js';
+import type { MessageMetadata } from './metadata.js';
 import { type NativeAnswer, type NativeToken, resolveNative } from './native.js';
 import type { Delivery, StartFrom, Transport, WireMessage } from './transport.js';
 
@@ -20,6 +21,15 @@ export interface ConsumerSettings {
   readonly deadLetter: boolean;
   readonly decode: boolean;
   readonly onError: (error: Error) => void;
+}
+
+const NO_METADATA: MessageMetadata = Object.freeze({});
+
+/** `metadata` frozen for a handler (an empty frozen object when absent). */
+function frozenMetadata(metadata: MessageMetadata | undefined): MessageMetadata {
+  if (!metadata) return NO_METADATA;
+  const extra = metadata.extra ? Object.freeze({ ...metadata.extra }) : undefined;
+  return Object.freeze(extra ? { ...metadata, extra } : { ...metadata });
 }
 
 /** Where a message's `as()` asks: the transport's name and the delivery's `native` member. */
@@ -48,6 +58,7 @@ export function toMessage(
     contentType: wire.contentType,
     attempt,
     publishedAt: wire.publishedAt,
+    metadata: frozenMetadata(wire.metadata),
     signal,
   };
 }

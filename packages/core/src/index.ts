@@ -39,7 +39,13 @@ export type {
   SubscribeOptions,
   Subscription,
 } from './message.js';
-export { MAX_NAME_LENGTH, validateHeaders, validateName } from './names.js';
+export {
+  isTraceparent,
+  isTracestate,
+  type MessageMetadata,
+  validateMetadata,
+} from './metadata.js';
+export { MAX_HEADER_KEY_BYTES, MAX_NAME_LENGTH, validateHeaders, validateName } from './names.js';
 export { type NativeAnswer, type NativeScope, NativeToken } from './native.js';
 export { redactUrl, scrub, urlSecrets } from './redact.js';
 export type * from './transport.js';

@@ -1,4 +1,5 @@
 import type { RetryPolicy } from './backoff.js';
+import type { MessageMetadata } from './metadata.js';
 import type { NativeToken } from './native.js';
 import type { StartFrom } from './transport.js';
 
@@ -26,6 +27,12 @@ export interface Message<Body = unknown> {
   readonly attempt: number;
   /** When the producer published it. */
   readonly publishedAt: Date;
+  /**
+   * Carrier's metadata as the producer set it (`publish(…, { metadata })`), or as a native
+   * producer's trace context (`traceparent`, `tracestate` headers) says; an empty object when
+   * there is none. Read-only (frozen). Forward it with `publish(…, { metadata: message.metadata })`.
+   */
+  readonly metadata: MessageMetadata;
   /**
    * Cancellation of this handler run; pass it to `fetch` and the like. Its `reason` is a
    * `CarrierError` whose code says why:
@@ -81,6 +88,17 @@ export interface MessageOptions {
    * with `msg.contentType` is byte-exact); for other bodies it overrides the default label.
    */
   contentType?: string | undefined;
+  /**
+   * Carrier's metadata: correlation id, reply address, deadline, schema id, W3C trace context,
+   * and `extra` (fields a newer version knows, when forwarding). Carried apart from `headers`;
+   * see `MessageMetadata` and docs/wire-format.md for where each broker puts it.
+   *
+   * @throws CarrierError `INVALID_ARGUMENT` (from `publish`) for a text field that is empty or
+   *   holds CR, LF, NUL or a lone surrogate, an invalid `deadline` Date, a `traceparent` or
+   *   `tracestate` not in W3C Trace Context syntax (or a `tracestate` without `traceparent`), or an
+   *   `extra` name outside its grammar.
+   */
+  metadata?: MessageMetadata | undefined;
 }
 
 /** Options of `publish`: the message's fields and the call's `signal`. */

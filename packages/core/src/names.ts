@@ -30,15 +30,55 @@ export function validateName(kind: 'topic' | 'group', name: unknown): string {
   return name;
 }
 
-const HEADER_KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+/** Longest header key, in UTF-8 bytes: an AMQP field-table key is a short string (RabbitMQ). */
+export const MAX_HEADER_KEY_BYTES = 255;
 const RESERVED_HEADER_PREFIX = 'carrier-';
+/** Keys that name Carrier metadata on the wire (W3C Trace Context): set them with `metadata` instead. */
+const RESERVED_HEADER_KEYS = new Set(['traceparent', 'tracestate']);
+const utf8 = new TextEncoder();
+
+function validateHeaderKey(key: string): void {
+  if (key.length === 0) throw new CarrierError('INVALID_ARGUMENT', 'header key must not be empty');
+  if (!isWellFormed(key)) {
+    throw new CarrierError(
+      'INVALID_ARGUMENT',
+      `header key ${JSON.stringify(key)} is not well-formed Unicode (it contains a lone surrogate)`,
+    );
+  }
+  if (/[\r\n\0]/.test(key)) {
+    throw new CarrierError('INVALID_ARGUMENT', `header key ${JSON.stringify(key)} contains CR, LF or NUL`);
+  }
+  if (utf8.encode(key).byteLength > MAX_HEADER_KEY_BYTES) {
+    throw new CarrierError(
+      'INVALID_ARGUMENT',
+      `header key ${JSON.stringify(key.slice(0, 32))}… is longer than ${MAX_HEADER_KEY_BYTES} UTF-8 bytes`,
+    );
+  }
+  const lower = key.toLowerCase();
+  if (lower.startsWith(RESERVED_HEADER_PREFIX)) {
+    throw new CarrierError(
+      'INVALID_ARGUMENT',
+      `header key ${JSON.stringify(key)} uses the reserved prefix 'carrier-' (Carrier's own metadata)`,
+    );
+  }
+  if (RESERVED_HEADER_KEYS.has(lower)) {
+    throw new CarrierError(
+      'INVALID_ARGUMENT',
+      `header key ${JSON.stringify(key)} is reserved: pass trace context as metadata.${lower}`,
+    );
+  }
+}
 
 /**
- * Portable header keys: 1 to 128 ASCII letters, digits, `_`, `.`, `-`, starting with a letter or
- * digit (the intersection of what Kafka, AMQP, NATS and SQS attributes accept). Keys starting with
- * `carrier-` (any case) are reserved for Carrier's own wire metadata. Values are any well-formed
- * Unicode text (no lone surrogate, which brokers would silently turn into U+FFFD) without CR, LF
- * or NUL.
+ * Portable header keys: any well-formed Unicode text of 1 to 255 UTF-8 bytes without CR, LF or
+ * NUL — spaces, `:`, `/`, `\\`, quotes, other control characters and non-ASCII letters included.
+ * Every transport carries them byte for byte (escaping them on the wire where its broker needs
+ * it: docs/wire-format.md). Refused, and why: CR, LF and NUL (header lines and C clients end a
+ * name there), lone surrogates (brokers turn them into U+FFFD), more than 255 bytes (an AMQP
+ * field-table key is a short string), keys starting with `carrier-` (any case; reserved for
+ * Carrier's own wire metadata) and `traceparent` / `tracestate` (any case; Carrier's metadata
+ * under their W3C names: use `metadata`). Keys are case-sensitive. Values are any well-formed
+ * Unicode text (no lone surrogate) without CR, LF or NUL.
  *
  * @throws CarrierError `INVALID_ARGUMENT`.
  */
@@ -49,15 +89,7 @@ export function validateHeaders(headers: unknown): Record<string, string> {
   }
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(headers)) {
-    if (!isWellFormed(key) || !HEADER_KEY_PATTERN.test(key)) {
-      throw new CarrierError('INVALID_ARGUMENT', `header key ${JSON.stringify(key)} is not portable`);
-    }
-    if (key.toLowerCase().startsWith(RESERVED_HEADER_PREFIX)) {
-      throw new CarrierError(
-        'INVALID_ARGUMENT',
-        `header key ${JSON.stringify(key)} uses the reserved prefix 'carrier-'`,
-      );
-    }
+    validateHeaderKey(key);
     if (typeof value !== 'string') {
       throw new CarrierError('INVALID_ARGUMENT', `header ${JSON.stringify(key)} must be a string`);
     }

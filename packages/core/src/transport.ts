@@ -50,10 +50,12 @@
  */
 
 import type { CarrierErrorCode } from './errors.js';
+import type { MessageMetadata } from './metadata.js';
 import type { NativeAnswer, NativeToken } from './native.js';
 
 // What a transport throws, so that an adapter can be written against this entry point alone.
 export { CarrierError, type CarrierErrorCode, type PublishFailure } from './errors.js';
+export type { MessageMetadata } from './metadata.js';
 // Native access (Go CDK's `As`): the tokens an adapter exports and answers in its `native` members.
 export { type NativeAnswer, type NativeScope, NativeToken } from './native.js';
 
@@ -71,6 +73,14 @@ export interface WireMessage {
   readonly body: Uint8Array;
   /** When the producer published it. */
   readonly publishedAt: Date;
+  /**
+   * Carrier's own metadata (correlation id, trace context, …), validated by core. Absent on
+   * messages published without it, or before it existed. A transport writes it apart from the
+   * user headers (`metadataHeaders` in `@carrier/core/kit` gives its generic header form), reads
+   * it back (`metadataFromHeaders`), and keeps it on every copy it makes (retry, dead letter,
+   * redrive), `extra` included.
+   */
+  readonly metadata?: MessageMetadata | undefined;
 }
 
 /**
@@ -136,6 +146,22 @@ export interface Capabilities {
    * Contract: the `startFrom` cases run when true, and check the refusal when false.
    */
   readonly replay: boolean;
+  /**
+   * Most user headers one message may carry, where the broker bounds them more tightly than
+   * `maxMessageBytes` does (RabbitMQ: every header adds framing to the one AMQP content-header
+   * frame). Absent: no bound of its own. Core: `publish` and `publishBatch` fail with
+   * `INVALID_ARGUMENT` before sending a message with more. Contract: a message with exactly this
+   * many arrives intact, one more is refused.
+   */
+  readonly maxHeaders?: number | undefined;
+  /**
+   * Largest total of user header keys and values plus the metadata in its header form
+   * (`metadataHeaders`), in UTF-8 bytes, where the broker bounds headers more tightly than
+   * `maxMessageBytes` (RabbitMQ: the content-header frame must fit in the negotiated `frame_max`,
+   * AMQP 0-9-1 §4.2.6). Absent: no bound of its own. Core: `MESSAGE_TOO_LARGE` before sending a
+   * larger one. Contract: headers of exactly this size arrive intact, one byte more is refused.
+   */
+  readonly maxHeaderBytes?: number | undefined;
 }
 
 /**
@@ -230,7 +256,7 @@ export interface Delivery {
   retry(delayMs: number): Promise<void>;
   /**
    * Move to this group's dead-letter destination with `info`, keeping the original id, key,
-   * headers, content type and bytes; resolves once the dead letter is durably stored and the
+   * headers, metadata (`extra` included), content type and bytes; resolves once the dead letter is durably stored and the
    * original settled. Other groups are not affected.
    */
   deadLetter(info: DeadLetterInfo): Promise<void>;
@@ -350,7 +376,8 @@ export interface Transport {
     sink: (delivery: DeadLetterDelivery) => void,
   ): Promise<TransportSubscription>;
   /**
-   * Move up to `max` dead letters of `group` back to that group only, with attempt 1, oldest first.
+   * Move up to `max` dead letters of `group` back to that group only, with attempt 1, oldest first,
+   * each with its id, key, headers, metadata, content type and bytes.
    * A dead letter is removed only after its copy was durably accepted. Resolves with how many moved.
    */
   redrive(topic: string, group: string, max: number): Promise<number>;

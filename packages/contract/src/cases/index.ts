@@ -57,6 +57,13 @@ import {
   undecodable,
 } from './retries.js';
 import { volume } from './volume.js';
+import {
+  headerKeysRoundTrip,
+  headerLimits,
+  metadataRoundTrip,
+  metadataThroughDeadLetters,
+  wireRefusals,
+} from './wire.js';
 
 export * from './cancellation.js';
 export * from './failure.js';
@@ -71,6 +78,7 @@ export * from './native.js';
 export * from './reconnect.js';
 export * from './retries.js';
 export * from './volume.js';
+export * from './wire.js';
 
 /** Every case of the suite, in the order it runs (grouped by theme). */
 export const contractCases: readonly ContractCase[] = [
@@ -80,6 +88,11 @@ export const contractCases: readonly ContractCase[] = [
   publishBatch,
   headerControlCharacters,
   headerRefusals,
+  headerKeysRoundTrip,
+  metadataRoundTrip,
+  metadataThroughDeadLetters,
+  wireRefusals,
+  headerLimits,
   buffersForDeclaredGroup,
   fansOut,
   competingConsumers,

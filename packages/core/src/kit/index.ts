@@ -10,6 +10,8 @@
  *   `failures`, as core and the contract suite expect it.
  * - {@link describeError}, {@link asError}: the message of an unknown thrown value.
  * - {@link withDeadline}, {@link DeadlineError}: a call that must answer within a deadline.
+ * - {@link metadataHeaders}, {@link metadataFromHeaders}, {@link isMetadataHeader}: Carrier's
+ *   message metadata in its generic header form (`traceparent`, `tracestate`, `carrier-meta-*`) and back.
  * - {@link parseCarrierUrl}: a Carrier URL (several `host:port` pairs allowed) as a `URL`;
  *   {@link transportFactoryFor}: the factory that serves a URL's scheme (the contract suite).
  * - {@link completeDeadLetterInfo}, {@link boundReason}: the dead-letter metadata rules core
@@ -20,6 +22,14 @@
 
 export { parseCarrierUrl, transportFactoryFor } from '../connect.js';
 export { boundReason, completeDeadLetterInfo } from '../dead-letter-info.js';
+export {
+  isMetadataHeader,
+  METADATA_HEADER_PREFIX,
+  metadataFromHeaders,
+  metadataHeaders,
+  TRACEPARENT_HEADER,
+  TRACESTATE_HEADER,
+} from '../metadata.js';
 export {
   Backoff,
   type BackoffOptions,
