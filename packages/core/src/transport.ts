@@ -123,7 +123,8 @@ export interface Capabilities {
    */
   readonly maxDelayMs: number;
   /**
-   * Largest message (body + key + header keys and values, in bytes) the transport accepts. Core:
+   * Largest message (body + key + header keys and values + metadata in its generic header form,
+   * in bytes) the transport accepts. Core:
    * `publish` and `publishBatch` fail with `MESSAGE_TOO_LARGE` before sending a larger one.
    * Contract: a message at 90 % of it arrives intact, one over it is refused.
    */
