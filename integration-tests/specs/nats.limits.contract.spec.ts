@@ -1,5 +1,6 @@
-import { describeTransportContract } from '@carrier/contract';
-import { inject } from 'vitest';
+import { describeTransportContract, expectCode, freshName } from '@carrier/contract';
+import { connect } from '@carrier/core';
+import { describe, expect, inject, it } from 'vitest';
 import '../src/context.js';
 
 // The cases that depend on the stream's retention, again with `retention=limits`: a limits stream
@@ -25,4 +26,25 @@ describeTransportContract({
     'fails with UNSUPPORTED when asked for what the transport cannot do',
   ],
   timeoutMs: 30_000,
+});
+
+describe('nats: a topic whose stream was created with interest retention', () => {
+  it("refuses startFrom 'earliest' with UNSUPPORTED on a retention=limits connection (it would get part of the history, silently)", async () => {
+    const base = inject('brokers').nats;
+    const sep = base.includes('?') ? '&' : '?';
+    const interest = await connect(base);
+    const limits = await connect(`${base}${sep}retention=limits`);
+    try {
+      const topic = freshName('interest-then-earliest');
+      await interest.declare(topic, ['a']);
+      await interest.publish(topic, 'before the late group');
+      expect(limits.capabilities.replay).toBe(true);
+      await expectCode(
+        limits.subscribe(topic, { group: 'late', startFrom: 'earliest' }, () => {}),
+        'UNSUPPORTED',
+      );
+    } finally {
+      await Promise.all([interest.close(), limits.close()]);
+    }
+  });
 });

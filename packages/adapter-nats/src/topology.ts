@@ -130,7 +130,11 @@ export class Topology {
   }
 
   #group(topic: string, group: string, startFrom: StartFrom | undefined): Promise<void> {
-    return this.#consumer(() => this.topicStream(topic), {
+    const stream = async () => {
+      await this.topicStream(topic);
+      if (startFrom === 'earliest') await this.#retainsHistory(topic);
+    };
+    return this.#consumer(stream, {
       stream: topicStream(topic),
       name: consumerName(group),
       filters: [topicSubject(topic), redriveSubject(topic, group)],
@@ -138,6 +142,29 @@ export class Topology {
       expect: startFrom,
       what: `Carrier group ${group} of topic ${topic}`,
     });
+  }
+
+  /**
+   * `'earliest'` needs a stream that keeps what every group has (limits retention). A stream that
+   * exists with interest retention (created by a connection without `retention=limits`) keeps only
+   * what existing groups have not acknowledged: a new group would silently get part of the history.
+   *
+   * @throws CarrierError `UNSUPPORTED` for a stream with interest (or work-queue) retention.
+   */
+  async #retainsHistory(topic: string): Promise<void> {
+    const name = topicStream(topic);
+    let retention: string;
+    try {
+      retention = (await this.#link.jsm.streams.info(name)).config.retention;
+    } catch (error) {
+      throw this.#link.wrap(error, `cannot inspect stream ${name}`);
+    }
+    if (retention !== RetentionPolicy.Limits) {
+      throw fail(
+        'UNSUPPORTED',
+        `stream ${name} of topic ${topic} has ${retention} retention: it keeps no history for a new group, so it cannot start from earliest (only a stream created with retention=limits can; docs/brokers/nats.md)`,
+      );
+    }
   }
 
   #deadLetterGroup(topic: string, group: string): Promise<void> {

@@ -2,6 +2,7 @@ import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { raceSignals } from './cancel.js';
 import { Carrier } from './carrier.js';
+import { connect } from './connect.js';
 import { CarrierError, NonRetryableError } from './errors.js';
 import type { Message } from './message.js';
 import { FakeTransport } from './testing/fake-transport.js';
@@ -212,5 +213,63 @@ describe('the handler signal when its subscription closes', () => {
     await closing;
     expect(errors).toEqual(['LEASE_LOST']);
     expect((seen!.signal.reason as CarrierError).code).toBe('CLOSED');
+  });
+});
+
+describe('close or abort while subscribe is starting, with a message waiting in the group', () => {
+  // found by a newcomer's try: the memory broker hands a released message straight back to the
+  // same member, which close() keeps attached until its start ends; releasing each late delivery
+  // at once gave it back and forth without end (out of memory within a minute)
+  for (const how of ['carrier.close()', 'the subscribe signal'] as const) {
+    it(`${how}: close ends, and the message waits for the next member with attempt 1`, async () => {
+      const url = `memory://late-${Math.random().toString(36).slice(2)}`;
+      const first = await connect(url);
+      const next = await connect(url);
+      try {
+        await first.declare('t', ['g']);
+        await first.publish('t', 'buffered');
+        const abort = new AbortController();
+        const starting = first.subscribe('t', { group: 'g', signal: abort.signal }, () => {
+          throw new Error('no handler runs once close() began');
+        });
+        starting.catch(() => {});
+        if (how === 'carrier.close()') await first.close();
+        else {
+          abort.abort();
+          expect((await errorOf(starting)).code).toBe('ABORTED');
+        }
+        const got: Message[] = [];
+        await next.subscribe('t', { group: 'g' }, (m) => {
+          got.push(m);
+        });
+        await waitFor(() => got.length === 1);
+        expect(got.map((m) => [m.body, m.attempt])).toEqual([['buffered', 1]]);
+      } finally {
+        await Promise.all([first.close(), next.close()]);
+      }
+    });
+  }
+});
+
+describe('one signal shared by many calls', () => {
+  it('adds one abort listener however many publishes and subscriptions share it, and none once they end', async () => {
+    const url = `memory://shared-${Math.random().toString(36).slice(2)}`;
+    const c = await connect(url);
+    const shutdown = new AbortController();
+    try {
+      const subs = await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          c.subscribe(`t${i}`, { group: 'g', signal: shutdown.signal }, () => {}),
+        ),
+      );
+      await Promise.all(
+        Array.from({ length: 12 }, (_, i) => c.publish(`t${i}`, i, { signal: shutdown.signal })),
+      );
+      expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(1);
+      await Promise.all(subs.map((s) => s.close()));
+      expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0);
+    } finally {
+      await c.close();
+    }
   });
 });

@@ -21,6 +21,42 @@ export function throwIfAborted(signal: AbortSignal | undefined, what: string, tr
   if (signal?.aborted) throw abortedError(signal, what, transport);
 }
 
+/** Callbacks per signal, behind one listener each (see {@link onAbort}). */
+const watchers = new WeakMap<AbortSignal, { callbacks: Set<() => void>; listener: () => void }>();
+
+/**
+ * Call `callback` once when `signal` fires; returns the function that forgets it. Every call on one
+ * signal shares a single `abort` listener, removed once no callback is left: one `shutdown` signal
+ * passed to any number of publishes and subscriptions adds one listener, not one per call (Node
+ * warns past 10 listeners on one signal, `MaxListenersExceededWarning`).
+ */
+export function onAbort(signal: AbortSignal, callback: () => void): () => void {
+  let watched = watchers.get(signal);
+  if (!watched) {
+    const callbacks = new Set<() => void>();
+    const listener = () => {
+      watchers.delete(signal);
+      for (const f of [...callbacks]) f();
+    };
+    watched = { callbacks, listener };
+    watchers.set(signal, watched);
+    signal.addEventListener('abort', listener, { once: true });
+  }
+  const entry = watched;
+  const mine = () => {
+    forget();
+    callback();
+  };
+  const forget = () => {
+    if (!entry.callbacks.delete(mine) || entry.callbacks.size > 0) return;
+    // no callback left: the listener goes too (a later call adds a new one)
+    signal.removeEventListener('abort', entry.listener);
+    if (watchers.get(signal) === entry) watchers.delete(signal);
+  };
+  entry.callbacks.add(mine);
+  return forget;
+}
+
 /**
  * `work`, or a rejection with `abort()`'s error as soon as one of `signals` fires, whichever comes
  * first. The abort listeners are removed once the returned promise settles, so a long-lived signal
@@ -38,16 +74,14 @@ export function raceSignals<T>(
   const fired = present.find((s) => s.aborted);
   if (fired) return Promise.reject(abort(fired));
   return new Promise<T>((resolve, reject) => {
-    const listeners = present.map((signal) => {
-      const listener = () => {
+    const forgets = present.map((signal) =>
+      onAbort(signal, () => {
         detach();
         reject(abort(signal));
-      };
-      signal.addEventListener('abort', listener, { once: true });
-      return { signal, listener };
-    });
+      }),
+    );
     const detach = () => {
-      for (const { signal, listener } of listeners) signal.removeEventListener('abort', listener);
+      for (const forget of forgets) forget();
     };
     work.then(
       (value) => {

@@ -1,4 +1,4 @@
-import { abortedError, checkSignal, raceSignals, throwIfAborted } from './cancel.js';
+import { abortedError, checkSignal, onAbort, raceSignals, throwIfAborted } from './cancel.js';
 import { encodeBody, messageSize } from './codec.js';
 import { Consumer } from './consumer.js';
 import { consumerSettings } from './consumer-settings.js';
@@ -267,21 +267,21 @@ export class Carrier {
     const settings = consumerSettings(topic, options, this.#transport, this.#onError);
     const what = `subscribe to ${topic}/${options.group}`;
     throwIfAborted(signal, what, this.#transport.name);
-    const onAbort = () => void consumer.close();
+    let forget = () => {};
     const consumer = new Consumer(this.#transport, settings, handler as Handler, (c) => {
       this.#subscriptions.delete(c);
-      signal?.removeEventListener('abort', onAbort);
+      forget();
     });
     this.#subscriptions.add(consumer);
     // Aborted while starting or later: close as close() does (it waits for the start, then closes
     // the consumer the transport started, if it did).
-    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal) forget = onAbort(signal, () => void consumer.close());
     try {
       await this.#unlessAborted(consumer.start(), signal, what);
     } catch (error) {
       if (!signal?.aborted) {
         this.#subscriptions.delete(consumer);
-        signal?.removeEventListener('abort', onAbort);
+        forget();
       }
       throw error;
     }

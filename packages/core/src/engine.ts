@@ -124,6 +124,14 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
   /** Lease signals watched, with the unsettled deliveries they cover and the one listener. */
   readonly #leases = new Map<AbortSignal, { deliveries: Set<D>; listener: () => void }>();
   #closing = false;
+  /**
+   * Deliveries the transport handed over after close() began and before its subscription stopped.
+   * Given back only once it has: a release before that could go straight back to this member (the
+   * memory broker does so at once), which would give it back again, and so on without end.
+   */
+  readonly #late: D[] = [];
+  /** The transport subscription has stopped (or none was ever made): late deliveries go back at once. */
+  #stopped = false;
   #aborted = false;
   #closed: Promise<void> | undefined;
 
@@ -163,7 +171,8 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
     const delivery: D = this.#options.guard(raw, () => this.#forget(delivery));
     if (this.#aborted) return;
     if (this.#closing) {
-      this.track(this.settle('release', () => delivery.release()));
+      if (this.#stopped) this.track(this.settle('release', () => delivery.release()));
+      else this.#late.push(delivery);
       return;
     }
     this.#active.set(delivery, new AbortController());
@@ -279,8 +288,10 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
       await this.#starting;
       const subscription = this.#subscription;
       if (subscription) await subscription.stop();
+      this.#stopped = true;
       this.#options.onClosing?.();
-      await Promise.all(this.#scheduler.drainPending().map((d) => this.settle('release', () => d.release())));
+      const unstarted = [...this.#scheduler.drainPending(), ...this.#late.splice(0)];
+      await Promise.all(unstarted.map((d) => this.settle('release', () => d.release())));
       await this.#scheduler.idle();
       while (this.#settling.size > 0) await Promise.all([...this.#settling]);
       if (subscription) await subscription.close();
@@ -296,6 +307,7 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
     this.#closing = true;
     this.#closed ??= Promise.resolve();
     this.#scheduler.drainPending();
+    this.#late.length = 0;
     const reason = new CarrierError('CLOSED', `the carrier was aborted; ${this.#options.label} stopped`, {
       transport: this.#options.transport.name,
     });

@@ -75,6 +75,8 @@ describe('validateMetadata', () => {
     [{ deadline: '2030-01-01' }],
     [{ traceparent: 'nope' }],
     [{ traceparent: TP, tracestate: 'bad' }],
+    // empty: W3C says treat it as absent; SQS refuses an empty attribute (found by a newcomer)
+    [{ traceparent: TP, tracestate: '' }],
     [{ tracestate: 'rojo=1' }],
     [{ extra: { Priority: 'x' } }],
     [{ extra: { 'correlation-id': 'x' } }],

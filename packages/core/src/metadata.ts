@@ -70,13 +70,17 @@ export function isTraceparent(value: string): boolean {
   return version === '00' ? rest === undefined : true;
 }
 
-/** Whether `value` is a valid `tracestate` (W3C Trace Context level 1, §3.3): at most 32 unique `key=value` members. */
+/**
+ * Whether `value` is a valid `tracestate` (W3C Trace Context level 1, §3.3): 1 to 32 unique
+ * `key=value` members. An empty one is not (the spec tells vendors to treat it as absent, and SQS
+ * refuses an empty attribute value).
+ */
 export function isTracestate(value: string): boolean {
   const members = value
     .split(',')
     .map((m) => m.replace(/^[ \t]+|[ \t]+$/g, ''))
     .filter((m) => m.length > 0);
-  if (members.length > 32) return false;
+  if (members.length === 0 || members.length > 32) return false;
   const keys = new Set<string>();
   for (const member of members) {
     const eq = member.indexOf('=');

@@ -64,6 +64,8 @@ describe('portable headers', () => {
     [{ 'Carrier-Key': 'v' }],
     [{ traceparent: 'v' }],
     [{ TraceState: 'v' }],
+    // an own property, as JSON.parse makes it: `out[key] = value` would set the prototype instead
+    [JSON.parse('{"__proto__": "v", "a": "b"}')],
     [{ k: 'line\nbreak' }],
     [{ k: 1 }],
   ])('rejects %j', (headers) => {

@@ -54,6 +54,13 @@ function validateHeaderKey(key: string): void {
       `header key ${JSON.stringify(key.slice(0, 32))}… is longer than ${MAX_HEADER_KEY_BYTES} UTF-8 bytes`,
     );
   }
+  if (key === '__proto__') {
+    // a plain object cannot hold it as data (assigning it sets the prototype): it would vanish
+    throw new CarrierError(
+      'INVALID_ARGUMENT',
+      "header key '__proto__' cannot be held by a JavaScript object",
+    );
+  }
   const lower = key.toLowerCase();
   if (lower.startsWith(RESERVED_HEADER_PREFIX)) {
     throw new CarrierError(

@@ -110,6 +110,49 @@ export const subscribeAbortedBefore: ContractCase = {
   },
 };
 
+export const closedWhileStartingWithMessagesWaiting: ContractCase = {
+  name: 'close or abort while subscribe is starting, with messages waiting: close ends and every message waits for the next member with attempt 1',
+  theme,
+  async run({ carrier, until }) {
+    const topic = freshName('close-starting');
+    const first = await carrier();
+    await first.declare(topic, ['g']);
+    const ids = (await first.publishBatch(topic, [{ body: 1 }, { body: 2 }, { body: 3 }])).map((r) => r.id);
+    const handled: Message[] = [];
+    // a subscribe aborted by its signal, then one ended by closing its connection, both before
+    // they resolved (found on memory: late deliveries given back at once came straight back to
+    // the closing member, without end)
+    const controller = new AbortController();
+    const aborted = first.subscribe(topic, { group: 'g', signal: controller.signal }, (m) => {
+      handled.push(m);
+    });
+    aborted.catch(() => {});
+    controller.abort('stop');
+    await expectCode(aborted, 'ABORTED');
+    const second = await carrier();
+    second
+      .subscribe(topic, { group: 'g' }, (m) => {
+        handled.push(m);
+      })
+      .catch(() => {});
+    await second.close();
+    const next = await carrier();
+    const got = await recorder(next, topic);
+    await until(
+      () => ids.every((id) => [...handled, ...got].some((m) => m.id === id)),
+      'every message, at the next member',
+    );
+    expect(
+      handled.map((m) => m.id),
+      'handled by a member closed while starting',
+    ).toEqual([]);
+    expect(
+      got.map((m) => m.attempt),
+      'attempts at the next member',
+    ).toEqual([1, 1, 1]);
+  },
+};
+
 export const subscribeAbortedLater: ContractCase = {
   name: 'a subscription whose signal fires closes as close() does: the handler finishes and is settled',
   theme,

@@ -1,5 +1,6 @@
 import type { ContractCase } from '../case.js';
 import {
+  closedWhileStartingWithMessagesWaiting,
   handlerSignalOnClose,
   publishAbortedBefore,
   publishAbortedInFlight,
@@ -128,6 +129,7 @@ export const contractCases: readonly ContractCase[] = [
   publishAbortedBefore,
   publishAbortedInFlight,
   subscribeAbortedBefore,
+  closedWhileStartingWithMessagesWaiting,
   subscribeAbortedLater,
   handlerSignalOnClose,
   nativeForeignToken,
