@@ -189,7 +189,8 @@ export interface Subscription {
    * portability; Carrier owns their lifecycle (do not close or pause them yourself).
    *
    * @throws CarrierError `UNSUPPORTED` when the token is another transport's or the transport
-   *   offers nothing for subscriptions (dead-letter readers included); `INVALID_ARGUMENT` for a
+   *   offers nothing for subscriptions (dead-letter readers answer as other subscriptions do);
+   *   `INVALID_ARGUMENT` for a
    *   token of another scope.
    */
   as<T>(token: NativeToken<T, 'subscription'>): T;

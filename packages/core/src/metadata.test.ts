@@ -82,6 +82,9 @@ describe('validateMetadata', () => {
     [{ extra: { 'correlation-id': 'x' } }],
     [{ extra: { p: 'a\r' } }],
     [{ extra: [] }],
+    // a misspelt or unknown field would vanish on the wire (found by a newcomer)
+    [{ correlationID: 'x' }],
+    [{ priority: 'high' }],
     ['string'],
     [null],
   ])('refuses %j with INVALID_ARGUMENT', (metadata) => {

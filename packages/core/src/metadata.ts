@@ -45,6 +45,16 @@ const TEXT_FIELDS: ReadonlyArray<readonly [TextField, string]> = [
   ['replyTo', 'reply-to'],
   ['schemaId', 'schema-id'],
 ];
+/** The fields of {@link MessageMetadata}: any other is refused at publish. */
+const METADATA_FIELDS: ReadonlySet<string> = new Set([
+  'correlationId',
+  'replyTo',
+  'deadline',
+  'schemaId',
+  'traceparent',
+  'tracestate',
+  'extra',
+]);
 const KNOWN_NAMES = new Set([
   'correlation-id',
   'reply-to',
@@ -136,6 +146,15 @@ export function validateMetadata(metadata: unknown): MessageMetadata | undefined
     throw new CarrierError('INVALID_ARGUMENT', 'metadata must be an object');
   }
   const m = metadata as Record<string, unknown>;
+  for (const field of Object.keys(m)) {
+    if (!METADATA_FIELDS.has(field)) {
+      // a misspelt field (correlationID) or one of the caller's own would vanish on the wire
+      throw new CarrierError(
+        'INVALID_ARGUMENT',
+        `metadata.${field} is not a metadata field (${[...METADATA_FIELDS].join(', ')}); put your own under metadata.extra`,
+      );
+    }
+  }
   const out: { -readonly [K in keyof MessageMetadata]: MessageMetadata[K] } = {};
   for (const [field] of TEXT_FIELDS) if (m[field] !== undefined) out[field] = headerSafe(field, m[field]);
   if (m.deadline !== undefined) {
