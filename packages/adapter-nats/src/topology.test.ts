@@ -15,11 +15,14 @@ interface Options {
   readonly existing?: Record<string, string[]>;
   /** Stream adds that fail, in order, before they succeed. */
   readonly addFailures?: unknown[];
+  /** Query of the transport URL (default `ackWaitMs=3000`). */
+  readonly query?: string;
 }
 
 /** A fake JetStream manager recording what is created. */
 function setup(options: Options = {}) {
   const streams = new Map<string, string[]>(Object.entries(options.existing ?? {}));
+  const retentions = new Map<string, string>();
   const consumers = new Map<string, Record<string, unknown>>();
   const addFailures = [...(options.addFailures ?? [])];
   const calls = { streamAdds: 0, consumerAdds: 0 };
@@ -29,14 +32,15 @@ function setup(options: Options = {}) {
         await Promise.resolve();
         const subjects = streams.get(name);
         if (!subjects) throw apiError(API.streamNotFound, 'stream not found');
-        return { config: { name, subjects } };
+        return { config: { name, subjects, retention: retentions.get(name) ?? 'interest' } };
       },
-      add: async (config: { name: string; subjects: string[] }) => {
+      add: async (config: { name: string; subjects: string[]; retention: string }) => {
         calls.streamAdds++;
         await Promise.resolve();
         const failure = addFailures.shift();
         if (failure) throw failure;
         streams.set(config.name, config.subjects);
+        retentions.set(config.name, config.retention);
         return { config };
       },
     },
@@ -55,7 +59,7 @@ function setup(options: Options = {}) {
   } as unknown as JetStreamManager;
   const link = {
     jsm,
-    settings: parseNatsUrl(new URL('nats://localhost?ackWaitMs=3000')),
+    settings: parseNatsUrl(new URL(`nats://localhost?${options.query ?? 'ackWaitMs=3000'}`)),
     wrap: wrapper(() => false),
   } as unknown as Link;
   return { topology: new Topology(link), streams, consumers, calls };
@@ -135,7 +139,7 @@ describe('Topology', () => {
   });
 
   it("startFrom 'earliest' creates the group's consumer with deliver_policy all; another start conflicts", async () => {
-    const { topology, consumers } = setup();
+    const { topology, consumers } = setup({ query: 'retention=limits' });
     await topology.declare('t', ['replayed'], 'earliest');
     await topology.declare('t', ['fresh']);
     expect(consumers.get('CARRIER_t/replayed')).toMatchObject({ deliver_policy: 'all' });
@@ -145,5 +149,12 @@ describe('Topology', () => {
     // no start asked: either is accepted
     await topology.declare('t', ['replayed', 'fresh']);
     await topology.declare('t', ['replayed'], 'earliest');
+  });
+
+  it("startFrom 'earliest' on a stream with interest retention is UNSUPPORTED (it keeps no history for a new group)", async () => {
+    const interest = setup();
+    await interest.topology.declare('t', ['a']);
+    expect((await rejection(interest.topology.declare('t', ['late'], 'earliest'))).code).toBe('UNSUPPORTED');
+    expect(interest.consumers.has('CARRIER_t/late')).toBe(false);
   });
 });
