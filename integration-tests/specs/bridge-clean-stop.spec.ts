@@ -16,7 +16,7 @@ describe.each([
   ['rabbitmq', 'kafka'],
 ] as const)('carrier bridge %s → %s: SIGTERM mid-run', (from, to) => {
   it('exits 0 after finishing in-flight work; the restart resumes without duplicates', async () => {
-    buildCli();
+    await buildCli();
     const brokers = inject('brokers');
     const total = 5_000;
     const topic = fresh('stop');

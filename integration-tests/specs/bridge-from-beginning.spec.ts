@@ -40,7 +40,7 @@ async function until(condition: () => boolean, what: string, timeoutMs = 60_000)
 
 describe('carrier bridge --from-beginning', () => {
   it('Kafka → RabbitMQ: the first run copies what Kafka kept from before the bridge group existed', async () => {
-    buildCli();
+    await buildCli();
     const { kafka, rabbitmq } = inject('brokers');
     const topic = fresh('fb');
     const out = fresh('fb-out');
@@ -68,7 +68,7 @@ describe('carrier bridge --from-beginning', () => {
   }, 180_000);
 
   it('a source that keeps no history (RabbitMQ) is refused with a clear error, exit 4', async () => {
-    buildCli();
+    await buildCli();
     const { rabbitmq } = inject('brokers');
     const result = await runCli([
       'bridge',

@@ -11,14 +11,14 @@ const fresh = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${random
 describe('carrier bridge on RabbitMQ', () => {
   // The proof of bridge.spec.ts within one broker (three topics), smaller: kill, restart, resume, verify.
   it('moves 4,000 messages there and back with two SIGKILLs per bridge; --verify reports 0 missing', async () => {
-    buildCli();
+    await buildCli();
     const { rabbitmq } = inject('brokers');
     const log = await bridgeRoundTripProof({ a: rabbitmq, b: rabbitmq, total: 4_000, killAt: [800, 800] });
     console.log(log.join('\n'));
   }, 600_000);
 
   it('dead-letters, with the reason, native messages whose headers Carrier cannot republish; moves the rest', async () => {
-    buildCli();
+    await buildCli();
     const { rabbitmq } = inject('brokers');
     const topic = fresh('native');
     const out = fresh('native-out');

@@ -18,7 +18,7 @@ describe('carrier bridge: the target broker is killed mid-run', () => {
   });
 
   it('Kafka → RabbitMQ (kill -9, restart): every message arrives; --verify reports 0 missing', async () => {
-    buildCli();
+    await buildCli();
     const { kafka } = inject('brokers');
     rabbit = await privateBroker('rabbitmq');
     const total = 5_000;

@@ -9,7 +9,7 @@ import { buildCli } from './cli-support.js';
 // hops and prints the duplicates the kills caused.
 describe('carrier bridge: Kafka → RabbitMQ → Kafka with SIGKILLs', () => {
   it('moves 20,000 messages there and back; --verify reports 0 missing and prints duplicates', async () => {
-    buildCli();
+    await buildCli();
     const { kafka, rabbitmq } = inject('brokers');
     const log = await bridgeRoundTripProof({ a: kafka, b: rabbitmq, total: 20_000, killAt: [3_000, 3_000] });
     console.log(log.join('\n'));

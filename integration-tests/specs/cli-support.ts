@@ -3,16 +3,23 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { withLock } from '../src/lock.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 /** The built `carrier` entry point. */
 export const CARRIER_BIN = fileURLToPath(new URL('../../packages/cli/dist/bin.js', import.meta.url));
 
-/** Build packages/cli and what it references (incremental: fast when up to date). */
-export function buildCli(): void {
-  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  const r = spawnSync(process.execPath, [tsc, '-b', 'packages/cli'], { cwd: root, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`building packages/cli failed:\n${r.stdout}${r.stderr}`);
+/**
+ * Build packages/cli and what it references (incremental: fast when up to date). Spec files run in
+ * parallel, so the build holds a machine-wide lock: two `tsc -b` writing one dist/ at once leave a
+ * half-written file for whoever reads it in between (a `carrier` started by another spec).
+ */
+export async function buildCli(): Promise<void> {
+  await withLock('build-cli', async () => {
+    const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+    const r = spawnSync(process.execPath, [tsc, '-b', 'packages/cli'], { cwd: root, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`building packages/cli failed:\n${r.stdout}${r.stderr}`);
+  });
 }
 
 /** A finished `carrier` run. */
