@@ -8,7 +8,7 @@ import { isCarrierError } from '@carrier/core';
  * | 0 | success (also: a bridge or tail stopped cleanly by SIGINT/SIGTERM) |
  * | 1 | unexpected failure (a bug, or an error without a better code) |
  * | 2 | usage: unknown command or option, missing or invalid argument, invalid topic/group name or header |
- * | 3 | connection: the broker cannot be reached, or the URL's adapter package is not installed |
+ * | 3 | connection: the broker cannot be reached, refused the credentials (`AUTH_FAILED`), or the URL's adapter package is not installed |
  * | 4 | broker: the broker refused or did not confirm an operation (publish, settle, topology, capability) |
  * | 5 | verification failed: messages missing on the target, or copies that differ |
  * | 6 | timed out: the expected messages did not arrive in time (doctor round trip, tail --count, verify --max-wait) |
@@ -50,6 +50,7 @@ export function exitCodeFor(error: unknown): ExitCodeValue {
       case 'MESSAGE_TOO_LARGE':
         return ExitCode.USAGE;
       case 'CONNECTION':
+      case 'AUTH_FAILED':
         return ExitCode.CONNECTION;
       case 'UNSUPPORTED':
         // a missing adapter package or an unknown scheme: nothing was reached

@@ -7,6 +7,10 @@
  * - `UNSUPPORTED`: the transport cannot give what was asked (see `capabilities`), or its adapter
  *   package is not installed. Carrier never degrades silently.
  * - `CONNECTION`: the broker could not be reached or the connection was lost.
+ * - `AUTH_FAILED`: the broker refused the credentials or the client certificate (SASL, AMQP
+ *   login, NATS authorization, a TLS handshake the server rejected, signed requests refused). Not
+ *   retried: retrying with the same credentials cannot succeed. The message names the user, never a
+ *   password, token or key.
  * - `TIMEOUT`: an operation did not complete within its deadline.
  * - `CLOSED`: the carrier, subscription or transport was closed.
  * - `PUBLISH_FAILED`: the broker did not confirm one or more messages (see `failures`).
@@ -30,6 +34,7 @@ export type CarrierErrorCode =
   | 'MESSAGE_TOO_LARGE'
   | 'UNSUPPORTED'
   | 'CONNECTION'
+  | 'AUTH_FAILED'
   | 'TIMEOUT'
   | 'CLOSED'
   | 'PUBLISH_FAILED'
