@@ -4,6 +4,7 @@ import path from 'node:path';
 import { inject } from 'vitest';
 import './context.js';
 import { ensureInstalled, readState } from './harness.js';
+import type { KafkaSecurity } from './kafka-security.js';
 import { killLocalSync, readRecord, restartLocal, startLocal, stopLocal, waitReady } from './local.js';
 import { untrack } from './registry.js';
 import type { BrokerName } from './types.js';
@@ -71,6 +72,8 @@ export interface PrivateBrokerOptions {
    * free port (`ports.external`); see src/local.ts. `url` stays the direct listener.
    */
   externalAdvertisedPort?: number;
+  /** Kafka only: TLS and SASL listeners (`ports.saslSsl`, `ports.ssl`); see src/kafka-security.ts. */
+  kafkaSecurity?: KafkaSecurity;
 }
 
 /**
@@ -100,6 +103,7 @@ export async function privateBroker(
       ...(options.externalAdvertisedPort === undefined
         ? {}
         : { externalAdvertisedPort: options.externalAdvertisedPort }),
+      ...(options.kafkaSecurity === undefined ? {} : { kafkaSecurity: options.kafkaSecurity }),
     });
     return {
       ...control(name, recordFile, record.url),

@@ -4,6 +4,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, w
 import path from 'node:path';
 import getPort from 'get-port';
 import { kafkaInstall, motoServer, motoVersion, natsServer, rabbitmqServer } from './install.js';
+import { type KafkaSecurity, kafkaSecurityConfig } from './kafka-security.js';
 import { probe } from './probes.js';
 import { type TrackOptions, track, untrack } from './registry.js';
 import type { BrokerName, LocalBrokerRecord, ProcessSpec } from './types.js';
@@ -45,6 +46,11 @@ export interface LocalOptions extends TrackOptions {
    * listener, advertised as itself) stays direct.
    */
   externalAdvertisedPort?: number;
+  /**
+   * Kafka only: add a SASL_SSL listener (SCRAM-SHA-512, `ports.saslSsl`) and an SSL listener that
+   * requires a client certificate (`ports.ssl`), both advertised as themselves (src/kafka-security.ts).
+   */
+  kafkaSecurity?: KafkaSecurity;
 }
 
 async function prepareKafka(
@@ -59,15 +65,20 @@ async function prepareKafka(
   const external = externalPort === undefined ? '' : `,EXTERNAL://${HOST}:${externalPort}`;
   const externalAdvertised =
     externalPort === undefined ? '' : `,EXTERNAL://${HOST}:${options.externalAdvertisedPort}`;
+  const securePorts = options.kafkaSecurity && { saslSsl: await freePort(), ssl: await freePort() };
+  const secure =
+    options.kafkaSecurity && securePorts
+      ? kafkaSecurityConfig(HOST, options.kafkaSecurity, securePorts)
+      : { listeners: '', protocolMap: '', properties: [], formatArgs: [] };
   const props = path.join(dataDir, 'server.properties');
   writeFileSync(
     props,
     [
       'process.roles=broker,controller',
       'node.id=1',
-      `listeners=PLAINTEXT://${HOST}:${port},CONTROLLER://${HOST}:${controllerPort}${external}`,
-      `advertised.listeners=PLAINTEXT://${HOST}:${port}${externalAdvertised}`,
-      `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${externalPort === undefined ? '' : ',EXTERNAL:PLAINTEXT'}`,
+      `listeners=PLAINTEXT://${HOST}:${port},CONTROLLER://${HOST}:${controllerPort}${external}${secure.listeners}`,
+      `advertised.listeners=PLAINTEXT://${HOST}:${port}${externalAdvertised}${secure.listeners}`,
+      `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${externalPort === undefined ? '' : ',EXTERNAL:PLAINTEXT'}${secure.protocolMap}`,
       'controller.listener.names=CONTROLLER',
       'inter.broker.listener.name=PLAINTEXT',
       `controller.quorum.bootstrap.servers=${HOST}:${controllerPort}`,
@@ -87,6 +98,7 @@ async function prepareKafka(
       'share.coordinator.state.topic.replication.factor=1',
       'share.coordinator.state.topic.min.isr=1',
       'share.coordinator.state.topic.num.partitions=1',
+      ...secure.properties,
       '',
     ].join('\n'),
   );
@@ -110,6 +122,7 @@ async function prepareKafka(
     '-c',
     props,
     '--standalone',
+    ...secure.formatArgs,
   ]);
   return {
     name: 'kafka',
@@ -122,6 +135,7 @@ async function prepareKafka(
       broker: port,
       controller: controllerPort,
       ...(externalPort === undefined ? {} : { external: externalPort }),
+      ...securePorts,
     },
     cleanup: [],
   };

@@ -1,3 +1,4 @@
+import type { ConnectionOptions } from 'node:tls';
 import { CarrierError, type TransportFactory, type TransportFactoryOptions } from '@carrier/core';
 import { DeadlineError, withDeadline } from '@carrier/core/kit';
 import kafkajs, {
@@ -9,6 +10,7 @@ import kafkajs, {
 } from 'kafkajs';
 import { kafkaError, retrying } from './errors.js';
 import { KafkaTransport } from './kafka-transport.js';
+import { refusalError, tlsConfig, tlsRefusal } from './security.js';
 import { SocketRegistry } from './sockets.js';
 import { type KafkaUrlOptions, parseKafkaUrl } from './url.js';
 
@@ -28,13 +30,20 @@ const LOG_LEVELS: Record<KafkaUrlOptions['logLevel'], logLevel> = {
   debug: LogLevel.DEBUG,
 };
 
-/** The kafkajs client settings of a parsed URL (sockets through `sockets` when given). */
-function kafkaConfig(options: KafkaUrlOptions, sockets?: SocketRegistry): KafkaConfig {
+/**
+ * The kafkajs client settings of a parsed URL: TLS settings from {@link tlsConfig}, sockets through
+ * `sockets` when given.
+ */
+function kafkaConfig(
+  options: KafkaUrlOptions,
+  ssl: ConnectionOptions | false,
+  sockets?: SocketRegistry,
+): KafkaConfig {
   return {
     ...(sockets ? { socketFactory: sockets.factory } : {}),
     clientId: options.clientId,
     brokers: [...options.brokers],
-    ssl: options.tls ? { rejectUnauthorized: options.tlsRejectUnauthorized } : false,
+    ssl,
     ...(options.sasl ? { sasl: { ...options.sasl } as SASLOptions } : {}),
     connectionTimeout: options.connectionTimeoutMs,
     requestTimeout: options.requestTimeoutMs,
@@ -91,12 +100,29 @@ async function readCluster(
 }
 
 /**
+ * Rejects with `sockets`' first TLS refusal (see security.ts), which kafkajs would retry for
+ * seconds; `stop()` ends the watch.
+ */
+function tlsRefused(sockets: SocketRegistry): { refused: Promise<never>; stop: () => void } {
+  let stop = () => {};
+  const refused = new Promise<never>((_, reject) => {
+    sockets.onTlsRefusal(reject);
+    stop = () => sockets.onTlsRefusal(undefined);
+  });
+  refused.catch(() => {}); // read by the race, or by nobody after success
+  return { refused, stop };
+}
+
+/**
  * Connects (admin client), reads the cluster size and the broker's `message.max.bytes`, and resolves
  * with the transport, all within `factory.connectTimeoutMs` (default 10 000 ms); past it every socket
- * the client opened is destroyed and none is opened any more.
+ * the client opened is destroyed and none is opened any more. A refusal (SASL login, client
+ * certificate, untrusted broker certificate) ends it at once: no retry can mend it.
  *
- * @throws CarrierError `TIMEOUT` when the cluster did not answer within `connectTimeoutMs`,
- *   `CONNECTION` when it refused or failed.
+ * @throws CarrierError `AUTH_FAILED` when the broker refused the SASL login or the client
+ *   certificate, `CONNECTION` when it refused or failed otherwise (also when its certificate is not
+ *   trusted), `TIMEOUT` when the cluster did not answer within `connectTimeoutMs`,
+ *   `INVALID_ARGUMENT` when a TLS file cannot be read.
  */
 export async function createKafkaTransport(
   options: KafkaUrlOptions,
@@ -104,35 +130,58 @@ export async function createKafkaTransport(
 ): Promise<KafkaTransport> {
   const connectTimeoutMs = factory.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const deadline = Date.now() + connectTimeoutMs;
-  const sockets = new SocketRegistry();
+  const ssl = await tlsConfig(options);
+  const sockets = new SocketRegistry(tlsRefusal);
   const connectionTimeoutMs = Math.min(options.connectionTimeoutMs, connectTimeoutMs);
-  const kafka = new KafkaClient(kafkaConfig({ ...options, connectionTimeoutMs }, sockets));
+  const kafka = new KafkaClient(kafkaConfig({ ...options, connectionTimeoutMs }, ssl, sockets));
   const admin = kafka.admin();
+  const watch = tlsRefused(sockets);
   const setup = readCluster(admin, options, () => Math.max(0, deadline - Date.now()));
   try {
-    const cluster = await withDeadline({ what: 'connecting', ms: connectTimeoutMs }, () => setup);
+    const cluster = await withDeadline({ what: 'connecting', ms: Math.max(1, deadline - Date.now()) }, () =>
+      Promise.race([setup, watch.refused]),
+    );
     const settings = { ...cluster, consumerConfig: consumerConfig(options), sockets };
     return new KafkaTransport(kafka, admin, options, settings, factory.onError);
   } catch (cause) {
-    if (cause instanceof DeadlineError) {
-      // no socket may outlive the deadline (kafkajs' disconnect would wait for the silent requests,
-      // and its retries may still open new ones)
-      sockets.refuse(new Error('connect deadline passed'));
-      void setup.then(
-        () => admin.disconnect(),
-        () => admin.disconnect(),
-      );
-    }
-    await admin.disconnect().catch(() => {});
-    if (cause instanceof DeadlineError) {
-      throw kafkaError(
-        'TIMEOUT',
-        `no answer from kafka at ${options.brokers.join(',')} within connectTimeoutMs (${connectTimeoutMs} ms)`,
-      );
-    }
-    if (cause instanceof CarrierError) throw cause;
-    throw kafkaError('CONNECTION', `cannot connect to kafka at ${options.brokers.join(',')}`, cause);
+    throw await failedConnect(cause, { options, admin, sockets, setup, connectTimeoutMs });
+  } finally {
+    watch.stop();
   }
+}
+
+/** Closes what a failed connect opened and returns the error to throw. */
+async function failedConnect(
+  cause: unknown,
+  c: {
+    options: KafkaUrlOptions;
+    admin: Admin;
+    sockets: SocketRegistry;
+    setup: Promise<unknown>;
+    connectTimeoutMs: number;
+  },
+): Promise<Error> {
+  const { options, admin, sockets, setup } = c;
+  const refusal = refusalError(cause, options);
+  if (cause instanceof DeadlineError || refusal) {
+    // no socket may outlive the deadline or a refusal (kafkajs' disconnect would wait for the
+    // silent requests, and its retries may still open new ones)
+    sockets.refuse(new Error(refusal ? 'connect refused' : 'connect deadline passed'));
+    void setup.then(
+      () => admin.disconnect(),
+      () => admin.disconnect(),
+    );
+  }
+  await admin.disconnect().catch(() => {});
+  if (refusal) return refusal;
+  if (cause instanceof DeadlineError) {
+    return kafkaError(
+      'TIMEOUT',
+      `no answer from kafka at ${options.brokers.join(',')} within connectTimeoutMs (${c.connectTimeoutMs} ms)`,
+    );
+  }
+  if (cause instanceof CarrierError) return cause;
+  return kafkaError('CONNECTION', `cannot connect to kafka at ${options.brokers.join(',')}`, cause);
 }
 
 /**
@@ -140,8 +189,10 @@ export async function createKafkaTransport(
  * the URL (see {@link parseKafkaUrl}), connects within `connectTimeoutMs` (default 10 000 ms) and
  * resolves with a {@link KafkaTransport}.
  *
- * @throws CarrierError `INVALID_ARGUMENT` for a malformed URL, `TIMEOUT` when no broker answered
- *   within `connectTimeoutMs`, `CONNECTION` when the cluster refused or failed.
+ * @throws CarrierError `INVALID_ARGUMENT` for a malformed URL or an unreadable TLS file,
+ *   `AUTH_FAILED` when the broker refused the SASL login or the client certificate, `TIMEOUT` when
+ *   no broker answered within `connectTimeoutMs`, `CONNECTION` when the cluster refused or failed
+ *   (also when its certificate is not trusted).
  */
 export const createTransport: TransportFactory = async (url, options) =>
   createKafkaTransport(parseKafkaUrl(url), options);

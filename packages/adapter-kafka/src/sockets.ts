@@ -11,6 +11,21 @@ import type { ISocketFactory } from 'kafkajs';
 export class SocketRegistry {
   readonly #sockets = new Map<Socket, { readonly broker: string; lastReceived: number }>();
   #refused: Error | undefined;
+  #onTlsRefusal: ((error: Error) => void) | undefined;
+  readonly #isTlsRefusal: (error: Error) => boolean;
+
+  /**
+   * @param tlsRefusal - which socket errors are TLS refusals no retry can mend (reported to
+   *   {@link onTlsRefusal} at once, while kafkajs would retry them for seconds).
+   */
+  constructor(tlsRefusal: (error: Error) => boolean = () => false) {
+    this.#isTlsRefusal = tlsRefusal;
+  }
+
+  /** Calls `listener` with the first TLS refusal on any socket (see the constructor); replaces the previous. */
+  onTlsRefusal(listener: ((error: Error) => void) | undefined): void {
+    this.#onTlsRefusal = listener;
+  }
 
   /** The factory to pass to kafkajs (`KafkaConfig.socketFactory`). */
   readonly factory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
@@ -28,6 +43,9 @@ export class SocketRegistry {
       entry.lastReceived = Date.now();
     });
     socket.once('close', () => this.#sockets.delete(socket));
+    socket.on('error', (error) => {
+      if (this.#isTlsRefusal(error)) this.#onTlsRefusal?.(error);
+    });
     return socket;
   };
 

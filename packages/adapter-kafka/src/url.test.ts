@@ -51,6 +51,23 @@ describe('parseKafkaUrl', () => {
     expect(parse('kafka://bob:pw@h:1').sasl?.mechanism).toBe('plain');
   });
 
+  it('reads the TLS files and servername, which need TLS; certFile and keyFile go together', () => {
+    const o = parse(
+      'kafkas://h:9093?caFile=%2Fetc%2Fca.pem&certFile=c.pem&keyFile=k.pem&servername=kafka.example',
+    );
+    expect(o.tlsOptions).toEqual({
+      caFile: '/etc/ca.pem',
+      certFile: 'c.pem',
+      keyFile: 'k.pem',
+      servername: 'kafka.example',
+    });
+    expect(parse('kafka://h?tls=true&caFile=ca.pem').tlsOptions).toEqual({ caFile: 'ca.pem' });
+    expect(parse('kafka://h').tlsOptions).toEqual({});
+    expect(() => parse('kafka://h?caFile=ca.pem')).toThrow(/need TLS/);
+    expect(() => parse('kafkas://h?certFile=c.pem')).toThrow(/together/);
+    expect(() => parse('kafkas://h?caFile=')).toThrow(/empty/);
+  });
+
   it('rejects unknown options and bad values without echoing credentials', () => {
     for (const bad of [
       'kafka://h:1?partition=3',

@@ -19,6 +19,18 @@ export interface KafkaUrlOptions {
   readonly tls: boolean;
   /** `?tlsRejectUnauthorized=false` accepts self-signed broker certificates (tests only). */
   readonly tlsRejectUnauthorized: boolean;
+  /**
+   * TLS files (PEM paths, read when connecting; TLS only): `caFile` (CAs trusted for the broker's
+   * certificate, in addition to Node's), `certFile` and `keyFile` (a client certificate, for
+   * listeners with `ssl.client.auth=required`; both or neither), and `servername` (the name the
+   * broker's certificate must carry, and the TLS SNI, when it differs from the address dialled).
+   */
+  readonly tlsOptions: {
+    readonly caFile?: string;
+    readonly certFile?: string;
+    readonly keyFile?: string;
+    readonly servername?: string;
+  };
   /** SASL credentials from the URL's user info, mechanism from `?sasl=` (default `plain` when user info is present). */
   readonly sasl:
     | { readonly mechanism: KafkaSaslMechanism; readonly username: string; readonly password: string }
@@ -57,6 +69,10 @@ const KNOWN = new Set([
   'provisioning',
   'tls',
   'tlsRejectUnauthorized',
+  'caFile',
+  'certFile',
+  'keyFile',
+  'servername',
   'sasl',
   'sessionTimeoutMs',
   'heartbeatIntervalMs',
@@ -90,6 +106,23 @@ function flag(params: URLSearchParams, name: string, fallback: boolean): boolean
   throw invalid(`${name} must be on or off`);
 }
 
+const TLS_OPTIONS = ['caFile', 'certFile', 'keyFile', 'servername'] as const;
+
+function tlsOptions(params: URLSearchParams, tls: boolean): KafkaUrlOptions['tlsOptions'] {
+  const options: { -readonly [K in (typeof TLS_OPTIONS)[number]]?: string } = {};
+  for (const name of TLS_OPTIONS) {
+    const value = params.get(name);
+    if (value === null) continue;
+    if (value === '') throw invalid(`${name} is empty`);
+    options[name] = value;
+  }
+  if (!tls && Object.keys(options).length > 0)
+    throw invalid(`${Object.keys(options).join(', ')} need TLS: a kafkas:// URL or ?tls=true`);
+  if ((options.certFile === undefined) !== (options.keyFile === undefined))
+    throw invalid('certFile and keyFile go together');
+  return options;
+}
+
 function hostPort(entry: string, port: number): string {
   const trimmed = entry.trim();
   if (trimmed === '') throw invalid('empty broker address in the URL');
@@ -102,6 +135,8 @@ function hostPort(entry: string, port: number): string {
  * Parse `kafka://host[,host2][:port][?options]` or `kafkas://…` (TLS). Several brokers with the
  * same port: `kafka://h1,h2,h3:9092`; with different ports `kafka://h1:9092,h2:9093` (core's
  * `parseCarrierUrl` moves the extra pairs to `?hosts=`) or `?brokers=h2:9093,h3:9094`. Credentials in the user info enable SASL.
+ * TLS: `kafkas://`, with `caFile`, `certFile`/`keyFile` (mutual TLS) and `servername`; SASL over
+ * TLS: `kafkas://user:password@host:9093?sasl=scram-sha-512&caFile=/etc/kafka/ca.pem`.
  *
  * @throws CarrierError `INVALID_ARGUMENT` for an unknown option or a malformed value; the message
  *   never contains the credentials.
@@ -137,6 +172,7 @@ export function parseKafkaUrl(url: URL): KafkaUrlOptions {
   const logLevel = (params.get('logLevel') ?? 'nothing') as KafkaUrlOptions['logLevel'];
   if (!LOG_LEVELS.includes(logLevel)) throw invalid(`logLevel must be one of ${LOG_LEVELS.join(', ')}`);
   const rf = params.get('replicationFactor');
+  const tls = url.protocol === 'kafkas:' || flag(params, 'tls', false);
   const sessionTimeoutMs = integer(params, 'sessionTimeoutMs', 10_000, 1);
   return {
     brokers,
@@ -144,8 +180,9 @@ export function parseKafkaUrl(url: URL): KafkaUrlOptions {
     partitions: integer(params, 'partitions', 3, 1),
     replicationFactor: rf === null ? undefined : integer(params, 'replicationFactor', 1, 1),
     provisioning: flag(params, 'provisioning', true),
-    tls: url.protocol === 'kafkas:' || flag(params, 'tls', false),
+    tls,
     tlsRejectUnauthorized: flag(params, 'tlsRejectUnauthorized', true),
+    tlsOptions: tlsOptions(params, tls),
     sasl,
     sessionTimeoutMs,
     rebalanceTimeoutMs: Math.max(sessionTimeoutMs, integer(params, 'rebalanceTimeoutMs', 30_000, 1)),

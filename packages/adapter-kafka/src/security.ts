@@ -1,0 +1,110 @@
+import { readFile } from 'node:fs/promises';
+import { type ConnectionOptions, rootCertificates } from 'node:tls';
+import { CarrierError } from '@carrier/core';
+import { kafkaError, TRANSPORT } from './errors.js';
+import type { KafkaUrlOptions } from './url.js';
+
+// TLS settings from the URL's files, and which connect failures are refusals no retry can mend:
+// a SASL login the broker refused, a client certificate it refused, a broker certificate this
+// client does not trust.
+
+async function readPem(name: string, file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (cause) {
+    // the message names the path and the system error, never the file's content
+    const code = (cause as { code?: string }).code ?? 'unreadable';
+    throw new CarrierError('INVALID_ARGUMENT', `cannot read ${name} ${JSON.stringify(file)}: ${code}`, {
+      transport: TRANSPORT,
+    });
+  }
+}
+
+/**
+ * The `tls.connect` options of a parsed URL (kafkajs' `ssl`), with the PEM files read; `false`
+ * without TLS.
+ *
+ * @throws CarrierError `INVALID_ARGUMENT` when a file cannot be read (the message names the path).
+ */
+export async function tlsConfig(options: KafkaUrlOptions): Promise<ConnectionOptions | false> {
+  if (!options.tls) return false;
+  const { caFile, certFile, keyFile, servername } = options.tlsOptions;
+  return {
+    rejectUnauthorized: options.tlsRejectUnauthorized,
+    ...(caFile === undefined ? {} : { ca: [...rootCertificates, await readPem('caFile', caFile)] }),
+    ...(certFile === undefined ? {} : { cert: await readPem('certFile', certFile) }),
+    ...(keyFile === undefined ? {} : { key: await readPem('keyFile', keyFile) }),
+    ...(servername === undefined ? {} : { servername }),
+  };
+}
+
+/**
+ * TLS alerts with which a server refuses the client's certificate (none sent, or not signed by a
+ * CA it trusts, expired, revoked): OpenSSL's codes as Node reports them on the socket.
+ */
+const CLIENT_CERT_REFUSED =
+  /^ERR_SSL_(TLSV13_ALERT_CERTIFICATE_REQUIRED|SSLV3_ALERT_BAD_CERTIFICATE|TLSV1_ALERT_UNKNOWN_CA|SSLV3_ALERT_CERTIFICATE_(UNKNOWN|EXPIRED|REVOKED|UNSUPPORTED)|TLSV1_ALERT_ACCESS_DENIED)$/;
+
+/** Node's codes for a server certificate this client does not trust (or that names another host). */
+const SERVER_CERT_UNTRUSTED = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+function chain(error: unknown): { name?: string; code?: string; message?: string }[] {
+  const out: { name?: string; code?: string; message?: string }[] = [];
+  let e = error as { name?: string; code?: string; message?: string; cause?: unknown } | undefined;
+  while (e && typeof e === 'object' && out.length < 10) {
+    out.push(e);
+    e = e.cause as typeof e;
+  }
+  return out;
+}
+
+/** Whether a socket error is a TLS refusal (either side) that retrying cannot mend. */
+export function tlsRefusal(error: unknown): boolean {
+  return chain(error).some(
+    (e) =>
+      typeof e.code === 'string' && (CLIENT_CERT_REFUSED.test(e.code) || SERVER_CERT_UNTRUSTED.has(e.code)),
+  );
+}
+
+/**
+ * The CarrierError for a connect failure that is a refusal, else undefined:
+ * - `AUTH_FAILED`: the broker refused the SASL login (bad password, unknown user, mechanism not
+ *   enabled) or the client certificate (none sent, or not signed by a CA it trusts);
+ * - `CONNECTION`: the broker's certificate is not trusted by this client (the credentials were
+ *   never sent: a configuration error on the client's side, like a wrong host).
+ * The message names the user, never the password.
+ */
+export function refusalError(cause: unknown, options: KafkaUrlOptions): CarrierError | undefined {
+  const at = options.brokers.join(',');
+  for (const e of chain(cause)) {
+    if (e.name === 'KafkaJSSASLAuthenticationError') {
+      const sasl = options.sasl;
+      const who = sasl ? ` of user ${JSON.stringify(sasl.username)} (${sasl.mechanism})` : '';
+      return new CarrierError('AUTH_FAILED', `kafka at ${at} refused the SASL login${who}`, {
+        transport: TRANSPORT,
+        cause,
+      });
+    }
+    if (typeof e.code !== 'string') continue;
+    if (CLIENT_CERT_REFUSED.test(e.code))
+      return kafkaError(
+        'AUTH_FAILED',
+        `kafka at ${at} refused the TLS client certificate (${e.code})`,
+        cause,
+      );
+    if (SERVER_CERT_UNTRUSTED.has(e.code))
+      return kafkaError('CONNECTION', `the certificate of kafka at ${at} is not trusted (${e.code})`, cause);
+  }
+  return undefined;
+}
