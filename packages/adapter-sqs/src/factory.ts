@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { rootCertificates } from 'node:tls';
 import { ListTopicsCommand, SNSClient } from '@aws-sdk/client-sns';
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
@@ -7,7 +9,7 @@ import {
   type TransportFactoryOptions,
 } from '@carrier/core';
 import { DeadlineError, withDeadline } from '@carrier/core/kit';
-import { awsError, TRANSPORT } from './errors.js';
+import { authRefused, awsError, TRANSPORT } from './errors.js';
 import { SqsTransport } from './sqs-transport.js';
 import { parseSqsUrl, type SqsSettings } from './url.js';
 
@@ -19,6 +21,23 @@ function destination(settings: SqsSettings): string {
   return settings.endpoint ?? `AWS ${settings.region ?? '(default region)'}`;
 }
 
+/** The `https.Agent` options trusting the URL's `caFile` (plus Node's CAs), if it names one. */
+async function httpsAgent(settings: SqsSettings): Promise<{ httpsAgent?: { ca: string[] } }> {
+  if (settings.caFile === undefined) return {};
+  try {
+    return { httpsAgent: { ca: [...rootCertificates, await readFile(settings.caFile, 'utf8')] } };
+  } catch (cause) {
+    const code = (cause as { code?: string }).code ?? 'unreadable';
+    throw new CarrierError(
+      'INVALID_ARGUMENT',
+      `cannot read caFile ${JSON.stringify(settings.caFile)}: ${code}`,
+      {
+        transport: TRANSPORT,
+      },
+    );
+  }
+}
+
 /**
  * The `sqs://` transport factory, loaded by `connect()` from `@carrier/core` (see
  * {@link parseSqsUrl} for the URL, its parameters, units and defaults). Resolves once SQS (and SNS,
@@ -26,9 +45,11 @@ function destination(settings: SqsSettings): string {
  * provider chain, within `connectTimeoutMs` (options, else the URL's, else 10 000 ms) for both
  * calls together; on expiry the requests (and their sockets) are cancelled.
  *
- * @throws CarrierError `INVALID_ARGUMENT` for a bad URL, `TIMEOUT` when the service did not answer
- *   within `connectTimeoutMs`, `CONNECTION` when it cannot be reached or refuses the credentials
- *   (the error never contains them).
+ * @throws CarrierError `INVALID_ARGUMENT` for a bad URL or an unreadable `caFile`, `AUTH_FAILED`
+ *   when the service refuses the credentials (unknown access key, signature that does not match,
+ *   expired token, access denied) or the SDK finds none, `TIMEOUT` when the service did not answer
+ *   within `connectTimeoutMs`, `CONNECTION` when it cannot be reached (also when its certificate is
+ *   not trusted). Errors never contain the credentials.
  */
 export const createTransport: TransportFactory = async (
   url: URL,
@@ -43,6 +64,7 @@ export const createTransport: TransportFactory = async (
     maxAttempts: 5,
     // socket-level bounds; every call also has its own overall deadline (see guard-client.ts)
     requestHandler: {
+      ...(await httpsAgent(settings)),
       connectionTimeout: connectTimeoutMs,
       requestTimeout: settings.waitTimeSeconds * 1_000 + settings.requestTimeoutMs,
     },
@@ -70,6 +92,8 @@ export const createTransport: TransportFactory = async (
         { transport: TRANSPORT },
       );
     }
+    if (authRefused(error))
+      throw awsError(`connecting to ${destination(settings)}: credentials refused`, error, 'AUTH_FAILED');
     throw awsError(`connecting to ${destination(settings)}`, error);
   }
   return new SqsTransport(settings, sqs, sns, options.onError);

@@ -13,6 +13,7 @@ describe('sqs:// URLs', () => {
       visibilityTimeoutSeconds: 15,
       waitTimeSeconds: 5,
       requestTimeoutMs: 10_000,
+      caFile: undefined,
       connectTimeoutMs: undefined,
     });
     expect(parseSqsUrl(new URL('sqs://?region=eu-west-1'))).toMatchObject({
@@ -21,6 +22,8 @@ describe('sqs:// URLs', () => {
     });
     expect(parseSqsUrl(new URL('sqs://aws'))).toMatchObject({ endpoint: undefined, region: undefined });
     expect(parseSqsUrl(new URL('sqs://emu:443?tls=true')).endpoint).toBe('https://emu:443');
+    expect(parseSqsUrl(new URL('sqs://emu:443?tls=true&caFile=%2Fca.pem')).caFile).toBe('/ca.pem');
+    expect(() => parseSqsUrl(new URL('sqs://emu:443?caFile=%2Fca.pem'))).toThrow(/caFile needs tls/);
   });
 
   it("reads the deadlines (ms) and accepts core's connectTimeoutMs", () => {

@@ -26,6 +26,11 @@ export interface SqsSettings {
    * `waitTimeSeconds * 1000 + requestTimeoutMs`.
    */
   readonly requestTimeoutMs: number;
+  /**
+   * `caFile` (PEM path, read when connecting; `tls=true` with an emulator endpoint only): CAs
+   * trusted for the endpoint's certificate, in addition to Node's.
+   */
+  readonly caFile: string | undefined;
   /** The URL's `connectTimeoutMs`, if any (the factory's option wins; core passes the URL's). */
   readonly connectTimeoutMs: number | undefined;
 }
@@ -50,6 +55,7 @@ const KNOWN = new Set([
   'requestTimeoutMs',
   'connectTimeoutMs',
   'tls',
+  'caFile',
 ]);
 
 function flag(params: URLSearchParams, name: string, fallback: boolean): boolean {
@@ -84,6 +90,7 @@ function integer(params: URLSearchParams, name: string, fallback: number, min: n
  * Options, all optional:
  * - `region` (default: the SDK's chain); `sns` (default true), `fifo` (default false), `provision`
  *   (default true), `tls` (default false): `true`/`false` or `1`/`0`;
+ * - `caFile` (with `tls=true` and an emulator endpoint): a PEM file of CAs to trust for its certificate;
  * - `visibilityTimeout` (s, 3–43 200, default 15); `waitTimeSeconds` (s, 0–20, default 5);
  * - `requestTimeoutMs` (ms, 100–600 000, default 10 000); `connectTimeoutMs` (ms; default: the
  *   factory's `connectTimeoutMs`, else 10 000).
@@ -115,6 +122,12 @@ export function parseSqsUrl(url: URL): SqsSettings {
     host === '' || host === 'aws'
       ? undefined
       : `${tls ? 'https' : 'http'}://${url.host}${url.pathname === '/' ? '' : url.pathname}`;
+  const caFile = params.get('caFile') ?? undefined;
+  if (caFile !== undefined && (!endpoint?.startsWith('https:') || caFile === '')) {
+    throw new CarrierError('INVALID_ARGUMENT', 'caFile needs tls=true, an emulator endpoint and a path', {
+      transport: 'sqs',
+    });
+  }
   const visibilityTimeoutSeconds = integer(
     params,
     'visibilityTimeout',
@@ -131,6 +144,7 @@ export function parseSqsUrl(url: URL): SqsSettings {
     visibilityTimeoutSeconds,
     waitTimeSeconds: integer(params, 'waitTimeSeconds', DEFAULT_WAIT_TIME_SECONDS, 0, 20),
     requestTimeoutMs: integer(params, 'requestTimeoutMs', DEFAULT_REQUEST_TIMEOUT_MS, 100, 600_000),
+    caFile,
     connectTimeoutMs:
       params.get('connectTimeoutMs') === null
         ? undefined
