@@ -1,8 +1,11 @@
+import { createTransport as kafkaTransport } from '@carrier/adapter-kafka';
 import { freshName, waitFor } from '@carrier/contract';
 import { type Carrier, CarrierError, connect, type Message } from '@carrier/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PrivateBroker, privateBroker } from '../src/faults.js';
 import { createPki, type Pki } from '../src/pki.js';
+import { buildCli } from './cli-support.js';
+import { capturingConsole, doctorOutput, Exposure, failure } from './secrets-support.js';
 
 // Kafka over TLS with SASL/SCRAM-SHA-512, and mutual TLS, against a broker of this spec's own
 // (src/kafka-security.ts: a SASL_SSL listener, an SSL listener requiring client certificates),
@@ -19,6 +22,7 @@ let otherCa: Pki;
 let kafka: PrivateBroker;
 
 beforeAll(async () => {
+  await buildCli();
   pki = createPki();
   otherCa = createPki();
   const server = pki.server('kafka', ['kafka.test']);
@@ -125,4 +129,45 @@ describe('kafka mutual TLS (client certificates)', () => {
       expect(ms).toBeLessThan(REFUSAL_BOUND_MS);
     });
   }
+});
+
+describe('kafka credentials never shown', () => {
+  it('no password or key file content in errors, kafkajs debug logs, inspect or doctor output', async () => {
+    const exposure = new Exposure();
+    const wrong = 'wrong-password-4711';
+    const client = pki.client('carrier-leaks');
+    const keyLine = client.key.split('\n')[1] ?? '';
+    await capturingConsole(exposure, 'kafka', async () => {
+      exposure.addError(
+        'wrong password',
+        await failure(() => connect(saslUrl('alice', wrong, `&caFile=${q(pki.ca.certFile)}&logLevel=debug`))),
+      );
+      const url = saslUrl('alice', PASSWORD, `&caFile=${q(pki.ca.certFile)}&logLevel=debug&provisioning=off`);
+      const reported: Error[] = [];
+      const carrier = await connect(url, { onError: (e) => reported.push(e) });
+      try {
+        exposure.addObject('carrier', carrier);
+        exposure.addError(
+          'publish to a missing topic',
+          await failure(() => carrier.publish(freshName('missing'), 'x')),
+        );
+      } finally {
+        await carrier.close();
+      }
+      for (const [i, e] of reported.entries()) exposure.addError(`onError ${i}`, e);
+      const transport = await kafkaTransport(new URL(url), { connectTimeoutMs: 20_000 });
+      exposure.addObject('transport', transport);
+      await transport.close();
+      const mtls = await connect(mtlsUrl(client, '&logLevel=debug'));
+      exposure.addObject('mtls carrier', mtls);
+      await mtls.close();
+      exposure.addError(
+        'untrusted client certificate',
+        await failure(() => connect(mtlsUrl(otherCa.client('leaks')))),
+      );
+    });
+    const codes = await doctorOutput(exposure, saslUrl('alice', wrong), 'doctor with a wrong password');
+    expect(codes).toEqual([3, 3]); // AUTH_FAILED's exit code
+    exposure.expectNone([PASSWORD, wrong, keyLine]);
+  });
 });

@@ -5,6 +5,8 @@ import { CarrierError, connect, type Message } from '@carrier/core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type PrivateBroker, privateBroker } from '../src/faults.js';
 import { createPki, type Pki } from '../src/pki.js';
+import { buildCli } from './cli-support.js';
+import { capturingConsole, doctorOutput, Exposure, failure } from './secrets-support.js';
 
 // SQS with credentials the emulator checks: a moto of this spec's own, switched to its IAM mode
 // (POST /moto-api/reset-auth, the runtime form of INITIAL_NO_AUTH_ACTION_COUNT): from then on
@@ -52,6 +54,7 @@ function xmlValue(xml: string, tag: string): string {
 }
 
 beforeAll(async () => {
+  await buildCli();
   moto = await privateBroker('sqs');
   await iam('CreateUser', { UserName: 'carrier-app' });
   const created = await iam('CreateAccessKey', { UserName: 'carrier-app' });
@@ -164,5 +167,31 @@ describe('sqs over https', () => {
     const { error } = await refusal(`sqs://127.0.0.1:${tlsPort}?region=us-east-1&tls=true`);
     expect(error.code, error.message).toBe('CONNECTION');
     expect(error.message).toMatch(/certificate/i);
+  });
+});
+
+describe('sqs secret keys never shown', () => {
+  it('no secret key in errors, console output, inspect or doctor output', async () => {
+    const exposure = new Exposure();
+    const wrong = 'wrong-secret-key-value-4711';
+    await capturingConsole(exposure, 'sqs', async () => {
+      useCredentials(key.id, wrong);
+      exposure.addError('wrong secret key', await failure(() => connect(plainUrl())));
+      useCredentials(key.id, key.secret);
+      const carrier = await connect(`${plainUrl()}&provision=false`);
+      try {
+        exposure.addObject('carrier', carrier);
+        exposure.addError(
+          'publish to a missing topic',
+          await failure(() => carrier.publish(freshName('missing'), 'x')),
+        );
+      } finally {
+        await carrier.close();
+      }
+    });
+    useCredentials(key.id, wrong);
+    const codes = await doctorOutput(exposure, plainUrl(), 'doctor with a wrong secret key');
+    expect(codes).toEqual([3, 3]); // AUTH_FAILED's exit code
+    exposure.expectNone([key.secret, wrong]);
   });
 });
