@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { createTransport as kafkaTransport } from '@carrier/adapter-kafka';
 import { createTransport as natsTransport } from '@carrier/adapter-nats';
+import { createTransport as rabbitTransport } from '@carrier/adapter-rabbitmq';
 import { createTransport as sqsTransport } from '@carrier/adapter-sqs';
 import { freshName } from '@carrier/contract';
 import { type Carrier, connect, createMemoryTransport, type TransportFactory } from '@carrier/core';
+import { parseCarrierUrl } from '@carrier/core/kit';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import '../src/context.js';
 import { buildCli } from './cli-support.js';
@@ -20,12 +23,13 @@ const secret = (what: string) => `${what}-S3cr3t-${randomBytes(6).toString('hex'
 const hostOf = (url: string) => new URL(url).host;
 
 interface Case {
+  /** The adapter's factory: its own errors (before core scrubs them) and transports are checked too. */
+  readonly factory: TransportFactory;
   /** URLs holding `s` whose connect fails. */
   readonly failing: (s: string) => string[];
-  /** A URL holding `s` that connects, the transport factory to inspect, and a publish that fails. */
+  /** A URL holding `s` that connects (its transport is inspected too), and a publish that fails. */
   readonly connected?: {
     readonly url: (s: string) => string;
-    readonly factory: TransportFactory;
     readonly failingPublish: (c: Carrier) => Promise<unknown>;
   };
   /** The URL `carrier doctor` is run with. */
@@ -36,13 +40,13 @@ interface Case {
 
 const CASES: Record<string, () => Case> = {
   memory: () => ({
+    factory: createMemoryTransport,
     failing: (s) => [
       `memory://app:${s}@leaks?maxMessageBytes=nope`,
       `memory://${s}@leaks?connectTimeoutMs=-1`,
     ],
     connected: {
       url: (s) => `memory://app:${s}@${freshName('leaks')}?maxMessageBytes=64`,
-      factory: createMemoryTransport,
       failingPublish: (c) => c.publish(freshName('t'), 'x'.repeat(1_000)),
     },
     doctor: (s) => `memory://app:${s}@${freshName('leaks')}`,
@@ -50,6 +54,7 @@ const CASES: Record<string, () => Case> = {
   kafka: () => {
     const broker = hostOf(inject('brokers').kafka);
     return {
+      factory: kafkaTransport,
       failing: (s) => [
         // SASL against a listener without it, TLS against a plain listener, nothing listening
         `kafka://alice:${s}@${broker}?sasl=scram-sha-512&logLevel=debug&connectTimeoutMs=4000`,
@@ -62,6 +67,7 @@ const CASES: Record<string, () => Case> = {
   rabbitmq: () => {
     const broker = hostOf(inject('brokers').rabbitmq);
     return {
+      factory: rabbitTransport,
       failing: (s) => [
         `amqp://guest:${s}@${broker}`,
         `amqp://carrier-nobody:${s}@${broker}?connectTimeoutMs=4000`,
@@ -74,11 +80,11 @@ const CASES: Record<string, () => Case> = {
   nats: () => {
     const broker = hostOf(inject('brokers').nats);
     return {
+      factory: natsTransport,
       failing: (s) => [`nats://app:${s}@127.0.0.1:1?connectTimeoutMs=3000`, `nats://${s}@127.0.0.1:1`],
       // the shared server has no authentication: it accepts any token, so the carrier connects
       connected: {
         url: (s) => `nats://${s}@${broker}`,
-        factory: natsTransport,
         failingPublish: async (c) => {
           await c.close();
           return c.publish(freshName('t'), 'x');
@@ -90,6 +96,7 @@ const CASES: Record<string, () => Case> = {
   sqs: () => {
     const url = inject('brokers').sqs;
     return {
+      factory: sqsTransport,
       failing: (s) => [
         `sqs://AKIAEXAMPLE:${s}@${hostOf(url)}`,
         `sqs://127.0.0.1:1?region=us-east-1&connectTimeoutMs=3000`,
@@ -97,7 +104,6 @@ const CASES: Record<string, () => Case> = {
       // moto (without IAM mode) accepts any key: the secret key is in the environment
       connected: {
         url: () => `${url}&provision=false`,
-        factory: sqsTransport,
         failingPublish: (c) => c.publish(freshName('missing'), 'x'),
       },
       doctor: () => url.replace(/:\d+/, ':1'),
@@ -124,9 +130,15 @@ describe('no secret in errors, logs, toString/inspect or CLI output', () => {
       const exposure = new Exposure();
       await capturingConsole(exposure, name, async () => {
         for (const url of c.failing(s)) {
-          exposure.addError(`connect ${url.replace(s, '<secret>')}`, await failure(() => connect(url)));
+          const label = url.replace(s, '<secret>');
+          exposure.addError(`connect ${label}`, await failure(() => connect(url)));
+          // the adapter alone (core checks connectTimeoutMs itself: the adapter may accept the URL)
+          await c.factory(parseCarrierUrl(url), { connectTimeoutMs: 4_000, onError: () => {} }).then(
+            (t) => t.close(),
+            (e: unknown) => exposure.addError(`adapter factory ${label}`, e),
+          );
         }
-        if (c.connected) await connectedChecks(exposure, c.connected, s);
+        if (c.connected) await connectedChecks(exposure, c, s);
       });
       await doctorOutput(exposure, c.doctor(s), `${name} doctor`);
       // the checks saw the texts: doctor printed its (redacted) URL
@@ -136,7 +148,9 @@ describe('no secret in errors, logs, toString/inspect or CLI output', () => {
   }
 });
 
-async function connectedChecks(exposure: Exposure, connected: NonNullable<Case['connected']>, s: string) {
+async function connectedChecks(exposure: Exposure, c: Case, s: string) {
+  const connected = c.connected;
+  if (!connected) return;
   const url = connected.url(s);
   const reported: Error[] = [];
   const carrier = await connect(url, { onError: (e) => reported.push(e) });
@@ -147,7 +161,7 @@ async function connectedChecks(exposure: Exposure, connected: NonNullable<Case['
     await carrier.close();
   }
   for (const [i, e] of reported.entries()) exposure.addError(`onError ${i}`, e);
-  const transport = await connected.factory(new URL(url), { connectTimeoutMs: 10_000 });
+  const transport = await c.factory(parseCarrierUrl(url), { connectTimeoutMs: 10_000, onError: () => {} });
   try {
     exposure.addObject('transport', transport);
   } finally {
