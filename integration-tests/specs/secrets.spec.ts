@@ -57,11 +57,11 @@ const CASES: Record<string, () => Case> = {
       factory: kafkaTransport,
       failing: (s) => [
         // SASL against a listener without it, TLS against a plain listener, nothing listening
-        `kafka://alice:${s}@${broker}?sasl=scram-sha-512&logLevel=debug&connectTimeoutMs=4000`,
-        `kafkas://alice:${s}@${broker}?sasl=plain&logLevel=debug&connectTimeoutMs=4000`,
-        `kafka://alice:${s}@127.0.0.1:1?sasl=plain&logLevel=debug&connectTimeoutMs=3000`,
+        `kafka://alice:${s}@${broker}?sasl=scram-sha-512&logLevel=debug&connectTimeoutMs=2500`,
+        `kafkas://alice:${s}@${broker}?sasl=plain&logLevel=debug&connectTimeoutMs=2500`,
+        `kafka://alice:${s}@127.0.0.1:1?sasl=plain&logLevel=debug&connectTimeoutMs=2500`,
       ],
-      doctor: (s) => `kafka://alice:${s}@${broker}?sasl=scram-sha-512&connectTimeoutMs=4000`,
+      doctor: (s) => `kafka://alice:${s}@${broker}?sasl=scram-sha-512&connectTimeoutMs=2500`,
     };
   },
   rabbitmq: () => {
@@ -70,9 +70,9 @@ const CASES: Record<string, () => Case> = {
       factory: rabbitTransport,
       failing: (s) => [
         `amqp://guest:${s}@${broker}`,
-        `amqp://carrier-nobody:${s}@${broker}?connectTimeoutMs=4000`,
-        `amqps://guest:${s}@${broker}?connectTimeoutMs=4000`,
-        `amqp://guest:${s}@127.0.0.1:1?connectTimeoutMs=3000`,
+        `amqp://carrier-nobody:${s}@${broker}?connectTimeoutMs=2500`,
+        `amqps://guest:${s}@${broker}?connectTimeoutMs=2500`,
+        `amqp://guest:${s}@127.0.0.1:1?connectTimeoutMs=2500`,
       ],
       doctor: (s) => `amqp://guest:${s}@${broker}`,
     };
@@ -81,7 +81,7 @@ const CASES: Record<string, () => Case> = {
     const broker = hostOf(inject('brokers').nats);
     return {
       factory: natsTransport,
-      failing: (s) => [`nats://app:${s}@127.0.0.1:1?connectTimeoutMs=3000`, `nats://${s}@127.0.0.1:1`],
+      failing: (s) => [`nats://app:${s}@127.0.0.1:1?connectTimeoutMs=2500`, `nats://${s}@127.0.0.1:1`],
       // the shared server has no authentication: it accepts any token, so the carrier connects
       connected: {
         url: (s) => `nats://${s}@${broker}`,
@@ -99,7 +99,7 @@ const CASES: Record<string, () => Case> = {
       factory: sqsTransport,
       failing: (s) => [
         `sqs://AKIAEXAMPLE:${s}@${hostOf(url)}`,
-        `sqs://127.0.0.1:1?region=us-east-1&connectTimeoutMs=3000`,
+        `sqs://127.0.0.1:1?region=us-east-1&connectTimeoutMs=2500`,
       ],
       // moto (without IAM mode) accepts any key: the secret key is in the environment
       connected: {

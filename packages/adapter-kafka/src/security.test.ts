@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { refusalError, tlsConfig, tlsRefusal } from './security.js';
+import { parseKafkaUrl } from './url.js';
+
+const options = parseKafkaUrl(new URL('kafkas://alice:pw-secret-1@h:9093?sasl=scram-sha-512'));
+const coded = (code: string) => Object.assign(new Error(`Connection error: ${code}`), { code });
+const wrapped = (cause: Error) => Object.assign(new Error('retries exceeded'), { cause });
+
+describe('refusalError', () => {
+  it('is AUTH_FAILED for a refused SASL login, naming the user, never the password', () => {
+    const sasl = Object.assign(new Error('SASL SCRAM SHA512 authentication failed'), {
+      name: 'KafkaJSSASLAuthenticationError',
+    });
+    const error = refusalError(wrapped(sasl), options);
+    expect(error?.code).toBe('AUTH_FAILED');
+    expect(error?.message).toContain('"alice" (scram-sha-512)');
+    expect(error?.message).not.toContain('pw-secret-1');
+  });
+
+  it('is AUTH_FAILED for a refused client certificate, CONNECTION for an untrusted broker certificate', () => {
+    for (const code of ['ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA'])
+      expect(refusalError(wrapped(coded(code)), options)?.code).toBe('AUTH_FAILED');
+    for (const code of ['SELF_SIGNED_CERT_IN_CHAIN', 'ERR_TLS_CERT_ALTNAME_INVALID'])
+      expect(refusalError(coded(code), options)?.code).toBe('CONNECTION');
+    expect(tlsRefusal(coded('UNABLE_TO_VERIFY_LEAF_SIGNATURE'))).toBe(true);
+  });
+
+  it('is undefined for failures a retry may mend', () => {
+    expect(refusalError(coded('ECONNREFUSED'), options)).toBeUndefined();
+    expect(tlsRefusal(coded('ECONNRESET'))).toBe(false);
+  });
+});
+
+describe('tlsConfig', () => {
+  it('is false without TLS and names the path of an unreadable file, INVALID_ARGUMENT', async () => {
+    expect(await tlsConfig(parseKafkaUrl(new URL('kafka://h')))).toBe(false);
+    await expect(
+      tlsConfig(parseKafkaUrl(new URL('kafkas://h?caFile=/nonexistent/ca.pem'))),
+    ).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining('/nonexistent/ca.pem'),
+    });
+  });
+});
