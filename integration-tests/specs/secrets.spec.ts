@@ -153,7 +153,8 @@ async function connectedChecks(exposure: Exposure, c: Case, s: string) {
   if (!connected) return;
   const url = connected.url(s);
   const reported: Error[] = [];
-  const carrier = await connect(url, { onError: (e) => reported.push(e) });
+  // a generous deadline: the shared brokers serve every spec running in parallel
+  const carrier = await connect(url, { connectTimeoutMs: 30_000, onError: (e) => reported.push(e) });
   try {
     exposure.addObject('carrier', carrier);
     exposure.addError('failing publish', await failure(() => connected.failingPublish(carrier)));
@@ -161,7 +162,7 @@ async function connectedChecks(exposure: Exposure, c: Case, s: string) {
     await carrier.close();
   }
   for (const [i, e] of reported.entries()) exposure.addError(`onError ${i}`, e);
-  const transport = await c.factory(parseCarrierUrl(url), { connectTimeoutMs: 10_000, onError: () => {} });
+  const transport = await c.factory(parseCarrierUrl(url), { connectTimeoutMs: 30_000, onError: () => {} });
   try {
     exposure.addObject('transport', transport);
   } finally {
