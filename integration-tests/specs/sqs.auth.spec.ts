@@ -13,9 +13,10 @@ import { capturingConsole, doctorOutput, Exposure, failure } from './secrets-sup
 // moto looks the access key up among its IAM users, recomputes the SigV4 signature with that
 // user's secret key, and evaluates the user's IAM policies. The user and its access key are made
 // through moto's IAM API before auth is switched on. What moto does not check: see
-// docs/brokers/sqs.md ("Credentials and TLS"). TLS: moto's own https (`--ssl`) serves a
-// certificate nobody can verify, so a TLS terminator with a certificate of a throwaway CA sits in
-// front of it (as in rabbitmq.tls.spec.ts), proving the client side: https with `caFile`.
+// docs/brokers/sqs.md ("Credentials and TLS"). TLS: moto's `--ssl` serves an ad-hoc certificate
+// nobody can verify (and the harness probes moto over http), so a TLS terminator with a
+// certificate of a throwaway CA sits in front of it (as in rabbitmq.tls.spec.ts), proving the
+// client side: https with `caFile`.
 
 const REFUSAL_BOUND_MS = 5_000;
 
