@@ -25,6 +25,8 @@ let pki: Pki;
 let terminator: tls.Server;
 let tlsPort: number;
 let key: { id: string; secret: string };
+/** A user moto knows, with no policy: every action is denied. */
+let deniedKey: { id: string; secret: string };
 const savedEnv = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
 
 function motoEndpoint(): string {
@@ -68,6 +70,9 @@ beforeAll(async () => {
       Statement: [{ Effect: 'Allow', Action: ['sqs:*', 'sns:*'], Resource: '*' }],
     }),
   });
+  await iam('CreateUser', { UserName: 'carrier-denied' });
+  const denied = await iam('CreateAccessKey', { UserName: 'carrier-denied' });
+  deniedKey = { id: xmlValue(denied, 'AccessKeyId'), secret: xmlValue(denied, 'SecretAccessKey') };
   const reset = await fetch(`${motoEndpoint()}/moto-api/reset-auth`, { method: 'POST', body: '0' });
   expect(reset.status).toBe(200);
   pki = createPki();
@@ -129,12 +134,14 @@ describe('sqs with credentials moto checks (IAM mode)', () => {
     }
   });
 
-  for (const [what, id, secret] of [
+  for (const [what, id, secretKey] of [
     ['an unknown access key', 'AKIAUNKNOWN000000000', 'whatever-secret-key-value'],
     ['a wrong secret key', () => key.id, 'wrong-secret-key-value-123'],
+    ['a user without any permission (AccessDenied)', () => deniedKey.id, () => deniedKey.secret],
   ] as const) {
     it(`refuses ${what} with AUTH_FAILED within ${REFUSAL_BOUND_MS} ms, without the secret key`, async () => {
       const accessKey = typeof id === 'string' ? id : id();
+      const secret = typeof secretKey === 'string' ? secretKey : secretKey();
       useCredentials(accessKey, secret);
       const { error, ms } = await refusal(plainUrl());
       expect(error.code, error.message).toBe('AUTH_FAILED');
