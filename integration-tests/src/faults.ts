@@ -4,7 +4,15 @@ import path from 'node:path';
 import { inject } from 'vitest';
 import './context.js';
 import { ensureInstalled, readState } from './harness.js';
-import { killLocalSync, readRecord, restartLocal, startLocal, stopLocal, waitReady } from './local.js';
+import {
+  killLocalSync,
+  type LocalOptions,
+  readRecord,
+  restartLocal,
+  startLocal,
+  stopLocal,
+  waitReady,
+} from './local.js';
 import { untrack } from './registry.js';
 import type { BrokerName } from './types.js';
 import { groupAlive, killGroup } from './util.js';
@@ -71,6 +79,8 @@ export interface PrivateBrokerOptions {
    * free port (`ports.external`); see src/local.ts. `url` stays the direct listener.
    */
   externalAdvertisedPort?: number;
+  /** RabbitMQ only: extra `rabbitmq.conf` lines and plugins (see src/local.ts `LocalOptions`). */
+  rabbitmq?: LocalOptions['rabbitmq'];
 }
 
 /**
@@ -100,6 +110,7 @@ export async function privateBroker(
       ...(options.externalAdvertisedPort === undefined
         ? {}
         : { externalAdvertisedPort: options.externalAdvertisedPort }),
+      ...(options.rabbitmq === undefined ? {} : { rabbitmq: options.rabbitmq }),
     });
     return {
       ...control(name, recordFile, record.url),

@@ -45,6 +45,12 @@ export interface LocalOptions extends TrackOptions {
    * listener, advertised as itself) stays direct.
    */
   externalAdvertisedPort?: number;
+  /**
+   * RabbitMQ only: lines appended to its `rabbitmq.conf` (TLS listeners, auth mechanisms,
+   * `load_definitions`, …) and plugins to enable (e.g. `rabbitmq_auth_mechanism_ssl`). The plain
+   * listener and `guest` stay, for the readiness probe.
+   */
+  rabbitmq?: { readonly config?: readonly string[]; readonly plugins?: readonly string[] };
 }
 
 async function prepareKafka(
@@ -127,7 +133,10 @@ async function prepareKafka(
   };
 }
 
-async function prepareRabbit(dataDir: string): Promise<Omit<LocalBrokerRecord, 'pid'>> {
+async function prepareRabbit(
+  dataDir: string,
+  options: LocalOptions = {},
+): Promise<Omit<LocalBrokerRecord, 'pid'>> {
   const server = rabbitmqServer();
   if (!server) throw new Error('rabbitmq-server is not installed: run `npm run brokers:install`');
   const port = await freePort();
@@ -143,10 +152,11 @@ async function prepareRabbit(dataDir: string): Promise<Omit<LocalBrokerRecord, '
       'log.console = true',
       'log.console.level = info',
       'log.file = false',
+      ...(options.rabbitmq?.config ?? []),
       '',
     ].join('\n'),
   );
-  writeFileSync(path.join(dataDir, 'enabled_plugins'), '[].\n');
+  writeFileSync(path.join(dataDir, 'enabled_plugins'), `[${(options.rabbitmq?.plugins ?? []).join(',')}].\n`);
   writeFileSync(path.join(dataDir, 'rabbitmq-env.conf'), '');
   writeFileSync(path.join(dataDir, 'advanced.config'), '[].\n');
   // Erlang keeps its cookie in $HOME: give the node its own home so it never touches the user's.

@@ -4,7 +4,7 @@ import { redactUrl } from '@carrier/core';
 import { Backoff, describeError, withDeadline } from '@carrier/core/kit';
 import type { Channel, ChannelModel } from 'amqplib';
 import amqp from 'amqplib';
-import { rabbitError } from './errors.js';
+import { connectFailure, rabbitError } from './errors.js';
 import type { RabbitSettings } from './url.js';
 
 /** Ceiling of the first pause before reconnecting, in ms; doubles on each failed attempt up to the maximum. */
@@ -20,6 +20,15 @@ interface Waiter {
 
 interface Socketed {
   connection: { stream?: { destroy?: (error?: Error) => void } };
+}
+
+/** A TLS file's text. @throws CarrierError `INVALID_ARGUMENT` naming the option and path (never the content). */
+async function readTlsFile(option: string, file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (cause) {
+    throw rabbitError('INVALID_ARGUMENT', `cannot read ${option} ${file}: ${describeError(cause)}`, cause);
+  }
 }
 
 /**
@@ -58,18 +67,20 @@ export class ConnectionManager {
     return this.#model;
   }
 
-  /** Open the first connection. @throws CarrierError `CONNECTION` if the broker cannot be reached. */
+  /**
+   * Open the first connection.
+   * @throws CarrierError `AUTH_FAILED` when the broker refuses the login, the vhost or the client
+   *   certificate; `INVALID_ARGUMENT` when a TLS file cannot be read; `CONNECTION` otherwise
+   *   (unreachable, deadline passed, server certificate not trusted).
+   */
   async start(): Promise<ChannelModel> {
     try {
       const model = await this.#open();
       this.#adopt(model);
       return model;
     } catch (cause) {
-      throw rabbitError(
-        'CONNECTION',
-        `cannot connect to ${redactUrl(this.settings.amqpUrl)}: ${describeError(cause)}`,
-        cause,
-      );
+      const vhost = decodeURIComponent(new URL(this.settings.amqpUrl).pathname.slice(1)) || '/';
+      throw connectFailure(cause, redactUrl(this.settings.amqpUrl), vhost);
     }
   }
 
@@ -93,14 +104,16 @@ export class ConnectionManager {
   }
 
   async #connect(): Promise<ChannelModel> {
-    const { caFile, certFile, keyFile } = this.settings.tls;
-    const tls: { ca?: string[]; cert?: string; key?: string } = {};
+    const { caFile, certFile, keyFile, servername } = this.settings.tls;
+    const tls: { ca?: string[]; cert?: string; key?: string; servername?: string } = {};
     // extra CAs are added to Node's default ones, not put in their place
-    if (caFile !== undefined) tls.ca = [...rootCertificates, await readFile(caFile, 'utf8')];
-    if (certFile !== undefined) tls.cert = await readFile(certFile, 'utf8');
-    if (keyFile !== undefined) tls.key = await readFile(keyFile, 'utf8');
+    if (caFile !== undefined) tls.ca = [...rootCertificates, await readTlsFile('caFile', caFile)];
+    if (certFile !== undefined) tls.cert = await readTlsFile('certFile', certFile);
+    if (keyFile !== undefined) tls.key = await readTlsFile('keyFile', keyFile);
+    if (servername !== undefined) tls.servername = servername;
     return amqp.connect(this.settings.amqpUrl, {
       ...tls,
+      ...(this.settings.mechanism === 'EXTERNAL' ? { credentials: amqp.credentials.external() } : {}),
       timeout: this.connectTimeoutMs,
       noDelay: true,
       clientProperties: { connection_name: 'carrier' },
