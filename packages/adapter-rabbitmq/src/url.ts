@@ -65,9 +65,13 @@ export interface RabbitSettings {
 
 /** TLS options of an `amqps://` URL (see {@link RabbitSettings.tls}). */
 export interface TlsSettings {
+  /** `?caFile=`: PEM path of CAs trusted in addition to Node's. */
   readonly caFile?: string;
+  /** `?certFile=`: PEM path of the client certificate. */
   readonly certFile?: string;
+  /** `?keyFile=`: PEM path of the client certificate's unencrypted key. */
   readonly keyFile?: string;
+  /** `?servername=`: SNI and the name checked in the server certificate. */
   readonly servername?: string;
 }
 
