@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { freshName, waitFor } from '@carrier/contract';
-import { connect, type Message } from '@carrier/core';
+import { CarrierError, connect, type Message } from '@carrier/core';
 import { nkeys } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ConfiguredNats, natsWithConfig } from '../src/nats-config.js';
@@ -165,6 +165,38 @@ describe('nats authentication and TLS', () => {
     expect(r.error.message).toMatch(/certificate/i);
     expect(r.elapsedMs).toBeLessThan(REFUSAL_BOUND_MS);
     expectNoSecrets(r.texts, secrets());
+  });
+
+  it('reports AUTH_FAILED to onError and fails calls with CLOSED when a reconnection is refused', async () => {
+    const changed = `pw2-${randomBytes(8).toString('hex')}`;
+    const users = (p: string) => () => `authorization { users: [ { user: "app", password: "${p}" } ] }`;
+    const server = await natsWithConfig(users(password));
+    const reported: Error[] = [];
+    try {
+      const c = await connect(`nats://app:${password}@127.0.0.1:${server.port}?reconnectWaitMs=100`, {
+        onError: (e) => reported.push(e),
+      });
+      try {
+        const topic = freshName('reauth');
+        await c.publish(topic, 1);
+        // the server disconnects clients its new configuration refuses; nats.js reconnects, is
+        // refused twice in a row, and gives up
+        server.reconfigure(users(changed));
+        const refused = () => reported.find((e) => e instanceof CarrierError && e.code === 'AUTH_FAILED');
+        await waitFor(() => refused() !== undefined, 10_000, 'AUTH_FAILED given to onError');
+        expect(refused()!.message).toMatch(/refused the login with user "app" while reconnecting/);
+        const error = await c.publish(topic, 2).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect((error as CarrierError).code).toBe('CLOSED');
+        expectNoSecrets([...reported.flatMap(textsOf), ...textsOf(error)], { password, changed });
+      } finally {
+        await c.close();
+      }
+    } finally {
+      await server.dispose();
+    }
   });
 
   it('finds a secret that leaked (the check itself can fail)', () => {

@@ -24,6 +24,11 @@ export interface ConfiguredNats {
   readonly port: number;
   /** Its data dir (configuration, JetStream store, log). */
   readonly dir: string;
+  /**
+   * Writes the configuration `config(dir)` returns in place of the first one and makes the server
+   * reload it (SIGHUP): clients that the new authorization refuses are disconnected.
+   */
+  reconfigure(config: (dir: string) => string): void;
   /** Stops it (SIGTERM, SIGKILL after 5 s) and deletes its dir. Call it in afterAll. */
   dispose(): Promise<void>;
 }
@@ -58,16 +63,18 @@ export async function natsWithConfig(config: (dir: string) => string): Promise<C
   const dir = mkdtempSync(path.join(os.tmpdir(), 'carrier-nats-conf-'));
   const port = await getPort({ host: HOST });
   const conf = path.join(dir, 'nats.conf');
-  writeFileSync(
-    conf,
-    [
-      `listen: "${HOST}:${port}"`,
-      `server_name: "carrier-conf-${port}"`,
-      `jetstream { store_dir: "${path.join(dir, 'jetstream')}" }`,
-      config(dir),
-      '',
-    ].join('\n'),
-  );
+  const write = (own: (dir: string) => string) =>
+    writeFileSync(
+      conf,
+      [
+        `listen: "${HOST}:${port}"`,
+        `server_name: "carrier-conf-${port}"`,
+        `jetstream { store_dir: "${path.join(dir, 'jetstream')}" }`,
+        own(dir),
+        '',
+      ].join('\n'),
+    );
+  write(config);
   const prepared: Omit<LocalBrokerRecord, 'pid'> = {
     name: 'nats',
     url: `nats://${HOST}:${port}`,
@@ -107,5 +114,9 @@ export async function natsWithConfig(config: (dir: string) => string): Promise<C
     await dispose();
     throw error;
   }
-  return { port, dir, dispose };
+  const reconfigure = (next: (dir: string) => string) => {
+    write(next);
+    process.kill(record.pid, 'SIGHUP');
+  };
+  return { port, dir, reconfigure, dispose };
 }

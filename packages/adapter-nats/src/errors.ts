@@ -55,7 +55,7 @@ export function refused(error: unknown, what: string, wrap: Wrap): CarrierError 
 }
 
 /** Whether `error` or one of its causes is nats-server's `Authorization Violation` (or expired user). */
-function isAuthorizationError(error: unknown): boolean {
+export function isAuthorizationError(error: unknown): boolean {
   const seen = new Set<unknown>();
   for (let e = error; e instanceof Error && !seen.has(e); e = e.cause) {
     seen.add(e);

@@ -3,7 +3,7 @@ import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import { type ConnectionOptions, type NatsConnection, nkeyAuthenticator } from '@nats-io/transport-node';
 import { Connectivity } from './connectivity.js';
 import { connectWithDeadline } from './dial.js';
-import { connectFailure, fail } from './errors.js';
+import { connectFailure, fail, isAuthorizationError, loginOf } from './errors.js';
 import { NatsTransport } from './nats-transport.js';
 import { type NatsSettings, parseNatsUrl } from './url.js';
 
@@ -73,7 +73,31 @@ async function onConnection(
   } catch (cause) {
     throw fail('CONNECTION', `JetStream does not answer on this nats-server (is it enabled, -js?)`, cause);
   }
+  reportRefusedReconnection(nc, settings, options);
   return new NatsTransport(guarded, jsm, settings, options);
+}
+
+/**
+ * nats.js closes the connection when the server refuses the login twice in a row while it
+ * reconnects (`ignoreAuthErrorAbort: false`); calls then fail with `CLOSED`. Say why, once, with
+ * `AUTH_FAILED` to `onError`: the credentials were refused (a password changed, a user removed).
+ */
+function reportRefusedReconnection(
+  nc: NatsConnection,
+  settings: NatsSettings,
+  options: TransportFactoryOptions,
+): void {
+  void nc.closed().then((error) => {
+    if (error && isAuthorizationError(error)) {
+      options.onError(
+        fail(
+          'AUTH_FAILED',
+          `nats-server (${settings.servers.join(', ')}) refused the login with ${loginOf(settings)} while reconnecting; the connection is closed: connect again once the credentials are valid`,
+          error,
+        ),
+      );
+    }
+  });
 }
 
 /**
