@@ -1,14 +1,17 @@
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { freshName, waitFor } from '@carrier/contract';
-import { connect, type Message } from '@carrier/core';
+import { CarrierError, connect, type Message } from '@carrier/core';
 import getPort from 'get-port';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '../src/context.js';
 import { type PrivateBroker, privateBroker } from '../src/faults.js';
+import { rabbitmqServer } from '../src/install.js';
+import { readRecord } from '../src/local.js';
 import { type CertFiles, createPki, type Pki } from '../src/pki.js';
-import { expectNoSecrets, refusal } from '../src/secrets.js';
+import { expectNoSecrets, refusal, textsOf } from '../src/secrets.js';
 
 // RabbitMQ's own TLS listener and its access control, on a RabbitMQ of this file's own
 // (privateBroker: its ports, node name and dirs; stopped in afterAll): a throwaway CA (src/pki.ts)
@@ -30,6 +33,7 @@ let certUser: CertFiles;
 let unknownUser: CertFiles;
 let untrusted: CertFiles;
 const password = `pw-${randomBytes(12).toString('hex')}`;
+const rotated = `pw-rotated-${randomBytes(12).toString('hex')}`;
 
 /** RabbitMQ's rabbit_password_hashing_sha256: base64(salt ‖ sha256(salt ‖ password)), 4-byte salt. */
 function passwordHash(plain: string): string {
@@ -49,9 +53,14 @@ function definitions(): object {
   });
   const all = (u: string, vhost: string) => ({ user: u, vhost, configure: '.*', write: '.*', read: '.*' });
   return {
-    users: [user('guest', 'guest', ['administrator']), user('app', password), user(CERT_USER, undefined)],
+    users: [
+      user('guest', 'guest', ['administrator']),
+      user('app', password),
+      user('rotating', password),
+      user(CERT_USER, undefined),
+    ],
     vhosts: [{ name: '/' }, { name: 'app' }, { name: 'other' }],
-    permissions: [all('guest', '/'), all('app', 'app'), all(CERT_USER, 'app')],
+    permissions: [all('guest', '/'), all('app', 'app'), all('rotating', 'app'), all(CERT_USER, 'app')],
   };
 }
 
@@ -94,6 +103,18 @@ afterAll(async () => {
 function url(userinfo: string, vhost: string, query: Record<string, string>): string {
   const q = new URLSearchParams({ caFile: pki.ca.certFile, connectTimeoutMs: '20000', ...query });
   return `amqps://${userinfo}localhost:${tlsPort}/${vhost}?${q}`;
+}
+
+/** rabbitmqctl against the private node (its node name, cookie home and epmd port). */
+function rabbitmqctl(...args: string[]): void {
+  const record = readRecord(path.join(rabbit!.dir, 'rabbitmq.json'));
+  const ctl = path.join(path.dirname(rabbitmqServer()!), 'rabbitmqctl');
+  const r = spawnSync(ctl, args, {
+    env: { ...process.env, ...record.spec.env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  if (r.status !== 0) throw new Error(`rabbitmqctl ${args[0]} failed: ${r.stderr}`);
 }
 
 const client = (files: CertFiles) => ({ certFile: files.certFile, keyFile: files.keyFile });
@@ -158,6 +179,40 @@ describe('rabbitmq TLS listener with client certificates', () => {
       expectNoSecrets(r.texts, { ...secrets(), 'wrong password': 'wrong-password-1234' });
     });
   }
+
+  it('reports a refused reconnection to onError as AUTH_FAILED, and keeps trying', async () => {
+    const reported: Error[] = [];
+    const c = await connect(
+      url(`rotating:${password}@`, 'app', { ...client(certUser), reconnectMaxDelay: '500' }),
+      {
+        onError: (e) => reported.push(e),
+      },
+    );
+    try {
+      const topic = freshName('rotate');
+      await c.subscribe(topic, { group: 'g' }, () => {});
+      await c.publish(topic, 1);
+      rabbitmqctl('change_password', 'rotating', rotated);
+      rabbitmqctl('close_all_connections', '--vhost', 'app', '--limit', '100', 'password rotated');
+      const refused = () => reported.find((e) => e instanceof CarrierError && e.code === 'AUTH_FAILED');
+      await waitFor(() => refused() !== undefined, 20_000, 'AUTH_FAILED given to onError');
+      expect(refused()!.message).toMatch(/refused the login.*still reconnecting/);
+      expect(reported.filter((e) => e instanceof CarrierError && e.code === 'AUTH_FAILED')).toHaveLength(1);
+      rabbitmqctl('change_password', 'rotating', password);
+      let published = false;
+      const deadline = Date.now() + 30_000;
+      while (!published && Date.now() < deadline) {
+        published = await c.publish(topic, 2).then(
+          () => true,
+          () => false,
+        );
+      }
+      expect(published).toBe(true);
+      expectNoSecrets(reported.flatMap(textsOf), { password, rotated });
+    } finally {
+      await c.close();
+    }
+  }, 90_000);
 
   it('reports a server certificate it does not trust as CONNECTION', async () => {
     const q = new URLSearchParams({ caFile: stranger.ca.certFile, ...client(certUser) });

@@ -42,6 +42,8 @@ export class ConnectionManager {
   #model: ChannelModel | undefined;
   #closed = false;
   #reconnectTimer: NodeJS.Timeout | undefined;
+  /** Whether the current outage's refused reconnection was reported (once per outage). */
+  #refusalReported = false;
   /** Pauses between reconnection attempts: equal jitter, 100 ms doubling up to `reconnectMaxDelayMs`. */
   readonly #backoff: Backoff;
   readonly #waiters = new Set<Waiter>();
@@ -51,7 +53,10 @@ export class ConnectionManager {
     /** Deadline of each connect in ms: the factory option `connectTimeoutMs`, else the URL's, else 10 000. */
     private readonly connectTimeoutMs: number,
     private readonly hooks: {
-      /** The connection was lost (reconnecting now), or the broker blocked publishing. */
+      /**
+       * The connection was lost (reconnecting now), the broker blocked publishing, or it refused a
+       * reconnection (`AUTH_FAILED`, once per outage).
+       */
       readonly onLost: (error: Error) => void;
       readonly onRecovered: (model: ChannelModel) => void;
     },
@@ -79,8 +84,7 @@ export class ConnectionManager {
       this.#adopt(model);
       return model;
     } catch (cause) {
-      const vhost = decodeURIComponent(new URL(this.settings.amqpUrl).pathname.slice(1)) || '/';
-      throw connectFailure(cause, redactUrl(this.settings.amqpUrl), vhost);
+      throw connectFailure(cause, redactUrl(this.settings.amqpUrl), this.#vhost());
     }
   }
 
@@ -120,8 +124,33 @@ export class ConnectionManager {
     });
   }
 
+  /** The vhost of the URL, decoded (`/` when the URL has none). */
+  #vhost(): string {
+    return decodeURIComponent(new URL(this.settings.amqpUrl).pathname.slice(1)) || '/';
+  }
+
+  /**
+   * A reconnection the broker refused (login, vhost or client certificate: a password changed or a
+   * permission removed meanwhile) goes to `onLost` as `AUTH_FAILED`, once per outage; the manager
+   * keeps trying, as the credentials may be made valid again on the broker.
+   */
+  #reportRefusal(cause: unknown): void {
+    if (this.#refusalReported || this.#closed) return;
+    const failure = connectFailure(cause, redactUrl(this.settings.amqpUrl), this.#vhost());
+    if (failure.code !== 'AUTH_FAILED') return;
+    this.#refusalReported = true;
+    this.hooks.onLost(
+      rabbitError(
+        'AUTH_FAILED',
+        `${failure.message}; still reconnecting every ${this.settings.reconnectMaxDelayMs} ms at most`,
+        cause,
+      ),
+    );
+  }
+
   #adopt(model: ChannelModel): void {
     this.#model = model;
+    this.#refusalReported = false;
     this.#backoff.reset();
     model.on('blocked', (reason: string) => {
       // a memory or disk alarm: publishes wait for their confirms until the broker unblocks
@@ -165,7 +194,8 @@ export class ConnectionManager {
     let model: ChannelModel;
     try {
       model = await this.#open();
-    } catch {
+    } catch (cause) {
+      this.#reportRefusal(cause);
       this.#scheduleReconnect();
       return;
     }
