@@ -5,7 +5,15 @@ import { inject } from 'vitest';
 import './context.js';
 import { ensureInstalled, readState } from './harness.js';
 import type { KafkaSecurity } from './kafka-security.js';
-import { killLocalSync, readRecord, restartLocal, startLocal, stopLocal, waitReady } from './local.js';
+import {
+  killLocalSync,
+  type LocalOptions,
+  readRecord,
+  restartLocal,
+  startLocal,
+  stopLocal,
+  waitReady,
+} from './local.js';
 import { untrack } from './registry.js';
 import type { BrokerName } from './types.js';
 import { groupAlive, killGroup } from './util.js';
@@ -74,6 +82,8 @@ export interface PrivateBrokerOptions {
   externalAdvertisedPort?: number;
   /** Kafka only: TLS and SASL listeners (`ports.saslSsl`, `ports.ssl`); see src/kafka-security.ts. */
   kafkaSecurity?: KafkaSecurity;
+  /** RabbitMQ only: extra `rabbitmq.conf` lines and plugins (see src/local.ts `LocalOptions`). */
+  rabbitmq?: LocalOptions['rabbitmq'];
 }
 
 /**
@@ -104,6 +114,7 @@ export async function privateBroker(
         ? {}
         : { externalAdvertisedPort: options.externalAdvertisedPort }),
       ...(options.kafkaSecurity === undefined ? {} : { kafkaSecurity: options.kafkaSecurity }),
+      ...(options.rabbitmq === undefined ? {} : { rabbitmq: options.rabbitmq }),
     });
     return {
       ...control(name, recordFile, record.url),

@@ -51,6 +51,12 @@ export interface LocalOptions extends TrackOptions {
    * requires a client certificate (`ports.ssl`), both advertised as themselves (src/kafka-security.ts).
    */
   kafkaSecurity?: KafkaSecurity;
+  /**
+   * RabbitMQ only: lines appended to its `rabbitmq.conf` (TLS listeners, auth mechanisms,
+   * `load_definitions`, …) and plugins to enable (e.g. `rabbitmq_auth_mechanism_ssl`). The plain
+   * listener and `guest` stay, for the readiness probe.
+   */
+  rabbitmq?: { readonly config?: readonly string[]; readonly plugins?: readonly string[] };
 }
 
 async function prepareKafka(
@@ -141,7 +147,10 @@ async function prepareKafka(
   };
 }
 
-async function prepareRabbit(dataDir: string): Promise<Omit<LocalBrokerRecord, 'pid'>> {
+async function prepareRabbit(
+  dataDir: string,
+  options: LocalOptions = {},
+): Promise<Omit<LocalBrokerRecord, 'pid'>> {
   const server = rabbitmqServer();
   if (!server) throw new Error('rabbitmq-server is not installed: run `npm run brokers:install`');
   const port = await freePort();
@@ -157,10 +166,11 @@ async function prepareRabbit(dataDir: string): Promise<Omit<LocalBrokerRecord, '
       'log.console = true',
       'log.console.level = info',
       'log.file = false',
+      ...(options.rabbitmq?.config ?? []),
       '',
     ].join('\n'),
   );
-  writeFileSync(path.join(dataDir, 'enabled_plugins'), '[].\n');
+  writeFileSync(path.join(dataDir, 'enabled_plugins'), `[${(options.rabbitmq?.plugins ?? []).join(',')}].\n`);
   writeFileSync(path.join(dataDir, 'rabbitmq-env.conf'), '');
   writeFileSync(path.join(dataDir, 'advanced.config'), '[].\n');
   // Erlang keeps its cookie in $HOME: give the node its own home so it never touches the user's.

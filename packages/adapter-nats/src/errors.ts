@@ -1,6 +1,8 @@
 import { CarrierError, type CarrierErrorCode } from '@carrier/core';
-import { describeError } from '@carrier/core/kit';
+import { describeError, isClientCertificateRefusal } from '@carrier/core/kit';
 import { JetStreamApiError } from '@nats-io/jetstream';
+import { AuthorizationError, UserAuthenticationExpiredError } from '@nats-io/transport-node';
+import type { NatsSettings } from './url.js';
 
 /** The transport name errors carry. */
 export const TRANSPORT = 'nats';
@@ -50,4 +52,55 @@ export function refused(error: unknown, what: string, wrap: Wrap): CarrierError 
   if (error instanceof JetStreamApiError)
     return fail('TOPOLOGY_CONFLICT', `${what}: ${error.message}`, error);
   return wrap(error, what);
+}
+
+/** Whether `error` or one of its causes is nats-server's `Authorization Violation` (or expired user). */
+export function isAuthorizationError(error: unknown): boolean {
+  const seen = new Set<unknown>();
+  for (let e = error; e instanceof Error && !seen.has(e); e = e.cause) {
+    seen.add(e);
+    if (e instanceof AuthorizationError || e instanceof UserAuthenticationExpiredError) return true;
+  }
+  return false;
+}
+
+/** How the connection logged in, for an error message: names the user or public key, never a secret. */
+export function loginOf(settings: Pick<NatsSettings, 'user' | 'token' | 'nkey'>): string {
+  if (settings.nkey) return `nkey ${settings.nkey.publicKey}`;
+  if (settings.user !== undefined) return `user ${JSON.stringify(settings.user)}`;
+  if (settings.token !== undefined) return 'a token';
+  return 'no credentials';
+}
+
+/**
+ * The `CarrierError` of a failed first connect: `AUTH_FAILED` when the server answered
+ * `Authorization Violation` or refused the client certificate (a TLS alert); `TIMEOUT` when the dial
+ * hit its deadline; else `CONNECTION` (unreachable, a server certificate not trusted, …). nats.js's
+ * messages quote the server's `-ERR` line, which never holds the credentials.
+ */
+export function connectFailure(
+  cause: unknown,
+  settings: Pick<NatsSettings, 'servers' | 'user' | 'token' | 'nkey'>,
+): CarrierError {
+  if (cause instanceof CarrierError) return cause;
+  const where = `nats-server (${settings.servers.join(', ')})`;
+  if (isAuthorizationError(cause)) {
+    return fail(
+      'AUTH_FAILED',
+      `${where} refused the login with ${loginOf(settings)}: ${describeError(cause)}`,
+      cause,
+    );
+  }
+  if (isClientCertificateRefusal(cause)) {
+    return fail(
+      'AUTH_FAILED',
+      `${where} refused the client certificate (missing, or not issued by a CA it trusts): ${describeError(cause)}`,
+      cause,
+    );
+  }
+  return fail(
+    isTimeout(cause) ? 'TIMEOUT' : 'CONNECTION',
+    `cannot connect to ${where}: ${describeError(cause)}`,
+    cause,
+  );
 }

@@ -1,10 +1,9 @@
 import type { Transport, TransportFactory, TransportFactoryOptions } from '@carrier/core';
-import { describeError } from '@carrier/core/kit';
 import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
-import type { ConnectionOptions, NatsConnection } from '@nats-io/transport-node';
+import { type ConnectionOptions, type NatsConnection, nkeyAuthenticator } from '@nats-io/transport-node';
 import { Connectivity } from './connectivity.js';
 import { connectWithDeadline } from './dial.js';
-import { fail, isTimeout } from './errors.js';
+import { connectFailure, fail, isAuthorizationError, loginOf } from './errors.js';
 import { NatsTransport } from './nats-transport.js';
 import { type NatsSettings, parseNatsUrl } from './url.js';
 
@@ -30,6 +29,7 @@ function connectionOptions(settings: NatsSettings, connectTimeoutMs: number): Co
     user: settings.user,
     pass: settings.pass,
     token: settings.token,
+    ...(settings.nkey ? { authenticator: nkeyAuthenticator(settings.nkey.seed) } : {}),
     // undefined (not null): nats.js then upgrades to TLS whenever the server requires or offers it
     ...(settings.tls ? { tls: settings.tls } : {}),
     name: settings.name,
@@ -37,7 +37,12 @@ function connectionOptions(settings: NatsSettings, connectTimeoutMs: number): Co
     pingInterval: settings.pingIntervalMs,
     maxPingOut: settings.maxPingOut,
     maxReconnectAttempts: -1,
+    // an authorization error twice in a row during reconnection closes the connection (nats.js's
+    // default, said here on purpose): retrying refused credentials cannot succeed
     reconnectTimeWait: settings.reconnectWaitMs,
+    ignoreAuthErrorAbort: false,
+    // the first connect tries each server once and fails with the last error: a refused login fails
+    // connect() after one handshake per server, not at the connect deadline
     waitOnFirstConnect: false,
   };
 }
@@ -68,7 +73,31 @@ async function onConnection(
   } catch (cause) {
     throw fail('CONNECTION', `JetStream does not answer on this nats-server (is it enabled, -js?)`, cause);
   }
+  reportRefusedReconnection(nc, settings, options);
   return new NatsTransport(guarded, jsm, settings, options);
+}
+
+/**
+ * nats.js closes the connection when the server refuses the login twice in a row while it
+ * reconnects (`ignoreAuthErrorAbort: false`); calls then fail with `CLOSED`. Say why, once, with
+ * `AUTH_FAILED` to `onError`: the credentials were refused (a password changed, a user removed).
+ */
+function reportRefusedReconnection(
+  nc: NatsConnection,
+  settings: NatsSettings,
+  options: TransportFactoryOptions,
+): void {
+  void nc.closed().then((error) => {
+    if (error && isAuthorizationError(error)) {
+      options.onError(
+        fail(
+          'AUTH_FAILED',
+          `nats-server (${settings.servers.join(', ')}) refused the login with ${loginOf(settings)} while reconnecting; the connection is closed: connect again once the credentials are valid`,
+          error,
+        ),
+      );
+    }
+  });
 }
 
 /**
@@ -77,9 +106,10 @@ async function onConnection(
  * `options.connectTimeoutMs`, else the URL's `connectTimeoutMs`, else 10 000 ms; it bounds the
  * first connection and each later reconnection attempt.
  *
- * @throws CarrierError `CONNECTION` when no server can be reached, TLS was asked and is not
- *   offered, or JetStream is not enabled; `TIMEOUT` when the dial hit the deadline; `UNSUPPORTED`
- *   for a server older than 2.10.
+ * @throws CarrierError `AUTH_FAILED` when the server refused the credentials or the client
+ *   certificate; `CONNECTION` when no server can be reached, its certificate is not trusted, TLS was
+ *   asked and is not offered, or JetStream is not enabled; `TIMEOUT` when the dial hit the
+ *   deadline; `UNSUPPORTED` for a server older than 2.10.
  */
 export async function createNatsTransport(
   settings: NatsSettings,
@@ -92,11 +122,7 @@ export async function createNatsTransport(
   try {
     nc = await connectWithDeadline(connectionOptions(settings, connectTimeoutMs));
   } catch (cause) {
-    throw fail(
-      isTimeout(cause) ? 'TIMEOUT' : 'CONNECTION',
-      `cannot connect to nats-server (${settings.servers.join(', ')}): ${describeError(cause)}`,
-      cause,
-    );
+    throw connectFailure(cause, settings);
   }
   try {
     return await onConnection(nc, settings, options);
@@ -110,8 +136,10 @@ export async function createNatsTransport(
  * The `nats://` transport factory that `connect()` of `@carrier/core` loads. Resolves once the
  * server answered and JetStream is available; see {@link parseNatsUrl} for the URL's options.
  *
- * @throws CarrierError `INVALID_ARGUMENT` for a malformed URL, `CONNECTION` when no server answers
- *   or JetStream is off, `TIMEOUT` when the connect deadline passed, `UNSUPPORTED` for nats-server
+ * @throws CarrierError `INVALID_ARGUMENT` for a malformed URL or an unreadable TLS or seed file,
+ *   `AUTH_FAILED` when the server refused the credentials (user/password, token, NKey) or the client
+ *   certificate, within one handshake per server; `CONNECTION` when no server answers, its
+ *   certificate is not trusted, or JetStream is off, `TIMEOUT` when the connect deadline passed, `UNSUPPORTED` for nats-server
  *   older than 2.10.
  */
 export const createTransport: TransportFactory = (

@@ -1,6 +1,10 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { CarrierError } from '@carrier/core';
 import { parseCarrierUrl } from '@carrier/core/kit';
-import { describe, expect, it } from 'vitest';
+import { nkeys } from '@nats-io/transport-node';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parseNatsUrl } from './url.js';
 
 describe('nats URL', () => {
@@ -92,5 +96,53 @@ describe('liveness and deadline options', () => {
   it('refuses a PING interval below 100 ms and maxPingOut below 1', () => {
     expect(() => parseNatsUrl(new URL('nats://h?pingIntervalMs=10'))).toThrow(CarrierError);
     expect(() => parseNatsUrl(new URL('nats://h?maxPingOut=0'))).toThrow(CarrierError);
+  });
+});
+
+describe('nats URL nkeySeedFile', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'carrier-nkey-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const write = (name: string, text: string) => {
+    const file = path.join(dir, name);
+    writeFileSync(file, text);
+    return file;
+  };
+  const errorOf = (raw: string): CarrierError => {
+    try {
+      parseNatsUrl(new URL(raw));
+    } catch (e) {
+      return e as CarrierError;
+    }
+    throw new Error(`${raw} was accepted`);
+  };
+
+  it('reads the user seed: public key known, seed read again at each call', () => {
+    const user = nkeys.createUser();
+    const seed = new TextDecoder().decode(user.getSeed());
+    const file = write('user.nk', `${seed}\n`);
+    const s = parseNatsUrl(new URL(`nats://h:1?nkeySeedFile=${encodeURIComponent(file)}`));
+    expect(s.nkey?.publicKey).toBe(user.getPublicKey());
+    expect(new TextDecoder().decode(s.nkey!.seed())).toBe(seed);
+    expect(JSON.stringify(s)).not.toContain(seed);
+  });
+
+  it('refuses a missing file, a file without a seed, a non-user seed and mixed credentials', () => {
+    const account = new TextDecoder().decode(nkeys.createAccount().getSeed());
+    const userSeed = new TextDecoder().decode(nkeys.createUser().getSeed());
+    const cases: [string, RegExp][] = [
+      [`nats://h:1?nkeySeedFile=${path.join(dir, 'missing.nk')}`, /cannot read/],
+      [
+        `nats://h:1?nkeySeedFile=${write('junk.nk', 'SUnot-a-seed-but-secret-looking')}`,
+        /does not hold an NKey seed/,
+      ],
+      [`nats://h:1?nkeySeedFile=${write('account.nk', account)}`, /not a user's/],
+      [`nats://u:p@h:1?nkeySeedFile=${write('user2.nk', userSeed)}`, /not both/],
+    ];
+    for (const [raw, message] of cases) {
+      const error = errorOf(raw);
+      expect(error.code).toBe('INVALID_ARGUMENT');
+      expect(error.message).toMatch(message);
+      for (const secret of [account, userSeed, 'SUnot-a-seed']) expect(error.message).not.toContain(secret);
+    }
   });
 });

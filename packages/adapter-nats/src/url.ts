@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { CarrierError } from '@carrier/core';
+import { nkeys } from '@nats-io/transport-node';
 import { fail } from './errors.js';
 
 /** Stream retention of topic streams: `interest` (default) or `limits`. */
@@ -15,6 +16,12 @@ export interface NatsSettings {
   readonly pass?: string | undefined;
   /** Token authentication: `?token=`, or a user info without password. */
   readonly token?: string | undefined;
+  /**
+   * NKey authentication (`?nkeySeedFile=`, the path of a file holding a user seed `SU…`): the
+   * public key (`U…`, safe to print) and a function reading the seed from the file, called at each
+   * (re)connection to sign the server's nonce. The seed is never kept in memory between connections.
+   */
+  readonly nkey?: { readonly publicKey: string; readonly seed: () => Uint8Array } | undefined;
   /**
    * TLS options for nats.js (PEM contents of `tlsCa`, `tlsCert`, `tlsKey`), set when any TLS option
    * is given; undefined otherwise, and nats.js still upgrades when the server requires or offers TLS.
@@ -74,6 +81,7 @@ const KNOWN = new Set([
   'servers',
   'hosts',
   'token',
+  'nkeySeedFile',
   'tls',
   'tlsCa',
   'tlsCert',
@@ -131,8 +139,13 @@ function readPem(params: URLSearchParams, name: string): string | undefined {
  *   port per host with `nats://host1:4222,host2:4223` (core's `parseCarrierUrl` moves the extra
  *   pairs to `?hosts=`) or `?servers=host2:4223,host3:4224`.
  * - Credentials: `user:pass@` for user/password, a user without password is a token
- *   (as the NATS CLI reads `nats://token@host`), or `?token=`.
- * - TLS: `?tls=true`, with optional `tlsCa`, `tlsCert`, `tlsKey` (PEM file paths) and `tlsHandshakeFirst`.
+ *   (as the NATS CLI reads `nats://token@host`), or `?token=`; or `?nkeySeedFile=` (path of a
+ *   file holding an NKey user seed, `SU…`, as `nk -gen user` writes it).
+ * - TLS: `?tls=true`, with optional `tlsCa` (PEM path of the CAs to trust instead of Node's),
+ *   `tlsCert` and `tlsKey` (PEM paths of the client certificate and its unencrypted key, for a
+ *   server with `verify: true`) and `tlsHandshakeFirst`; any of them implies `tls=true`.
+ *
+ * Example: `nats://app:s3cret@nats.example:4222?tls=true&tlsCa=/etc/carrier/ca.pem`.
  * - Layout: `replicas`, `retention` (`interest`|`limits`), `maxAgeMs`, `deadLetterMaxAgeMs`,
  *   `ackWaitMs`, `maxAckPending`; client: `requestTimeoutMs`, `connectTimeoutMs`, `reconnectWaitMs`, `name`;
  *   liveness: `pingIntervalMs` (default 10 000), `maxPingOut` (default 2).
@@ -147,6 +160,9 @@ export function parseNatsUrl(url: URL): NatsSettings {
   }
   const servers = serversOf(url);
   const { user, pass, token } = credentialsOf(url);
+  const nkey = nkeyOf(params);
+  if (nkey && (user !== undefined || token !== undefined))
+    throw invalid('nats URL: give either nkeySeedFile or a user/password or token, not both');
   const retention = params.get('retention') ?? DEFAULTS.retention;
   if (retention !== 'interest' && retention !== 'limits')
     throw invalid('nats URL option retention must be interest or limits');
@@ -156,6 +172,7 @@ export function parseNatsUrl(url: URL): NatsSettings {
     user,
     pass,
     token,
+    nkey,
     tls,
     name: params.get('name') ?? 'carrier',
     replicas: integer(params, 'replicas', 1),
@@ -194,6 +211,32 @@ function credentialsOf(url: URL): Pick<NatsSettings, 'user' | 'pass' | 'token'> 
   if (user === undefined || pass !== undefined) return { user, pass, token };
   if (token !== undefined) throw invalid('give a token either as nats://token@host or as ?token=, not both');
   return { user: undefined, pass, token: user };
+}
+
+/** The NKey of `?nkeySeedFile=`: the file is read and checked now (its content never in an error). */
+function nkeyOf(params: URLSearchParams): NatsSettings['nkey'] {
+  const file = params.get('nkeySeedFile');
+  if (file === null) return undefined;
+  const seed = (): Uint8Array => {
+    try {
+      return new TextEncoder().encode(readFileSync(file, 'utf8').trim());
+    } catch (cause) {
+      throw fail('INVALID_ARGUMENT', `nats URL option nkeySeedFile: cannot read ${file}`, cause);
+    }
+  };
+  let publicKey: string;
+  try {
+    const pair = nkeys.fromSeed(seed());
+    publicKey = pair.getPublicKey();
+    pair.clear();
+  } catch (cause) {
+    if ((cause as { code?: unknown }).code === 'INVALID_ARGUMENT') throw cause;
+    // nkeys' messages do not quote the seed, but its cause is not kept anyway
+    throw invalid(`nats URL option nkeySeedFile: ${file} does not hold an NKey seed`);
+  }
+  if (!publicKey.startsWith('U'))
+    throw invalid(`nats URL option nkeySeedFile: ${file} holds a seed that is not a user's (SU…)`);
+  return { publicKey, seed };
 }
 
 /** TLS options when any TLS option is given (PEM files read now), else undefined. */

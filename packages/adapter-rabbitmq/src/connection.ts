@@ -4,7 +4,7 @@ import { redactUrl } from '@carrier/core';
 import { Backoff, describeError, withDeadline } from '@carrier/core/kit';
 import type { Channel, ChannelModel } from 'amqplib';
 import amqp from 'amqplib';
-import { rabbitError } from './errors.js';
+import { connectFailure, rabbitError } from './errors.js';
 import type { RabbitSettings } from './url.js';
 
 /** Ceiling of the first pause before reconnecting, in ms; doubles on each failed attempt up to the maximum. */
@@ -22,6 +22,15 @@ interface Socketed {
   connection: { stream?: { destroy?: (error?: Error) => void } };
 }
 
+/** A TLS file's text. @throws CarrierError `INVALID_ARGUMENT` naming the option and path (never the content). */
+async function readTlsFile(option: string, file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (cause) {
+    throw rabbitError('INVALID_ARGUMENT', `cannot read ${option} ${file}: ${describeError(cause)}`, cause);
+  }
+}
+
 /**
  * One AMQP connection that comes back by itself. When the broker drops it, every listener hears
  * `onLost` at once (so in-flight work can fail with a coded error), then the manager reconnects with
@@ -33,6 +42,8 @@ export class ConnectionManager {
   #model: ChannelModel | undefined;
   #closed = false;
   #reconnectTimer: NodeJS.Timeout | undefined;
+  /** Whether the current outage's refused reconnection was reported (once per outage). */
+  #refusalReported = false;
   /** Pauses between reconnection attempts: equal jitter, 100 ms doubling up to `reconnectMaxDelayMs`. */
   readonly #backoff: Backoff;
   readonly #waiters = new Set<Waiter>();
@@ -42,7 +53,10 @@ export class ConnectionManager {
     /** Deadline of each connect in ms: the factory option `connectTimeoutMs`, else the URL's, else 10 000. */
     private readonly connectTimeoutMs: number,
     private readonly hooks: {
-      /** The connection was lost (reconnecting now), or the broker blocked publishing. */
+      /**
+       * The connection was lost (reconnecting now), the broker blocked publishing, or it refused a
+       * reconnection (`AUTH_FAILED`, once per outage).
+       */
       readonly onLost: (error: Error) => void;
       readonly onRecovered: (model: ChannelModel) => void;
     },
@@ -58,18 +72,19 @@ export class ConnectionManager {
     return this.#model;
   }
 
-  /** Open the first connection. @throws CarrierError `CONNECTION` if the broker cannot be reached. */
+  /**
+   * Open the first connection.
+   * @throws CarrierError `AUTH_FAILED` when the broker refuses the login, the vhost or the client
+   *   certificate; `INVALID_ARGUMENT` when a TLS file cannot be read; `CONNECTION` otherwise
+   *   (unreachable, deadline passed, server certificate not trusted).
+   */
   async start(): Promise<ChannelModel> {
     try {
       const model = await this.#open();
       this.#adopt(model);
       return model;
     } catch (cause) {
-      throw rabbitError(
-        'CONNECTION',
-        `cannot connect to ${redactUrl(this.settings.amqpUrl)}: ${describeError(cause)}`,
-        cause,
-      );
+      throw connectFailure(cause, redactUrl(this.settings.amqpUrl), this.#vhost());
     }
   }
 
@@ -93,22 +108,49 @@ export class ConnectionManager {
   }
 
   async #connect(): Promise<ChannelModel> {
-    const { caFile, certFile, keyFile } = this.settings.tls;
-    const tls: { ca?: string[]; cert?: string; key?: string } = {};
+    const { caFile, certFile, keyFile, servername } = this.settings.tls;
+    const tls: { ca?: string[]; cert?: string; key?: string; servername?: string } = {};
     // extra CAs are added to Node's default ones, not put in their place
-    if (caFile !== undefined) tls.ca = [...rootCertificates, await readFile(caFile, 'utf8')];
-    if (certFile !== undefined) tls.cert = await readFile(certFile, 'utf8');
-    if (keyFile !== undefined) tls.key = await readFile(keyFile, 'utf8');
+    if (caFile !== undefined) tls.ca = [...rootCertificates, await readTlsFile('caFile', caFile)];
+    if (certFile !== undefined) tls.cert = await readTlsFile('certFile', certFile);
+    if (keyFile !== undefined) tls.key = await readTlsFile('keyFile', keyFile);
+    if (servername !== undefined) tls.servername = servername;
     return amqp.connect(this.settings.amqpUrl, {
       ...tls,
+      ...(this.settings.mechanism === 'EXTERNAL' ? { credentials: amqp.credentials.external() } : {}),
       timeout: this.connectTimeoutMs,
       noDelay: true,
       clientProperties: { connection_name: 'carrier' },
     });
   }
 
+  /** The vhost of the URL, decoded (`/` when the URL has none). */
+  #vhost(): string {
+    return decodeURIComponent(new URL(this.settings.amqpUrl).pathname.slice(1)) || '/';
+  }
+
+  /**
+   * A reconnection the broker refused (login, vhost or client certificate: a password changed or a
+   * permission removed meanwhile) goes to `onLost` as `AUTH_FAILED`, once per outage; the manager
+   * keeps trying, as the credentials may be made valid again on the broker.
+   */
+  #reportRefusal(cause: unknown): void {
+    if (this.#refusalReported || this.#closed) return;
+    const failure = connectFailure(cause, redactUrl(this.settings.amqpUrl), this.#vhost());
+    if (failure.code !== 'AUTH_FAILED') return;
+    this.#refusalReported = true;
+    this.hooks.onLost(
+      rabbitError(
+        'AUTH_FAILED',
+        `${failure.message}; still reconnecting every ${this.settings.reconnectMaxDelayMs} ms at most`,
+        cause,
+      ),
+    );
+  }
+
   #adopt(model: ChannelModel): void {
     this.#model = model;
+    this.#refusalReported = false;
     this.#backoff.reset();
     model.on('blocked', (reason: string) => {
       // a memory or disk alarm: publishes wait for their confirms until the broker unblocks
@@ -152,7 +194,8 @@ export class ConnectionManager {
     let model: ChannelModel;
     try {
       model = await this.#open();
-    } catch {
+    } catch (cause) {
+      this.#reportRefusal(cause);
       this.#scheduleReconnect();
       return;
     }

@@ -16,7 +16,7 @@ export {
   releaseLedgerName,
 } from './names.js';
 export { native, type RabbitConnectionNative, type RabbitSubscriptionNative } from './native.js';
-export { parseRabbitUrl, type QueueType, type RabbitSettings } from './url.js';
+export { parseRabbitUrl, type QueueType, type RabbitSettings, type TlsSettings } from './url.js';
 export {
   ATTEMPT_HEADER,
   DEAD_LETTER_ATTEMPTS_HEADER,

@@ -68,3 +68,35 @@ describe('connectTimeoutMs', () => {
     expect(parseRabbitUrl(new URL('amqp://h')).connectTimeoutMs).toBeUndefined();
   });
 });
+
+describe('parseRabbitUrl TLS and login options', () => {
+  it('reads servername and mechanism=EXTERNAL and keeps them from amqplib', () => {
+    const s = parseRabbitUrl(
+      new URL(
+        'amqps://h:5671/app?caFile=/ca.pem&certFile=/c.pem&keyFile=/c.key&servername=broker&mechanism=external',
+      ),
+    );
+    expect(s.tls).toEqual({ caFile: '/ca.pem', certFile: '/c.pem', keyFile: '/c.key', servername: 'broker' });
+    expect(s.mechanism).toBe('EXTERNAL');
+    expect(new URL(s.amqpUrl).search).toBe('?heartbeat=15');
+    expect(parseRabbitUrl(new URL('amqp://u:p@h')).mechanism).toBe('PLAIN');
+  });
+
+  it.each([
+    ['amqp://h?servername=x', /need an amqps:\/\/ URL/],
+    ['amqps://h?mechanism=GSSAPI', /PLAIN or EXTERNAL/],
+    ['amqps://h?mechanism=EXTERNAL', /needs amqps:\/\/, certFile and keyFile/],
+    ['amqps://u:s3cret@h?mechanism=EXTERNAL&certFile=/c&keyFile=/k', /remove the user and password/],
+  ])('refuses %s with INVALID_ARGUMENT', (raw, message) => {
+    let error: unknown;
+    try {
+      parseRabbitUrl(new URL(raw));
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(CarrierError);
+    expect((error as CarrierError).code).toBe('INVALID_ARGUMENT');
+    expect((error as CarrierError).message).toMatch(message);
+    expect((error as CarrierError).message).not.toContain('s3cret');
+  });
+});

@@ -49,10 +49,30 @@ export interface RabbitSettings {
    */
   readonly connectTimeoutMs: number | undefined;
   /**
-   * TLS files for `amqps://` (PEM paths): `caFile` (trusted CAs, in addition to Node's), `certFile`
-   * and `keyFile` (client certificate, for brokers that require one). Read when connecting.
+   * TLS options for `amqps://`: `caFile` (PEM path of trusted CAs, in addition to Node's),
+   * `certFile` and `keyFile` (PEM paths of the client certificate and its unencrypted key, for
+   * brokers that require one; read when connecting), `servername` (the name sent as SNI and checked
+   * against the server certificate; default the URL's host when it is a name, none for an IP address).
    */
-  readonly tls: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
+  readonly tls: TlsSettings;
+  /**
+   * SASL mechanism of the login (`?mechanism=`): `PLAIN` (default; user and password of the URL) or
+   * `EXTERNAL` (the broker takes the user from the client certificate; needs `amqps://`, `certFile`
+   * and `keyFile`, and the broker's `rabbitmq_auth_mechanism_ssl` plugin).
+   */
+  readonly mechanism: 'PLAIN' | 'EXTERNAL';
+}
+
+/** TLS options of an `amqps://` URL (see {@link RabbitSettings.tls}). */
+export interface TlsSettings {
+  /** `?caFile=`: PEM path of CAs trusted in addition to Node's. */
+  readonly caFile?: string;
+  /** `?certFile=`: PEM path of the client certificate. */
+  readonly certFile?: string;
+  /** `?keyFile=`: PEM path of the client certificate's unencrypted key. */
+  readonly keyFile?: string;
+  /** `?servername=`: SNI and the name checked in the server certificate. */
+  readonly servername?: string;
 }
 
 const CARRIER_PARAMS = [
@@ -64,6 +84,8 @@ const CARRIER_PARAMS = [
   'caFile',
   'certFile',
   'keyFile',
+  'servername',
+  'mechanism',
 ] as const;
 
 function positiveInteger(url: URL, name: string, fallback: number): number {
@@ -78,21 +100,47 @@ function positiveInteger(url: URL, name: string, fallback: number): number {
   return value;
 }
 
-function tlsFiles(url: URL): RabbitSettings['tls'] {
-  const tls: { caFile?: string; certFile?: string; keyFile?: string } = {};
-  for (const name of ['caFile', 'certFile', 'keyFile'] as const) {
+function tlsFiles(url: URL): TlsSettings {
+  const tls: { -readonly [K in keyof TlsSettings]: TlsSettings[K] } = {};
+  for (const name of ['caFile', 'certFile', 'keyFile', 'servername'] as const) {
     const value = url.searchParams.get(name);
     if (value !== null && value.length > 0) tls[name] = value;
   }
   if (Object.keys(tls).length > 0 && url.protocol !== 'amqps:') {
-    throw new CarrierError('INVALID_ARGUMENT', 'caFile, certFile and keyFile need an amqps:// URL', {
-      transport: 'rabbitmq',
-    });
+    throw new CarrierError(
+      'INVALID_ARGUMENT',
+      'caFile, certFile, keyFile and servername need an amqps:// URL',
+      { transport: 'rabbitmq' },
+    );
   }
   if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) {
     throw new CarrierError('INVALID_ARGUMENT', 'certFile and keyFile go together', { transport: 'rabbitmq' });
   }
   return tls;
+}
+
+function mechanismOf(url: URL, tls: TlsSettings): RabbitSettings['mechanism'] {
+  const mechanism = (url.searchParams.get('mechanism') ?? 'PLAIN').toUpperCase();
+  if (mechanism !== 'PLAIN' && mechanism !== 'EXTERNAL') {
+    throw new CarrierError('INVALID_ARGUMENT', 'mechanism must be PLAIN or EXTERNAL', {
+      transport: 'rabbitmq',
+    });
+  }
+  if (mechanism === 'EXTERNAL' && (url.protocol !== 'amqps:' || tls.certFile === undefined)) {
+    throw new CarrierError(
+      'INVALID_ARGUMENT',
+      'mechanism=EXTERNAL logs in with the client certificate: it needs amqps://, certFile and keyFile',
+      { transport: 'rabbitmq' },
+    );
+  }
+  if (mechanism === 'EXTERNAL' && (url.username !== '' || url.password !== '')) {
+    throw new CarrierError(
+      'INVALID_ARGUMENT',
+      'mechanism=EXTERNAL takes the user from the client certificate: remove the user and password from the URL',
+      { transport: 'rabbitmq' },
+    );
+  }
+  return mechanism;
 }
 
 /**
@@ -103,7 +151,11 @@ function tlsFiles(url: URL): RabbitSettings['tls'] {
  * - `maxMessageBytes` (bytes; default the server version's `max_message_size`);
  * - `recoveryTimeout` (ms, default 30 000), `reconnectMaxDelay` (ms, default 5 000);
  * - `connectTimeoutMs` (ms; default: the factory's `connectTimeoutMs`, else 10 000);
- * - for `amqps://` only: `caFile`, `certFile`, `keyFile` (PEM paths).
+ * - for `amqps://` only: `caFile`, `certFile`, `keyFile` (PEM paths), `servername` (SNI and the
+ *   name checked in the server certificate), `mechanism=EXTERNAL` (log in with the client
+ *   certificate: no user or password in the URL).
+ *
+ * Example: `amqps://broker.example:5671/app?caFile=/etc/carrier/ca.pem&certFile=/etc/carrier/app.pem&keyFile=/etc/carrier/app.key&mechanism=EXTERNAL`.
  *
  * @throws CarrierError `INVALID_ARGUMENT` for another scheme or an invalid parameter value.
  */
@@ -119,6 +171,7 @@ export function parseRabbitUrl(url: URL): RabbitSettings {
       transport: 'rabbitmq',
     });
   }
+  const tls = tlsFiles(url);
   const settings = {
     queueType,
     maxMessageBytes: url.searchParams.has('maxMessageBytes')
@@ -129,7 +182,8 @@ export function parseRabbitUrl(url: URL): RabbitSettings {
     connectTimeoutMs: url.searchParams.has('connectTimeoutMs')
       ? positiveInteger(url, 'connectTimeoutMs', 1)
       : undefined,
-    tls: tlsFiles(url),
+    tls,
+    mechanism: mechanismOf(url, tls),
   } as const;
   const amqp = new URL(url.href);
   for (const name of CARRIER_PARAMS) amqp.searchParams.delete(name);

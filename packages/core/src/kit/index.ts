@@ -10,6 +10,8 @@
  *   `failures`, as core and the contract suite expect it.
  * - {@link describeError}, {@link asError}: the message of an unknown thrown value.
  * - {@link withDeadline}, {@link DeadlineError}: a call that must answer within a deadline.
+ * - {@link isClientCertificateRefusal}, {@link isServerCertificateUntrusted}: which side of a TLS
+ *   handshake refused whom (`AUTH_FAILED` versus `CONNECTION`).
  * - {@link metadataHeaders}, {@link metadataFromHeaders}, {@link isMetadataHeader}: Carrier's
  *   message metadata in its generic header form (`traceparent`, `tracestate`, `carrier-meta-*`) and back.
  * - {@link parseCarrierUrl}: a Carrier URL (several `host:port` pairs allowed) as a `URL`;
@@ -43,3 +45,4 @@ export { DeadlineError, type DeadlineOptions, withDeadline } from './deadline.js
 export { asError, describeError } from './describe-error.js';
 export { OncePerKey } from './once-per-key.js';
 export { type Identified, nothingPublished, publishFailed } from './publish-failed.js';
+export { isClientCertificateRefusal, isServerCertificateUntrusted } from './tls-refusal.js';
