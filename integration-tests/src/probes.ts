@@ -4,7 +4,7 @@ import { connect as natsConnect } from '@nats-io/transport-node';
 import amqp from 'amqplib';
 import { Kafka, logLevel } from 'kafkajs';
 import type { BrokerName } from './types.js';
-import { awsCredentials, kafkaBrokers, natsServers, sqsEndpoint } from './urls.js';
+import { awsCredentials, kafkaBrokers, natsConnectOptions, sqsEndpoint } from './urls.js';
 
 /**
  * One real protocol round trip against a broker: resolves when the broker answers, with the
@@ -59,7 +59,7 @@ async function probeRabbit(url: string): Promise<{ version?: string }> {
 
 /** A connection and JetStream account info. */
 async function probeNats(url: string): Promise<{ version?: string }> {
-  const nc = await natsConnect({ servers: natsServers(url), timeout: 2000, reconnect: false });
+  const nc = await natsConnect({ ...natsConnectOptions(url), timeout: 2000, reconnect: false });
   try {
     const jsm = await jetstreamManager(nc, { timeout: 3000 });
     await jsm.getAccountInfo();

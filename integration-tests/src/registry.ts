@@ -3,7 +3,9 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { BrokerName, LocalBrokerRecord, ProcessSpec } from './types.js';
+import type { BrokerName, ContainerRef, LocalBrokerRecord, ProcessSpec } from './types.js';
+
+export type { ContainerRef } from './types.js';
 import { groupAlive } from './util.js';
 
 // Every broker process the harness starts is listed here, machine-wide, so that none outlives the
@@ -48,6 +50,8 @@ export interface RegistryEntry {
   /** Redacted URL, for log lines. */
   url: string;
   registeredAt: string;
+  /** A container of the testcontainers provider (then pgid is 0): removed through its engine. */
+  container?: ContainerRef | undefined;
 }
 
 /** Where the registry lives: `CARRIER_TEST_REGISTRY_DIR`, else `$TMPDIR/carrier-test-brokers`. */
@@ -103,7 +107,8 @@ export function markRun(): ProcessId {
 }
 
 function entryFile(recordFile: string): string {
-  const key = createHash('sha256').update(path.resolve(recordFile)).digest('hex').slice(0, 16);
+  const id = recordFile.startsWith('container:') ? recordFile : path.resolve(recordFile);
+  const key = createHash('sha256').update(id).digest('hex').slice(0, 16);
   return path.join(registryDir(), `${key}.json`);
 }
 
@@ -176,6 +181,65 @@ export function untrack(recordFile: string): void {
   rmSync(entryFile(recordFile), { force: true });
 }
 
+/**
+ * Registers a container of the testcontainers provider (Ryuk, testcontainers' reaper, is off or
+ * unavailable on podman machines: the sweep removes containers whose run is gone).
+ */
+export function trackContainer(
+  name: BrokerName,
+  ref: ContainerRef,
+  url: string,
+  options: TrackOptions = {},
+): void {
+  const file = entryFile(`container:${ref.id}`);
+  const entry: RegistryEntry = {
+    name,
+    recordFile: `container:${ref.id}`,
+    pgid: 0,
+    leaderStart: undefined,
+    cleanup: [],
+    owner: self(),
+    run: currentRun(),
+    persistent: options.persistent ?? false,
+    removeDir: undefined,
+    url: redactUrl(url),
+    registeredAt: new Date().toISOString(),
+    container: ref,
+  };
+  mkdirSync(registryDir(), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(entry, null, 2)}\n`);
+  renameSync(tmp, file);
+}
+
+export function untrackContainer(id: string): void {
+  rmSync(entryFile(`container:${id}`), { force: true });
+}
+
+// DELETE /containers/<id>?force=true over the engine's unix socket, in a child process so that
+// exit handlers can wait for it. Exit 0: removed; 3: no such container; 1: failed.
+const REMOVE_SCRIPT = `const r = require('node:http').request({ socketPath: process.argv[1], method: 'DELETE',
+  path: '/containers/' + process.argv[2] + '?force=true&v=true', timeout: 20000 }, (res) => {
+  res.resume(); process.exit(res.statusCode === 204 ? 0 : res.statusCode === 404 ? 3 : 1); });
+r.on('error', () => process.exit(1)); r.on('timeout', () => process.exit(1)); r.end();`;
+
+/** Removes a container synchronously (also its anonymous volumes); whether it existed. */
+export function removeContainerSync(ref: ContainerRef): boolean {
+  if (ref.dockerHost.startsWith('unix://')) {
+    const r = spawnSync(process.execPath, ['-e', REMOVE_SCRIPT, ref.dockerHost.slice(7), ref.id], {
+      stdio: 'ignore',
+      timeout: 30_000,
+    });
+    if (r.status === 0 || r.status === 3) return r.status === 0;
+  }
+  // a tcp:// engine, or its API socket is gone: the CLI talks to the engine itself
+  for (const cli of ['podman', 'docker']) {
+    const r = spawnSync(cli, ['rm', '-f', '-v', ref.id], { stdio: 'ignore', timeout: 30_000 });
+    if (r.status === 0) return true;
+  }
+  return false;
+}
+
 /** Whether the entry's broker group still runs (and is the one registered, not a reused pid). */
 export function entryAlive(e: RegistryEntry): boolean {
   if (!groupAlive(e.pgid)) return false;
@@ -225,6 +289,12 @@ export function sweep(options: SweepOptions = {}): Swept[] {
     if (!e) continue;
     const reason = strayReason(e, options);
     if (!reason) continue;
+    if (e.container) {
+      const wasRunning = removeContainerSync(e.container);
+      rmSync(file, { force: true });
+      swept.push({ name: e.name, pgid: 0, url: e.url, wasRunning, reason });
+      continue;
+    }
     const wasRunning = entryAlive(e);
     if (wasRunning) {
       try {
