@@ -1,5 +1,5 @@
-import { buildImages, IMAGE_DEFINITIONS, type ImageName } from './images.js';
 import { installEngine, serviceDown, serviceEnv, serviceUp } from './engine.js';
+import { buildImages, IMAGE_DEFINITIONS, type ImageName } from './images.js';
 import { log } from './util.js';
 
 // npm run containers:install | containers:up | containers:down | containers:build [nats rabbitmq …]
@@ -23,12 +23,19 @@ async function main(command: string | undefined, args: string[]): Promise<void> 
       return;
     }
     case 'down':
-      log((await serviceDown()) ? '[containers] podman system service stopped' : '[containers] it was not running');
+      log(
+        (await serviceDown())
+          ? '[containers] podman system service stopped'
+          : '[containers] it was not running',
+      );
       return;
     case 'build': {
       const names = (args.length ? args : ['nats', 'rabbitmq']) as ImageName[];
       const bad = names.filter((n) => !(n in IMAGE_DEFINITIONS));
-      if (bad.length) throw new Error(`unknown image ${bad.join(', ')}: one of ${Object.keys(IMAGE_DEFINITIONS).join(', ')}`);
+      if (bad.length)
+        throw new Error(
+          `unknown image ${bad.join(', ')}: one of ${Object.keys(IMAGE_DEFINITIONS).join(', ')}`,
+        );
       const built = await buildImages(names);
       for (const b of built) process.stdout.write(exportLine(b.envVar, b.tag));
       return;

@@ -34,7 +34,9 @@ runtime = "runc"
 
 /** The service's directory (socket, pid and log): one per machine and user. */
 export function serviceDir(): string {
-  return process.env.CARRIER_PODMAN_DIR ?? path.join(os.tmpdir(), `carrier-podman-${process.getuid?.() ?? 0}`);
+  return (
+    process.env.CARRIER_PODMAN_DIR ?? path.join(os.tmpdir(), `carrier-podman-${process.getuid?.() ?? 0}`)
+  );
 }
 
 export function serviceSocket(): string {

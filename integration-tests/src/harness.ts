@@ -188,7 +188,10 @@ export async function startBrokers(options: StartOptions): Promise<BrokersSessio
         url: c.url,
         version: c.version,
         owned: true,
-        container: { id: c.container.getId(), dockerHost: process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock' },
+        container: {
+          id: c.container.getId(),
+          dockerHost: process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock',
+        },
       };
       const { version } = await pollUntil(`${name} container`, 60_000, () => probe(name, c.url));
       if (version) e.version = `${c.version} (${version})`;
@@ -310,8 +313,7 @@ export async function stopUp(): Promise<string[]> {
     }),
   );
   rmSync(upDir, { recursive: true, force: true });
-  for (const s of sweepStrays())
-    stopped.push(`${s.name} (stray, ${s.pgid ? `pid ${s.pgid}` : 'container'})`);
+  for (const s of sweepStrays()) stopped.push(`${s.name} (stray, ${s.pgid ? `pid ${s.pgid}` : 'container'})`);
   return stopped;
 }
 

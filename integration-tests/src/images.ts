@@ -60,7 +60,9 @@ function definitionHash(name: ImageName, inputs: Record<string, string>): string
     .filter((d) => d.isFile())
     .map((d) => path.relative(dir, path.join(d.parentPath, d.name)))
     .sort()) {
-    h.update(`${f}\0`).update(readFileSync(path.join(dir, f))).update('\0');
+    h.update(`${f}\0`)
+      .update(readFileSync(path.join(dir, f)))
+      .update('\0');
   }
   for (const [k, file] of Object.entries(inputs).sort()) h.update(`${k}\0`).update(readFileSync(file));
   return h.digest('hex').slice(0, 16);
@@ -88,7 +90,9 @@ export interface BuiltImage {
 /** Removes the other tags of localhost/carrier-<name> (earlier definitions); in-use ones stay. */
 function pruneOld(name: ImageName, keep: string): void {
   const repo = `localhost/carrier-${name}`;
-  const out = spawnSync(engine(), ['images', '--format', '{{.Repository}}:{{.Tag}}', repo], { encoding: 'utf8' });
+  const out = spawnSync(engine(), ['images', '--format', '{{.Repository}}:{{.Tag}}', repo], {
+    encoding: 'utf8',
+  });
   for (const tag of (out.stdout ?? '').split('\n').map((l) => l.trim())) {
     if (tag.startsWith(`${repo}:`) && tag !== keep) spawnSync(engine(), ['rmi', tag], { stdio: 'ignore' });
   }
@@ -108,7 +112,9 @@ export async function buildImage(name: ImageName): Promise<BuiltImage> {
       env: { ...process.env, ENGINE: engine(), TAG: tag, ...inputs },
       prefix: `[containers] ${name}:`,
     });
-    const size = spawnSync(engine(), ['image', 'inspect', '--format', '{{.Size}}', tag], { encoding: 'utf8' });
+    const size = spawnSync(engine(), ['image', 'inspect', '--format', '{{.Size}}', tag], {
+      encoding: 'utf8',
+    });
     const mb = Math.round(Number(size.stdout?.trim()) / 1e6);
     const ms = Date.now() - t0;
     log(`[containers] built ${tag} in ${seconds(ms)} s (${mb} MB)`);

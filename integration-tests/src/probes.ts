@@ -57,6 +57,18 @@ async function probeRabbit(url: string): Promise<{ version?: string }> {
   }
 }
 
+/**
+ * The `max_message_size` default of the RabbitMQ server at `url` (from its `version` property): 128
+ * MiB on 3.8–3.13, 16 MiB from 4.0 (docs/brokers/rabbitmq.md, "Limits"). The harness runs servers
+ * with their defaults; the RabbitMQ contract specs expect the adapter to declare this.
+ */
+export async function rabbitmqDefaultMaxMessageBytes(url: string): Promise<number> {
+  const { version } = await probeRabbit(url);
+  const major = Number(version?.split('.')[0]);
+  if (!Number.isInteger(major)) throw new Error(`RabbitMQ at ${url} reports no version`);
+  return (major >= 4 ? 16 : 128) * 1024 * 1024;
+}
+
 /** A connection and JetStream account info. */
 async function probeNats(url: string): Promise<{ version?: string }> {
   const nc = await natsConnect({ ...natsConnectOptions(url), timeout: 2000, reconnect: false });

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { BrokerName, ContainerRef, LocalBrokerRecord, ProcessSpec } from './types.js';
 
 export type { ContainerRef } from './types.js';
+
 import { groupAlive } from './util.js';
 
 // Every broker process the harness starts is listed here, machine-wide, so that none outlives the

@@ -23,9 +23,7 @@ export function natsServers(url: string): string[] {
 export function natsConnectOptions(url: string): { servers: string[]; user?: string; pass?: string } {
   const m = /^nats:\/\/([^:@/?]+):([^@/?]*)@/.exec(url);
   const servers = natsServers(url);
-  return m
-    ? { servers, user: decodeURIComponent(m[1]!), pass: decodeURIComponent(m[2]!) }
-    : { servers };
+  return m ? { servers, user: decodeURIComponent(m[1]!), pass: decodeURIComponent(m[2]!) } : { servers };
 }
 
 /** `sqs://h:p?region=r` → endpoint `http://h:p` and region (default us-east-1). `sqss://` means https. */
