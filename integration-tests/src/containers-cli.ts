@@ -20,6 +20,8 @@ async function main(command: string | undefined, args: string[]): Promise<void> 
       const started = await serviceUp();
       if (!started) log('[containers] podman system service already answers');
       for (const [k, v] of Object.entries(serviceEnv())) process.stdout.write(exportLine(k, v));
+      // lets a script stop only the service it started (.ci/run)
+      process.stdout.write(exportLine('CARRIER_PODMAN_STARTED', started ? 'true' : 'false'));
       return;
     }
     case 'down':
