@@ -86,7 +86,7 @@ describe('rabbitmq quorum queues: the delivery limit (20 by default from 4.0)', 
     await holder.subscribeDeadLetters(topic, 'g', { prefetch: 1 }, letters.sink);
     const letter = await letters.next(10_000, 'the dead letter');
     expect(letter.message.id).toBe(id);
-    expect(letter.info.reason).toBe('dead-lettered by RabbitMQ: delivery_limit');
+    expect(letter.info?.reason).toBe('dead-lettered by RabbitMQ: delivery_limit');
     await letter.ack();
   });
 });
