@@ -1,6 +1,6 @@
 import type { StartedTestContainer } from 'testcontainers';
 import { buildImage, IMAGE_DEFINITIONS, type ImageName } from './images.js';
-import { type ContainerRef, trackContainer } from './registry.js';
+import { type ContainerRef, containerLabels, trackContainer } from './registry.js';
 import type { BrokerName } from './types.js';
 
 // The testcontainers provider: used for a broker when a container engine answers and its image is
@@ -62,12 +62,15 @@ export async function imageProblem(image: string): Promise<string | undefined> {
   const client = await getContainerRuntimeClient();
   const ref = Name.fromString(image);
   if (await client.image.exists(ref)) return undefined;
+  let failure = 'no error reported: is an image registry reachable?';
   try {
+    // testcontainers 11 resolves even when the pull fails inside the stream: look again after it
     await client.image.pull(ref);
-    return undefined;
   } catch (err) {
-    return `image ${image} is not here and cannot be pulled (${(err as Error).message.split('\n')[0]})`;
+    failure = (err as Error).message.split('\n')[0] ?? failure;
   }
+  if (await client.image.exists(ref)) return undefined;
+  return `image ${image} is not in the engine and could not be pulled (${failure})`;
 }
 
 export interface StartedContainerBroker {
@@ -86,7 +89,7 @@ type Generic = import('testcontainers').GenericContainer;
 /** Settings every broker container gets. */
 function common<T extends Generic>(c: T, options: ContainerOptions): T {
   // slow, shared machines: a RabbitMQ node boots in 10-30 s there (the modules allow 30 s or less)
-  c.withStartupTimeout(180_000).withLabels({ 'org.carrier.tests': 'true' });
+  c.withStartupTimeout(180_000).withLabels(containerLabels(options.persistent ?? false));
   if (options.persistent) c.withAutoCleanup(false);
   return c;
 }

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, w
 import os from 'node:os';
 import path from 'node:path';
 import type { StartedTestContainer } from 'testcontainers';
-import { containerRuntimeProblem, imageFor, imageProblem, startContainer } from './containers.js';
+import { containerRuntimeProblem, IMAGE_ENV, imageFor, imageProblem, startContainer } from './containers.js';
 import { install, missingLocal } from './install.js';
 import { killAllStartedSync, killLocalSync, readRecord, startLocal, stopLocal } from './local.js';
 import { upDir, upStateFile } from './paths.js';
@@ -127,8 +127,12 @@ async function containerImage(
   }
   if (problem) return { reason: problem };
   const image = await imageFor(name);
-  if (forced === 'testcontainers') return { image };
   const missing = await imageProblem(image);
+  if (missing && forced === 'testcontainers') {
+    throw new Error(
+      `CARRIER_TEST_PROVIDER=testcontainers, but the ${missing}; set ${IMAGE_ENV[name]} to an image the engine has`,
+    );
+  }
   return missing ? { reason: missing } : { image };
 }
 

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { BrokerName, ContainerRef, LocalBrokerRecord, ProcessSpec } from './types.js';
@@ -224,6 +224,72 @@ const REMOVE_SCRIPT = `const r = require('node:http').request({ socketPath: proc
   res.resume(); process.exit(res.statusCode === 204 ? 0 : res.statusCode === 404 ? 3 : 1); });
 r.on('error', () => process.exit(1)); r.on('timeout', () => process.exit(1)); r.end();`;
 
+/**
+ * Labels every harness container carries: the machine, its owner and run, as in registry entries.
+ * They let the sweep find containers of crashed runs that never got an entry (a run killed while
+ * its container was still starting) and those whose entry an older harness dropped.
+ */
+export function containerLabels(persistent: boolean): Record<string, string> {
+  const me = self();
+  const run = currentRun();
+  return {
+    'org.carrier.tests': 'true',
+    'org.carrier.host': os.hostname(),
+    'org.carrier.owner': `${me.pid}:${me.start ?? ''}`,
+    'org.carrier.run': run ? `${run.pid}:${run.start ?? ''}` : '',
+    'org.carrier.persistent': String(persistent),
+  };
+}
+
+const LIST_SCRIPT = `const f = encodeURIComponent(JSON.stringify({ label: ['org.carrier.tests=true'] }));
+const r = require('node:http').request({ socketPath: process.argv[1], path: '/containers/json?all=1&filters=' + f,
+  timeout: 10000 }, (res) => { let b = ''; res.on('data', (d) => { b += d; });
+  res.on('end', () => { process.stdout.write(b); process.exit(res.statusCode === 200 ? 0 : 1); }); });
+r.on('error', () => process.exit(1)); r.on('timeout', () => process.exit(1)); r.end();`;
+
+/** The engine's API socket of this process (DOCKER_HOST or Docker's default), when it exists. */
+function engineSocket(): string | undefined {
+  const host = process.env.DOCKER_HOST;
+  const socket = host ? (host.startsWith('unix://') ? host.slice(7) : undefined) : '/var/run/docker.sock';
+  return socket && existsSync(socket) ? socket : undefined;
+}
+
+function parseId(v: string | undefined): ProcessId | undefined {
+  const m = v ? /^(\d+):(\S*)$/.exec(v) : null;
+  return m ? { pid: Number(m[1]), start: m[2] || undefined } : undefined;
+}
+
+/** Removes labelled containers of this machine whose owner and run are gone (see containerLabels). */
+function sweepLabelled(options: SweepOptions): Swept[] {
+  const socket = engineSocket();
+  if (!socket) return [];
+  const r = spawnSync(process.execPath, ['-e', LIST_SCRIPT, socket], { encoding: 'utf8', timeout: 15_000 });
+  if (r.status !== 0) return [];
+  let list: { Id: string; Labels?: Record<string, string> }[];
+  try {
+    list = JSON.parse(r.stdout);
+  } catch {
+    return [];
+  }
+  const swept: Swept[] = [];
+  for (const c of list) {
+    const l = c.Labels ?? {};
+    if (l['org.carrier.host'] !== os.hostname()) continue;
+    const owner = parseId(l['org.carrier.owner']);
+    if (!owner) continue;
+    const asEntry = {
+      persistent: l['org.carrier.persistent'] === 'true',
+      owner,
+      run: parseId(l['org.carrier.run']),
+    };
+    const reason = strayReason(asEntry as RegistryEntry, options);
+    if (!reason) continue;
+    const wasRunning = removeContainerSync({ id: c.Id, dockerHost: `unix://${socket}` });
+    swept.push({ name: 'container', pgid: 0, url: `container ${c.Id.slice(0, 12)}`, wasRunning, reason });
+  }
+  return swept;
+}
+
 /** Removes a container synchronously (also its anonymous volumes); whether it existed. */
 export function removeContainerSync(ref: ContainerRef): boolean {
   if (ref.dockerHost.startsWith('unix://')) {
@@ -264,7 +330,8 @@ export interface SweepOptions {
 }
 
 export interface Swept {
-  name: BrokerName;
+  /** The broker, or `container` for a labelled container without an entry. */
+  name: BrokerName | 'container';
   pgid: number;
   url: string;
   /** Whether its process group was still running (false: only its entry/dir were left). */
@@ -282,7 +349,7 @@ export function sweep(options: SweepOptions = {}): Swept[] {
   try {
     names = readdirSync(registryDir()).filter((n) => n.endsWith('.json'));
   } catch {
-    return swept;
+    return sweepLabelled(options);
   }
   for (const n of names) {
     const file = path.join(registryDir(), n);
@@ -316,5 +383,5 @@ export function sweep(options: SweepOptions = {}): Swept[] {
     rmSync(file, { force: true });
     swept.push({ name: e.name, pgid: e.pgid, url: e.url, wasRunning, reason });
   }
-  return swept;
+  return [...swept, ...sweepLabelled(options)];
 }
