@@ -19,6 +19,20 @@ export const ENV_URL: Record<BrokerName, string> = {
   sqs: 'CARRIER_TEST_SQS_URL',
 };
 
+/**
+ * `CARRIER_TEST_ONLY=nats,rabbitmq`: a vitest run starts only these brokers (for runs of a few spec
+ * files, e.g. CI's testcontainers step); specs of the others fail on a `not-started://` URL.
+ */
+function onlyBrokers(): BrokerName[] {
+  const v = process.env.CARRIER_TEST_ONLY;
+  if (!v) return [...BROKERS];
+  const names = v.split(',').map((n) => n.trim());
+  const bad = names.filter((n) => !(BROKERS as readonly string[]).includes(n));
+  if (bad.length)
+    throw new Error(`CARRIER_TEST_ONLY: unknown broker ${bad.join(', ')} (${BROKERS.join(', ')})`);
+  return names as BrokerName[];
+}
+
 /** `CARRIER_TEST_PROVIDER=local-process|testcontainers` forces a provider for the brokers without a URL. */
 function forcedProvider(): 'local-process' | 'testcontainers' | undefined {
   const v = process.env.CARRIER_TEST_PROVIDER;
@@ -45,7 +59,7 @@ function writeState(file: string, state: HarnessState): void {
 export interface BrokersSession {
   urls: BrokerUrls;
   stateFile: string;
-  entries: Record<BrokerName, BrokerEntry>;
+  entries: Partial<Record<BrokerName, BrokerEntry>>;
   /** Stops what this session started (not brokers it reused or was given). */
   teardown(): Promise<void>;
 }
@@ -221,8 +235,9 @@ export async function startBrokers(options: StartOptions): Promise<BrokersSessio
     return e;
   };
 
-  const results = await Promise.allSettled(BROKERS.map((name) => startOne(name)));
-  BROKERS.forEach((name, i) => {
+  const wanted = options.mode === 'vitest' ? onlyBrokers() : [...BROKERS];
+  const results = await Promise.allSettled(wanted.map((name) => startOne(name)));
+  wanted.forEach((name, i) => {
     const r = results[i]!;
     if (r.status === 'fulfilled') state.brokers[name] = r.value;
   });
@@ -230,7 +245,7 @@ export async function startBrokers(options: StartOptions): Promise<BrokersSessio
 
   const teardown = async () => {
     await Promise.all(
-      BROKERS.map(async (name) => {
+      wanted.map(async (name) => {
         const e = state.brokers[name];
         if (!e?.owned) return;
         if (e.recordFile && existsSync(e.recordFile)) await stopLocal(readRecord(e.recordFile));
@@ -246,20 +261,23 @@ export async function startBrokers(options: StartOptions): Promise<BrokersSessio
   };
 
   const failed = results
-    .map((r, i) => (r.status === 'rejected' ? `${BROKERS[i]}: ${(r.reason as Error).message}` : undefined))
+    .map((r, i) => (r.status === 'rejected' ? `${wanted[i]}: ${(r.reason as Error).message}` : undefined))
     .filter((m): m is string => m !== undefined);
   if (failed.length > 0) {
     await teardown();
     throw new Error(`[brokers] could not start every broker:\n${failed.join('\n\n')}`);
   }
-  log(`[brokers] all four ready in ${seconds(Date.now() - t0)} s`);
+  const which = wanted.length === BROKERS.length ? 'all four' : `${wanted.join(', ')} (CARRIER_TEST_ONLY)`;
+  log(`[brokers] ${which} ready in ${seconds(Date.now() - t0)} s`);
 
-  const entries = state.brokers as Record<BrokerName, BrokerEntry>;
+  const entries = state.brokers;
+  // a broker left out by CARRIER_TEST_ONLY: a URL no transport accepts, naming why
+  const url = (name: BrokerName) => entries[name]?.url ?? `not-started://${name}?see=CARRIER_TEST_ONLY`;
   const urls: BrokerUrls = {
-    kafka: entries.kafka.url,
-    rabbitmq: entries.rabbitmq.url,
-    nats: entries.nats.url,
-    sqs: entries.sqs.url,
+    kafka: url('kafka'),
+    rabbitmq: url('rabbitmq'),
+    nats: url('nats'),
+    sqs: url('sqs'),
   };
   return { urls, stateFile, entries, teardown };
 }
