@@ -1,6 +1,6 @@
 import type { StartedTestContainer } from 'testcontainers';
 import { buildImage, IMAGE_DEFINITIONS, type ImageName } from './images.js';
-import { type ContainerRef, containerLabels, trackContainer } from './registry.js';
+import { type ContainerRef, containerLabels, trackContainer, untrackContainer } from './registry.js';
 import type { BrokerName } from './types.js';
 
 // The testcontainers provider: used for a broker when a container engine answers and its image is
@@ -147,4 +147,48 @@ export async function startContainer(
 
 export function containerRef(c: StartedTestContainer): ContainerRef {
   return { id: c.getId(), dockerHost: process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock' };
+}
+
+/** A container of a spec's own with a fixed host port, so that its URL survives a restart. */
+export interface PrivateContainer {
+  url: string;
+  /** Graceful stop (up to 20 s) and start of the same container (same data, same port). */
+  restart(): Promise<void>;
+  /** Removes it. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * Starts a private RabbitMQ or NATS container (the contract suite's reconnect case on the
+ * testcontainers provider): the broker keeps its data and port across `restart()`.
+ */
+export async function privateContainer(name: 'rabbitmq' | 'nats', image: string): Promise<PrivateContainer> {
+  const { default: getPort } = await import('get-port');
+  const port = await getPort({ host: '127.0.0.1' });
+  const inner = name === 'rabbitmq' ? 5672 : 4222;
+  let c: StartedTestContainer;
+  let url: string;
+  if (name === 'rabbitmq') {
+    const { RabbitMQContainer } = await import('@testcontainers/rabbitmq');
+    c = await common(
+      new RabbitMQContainer(image).withExposedPorts({ container: inner, host: port }),
+      {},
+    ).start();
+    url = `amqp://guest:guest@${c.getHost()}:${port}`;
+  } else {
+    const { NatsContainer } = await import('@testcontainers/nats');
+    const nats = new NatsContainer(image).withJetStream();
+    c = await common(nats.withExposedPorts({ container: inner, host: port }), {}).start();
+    url = `nats://test:test@${c.getHost()}:${port}`;
+  }
+  const ref = containerRef(c);
+  trackContainer(name, ref, url);
+  return {
+    url,
+    restart: () => c.restart({ timeout: 20_000 }),
+    async dispose() {
+      await c.stop();
+      untrackContainer(ref.id);
+    },
+  };
 }
