@@ -5,7 +5,7 @@ import { DiscardPolicy, jetstreamManager } from '@nats-io/jetstream';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import '../src/context.js';
-import { natsServers } from '../src/urls.js';
+import { natsConnectOptions } from '../src/urls.js';
 
 // NATS-specific semantics beyond the contract: what per-key order holds, leases kept alive while a
 // handler runs longer than ack_wait, and the layout Carrier creates on the server.
@@ -94,7 +94,7 @@ describe('nats semantics', () => {
     // the property is about time: hold the handler for more than three ack_wait periods
     await waitFor(() => Date.now() - started > 3 * ackWaitMs + 500, 20_000, 'three ack_wait periods');
     release.open();
-    const nc = await natsConnect({ servers: natsServers(url()) });
+    const nc = await natsConnect(natsConnectOptions(url()));
     try {
       const jsm = await jetstreamManager(nc);
       const info = await eventually(10_000, 'the ack to reach the server', async () => {
@@ -113,7 +113,7 @@ describe('nats semantics', () => {
     const c = await carrier('?maxAckPending=2');
     const topic = freshName('map');
     await c.declare(topic, ['g']);
-    const nc = await natsConnect({ servers: natsServers(url()) });
+    const nc = await natsConnect(natsConnectOptions(url()));
     try {
       const jsm = await jetstreamManager(nc);
       expect((await jsm.consumers.info(topicStream(topic), 'g')).config.max_ack_pending).toBe(2);
@@ -131,7 +131,7 @@ describe('nats semantics', () => {
   it('PUBLISH_FAILED names exactly the messages the server refused; the others are stored', async () => {
     const c = await carrier();
     const topic = freshName('partial');
-    const nc = await natsConnect({ servers: natsServers(url()) });
+    const nc = await natsConnect(natsConnectOptions(url()));
     try {
       const jsm = await jetstreamManager(nc);
       // an operator-made stream with Carrier's subjects that takes only 3 messages
@@ -165,7 +165,7 @@ describe('nats semantics', () => {
   it('a foreign stream on carrier.<topic> is a TOPOLOGY_CONFLICT, never a silent takeover', async () => {
     const c = await carrier();
     const topic = freshName('foreign');
-    const nc = await natsConnect({ servers: natsServers(url()) });
+    const nc = await natsConnect(natsConnectOptions(url()));
     const foreign = `FOREIGN_${topicStream(topic).slice(8)}`;
     try {
       const jsm = await jetstreamManager(nc);
@@ -188,7 +188,7 @@ describe('nats semantics', () => {
     const c = await carrier();
     const topic = `orders.${freshName('layout')}`;
     await c.declare(topic, ['billing', 'ship.ping']);
-    const nc = await natsConnect({ servers: natsServers(url()) });
+    const nc = await natsConnect(natsConnectOptions(url()));
     try {
       const jsm = await jetstreamManager(nc);
       const stream = await jsm.streams.info(topicStream(topic));

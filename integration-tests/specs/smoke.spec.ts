@@ -20,7 +20,7 @@ import amqp from 'amqplib';
 import { Kafka, logLevel } from 'kafkajs';
 import { describe, expect, inject, it } from 'vitest';
 import '../src/context.js';
-import { awsCredentials, kafkaBrokers, natsServers, sqsEndpoint } from '../src/urls.js';
+import { awsCredentials, kafkaBrokers, natsConnectOptions, sqsEndpoint } from '../src/urls.js';
 
 // One message through each broker with its raw client: proves the harness gives real, working
 // brokers. Every test uses fresh names, so runs never see each other's messages.
@@ -107,7 +107,7 @@ describe('smoke: the harness brokers answer their raw clients', () => {
   });
 
   it('nats: JetStream publish and consume one message', async () => {
-    const nc = await natsConnect({ servers: natsServers(brokers.nats) });
+    const nc = await natsConnect(natsConnectOptions(brokers.nats));
     const stream = fresh('SMOKE').replace(/-/g, '_');
     const subject = `${stream}.orders`;
     const body = `hello ${randomUUID()}`;

@@ -1,32 +1,76 @@
 import type { StartedTestContainer } from 'testcontainers';
+import { buildImage, IMAGE_DEFINITIONS, type ImageName } from './images.js';
+import { type ContainerRef, containerLabels, trackContainer, untrackContainer } from './registry.js';
 import type { BrokerName } from './types.js';
 
-// The testcontainers provider: used when a container engine answers. Images can be overridden with
-// CARRIER_TEST_<BROKER>_IMAGE. Containers are removed at teardown (and by testcontainers' reaper if
-// the run dies).
+// The testcontainers provider: used for a broker when a container engine answers and its image is
+// there (or can be pulled). Images: the official ones below, or CARRIER_TEST_<BROKER>_IMAGE (any
+// image the module can drive; `local` = the one this checkout builds, src/images.ts). Containers
+// are removed at teardown; testcontainers' reaper (Ryuk) may be off (podman: it cannot be pulled),
+// so every container is also in the harness registry (src/registry.ts), which removes containers
+// whose run is gone.
 
-export const IMAGES: Record<BrokerName, string> = {
+export const DEFAULT_IMAGES: Record<BrokerName, string> = {
   // @testcontainers/kafka 11 drives Confluent images; cp-kafka 8.x is Kafka 4.x in KRaft mode
-  kafka: process.env.CARRIER_TEST_KAFKA_IMAGE ?? 'confluentinc/cp-kafka:8.0.0',
-  rabbitmq: process.env.CARRIER_TEST_RABBITMQ_IMAGE ?? 'rabbitmq:4.1',
-  nats: process.env.CARRIER_TEST_NATS_IMAGE ?? 'nats:2.11',
-  sqs: process.env.CARRIER_TEST_SQS_IMAGE ?? 'localstack/localstack:4.4',
+  kafka: 'confluentinc/cp-kafka:8.0.0',
+  rabbitmq: 'rabbitmq:4.1',
+  nats: 'nats:2.11',
+  sqs: 'localstack/localstack:4.4',
 };
 
-let runtime: Promise<boolean> | undefined;
+export const IMAGE_ENV: Record<BrokerName, string> = {
+  kafka: 'CARRIER_TEST_KAFKA_IMAGE',
+  rabbitmq: 'CARRIER_TEST_RABBITMQ_IMAGE',
+  nats: 'CARRIER_TEST_NATS_IMAGE',
+  sqs: 'CARRIER_TEST_SQS_IMAGE',
+};
 
-/** Whether a container engine answers (getContainerRuntimeClient throws when none does). */
-export function containerRuntimeAvailable(): Promise<boolean> {
+/** The image for a broker: CARRIER_TEST_<BROKER>_IMAGE (`local`: built here), else the official one. */
+export async function imageFor(name: BrokerName): Promise<string> {
+  const v = process.env[IMAGE_ENV[name]];
+  if (v !== 'local') return v || DEFAULT_IMAGES[name];
+  if (!(name in IMAGE_DEFINITIONS)) {
+    throw new Error(`${IMAGE_ENV[name]}=local: no local image definition for ${name} yet (images/)`);
+  }
+  return (await buildImage(name as ImageName)).tag;
+}
+
+let runtime: Promise<string | undefined> | undefined;
+
+/** Why no container engine can be used, or undefined when one answers. */
+export function containerRuntimeProblem(): Promise<string | undefined> {
   runtime ??= (async () => {
     try {
       const { getContainerRuntimeClient } = await import('testcontainers');
       await getContainerRuntimeClient();
-      return true;
-    } catch {
-      return false;
+      return undefined;
+    } catch (err) {
+      return `no container engine answers (${(err as Error).message.split('\n')[0]})`;
     }
   })();
   return runtime;
+}
+
+/** Whether a container engine answers (getContainerRuntimeClient throws when none does). */
+export async function containerRuntimeAvailable(): Promise<boolean> {
+  return (await containerRuntimeProblem()) === undefined;
+}
+
+/** Undefined when the engine has `image` or pulled it now; else why not (e.g. no registry reachable). */
+export async function imageProblem(image: string): Promise<string | undefined> {
+  const { getContainerRuntimeClient, ImageName: Name } = await import('testcontainers');
+  const client = await getContainerRuntimeClient();
+  const ref = Name.fromString(image);
+  if (await client.image.exists(ref)) return undefined;
+  let failure = 'no error reported: is an image registry reachable?';
+  try {
+    // testcontainers 11 resolves even when the pull fails inside the stream: look again after it
+    await client.image.pull(ref);
+  } catch (err) {
+    failure = (err as Error).message.split('\n')[0] ?? failure;
+  }
+  if (await client.image.exists(ref)) return undefined;
+  return `image ${image} is not in the engine and could not be pulled (${failure})`;
 }
 
 export interface StartedContainerBroker {
@@ -35,34 +79,116 @@ export interface StartedContainerBroker {
   container: StartedTestContainer;
 }
 
-export async function startContainer(name: BrokerName): Promise<StartedContainerBroker> {
-  const image = IMAGES[name];
+export interface ContainerOptions {
+  /** Outlives this process (brokers:up): no reaper session label, registered as persistent. */
+  persistent?: boolean;
+}
+
+type Generic = import('testcontainers').GenericContainer;
+
+/** Settings every broker container gets. */
+function common<T extends Generic>(c: T, options: ContainerOptions): T {
+  // slow, shared machines: a RabbitMQ node boots in 10-30 s there (the modules allow 30 s or less)
+  c.withStartupTimeout(180_000).withLabels(containerLabels(options.persistent ?? false));
+  if (options.persistent) c.withAutoCleanup(false);
+  return c;
+}
+
+async function startOne(
+  name: BrokerName,
+  image: string,
+  o: ContainerOptions,
+): Promise<[StartedTestContainer, string]> {
   switch (name) {
     case 'kafka': {
       const { KafkaContainer } = await import('@testcontainers/kafka');
-      const c = await new KafkaContainer(image)
-        .withKraft()
-        .withEnvironment({
-          KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
-          KAFKA_AUTO_CREATE_TOPICS_ENABLE: 'true',
-        })
-        .start();
-      return { url: `kafka://${c.getHost()}:${c.getMappedPort(9093)}`, version: image, container: c };
+      const kafka = new KafkaContainer(image).withKraft().withEnvironment({
+        KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
+        KAFKA_AUTO_CREATE_TOPICS_ENABLE: 'true',
+      });
+      const c = await common(kafka, o).start();
+      return [c, `kafka://${c.getHost()}:${c.getMappedPort(9093)}`];
     }
     case 'rabbitmq': {
       const { RabbitMQContainer } = await import('@testcontainers/rabbitmq');
-      const c = await new RabbitMQContainer(image).start();
-      return { url: c.getAmqpUrl(), version: image, container: c };
+      // the server's defaults as users get them: RabbitMQ 4.x takes messages up to 16 MiB (3.x:
+      // 128 MiB), and the specs expect the default of the version they find (src/probes.ts)
+      const c = await common(new RabbitMQContainer(image), o).start();
+      // the module's getAmqpUrl() has no login: the harness's URLs always carry it (and redact it)
+      return [c, `amqp://guest:guest@${c.getHost()}:${c.getMappedPort(5672)}`];
     }
     case 'nats': {
       const { NatsContainer } = await import('@testcontainers/nats');
-      const c = await new NatsContainer(image).withJetStream().start();
-      return { url: `nats://${c.getHost()}:${c.getMappedPort(4222)}`, version: image, container: c };
+      const c = await common(new NatsContainer(image).withJetStream(), o).start();
+      // the module starts the server with `--user test --pass test` (its defaults): the URL says so
+      const { user, pass } = c.getConnectionOptions();
+      const login = user ? `${encodeURIComponent(user)}:${encodeURIComponent(pass ?? '')}@` : '';
+      return [c, `nats://${login}${c.getHost()}:${c.getMappedPort(4222)}`];
     }
     case 'sqs': {
       const { LocalstackContainer } = await import('@testcontainers/localstack');
-      const c = await new LocalstackContainer(image).withEnvironment({ SERVICES: 'sqs,sns' }).start();
-      return { url: `sqs://${c.getHost()}:${c.getPort()}?region=us-east-1`, version: image, container: c };
+      const ls = new LocalstackContainer(image).withEnvironment({ SERVICES: 'sqs,sns' });
+      const c = await common(ls, o).start();
+      return [c, `sqs://${c.getHost()}:${c.getPort()}?region=us-east-1`];
     }
   }
+}
+
+/** Starts `name` in a container of `image` and registers it (src/registry.ts). */
+export async function startContainer(
+  name: BrokerName,
+  image: string,
+  options: ContainerOptions = {},
+): Promise<StartedContainerBroker> {
+  const [container, url] = await startOne(name, image, options);
+  trackContainer(name, containerRef(container), url, { persistent: options.persistent ?? false });
+  return { url, version: image, container };
+}
+
+export function containerRef(c: StartedTestContainer): ContainerRef {
+  return { id: c.getId(), dockerHost: process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock' };
+}
+
+/** A container of a spec's own with a fixed host port, so that its URL survives a restart. */
+export interface PrivateContainer {
+  url: string;
+  /** Graceful stop (up to 20 s) and start of the same container (same data, same port). */
+  restart(): Promise<void>;
+  /** Removes it. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * Starts a private RabbitMQ or NATS container (the contract suite's reconnect case on the
+ * testcontainers provider): the broker keeps its data and port across `restart()`.
+ */
+export async function privateContainer(name: 'rabbitmq' | 'nats', image: string): Promise<PrivateContainer> {
+  const { default: getPort } = await import('get-port');
+  const port = await getPort({ host: '127.0.0.1' });
+  const inner = name === 'rabbitmq' ? 5672 : 4222;
+  let c: StartedTestContainer;
+  let url: string;
+  if (name === 'rabbitmq') {
+    const { RabbitMQContainer } = await import('@testcontainers/rabbitmq');
+    c = await common(
+      new RabbitMQContainer(image).withExposedPorts({ container: inner, host: port }),
+      {},
+    ).start();
+    url = `amqp://guest:guest@${c.getHost()}:${port}`;
+  } else {
+    const { NatsContainer } = await import('@testcontainers/nats');
+    const nats = new NatsContainer(image).withJetStream();
+    c = await common(nats.withExposedPorts({ container: inner, host: port }), {}).start();
+    url = `nats://test:test@${c.getHost()}:${port}`;
+  }
+  const ref = containerRef(c);
+  trackContainer(name, ref, url);
+  return {
+    url,
+    restart: () => c.restart({ timeout: 20_000 }),
+    async dispose() {
+      await c.stop();
+      untrackContainer(ref.id);
+    },
+  };
 }

@@ -2,12 +2,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, w
 import os from 'node:os';
 import path from 'node:path';
 import type { StartedTestContainer } from 'testcontainers';
-import { containerRuntimeAvailable, startContainer } from './containers.js';
+import { containerRuntimeProblem, IMAGE_ENV, imageFor, imageProblem, startContainer } from './containers.js';
 import { install, missingLocal } from './install.js';
 import { killAllStartedSync, killLocalSync, readRecord, startLocal, stopLocal } from './local.js';
 import { upDir, upStateFile } from './paths.js';
 import { probe } from './probes.js';
-import { sweep, untrack } from './registry.js';
+import { removeContainerSync, sweep, untrack, untrackContainer } from './registry.js';
 import { BROKERS, type BrokerEntry, type BrokerName, type BrokerUrls, type HarnessState } from './types.js';
 import { setDummyAwsEnv } from './urls.js';
 import { groupAlive, log, pollUntil, redact, seconds } from './util.js';
@@ -18,6 +18,20 @@ export const ENV_URL: Record<BrokerName, string> = {
   nats: 'CARRIER_TEST_NATS_URL',
   sqs: 'CARRIER_TEST_SQS_URL',
 };
+
+/**
+ * `CARRIER_TEST_ONLY=nats,rabbitmq`: a vitest run starts only these brokers (for runs of a few spec
+ * files, e.g. CI's testcontainers step); specs of the others fail on a `not-started://` URL.
+ */
+function onlyBrokers(): BrokerName[] {
+  const v = process.env.CARRIER_TEST_ONLY;
+  if (!v) return [...BROKERS];
+  const names = v.split(',').map((n) => n.trim());
+  const bad = names.filter((n) => !(BROKERS as readonly string[]).includes(n));
+  if (bad.length)
+    throw new Error(`CARRIER_TEST_ONLY: unknown broker ${bad.join(', ')} (${BROKERS.join(', ')})`);
+  return names as BrokerName[];
+}
 
 /** `CARRIER_TEST_PROVIDER=local-process|testcontainers` forces a provider for the brokers without a URL. */
 function forcedProvider(): 'local-process' | 'testcontainers' | undefined {
@@ -45,7 +59,7 @@ function writeState(file: string, state: HarnessState): void {
 export interface BrokersSession {
   urls: BrokerUrls;
   stateFile: string;
-  entries: Record<BrokerName, BrokerEntry>;
+  entries: Partial<Record<BrokerName, BrokerEntry>>;
   /** Stops what this session started (not brokers it reused or was given). */
   teardown(): Promise<void>;
 }
@@ -88,6 +102,14 @@ export function ensureInstalled(name: BrokerName): Promise<void> {
 async function reusableUp(name: BrokerName): Promise<BrokerEntry | undefined> {
   const state = readState(upStateFile);
   const entry = state?.brokers[name];
+  if (entry?.container) {
+    try {
+      await probe(name, entry.url);
+      return { ...entry, owned: false };
+    } catch {
+      return undefined;
+    }
+  }
   if (!entry?.recordFile || !existsSync(entry.recordFile)) return undefined;
   const record = readRecord(entry.recordFile);
   if (!groupAlive(record.pid)) return undefined;
@@ -97,6 +119,35 @@ async function reusableUp(name: BrokerName): Promise<BrokerEntry | undefined> {
     return undefined;
   }
   return { ...entry, url: record.url, owned: false };
+}
+
+/**
+ * The image to run `name` in, or why the testcontainers provider is not used for it.
+ * Forced (`CARRIER_TEST_PROVIDER=testcontainers`): an engine must answer (the image is pulled when
+ * missing). Automatic: an engine answers and it has the image or can pull it; otherwise the local
+ * provider runs it, and the provider line says why.
+ */
+async function containerImage(
+  name: BrokerName,
+  forced: 'local-process' | 'testcontainers' | undefined,
+): Promise<{ image: string } | { reason: string }> {
+  if (forced === 'local-process') return { reason: 'CARRIER_TEST_PROVIDER=local-process' };
+  const problem = await containerRuntimeProblem();
+  if (problem && forced === 'testcontainers') {
+    throw new Error(
+      `CARRIER_TEST_PROVIDER=testcontainers, but ${problem}. Start one (Docker, or podman: ` +
+        '`npm run containers:install && eval "$(npm run -s containers:up)"`, see integration-tests/README.md)',
+    );
+  }
+  if (problem) return { reason: problem };
+  const image = await imageFor(name);
+  const missing = await imageProblem(image);
+  if (missing && forced === 'testcontainers') {
+    throw new Error(
+      `CARRIER_TEST_PROVIDER=testcontainers, but the ${missing}; set ${IMAGE_ENV[name]} to an image the engine has`,
+    );
+  }
+  return missing ? { reason: missing } : { image };
 }
 
 /**
@@ -139,23 +190,15 @@ export async function startBrokers(options: StartOptions): Promise<BrokersSessio
         ? await reusableUp(name)
         : undefined;
     if (up) {
-      line(up, 'local-process (from brokers:up)');
+      line(up, `${up.provider} (from brokers:up)`);
       return up;
     }
-    if (options.mode === 'up' && previousUp?.brokers[name]?.recordFile) {
-      // a dead or unresponsive leftover of an earlier brokers:up: stop it and start afresh
-      const file = previousUp.brokers[name].recordFile;
-      if (existsSync(file)) await stopLocal(readRecord(file), 5_000);
-      untrack(file);
-    }
+    if (options.mode === 'up') await removeLeftover(previousUp?.brokers[name]);
 
     // 2. testcontainers
-    const useContainers =
-      options.mode === 'vitest' &&
-      forced !== 'local-process' &&
-      (forced === 'testcontainers' || (await containerRuntimeAvailable()));
-    if (useContainers) {
-      const c = await startContainer(name);
+    const choice = await containerImage(name, forced);
+    if ('image' in choice) {
+      const c = await startContainer(name, choice.image, { persistent: options.mode === 'up' });
       containers.set(name, c.container);
       const e: BrokerEntry = {
         name,
@@ -163,8 +206,13 @@ export async function startBrokers(options: StartOptions): Promise<BrokersSessio
         url: c.url,
         version: c.version,
         owned: true,
+        container: {
+          id: c.container.getId(),
+          dockerHost: process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock',
+        },
       };
-      await pollUntil(`${name} container`, 60_000, () => probe(name, c.url));
+      const { version } = await pollUntil(`${name} container`, 60_000, () => probe(name, c.url));
+      if (version) e.version = `${c.version} (${version})`;
       line(e, 'testcontainers');
       return e;
     }
@@ -183,12 +231,13 @@ export async function startBrokers(options: StartOptions): Promise<BrokersSessio
       recordFile,
       owned: true,
     };
-    line(e, 'local-process');
+    line(e, forced ? 'local-process' : `local-process (no container: ${choice.reason})`);
     return e;
   };
 
-  const results = await Promise.allSettled(BROKERS.map((name) => startOne(name)));
-  BROKERS.forEach((name, i) => {
+  const wanted = options.mode === 'vitest' ? onlyBrokers() : [...BROKERS];
+  const results = await Promise.allSettled(wanted.map((name) => startOne(name)));
+  wanted.forEach((name, i) => {
     const r = results[i]!;
     if (r.status === 'fulfilled') state.brokers[name] = r.value;
   });
@@ -196,12 +245,13 @@ export async function startBrokers(options: StartOptions): Promise<BrokersSessio
 
   const teardown = async () => {
     await Promise.all(
-      BROKERS.map(async (name) => {
+      wanted.map(async (name) => {
         const e = state.brokers[name];
         if (!e?.owned) return;
         if (e.recordFile && existsSync(e.recordFile)) await stopLocal(readRecord(e.recordFile));
         if (e.recordFile) untrack(e.recordFile);
         await containers.get(name)?.stop();
+        if (e.container) untrackContainer(e.container.id);
       }),
     );
     if (options.mode === 'vitest') {
@@ -211,22 +261,37 @@ export async function startBrokers(options: StartOptions): Promise<BrokersSessio
   };
 
   const failed = results
-    .map((r, i) => (r.status === 'rejected' ? `${BROKERS[i]}: ${(r.reason as Error).message}` : undefined))
+    .map((r, i) => (r.status === 'rejected' ? `${wanted[i]}: ${(r.reason as Error).message}` : undefined))
     .filter((m): m is string => m !== undefined);
   if (failed.length > 0) {
     await teardown();
     throw new Error(`[brokers] could not start every broker:\n${failed.join('\n\n')}`);
   }
-  log(`[brokers] all four ready in ${seconds(Date.now() - t0)} s`);
+  const which = wanted.length === BROKERS.length ? 'all four' : `${wanted.join(', ')} (CARRIER_TEST_ONLY)`;
+  log(`[brokers] ${which} ready in ${seconds(Date.now() - t0)} s`);
 
-  const entries = state.brokers as Record<BrokerName, BrokerEntry>;
+  const entries = state.brokers;
+  // a broker left out by CARRIER_TEST_ONLY: a URL no transport accepts, naming why
+  const url = (name: BrokerName) => entries[name]?.url ?? `not-started://${name}?see=CARRIER_TEST_ONLY`;
   const urls: BrokerUrls = {
-    kafka: entries.kafka.url,
-    rabbitmq: entries.rabbitmq.url,
-    nats: entries.nats.url,
-    sqs: entries.sqs.url,
+    kafka: url('kafka'),
+    rabbitmq: url('rabbitmq'),
+    nats: url('nats'),
+    sqs: url('sqs'),
   };
   return { urls, stateFile, entries, teardown };
+}
+
+/** Stops what an earlier brokers:up left of `entry` that is dead or does not answer. */
+async function removeLeftover(entry: BrokerEntry | undefined): Promise<void> {
+  if (entry?.container) {
+    removeContainerSync(entry.container);
+    untrackContainer(entry.container.id);
+  }
+  if (entry?.recordFile) {
+    if (existsSync(entry.recordFile)) await stopLocal(readRecord(entry.recordFile), 5_000);
+    untrack(entry.recordFile);
+  }
 }
 
 /** Kills, synchronously, every local broker this session owns (for 'exit' and signal handlers). */
@@ -256,6 +321,11 @@ export async function stopUp(): Promise<string[]> {
   const stopped: string[] = [];
   await Promise.all(
     Object.values(state?.brokers ?? {}).map(async (e) => {
+      if (e?.container) {
+        if (removeContainerSync(e.container)) stopped.push(`${e.name} (container)`);
+        untrackContainer(e.container.id);
+        return;
+      }
       if (!e?.recordFile || !existsSync(e.recordFile)) return;
       const record = readRecord(e.recordFile);
       const alive = groupAlive(record.pid);
@@ -265,7 +335,7 @@ export async function stopUp(): Promise<string[]> {
     }),
   );
   rmSync(upDir, { recursive: true, force: true });
-  for (const s of sweepStrays()) stopped.push(`${s.name} (stray, pid ${s.pgid})`);
+  for (const s of sweepStrays()) stopped.push(`${s.name} (stray, ${s.pgid ? `pid ${s.pgid}` : 'container'})`);
   return stopped;
 }
 
@@ -273,6 +343,8 @@ export async function stopUp(): Promise<string[]> {
 export function sweepStrays(options: Parameters<typeof sweep>[0] = {}): ReturnType<typeof sweep> {
   const swept = sweep(options).filter((s) => s.wasRunning);
   for (const s of swept)
-    log(`[brokers] killed stray ${s.name} at ${s.url} (process group ${s.pgid}): ${s.reason}`);
+    log(
+      `[brokers] ${s.pgid ? 'killed' : 'removed'} stray ${s.name} at ${s.url} (${s.pgid ? `process group ${s.pgid}` : 'container'}): ${s.reason}`,
+    );
   return swept;
 }

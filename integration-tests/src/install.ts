@@ -107,7 +107,7 @@ const WHAT_TO_INSTALL = `Install by hand what failed, then run \`npm run brokers
   (or provide running brokers with CARRIER_TEST_KAFKA_URL, CARRIER_TEST_RABBITMQ_URL, CARRIER_TEST_NATS_URL,
    CARRIER_TEST_SQS_URL, or start a container engine so that testcontainers can run them)`;
 
-async function aptInstall(packages: string[]): Promise<void> {
+export async function aptInstall(packages: string[]): Promise<void> {
   if (packages.length === 0) return;
   const apt = which('apt-get');
   if (!apt) throw new Error(`no apt-get on this machine: install ${packages.join(', ')} yourself`);

@@ -12,8 +12,10 @@ export const kafkaDir = path.join(brokersDir, 'kafka');
 export const kafkaLibsDir = path.join(kafkaDir, 'libs');
 export const kafkaPom = path.join(harnessRoot, 'brokers', 'kafka', 'pom.xml');
 export const sqsRequirements = path.join(harnessRoot, 'brokers', 'sqs', 'requirements.txt');
-/** Brokers kept running by `npm run brokers:up`. */
-export const upDir = path.join(brokersDir, 'up');
+/** Brokers kept running by `npm run brokers:up` (`CARRIER_TEST_UP_DIR`: another set beside them). */
+export const upDir = process.env.CARRIER_TEST_UP_DIR
+  ? path.resolve(process.env.CARRIER_TEST_UP_DIR)
+  : path.join(brokersDir, 'up');
 export const upStateFile = path.join(upDir, 'state.json');
 
 function isExecutable(file: string): boolean {

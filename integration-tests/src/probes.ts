@@ -4,7 +4,7 @@ import { connect as natsConnect } from '@nats-io/transport-node';
 import amqp from 'amqplib';
 import { Kafka, logLevel } from 'kafkajs';
 import type { BrokerName } from './types.js';
-import { awsCredentials, kafkaBrokers, natsServers, sqsEndpoint } from './urls.js';
+import { awsCredentials, kafkaBrokers, natsConnectOptions, sqsEndpoint } from './urls.js';
 
 /**
  * One real protocol round trip against a broker: resolves when the broker answers, with the
@@ -57,9 +57,21 @@ async function probeRabbit(url: string): Promise<{ version?: string }> {
   }
 }
 
+/**
+ * The `max_message_size` default of the RabbitMQ server at `url` (from its `version` property): 128
+ * MiB on 3.8–3.13, 16 MiB from 4.0 (docs/brokers/rabbitmq.md, "Limits"). The harness runs servers
+ * with their defaults; the RabbitMQ contract specs expect the adapter to declare this.
+ */
+export async function rabbitmqDefaultMaxMessageBytes(url: string): Promise<number> {
+  const { version } = await probeRabbit(url);
+  const major = Number(version?.split('.')[0]);
+  if (!Number.isInteger(major)) throw new Error(`RabbitMQ at ${url} reports no version`);
+  return (major >= 4 ? 16 : 128) * 1024 * 1024;
+}
+
 /** A connection and JetStream account info. */
 async function probeNats(url: string): Promise<{ version?: string }> {
-  const nc = await natsConnect({ servers: natsServers(url), timeout: 2000, reconnect: false });
+  const nc = await natsConnect({ ...natsConnectOptions(url), timeout: 2000, reconnect: false });
   try {
     const jsm = await jetstreamManager(nc, { timeout: 3000 });
     await jsm.getAccountInfo();

@@ -1,9 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { BrokerName, LocalBrokerRecord, ProcessSpec } from './types.js';
+import type { BrokerName, ContainerRef, LocalBrokerRecord, ProcessSpec } from './types.js';
+
+export type { ContainerRef } from './types.js';
+
 import { groupAlive } from './util.js';
 
 // Every broker process the harness starts is listed here, machine-wide, so that none outlives the
@@ -48,6 +51,8 @@ export interface RegistryEntry {
   /** Redacted URL, for log lines. */
   url: string;
   registeredAt: string;
+  /** A container of the testcontainers provider (then pgid is 0): removed through its engine. */
+  container?: ContainerRef | undefined;
 }
 
 /** Where the registry lives: `CARRIER_TEST_REGISTRY_DIR`, else `$TMPDIR/carrier-test-brokers`. */
@@ -103,7 +108,8 @@ export function markRun(): ProcessId {
 }
 
 function entryFile(recordFile: string): string {
-  const key = createHash('sha256').update(path.resolve(recordFile)).digest('hex').slice(0, 16);
+  const id = recordFile.startsWith('container:') ? recordFile : path.resolve(recordFile);
+  const key = createHash('sha256').update(id).digest('hex').slice(0, 16);
   return path.join(registryDir(), `${key}.json`);
 }
 
@@ -176,6 +182,131 @@ export function untrack(recordFile: string): void {
   rmSync(entryFile(recordFile), { force: true });
 }
 
+/**
+ * Registers a container of the testcontainers provider (Ryuk, testcontainers' reaper, is off or
+ * unavailable on podman machines: the sweep removes containers whose run is gone).
+ */
+export function trackContainer(
+  name: BrokerName,
+  ref: ContainerRef,
+  url: string,
+  options: TrackOptions = {},
+): void {
+  const file = entryFile(`container:${ref.id}`);
+  const entry: RegistryEntry = {
+    name,
+    recordFile: `container:${ref.id}`,
+    pgid: 0,
+    leaderStart: undefined,
+    cleanup: [],
+    owner: self(),
+    run: currentRun(),
+    persistent: options.persistent ?? false,
+    removeDir: undefined,
+    url: redactUrl(url),
+    registeredAt: new Date().toISOString(),
+    container: ref,
+  };
+  mkdirSync(registryDir(), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(entry, null, 2)}\n`);
+  renameSync(tmp, file);
+}
+
+export function untrackContainer(id: string): void {
+  rmSync(entryFile(`container:${id}`), { force: true });
+}
+
+// DELETE /containers/<id>?force=true over the engine's unix socket, in a child process so that
+// exit handlers can wait for it. Exit 0: removed; 3: no such container; 1: failed.
+const REMOVE_SCRIPT = `const r = require('node:http').request({ socketPath: process.argv[1], method: 'DELETE',
+  path: '/containers/' + process.argv[2] + '?force=true&v=true', timeout: 20000 }, (res) => {
+  res.resume(); process.exit(res.statusCode === 204 ? 0 : res.statusCode === 404 ? 3 : 1); });
+r.on('error', () => process.exit(1)); r.on('timeout', () => process.exit(1)); r.end();`;
+
+/**
+ * Labels every harness container carries: the machine, its owner and run, as in registry entries.
+ * They let the sweep find containers of crashed runs that never got an entry (a run killed while
+ * its container was still starting) and those whose entry an older harness dropped.
+ */
+export function containerLabels(persistent: boolean): Record<string, string> {
+  const me = self();
+  const run = currentRun();
+  return {
+    'org.carrier.tests': 'true',
+    'org.carrier.host': os.hostname(),
+    'org.carrier.owner': `${me.pid}:${me.start ?? ''}`,
+    'org.carrier.run': run ? `${run.pid}:${run.start ?? ''}` : '',
+    'org.carrier.persistent': String(persistent),
+  };
+}
+
+const LIST_SCRIPT = `const f = encodeURIComponent(JSON.stringify({ label: ['org.carrier.tests=true'] }));
+const r = require('node:http').request({ socketPath: process.argv[1], path: '/containers/json?all=1&filters=' + f,
+  timeout: 10000 }, (res) => { let b = ''; res.on('data', (d) => { b += d; });
+  res.on('end', () => { process.stdout.write(b); process.exit(res.statusCode === 200 ? 0 : 1); }); });
+r.on('error', () => process.exit(1)); r.on('timeout', () => process.exit(1)); r.end();`;
+
+/** The engine's API socket of this process (DOCKER_HOST or Docker's default), when it exists. */
+function engineSocket(): string | undefined {
+  const host = process.env.DOCKER_HOST;
+  const socket = host ? (host.startsWith('unix://') ? host.slice(7) : undefined) : '/var/run/docker.sock';
+  return socket && existsSync(socket) ? socket : undefined;
+}
+
+function parseId(v: string | undefined): ProcessId | undefined {
+  const m = v ? /^(\d+):(\S*)$/.exec(v) : null;
+  return m ? { pid: Number(m[1]), start: m[2] || undefined } : undefined;
+}
+
+/** Removes labelled containers of this machine whose owner and run are gone (see containerLabels). */
+function sweepLabelled(options: SweepOptions): Swept[] {
+  const socket = engineSocket();
+  if (!socket) return [];
+  const r = spawnSync(process.execPath, ['-e', LIST_SCRIPT, socket], { encoding: 'utf8', timeout: 15_000 });
+  if (r.status !== 0) return [];
+  let list: { Id: string; Labels?: Record<string, string> }[];
+  try {
+    list = JSON.parse(r.stdout);
+  } catch {
+    return [];
+  }
+  const swept: Swept[] = [];
+  for (const c of list) {
+    const l = c.Labels ?? {};
+    if (l['org.carrier.host'] !== os.hostname()) continue;
+    const owner = parseId(l['org.carrier.owner']);
+    if (!owner) continue;
+    const asEntry = {
+      persistent: l['org.carrier.persistent'] === 'true',
+      owner,
+      run: parseId(l['org.carrier.run']),
+    };
+    const reason = strayReason(asEntry as RegistryEntry, options);
+    if (!reason) continue;
+    const wasRunning = removeContainerSync({ id: c.Id, dockerHost: `unix://${socket}` });
+    swept.push({ name: 'container', pgid: 0, url: `container ${c.Id.slice(0, 12)}`, wasRunning, reason });
+  }
+  return swept;
+}
+
+/** Removes a container synchronously (also its anonymous volumes); whether it existed. */
+export function removeContainerSync(ref: ContainerRef): boolean {
+  if (ref.dockerHost.startsWith('unix://')) {
+    const r = spawnSync(process.execPath, ['-e', REMOVE_SCRIPT, ref.dockerHost.slice(7), ref.id], {
+      stdio: 'ignore',
+      timeout: 30_000,
+    });
+    if (r.status === 0 || r.status === 3) return r.status === 0;
+  }
+  // a tcp:// engine, or its API socket is gone: the CLI talks to the engine itself
+  for (const cli of ['podman', 'docker']) {
+    const r = spawnSync(cli, ['rm', '-f', '-v', ref.id], { stdio: 'ignore', timeout: 30_000 });
+    if (r.status === 0) return true;
+  }
+  return false;
+}
+
 /** Whether the entry's broker group still runs (and is the one registered, not a reused pid). */
 export function entryAlive(e: RegistryEntry): boolean {
   if (!groupAlive(e.pgid)) return false;
@@ -199,7 +330,8 @@ export interface SweepOptions {
 }
 
 export interface Swept {
-  name: BrokerName;
+  /** The broker, or `container` for a labelled container without an entry. */
+  name: BrokerName | 'container';
   pgid: number;
   url: string;
   /** Whether its process group was still running (false: only its entry/dir were left). */
@@ -217,7 +349,7 @@ export function sweep(options: SweepOptions = {}): Swept[] {
   try {
     names = readdirSync(registryDir()).filter((n) => n.endsWith('.json'));
   } catch {
-    return swept;
+    return sweepLabelled(options);
   }
   for (const n of names) {
     const file = path.join(registryDir(), n);
@@ -225,6 +357,12 @@ export function sweep(options: SweepOptions = {}): Swept[] {
     if (!e) continue;
     const reason = strayReason(e, options);
     if (!reason) continue;
+    if (e.container) {
+      const wasRunning = removeContainerSync(e.container);
+      rmSync(file, { force: true });
+      swept.push({ name: e.name, pgid: 0, url: e.url, wasRunning, reason });
+      continue;
+    }
     const wasRunning = entryAlive(e);
     if (wasRunning) {
       try {
@@ -245,5 +383,5 @@ export function sweep(options: SweepOptions = {}): Swept[] {
     rmSync(file, { force: true });
     swept.push({ name: e.name, pgid: e.pgid, url: e.url, wasRunning, reason });
   }
-  return swept;
+  return [...swept, ...sweepLabelled(options)];
 }

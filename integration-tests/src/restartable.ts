@@ -1,10 +1,13 @@
 import { brokerRestart, type RestartableBroker } from '@carrier/contract';
-import { afterAll } from 'vitest';
+import { afterAll, inject } from 'vitest';
+import { imageFor, privateContainer } from './containers.js';
 import { type PrivateBroker, privateBroker } from './faults.js';
+import { readState } from './harness.js';
 import type { BrokerName } from './types.js';
 
 /**
- * A private broker (src/faults.ts `privateBroker`: its own ports and data dir) for the contract
+ * A private broker (src/faults.ts `privateBroker`: its own ports and data dir; a container of the
+ * same image when the run's broker is a container, src/containers.ts) for the contract
  * suite's `broker` option, which the reconnect case restarts. It is started on the first `url()`,
  * that is only when that case runs, and stopped and deleted in the spec file's `afterAll`; a
  * worker that dies or a case that times out first leaves it to the exit handler of
@@ -14,9 +17,12 @@ import type { BrokerName } from './types.js';
  * Call at the top level of a spec file (it registers an `afterAll`).
  */
 export function restartableBroker(name: BrokerName, query = ''): RestartableBroker {
-  let started: Promise<PrivateBroker> | undefined;
+  let started: Promise<Pick<PrivateBroker, 'url' | 'restart' | 'dispose'>> | undefined;
   const start = () => {
-    started ??= privateBroker(name);
+    started ??= sharedInContainer(name)
+      ? // the run's broker is a container (a version the local provider may not have): so is this one
+        imageFor(name).then((image) => privateContainer(name as 'rabbitmq' | 'nats', image))
+      : privateBroker(name);
     return started;
   };
   afterAll(async () => {
@@ -32,6 +38,12 @@ export function restartableBroker(name: BrokerName, query = ''): RestartableBrok
       await (await start()).restart();
     },
   };
+}
+
+/** Whether this run's `name` broker runs in a container (RabbitMQ and NATS only so far). */
+function sharedInContainer(name: BrokerName): boolean {
+  if (name !== 'rabbitmq' && name !== 'nats') return false;
+  return readState(inject('brokersState'))?.brokers[name]?.provider === 'testcontainers';
 }
 
 /**

@@ -50,6 +50,15 @@ export interface BrokerEntry {
   recordFile?: string;
   /** True when this run started the broker (and so stops it at teardown). */
   owned: boolean;
+  /** For containers (testcontainers provider): which one, on which engine. */
+  container?: ContainerRef;
+}
+
+/** A container the harness started, and the engine that runs it. */
+export interface ContainerRef {
+  id: string;
+  /** `unix:///…/docker.sock` or `unix:///…/podman.sock` (DOCKER_HOST when it started). */
+  dockerHost: string;
 }
 
 export interface HarnessState {

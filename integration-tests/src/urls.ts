@@ -6,13 +6,24 @@ export function kafkaBrokers(url: string): string[] {
   return rest.split(',').filter(Boolean);
 }
 
-/** `nats://h:p` → `['h:p']` (the form @nats-io/transport-node takes) */
+/** `nats://[user:pass@]h:p` → `['h:p']` (the form @nats-io/transport-node takes; no credentials) */
 export function natsServers(url: string): string[] {
   return url
     .replace(/^nats:\/\//, '')
+    .replace(/^[^@/?]*@/, '')
     .split(/[/?]/)[0]!
     .split(',')
     .filter(Boolean);
+}
+
+/**
+ * Connection options for @nats-io/transport-node from a harness URL: the servers plus the URL's
+ * login (`nats://user:pass@…`, as the testcontainers NATS module's default `test`/`test`).
+ */
+export function natsConnectOptions(url: string): { servers: string[]; user?: string; pass?: string } {
+  const m = /^nats:\/\/([^:@/?]+):([^@/?]*)@/.exec(url);
+  const servers = natsServers(url);
+  return m ? { servers, user: decodeURIComponent(m[1]!), pass: decodeURIComponent(m[2]!) } : { servers };
 }
 
 /** `sqs://h:p?region=r` → endpoint `http://h:p` and region (default us-east-1). `sqss://` means https. */
