@@ -1,6 +1,6 @@
 import { brokerRestart, type RestartableBroker } from '@carrier/contract';
 import { afterAll } from 'vitest';
-import { type PrivateBroker, privateBroker } from './faults.js';
+import { type PrivateBroker, type PrivateBrokerOptions, privateBroker } from './faults.js';
 import type { BrokerName } from './types.js';
 
 /**
@@ -10,13 +10,18 @@ import type { BrokerName } from './types.js';
  * worker that dies or a case that times out first leaves it to the exit handler of
  * `privateBroker` and the registry sweep (src/registry.ts, `npm run brokers:down`).
  *
- * `query` is appended to its URL (the spec's URL options, e.g. liveness knobs).
+ * `query` is appended to its URL (the spec's URL options, e.g. liveness knobs); `options` go to
+ * `privateBroker` (e.g. `version`: the pinned line a second-version spec runs).
  * Call at the top level of a spec file (it registers an `afterAll`).
  */
-export function restartableBroker(name: BrokerName, query = ''): RestartableBroker {
+export function restartableBroker(
+  name: BrokerName,
+  query = '',
+  options: PrivateBrokerOptions = {},
+): RestartableBroker {
   let started: Promise<PrivateBroker> | undefined;
   const start = () => {
-    started ??= privateBroker(name);
+    started ??= privateBroker(name, options);
     return started;
   };
   afterAll(async () => {
