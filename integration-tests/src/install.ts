@@ -291,7 +291,7 @@ async function installVenv(): Promise<string | undefined> {
     await run(python, ['-m', 'venv', venvDir], { prefix: '[install] venv:' });
   }
   const pip = path.join(venvDir, 'bin', 'pip');
-  log("[install] venv: pip install 'moto[server]' awscli (about a minute)");
+  log('[install] venv: pip install -r brokers/sqs/requirements.txt (moto, aws cli; about a minute)');
   await run(pip, ['install', '-q', '--disable-pip-version-check', '-r', sqsRequirements], {
     prefix: '[install] venv:',
   });
