@@ -1,3 +1,4 @@
+import type { RestartableBroker } from '@carrier/contract';
 import { afterAll, beforeAll } from 'vitest';
 import { type PrivateBroker, privateBroker } from './faults.js';
 import type { BrokerName } from './types.js';
@@ -8,6 +9,12 @@ export interface VersionedBroker {
   url(): string;
   /** What it runs, e.g. `nats-server 2.10.27`; throws before `beforeAll` has started it. */
   version(): string;
+  /**
+   * The same broker for the contract suite's reconnect case (`broker` option): the cases of a file
+   * run one after the other, so restarting the file's own broker disturbs no other case, and no
+   * second broker of that version has to start.
+   */
+  readonly restartable: RestartableBroker;
 }
 
 /**
@@ -29,11 +36,17 @@ export function versionedBroker(name: BrokerName, line: string, query = ''): Ver
     if (!broker) throw new Error(`the ${name} ${line} broker has not started (beforeAll failed?)`);
     return broker;
   };
+  const url = () => {
+    const { url } = started();
+    return query ? `${url}${url.includes('?') ? '&' : '?'}${query}` : url;
+  };
   return {
-    url() {
-      const { url } = started();
-      return query ? `${url}${url.includes('?') ? '&' : '?'}${query}` : url;
-    },
+    url,
     version: () => started().version,
+    restartable: {
+      persistsAcrossRestart: true,
+      url,
+      restart: () => started().restart(),
+    },
   };
 }
