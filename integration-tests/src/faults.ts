@@ -68,6 +68,8 @@ export function broker(name: BrokerName, stateFile: string = inject('brokersStat
 export interface PrivateBroker extends BrokerControl {
   /** Its ports by role (e.g. Kafka: `broker`, `controller`, and `external` with `externalAdvertisedPort`). */
   readonly ports: Readonly<Record<string, number>>;
+  /** What it runs, as its start-up found it, e.g. `nats-server 2.10.27` (from the server) or `Kafka 3.9.2` (from the jar). */
+  readonly version: string;
   /** Its data dir and record (deleted by dispose). */
   readonly dir: string;
   /** Stops the broker and deletes its data dir. Call it in afterAll/finally. */
@@ -84,6 +86,8 @@ export interface PrivateBrokerOptions {
   kafkaSecurity?: KafkaSecurity;
   /** RabbitMQ only: extra `rabbitmq.conf` lines and plugins (see src/local.ts `LocalOptions`). */
   rabbitmq?: LocalOptions['rabbitmq'];
+  /** NATS and Kafka: the pinned line to run, e.g. `2.10`, `3.9` (src/versions.ts; default: the run's line). */
+  version?: string;
 }
 
 /**
@@ -95,7 +99,7 @@ export async function privateBroker(
   name: BrokerName,
   options: PrivateBrokerOptions = {},
 ): Promise<PrivateBroker> {
-  await ensureInstalled(name);
+  await ensureInstalled(name, options.version);
   const dir = mkdtempSync(path.join(os.tmpdir(), `carrier-private-${name}-`));
   const recordFile = path.join(dir, `${name}.json`);
   // Gone with its worker: killed when the worker exits normally (here), and otherwise (a worker
@@ -115,10 +119,12 @@ export async function privateBroker(
         : { externalAdvertisedPort: options.externalAdvertisedPort }),
       ...(options.kafkaSecurity === undefined ? {} : { kafkaSecurity: options.kafkaSecurity }),
       ...(options.rabbitmq === undefined ? {} : { rabbitmq: options.rabbitmq }),
+      ...(options.version === undefined ? {} : { version: options.version }),
     });
     return {
       ...control(name, recordFile, record.url),
       ports: record.ports,
+      version: record.version,
       dir,
       async dispose() {
         process.off('exit', onExit);

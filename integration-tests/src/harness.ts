@@ -84,9 +84,12 @@ export function cleanupSync(): void {
   tempDirs.clear();
 }
 
-/** Runs `brokers:install` once per process when the local provider lacks something. */
-export function ensureInstalled(name: BrokerName): Promise<void> {
-  const missing = missingLocal();
+/**
+ * Runs `brokers:install` once per process when the local provider lacks something: broker `name`,
+ * of the pinned line `version` for NATS and Kafka (src/versions.ts; default: the run's line).
+ */
+export function ensureInstalled(name: BrokerName, version?: string): Promise<void> {
+  const missing = missingLocal(name === 'nats' || name === 'kafka' ? { [name]: version } : {});
   if (!missing[name]) return Promise.resolve();
   installing ??= (async () => {
     log(

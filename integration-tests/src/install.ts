@@ -3,21 +3,32 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import path from 'node:path';
 import { withLock } from './lock.js';
 import {
-  binDir,
   brokersDir,
   findExecutable,
   kafkaDir,
-  kafkaLibsDir,
   kafkaPom,
+  natscliDir,
+  natsServerDir,
   sqsRequirements,
   venvDir,
   which,
 } from './paths.js';
 import type { BrokerName } from './types.js';
 import { log, run, seconds } from './util.js';
+import {
+  KAFKA_PINS,
+  type KafkaPin,
+  kafkaPin,
+  NATS_SERVER_PINS,
+  NATSCLI_VERSION,
+  type NatsPin,
+  natsPin,
+} from './versions.js';
 
 // What the local-process provider runs, where it comes from, and how `npm run brokers:install`
-// gets it. Every step checks first and does nothing when its result is already there.
+// gets it. Every step checks first and does nothing when its result is already there. Every
+// version is pinned (src/versions.ts, the Kafka POMs, the SQS requirements; README.md, "Broker
+// versions"); RabbitMQ is the machine's Debian package.
 
 const APT_TOOLS = ['kcat', 'amqp-tools'];
 
@@ -41,19 +52,23 @@ export interface KafkaInstall {
   version: string;
 }
 
-export function kafkaInstall(): KafkaInstall | undefined {
+/** The installed Kafka of `pin` (default: the line `CARRIER_TEST_KAFKA_VERSION` names, else the newest). */
+export function kafkaInstall(pin: KafkaPin = kafkaPin()): KafkaInstall | undefined {
   const java = findExecutable(
     ...(process.env.JAVA_HOME ? [path.join(process.env.JAVA_HOME, 'bin', 'java')] : []),
     'java',
   );
-  if (!java || !existsSync(kafkaPom) || !stampOk(path.join(kafkaDir, 'stamp'), fileHash(kafkaPom)))
+  const libs = path.join(kafkaDir(pin), 'libs');
+  if (
+    !java ||
+    !existsSync(kafkaPom(pin)) ||
+    !stampOk(path.join(kafkaDir(pin), 'stamp'), fileHash(kafkaPom(pin)))
+  )
     return undefined;
-  const jar = existsSync(kafkaLibsDir)
-    ? readdirSync(kafkaLibsDir).find((f) => /^kafka_2\.13-.*\.jar$/.test(f))
-    : undefined;
+  const jar = existsSync(libs) ? readdirSync(libs).find((f) => /^kafka_2\.13-.*\.jar$/.test(f)) : undefined;
   if (!jar) return undefined;
   const version = jar.replace(/^kafka_2\.13-/, '').replace(/\.jar$/, '');
-  return { java, classpath: path.join(kafkaLibsDir, '*'), version };
+  return { java, classpath: path.join(libs, '*'), version };
 }
 
 /** The real server script (Debian's /usr/sbin wrapper would switch to the rabbitmq user). */
@@ -61,8 +76,13 @@ export function rabbitmqServer(): string | undefined {
   return findExecutable('/usr/lib/rabbitmq/bin/rabbitmq-server', 'rabbitmq-server');
 }
 
-export function natsServer(): string | undefined {
-  return findExecutable(path.join(binDir, 'nats-server'), 'nats-server');
+/**
+ * The pinned nats-server of `pin` (default: the line `CARRIER_TEST_NATS_VERSION` names, else the
+ * newest). Never one from PATH: its version would be whatever the machine has (Debian's 2.9 is
+ * older than the adapter accepts).
+ */
+export function natsServer(pin: NatsPin = natsPin()): string | undefined {
+  return findExecutable(path.join(natsServerDir(pin.version), 'nats-server'));
 }
 
 export function motoServer(): string | undefined {
@@ -88,22 +108,29 @@ export function motoVersion(): string {
   return '(unknown version)';
 }
 
-/** Which brokers cannot run as local processes yet, with what each lacks. */
-export function missingLocal(): Partial<Record<BrokerName, string>> {
+/** Which brokers cannot run as local processes yet, with what each lacks (of the lines asked for). */
+export function missingLocal(
+  lines: { nats?: string; kafka?: string } = {},
+): Partial<Record<BrokerName, string>> {
   const missing: Partial<Record<BrokerName, string>> = {};
-  if (!kafkaInstall()) missing.kafka = 'java 17+ and the Kafka jars in integration-tests/.brokers/kafka/libs';
+  const kafka = kafkaPin(lines.kafka);
+  const nats = natsPin(lines.nats);
+  if (!kafkaInstall(kafka))
+    missing.kafka = `java 17+ and the Kafka ${kafka.version} jars in ${path.relative(process.cwd(), kafkaDir(kafka))}/libs`;
   if (!rabbitmqServer()) missing.rabbitmq = 'rabbitmq-server (Debian package rabbitmq-server)';
-  if (!natsServer())
-    missing.nats = 'nats-server (go install github.com/nats-io/nats-server/v2@latest, or apt nats-server)';
+  if (!natsServer(nats))
+    missing.nats = `nats-server ${nats.version} (go install github.com/nats-io/nats-server/v2@${nats.version})`;
   if (!motoServer())
-    missing.sqs = "moto_server (pip install 'moto[server]' into integration-tests/.brokers/venv)";
+    missing.sqs =
+      'moto_server (pip install -r integration-tests/brokers/sqs/requirements.txt into integration-tests/.brokers/venv)';
   return missing;
 }
 
 // ---------------------------------------------------------------- install
 
 const WHAT_TO_INSTALL = `Install by hand what failed, then run \`npm run brokers:install\` again:
-  Debian/Ubuntu: apt-get install rabbitmq-server kcat amqp-tools openjdk-17-jre-headless maven python3-venv golang-go
+  Debian/Ubuntu: apt-get install rabbitmq-server kcat amqp-tools openjdk-17-jre-headless maven python3-venv,
+  and Go 1.26 or later (nats-server and natscli are built from the Go module proxy)
   (or provide running brokers with CARRIER_TEST_KAFKA_URL, CARRIER_TEST_RABBITMQ_URL, CARRIER_TEST_NATS_URL,
    CARRIER_TEST_SQS_URL, or start a container engine so that testcontainers can run them)`;
 
@@ -151,13 +178,25 @@ async function step(name: string, fn: () => Promise<string | undefined>): Promis
   else log(`[install] ${name}: ${result} (${seconds(Date.now() - t0)} s)`);
 }
 
-async function installKafka(): Promise<string | undefined> {
-  if (kafkaInstall()) return undefined;
+/** The `kafka.version` property of a Kafka POM. */
+function pomKafkaVersion(pom: string): string | undefined {
+  return /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(readFileSync(pom, 'utf8'))?.[1];
+}
+
+async function installKafka(pin: KafkaPin): Promise<string | undefined> {
+  if (kafkaInstall(pin)) return undefined;
+  const inPom = pomKafkaVersion(kafkaPom(pin));
+  if (inPom !== pin.version)
+    throw new Error(
+      `${kafkaPom(pin)} pins Kafka ${inPom}, src/versions.ts says ${pin.version}: make them agree`,
+    );
   const mvn = findExecutable('mvn');
   if (!mvn) throw new Error('maven (mvn) is missing');
-  const tmp = `${kafkaLibsDir}.tmp`;
+  const libs = path.join(kafkaDir(pin), 'libs');
+  const tmp = `${libs}.tmp`;
   rmSync(tmp, { recursive: true, force: true });
-  log('[install] kafka: resolving the broker jars from Maven Central (cached in ~/.m2)');
+  mkdirSync(kafkaDir(pin), { recursive: true });
+  log(`[install] kafka ${pin.version}: resolving the broker jars from Maven Central (cached in ~/.m2)`);
   await run(
     mvn,
     [
@@ -165,57 +204,78 @@ async function installKafka(): Promise<string | undefined> {
       '-q',
       '-Dstyle.color=never',
       '-f',
-      kafkaPom,
+      kafkaPom(pin),
       'dependency:copy-dependencies',
       `-DoutputDirectory=${tmp}`,
       '-DincludeScope=runtime',
     ],
-    { prefix: '[install] kafka:' },
+    { prefix: `[install] kafka ${pin.version}:` },
   );
-  rmSync(kafkaLibsDir, { recursive: true, force: true });
-  renameSync(tmp, kafkaLibsDir);
-  writeFileSync(path.join(kafkaDir, 'stamp'), `${fileHash(kafkaPom)}\n`);
-  const k = kafkaInstall();
-  if (!k) throw new Error('the Kafka jars were copied but cannot be found');
-  return `Kafka ${k.version} jars in ${path.relative(process.cwd(), kafkaLibsDir)}`;
+  rmSync(libs, { recursive: true, force: true });
+  renameSync(tmp, libs);
+  writeFileSync(path.join(kafkaDir(pin), 'stamp'), `${fileHash(kafkaPom(pin))}\n`);
+  const k = kafkaInstall(pin);
+  if (!k) throw new Error(`the Kafka ${pin.version} jars were copied but cannot be found`);
+  if (k.version !== pin.version) throw new Error(`Maven copied Kafka ${k.version}, not ${pin.version}`);
+  return `Kafka ${k.version} jars in ${path.relative(process.cwd(), libs)}`;
 }
 
-async function goInstall(pkg: string, name: string): Promise<void> {
+/** `go install <module>@<version>` into `dir` (a folder of that version's own). */
+async function goInstall(module: string, version: string, dir: string, name: string): Promise<void> {
   const go = findExecutable('go', '/usr/local/go/bin/go');
-  if (!go) throw new Error('go is missing');
-  await run(go, ['install', `${pkg}@latest`], {
-    env: { ...process.env, GOBIN: binDir, GOFLAGS: '-trimpath' },
-    prefix: `[install] ${name}:`,
+  if (!go) throw new Error(`go is missing: Go 1.26 or later builds ${name} ${version}`);
+  mkdirSync(dir, { recursive: true });
+  await run(go, ['install', `${module}@${version}`], {
+    env: { ...process.env, GOBIN: dir, GOFLAGS: '-trimpath' },
+    prefix: `[install] ${name} ${version}:`,
   });
 }
 
-async function installNats(): Promise<string | undefined> {
-  mkdirSync(binDir, { recursive: true });
-  const results: string[] = [];
-  if (!existsSync(path.join(binDir, 'nats-server'))) {
-    log('[install] nats-server: go install github.com/nats-io/nats-server/v2@latest (about a minute)');
-    try {
-      await goInstall('github.com/nats-io/nats-server/v2', 'nats-server');
-      results.push('nats-server built from the Go module proxy');
-    } catch (err) {
-      log(
-        `[install] nats-server: the Go build failed (${(err as Error).message.split('\n')[0]}); trying apt`,
-      );
-      if (!natsServer()) await aptInstall(['nats-server']);
-      results.push("Debian's nats-server");
-    }
+async function installNatsServer(pin: NatsPin): Promise<string | undefined> {
+  if (natsServer(pin)) return undefined;
+  log(`[install] nats-server: go install github.com/nats-io/nats-server/v2@${pin.version} (about a minute)`);
+  await goInstall(
+    'github.com/nats-io/nats-server/v2',
+    pin.version,
+    natsServerDir(pin.version),
+    'nats-server',
+  );
+  return `nats-server ${pin.version} built from the Go module proxy`;
+}
+
+async function installNatscli(): Promise<string | undefined> {
+  if (existsSync(path.join(natscliDir, 'nats'))) return undefined;
+  log(`[install] natscli: go install github.com/nats-io/natscli/nats@${NATSCLI_VERSION}`);
+  try {
+    await goInstall('github.com/nats-io/natscli/nats', NATSCLI_VERSION, natscliDir, 'natscli');
+    return `natscli ${NATSCLI_VERSION} (nats) built`;
+  } catch (err) {
+    // optional: only interop tests use it
+    log(
+      `[install] natscli: could not build the nats CLI, continuing without it (${(err as Error).message.split('\n')[0]})`,
+    );
+    return 'natscli not built';
   }
-  if (!findExecutable(path.join(binDir, 'nats'), 'nats')) {
-    log('[install] natscli: go install github.com/nats-io/natscli/nats@latest');
-    try {
-      await goInstall('github.com/nats-io/natscli/nats', 'natscli');
-      results.push('natscli (nats) built');
-    } catch (err) {
-      // optional: only interop tests use it
-      log(
-        `[install] natscli: could not build the nats CLI, continuing without it (${(err as Error).message.split('\n')[0]})`,
-      );
-    }
+}
+
+/** Every pinned nats-server, one after the other (each build uses both cores), then natscli. */
+async function installNats(): Promise<string | undefined> {
+  const results: string[] = [];
+  for (const pin of NATS_SERVER_PINS) {
+    const r = await installNatsServer(pin);
+    if (r) results.push(r);
+  }
+  const cli = await installNatscli();
+  if (cli) results.push(cli);
+  return results.length ? results.join(', ') : undefined;
+}
+
+/** Every pinned Kafka, one after the other (Maven's local repository is shared). */
+async function installKafkas(): Promise<string | undefined> {
+  const results: string[] = [];
+  for (const pin of KAFKA_PINS) {
+    const r = await installKafka(pin);
+    if (r) results.push(r);
   }
   return results.length ? results.join(', ') : undefined;
 }
@@ -231,7 +291,7 @@ async function installVenv(): Promise<string | undefined> {
     await run(python, ['-m', 'venv', venvDir], { prefix: '[install] venv:' });
   }
   const pip = path.join(venvDir, 'bin', 'pip');
-  log("[install] venv: pip install 'moto[server]' awscli (about a minute)");
+  log('[install] venv: pip install -r brokers/sqs/requirements.txt (moto, aws cli; about a minute)');
   await run(pip, ['install', '-q', '--disable-pip-version-check', '-r', sqsRequirements], {
     prefix: '[install] venv:',
   });
@@ -258,9 +318,8 @@ async function installUnlocked(): Promise<void> {
   if (!findExecutable('kcat', 'kafkacat') && !dpkgInstalled('kcat')) apt.push('kcat');
   if (!findExecutable('amqp-publish') && !dpkgInstalled('amqp-tools')) apt.push('amqp-tools');
   if (!findExecutable('java')) apt.push('openjdk-17-jre-headless');
-  if (!findExecutable('mvn') && !kafkaInstall()) apt.push('maven');
+  if (!findExecutable('mvn') && KAFKA_PINS.some((p) => !kafkaInstall(p))) apt.push('maven');
   if (!findExecutable('python3', 'python')) apt.push('python3', 'python3-venv');
-  if (!findExecutable('go', '/usr/local/go/bin/go') && !natsServer()) apt.push('nats-server');
   await step('apt', async () => {
     if (apt.length === 0) return undefined;
     try {
@@ -279,7 +338,7 @@ async function installUnlocked(): Promise<void> {
 
   // 2. the rest in parallel: Maven jars, Go build, Python venv
   const results = await Promise.allSettled([
-    step('kafka', installKafka),
+    step('kafka', installKafkas),
     step('nats', installNats),
     step('venv', installVenv),
   ]);
@@ -288,7 +347,10 @@ async function installUnlocked(): Promise<void> {
     const reasons = failures.map((f) => `  - ${(f.reason as Error).message}`).join('\n');
     throw new Error(`brokers:install failed:\n${reasons}\n${WHAT_TO_INSTALL}`);
   }
-  const missing = missingLocal();
+  const missing = {
+    ...Object.assign({}, ...KAFKA_PINS.map((p) => missingLocal({ kafka: p.line }))),
+    ...Object.assign({}, ...NATS_SERVER_PINS.map((p) => missingLocal({ nats: p.line }))),
+  };
   if (Object.keys(missing).length > 0) {
     throw new Error(`still missing after install: ${JSON.stringify(missing)}\n${WHAT_TO_INSTALL}`);
   }

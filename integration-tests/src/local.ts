@@ -9,6 +9,7 @@ import { probe } from './probes.js';
 import { type TrackOptions, track, untrack } from './registry.js';
 import type { BrokerName, LocalBrokerRecord, ProcessSpec } from './types.js';
 import { groupAlive, killGroup, pollUntil, run, stopGroup, tail } from './util.js';
+import { kafkaPin, natsPin } from './versions.js';
 
 // The local-process provider: each broker runs as its own process group on free loopback ports,
 // with its data and log in `dataDir`. A LocalBrokerRecord (JSON) holds all it takes to stop, kill
@@ -57,14 +58,20 @@ export interface LocalOptions extends TrackOptions {
    * listener and `guest` stay, for the readiness probe.
    */
   rabbitmq?: { readonly config?: readonly string[]; readonly plugins?: readonly string[] };
+  /**
+   * NATS and Kafka: the pinned line to run (src/versions.ts), e.g. `2.10` or `3.9`. Default: the
+   * line `CARRIER_TEST_NATS_VERSION` / `CARRIER_TEST_KAFKA_VERSION` names, else the newest.
+   */
+  version?: string;
 }
 
 async function prepareKafka(
   dataDir: string,
   options: LocalOptions = {},
 ): Promise<Omit<LocalBrokerRecord, 'pid'>> {
-  const k = kafkaInstall();
-  if (!k) throw new Error('Kafka is not installed: run `npm run brokers:install`');
+  const pin = kafkaPin(options.version);
+  const k = kafkaInstall(pin);
+  if (!k) throw new Error(`Kafka ${pin.version} is not installed: run \`npm run brokers:install\``);
   const port = await freePort();
   const controllerPort = await freePort();
   const externalPort = options.externalAdvertisedPort === undefined ? undefined : await freePort();
@@ -87,7 +94,10 @@ async function prepareKafka(
       `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${externalPort === undefined ? '' : ',EXTERNAL:PLAINTEXT'}${secure.protocolMap}`,
       'controller.listener.names=CONTROLLER',
       'inter.broker.listener.name=PLAINTEXT',
-      `controller.quorum.bootstrap.servers=${HOST}:${controllerPort}`,
+      // Kafka 4: a dynamic quorum (KIP-853); 3.9: the static voter list of every 3.x KRaft release
+      pin.quorum === 'dynamic'
+        ? `controller.quorum.bootstrap.servers=${HOST}:${controllerPort}`
+        : `controller.quorum.voters=1@${HOST}:${controllerPort}`,
       `log.dirs=${path.join(dataDir, 'data')}`,
       'num.partitions=1',
       'auto.create.topics.enable=true',
@@ -101,9 +111,14 @@ async function prepareKafka(
       'transaction.state.log.replication.factor=1',
       'transaction.state.log.min.isr=1',
       'transaction.state.log.num.partitions=1',
-      'share.coordinator.state.topic.replication.factor=1',
-      'share.coordinator.state.topic.min.isr=1',
-      'share.coordinator.state.topic.num.partitions=1',
+      // share groups (KIP-932) exist from Kafka 4.0 on
+      ...(Number(pin.version.split('.')[0]) >= 4
+        ? [
+            'share.coordinator.state.topic.replication.factor=1',
+            'share.coordinator.state.topic.min.isr=1',
+            'share.coordinator.state.topic.num.partitions=1',
+          ]
+        : []),
       ...secure.properties,
       '',
     ].join('\n'),
@@ -127,7 +142,7 @@ async function prepareKafka(
     kafkaClusterId(),
     '-c',
     props,
-    '--standalone',
+    ...(pin.quorum === 'dynamic' ? ['--standalone'] : []),
     ...secure.formatArgs,
   ]);
   return {
@@ -215,9 +230,14 @@ function findEpmd(): string | undefined {
   return candidates.find((c) => existsSync(c));
 }
 
-async function prepareNats(dataDir: string): Promise<Omit<LocalBrokerRecord, 'pid'>> {
-  const server = natsServer();
-  if (!server) throw new Error('nats-server is not installed: run `npm run brokers:install`');
+async function prepareNats(
+  dataDir: string,
+  options: LocalOptions = {},
+): Promise<Omit<LocalBrokerRecord, 'pid'>> {
+  const pin = natsPin(options.version);
+  const server = natsServer(pin);
+  if (!server)
+    throw new Error(`nats-server ${pin.version} is not installed: run \`npm run brokers:install\``);
   const port = await freePort();
   const out = spawnSync(server, ['--version'], { encoding: 'utf8' });
   const version = (out.stdout || out.stderr).trim().replace(/^nats-server:\s*/, '') || 'unknown version';

@@ -1,16 +1,21 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type KafkaPin, NATSCLI_VERSION } from './versions.js';
 
 /** integration-tests/ */
 export const harnessRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** Everything the harness installs or keeps between runs (git-ignored). */
 export const brokersDir = path.join(harnessRoot, '.brokers');
-export const binDir = path.join(brokersDir, 'bin');
 export const venvDir = path.join(brokersDir, 'venv');
-export const kafkaDir = path.join(brokersDir, 'kafka');
-export const kafkaLibsDir = path.join(kafkaDir, 'libs');
-export const kafkaPom = path.join(harnessRoot, 'brokers', 'kafka', 'pom.xml');
+/** The POM pinning the jars of one Kafka line (src/versions.ts). */
+export const kafkaPom = (pin: KafkaPin) => path.join(harnessRoot, 'brokers', pin.folder, 'pom.xml');
+/** Where one Kafka line's jars are installed (`libs/`, and `stamp`: the POM's hash). */
+export const kafkaDir = (pin: KafkaPin) => path.join(brokersDir, pin.folder);
+/** Where one pinned nats-server release is installed (`nats-server` in it). */
+export const natsServerDir = (version: string) => path.join(brokersDir, 'nats-server', version);
+/** Where the pinned natscli is installed (`nats` in it). */
+export const natscliDir = path.join(brokersDir, 'natscli', NATSCLI_VERSION);
 export const sqsRequirements = path.join(harnessRoot, 'brokers', 'sqs', 'requirements.txt');
 /** Brokers kept running by `npm run brokers:up` (`CARRIER_TEST_UP_DIR`: another set beside them). */
 export const upDir = process.env.CARRIER_TEST_UP_DIR
@@ -58,7 +63,7 @@ export const cliTools = {
   amqpConsume: () => findExecutable('amqp-consume'),
   amqpGet: () => findExecutable('amqp-get'),
   /** natscli */
-  nats: () => findExecutable(path.join(binDir, 'nats'), 'nats'),
+  nats: () => findExecutable(path.join(natscliDir, 'nats'), 'nats'),
   /** aws cli v1 in the project venv (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, --endpoint-url) */
   aws: () => findExecutable(path.join(venvDir, 'bin', 'aws'), 'aws'),
 };

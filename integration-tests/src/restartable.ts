@@ -1,7 +1,7 @@
 import { brokerRestart, type RestartableBroker } from '@carrier/contract';
 import { afterAll, inject } from 'vitest';
 import { imageFor, privateContainer } from './containers.js';
-import { type PrivateBroker, privateBroker } from './faults.js';
+import { type PrivateBroker, type PrivateBrokerOptions, privateBroker } from './faults.js';
 import { readState } from './harness.js';
 import type { BrokerName } from './types.js';
 
@@ -13,16 +13,23 @@ import type { BrokerName } from './types.js';
  * worker that dies or a case that times out first leaves it to the exit handler of
  * `privateBroker` and the registry sweep (src/registry.ts, `npm run brokers:down`).
  *
- * `query` is appended to its URL (the spec's URL options, e.g. liveness knobs).
+ * `query` is appended to its URL (the spec's URL options, e.g. liveness knobs); `options` go to
+ * `privateBroker` (e.g. `version`: the pinned line a second-version spec runs).
  * Call at the top level of a spec file (it registers an `afterAll`).
  */
-export function restartableBroker(name: BrokerName, query = ''): RestartableBroker {
+export function restartableBroker(
+  name: BrokerName,
+  query = '',
+  options: PrivateBrokerOptions = {},
+): RestartableBroker {
   let started: Promise<Pick<PrivateBroker, 'url' | 'restart' | 'dispose'>> | undefined;
   const start = () => {
-    started ??= sharedInContainer(name)
-      ? // the run's broker is a container (a version the local provider may not have): so is this one
-        imageFor(name).then((image) => privateContainer(name as 'rabbitmq' | 'nats', image))
-      : privateBroker(name);
+    // the run's broker is a container (a version the local provider may not have): so is this one;
+    // a version-pinned spec (options.version) always runs the pinned local line
+    started ??=
+      sharedInContainer(name) && options.version === undefined
+        ? imageFor(name).then((image) => privateContainer(name as 'rabbitmq' | 'nats', image))
+        : privateBroker(name, options);
     return started;
   };
   afterAll(async () => {
