@@ -81,6 +81,10 @@ export class KafkaTransport implements Transport {
       perKeyOrder: true,
       nativeDelay: false,
       maxDelayMs: KAFKA_MAX_DELAY_MS,
+      // no delayed publish yet (issue 16)
+      maxPublishDelayMs: 0,
+      maxNativePublishDelayMs: 0,
+      publishDelayPrecisionMs: 0,
       maxMessageBytes: settings.messageMaxBytes - RECORD_OVERHEAD_BYTES,
       redrive: true,
       // a topic keeps its records for retention.ms whoever read them: a new group can start at the oldest

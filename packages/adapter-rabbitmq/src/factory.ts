@@ -64,6 +64,10 @@ export const createTransport: TransportFactory = async (
     perKeyOrder: true,
     nativeDelay: true,
     maxDelayMs: MAX_DELAY_MS,
+    // no delayed publish yet (issue 16)
+    maxPublishDelayMs: 0,
+    maxNativePublishDelayMs: 0,
+    publishDelayPrecisionMs: 0,
     maxMessageBytes: settings.maxMessageBytes ?? defaultMaxMessageBytes(version),
     redrive: true,
     // a message is routed to the queues bound when it is published, and a queue deletes what it

@@ -5,6 +5,7 @@ describe('@carrier/core/kit', () => {
   it('resolves as a subpath of @carrier/core and exports the adapter helpers', () => {
     expect(Object.keys(kit).sort()).toEqual([
       'Backoff',
+      'DELIVER_AT_HEADER',
       'DeadlineError',
       'METADATA_HEADER_PREFIX',
       'OncePerKey',
@@ -16,6 +17,7 @@ describe('@carrier/core/kit', () => {
       'describeError',
       'exponentialCeiling',
       'exponentialDelay',
+      'formatDeliverAt',
       'isClientCertificateRefusal',
       'isMetadataHeader',
       'isServerCertificateUntrusted',
@@ -23,6 +25,7 @@ describe('@carrier/core/kit', () => {
       'metadataHeaders',
       'nothingPublished',
       'parseCarrierUrl',
+      'parseDeliverAt',
       'publishFailed',
       'retrying',
       'sleep',
