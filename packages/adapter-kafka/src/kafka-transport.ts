@@ -39,6 +39,9 @@ import { dueAtOf, RECORD_OVERHEAD_BYTES } from './wire.js';
  */
 export const KAFKA_PUBLISH_DELAY_PRECISION_MS = 1_000 + DELAY_UNIT_MS;
 
+/** How often a connection with a subscription looks whether its topic got a delay topic, ms. */
+const DELAY_TOPIC_LOOK_MS = 30_000;
+
 /** What the factory learned about the cluster, and the client pieces it built. */
 export interface KafkaTransportSettings {
   /** The broker's `message.max.bytes`. */
@@ -74,6 +77,8 @@ export class KafkaTransport implements Transport {
   readonly #receivers = new Set<Receiver>();
   /** The delay movers of this connection, per topic (see delay-mover.ts). */
   readonly #movers = new Map<string, Receiver>();
+  /** Topics subscribed here without a delay topic yet: the timer of the next look. */
+  readonly #looking = new Map<string, NodeJS.Timeout>();
   readonly #sockets: SocketRegistry | undefined;
   #closed = false;
 
@@ -200,14 +205,29 @@ export class KafkaTransport implements Transport {
     );
   }
 
-  /** Starts the mover of `topic` when it has a delay topic (a subscription keeps delayed messages moving). */
+  /**
+   * Starts the mover of `topic` once it has a delay topic: now, or at a later look (every
+   * {@link DELAY_TOPIC_LOOK_MS}) while this connection runs, so that delayed messages keep moving
+   * after the connection that published them is gone.
+   */
   async #moveIfDelayed(topic: string): Promise<void> {
+    if (this.#closed || this.#movers.has(topic) || this.#looking.has(topic)) return;
+    let partitions: number | undefined;
     try {
-      const partitions = await this.#topology.delayPartitions(topic, false);
-      if (partitions !== undefined) this.#startMover(topic, partitions);
-    } catch (error) {
-      if (!this.#closed) this.#onError(error instanceof Error ? error : new Error(String(error)));
+      partitions = await this.#topology.delayPartitions(topic, false);
+    } catch {
+      // the cluster did not answer: look again later
     }
+    if (partitions !== undefined) {
+      this.#startMover(topic, partitions);
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.#looking.delete(topic);
+      void this.#moveIfDelayed(topic);
+    }, DELAY_TOPIC_LOOK_MS);
+    timer.unref();
+    this.#looking.set(topic, timer);
   }
 
   async subscribe(
@@ -343,6 +363,8 @@ export class KafkaTransport implements Transport {
     await Promise.allSettled([...this.#receivers, ...this.#movers.values()].map((r) => r.close()));
     this.#receivers.clear();
     this.#movers.clear();
+    for (const timer of this.#looking.values()) clearTimeout(timer);
+    this.#looking.clear();
     await this.#disconnect();
   }
 
@@ -352,6 +374,8 @@ export class KafkaTransport implements Transport {
     await Promise.allSettled([...this.#receivers, ...this.#movers.values()].map((r) => r.abort()));
     this.#receivers.clear();
     this.#movers.clear();
+    for (const timer of this.#looking.values()) clearTimeout(timer);
+    this.#looking.clear();
     await this.#disconnect();
   }
 

@@ -82,7 +82,7 @@ export async function publishWithDelays(
     m.deliverAt !== undefined && m.deliverAt.getTime() > now ? m.deliverAt : undefined;
   const immediate: number[] = [];
   const delayed: number[] = [];
-  messages.forEach((m, i) => (due(m) ? delayed : immediate).push(i));
+  for (const [i, m] of messages.entries()) (due(m) ? delayed : immediate).push(i);
   const failures: [number, unknown][] = [];
   for (const [to, indexes] of [
     [topic, immediate],

@@ -43,7 +43,7 @@ export const DELAY_TOPIC_HEADER = 'carrier-delay-topic';
 export const DELAY_DELIVERY_EXCHANGE = 'carrier::delay';
 
 /** Exchange and queue (same name) of ladder level `level` for `queueType`: `carrier::delay:<type>:<level>`. */
-export function ladderName(queueType: QueueType, level: number): string {
+export function delayLadderName(queueType: QueueType, level: number): string {
   return `${DELAY_DELIVERY_EXCHANGE}:${queueType}:${level}`;
 }
 
@@ -59,7 +59,7 @@ export function entryLevel(delayMs: number): number {
 
 /** Where a delayed message is published: the exchange of its entry level and its routing key. */
 export function delayRoute(queueType: QueueType, delayMs: number): { exchange: string; routingKey: string } {
-  return { exchange: ladderName(queueType, entryLevel(delayMs)), routingKey: delayRoutingKey(delayMs) };
+  return { exchange: delayLadderName(queueType, entryLevel(delayMs)), routingKey: delayRoutingKey(delayMs) };
 }
 
 /** Binding key of level `level` matching the messages whose digit of that level is `digit`. */
@@ -73,7 +73,7 @@ function levelPattern(level: number, digit: '0' | '1'): string {
 function levelQueueArguments(queueType: QueueType, level: number): Record<string, unknown> {
   const args: Record<string, unknown> = {
     'x-message-ttl': 2 ** level,
-    'x-dead-letter-exchange': level === 0 ? DELAY_DELIVERY_EXCHANGE : ladderName(queueType, level - 1),
+    'x-dead-letter-exchange': level === 0 ? DELAY_DELIVERY_EXCHANGE : delayLadderName(queueType, level - 1),
   };
   if (queueType === 'quorum') {
     args['x-queue-type'] = 'quorum';
@@ -94,11 +94,11 @@ export async function declareLadder(channel: Channel, queueType: QueueType): Pro
   // pipelined: amqplib sends each method when the previous one is answered, without a round trip here
   await Promise.all([
     channel.assertExchange(DELAY_DELIVERY_EXCHANGE, 'headers', durable),
-    ...levels.map((level) => channel.assertExchange(ladderName(queueType, level), 'topic', durable)),
+    ...levels.map((level) => channel.assertExchange(delayLadderName(queueType, level), 'topic', durable)),
   ]);
   await Promise.all(
     levels.map((level) =>
-      channel.assertQueue(ladderName(queueType, level), {
+      channel.assertQueue(delayLadderName(queueType, level), {
         durable: true,
         exclusive: false,
         autoDelete: false,
@@ -108,8 +108,8 @@ export async function declareLadder(channel: Channel, queueType: QueueType): Pro
   );
   await Promise.all(
     levels.flatMap((level) => {
-      const name = ladderName(queueType, level);
-      const below = level === 0 ? DELAY_DELIVERY_EXCHANGE : ladderName(queueType, level - 1);
+      const name = delayLadderName(queueType, level);
+      const below = level === 0 ? DELAY_DELIVERY_EXCHANGE : delayLadderName(queueType, level - 1);
       return [
         channel.bindQueue(name, name, levelPattern(level, '1')),
         channel.bindExchange(below, name, levelPattern(level, '0')),
