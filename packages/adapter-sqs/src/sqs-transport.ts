@@ -76,6 +76,10 @@ export class SqsTransport implements Transport {
       perKeyOrder: settings.fifo,
       nativeDelay: true,
       maxDelayMs: SQS_MAX_DELAY_MS,
+      // no delayed publish yet (issue 16)
+      maxPublishDelayMs: 0,
+      maxNativePublishDelayMs: 0,
+      publishDelayPrecisionMs: 0,
       maxMessageBytes: maxMessageBytes(this.#producer.limit),
       redrive: true,
       // SQS deletes what a group consumed and SNS keeps nothing: a new group's queue has no history

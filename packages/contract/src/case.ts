@@ -139,6 +139,8 @@ export type CaseNeed =
   | 'fullProfile'
   /** `publishWithoutGroup` declared in the options. */
   | 'publishWithoutGroup'
+  /** `capabilities.maxPublishDelayMs` above 0: the transport has delayed publish. */
+  | 'delayedPublish'
   /** `broker` given in the options, and it keeps its state across a restart. */
   | 'restartableBroker';
 

@@ -104,6 +104,11 @@ class Suite {
           ? undefined
           : `the broker does not record a group's ${setting} (\`recordsGroupSettings\`): a different one cannot be detected`;
       }
+      case 'delayedPublish':
+        this.#capabilities ??= (await this.carrier()).capabilities;
+        return (this.#capabilities.maxPublishDelayMs ?? 0) > 0
+          ? undefined
+          : 'capabilities.maxPublishDelayMs is 0: the transport has no delayed publish';
       default: {
         this.#capabilities ??= (await this.carrier()).capabilities;
         return this.#capabilities[need] ? undefined : `capabilities.${need} is false`;

@@ -19,6 +19,7 @@ import type {
 import { type MessageMetadata, validateMetadata } from './metadata.js';
 import { validateContentType, validateHeaders, validateName } from './names.js';
 import { type NativeToken, resolveNative } from './native.js';
+import { dueTime } from './publish-delay.js';
 import type { Capabilities, DeclareOptions, Transport, WireMessage } from './transport.js';
 import { isWellFormed } from './unicode.js';
 
@@ -96,6 +97,8 @@ export class Carrier {
         'id is not well-formed Unicode (it contains a lone surrogate)',
       );
     }
+    const now = Date.now();
+    const deliverAt = dueTime(entry, this.#transport.capabilities, this.#transport.name, now);
     const { bytes, contentType } = encodeBody(entry.body, validateContentType(entry.contentType));
     this.#checkHeaderLimits(headers, metadata);
     const size = messageSize(bytes, entry.key, headers, metadata);
@@ -115,8 +118,9 @@ export class Carrier {
       headers,
       contentType,
       body: bytes,
-      publishedAt: new Date(),
+      publishedAt: new Date(now),
       ...(metadata ? { metadata } : {}),
+      ...(deliverAt ? { deliverAt } : {}),
     };
   }
 
@@ -148,7 +152,9 @@ export class Carrier {
   /**
    * Publish one message. Resolves once the broker has durably accepted it (acks=all, publisher
    * confirm, PubAck, SQS/SNS response); rejects with `CarrierError` otherwise. Every group of the
-   * topic receives it. `options.signal` cancels the call (`ABORTED`; see {@link CancelOptions}: the
+   * topic receives it; with `options.delayMs` or `options.deliverAt`, not before that time (see
+   * `MessageOptions.delayMs`: `INVALID_ARGUMENT`, or `UNSUPPORTED` beyond
+   * `capabilities.maxPublishDelayMs`). `options.signal` cancels the call (`ABORTED`; see {@link CancelOptions}: the
    * broker may still have accepted the message).
    */
   async publish(topic: string, body: unknown, options: PublishOptions = {}): Promise<PublishReceipt> {
@@ -162,7 +168,9 @@ export class Carrier {
    * rejects with `PUBLISH_FAILED` whose `failures` list exactly the unconfirmed ones (the others were
    * published). Invalid entries reject the whole batch before anything is sent: `INVALID_NAME`,
    * `INVALID_ARGUMENT` (a header, key or id that is not well-formed Unicode, i.e. holds a lone
-   * surrogate, among others), `MESSAGE_TOO_LARGE`. After `close()` was called: `CLOSED`.
+   * surrogate, or an invalid `delayMs` / `deliverAt`, among others), `MESSAGE_TOO_LARGE`,
+   * `UNSUPPORTED` (a delay beyond `capabilities.maxPublishDelayMs`). Each entry has its own delay.
+   * After `close()` was called: `CLOSED`.
    *
    * `options.signal` cancels the call: already aborted, it rejects with `ABORTED` before anything
    * is sent; aborted while the batch is under way, it rejects with `ABORTED` at once (`cause`:

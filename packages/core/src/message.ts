@@ -99,6 +99,26 @@ export interface MessageOptions {
    *   `extra` name outside its grammar.
    */
   metadata?: MessageMetadata | undefined;
+  /**
+   * Delayed publish: no group receives the message before `delayMs` milliseconds from the call;
+   * every group that exists at publish receives it once after that (docs/concepts.md, "Delayed
+   * publish"). 0 or absent: at once. Give `delayMs` or `deliverAt`, not both.
+   *
+   * @throws CarrierError `INVALID_ARGUMENT` (from `publish`) for a negative, non-finite or
+   *   non-number delay, or both `delayMs` and `deliverAt`; `UNSUPPORTED` for a delay longer than
+   *   `capabilities.maxPublishDelayMs` (0 where the transport has no delayed publish), never
+   *   clamped. Nothing of the call is sent then.
+   */
+  delayMs?: number | undefined;
+  /**
+   * Delayed publish at a time: as `delayMs`, with the delay counted from the call to this time
+   * (by this process's clock). A time already past: at once.
+   *
+   * @throws CarrierError `INVALID_ARGUMENT` for a value that is not a valid `Date`, or both
+   *   `delayMs` and `deliverAt`; `UNSUPPORTED` for a time further away than
+   *   `capabilities.maxPublishDelayMs`.
+   */
+  deliverAt?: Date | undefined;
 }
 
 /** Options of `publish`: the message's fields and the call's `signal`. */

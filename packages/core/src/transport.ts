@@ -81,6 +81,21 @@ export interface WireMessage {
    * redrive), `extra` included.
    */
   readonly metadata?: MessageMetadata | undefined;
+  /**
+   * Delayed publish: no group may receive the message before this time (set from `publish`'s
+   * `delayMs` or `deliverAt`). Core sets it only when it lies in the future at publish and the
+   * delay is within `capabilities.maxPublishDelayMs` (never on a transport whose
+   * `maxPublishDelayMs` is 0); absent: deliver at once. The transport's duties:
+   * - `publish` resolves once the broker durably holds the message (as for any message), whether
+   *   the broker keeps the delay (up to `maxNativePublishDelayMs`) or Carrier's own path does;
+   * - every group of the topic that exists when it is published receives it once, at or after this
+   *   time (never earlier: round a coarser broker timer up), with `attempt` 1, as a normal message;
+   * - a transport that carries the due time inside the message uses its generic header form
+   *   (`DELIVER_AT_HEADER` in `@carrier/core/kit`); retry, dead-letter and redrive copies are
+   *   not delayed by it again (their due time has passed).
+   * On receipt a transport may leave it absent; core reads it only at publish.
+   */
+  readonly deliverAt?: Date | undefined;
 }
 
 /**
@@ -112,8 +127,8 @@ export interface Capabilities {
   /**
    * Retry delays are kept by the broker itself (a delayed queue, a scheduled message, a
    * visibility timeout), not by a timer in the consuming process. Informational for applications:
-   * core's retry behaviour is the same either way, and core reads nothing of it today; kept for
-   * delayed publish (a planned feature), which will refuse a delay the broker cannot keep.
+   * core's retry behaviour is the same either way, and core reads nothing of it. About retries
+   * only: delayed publish has its own fields (`maxPublishDelayMs`, `maxNativePublishDelayMs`).
    */
   readonly nativeDelay: boolean;
   /**
@@ -122,6 +137,28 @@ export interface Capabilities {
    * checks that refusal.
    */
   readonly maxDelayMs: number;
+  /**
+   * Longest delay `publish` accepts (`delayMs`, or `deliverAt` minus now), in milliseconds; 0: no
+   * delayed publish. Not to be confused with `maxDelayMs` (retry delays). Core: a delay beyond it
+   * fails with `UNSUPPORTED` before anything is sent, never clamped. Contract: the delayed-publish
+   * cases run when it is above 0, and a delay of one more millisecond is refused. Absent (a
+   * transport written before delayed publish): 0.
+   */
+  readonly maxPublishDelayMs?: number | undefined;
+  /**
+   * Delays up to this (ms) are kept by the broker itself (a NATS message schedule, SQS
+   * `DelaySeconds`); longer ones, up to `maxPublishDelayMs`, take Carrier's own path, which each
+   * broker page describes (docs/brokers/*.md). Equal to `maxPublishDelayMs`: always the broker's;
+   * 0: always Carrier's. Informational: core reads nothing of it. Absent: 0.
+   */
+  readonly maxNativePublishDelayMs?: number | undefined;
+  /**
+   * How late after its due time a delayed message reaches a running consumer with free capacity
+   * at most, under normal load, in milliseconds (the broker's or Carrier's timer granularity and
+   * polling). A delayed message is never delivered early. Contract: the delayed-publish cases
+   * check both bounds (late with a margin for a loaded machine). Absent: 0 (no delayed publish).
+   */
+  readonly publishDelayPrecisionMs?: number | undefined;
   /**
    * Largest message (body + key + header keys and values + metadata in its generic header form,
    * in bytes) the transport accepts. Core:

@@ -7,6 +7,7 @@ import {
   subscribeAbortedBefore,
   subscribeAbortedLater,
 } from './cancellation.js';
+import { delayedBatch, delayedPublish, publishDelayRefusals } from './delay.js';
 import { crashCountsOneAttempt, crashRedelivered, idleClose, poisonMessage } from './failure.js';
 import {
   concurrencyLimit,
@@ -67,6 +68,7 @@ import {
 } from './wire.js';
 
 export * from './cancellation.js';
+export * from './delay.js';
 export * from './failure.js';
 export * from './flow.js';
 export * from './group-start.js';
@@ -144,5 +146,8 @@ export const contractCases: readonly ContractCase[] = [
   invalidNames,
   sizeLimit,
   unsupported,
+  publishDelayRefusals,
+  delayedPublish,
+  delayedBatch,
   volume,
 ];

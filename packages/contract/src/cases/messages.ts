@@ -14,6 +14,11 @@ export const declaresCapabilities: ContractCase = {
     const caps = c.capabilities;
     expect(caps.maxMessageBytes).toBeGreaterThan(0);
     expect(caps.maxDelayMs).toBeGreaterThan(0);
+    const maxPublishDelayMs = caps.maxPublishDelayMs ?? 0;
+    expect(maxPublishDelayMs).toBeGreaterThanOrEqual(0);
+    expect(caps.maxNativePublishDelayMs ?? 0).toBeGreaterThanOrEqual(0);
+    expect(caps.maxNativePublishDelayMs ?? 0).toBeLessThanOrEqual(maxPublishDelayMs);
+    expect(caps.publishDelayPrecisionMs ?? 0).toBeGreaterThanOrEqual(0);
     for (const [field, value] of Object.entries(options.capabilities ?? {})) {
       expect(caps[field as keyof Capabilities], `capability ${field}`).toBe(value);
     }

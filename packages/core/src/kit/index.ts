@@ -12,6 +12,9 @@
  * - {@link withDeadline}, {@link DeadlineError}: a call that must answer within a deadline.
  * - {@link metadataHeaders}, {@link metadataFromHeaders}, {@link isMetadataHeader}: Carrier's
  *   message metadata in its generic header form (`traceparent`, `tracestate`, `carrier-meta-*`) and back.
+ * - {@link DELIVER_AT_HEADER}, {@link formatDeliverAt}, {@link parseDeliverAt}: a delayed
+ *   message's due time (`WireMessage.deliverAt`) in its generic header form and back, for a
+ *   transport whose own delay path carries it inside the message.
  * - {@link parseCarrierUrl}: a Carrier URL (several `host:port` pairs allowed) as a `URL`;
  *   {@link transportFactoryFor}: the factory that serves a URL's scheme (the contract suite).
  * - {@link completeDeadLetterInfo}, {@link boundReason}: the dead-letter metadata rules core
@@ -30,6 +33,7 @@ export {
   TRACEPARENT_HEADER,
   TRACESTATE_HEADER,
 } from '../metadata.js';
+export { DELIVER_AT_HEADER, formatDeliverAt, parseDeliverAt } from '../publish-delay.js';
 export {
   Backoff,
   type BackoffOptions,

@@ -60,6 +60,17 @@ export class MemoryQueue {
     this.#timers.add(timer);
   }
 
+  /** Enqueue `entry` at `dueMs` (epoch ms), never earlier: a timer that fires early is set again. */
+  enqueueAt(entry: StoredEntry, dueMs: number): void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      if (Date.now() < dueMs) this.enqueueAt(entry, dueMs);
+      else this.enqueue(entry);
+    }, dueMs - Date.now());
+    timer.unref();
+    this.#timers.add(timer);
+  }
+
   /** Remove up to `max` ready entries, oldest first. */
   take(max: number): StoredEntry[] {
     return this.#ready.splice(0, max);
@@ -166,12 +177,20 @@ export class MemoryBroker {
     return topic;
   }
 
-  /** Every group of the topic gets its own copy, in publish order. */
+  /**
+   * Every group of the topic gets its own copy, in publish order; a delayed one (`deliverAt`) is
+   * put in each group's queue by a timer when due (in-process: lost with the process).
+   */
   publish(topicName: string, messages: readonly WireMessage[]): void {
     const topic = this.topic(topicName);
     for (const message of messages) {
-      const stored: WireMessage = { ...message, headers: { ...message.headers }, body: message.body.slice() };
-      for (const queue of topic.groups.values()) queue.enqueue({ message: stored, attempt: 1 });
+      const { deliverAt, ...rest } = message;
+      const stored: WireMessage = { ...rest, headers: { ...message.headers }, body: message.body.slice() };
+      for (const queue of topic.groups.values()) {
+        if (deliverAt && deliverAt.getTime() > Date.now())
+          queue.enqueueAt({ message: stored, attempt: 1 }, deliverAt.getTime());
+        else queue.enqueue({ message: stored, attempt: 1 });
+      }
     }
   }
 }

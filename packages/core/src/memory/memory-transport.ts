@@ -22,6 +22,8 @@ import {
 export const MEMORY_DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 /** Longest timer Node.js can set (2^31 - 1 ms, about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** How late a Node.js timer of a delayed message may fire on a busy event loop, in ms. */
+const MEMORY_PUBLISH_DELAY_PRECISION_MS = 50;
 
 let nextConnectionId = 1;
 
@@ -50,6 +52,10 @@ export class MemoryTransport implements Transport {
       perKeyOrder: true,
       nativeDelay: true,
       maxDelayMs: MAX_TIMER_MS,
+      // delayed publish: a timer per message and group, in this process (lost with it)
+      maxPublishDelayMs: MAX_TIMER_MS,
+      maxNativePublishDelayMs: MAX_TIMER_MS,
+      publishDelayPrecisionMs: MEMORY_PUBLISH_DELAY_PRECISION_MS,
       maxMessageBytes,
       redrive: true,
       // a message is copied into the queues of the groups that exist when it is published and
