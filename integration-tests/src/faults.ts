@@ -71,6 +71,8 @@ export interface PrivateBrokerOptions {
    * free port (`ports.external`); see src/local.ts. `url` stays the direct listener.
    */
   externalAdvertisedPort?: number;
+  /** RabbitMQ only: settings of the `rabbit` application (see src/local.ts `LocalOptions`). */
+  rabbitAppSettings?: readonly string[];
 }
 
 /**
@@ -100,6 +102,7 @@ export async function privateBroker(
       ...(options.externalAdvertisedPort === undefined
         ? {}
         : { externalAdvertisedPort: options.externalAdvertisedPort }),
+      ...(options.rabbitAppSettings === undefined ? {} : { rabbitAppSettings: options.rabbitAppSettings }),
     });
     return {
       ...control(name, recordFile, record.url),

@@ -45,6 +45,11 @@ export interface LocalOptions extends TrackOptions {
    * listener, advertised as itself) stays direct.
    */
   externalAdvertisedPort?: number;
+  /**
+   * RabbitMQ only: settings of the `rabbit` application written to the node's `advanced.config`
+   * (Erlang terms, e.g. `{dead_letter_worker_publisher_confirm_timeout, 5000}`); none by default.
+   */
+  rabbitAppSettings?: readonly string[];
 }
 
 async function prepareKafka(
@@ -127,7 +132,10 @@ async function prepareKafka(
   };
 }
 
-async function prepareRabbit(dataDir: string): Promise<Omit<LocalBrokerRecord, 'pid'>> {
+async function prepareRabbit(
+  dataDir: string,
+  options: LocalOptions = {},
+): Promise<Omit<LocalBrokerRecord, 'pid'>> {
   const server = rabbitmqServer();
   if (!server) throw new Error('rabbitmq-server is not installed: run `npm run brokers:install`');
   const port = await freePort();
@@ -148,7 +156,11 @@ async function prepareRabbit(dataDir: string): Promise<Omit<LocalBrokerRecord, '
   );
   writeFileSync(path.join(dataDir, 'enabled_plugins'), '[].\n');
   writeFileSync(path.join(dataDir, 'rabbitmq-env.conf'), '');
-  writeFileSync(path.join(dataDir, 'advanced.config'), '[].\n');
+  const rabbit = options.rabbitAppSettings ?? [];
+  writeFileSync(
+    path.join(dataDir, 'advanced.config'),
+    rabbit.length === 0 ? '[].\n' : `[{rabbit, [${rabbit.join(', ')}]}].\n`,
+  );
   // Erlang keeps its cookie in $HOME: give the node its own home so it never touches the user's.
   const env: Record<string, string> = {
     HOME: dataDir,
