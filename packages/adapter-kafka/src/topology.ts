@@ -120,7 +120,9 @@ export class Topology {
     }
     let count: number;
     try {
-      const { topics } = await retrying(() => this.#settings.admin.fetchTopicMetadata({ topics: [name] }));
+      const look = () => this.#settings.admin.fetchTopicMetadata({ topics: [name] });
+      // without `create` a missing topic is the expected answer, not something to wait out
+      const { topics } = await (create ? retrying(look) : look());
       count = topics[0]?.partitions.length ?? 0;
     } catch (cause) {
       if (!create && (cause as { type?: string }).type === 'UNKNOWN_TOPIC_OR_PARTITION') return undefined;
