@@ -22,6 +22,10 @@ describeTransportContract({
     redrive: true,
     // the default interest retention keeps nothing for a group created later
     replay: false,
+    // JetStream message schedules (server 2.12+; the harness pins 2.15): ten years, no max_age
+    maxPublishDelayMs: 315_360_000_000,
+    maxNativePublishDelayMs: 315_360_000_000,
+    publishDelayPrecisionMs: 1_000,
   },
   timeoutMs: 30_000,
   // the reconnect case restarts a nats-server of its own (JetStream file store: streams persist)

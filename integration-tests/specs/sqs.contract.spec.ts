@@ -26,6 +26,10 @@ describeTransportContract({
     replay: false,
     maxMessageBytes: 193_536,
     maxDelayMs: 39_600_000,
+    // SNS publish has no delay: Carrier's path (the group's receiver holds it), up to 7 days
+    maxPublishDelayMs: 604_800_000,
+    maxNativePublishDelayMs: 0,
+    publishDelayPrecisionMs: 1_000,
   },
   timeoutMs: 45_000,
   // standard queues may, rarely, deliver a message twice on their own (docs/concepts.md)

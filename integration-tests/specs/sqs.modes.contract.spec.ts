@@ -27,6 +27,10 @@ describeTransportContract({
     redrive: true,
     replay: false,
     maxMessageBytes: 193_536,
+    // FIFO queues have no per-message DelaySeconds: one visibility hold, up to 12 h less a minute
+    maxPublishDelayMs: 43_140_000,
+    maxNativePublishDelayMs: 0,
+    publishDelayPrecisionMs: 2_000,
   },
   timeoutMs: 45_000,
   // A release on a FIFO queue is ChangeMessageVisibility 0, which SQS counts as a receive (a copy
@@ -60,6 +64,10 @@ describeTransportContract({
     redrive: true,
     replay: false,
     maxMessageBytes: 783_360,
+    // DelaySeconds up to 900 s, Carrier's path beyond, up to 7 days
+    maxPublishDelayMs: 604_800_000,
+    maxNativePublishDelayMs: 900_000,
+    publishDelayPrecisionMs: 1_000,
   },
   // standard queues may, rarely, deliver a message twice on their own (docs/concepts.md)
   duplicatesWithoutFailure: true,

@@ -7,21 +7,12 @@ import { connectWithDeadline } from './dial.js';
 import { fail, isTimeout } from './errors.js';
 import { NatsTransport } from './nats-transport.js';
 import { type NatsSettings, parseNatsUrl } from './url.js';
+import { versionAtLeast } from './version.js';
 
 /** The oldest nats-server that has everything used here (multiple filter subjects). */
 const MIN_SERVER = [2, 10, 0] as const;
 /** Connect deadline when neither the factory option nor the URL gives one, in ms. */
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-
-function versionAtLeast(version: string, min: readonly number[]): boolean {
-  const parts = version.replace(/^v/, '').split(/[.-]/).map(Number);
-  for (let i = 0; i < min.length; i++) {
-    const p = parts[i] ?? 0;
-    if (Number.isNaN(p)) return true;
-    if (p !== min[i]) return p > min[i]!;
-  }
-  return true;
-}
 
 /** nats.js connection options of the settings: reconnect forever, each dial within `connectTimeoutMs`. */
 function connectionOptions(settings: NatsSettings, connectTimeoutMs: number): ConnectionOptions {

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * How portable Carrier names map onto JetStream stream names, consumer names and subjects.
  *
@@ -77,6 +79,30 @@ export function deadLetterSubject(topic: string, group: string): string {
 export function deadLetterWildcard(topic: string): string {
   return `carrier-dlq.${escapeName(topic)}.*`;
 }
+
+/**
+ * Subject of the pending schedule of one delayed message (docs/brokers/nats.md, "Delayed publish"):
+ * `carrier-schedule.<escaped topic>.<hex>`, where `<hex>` is the first 128 bits of the SHA-256 of
+ * the message id (an id may hold any character; a subject token may not). One subject per pending
+ * schedule, as the server requires (a new schedule on a subject replaces the one pending there):
+ * a delayed publish of the same id to the same topic replaces the pending one.
+ */
+export function scheduleSubject(topic: string, id: string): string {
+  const hex = createHash('sha256').update(id, 'utf8').digest('hex').slice(0, 32);
+  return `carrier-schedule.${escapeName(topic)}.${hex}`;
+}
+
+/** Wildcard of all schedule subjects of `topic`, bound to the topic's stream once it schedules. */
+export function scheduleWildcard(topic: string): string {
+  return `carrier-schedule.${escapeName(topic)}.*`;
+}
+
+/**
+ * Durable consumer of a topic stream with interest retention that keeps its pending schedules
+ * stored: the server drops a message no consumer's filter matches. It never fetches. Escaped names
+ * never start with `_`, so no group's consumer can have this name.
+ */
+export const SCHEDULES_CONSUMER = '_carrier-schedules';
 
 /** Durable consumer name of `group`, in the topic stream and in the dead-letter stream alike. */
 export function consumerName(group: string): string {

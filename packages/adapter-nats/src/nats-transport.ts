@@ -24,9 +24,39 @@ import { Releases } from './releases.js';
 import { Settlement } from './settlement.js';
 import { Topology } from './topology.js';
 import type { NatsSettings } from './url.js';
+import { versionAtLeast } from './version.js';
 
 /** Bytes of `max_payload` kept back for Carrier's headers (and dead-letter metadata) in `maxMessageBytes`. */
 const HEADER_RESERVE_BYTES = 8 * 1024;
+/** The oldest nats-server with message schedules (`Nats-Schedule`, ADR-51). */
+const MIN_SCHEDULES_SERVER = [2, 12, 0] as const;
+/** Longest delay where nothing else bounds it: ten years, in ms. */
+const MAX_SCHEDULE_MS = 10 * 365 * 24 * 3_600_000;
+/**
+ * How late a schedule reaches a running consumer: the server fires due schedules at most every
+ * 250 ms (its scheduler's floor), then the copy is stored and fetched.
+ */
+const SCHEDULE_PRECISION_MS = 1_000;
+
+/**
+ * Delayed publish capabilities: message schedules on 2.12+, none before. The schedule is a stored
+ * message of the topic stream, so a stream `max_age` bounds the delay (it would age out first).
+ */
+function publishDelay(
+  version: string,
+  maxAgeMs: number,
+): Pick<Capabilities, 'maxPublishDelayMs' | 'maxNativePublishDelayMs' | 'publishDelayPrecisionMs'> {
+  if (!versionAtLeast(version, MIN_SCHEDULES_SERVER)) {
+    return { maxPublishDelayMs: 0, maxNativePublishDelayMs: 0, publishDelayPrecisionMs: 0 };
+  }
+  const max = maxAgeMs > 0 ? Math.min(maxAgeMs, MAX_SCHEDULE_MS) : MAX_SCHEDULE_MS;
+  return {
+    maxPublishDelayMs: max,
+    maxNativePublishDelayMs: max,
+    publishDelayPrecisionMs: SCHEDULE_PRECISION_MS,
+  };
+}
+
 /** Longest retry delay declared (the server takes any int64 ns; this matches core's timer-based transports). */
 const MAX_DELAY_MS = 2 ** 31 - 1;
 /** `max_payload` assumed when the server's INFO does not say (the server's default, 1 MiB). */
@@ -82,6 +112,7 @@ export class NatsTransport implements Transport {
       perKeyOrder: false,
       nativeDelay: true,
       maxDelayMs: MAX_DELAY_MS,
+      ...publishDelay(nc.info?.version ?? '0.0.0', settings.maxAgeMs),
       maxMessageBytes: Math.max(1, link.maxPayload - HEADER_RESERVE_BYTES),
       redrive: true,
       // a limits stream keeps every message for max_age whoever acknowledged it; an interest stream

@@ -4,9 +4,16 @@ import type { PubAck } from '@nats-io/jetstream';
 import { type MsgHdrs, headers as natsHeaders } from '@nats-io/transport-node';
 import { fail, TRANSPORT } from './errors.js';
 import type { Link } from './link.js';
-import { topicStream, topicSubject } from './names.js';
+import { scheduleSubject, topicStream, topicSubject } from './names.js';
 import type { Topology } from './topology.js';
-import { encodeHeaders, type HeaderEntries, headerBytes, needsEncoding } from './wire.js';
+import {
+  encodeHeaders,
+  type HeaderEntries,
+  headerBytes,
+  NATS_SCHEDULE,
+  NATS_SCHEDULE_TARGET,
+  needsEncoding,
+} from './wire.js';
 
 /** Most publishes awaiting their PubAck at once, per publish call. */
 const PUBLISH_WINDOW = 512;
@@ -20,6 +27,29 @@ function toHeaders(entries: HeaderEntries): MsgHdrs {
   const h = natsHeaders();
   for (const [name, value] of entries) h.append(name, value);
   return h;
+}
+
+/**
+ * A delayed message as a JetStream message schedule (server 2.12+, ADR-51): stored on its own
+ * schedule subject with `Nats-Schedule: @at <RFC 3339>` and `Nats-Schedule-Target` = the topic's
+ * subject; when due the server publishes a copy to the target (its `Nats-Schedule*` and
+ * `Nats-Msg-Id` headers stripped, `Nats-Scheduler` added) and purges the schedule. The server fires
+ * a schedule when its time has passed on the server's clock, never before; milliseconds are kept.
+ */
+function scheduled(
+  topic: string,
+  id: string,
+  deliverAt: Date,
+  entries: HeaderEntries,
+): { subject: string; entries: HeaderEntries } {
+  return {
+    subject: scheduleSubject(topic, id),
+    entries: [
+      ...entries,
+      [NATS_SCHEDULE, `@at ${deliverAt.toISOString()}`],
+      [NATS_SCHEDULE_TARGET, topicSubject(topic)],
+    ],
+  };
 }
 
 /** One JetStream publish: where it goes and what it carries. */
@@ -59,8 +89,10 @@ export class Producer {
       this.#checkSize(entries, m.body, msgIdOf(m.id));
       return entries;
     });
+    const delayed = messages.some((m) => m.deliverAt !== undefined);
     try {
       await this.#topology.topicStream(topic);
+      if (delayed) await this.#topology.schedules(topic);
     } catch (error) {
       throw nothingPublished(
         TRANSPORT,
@@ -77,8 +109,11 @@ export class Producer {
       for (let index = next++; index < messages.length; index = next++) {
         const m = messages[index]!;
         const msgId = msgIdOf(m.id);
+        const out = m.deliverAt
+          ? scheduled(topic, m.id, m.deliverAt, prepared[index]!)
+          : { subject, entries: prepared[index]! };
         try {
-          await this.publishOne({ subject, stream, body: m.body, entries: prepared[index]!, msgId });
+          await this.publishOne({ ...out, stream, body: m.body, msgId });
         } catch (error) {
           failures.set(index, this.#link.wrap(error, `publish of ${m.id} not confirmed`));
         }

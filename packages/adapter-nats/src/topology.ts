@@ -8,6 +8,7 @@ import {
   RetentionPolicy,
   StorageType,
   type StreamConfig,
+  type StreamUpdateConfig,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import { API, apiCode, fail, refused } from './errors.js';
@@ -21,6 +22,8 @@ import {
   RELEASES_WILDCARD,
   redriveSubject,
   redriveWildcard,
+  SCHEDULES_CONSUMER,
+  scheduleWildcard,
   topicStream,
   topicSubject,
 } from './names.js';
@@ -60,6 +63,7 @@ export class Topology {
   readonly #link: Link;
   readonly #streams = new OncePerKey<void>();
   readonly #consumers = new OncePerKey<string>();
+  readonly #scheduling = new OncePerKey<void>();
 
   constructor(link: Link) {
     this.#link = link;
@@ -93,9 +97,55 @@ export class Topology {
     });
   }
 
+  /**
+   * Make the topic's stream take delayed messages (docs/brokers/nats.md, "Delayed publish"): its
+   * schedule subjects and `allow_msg_schedules` (server 2.12+), added to a stream created without
+   * them (a stream update keeps its messages; the server cannot turn schedules off again), and, on
+   * a stream with interest retention, the consumer {@link SCHEDULES_CONSUMER} whose filter keeps
+   * pending schedules stored. Once per topic and transport.
+   *
+   * @throws CarrierError `TOPOLOGY_CONFLICT` (the server refused the update), `CONNECTION`, `TIMEOUT`.
+   */
+  schedules(topic: string): Promise<void> {
+    return this.#scheduling.run(topic, async () => {
+      await this.topicStream(topic);
+      const name = topicStream(topic);
+      const wildcard = scheduleWildcard(topic);
+      let config: StreamConfig;
+      try {
+        config = (await this.#link.jsm.streams.info(name)).config;
+      } catch (error) {
+        throw this.#link.wrap(error, `cannot inspect stream ${name}`);
+      }
+      const subjects = config.subjects ?? [];
+      if (!config.allow_msg_schedules || !subjects.includes(wildcard)) {
+        try {
+          await this.#link.jsm.streams.update(name, {
+            subjects: subjects.includes(wildcard) ? subjects : [...subjects, wildcard],
+            allow_msg_schedules: true,
+            allow_rollup_hdrs: true,
+            deny_purge: false,
+          } as Partial<StreamUpdateConfig>);
+        } catch (error) {
+          throw refused(error, `cannot enable message schedules on stream ${name}`, this.#link.wrap);
+        }
+      }
+      if (config.retention !== RetentionPolicy.Limits) {
+        await this.#consumer(async () => {}, {
+          stream: name,
+          name: SCHEDULES_CONSUMER,
+          filters: [wildcard],
+          deliverAll: true,
+          what: `Carrier: keeps the pending delayed messages of topic ${topic} (never consumes)`,
+        });
+      }
+    });
+  }
+
   /** Look at the topic's stream again on its next use (it may have been deleted behind Carrier's back). */
   recheckTopic(topic: string): void {
     this.#streams.forget(topicStream(topic));
+    this.#scheduling.forget(topic);
   }
 
   /** The stream of release records (created on the first release). */

@@ -41,6 +41,10 @@ export const HEADERS = {
 
 /** NATS' standard de-duplication header. */
 export const NATS_MSG_ID = 'Nats-Msg-Id';
+/** A message schedule (server 2.12+): `@at <RFC 3339 time>` for a delayed message. */
+export const NATS_SCHEDULE = 'Nats-Schedule';
+/** Where the server publishes a message schedule when it fires. */
+export const NATS_SCHEDULE_TARGET = 'Nats-Schedule-Target';
 
 const OCTET_STREAM = 'application/octet-stream';
 

@@ -2,6 +2,7 @@ import { PublishBatchCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { CarrierError, type WireMessage } from '@carrier/core';
 import { nothingPublished, publishFailed } from '@carrier/core/kit';
+import { delayPath, sendDelay } from './delay.js';
 import { awsError, TRANSPORT } from './errors.js';
 import { batchFailures, chunk, type Entry } from './publish-batches.js';
 import type { Topology } from './topology.js';
@@ -54,15 +55,26 @@ export class Producer {
   /**
    * Publish `messages` to `topic` (see `Transport.publish`).
    *
+   * A delayed message (`deliverAt`) takes its topic's delay path (delay.ts): `DelaySeconds` on a
+   * standard queue, its due time in `carrier-meta` for the receiver to hold.
+   *
    * @throws CarrierError `MESSAGE_TOO_LARGE` when one is over the limit once encoded (nothing is
-   *   sent); `PUBLISH_FAILED` naming the messages not accepted.
+   *   sent); `UNSUPPORTED` for a delay a FIFO topic cannot hold (nothing is sent);
+   *   `PUBLISH_FAILED` naming the messages not accepted.
    */
   async publish(topic: string, messages: readonly WireMessage[]): Promise<void> {
-    const entries: Entry[] = messages.map((message, index) => ({
-      index,
-      message,
-      encoded: encodeMessage(message),
-    }));
+    const fifo = this.topology.fifo(topic);
+    const path = delayPath(this.settings.sns, fifo);
+    const now = Date.now();
+    const entries: Entry[] = messages.map((message, index) => {
+      const delay = sendDelay(message, path, now);
+      return {
+        index,
+        message,
+        encoded: encodeMessage(message, { deliverAt: delay.deliverAt }),
+        delaySeconds: delay.delaySeconds,
+      };
+    });
     for (const e of entries) {
       if (e.encoded.size > this.limit) {
         throw new CarrierError(
@@ -72,7 +84,6 @@ export class Producer {
         );
       }
     }
-    const fifo = this.topology.fifo(topic);
     let send: Send;
     try {
       send = await this.#sender(topic, fifo);
@@ -117,6 +128,7 @@ export class Producer {
           Id: String(e.index),
           MessageBody: e.encoded.body,
           MessageAttributes: e.encoded.attributes,
+          ...(e.delaySeconds ? { DelaySeconds: e.delaySeconds } : {}),
           ...(fifo ? fifoIds(e.message) : {}),
         })),
       }),

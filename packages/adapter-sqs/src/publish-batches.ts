@@ -7,6 +7,8 @@ export interface Entry {
   readonly index: number;
   readonly message: WireMessage;
   readonly encoded: EncodedMessage;
+  /** `DelaySeconds` of a delayed message on a standard queue (queue-only mode), when it has one. */
+  readonly delaySeconds?: number | undefined;
 }
 
 /**

@@ -193,7 +193,12 @@ export class Receiver implements TransportSubscription {
           WaitTimeSeconds: o.shortPoll ? 0 : o.waitTimeSeconds,
           VisibilityTimeout: o.visibilityTimeoutSeconds,
           MessageAttributeNames: ['All'],
-          MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
+          // the first receive tells a hold of a delayed message from an attempt (wire.ts)
+          MessageSystemAttributeNames: [
+            'ApproximateReceiveCount',
+            'SentTimestamp',
+            'ApproximateFirstReceiveTimestamp',
+          ],
         }),
         { abortSignal: controller.signal },
       );

@@ -13,7 +13,8 @@ import {
   type TransportSubscription,
   type WireMessage,
 } from '@carrier/core';
-import { closedError, TRANSPORT } from './errors.js';
+import { hold, publishDelayCapabilities } from './delay.js';
+import { awsError, closedError, TRANSPORT } from './errors.js';
 import { guardClient } from './guard-client.js';
 import { native } from './native.js';
 import { maxMessageBytes, Producer } from './producer.js';
@@ -22,6 +23,7 @@ import { redrive } from './redrive.js';
 import { deadLetterDelivery, giveBack, groupDelivery } from './settlement.js';
 import { Topology } from './topology.js';
 import type { SqsSettings } from './url.js';
+import { deliverAtOf } from './wire.js';
 
 /**
  * Carrier over Amazon SQS with SNS fan-out. SNS mode: a topic is an SNS topic, a group an SQS queue
@@ -76,10 +78,7 @@ export class SqsTransport implements Transport {
       perKeyOrder: settings.fifo,
       nativeDelay: true,
       maxDelayMs: SQS_MAX_DELAY_MS,
-      // no delayed publish yet (issue 16)
-      maxPublishDelayMs: 0,
-      maxNativePublishDelayMs: 0,
-      publishDelayPrecisionMs: 0,
+      ...publishDelayCapabilities(settings),
       maxMessageBytes: maxMessageBytes(this.#producer.limit),
       redrive: true,
       // SQS deletes what a group consumed and SNS keeps nothing: a new group's queue has no history
@@ -184,7 +183,17 @@ export class SqsTransport implements Transport {
       queues.queueUrl,
       queues.fifo,
       options.prefetch,
-      (lease) => sink(groupDelivery(sqs, receiver, queues, lease)),
+      (lease) => {
+        // a delayed message on Carrier's own path that is not due yet is held, not handed out
+        const deliverAt = deliverAtOf(lease.message);
+        if (deliverAt === undefined || deliverAt.getTime() <= Date.now()) {
+          sink(groupDelivery(sqs, receiver, queues, lease));
+          return;
+        }
+        hold(sqs, receiver, queues, lease, deliverAt).catch((error: unknown) => {
+          if (!this.#closed) this.#onError(awsError('holding a delayed message until it is due', error));
+        });
+      },
       (lease) => giveBack(sqs, receiver, queues, lease),
     );
     receiver.start();

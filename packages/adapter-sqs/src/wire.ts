@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { DeadLetterInfo, WireMessage } from '@carrier/core';
 import {
+  formatDeliverAt,
   isMetadataHeader,
   metadataFromHeaders,
   metadataHeaders,
+  parseDeliverAt,
   TRACEPARENT_HEADER,
   TRACESTATE_HEADER,
 } from '@carrier/core/kit';
@@ -123,6 +125,11 @@ export interface EncodeOptions {
   readonly deadLetter?: DeadLetterInfo | undefined;
   /** Added to ApproximateReceiveCount by the receiver (see {@link ATTR.attemptOffset}). */
   readonly attemptOffset?: number | undefined;
+  /**
+   * Due time of a delayed message that Carrier's own path holds (docs/brokers/sqs.md, "Delayed
+   * publish"): written as `deliverAt` (ISO 8601) in `carrier-meta`, read by the receiver.
+   */
+  readonly deliverAt?: Date | undefined;
 }
 
 /**
@@ -155,6 +162,7 @@ export function encodeMessage(message: WireMessage, options: EncodeOptions = {})
     attributes[ATTR.deadLetterFailedAt] = { DataType: 'String', StringValue: dl.failedAt.toISOString() };
   }
   placeMetadata(message, attributes, meta);
+  if (options.deliverAt) meta.deliverAt = formatDeliverAt(options.deliverAt);
   const headers = Object.entries(message.headers);
   const metaSlot = Object.keys(meta).length > 0 ? 1 : 0;
   const individually =
@@ -208,6 +216,11 @@ export interface DecodedMessage {
   readonly attempt: number;
   /** Set when the message carries dead-letter metadata. */
   readonly deadLetter?: DeadLetterInfo | undefined;
+  /**
+   * Due time of a delayed message on Carrier's own path (see {@link EncodeOptions.deliverAt}); not
+   * part of `message`, so that copies made after delivery (dead letters, give-backs) drop it.
+   */
+  readonly deliverAt?: Date | undefined;
 }
 
 interface Meta {
@@ -217,6 +230,7 @@ interface Meta {
   headers?: unknown;
   reason?: unknown;
   metadata?: unknown;
+  deliverAt?: unknown;
 }
 
 function parseMeta(value: string | undefined): Meta {
@@ -276,7 +290,11 @@ export function decodeMessage(received: ReceivedMessage): DecodedMessage {
     ...(decodedMetadata ? { metadata: decodedMetadata } : {}),
   };
   const receiveCount = Number(system.ApproximateReceiveCount ?? '1') || 1;
-  const offset = Number(get(ATTR.attemptOffset) ?? '0') || 0;
+  const deliverAt = parseDeliverAt(str(meta.deliverAt));
+  // a receive before the due time was a hold (visibility, FIFO queues): not an attempt
+  const firstReceive = Number(system.ApproximateFirstReceiveTimestamp);
+  const held = deliverAt !== undefined && firstReceive < deliverAt.getTime() ? 1 : 0;
+  const offset = (Number(get(ATTR.attemptOffset) ?? '0') || 0) - held;
   const attemptsValue = get(ATTR.deadLetterAttempts);
   const deadLetter: DeadLetterInfo | undefined =
     attemptsValue === undefined
@@ -286,7 +304,21 @@ export function decodeMessage(received: ReceivedMessage): DecodedMessage {
           attempts: Number(attemptsValue) || 0,
           failedAt: parseDate(get(ATTR.deadLetterFailedAt), sent),
         };
-  return { message, attempt: Math.max(1, receiveCount + offset), deadLetter };
+  return {
+    message,
+    attempt: Math.max(1, receiveCount + offset),
+    deadLetter,
+    ...(deliverAt ? { deliverAt } : {}),
+  };
+}
+
+/**
+ * The due time a received message carries (Carrier's own delay path), without decoding the rest:
+ * the receiver asks it of every message before handing it out.
+ */
+export function deliverAtOf(received: ReceivedMessage): Date | undefined {
+  const meta = received.MessageAttributes?.[ATTR.meta]?.StringValue;
+  return meta === undefined ? undefined : parseDeliverAt(str(parseMeta(meta).deliverAt));
 }
 
 /** Characters allowed in FIFO MessageGroupId and MessageDeduplicationId. */
