@@ -24,7 +24,7 @@ describe('kafka delayed publish durability', () => {
       broker: kafka,
       lanes: { kafka: kafka.url },
       total: 1_000,
-      minDelayMs: 6_000,
+      minDelayMs: 10_000,
       spreadMs: 10_000,
       budgetMs: 240_000,
     });
