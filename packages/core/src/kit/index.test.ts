@@ -5,6 +5,7 @@ describe('@carrier/core/kit', () => {
   it('resolves as a subpath of @carrier/core and exports the adapter helpers', () => {
     expect(Object.keys(kit).sort()).toEqual([
       'Backoff',
+      'DELIVER_AT_HEADER',
       'DeadlineError',
       'METADATA_HEADER_PREFIX',
       'OncePerKey',
@@ -16,11 +17,13 @@ describe('@carrier/core/kit', () => {
       'describeError',
       'exponentialCeiling',
       'exponentialDelay',
+      'formatDeliverAt',
       'isMetadataHeader',
       'metadataFromHeaders',
       'metadataHeaders',
       'nothingPublished',
       'parseCarrierUrl',
+      'parseDeliverAt',
       'publishFailed',
       'retrying',
       'sleep',
