@@ -23,6 +23,10 @@ describeTransportContract({
     perKeyOrder: true,
     nativeDelay: false,
     redrive: true,
+    // delayed publish through the delay topic and its movers (docs/brokers/kafka.md)
+    maxPublishDelayMs: 7 * 24 * 3_600_000,
+    maxNativePublishDelayMs: 0,
+    publishDelayPrecisionMs: 1_100,
     replay: true,
   },
   skip: {

@@ -17,6 +17,10 @@ describeTransportContract({
     perKeyOrder: true,
     nativeDelay: true,
     redrive: true,
+    // delayed publish through the ladder of delay queues (docs/brokers/rabbitmq.md)
+    maxPublishDelayMs: 2 ** 32 - 1,
+    maxNativePublishDelayMs: 0,
+    publishDelayPrecisionMs: 1_000,
     replay: false,
     maxHeaders: 1_024,
     maxHeaderBytes: 32_768,

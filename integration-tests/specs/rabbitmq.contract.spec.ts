@@ -19,6 +19,10 @@ describeTransportContract({
     // the server's default, which the adapter declares from its version: 128 MiB on 3.x, 16 MiB on 4.x
     maxMessageBytes: await rabbitmqDefaultMaxMessageBytes(inject('brokers').rabbitmq),
     redrive: true,
+    // delayed publish through the ladder of delay queues (docs/brokers/rabbitmq.md)
+    maxPublishDelayMs: 2 ** 32 - 1,
+    maxNativePublishDelayMs: 0,
+    publishDelayPrecisionMs: 1_000,
     replay: false,
     maxHeaders: 1_024,
     maxHeaderBytes: 32_768,

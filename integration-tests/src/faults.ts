@@ -88,6 +88,8 @@ export interface PrivateBrokerOptions {
   rabbitmq?: LocalOptions['rabbitmq'];
   /** NATS and Kafka: the pinned line to run, e.g. `2.10`, `3.9` (src/versions.ts; default: the run's line). */
   version?: string;
+  /** RabbitMQ only: settings of the `rabbit` application (see src/local.ts `LocalOptions`). */
+  rabbitAppSettings?: readonly string[];
 }
 
 /**
@@ -120,6 +122,7 @@ export async function privateBroker(
       ...(options.kafkaSecurity === undefined ? {} : { kafkaSecurity: options.kafkaSecurity }),
       ...(options.rabbitmq === undefined ? {} : { rabbitmq: options.rabbitmq }),
       ...(options.version === undefined ? {} : { version: options.version }),
+      ...(options.rabbitAppSettings === undefined ? {} : { rabbitAppSettings: options.rabbitAppSettings }),
     });
     return {
       ...control(name, recordFile, record.url),

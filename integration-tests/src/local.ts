@@ -63,6 +63,11 @@ export interface LocalOptions extends TrackOptions {
    * line `CARRIER_TEST_NATS_VERSION` / `CARRIER_TEST_KAFKA_VERSION` names, else the newest.
    */
   version?: string;
+  /**
+   * RabbitMQ only: settings of the `rabbit` application written to the node's `advanced.config`
+   * (Erlang terms, e.g. `{dead_letter_worker_publisher_confirm_timeout, 5000}`); none by default.
+   */
+  rabbitAppSettings?: readonly string[];
 }
 
 async function prepareKafka(
@@ -187,7 +192,11 @@ async function prepareRabbit(
   );
   writeFileSync(path.join(dataDir, 'enabled_plugins'), `[${(options.rabbitmq?.plugins ?? []).join(',')}].\n`);
   writeFileSync(path.join(dataDir, 'rabbitmq-env.conf'), '');
-  writeFileSync(path.join(dataDir, 'advanced.config'), '[].\n');
+  const rabbit = options.rabbitAppSettings ?? [];
+  writeFileSync(
+    path.join(dataDir, 'advanced.config'),
+    rabbit.length === 0 ? '[].\n' : `[{rabbit, [${rabbit.join(', ')}]}].\n`,
+  );
   // Erlang keeps its cookie in $HOME: give the node its own home so it never touches the user's.
   const env: Record<string, string> = {
     HOME: dataDir,

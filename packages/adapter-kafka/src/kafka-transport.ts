@@ -12,10 +12,19 @@ import {
   type WireMessage,
 } from '@carrier/core';
 import type { Admin, ConsumerConfig, Kafka } from 'kafkajs';
+import { delayMover, MOVER_MAX_WAIT_MS } from './delay-mover.js';
 import { closedError, kafkaError, TRANSPORT } from './errors.js';
-import { consumerGroupId, deadLetterGroupId, deadLetterTopic, retryTopic } from './names.js';
+import {
+  consumerGroupId,
+  deadLetterGroupId,
+  deadLetterTopic,
+  delayMoverGroupId,
+  delayTopic,
+  retryTopic,
+} from './names.js';
 import { native } from './native.js';
 import { Producer } from './producer.js';
+import { DELAY_UNIT_MS, publishWithDelays } from './publish-delay.js';
 import { JOIN_TIMEOUT_MS, Receiver, type ReceiverSettings } from './receiver.js';
 import { redrive } from './redrive.js';
 import { toDeadLetterDelivery, toDelivery } from './settlement.js';
@@ -23,6 +32,15 @@ import type { SocketRegistry } from './sockets.js';
 import { KAFKA_MAX_DELAY_MS, Topology } from './topology.js';
 import type { KafkaUrlOptions } from './url.js';
 import { dueAtOf, RECORD_OVERHEAD_BYTES } from './wire.js';
+
+/**
+ * How late a delayed message reaches a running consumer at most (`publishDelayPrecisionMs`): the
+ * ladder's last unit, the mover's pause timer and fetch wait, and its writes (docs/brokers/kafka.md).
+ */
+export const KAFKA_PUBLISH_DELAY_PRECISION_MS = 1_000 + DELAY_UNIT_MS;
+
+/** How often a connection with a subscription looks whether its topic got a delay topic, ms. */
+const DELAY_TOPIC_LOOK_MS = 30_000;
 
 /** What the factory learned about the cluster, and the client pieces it built. */
 export interface KafkaTransportSettings {
@@ -57,6 +75,10 @@ export class KafkaTransport implements Transport {
   readonly #topology: Topology;
   readonly #producer: Producer;
   readonly #receivers = new Set<Receiver>();
+  /** The delay movers of this connection, per topic (see delay-mover.ts). */
+  readonly #movers = new Map<string, Receiver>();
+  /** Topics subscribed here without a delay topic yet: the timer of the next look. */
+  readonly #looking = new Map<string, NodeJS.Timeout>();
   readonly #sockets: SocketRegistry | undefined;
   #closed = false;
 
@@ -81,10 +103,10 @@ export class KafkaTransport implements Transport {
       perKeyOrder: true,
       nativeDelay: false,
       maxDelayMs: KAFKA_MAX_DELAY_MS,
-      // no delayed publish yet (issue 16)
-      maxPublishDelayMs: 0,
+      // delayed publish: Carrier's delay topic and movers (publish-delay.ts); Kafka has no delay
+      maxPublishDelayMs: KAFKA_MAX_DELAY_MS,
       maxNativePublishDelayMs: 0,
-      publishDelayPrecisionMs: 0,
+      publishDelayPrecisionMs: KAFKA_PUBLISH_DELAY_PRECISION_MS,
       maxMessageBytes: settings.messageMaxBytes - RECORD_OVERHEAD_BYTES,
       redrive: true,
       // a topic keeps its records for retention.ms whoever read them: a new group can start at the oldest
@@ -129,7 +151,83 @@ export class KafkaTransport implements Transport {
   async publish(topic: string, messages: readonly WireMessage[]): Promise<void> {
     this.#ensureOpen();
     await this.#topology.ensureTopic(topic);
-    await this.#producer.publish(topic, messages);
+    const now = Date.now();
+    if (!messages.some((m) => m.deliverAt !== undefined && m.deliverAt.getTime() > now)) {
+      await this.#producer.publish(topic, messages);
+      return;
+    }
+    // delayed: to the delay topic, and this connection moves them when due (and others' too)
+    const partitions = await this.#topology.delayPartitions(topic, true);
+    if (partitions === undefined)
+      throw kafkaError('TOPOLOGY_CONFLICT', `topic ${delayTopic(topic)} has no partitions`);
+    this.#startMover(topic, partitions);
+    await publishWithDelays(
+      (to, records) => this.#producer.send(to, records),
+      topic,
+      delayTopic(topic),
+      partitions,
+      messages,
+    );
+  }
+
+  /**
+   * Runs the mover of `topic`'s delay topic on this connection unless it runs already (its group
+   * join is not waited for; a failure to start goes to `onError`, and the next delayed publish or
+   * subscription tries again).
+   */
+  #startMover(topic: string, partitions: number): void {
+    if (this.#closed || this.#movers.has(topic)) return;
+    const groupId = delayMoverGroupId(topic);
+    const receiver = delayMover(
+      {
+        receiver: (settings) =>
+          this.#receiver(groupId, `delay mover of ${topic}`, {
+            ...settings,
+            // a resumed level is fetched at the next fetch: shorter waits make each hop quicker
+            consumer: { ...this.#consumerConfig, maxWaitTimeInMs: MOVER_MAX_WAIT_MS },
+          }),
+        send: (to, records) => this.#producer.send(to, records),
+        onError: (error) => this.#onError(error),
+      },
+      topic,
+      partitions,
+    );
+    this.#movers.set(topic, receiver);
+    receiver.start().then(
+      () => {
+        if (this.#closed) void receiver.abort(); // closed while joining
+      },
+      (cause: unknown) => {
+        if (this.#movers.get(topic) === receiver) this.#movers.delete(topic);
+        if (!this.#closed)
+          this.#onError(kafkaError('CONNECTION', `the delay mover of ${topic} could not start`, cause));
+      },
+    );
+  }
+
+  /**
+   * Starts the mover of `topic` once it has a delay topic: now, or at a later look (every
+   * {@link DELAY_TOPIC_LOOK_MS}) while this connection runs, so that delayed messages keep moving
+   * after the connection that published them is gone.
+   */
+  async #moveIfDelayed(topic: string): Promise<void> {
+    if (this.#closed || this.#movers.has(topic) || this.#looking.has(topic)) return;
+    let partitions: number | undefined;
+    try {
+      partitions = await this.#topology.delayPartitions(topic, false);
+    } catch {
+      // the cluster did not answer: look again later
+    }
+    if (partitions !== undefined) {
+      this.#startMover(topic, partitions);
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.#looking.delete(topic);
+      void this.#moveIfDelayed(topic);
+    }, DELAY_TOPIC_LOOK_MS);
+    timer.unref();
+    this.#looking.set(topic, timer);
   }
 
   async subscribe(
@@ -156,7 +254,9 @@ export class KafkaTransport implements Transport {
       deliver: (from, partition, record, handle) =>
         sink(toDelivery({ topic, group, from, partition }, record, handle, copy)),
     });
-    return this.#start(receiver, groupId);
+    const subscription = await this.#start(receiver, groupId);
+    void this.#moveIfDelayed(topic);
+    return subscription;
   }
 
   async subscribeDeadLetters(
@@ -199,12 +299,12 @@ export class KafkaTransport implements Transport {
     groupId: string,
     what: string,
     settings: Pick<ReceiverSettings, 'topics' | 'prefetch' | 'countDeliveries' | 'deliver'> &
-      Partial<Pick<ReceiverSettings, 'notBefore'>>,
+      Partial<Pick<ReceiverSettings, 'notBefore' | 'consumer'>>,
   ): Receiver {
     return new Receiver(this.#kafka, {
+      consumer: this.#consumerConfig,
       ...settings,
       groupId,
-      consumer: this.#consumerConfig,
       joinTimeoutMs: JOIN_TIMEOUT_MS,
       rebalanceTimeoutMs: this.#options.rebalanceTimeoutMs,
       readCommitted: (assignment) => this.#topology.committedOffsets(groupId, assignment),
@@ -260,16 +360,22 @@ export class KafkaTransport implements Transport {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.allSettled([...this.#receivers].map((r) => r.close()));
+    await Promise.allSettled([...this.#receivers, ...this.#movers.values()].map((r) => r.close()));
     this.#receivers.clear();
+    this.#movers.clear();
+    for (const timer of this.#looking.values()) clearTimeout(timer);
+    this.#looking.clear();
     await this.#disconnect();
   }
 
   async abort(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.allSettled([...this.#receivers].map((r) => r.abort()));
+    await Promise.allSettled([...this.#receivers, ...this.#movers.values()].map((r) => r.abort()));
     this.#receivers.clear();
+    this.#movers.clear();
+    for (const timer of this.#looking.values()) clearTimeout(timer);
+    this.#looking.clear();
     await this.#disconnect();
   }
 

@@ -25,3 +25,19 @@ export function consumerGroupId(topic: string, group: string): string {
 export function deadLetterGroupId(topic: string, group: string): string {
   return `${topic}..${group}..dlq`;
 }
+
+/**
+ * The topic's delay topic: `<topic>..delay` (delayed publish, see `publish-delay.ts`). No group's
+ * topics can have this name: theirs end in `.retry` or `.dlq`.
+ */
+export function delayTopic(topic: string): string {
+  return `${topic}..delay`;
+}
+
+/**
+ * The consumer group that moves a topic's delayed messages when due: `<topic>..delay..mover`
+ * (a group's id is `<topic>..<group>` and a portable group name never contains `..`).
+ */
+export function delayMoverGroupId(topic: string): string {
+  return `${topic}..delay..mover`;
+}

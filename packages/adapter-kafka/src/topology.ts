@@ -2,7 +2,8 @@ import type { StartFrom } from '@carrier/core';
 import { describeError, OncePerKey, retrying as retryingWith } from '@carrier/core/kit';
 import type { Admin, ConsumerConfig, Kafka } from 'kafkajs';
 import { kafkaError, retriable, retrying } from './errors.js';
-import { consumerGroupId, deadLetterTopic, retryTopic } from './names.js';
+import { consumerGroupId, deadLetterTopic, delayTopic, retryTopic } from './names.js';
+import { DELAY_LEVELS } from './publish-delay.js';
 import type { KafkaUrlOptions } from './url.js';
 
 /** Longest retry delay: retry topics keep records for twice as long. */
@@ -43,6 +44,8 @@ export class Topology {
   readonly #settings: TopologySettings;
   readonly #topics = new OncePerKey<boolean>();
   readonly #positioned = new OncePerKey<void>();
+  /** Partition counts of delay topics known to exist. */
+  readonly #delayPartitions = new Map<string, number>();
 
   constructor(settings: TopologySettings) {
     this.#settings = settings;
@@ -78,14 +81,56 @@ export class Topology {
    *   provisioning is off, `CONNECTION` when the cluster does not answer, `TIMEOUT` when a partition
    *   has no leader 30 s after creation.
    */
-  ensureTopic(topic: string, configEntries: ConfigEntries = []): Promise<boolean> {
-    return this.#topics.run(topic, () => this.#provision(topic, configEntries));
+  ensureTopic(
+    topic: string,
+    configEntries: ConfigEntries = [],
+    partitions = this.#settings.options.partitions,
+  ): Promise<boolean> {
+    return this.#topics.run(topic, () => this.#provision(topic, configEntries, partitions));
   }
 
-  #provision(topic: string, configEntries: ConfigEntries): Promise<boolean> {
+  #provision(
+    topic: string,
+    configEntries: ConfigEntries,
+    partitions = this.#settings.options.partitions,
+  ): Promise<boolean> {
     return this.#settings.options.provisioning
-      ? this.#createTopic(topic, configEntries)
+      ? this.#createTopic(topic, configEntries, partitions)
       : this.#checkTopic(topic);
+  }
+
+  /**
+   * The partition count of `topic`'s delay topic (`publish-delay.ts`). With `create`, the topic
+   * and its delay topic are made first (one partition per level, retention twice the longest
+   * delay); without, `undefined` when the delay topic does not exist (nothing is created).
+   *
+   * @throws CarrierError as {@link Topology.ensureTopic}.
+   */
+  async delayPartitions(topic: string, create: boolean): Promise<number | undefined> {
+    const name = delayTopic(topic);
+    const known = this.#delayPartitions.get(name);
+    if (known !== undefined) return known;
+    if (create) {
+      await this.ensureTopic(topic);
+      await this.ensureTopic(
+        name,
+        [{ name: 'retention.ms', value: String(RETRY_RETENTION_MS) }],
+        DELAY_LEVELS,
+      );
+    }
+    let count: number;
+    try {
+      const look = () => this.#settings.admin.fetchTopicMetadata({ topics: [name] });
+      // without `create` a missing topic is the expected answer, not something to wait out
+      const { topics } = await (create ? retrying(look) : look());
+      count = topics[0]?.partitions.length ?? 0;
+    } catch (cause) {
+      if (!create && (cause as { type?: string }).type === 'UNKNOWN_TOPIC_OR_PARTITION') return undefined;
+      throw kafkaError('CONNECTION', `cannot read the metadata of topic ${name}`, cause);
+    }
+    if (count === 0) return undefined;
+    this.#delayPartitions.set(name, count);
+    return count;
   }
 
   /** The topic plus the group's retry and dead-letter topics; resolves whether the topic itself was created now. */
@@ -135,12 +180,12 @@ export class Topology {
    * Creates the topic and polls (every 100 ms, within 30 s) until every partition has a leader,
    * trying again while kafkajs calls the failure retriable.
    */
-  async #createTopic(topic: string, configEntries: ConfigEntries): Promise<boolean> {
+  async #createTopic(topic: string, configEntries: ConfigEntries, partitions: number): Promise<boolean> {
     let created: boolean | undefined;
     try {
       return await retryingWith(
         async () => {
-          created ??= await this.#createOnce(topic, configEntries);
+          created ??= await this.#createOnce(topic, configEntries, partitions);
           if (!(await this.#hasLeaders(topic))) throw new NoLeaderYet();
           return created;
         },
@@ -158,11 +203,11 @@ export class Topology {
     }
   }
 
-  #createOnce(topic: string, configEntries: ConfigEntries): Promise<boolean> {
-    const { admin, options, replicationFactor } = this.#settings;
+  #createOnce(topic: string, configEntries: ConfigEntries, partitions: number): Promise<boolean> {
+    const { admin, replicationFactor } = this.#settings;
     return admin.createTopics({
       waitForLeaders: false,
-      topics: [{ topic, numPartitions: options.partitions, replicationFactor, configEntries }],
+      topics: [{ topic, numPartitions: partitions, replicationFactor, configEntries }],
     });
   }
 

@@ -1,6 +1,7 @@
 import type { Capabilities, Transport, TransportFactory, TransportFactoryOptions } from '@carrier/core';
 import { ConnectionManager, DEFAULT_CONNECT_TIMEOUT_MS } from './connection.js';
 import { MAX_DELAY_MS } from './delay.js';
+import { MAX_PUBLISH_DELAY_MS, PUBLISH_DELAY_PRECISION_MS } from './publish-delay.js';
 import { RabbitTransport } from './rabbitmq-transport.js';
 import type { Receiver } from './receiver.js';
 import { defaultMaxMessageBytes, parseRabbitUrl } from './url.js';
@@ -64,10 +65,10 @@ export const createTransport: TransportFactory = async (
     perKeyOrder: true,
     nativeDelay: true,
     maxDelayMs: MAX_DELAY_MS,
-    // no delayed publish yet (issue 16)
-    maxPublishDelayMs: 0,
+    // delayed publish: Carrier's ladder of delay queues, kept by the broker alone (publish-delay.ts)
+    maxPublishDelayMs: MAX_PUBLISH_DELAY_MS,
     maxNativePublishDelayMs: 0,
-    publishDelayPrecisionMs: 0,
+    publishDelayPrecisionMs: PUBLISH_DELAY_PRECISION_MS,
     maxMessageBytes: settings.maxMessageBytes ?? defaultMaxMessageBytes(version),
     redrive: true,
     // a message is routed to the queues bound when it is published, and a queue deletes what it

@@ -16,6 +16,13 @@ export {
   releaseLedgerName,
 } from './names.js';
 export { native, type RabbitConnectionNative, type RabbitSubscriptionNative } from './native.js';
+export {
+  DELAY_DELIVERY_EXCHANGE,
+  DELAY_TOPIC_HEADER,
+  delayLadderName,
+  MAX_PUBLISH_DELAY_MS,
+  PUBLISH_DELAY_LEVELS,
+} from './publish-delay.js';
 export { parseRabbitUrl, type QueueType, type RabbitSettings, type TlsSettings } from './url.js';
 export {
   ATTEMPT_HEADER,

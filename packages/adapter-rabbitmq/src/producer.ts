@@ -1,8 +1,15 @@
 import { CarrierError, type WireMessage } from '@carrier/core';
-import { describeError, nothingPublished, publishFailed } from '@carrier/core/kit';
+import {
+  DELIVER_AT_HEADER,
+  describeError,
+  formatDeliverAt,
+  nothingPublished,
+  publishFailed,
+} from '@carrier/core/kit';
 import type { ChannelModel, ConfirmChannel, Message, Options } from 'amqplib';
 import { rabbitError, replyCode, TRANSPORT } from './errors.js';
 import { exchangeName } from './names.js';
+import { DELAY_TOPIC_HEADER, delayRoute, MAX_PUBLISH_DELAY_MS } from './publish-delay.js';
 import type { Session } from './session.js';
 import { encodeMessage, routingKeyFor } from './wire.js';
 
@@ -168,8 +175,34 @@ function asBuffer(bytes: Uint8Array): Buffer {
 }
 
 /**
+ * The AMQP publish of one message: to the topic's exchange, or, when it is due later
+ * (`deliverAt`), to the publish-delay ladder (see `publish-delay.ts`) with its remaining delay
+ * rounded up to whole ms, so that it is never early; `now` is read right before publishing.
+ */
+function outgoing(topic: string, message: WireMessage, session: Session, now: number): Outgoing {
+  const options = { ...encodeMessage(message), messageId: message.id };
+  const delayMs = message.deliverAt ? Math.ceil(message.deliverAt.getTime() - now) : 0;
+  if (delayMs <= 0) {
+    return {
+      exchange: exchangeName(topic),
+      routingKey: routingKeyFor(message.key),
+      content: asBuffer(message.body),
+      options,
+    };
+  }
+  const route = delayRoute(session.topology.queueType, Math.min(delayMs, MAX_PUBLISH_DELAY_MS));
+  options.headers = {
+    ...options.headers,
+    [DELAY_TOPIC_HEADER]: topic,
+    [DELIVER_AT_HEADER]: formatDeliverAt(message.deliverAt ?? new Date(now)),
+  };
+  return { ...route, content: asBuffer(message.body), options };
+}
+
+/**
  * Publish `messages` to the topic's exchange (declared first, once per connection) on the
- * session's confirm channel, and wait for every confirm.
+ * session's confirm channel, and wait for every confirm. Delayed messages (`deliverAt`) go through
+ * the publish-delay ladder instead (declared first too).
  *
  * @throws CarrierError `CLOSED` once the transport is closed; `PUBLISH_FAILED` naming the messages
  *   not confirmed (all of them when the exchange could not be declared or the connection did not
@@ -184,21 +217,13 @@ export async function publishToTopic(
   try {
     session = await current();
     await session.topology.exchange(topic);
+    if (messages.some((m) => m.deliverAt !== undefined)) await session.topology.publishDelay(topic);
   } catch (error) {
     if (error instanceof CarrierError && error.code === 'CLOSED') throw error;
     throw nothingPublished(TRANSPORT, topic, messages, error);
   }
-  const exchange = exchangeName(topic);
-  const outcomes = await session.publisher.publish(
-    messages.map(
-      (m): Outgoing => ({
-        exchange,
-        routingKey: routingKeyFor(m.key),
-        content: asBuffer(m.body),
-        options: { ...encodeMessage(m), messageId: m.id },
-      }),
-    ),
-  );
+  const now = Date.now();
+  const outcomes = await session.publisher.publish(messages.map((m) => outgoing(topic, m, session, now)));
   const failed = [...outcomes.entries()].filter((entry): entry is [number, Error] => entry[1] !== undefined);
   if (failed.length === 0) return;
   // 404: the exchange was deleted behind our back; declare it again next time

@@ -9,6 +9,7 @@ import {
   groupQueueName,
   releaseLedgerName,
 } from './names.js';
+import { bindDelivery, declareLadder } from './publish-delay.js';
 import type { QueueType } from './url.js';
 
 /** Whether a group queue delivers to a single active consumer (ordered) or to competing consumers. */
@@ -80,10 +81,13 @@ export class Topology {
   readonly #exchanges = new OncePerKey<void>();
   readonly #groups = new OncePerKey<GroupMode>();
   readonly #queues = new OncePerKey<void>();
+  /** The publish-delay ladder (key: queue type) and the topics bound to its delivery exchange. */
+  readonly #ladder = new OncePerKey<void>();
+  readonly #deliveries = new OncePerKey<void>();
 
   constructor(
     private readonly model: ChannelModel,
-    private readonly queueType: QueueType,
+    readonly queueType: QueueType,
   ) {}
 
   /**
@@ -121,6 +125,8 @@ export class Topology {
    */
   forget(topic: string, group?: string): void {
     this.#exchanges.forget(exchangeName(topic));
+    this.#deliveries.forget(topic);
+    this.#ladder.forget(this.queueType);
     if (group !== undefined) this.#groups.forget(groupQueueName(topic, group));
   }
 
@@ -134,6 +140,28 @@ export class Topology {
           await channel.assertExchange(name, 'topic', { durable: true, autoDelete: false, internal: false });
         },
         'settings',
+      ),
+    );
+  }
+
+  /**
+   * What a delayed publish to `topic` needs (see `publish-delay.ts`): the topic's exchange, the
+   * ladder of this queue type (declared on one channel, once per connection) and the topic's
+   * binding to the delivery exchange.
+   *
+   * @throws CarrierError `TOPOLOGY_CONFLICT` when a ladder object exists with other arguments,
+   *   `CONNECTION` when a declaration failed otherwise.
+   */
+  async publishDelay(topic: string): Promise<void> {
+    await this.exchange(topic);
+    await this.#ladder.run(this.queueType, () =>
+      this.#withChannel(`the publish-delay ladder (${this.queueType})`, (channel) =>
+        declareLadder(channel, this.queueType),
+      ),
+    );
+    await this.#deliveries.run(topic, () =>
+      this.#withChannel(`the delayed-publish binding of ${exchangeName(topic)}`, (channel) =>
+        bindDelivery(channel, topic),
       ),
     );
   }

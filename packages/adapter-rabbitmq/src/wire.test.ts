@@ -144,6 +144,9 @@ describe('wire format', () => {
         'x-death': [{}],
         'x-delivery-count': 1,
         [KEY_HEADER]: 'k',
+        // a delayed publish's route (publish-delay.ts): its copies are not delayed again
+        'carrier-delay-topic': 'orders',
+        'carrier-deliver-at': '2026-11-23T10:00:00.000Z',
       },
     });
     const retry = copyProperties(original, { id: 'm-1', attempt: 3, deadLetter: undefined });

@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { DeadLetterInfo, MessageMetadata, WireMessage } from '@carrier/core';
 import {
+  DELIVER_AT_HEADER,
   isMetadataHeader,
   METADATA_HEADER_PREFIX,
   metadataFromHeaders,
   metadataHeaders,
 } from '@carrier/core/kit';
 import type { MessageProperties, Options } from 'amqplib';
+import { DELAY_TOPIC_HEADER } from './publish-delay.js';
 
 /**
  * The wire format of a Carrier message on RabbitMQ. The body is the AMQP message body, byte for
@@ -145,7 +147,8 @@ export interface CopyChanges {
 
 /**
  * AMQP publish options of a copy of a received message: every property and header kept (native
- * header types too), except broker-added headers (`x-death`, `x-delivery-count`, …), the per-message
+ * header types too), except broker-added headers (`x-death`, `x-delivery-count`, …), the delayed
+ * publish's headers (`carrier-delay-topic`, `carrier-deliver-at`), the per-message
  * `expiration` (it would cut a retry delay short), `user_id` (the broker checks it against the
  * connection's user) and Carrier's attempt and dead-letter headers, which are set from `changes`.
  */
@@ -154,6 +157,8 @@ export function copyProperties(properties: MessageProperties, changes: CopyChang
   for (const [name, value] of Object.entries((properties.headers ?? {}) as Headers)) {
     if (BROKER_HEADERS.test(name)) continue;
     if (name === ATTEMPT_HEADER || name.startsWith('carrier-dead-letter-')) continue;
+    // a delayed publish's route: its copies are not delayed again
+    if (name === DELAY_TOPIC_HEADER || name === DELIVER_AT_HEADER) continue;
     headers[name] = value;
   }
   if (changes.attempt !== undefined && changes.attempt > 1) headers[ATTEMPT_HEADER] = changes.attempt;
