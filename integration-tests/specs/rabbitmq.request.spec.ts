@@ -67,10 +67,10 @@ describe('rabbitmq request/reply with native amqplib clients', () => {
 
   it('a reply to a requester that is gone is dropped by the broker, not queued', async () => {
     const topic = freshName('rmq-rr-gone');
-    const held: Array<(value: void) => void> = [];
+    const held: Array<() => void> = [];
     const outcomes: unknown[] = [];
     await carrier.subscribe(topic, { group: 'pricing' }, async (m) => {
-      await new Promise<void>((resolve) => held.push(resolve));
+      await new Promise<void>((resolve) => held.push(() => resolve()));
       outcomes.push(
         await m.reply('late').then(
           () => 'ok',
