@@ -205,8 +205,9 @@ export class Carrier {
    * `metadata.deadline` (now + `timeoutMs`), then resolves with the first reply (`message.reply` of
    * a handler, or a native reply where the broker has a convention: docs/brokers/*). A later reply
    * to the same request, or one that arrives after it settled, is dropped. The serving group's
-   * handler never runs once the deadline is past, and a request is never retried by core: a
-   * handler that throws answers `REQUEST_FAILED` at once (docs/concepts.md, "Request/reply").
+   * handler never runs once the deadline is past, and a request is not retried (unless the serving
+   * subscription has `retryRequests: true`): a handler that throws answers `REQUEST_FAILED` at once
+   * (docs/concepts.md, "Request/reply").
    *
    * @throws CarrierError `TIMEOUT` when no reply came within `timeoutMs`; `REQUEST_FAILED` when the
    *   handler failed (its `message` is the remote reason); `ABORTED` when `options.signal` fired

@@ -21,6 +21,8 @@ export interface ConsumerSettings {
   readonly retry: RetryPolicy;
   readonly deadLetter: boolean;
   readonly decode: boolean;
+  /** Retry a request whose handler threw as any message (default false: its first failure is final). */
+  readonly retryRequests: boolean;
   readonly onError: (error: Error) => void;
 }
 
@@ -159,15 +161,26 @@ export class Consumer implements ManagedSubscription {
     // The slot is free as soon as the handler returned: the settlement (a broker round trip on
     // most transports) runs on its own, still bounded by the transport's prefetch, and close()
     // waits for it.
-    if (channel && outcome.kind === 'threw') {
-      // a request is not retried (its requester has a deadline): the failure goes back as the
-      // reply (REQUEST_FAILED), and the request is done
-      this.#track(
-        this.#failRequest(channel, outcome.error).then(() => this.#execute(delivery, { action: 'ack' })),
-      );
+    const decision = this.#decision(channel, outcome, delivery.attempt);
+    if (channel && decision.action !== 'retry' && outcome.kind === 'threw') {
+      // the request's failure is final: the requester learns it now (REQUEST_FAILED)
+      this.#track(this.#failRequest(channel, outcome.error).then(() => this.#execute(delivery, decision)));
       return;
     }
-    this.#track(this.#execute(delivery, decide(outcome, delivery.attempt, this.settings)));
+    this.#track(this.#execute(delivery, decision));
+  }
+
+  /**
+   * `decide`, except that a request whose handler threw is not retried (unless `retryRequests`): a
+   * retry that outlives the requester's deadline helps no one. Its failure is final at once, as a
+   * `NonRetryableError`'s: dead-lettered, or acknowledged when the group has no dead letters.
+   */
+  #decision(channel: ReplyChannel | undefined, outcome: Outcome, attempt: number): Decision {
+    const decision = decide(outcome, attempt, this.settings);
+    if (!channel || outcome.kind !== 'threw' || this.settings.retryRequests || decision.action !== 'retry')
+      return decision;
+    if (!this.settings.deadLetter) return { action: 'ack' };
+    return { action: 'deadLetter', reason: failureReason(outcome.error), attempts: attempt };
   }
 
   /** Send a request's error reply (unless the handler replied); a failure goes to onError. */

@@ -22,8 +22,9 @@
  *   visibility timeout or ack wait expired, connection lost); the broker redelivers it, possibly to
  *   another member while this handler still runs. Reported to `onError` and as the reason of the
  *   handler's `signal`.
- * - `REQUEST_FAILED`: the handler that served a `carrier.request` failed — it threw (requests are
- *   not retried: the first failure is final, whatever the error), or the request's body could not
+ * - `REQUEST_FAILED`: the handler that served a `carrier.request` failed for good — it threw
+ *   (requests are not retried unless the subscription has `retryRequests: true`; then once its
+ *   retries are exhausted or the error is a `NonRetryableError`), or the request's body could not
  *   be decoded. The error's `message` carries the remote reason (the handler's error message,
  *   bounded to 1 024 characters). Not a timeout: the requester learns it as soon as the reply arrives.
  * - `ABORTED`: the caller's `AbortSignal` (the `signal` option of `publish`, `publishBatch`,

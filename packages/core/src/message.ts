@@ -198,6 +198,15 @@ export interface SubscribeOptions {
    */
   decode?: boolean | undefined;
   /**
+   * `false` (default): a request (a message with `metadata.replyTo`, see `carrier.request`) whose
+   * handler throws is not retried — the requester gets `REQUEST_FAILED` at once and the request is
+   * dead-lettered (acknowledged with `deadLetter: false`), since a retry that outlives the
+   * requester's timeout helps no one. `true`: it is retried by `retry` as any message, and
+   * `REQUEST_FAILED` is sent when it is dead-lettered; a retry past the request's deadline is
+   * dropped without running the handler.
+   */
+  retryRequests?: boolean | undefined;
+  /**
    * Cancel the subscription. Aborted before `subscribe` resolves: it rejects with `CarrierError`
    * `ABORTED` (`cause`: `signal.reason`; already aborted: without touching the broker), and a
    * consumer the broker may have started meanwhile is closed (`carrier.close()` waits for that).

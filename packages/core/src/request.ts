@@ -135,7 +135,7 @@ export class ReplyChannel {
   /** Tell the requester that the handler failed (`REQUEST_FAILED` with `reason`), unless it replied. */
   async fail(reason: string): Promise<void> {
     const metadata = this.metadata;
-    if (this.#replied || !metadata?.replyTo) return;
+    if (this.#replied || !metadata?.replyTo || !this.transport.capabilities.requestReply) return;
     const { reply } = replyMethods(this.transport);
     const text = headerSafeReason(reason);
     this.#replied = true;

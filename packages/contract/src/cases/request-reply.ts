@@ -167,7 +167,7 @@ export const requestHandlerFails: ContractCase = {
   name: 'request/reply: a handler that throws answers REQUEST_FAILED with its reason, at once, without retries',
   theme,
   needs: ['requestReply'],
-  async run({ carrier }) {
+  async run({ carrier, until }) {
     const server = await carrier();
     const topic = freshName('rr-fail');
     const runs = new Map<string, number>();
@@ -190,6 +190,22 @@ export const requestHandlerFails: ContractCase = {
     const fine = await client.request(topic, {}, { timeoutMs: 20_000 });
     expect(fine.body).toBe('fine');
     expect(runs.get(failing), 'the failed request ran once: requests are not retried').toBe(1);
+    const letters: string[] = [];
+    await server.deadLetters(topic, 'server').subscribe((l) => {
+      letters.push(l.message.id);
+    });
+    await until(() => letters.includes(failing), 'the failed request among the dead letters');
+    // retryRequests: true retries a request as any message; it succeeds on its second attempt
+    const retried = freshName('rr-retried');
+    await server.subscribe(
+      retried,
+      { group: 'server', retryRequests: true, retry: { initialDelayMs: 50, maxDelayMs: 50 } },
+      async (m) => {
+        if (m.attempt === 1) throw new Error('not yet');
+        await m.reply(`attempt ${m.attempt}`);
+      },
+    );
+    expect((await client.request(retried, {}, { timeoutMs: 20_000 })).body).toBe('attempt 2');
   },
 };
 
