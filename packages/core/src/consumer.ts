@@ -23,6 +23,8 @@ export interface ConsumerSettings {
   readonly decode: boolean;
   /** Retry a request whose handler threw as any message (default false: its first failure is final). */
   readonly retryRequests: boolean;
+  /** Serve messages with a reply address as requests (default true; false for forwarders). */
+  readonly serveRequests: boolean;
   readonly onError: (error: Error) => void;
 }
 
@@ -129,7 +131,9 @@ export class Consumer implements ManagedSubscription {
     const wire = delivery.message;
     const channel = isRequest(wire.metadata) ? new ReplyChannel(this.transport, wire.metadata) : undefined;
     // served as a request only where replies can be sent (elsewhere message.reply says UNSUPPORTED)
-    const request = this.transport.capabilities.requestReply ? channel : undefined;
+    // and unless the subscription forwards requests rather than serving them
+    const serve = this.settings.serveRequests && this.transport.capabilities.requestReply;
+    const request = serve ? channel : undefined;
     // nobody waits for the reply of an expired request: settle it without running the handler
     if (request && isExpired(wire.metadata)) {
       await this.#execute(delivery, { action: 'ack' });
