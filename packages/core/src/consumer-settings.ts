@@ -71,6 +71,10 @@ export function consumerSettings(
   const deadLetter = options.deadLetter ?? true;
   checkRetryDelays(transport, retry, deadLetter);
   const decode = options.decode ?? true;
+  const retryRequests = options.retryRequests ?? false;
+  const serveRequests = options.serveRequests ?? true;
+  if (typeof retryRequests !== 'boolean' || typeof serveRequests !== 'boolean')
+    throw new CarrierError('INVALID_ARGUMENT', 'retryRequests and serveRequests must be booleans');
   return {
     topic,
     group: options.group,
@@ -81,6 +85,8 @@ export function consumerSettings(
     retry,
     deadLetter,
     decode,
+    retryRequests,
+    serveRequests,
     onError,
   };
 }
