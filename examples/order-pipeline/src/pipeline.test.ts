@@ -6,6 +6,7 @@ it('fans orders out to billing and shipping, retries, and dead-letters the hopel
   const carrier = await connect('memory://demo-test');
   try {
     const report = await runPipeline(carrier, 'orders-test', 20, 20_000);
+    expect(report.priced, 'every order priced by request/reply').toBe(20);
     expect(report.invoiced.sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     expect(report.deadLetters.map((d) => d.id).sort((a, b) => a - b)).toEqual([7, 13, 14]);
     expect(report.deadLetters.find((d) => d.id === 13)).toMatchObject({ attempts: 3 });

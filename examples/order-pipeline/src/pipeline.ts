@@ -1,4 +1,5 @@
 import { type Carrier, type DeadLetter, NonRetryableError } from '@carrier/core';
+import { priceOf, startPricing } from './pricing.js';
 
 /** An order as the shop publishes it. */
 export interface Order {
@@ -12,6 +13,8 @@ export interface Order {
 export interface PipelineReport {
   topic: string;
   published: number;
+  /** Orders whose gross total came from the pricing service (request/reply). */
+  priced: number;
   invoiced: number[];
   shipped: Array<{ id: number; attempt: number }>;
   shippingFailures: number;
@@ -50,6 +53,7 @@ export async function runPipeline(
   const report: PipelineReport = {
     topic,
     published: 0,
+    priced: 0,
     invoiced: [],
     shipped: [],
     shippingFailures: 0,
@@ -86,7 +90,16 @@ export async function runPipeline(
     report.deadLetters.push({ id: order.id, reason: letter.reason, attempts: letter.attempts });
   });
 
-  const orders = makeOrders(count);
+  // before billing sees an order, its gross total is asked of the pricing service: request/reply
+  const pricing = await startPricing(carrier, `${topic}.pricing`);
+  const orders = await Promise.all(
+    makeOrders(count).map(async (order) => {
+      const total = await priceOf(carrier, `${topic}.pricing`, order.id, order.total);
+      report.priced++;
+      return { ...order, total };
+    }),
+  );
+  await pricing.close();
   await carrier.publishBatch(
     topic,
     orders.map((order) => ({ body: order, key: order.customer, headers: { source: 'webshop' } })),
@@ -110,6 +123,7 @@ export function formatReport(transport: string, report: PipelineReport): string 
     .map((s) => `#${s.id} (attempt ${s.attempt})`);
   const lines = [
     `Carrier order pipeline on ${transport} — topic ${report.topic}`,
+    `pricing : ${report.priced} orders priced by request/reply (gross = net + 19 % VAT)`,
     `published ${report.published} orders`,
     `billing : invoiced ${report.invoiced.length} orders`,
     `shipping: shipped ${report.shipped.length} orders, ${report.shippingFailures} failed attempts`,

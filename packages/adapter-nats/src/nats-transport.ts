@@ -5,6 +5,7 @@ import type {
   Delivery,
   NativeAnswer,
   NativeToken,
+  ReplyDestination,
   Transport,
   TransportFactoryOptions,
   TransportSubscribeOptions,
@@ -21,6 +22,7 @@ import { native } from './native.js';
 import { Producer } from './producer.js';
 import { redrive } from './redrive.js';
 import { Releases } from './releases.js';
+import { Replies } from './replies.js';
 import { Settlement } from './settlement.js';
 import { Topology } from './topology.js';
 import type { NatsSettings } from './url.js';
@@ -51,6 +53,7 @@ export class NatsTransport implements Transport {
   readonly #producer: Producer;
   readonly #settlement: Settlement;
   readonly #liveness: Liveness;
+  readonly #replies: Replies;
   #closed = false;
 
   /** @internal Use `createNatsTransport` (or `connect()` of `@carrier/core`). */
@@ -76,6 +79,7 @@ export class NatsTransport implements Transport {
     this.#producer = new Producer(link, this.#topology);
     this.#settlement = new Settlement(link, this.#producer, new Releases(link, this.#topology));
     this.#liveness = new Liveness(link);
+    this.#replies = new Replies(link);
     this.capabilities = {
       fanOut: true,
       competingConsumers: true,
@@ -87,6 +91,8 @@ export class NatsTransport implements Transport {
       // a limits stream keeps every message for max_age whoever acknowledged it; an interest stream
       // deletes a message once the groups that existed when it was published acknowledged it
       replay: settings.retention === 'limits',
+      // replies on core NATS to a per-connection inbox (replies.ts)
+      requestReply: true,
     };
   }
 
@@ -122,7 +128,22 @@ export class NatsTransport implements Transport {
   /** @throws CarrierError `MESSAGE_TOO_LARGE` (nothing sent), `PUBLISH_FAILED` with per-message failures. */
   async publish(topic: string, messages: readonly WireMessage[]): Promise<void> {
     this.#ensureOpen();
-    await this.#producer.publish(topic, messages);
+    await this.#producer.publish(
+      topic,
+      messages.map((m) => this.#replies.outgoing(m)),
+    );
+  }
+
+  /** A core NATS inbox of this connection (`<inbox>.>`): see docs/brokers/nats.md, "Request/reply". */
+  async openReplies(sink: (reply: WireMessage) => void): Promise<ReplyDestination> {
+    this.#ensureOpen();
+    return this.#replies.open(sink);
+  }
+
+  /** Publish on core NATS to `address` (an inbox subject): dropped by the server if nobody listens. */
+  async reply(address: string, message: WireMessage): Promise<void> {
+    this.#ensureOpen();
+    await this.#replies.reply(address, message);
   }
 
   /** @throws CarrierError `UNSUPPORTED` for `ordered: true` (a JetStream group hands out to every member). */
@@ -181,6 +202,7 @@ export class NatsTransport implements Transport {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#replies.closeAll();
     await this.#liveness.closeAll();
     if (this.#link.nc.isClosed()) return;
     try {
@@ -194,6 +216,7 @@ export class NatsTransport implements Transport {
   async abort(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#replies.closeAll();
     this.#liveness.abandonAll();
     await this.#link.nc.close().catch(() => {});
   }

@@ -69,6 +69,8 @@ export const createTransport: TransportFactory = async (
     // a message is routed to the queues bound when it is published, and a queue deletes what it
     // delivered: a new group's queue has no history
     replay: false,
+    // direct reply-to (replies.ts)
+    requestReply: true,
     ...headerLimits((model.connection as { frameMax?: unknown }).frameMax),
   };
   return new RabbitTransport({ settings, manager, receivers, capabilities, onError: options.onError });

@@ -3,6 +3,7 @@ import { describeError, nothingPublished, publishFailed } from '@carrier/core/ki
 import type { ChannelModel, ConfirmChannel, Message, Options } from 'amqplib';
 import { rabbitError, replyCode, TRANSPORT } from './errors.js';
 import { exchangeName } from './names.js';
+import type { ReplyConsumer } from './replies.js';
 import type { Session } from './session.js';
 import { encodeMessage, routingKeyFor } from './wire.js';
 
@@ -38,11 +39,21 @@ export class Publisher {
   #channel: Promise<ConfirmChannel> | undefined;
   readonly #states = new Map<ConfirmChannel, ChannelState>();
 
-  constructor(private readonly model: ChannelModel) {}
+  constructor(
+    private readonly model: ChannelModel,
+    private readonly replies?: ReplyConsumer,
+  ) {}
+
+  /** The publishing channel (opened if need be): request/reply consumes replies on it. */
+  channel(): Promise<ConfirmChannel> {
+    return this.#open();
+  }
 
   #open(): Promise<ConfirmChannel> {
     this.#channel ??= (async () => {
       const channel = await this.model.createConfirmChannel();
+      // direct reply-to: the channel that publishes requests must consume the replies first
+      if (this.replies?.active) await this.replies.attach(channel);
       const state: ChannelState = { pending: [], closeError: undefined };
       const pending = state.pending;
       this.#states.set(channel, state);

@@ -5,6 +5,7 @@ import type {
   Delivery,
   NativeAnswer,
   NativeToken,
+  ReplyDestination,
   Transport,
   TransportSubscribeOptions,
   TransportSubscription,
@@ -17,6 +18,7 @@ import { native } from './native.js';
 import { publishToTopic } from './producer.js';
 import { Receiver, type ReceiverHandlers } from './receiver.js';
 import { redrive } from './redrive.js';
+import { ReplyConsumer, replyOptions } from './replies.js';
 import { Session } from './session.js';
 import { deadLetterDeliveries, GroupDeliveries } from './settlement.js';
 import type { RabbitSettings } from './url.js';
@@ -46,6 +48,8 @@ export class RabbitTransport implements Transport {
   readonly #manager: ConnectionManager;
   readonly #receivers: Set<Receiver>;
   readonly #inFlight = new Set<Promise<unknown>>();
+  /** Direct reply-to on the publishing channel, kept across reconnections. */
+  readonly #replies = new ReplyConsumer();
   #session: Session | undefined;
   #closed = false;
 
@@ -66,7 +70,7 @@ export class RabbitTransport implements Transport {
     this.#ensureOpen();
     const model = await this.#manager.ready();
     if (!this.#session || this.#session.model !== model) {
-      this.#session = new Session(model, this.#settings.queueType);
+      this.#session = new Session(model, this.#settings.queueType, this.#replies);
     }
     return this.#session;
   }
@@ -99,6 +103,37 @@ export class RabbitTransport implements Transport {
   publish(topic: string, messages: readonly WireMessage[]): Promise<void> {
     this.#ensureOpen();
     return this.#track(publishToTopic(() => this.#current(), topic, messages));
+  }
+
+  /**
+   * Direct reply-to (`amq.rabbitmq.reply-to`), consumed on the publishing channel, where the
+   * requests go out: see docs/brokers/rabbitmq.md, "Request/reply".
+   */
+  async openReplies(sink: (reply: WireMessage) => void): Promise<ReplyDestination> {
+    this.#ensureOpen();
+    return this.#replies.open(sink, async () => (await this.#current()).publisher.channel());
+  }
+
+  /**
+   * Publish a reply to the default exchange with routing key `address` (a direct reply-to address,
+   * or a native requester's reply queue): transient and not mandatory, so a reply whose requester is
+   * gone is dropped by the broker rather than refused.
+   */
+  reply(address: string, message: WireMessage): Promise<void> {
+    this.#ensureOpen();
+    return this.#track(
+      (async () => {
+        const session = await this.#current();
+        const outgoing = {
+          exchange: '',
+          routingKey: address,
+          content: Buffer.from(message.body),
+          options: replyOptions(message),
+        };
+        const [error] = await session.publisher.publish([outgoing]);
+        if (error) throw error;
+      })(),
+    );
   }
 
   async #receive(
@@ -189,6 +224,7 @@ export class RabbitTransport implements Transport {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#replies.close();
     await Promise.allSettled([...this.#receivers].map((receiver) => receiver.close()));
     this.#receivers.clear();
     // let publishes and redrives in flight get their confirms; during an outage there is nothing to wait for

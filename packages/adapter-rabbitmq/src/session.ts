@@ -1,5 +1,6 @@
 import type { ChannelModel } from 'amqplib';
 import { Publisher } from './producer.js';
+import type { ReplyConsumer } from './replies.js';
 import { StrayDeliveryFilter } from './stray-frames.js';
 import { Topology } from './topology.js';
 import type { QueueType } from './url.js';
@@ -17,9 +18,10 @@ export class Session {
   constructor(
     readonly model: ChannelModel,
     queueType: QueueType,
+    replies?: ReplyConsumer,
   ) {
     this.strays = new StrayDeliveryFilter(model);
-    this.publisher = new Publisher(model);
+    this.publisher = new Publisher(model, replies);
     this.topology = new Topology(model, queueType);
   }
 }

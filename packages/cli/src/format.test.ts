@@ -15,6 +15,9 @@ function message(over: Partial<Message> = {}): Message {
     publishedAt: new Date(0),
     metadata: {},
     signal: new AbortController().signal,
+    reply: async () => {
+      throw new CarrierError('INVALID_ARGUMENT', 'not a request');
+    },
     as: (token: NativeToken<unknown>) => {
       throw new CarrierError('UNSUPPORTED', `no native ${token}`);
     },

@@ -129,6 +129,8 @@ export type CaseNeed =
   | 'perKeyOrder'
   | 'redrive'
   | 'replay'
+  /** `capabilities.requestReply`: `carrier.request` and `message.reply` work. */
+  | 'requestReply'
   /** `recordsGroupSettings` lists `startFrom`. */
   | 'startFromRecorded'
   /** `recordsGroupSettings` lists `ordered`. */

@@ -10,15 +10,18 @@ import type {
   BatchEntry,
   DeadLetterQueue,
   Handler,
+  Message,
   PublishBatchOptions,
   PublishOptions,
   PublishReceipt,
+  RequestOptions,
   SubscribeOptions,
   Subscription,
 } from './message.js';
 import { type MessageMetadata, validateMetadata } from './metadata.js';
 import { validateContentType, validateHeaders, validateName } from './names.js';
 import { type NativeToken, resolveNative } from './native.js';
+import { prepareRequest, Requester } from './request.js';
 import type { Capabilities, DeclareOptions, Transport, WireMessage } from './transport.js';
 import { isWellFormed } from './unicode.js';
 
@@ -34,12 +37,15 @@ export class Carrier {
   readonly #publishing = new Set<Promise<unknown>>();
   /** Aborted by abort(): subscribes still under way reject with `CLOSED` at once. */
   readonly #aborting = new AbortController();
+  /** The requests of this carrier waiting for replies, and its reply destination. */
+  readonly #requester: Requester;
   #closed: Promise<void> | undefined;
 
   /** @internal Use `connect()`. */
   constructor(transport: Transport, onError: (error: Error) => void) {
     this.#transport = transport;
     this.#onError = onError;
+    this.#requester = new Requester(transport);
   }
 
   /** Name of the transport in use (`memory`, `kafka`, `rabbitmq`, `nats`, `sqs`, …). */
@@ -193,6 +199,50 @@ export class Carrier {
   }
 
   /**
+   * Send a request and wait for its reply: publishes `body` to `topic` (to every group, as
+   * `publish` does) with `metadata.correlationId` (a new UUID), `metadata.replyTo` (this
+   * connection's reply destination, opened on the first request and shared by all of them) and
+   * `metadata.deadline` (now + `timeoutMs`), then resolves with the first reply (`message.reply` of
+   * a handler, or a native reply where the broker has a convention: docs/brokers/*). A later reply
+   * to the same request, or one that arrives after it settled, is dropped. The serving group's
+   * handler never runs once the deadline is past, and a request is not retried (unless the serving
+   * subscription has `retryRequests: true`): a handler that throws answers `REQUEST_FAILED` at once
+   * (docs/concepts.md, "Request/reply").
+   *
+   * @throws CarrierError `TIMEOUT` when no reply came within `timeoutMs`; `REQUEST_FAILED` when the
+   *   handler failed (its `message` is the remote reason); `ABORTED` when `options.signal` fired
+   *   (the request may still be served; its reply is dropped); `UNSUPPORTED` without
+   *   `capabilities.requestReply`; `INVALID_NAME`, `INVALID_ARGUMENT` (as `publish`, a bad
+   *   `timeoutMs`, or `metadata.correlationId`, `replyTo` or `deadline` given), `MESSAGE_TOO_LARGE`;
+   *   `PUBLISH_FAILED`; `DECODE_FAILED` for a reply whose body does not match its content type;
+   *   `CLOSED` after `close()` or `abort()`, also for requests still waiting then.
+   */
+  async request<Body = unknown>(
+    topic: string,
+    body: unknown,
+    options: RequestOptions = {},
+  ): Promise<Message<Body>> {
+    this.#ensureOpen();
+    validateName('topic', topic);
+    const prepared = prepareRequest(options);
+    const name = this.#transport.name;
+    if (!this.#transport.capabilities.requestReply)
+      throw new CarrierError('UNSUPPORTED', `${name} has no request/reply`, { transport: name });
+    throwIfAborted(prepared.signal, `request on ${topic}`, name);
+    const { timeoutMs: _t, signal: _s, ...fields } = options ?? {};
+    const wire = (replyTo: string) => this.#wire({ ...fields, body, metadata: prepared.metadata(replyTo) });
+    const publish = (message: WireMessage) => {
+      this.#ensureOpen();
+      const publishing = this.#transport.publish(topic, [message]);
+      this.#publishing.add(publishing);
+      const forget = () => this.#publishing.delete(publishing);
+      publishing.then(forget, forget);
+      return publishing;
+    };
+    return (await this.#requester.run(topic, prepared, wire, publish)) as Message<Body>;
+  }
+
+  /**
    * Create the topic and the given groups durably, so each group buffers every message published
    * from now on even before any consumer runs. Idempotent.
    *
@@ -334,8 +384,10 @@ export class Carrier {
    */
   close(): Promise<void> {
     this.#closed ??= (async () => {
+      const requests = this.#requester.close();
       await Promise.allSettled([...[...this.#subscriptions].map((s) => s.close()), ...[...this.#publishing]]);
       while (this.#publishing.size > 0) await Promise.allSettled([...this.#publishing]);
+      await requests;
       await this.#transport.close();
     })();
     return this.#closed;
@@ -353,6 +405,7 @@ export class Carrier {
     this.#aborting.abort();
     for (const s of [...this.#subscriptions]) s.markAborted();
     this.#subscriptions.clear();
+    void this.#requester.close();
     await this.#transport.abort();
   }
 }

@@ -71,6 +71,9 @@ export function consumerSettings(
   const deadLetter = options.deadLetter ?? true;
   checkRetryDelays(transport, retry, deadLetter);
   const decode = options.decode ?? true;
+  const retryRequests = options.retryRequests ?? false;
+  if (typeof retryRequests !== 'boolean')
+    throw new CarrierError('INVALID_ARGUMENT', 'retryRequests must be a boolean');
   return {
     topic,
     group: options.group,
@@ -81,6 +84,7 @@ export function consumerSettings(
     retry,
     deadLetter,
     decode,
+    retryRequests,
     onError,
   };
 }

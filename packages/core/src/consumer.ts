@@ -1,11 +1,12 @@
 import type { RetryPolicy } from './backoff.js';
 import { decodeBody } from './codec.js';
-import { admit, type Decision, decide, type Outcome } from './decision.js';
+import { admit, type Decision, decide, failureReason, type Outcome } from './decision.js';
 import { type ManagedSubscription, SubscriptionEngine, settleOnce } from './engine.js';
 import { isCarrierError, NonRetryableError } from './errors.js';
 import type { Handler, Message } from './message.js';
 import type { MessageMetadata } from './metadata.js';
 import { type NativeAnswer, type NativeToken, resolveNative } from './native.js';
+import { cannotReply, isExpired, isRequest, ReplyChannel } from './request.js';
 import type { Delivery, StartFrom, Transport, WireMessage } from './transport.js';
 
 /** Settings of one consumer, resolved by the carrier. */
@@ -20,6 +21,8 @@ export interface ConsumerSettings {
   readonly retry: RetryPolicy;
   readonly deadLetter: boolean;
   readonly decode: boolean;
+  /** Retry a request whose handler threw as any message (default false: its first failure is final). */
+  readonly retryRequests: boolean;
   readonly onError: (error: Error) => void;
 }
 
@@ -46,8 +49,10 @@ export function toMessage(
   body: unknown,
   signal: AbortSignal,
   native: Native,
+  reply: Message['reply'] = cannotReply,
 ): Message {
   return {
+    reply,
     as: (token) => resolveNative(token, 'message', native.transport, native.answer),
     id: wire.id,
     topic,
@@ -122,6 +127,12 @@ export class Consumer implements ManagedSubscription {
 
   async #process(delivery: Delivery, signal: AbortSignal): Promise<void> {
     const wire = delivery.message;
+    const channel = isRequest(wire.metadata) ? new ReplyChannel(this.transport, wire.metadata) : undefined;
+    // nobody waits for the reply of an expired request: settle it without running the handler
+    if (channel && isExpired(wire.metadata)) {
+      await this.#execute(delivery, { action: 'ack' });
+      return;
+    }
     const refused = admit(delivery.attempt, this.settings);
     if (refused) {
       await this.#execute(delivery, refused);
@@ -131,15 +142,15 @@ export class Consumer implements ManagedSubscription {
     try {
       if (this.settings.decode) body = decodeBody(wire.body, wire.contentType);
     } catch (error) {
-      this.#track(
-        this.#execute(delivery, decide({ kind: 'undecodable', error }, delivery.attempt, this.settings)),
-      );
+      const decision = decide({ kind: 'undecodable', error }, delivery.attempt, this.settings);
+      this.#track(this.#failRequest(channel, error).then(() => this.#execute(delivery, decision)));
       return;
     }
     let outcome: Outcome = { kind: 'handled' };
     try {
       const native = { transport: this.transport.name, answer: delivery.native?.bind(delivery) };
-      await this.handler(toMessage(this.topic, wire, delivery.attempt, body, signal, native));
+      const message = toMessage(this.topic, wire, delivery.attempt, body, signal, native, channel?.reply);
+      await this.handler(message);
     } catch (error) {
       outcome = { kind: 'threw', error };
       if (gaveUpOnClose(error, signal)) {
@@ -150,7 +161,36 @@ export class Consumer implements ManagedSubscription {
     // The slot is free as soon as the handler returned: the settlement (a broker round trip on
     // most transports) runs on its own, still bounded by the transport's prefetch, and close()
     // waits for it.
-    this.#track(this.#execute(delivery, decide(outcome, delivery.attempt, this.settings)));
+    const decision = this.#decision(channel, outcome, delivery.attempt);
+    if (channel && decision.action !== 'retry' && outcome.kind === 'threw') {
+      // the request's failure is final: the requester learns it now (REQUEST_FAILED)
+      this.#track(this.#failRequest(channel, outcome.error).then(() => this.#execute(delivery, decision)));
+      return;
+    }
+    this.#track(this.#execute(delivery, decision));
+  }
+
+  /**
+   * `decide`, except that a request whose handler threw is not retried (unless `retryRequests`): a
+   * retry that outlives the requester's deadline helps no one. Its failure is final at once, as a
+   * `NonRetryableError`'s: dead-lettered, or acknowledged when the group has no dead letters.
+   */
+  #decision(channel: ReplyChannel | undefined, outcome: Outcome, attempt: number): Decision {
+    const decision = decide(outcome, attempt, this.settings);
+    if (!channel || outcome.kind !== 'threw' || this.settings.retryRequests || decision.action !== 'retry')
+      return decision;
+    if (!this.settings.deadLetter) return { action: 'ack' };
+    return { action: 'deadLetter', reason: failureReason(outcome.error), attempts: attempt };
+  }
+
+  /** Send a request's error reply (unless the handler replied); a failure goes to onError. */
+  async #failRequest(channel: ReplyChannel | undefined, error: unknown): Promise<void> {
+    if (!channel) return;
+    try {
+      await channel.fail(failureReason(error));
+    } catch (failure) {
+      this.settings.onError(failure instanceof Error ? failure : new Error(String(failure)));
+    }
   }
 
   /** Carry out a decision with the delivery's settle method; never rejects (see `#settle`). */

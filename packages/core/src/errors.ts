@@ -22,8 +22,13 @@
  *   visibility timeout or ack wait expired, connection lost); the broker redelivers it, possibly to
  *   another member while this handler still runs. Reported to `onError` and as the reason of the
  *   handler's `signal`.
+ * - `REQUEST_FAILED`: the handler that served a `carrier.request` failed for good — it threw
+ *   (requests are not retried unless the subscription has `retryRequests: true`; then once its
+ *   retries are exhausted or the error is a `NonRetryableError`), or the request's body could not
+ *   be decoded. The error's `message` carries the remote reason (the handler's error message,
+ *   bounded to 1 024 characters). Not a timeout: the requester learns it as soon as the reply arrives.
  * - `ABORTED`: the caller's `AbortSignal` (the `signal` option of `publish`, `publishBatch`,
- *   `subscribe`) fired before the call completed; `cause` is `signal.reason`. Aborted before the
+ *   `subscribe`, `request`) fired before the call completed; `cause` is `signal.reason`. Aborted before the
  *   call, nothing reached the broker. Aborted while in flight, the outcome is unknown: the broker may
  *   still have accepted the message or created the consumer (a publish retried after `ABORTED` may
  *   be delivered twice; consumers deduplicate by `id`).
@@ -42,6 +47,7 @@ export type CarrierErrorCode =
   | 'TOPOLOGY_CONFLICT'
   | 'SETTLE_FAILED'
   | 'LEASE_LOST'
+  | 'REQUEST_FAILED'
   | 'ABORTED';
 
 /** One message of a batch that the broker did not confirm. */

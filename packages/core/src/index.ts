@@ -36,9 +36,12 @@ export type {
   PublishBatchOptions,
   PublishOptions,
   PublishReceipt,
+  ReplyOptions,
+  RequestOptions,
   SubscribeOptions,
   Subscription,
 } from './message.js';
+export { DEFAULT_REQUEST_TIMEOUT_MS } from './message.js';
 export {
   isTraceparent,
   isTracestate,

@@ -55,9 +55,48 @@ export interface Message<Body = unknown> {
    *   offers nothing for received messages; `INVALID_ARGUMENT` for a token of another scope.
    */
   as<T>(token: NativeToken<T, 'message'>): T;
+  /**
+   * Answer this message, a request (`carrier.request`, or a native request that names a reply
+   * address: AMQP `reply_to`; see docs/brokers/*): sends `body` to `metadata.replyTo` with
+   * `metadata.correlationId`, encoded as `publish` encodes. Resolves once the broker took the reply;
+   * the request itself is settled as usual when the handler returns. The requester takes the first
+   * reply to a request and drops later ones; a reply to a requester that timed out or is gone is
+   * dropped (docs/concepts.md, "Request/reply").
+   *
+   * @throws CarrierError `INVALID_ARGUMENT` when the message is not a request (no
+   *   `metadata.replyTo`) or for bad headers; `MESSAGE_TOO_LARGE`; `UNSUPPORTED` when the
+   *   transport has no request/reply (`capabilities.requestReply`); `CLOSED`.
+   */
+  reply(body: unknown, options?: ReplyOptions): Promise<void>;
 }
 
-/** Cancellation of one call: the `signal` option of `publish`, `publishBatch` and `subscribe`. */
+/** Options of `message.reply`. */
+export interface ReplyOptions {
+  /** Portable headers of the reply (see `validateHeaders`). */
+  headers?: Readonly<Record<string, string>> | undefined;
+  /** Content type to record (as in `publish`). */
+  contentType?: string | undefined;
+}
+
+/**
+ * Options of `carrier.request`: the request message's fields (its `metadata` may carry trace
+ * context, schema id and `extra`, but `correlationId`, `replyTo` and `deadline` are Carrier's), the
+ * reply's deadline and the call's `signal`.
+ */
+export interface RequestOptions extends MessageOptions, CancelOptions {
+  /**
+   * How long to wait for the reply, in milliseconds: an integer from 1 to 2 147 483 647. Default
+   * {@link DEFAULT_REQUEST_TIMEOUT_MS} (30 000). Past it `request` rejects with `TIMEOUT`; the
+   * request carries `now + timeoutMs` as `metadata.deadline`, and a server never runs its handler
+   * once that is past.
+   */
+  timeoutMs?: number | undefined;
+}
+
+/** Default `timeoutMs` of `carrier.request`: 30 000 ms. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+/** Cancellation of one call: the `signal` option of `publish`, `publishBatch`, `subscribe` and `request`. */
 export interface CancelOptions {
   /**
    * Abort the call. Already aborted: the call rejects at once with `CarrierError` `ABORTED` and
@@ -158,6 +197,15 @@ export interface SubscribeOptions {
    * that must pass every message on byte for byte, even one whose bytes do not match its content type.
    */
   decode?: boolean | undefined;
+  /**
+   * `false` (default): a request (a message with `metadata.replyTo`, see `carrier.request`) whose
+   * handler throws is not retried — the requester gets `REQUEST_FAILED` at once and the request is
+   * dead-lettered (acknowledged with `deadLetter: false`), since a retry that outlives the
+   * requester's timeout helps no one. `true`: it is retried by `retry` as any message, and
+   * `REQUEST_FAILED` is sent when it is dead-lettered; a retry past the request's deadline is
+   * dropped without running the handler.
+   */
+  retryRequests?: boolean | undefined;
   /**
    * Cancel the subscription. Aborted before `subscribe` resolves: it rejects with `CarrierError`
    * `ABORTED` (`cause`: `signal.reason`; already aborted: without touching the broker), and a

@@ -163,6 +163,13 @@ export interface Capabilities {
    * larger one. Contract: headers of exactly this size arrive intact, one byte more is refused.
    */
   readonly maxHeaderBytes?: number | undefined;
+  /**
+   * Request/reply works (`carrier.request`, `message.reply`): the transport implements
+   * {@link Transport.openReplies} and {@link Transport.reply}. Absent or false: `request` and
+   * `message.reply` fail with `UNSUPPORTED`. Contract: the request/reply cases run when true and
+   * are skipped with this reason when not.
+   */
+  readonly requestReply?: boolean | undefined;
 }
 
 /**
@@ -382,6 +389,28 @@ export interface Transport {
    * A dead letter is removed only after its copy was durably accepted. Resolves with how many moved.
    */
   redrive(topic: string, group: string, max: number): Promise<number>;
+  /**
+   * Open this connection's reply destination (request/reply, where `capabilities.requestReply`).
+   * Every reply published to its `address` (by `reply`, or by a native client following the
+   * broker's convention) is handed to `sink` once, without settlement (a reply is never
+   * redelivered: a requester that is gone or gave up has no use for it). Resolves once a reply
+   * published from now on reaches `sink`. Core matches replies to requests by
+   * `metadata.correlationId` and drops any it does not expect (late, duplicate, foreign). The sink
+   * never throws.
+   *
+   * Requests are published with the ordinary `publish`, their metadata carrying `replyTo: address`,
+   * `correlationId` and `deadline`; a transport whose broker needs the request published in a
+   * particular way (RabbitMQ direct reply-to: on the channel that consumes the replies) does so when
+   * it sees its own address in `metadata.replyTo`.
+   */
+  openReplies?(sink: (reply: WireMessage) => void): Promise<ReplyDestination>;
+  /**
+   * Send `message` (a reply: `metadata.correlationId` set) to the reply `address` a request carried
+   * in `metadata.replyTo` — possibly another connection's, or a native requester's (AMQP `reply_to`,
+   * a NATS inbox). Resolves once handed to the broker; a reply to a requester that is gone must not
+   * fail (it is dropped) nor pile up at the broker. Core has validated and sized the message.
+   */
+  reply?(address: string, message: WireMessage): Promise<void>;
   /** Graceful: close every consumer and the connection. Idempotent. */
   close(): Promise<void>;
   /**
@@ -397,7 +426,27 @@ export interface Transport {
   native?(token: NativeToken<unknown>): NativeAnswer | undefined;
 }
 
-/** Options every transport factory receives. */
+/**
+ * The reply destination of one connection (`Transport.openReplies`): where the replies to this
+ * connection's requests arrive. Core opens at most one per carrier, on its first request, and closes
+ * it before the transport closes.
+ */
+export interface ReplyDestination {
+  /**
+   * The reply address core puts in each request's `metadata.replyTo`, as a server passes it back to
+   * `Transport.reply` (a NATS inbox subject, `amq.rabbitmq.reply-to`, a reply topic or queue name).
+   * Header-safe text (no CR, LF, NUL). It may carry the connection's identity; the correlation id
+   * travels apart, in `metadata.correlationId`.
+   */
+  readonly address: string;
+  /**
+   * Stop receiving replies and free what the destination holds at the broker (consumer, inbox
+   * subscription, reply queue). Idempotent. Replies that arrive later are dropped by the broker or
+   * expire there (docs/brokers/*: none may pile up for ever).
+   */
+  close(): Promise<void>;
+}
+
 export interface TransportFactoryOptions {
   /** Called for asynchronous problems (a lost connection, a failed settlement) that have no caller. */
   readonly onError: (error: Error) => void;

@@ -49,6 +49,14 @@ import {
 import { nativeForeignToken } from './native.js';
 import { brokerRestart } from './reconnect.js';
 import {
+  concurrentRequests,
+  expiredRequestSkipped,
+  requestHandlerFails,
+  requestRoundTrip,
+  requestTimeout,
+  requestUnsupported,
+} from './request-reply.js';
+import {
   backoffLowerBound,
   deadLettersAfterMaxAttempts,
   nonRetryable,
@@ -77,6 +85,7 @@ export * from './limits.js';
 export * from './messages.js';
 export * from './native.js';
 export * from './reconnect.js';
+export * from './request-reply.js';
 export * from './retries.js';
 export * from './volume.js';
 export * from './wire.js';
@@ -133,6 +142,12 @@ export const contractCases: readonly ContractCase[] = [
   subscribeAbortedLater,
   handlerSignalOnClose,
   nativeForeignToken,
+  requestRoundTrip,
+  concurrentRequests,
+  requestTimeout,
+  requestHandlerFails,
+  expiredRequestSkipped,
+  requestUnsupported,
   crashRedelivered,
   crashCountsOneAttempt,
   poisonMessage,

@@ -71,7 +71,8 @@ export const metadataRoundTrip: ContractCase = {
     const topic = freshName('meta');
     const got: Message[] = [];
     const retry = { maxAttempts: 3, initialDelayMs: 200, maxDelayMs: 200 };
-    await c.subscribe(topic, { group: 'g', retry }, (m) => {
+    // FULL_METADATA names a reply address, so the message is a request: retried only on request
+    await c.subscribe(topic, { group: 'g', retry, retryRequests: true }, (m) => {
       got.push(m);
       if (m.id === 'with-metadata' && m.attempt === 1) throw new Error('once more');
     });

@@ -156,6 +156,8 @@ export class MemoryTopic {
 /** An in-process broker: topics by name. Named brokers are shared by every connection of the process. */
 export class MemoryBroker {
   readonly topics = new Map<string, MemoryTopic>();
+  /** Open reply destinations by address: a reply to an address not here is dropped. */
+  readonly replies = new Map<string, (reply: WireMessage) => void>();
 
   topic(name: string): MemoryTopic {
     let topic = this.topics.get(name);
@@ -173,6 +175,12 @@ export class MemoryBroker {
       const stored: WireMessage = { ...message, headers: { ...message.headers }, body: message.body.slice() };
       for (const queue of topic.groups.values()) queue.enqueue({ message: stored, attempt: 1 });
     }
+  }
+
+  /** Hand `reply` to the destination at `address` (asynchronously, as a broker would), or drop it. */
+  reply(address: string, reply: WireMessage): void {
+    const copy: WireMessage = { ...reply, headers: { ...reply.headers }, body: reply.body.slice() };
+    setImmediate(() => this.replies.get(address)?.(copy));
   }
 }
 

@@ -4,6 +4,7 @@ import type {
   DeadLetterDelivery,
   DeclareOptions,
   Delivery,
+  ReplyDestination,
   Transport,
   TransportFactoryOptions,
   TransportSubscribeOptions,
@@ -40,6 +41,8 @@ export class MemoryTransport implements Transport {
   readonly #broker: MemoryBroker;
   readonly #id = nextConnectionId++;
   readonly #members = new Map<Member, MemoryQueue>();
+  /** Reply addresses this connection opened (removed on close). */
+  readonly #replyAddresses = new Set<string>();
   #closed = false;
 
   constructor(broker: MemoryBroker, maxMessageBytes: number) {
@@ -55,6 +58,7 @@ export class MemoryTransport implements Transport {
       // a message is copied into the queues of the groups that exist when it is published and
       // nothing else keeps it: a group created later has no history to start from
       replay: false,
+      requestReply: true,
     };
   }
 
@@ -174,8 +178,35 @@ export class MemoryTransport implements Transport {
     return moved.length;
   }
 
+  /** A reply address of this connection (`memory-reply:<connection>.<n>`): replies to it reach `sink`. */
+  async openReplies(sink: (reply: WireMessage) => void): Promise<ReplyDestination> {
+    this.#ensureOpen();
+    const address = `memory-reply:${this.#id}.${crypto.randomUUID()}`;
+    this.#broker.replies.set(address, sink);
+    this.#replyAddresses.add(address);
+    return {
+      address,
+      close: async () => {
+        this.#broker.replies.delete(address);
+        this.#replyAddresses.delete(address);
+      },
+    };
+  }
+
+  /** Hand `message` to the destination at `address`; dropped when none is open there (nothing kept). */
+  async reply(address: string, message: WireMessage): Promise<void> {
+    this.#ensureOpen();
+    this.#broker.reply(address, message);
+  }
+
+  #closeReplies(): void {
+    for (const address of this.#replyAddresses) this.#broker.replies.delete(address);
+    this.#replyAddresses.clear();
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
+    this.#closeReplies();
     for (const [member, queue] of this.#members) {
       queue.detach(member);
       for (const lease of [...member.leases]) queue.settle(lease, () => queue.enqueue(lease.entry, true));
@@ -186,6 +217,7 @@ export class MemoryTransport implements Transport {
 
   async abort(): Promise<void> {
     if (this.#closed) return;
+    this.#closeReplies();
     // A crash: every unsettled delivery comes back, counted as a delivery attempt.
     for (const [member, queue] of this.#members) {
       queue.detach(member);
