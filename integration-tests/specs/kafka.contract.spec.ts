@@ -24,6 +24,7 @@ describeTransportContract({
     nativeDelay: false,
     redrive: true,
     replay: true,
+    requestReply: true,
   },
   skip: {
     'asking an existing group for another start is TOPOLOGY_CONFLICT':

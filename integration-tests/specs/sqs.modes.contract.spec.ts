@@ -26,6 +26,7 @@ describeTransportContract({
     perKeyOrder: true,
     redrive: true,
     replay: false,
+    requestReply: true,
     maxMessageBytes: 193_536,
   },
   timeoutMs: 45_000,
@@ -59,6 +60,7 @@ describeTransportContract({
     perKeyOrder: false,
     redrive: true,
     replay: false,
+    requestReply: true,
     maxMessageBytes: 783_360,
   },
   // standard queues may, rarely, deliver a message twice on their own (docs/concepts.md)
