@@ -26,6 +26,9 @@ import { Topology } from './topology.js';
 import type { SqsSettings } from './url.js';
 import { decodeMessage } from './wire.js';
 
+/** Most replies a reply queue's receiver holds undeleted: two polling loops of 10. */
+const REPLY_PREFETCH = 20;
+
 /**
  * Carrier over Amazon SQS with SNS fan-out. SNS mode: a topic is an SNS topic, a group an SQS queue
  * subscribed with raw message delivery. Queue-only mode (`sns=false`): a topic is one SQS queue with a
@@ -232,13 +235,16 @@ export class SqsTransport implements Transport {
       sqs: this.#sqs,
       onError: this.#onError,
       receive: (queueUrl) => {
+        // two long-poll loops of 10; a reply frees its slot at once and is deleted in the background
+        // (batched), so a burst of replies is not held back by the deletes
         const { receiver, subscription } = this.#receiver(
           queueUrl,
           false,
-          10,
+          REPLY_PREFETCH,
           (lease) => {
-            // a reply is never redelivered: delete it first, whatever becomes of it
-            receiver.settle(lease, () => receiver.delete(lease)).catch(() => {});
+            // a reply is never redelivered: it is deleted whatever becomes of it
+            const deleted = receiver.delete(lease).catch(() => {});
+            receiver.settle(lease, async () => void deleted).catch(() => {});
             sink(decodeMessage(lease.message).message);
           },
           (lease) => receiver.delete(lease),
