@@ -174,11 +174,14 @@ export async function sendReply(sqs: SQSClient, address: string, message: WireMe
 
 /**
  * Deletes the reply queues of requesters that are gone without closing (a crash, `abort()`): every
- * queue named `carrier_reply-…` created more than {@link REPLY_STRAY_AFTER_MS} (15 min) ago whose
+ * queue named `carrier_reply-…` created more than 15 minutes ago whose
  * `carrier-reply-alive` tag is older than that. Live requesters refresh the tag every 5 min. Run in
  * the background each time a connection opens its reply queue; errors (missing permissions:
  * `sqs:ListQueues`, `sqs:ListQueueTags`, `sqs:DeleteQueue`) are ignored there. Resolves with how
- * many queues it deleted.
+ * many queues it deleted. `options.except`: a queue URL to leave alone; `options.now`: the time to
+ * judge by (ms since the epoch, default now).
+ *
+ * @throws the AWS SDK's error when listing the queues or reading a queue's tags fails.
  */
 export async function sweepStrayReplyQueues(
   sqs: SQSClient,
