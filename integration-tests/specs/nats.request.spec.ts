@@ -72,7 +72,7 @@ describe('nats request/reply with native clients', () => {
         for await (const msg of replies) return msg;
         return undefined;
       })(),
-      new Promise<undefined>((resolve) => setTimeout(resolve, 10_000)),
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 10_000)),
     ]);
     expect(got, 'a reply within 10 s').toBeDefined();
     expect(got!.headers?.get('carrier-meta-correlation-id')).toBe('native-1');

@@ -181,6 +181,8 @@ class RunningBridge implements Bridge {
           retry,
           deadLetter: true,
           decode: false,
+          // a request is copied as it is (deadline, reply address), never answered or expired here
+          serveRequests: false,
         },
         (message) => this.#copy(route, message),
       );

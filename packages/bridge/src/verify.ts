@@ -183,7 +183,7 @@ async function listen(
   reading.subscriptions.push(
     await carrier.subscribe(
       topic,
-      { group, concurrency, prefetch: concurrency, decode: false },
+      { group, concurrency, prefetch: concurrency, decode: false, serveRequests: false },
       (message) => {
         reading.lastActivity = Date.now();
         reading.read = { ...reading.read, [side]: reading.read[side] + 1 };

@@ -72,8 +72,9 @@ export function consumerSettings(
   checkRetryDelays(transport, retry, deadLetter);
   const decode = options.decode ?? true;
   const retryRequests = options.retryRequests ?? false;
-  if (typeof retryRequests !== 'boolean')
-    throw new CarrierError('INVALID_ARGUMENT', 'retryRequests must be a boolean');
+  const serveRequests = options.serveRequests ?? true;
+  if (typeof retryRequests !== 'boolean' || typeof serveRequests !== 'boolean')
+    throw new CarrierError('INVALID_ARGUMENT', 'retryRequests and serveRequests must be booleans');
   return {
     topic,
     group: options.group,
@@ -85,6 +86,7 @@ export function consumerSettings(
     deadLetter,
     decode,
     retryRequests,
+    serveRequests,
     onError,
   };
 }

@@ -23,6 +23,8 @@ export interface ConsumerSettings {
   readonly decode: boolean;
   /** Retry a request whose handler threw as any message (default false: its first failure is final). */
   readonly retryRequests: boolean;
+  /** Serve messages with a reply address as requests (default true; false for forwarders). */
+  readonly serveRequests: boolean;
   readonly onError: (error: Error) => void;
 }
 
@@ -128,8 +130,12 @@ export class Consumer implements ManagedSubscription {
   async #process(delivery: Delivery, signal: AbortSignal): Promise<void> {
     const wire = delivery.message;
     const channel = isRequest(wire.metadata) ? new ReplyChannel(this.transport, wire.metadata) : undefined;
+    // served as a request only where replies can be sent (elsewhere message.reply says UNSUPPORTED)
+    // and unless the subscription forwards requests rather than serving them
+    const serve = this.settings.serveRequests && this.transport.capabilities.requestReply;
+    const request = serve ? channel : undefined;
     // nobody waits for the reply of an expired request: settle it without running the handler
-    if (channel && isExpired(wire.metadata)) {
+    if (request && isExpired(wire.metadata)) {
       await this.#execute(delivery, { action: 'ack' });
       return;
     }
@@ -143,7 +149,7 @@ export class Consumer implements ManagedSubscription {
       if (this.settings.decode) body = decodeBody(wire.body, wire.contentType);
     } catch (error) {
       const decision = decide({ kind: 'undecodable', error }, delivery.attempt, this.settings);
-      this.#track(this.#failRequest(channel, error).then(() => this.#execute(delivery, decision)));
+      this.#track(this.#failRequest(request, error).then(() => this.#execute(delivery, decision)));
       return;
     }
     let outcome: Outcome = { kind: 'handled' };
@@ -161,10 +167,10 @@ export class Consumer implements ManagedSubscription {
     // The slot is free as soon as the handler returned: the settlement (a broker round trip on
     // most transports) runs on its own, still bounded by the transport's prefetch, and close()
     // waits for it.
-    const decision = this.#decision(channel, outcome, delivery.attempt);
-    if (channel && decision.action !== 'retry' && outcome.kind === 'threw') {
+    const decision = this.#decision(request, outcome, delivery.attempt);
+    if (request && decision.action !== 'retry' && outcome.kind === 'threw') {
       // the request's failure is final: the requester learns it now (REQUEST_FAILED)
-      this.#track(this.#failRequest(channel, outcome.error).then(() => this.#execute(delivery, decision)));
+      this.#track(this.#failRequest(request, outcome.error).then(() => this.#execute(delivery, decision)));
       return;
     }
     this.#track(this.#execute(delivery, decision));

@@ -207,6 +207,14 @@ export interface SubscribeOptions {
    */
   retryRequests?: boolean | undefined;
   /**
+   * `true` (default): a message with `metadata.replyTo` is served as a request — its handler does
+   * not run once `metadata.deadline` is past, and a failure answers `REQUEST_FAILED` (see
+   * `retryRequests`). `false`: such messages are handled as any other (retry policy, no deadline
+   * check, no error reply), for subscriptions that forward requests rather than answer them (the
+   * bridge); `message.reply` still works.
+   */
+  serveRequests?: boolean | undefined;
+  /**
    * Cancel the subscription. Aborted before `subscribe` resolves: it rejects with `CarrierError`
    * `ABORTED` (`cause`: `signal.reason`; already aborted: without touching the broker), and a
    * consumer the broker may have started meanwhile is closed (`carrier.close()` waits for that).

@@ -73,3 +73,28 @@ describe('Requester', () => {
     expect(prepareRequest({}).timeoutMs).toBe(30_000);
   });
 });
+
+describe('serving requests', () => {
+  it('skips an expired request unless the subscription forwards requests (serveRequests: false)', async () => {
+    const { connect } = await import('./connect.js');
+    const carrier = await connect('memory://serve-requests');
+    try {
+      const served: string[] = [];
+      const forwarded: string[] = [];
+      await carrier.subscribe('t', { group: 'server' }, (m) => {
+        served.push(m.id);
+      });
+      await carrier.subscribe('t', { group: 'bridge', serveRequests: false }, (m) => {
+        forwarded.push(m.id);
+      });
+      const metadata = { replyTo: 'nowhere', correlationId: 'c', deadline: new Date(Date.now() - 1) };
+      await carrier.publish('t', 'expired', { id: 'expired', metadata });
+      await carrier.publish('t', 'plain', { id: 'plain' });
+      await waitFor(() => served.includes('plain') && forwarded.length === 2);
+      expect(served).toEqual(['plain']);
+      expect(forwarded.sort()).toEqual(['expired', 'plain']);
+    } finally {
+      await carrier.close();
+    }
+  });
+});
