@@ -28,6 +28,7 @@ describeTransportContract({
     maxNativePublishDelayMs: 0,
     publishDelayPrecisionMs: 1_100,
     replay: true,
+    requestReply: true,
   },
   skip: {
     'asking an existing group for another start is TOPOLOGY_CONFLICT':

@@ -24,6 +24,7 @@ describeTransportContract({
     nativeDelay: true,
     redrive: true,
     replay: false,
+    requestReply: true,
     maxMessageBytes: 193_536,
     maxDelayMs: 39_600_000,
     // SNS publish has no delay: Carrier's path (the group's receiver holds it), up to 7 days

@@ -26,6 +26,7 @@ describeTransportContract({
     perKeyOrder: true,
     redrive: true,
     replay: false,
+    requestReply: true,
     maxMessageBytes: 193_536,
     // FIFO queues have no per-message DelaySeconds: one visibility hold, up to 12 h less a minute
     maxPublishDelayMs: 43_140_000,
@@ -63,6 +64,7 @@ describeTransportContract({
     perKeyOrder: false,
     redrive: true,
     replay: false,
+    requestReply: true,
     maxMessageBytes: 783_360,
     // DelaySeconds up to 900 s, Carrier's path beyond, up to 7 days
     maxPublishDelayMs: 604_800_000,

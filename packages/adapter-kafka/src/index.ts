@@ -14,5 +14,6 @@ export {
   type KafkaSubscriptionNative,
   native,
 } from './native.js';
+export { REPLY_GROUP_PREFIX, REPLY_TOPIC } from './replies.js';
 export { type KafkaSaslMechanism, type KafkaUrlOptions, parseKafkaUrl } from './url.js';
 export { HEADERS } from './wire.js';

@@ -6,6 +6,7 @@ import {
   type Delivery,
   type NativeAnswer,
   type NativeToken,
+  type ReplyDestination,
   type Transport,
   type TransportSubscribeOptions,
   type TransportSubscription,
@@ -27,6 +28,7 @@ import { Producer } from './producer.js';
 import { DELAY_UNIT_MS, publishWithDelays } from './publish-delay.js';
 import { JOIN_TIMEOUT_MS, Receiver, type ReceiverSettings } from './receiver.js';
 import { redrive } from './redrive.js';
+import { REPLY_TOPIC, REPLY_TOPIC_CONFIG, ReplyInbox, requesterOf } from './replies.js';
 import { toDeadLetterDelivery, toDelivery } from './settlement.js';
 import type { SocketRegistry } from './sockets.js';
 import { KAFKA_MAX_DELAY_MS, Topology } from './topology.js';
@@ -79,6 +81,7 @@ export class KafkaTransport implements Transport {
   readonly #movers = new Map<string, Receiver>();
   /** Topics subscribed here without a delay topic yet: the timer of the next look. */
   readonly #looking = new Map<string, NodeJS.Timeout>();
+  readonly #inboxes = new Set<ReplyInbox>();
   readonly #sockets: SocketRegistry | undefined;
   #closed = false;
 
@@ -111,6 +114,8 @@ export class KafkaTransport implements Transport {
       redrive: true,
       // a topic keeps its records for retention.ms whoever read them: a new group can start at the oldest
       replay: true,
+      // a shared reply topic read by a consumer group per requester connection (replies.ts)
+      requestReply: true,
     };
     const { replicationFactor, consumerConfig } = settings;
     this.#topology = new Topology({ kafka, admin, options, replicationFactor, consumerConfig });
@@ -294,6 +299,61 @@ export class KafkaTransport implements Transport {
     );
   }
 
+  /**
+   * The reply destination of this connection (request/reply): the shared reply topic
+   * `carrier..replies` (created on first use, 5-minute retention), read from its current end by a
+   * consumer group of this connection; resolves after the group's first join. See replies.ts.
+   *
+   * @throws CarrierError `CLOSED`; `TOPOLOGY_CONFLICT` when provisioning is off and the reply topic
+   *   does not exist; `CONNECTION` when the consumer cannot join.
+   */
+  async openReplies(sink: (reply: WireMessage) => void): Promise<ReplyDestination> {
+    this.#ensureOpen();
+    await this.#topology.ensureTopic(REPLY_TOPIC, REPLY_TOPIC_CONFIG);
+    const inbox = new ReplyInbox({
+      kafka: this.#kafka,
+      admin: this.#admin,
+      consumerConfig: this.#consumerConfig,
+      sink,
+      onError: this.#onError,
+    });
+    await inbox.open();
+    if (this.#closed) {
+      await inbox.abort();
+      throw closedError();
+    }
+    this.#inboxes.add(inbox);
+    return {
+      address: inbox.address,
+      close: async () => {
+        await inbox.close();
+        this.#inboxes.delete(inbox);
+      },
+    };
+  }
+
+  /**
+   * Sends a reply to `address` (`carrier..replies:<requester id>`): a record on the shared reply
+   * topic keyed by the requester id. A requester that is gone never reads it; the topic's retention
+   * deletes it.
+   *
+   * @throws CarrierError `INVALID_ARGUMENT` when `address` is not a Carrier reply address on Kafka
+   *   (a request's `replyTo` never makes Carrier write to another topic); `PUBLISH_FAILED` when
+   *   Kafka did not confirm it.
+   */
+  async reply(address: string, message: WireMessage): Promise<void> {
+    this.#ensureOpen();
+    const requester = requesterOf(address);
+    if (requester === undefined) {
+      throw kafkaError(
+        'INVALID_ARGUMENT',
+        `reply address ${JSON.stringify(address.slice(0, 200))} is not a Carrier reply address on Kafka (${REPLY_TOPIC}:<id>)`,
+      );
+    }
+    await this.#topology.ensureTopic(REPLY_TOPIC, REPLY_TOPIC_CONFIG);
+    await this.#producer.publish(REPLY_TOPIC, [{ ...message, key: requester }]);
+  }
+
   /** A receiver of consumer group `groupId`; `what` names it in its errors. */
   #receiver(
     groupId: string,
@@ -360,6 +420,8 @@ export class KafkaTransport implements Transport {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await Promise.allSettled([...this.#inboxes].map((i) => i.close()));
+    this.#inboxes.clear();
     await Promise.allSettled([...this.#receivers, ...this.#movers.values()].map((r) => r.close()));
     this.#receivers.clear();
     this.#movers.clear();
@@ -371,6 +433,8 @@ export class KafkaTransport implements Transport {
   async abort(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await Promise.allSettled([...this.#inboxes].map((i) => i.abort()));
+    this.#inboxes.clear();
     await Promise.allSettled([...this.#receivers, ...this.#movers.values()].map((r) => r.abort()));
     this.#receivers.clear();
     this.#movers.clear();

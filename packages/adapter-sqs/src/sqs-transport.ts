@@ -8,6 +8,7 @@ import {
   type Delivery,
   type NativeAnswer,
   type NativeToken,
+  type ReplyDestination,
   type Transport,
   type TransportSubscribeOptions,
   type TransportSubscription,
@@ -20,10 +21,14 @@ import { native } from './native.js';
 import { maxMessageBytes, Producer } from './producer.js';
 import { type Lease, Receiver, SQS_MAX_DELAY_MS } from './receiver.js';
 import { redrive } from './redrive.js';
+import { ReplyQueue, sendReply } from './replies.js';
 import { deadLetterDelivery, giveBack, groupDelivery } from './settlement.js';
 import { Topology } from './topology.js';
 import type { SqsSettings } from './url.js';
-import { deliverAtOf } from './wire.js';
+import { decodeMessage, deliverAtOf } from './wire.js';
+
+/** Most replies a reply queue's receiver holds undeleted: two polling loops of 10. */
+const REPLY_PREFETCH = 20;
 
 /**
  * Carrier over Amazon SQS with SNS fan-out. SNS mode: a topic is an SNS topic, a group an SQS queue
@@ -41,6 +46,7 @@ export class SqsTransport implements Transport {
   readonly #producer: Producer;
   readonly #onError: (error: Error) => void;
   readonly #receivers = new Set<Receiver>();
+  readonly #replyQueues = new Set<ReplyQueue>();
   /** Receives in flight (cancelled only by abort()). */
   readonly #receives = new Set<AbortController>();
   /** Every SQS/SNS call in flight (close waits for them). */
@@ -83,6 +89,8 @@ export class SqsTransport implements Transport {
       redrive: true,
       // SQS deletes what a group consumed and SNS keeps nothing: a new group's queue has no history
       replay: false,
+      // a reply queue per requester connection; replies bypass SNS (replies.ts)
+      requestReply: true,
     };
   }
 
@@ -227,6 +235,68 @@ export class SqsTransport implements Transport {
   }
 
   /**
+   * The reply destination of this connection (request/reply): a standard SQS queue of its own,
+   * `carrier_reply-<time>-<uuid>` (5-minute retention), deleted on close; the address is its URL.
+   * Also sweeps, in the background, the reply queues that crashed requesters left (replies.ts).
+   *
+   * @throws CarrierError `CLOSED`; `CONNECTION` when the queue cannot be created.
+   */
+  async openReplies(sink: (reply: WireMessage) => void): Promise<ReplyDestination> {
+    this.#ensureOpen();
+    const queue: ReplyQueue = new ReplyQueue({
+      sqs: this.#sqs,
+      onError: this.#onError,
+      receive: (queueUrl) => {
+        // two long-poll loops of 10; a reply frees its slot at once and is deleted in the background
+        // (batched), so a burst of replies is not held back by the deletes
+        const { receiver, subscription } = this.#receiver(
+          queueUrl,
+          false,
+          REPLY_PREFETCH,
+          (lease) => {
+            // a reply is never redelivered: it is deleted whatever becomes of it
+            const deleted = receiver.delete(lease).catch(() => {});
+            receiver.settle(lease, async () => void deleted).catch(() => {});
+            sink(decodeMessage(lease.message).message);
+          },
+          (lease) => receiver.delete(lease),
+        );
+        receiver.start();
+        return subscription;
+      },
+    });
+    const address = await queue.open();
+    this.#replyQueues.add(queue);
+    if (this.#closed) {
+      await queue.close();
+      throw closedError();
+    }
+    return {
+      address,
+      close: async () => {
+        await queue.close();
+        this.#replyQueues.delete(queue);
+      },
+    };
+  }
+
+  /**
+   * Sends a reply straight to the requester's reply queue (SendMessage to the URL in `address`, in
+   * every mode: never through SNS). A queue that is gone drops it.
+   *
+   * @throws CarrierError `CLOSED`; `INVALID_ARGUMENT` when `address` is not a Carrier reply queue's
+   *   URL; `PUBLISH_FAILED` when SQS refused it.
+   */
+  reply(address: string, message: WireMessage): Promise<void> {
+    if (this.#closed) return Promise.reject(closedError());
+    const p = sendReply(this.#sqs, address, message);
+    this.#publishes.add(p);
+    const done = () => this.#publishes.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  /**
    * Graceful: refuses new operations (`CLOSED`), finishes the publishes in flight, closes every
    * receiver (each gives back what it holds and waits for its receives in flight, at most
    * `waitTimeSeconds`, giving back what they bring), waits for every call still in flight (each
@@ -241,6 +311,8 @@ export class SqsTransport implements Transport {
     if (this.#aborted) return;
     this.#closed = true;
     await Promise.allSettled([...this.#publishes]);
+    await Promise.allSettled([...this.#replyQueues].map((queue) => queue.close()));
+    this.#replyQueues.clear();
     await Promise.allSettled([...this.#receivers].map((receiver) => receiver.close()));
     this.#receivers.clear();
     // batched settlements are sent on the next turn; then wait until nothing is in flight
@@ -257,6 +329,8 @@ export class SqsTransport implements Transport {
     if (this.#aborted) return;
     this.#aborted = true;
     this.#closed = true;
+    for (const queue of this.#replyQueues) queue.abort();
+    this.#replyQueues.clear();
     for (const receiver of this.#receivers) receiver.abort();
     for (const controller of this.#receives) controller.abort();
     this.#receivers.clear();
