@@ -2,11 +2,14 @@ import { connect } from '@carrier/core';
 import { expect, it } from 'vitest';
 import { runPipeline } from './pipeline.js';
 
-it('fans orders out to billing and shipping, retries, and dead-letters the hopeless ones', async () => {
+it('fans orders out to billing and shipping, retries, dead-letters the hopeless ones, and delays the reminder', async () => {
   const carrier = await connect('memory://demo-test');
   try {
     const report = await runPipeline(carrier, 'orders-test', 20, 20_000);
     expect(report.priced, 'every order priced by request/reply').toBe(20);
+    expect(report.reminder.arrivedAfterMs, 'the delayed reminder is never early').toBeGreaterThanOrEqual(
+      report.reminder.delayMs,
+    );
     expect(report.invoiced.sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     expect(report.deadLetters.map((d) => d.id).sort((a, b) => a - b)).toEqual([7, 13, 14]);
     expect(report.deadLetters.find((d) => d.id === 13)).toMatchObject({ attempts: 3 });

@@ -19,7 +19,12 @@ export interface PipelineReport {
   shipped: Array<{ id: number; attempt: number }>;
   shippingFailures: number;
   deadLetters: Array<{ id: number; reason: string; attempts: number }>;
+  /** The delayed review reminder: the delay asked for and when it arrived (ms after its publish). */
+  reminder: { delayMs: number; arrivedAfterMs: number | undefined };
 }
+
+/** Delay of the review reminder the shop schedules after the orders (delayed publish), in ms. */
+export const REMINDER_DELAY_MS = 1_500;
 
 /** The shop's orders: every 7th has no address (hopeless), every 5th hits a flaky carrier API. */
 export function makeOrders(count: number): Order[] {
@@ -42,7 +47,8 @@ async function until(condition: () => boolean, timeoutMs: number, what: string):
 /**
  * Run the order pipeline on `carrier`: billing and shipping each get every order; shipping retries
  * transient failures with backoff and dead-letters the orders that can never ship; the dead
- * letters are read back with their reasons. Resolves with what happened.
+ * letters are read back with their reasons; a review reminder is published with a delay. Resolves
+ * with what happened.
  */
 export async function runPipeline(
   carrier: Carrier,
@@ -58,6 +64,7 @@ export async function runPipeline(
     shipped: [],
     shippingFailures: 0,
     deadLetters: [],
+    reminder: { delayMs: REMINDER_DELAY_MS, arrivedAfterMs: undefined },
   };
 
   const billing = await carrier.subscribe<Order>(topic, { group: 'billing', concurrency: 4 }, async (msg) => {
@@ -106,12 +113,23 @@ export async function runPipeline(
   );
   report.published = orders.length;
 
+  // a review reminder that no group may see before REMINDER_DELAY_MS: delayed publish
+  let remindedAt = 0;
+  const reviews = await carrier.subscribe(`${topic}.reviews`, { group: 'reviews' }, async () => {
+    report.reminder.arrivedAfterMs = Date.now() - remindedAt;
+  });
+  remindedAt = Date.now();
+  await carrier.publish(`${topic}.reviews`, { orders: count }, { delayMs: REMINDER_DELAY_MS });
+
   await until(
-    () => report.invoiced.length >= count && report.shipped.length + report.deadLetters.length >= count,
+    () =>
+      report.invoiced.length >= count &&
+      report.shipped.length + report.deadLetters.length >= count &&
+      report.reminder.arrivedAfterMs !== undefined,
     timeoutMs,
     'billing and shipping to settle every order',
   );
-  await Promise.all([billing.close(), shipping.close(), dlq.close()]);
+  await Promise.all([billing.close(), shipping.close(), dlq.close(), reviews.close()]);
   return report;
 }
 
@@ -132,6 +150,7 @@ export function formatReport(transport: string, report: PipelineReport): string 
     ...report.deadLetters
       .sort((a, b) => a.id - b.id)
       .map((d) => `  order #${d.id} after ${d.attempts} attempt(s): ${d.reason}`),
+    `reviews : the reminder published with delayMs ${report.reminder.delayMs} arrived after ${report.reminder.arrivedAfterMs} ms`,
   ];
   return lines.join('\n');
 }
