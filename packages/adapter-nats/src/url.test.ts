@@ -31,6 +31,23 @@ describe('nats URL', () => {
     ]);
   });
 
+  it('refuses a user and password together with a token, and tlsCert without tlsKey (or the reverse)', () => {
+    const code = (text: string) => {
+      try {
+        parseNatsUrl(new URL(text));
+        return 'parsed';
+      } catch (e) {
+        expect(String(e)).not.toContain('s3cret');
+        return (e as CarrierError).code;
+      }
+    };
+    expect(code('nats://app:s3cret@h:1?token=tok')).toBe('INVALID_ARGUMENT');
+    expect(code('nats://s3cret@h:1?token=tok')).toBe('INVALID_ARGUMENT');
+    expect(code('nats://h:1?tlsCert=/nonexistent.pem')).toBe('INVALID_ARGUMENT');
+    expect(() => parseNatsUrl(new URL('nats://h:1?tlsKey=/nonexistent.key'))).toThrow(/go together/);
+    expect(() => parseNatsUrl(new URL('nats://h:1?tlsCert=/nonexistent.pem'))).toThrow(/go together/);
+  });
+
   it('user/password, token as user-only or ?token=', () => {
     expect(parseNatsUrl(new URL('nats://us%40r:p%3Ass@h:1'))).toMatchObject({
       user: 'us@r',

@@ -208,6 +208,8 @@ function credentialsOf(url: URL): Pick<NatsSettings, 'user' | 'pass' | 'token'> 
   const user = url.username ? decodeURIComponent(url.username) : undefined;
   const pass = url.password ? decodeURIComponent(url.password) : undefined;
   const token = url.searchParams.get('token') ?? undefined;
+  if (user !== undefined && token !== undefined)
+    throw invalid('nats URL: give either a user and password or a token (?token=), not both');
   if (user === undefined || pass !== undefined) return { user, pass, token };
   if (token !== undefined) throw invalid('give a token either as nats://token@host or as ?token=, not both');
   return { user: undefined, pass, token: user };
@@ -248,6 +250,8 @@ function tlsOf(params: URLSearchParams): NatsSettings['tls'] {
     params.has('tlsKey') ||
     bool(params, 'tlsHandshakeFirst');
   if (!tlsWanted) return undefined;
+  if (params.has('tlsCert') !== params.has('tlsKey'))
+    throw invalid('nats URL options tlsCert and tlsKey go together (a client certificate and its key)');
   const tls: NonNullable<NatsSettings['tls']> = {};
   const ca = readPem(params, 'tlsCa');
   const cert = readPem(params, 'tlsCert');
