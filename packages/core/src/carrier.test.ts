@@ -161,6 +161,10 @@ describe('a password the URL parser misreads', () => {
       expect((error as Error).message, text).not.toContain('pw');
       expect(() => parseCarrierUrl(text), text).toThrow(CarrierError);
     }
+    const unparseable = await connect('kafka://u:p/pw@127.0.0.1:1').catch((e: unknown) => e);
+    expect((unparseable as CarrierError).code).toBe('INVALID_ARGUMENT');
+    expect((unparseable as Error).message).toMatch(/not a URL.*percent-encode/);
+    expect((unparseable as Error).message).not.toContain('pw');
     expect(parseCarrierUrl('kafka://u:50%25pw@h:1').password).toBe('50%25pw');
     expect(parseCarrierUrl('nats://h:1?token=a@b').searchParams.get('token')).toBe('a@b');
   });

@@ -73,7 +73,9 @@ function parseUrlText(text: string): URL {
         // fall through to the error below
       }
     }
-    throw new CarrierError('INVALID_ARGUMENT', `not a URL: ${redactUrl(text)}`);
+    // an '@' in text that is not a URL: most likely a password holding '/', '?' or '#' unencoded
+    const hint = text.includes('@') ? ` (${MISPLACED_SECRET})` : '';
+    throw new CarrierError('INVALID_ARGUMENT', `not a URL: ${redactUrl(text)}${hint}`);
   }
 }
 
