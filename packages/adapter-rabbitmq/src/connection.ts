@@ -117,7 +117,9 @@ export class ConnectionManager {
     if (servername !== undefined) tls.servername = servername;
     return amqp.connect(this.settings.amqpUrl, {
       ...tls,
-      ...(this.settings.mechanism === 'EXTERNAL' ? { credentials: amqp.credentials.external() } : {}),
+      ...(this.settings.mechanism === 'EXTERNAL'
+        ? { credentials: amqp.credentials.external() }
+        : plainCredentials(this.settings.amqpUrl)),
       timeout: this.connectTimeoutMs,
       noDelay: true,
       clientProperties: { connection_name: 'carrier' },
@@ -282,4 +284,23 @@ export async function openChannel(model: ChannelModel, purpose: string): Promise
     // handled through 'close' and the failed call
   });
   return channel;
+}
+
+/**
+ * The PLAIN login of the URL's user info, percent-decoded as UTF-8. amqplib decodes it with the
+ * legacy `unescape()`, which reads `%C3%BC` as two Latin-1 characters: a password with any
+ * non-ASCII character was refused. Without user info amqplib's `guest`/`guest` stays.
+ */
+function plainCredentials(amqpUrl: string): { credentials?: ReturnType<typeof amqp.credentials.plain> } {
+  const url = new URL(amqpUrl);
+  if (url.username === '' && url.password === '') return {};
+  return { credentials: amqp.credentials.plain(decoded(url.username), decoded(url.password)) };
+}
+
+function decoded(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
