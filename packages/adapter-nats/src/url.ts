@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import type { CarrierError } from '@carrier/core';
 import { nkeys } from '@nats-io/transport-node';
 import { fail } from './errors.js';
@@ -260,5 +261,24 @@ function tlsOf(params: URLSearchParams): NatsSettings['tls'] {
   if (cert !== undefined) tls.cert = cert;
   if (key !== undefined) tls.key = key;
   if (bool(params, 'tlsHandshakeFirst')) tls.handshakeFirst = true;
+  checkTlsFiles(params, tls);
   return tls;
+}
+
+/**
+ * Build the TLS context once now, so that a key that is not the certificate's, or a file holding
+ * no certificate, is `INVALID_ARGUMENT` naming the files, not a connect failure with OpenSSL's
+ * text. OpenSSL's reason (`key values mismatch`, `no start line`) quotes no file content.
+ */
+function checkTlsFiles(params: URLSearchParams, tls: NonNullable<NatsSettings['tls']>): void {
+  try {
+    createSecureContext({ ca: tls.ca, cert: tls.cert, key: tls.key });
+  } catch (cause) {
+    const named = ['tlsCa', 'tlsCert', 'tlsKey']
+      .filter((n) => params.has(n))
+      .map((n) => `${n} ${params.get(n)}`)
+      .join(', ');
+    const reason = (cause as Error).message.replace(/^error:[0-9A-F]+:/, '');
+    throw invalid(`nats URL options ${named}: unusable TLS files: ${reason}`);
+  }
 }
