@@ -16,6 +16,8 @@ import { capturingConsole, doctorOutput, Exposure, failure } from './secrets-sup
 const REFUSAL_BOUND_MS = 5_000;
 const PASSWORD = `scram-${Math.random().toString(36).slice(2)}-pw`;
 const STORE_PASSWORD = 'store-secret';
+/** URL-special characters, a space and non-ASCII (not `,` `]` `=` `"`: kafka-storage's --add-scram syntax). */
+const SPECIAL_PASSWORD = `a@b:c/d%e#f?g h&x+ünï🔑-${Math.random().toString(36).slice(2)}`;
 
 let pki: Pki;
 let otherCa: Pki;
@@ -30,7 +32,10 @@ beforeAll(async () => {
     kafkaSecurity: {
       keystore: { file: pki.pkcs12(server, 'kafka-server', STORE_PASSWORD), password: STORE_PASSWORD },
       truststore: { file: pki.truststore('kafka-trust', STORE_PASSWORD), password: STORE_PASSWORD },
-      scramUsers: [{ name: 'alice', password: PASSWORD }],
+      scramUsers: [
+        { name: 'alice', password: PASSWORD },
+        { name: 'bob', password: SPECIAL_PASSWORD },
+      ],
     },
   });
 });
@@ -82,6 +87,10 @@ async function refusal(url: string): Promise<{ error: CarrierError; ms: number }
 describe('kafka SASL/SCRAM-SHA-512 over TLS', () => {
   it('publishes and consumes as a SCRAM user, trusting the CA given with caFile', async () => {
     await roundTrip(saslUrl('alice', PASSWORD));
+  });
+
+  it('logs in with a password holding URL-special and non-ASCII characters (percent-encoded)', async () => {
+    await roundTrip(saslUrl('bob', SPECIAL_PASSWORD));
   });
 
   for (const [what, user, password] of [

@@ -19,6 +19,8 @@ const REFUSAL_BOUND_MS = 5_000;
 
 const password = `pw-${randomBytes(12).toString('hex')}`;
 const token = `tok-${randomBytes(12).toString('hex')}`;
+/** URL-special characters, a space and non-ASCII (not `"` or `\\`: the server's quoted string). */
+const specialPassword = `a@b:c/d%e#f?g h&x=1+ünï🔑-${randomBytes(4).toString('hex')}`;
 const user = nkeys.createUser();
 const stranger = nkeys.createUser();
 const seed = new TextDecoder().decode(user.getSeed());
@@ -48,7 +50,7 @@ beforeAll(async () => {
   [users, tokenTls, mtls] = await Promise.all([
     natsWithConfig(
       () =>
-        `authorization {\n  users: [\n    { user: "app", password: "${password}" }\n    { nkey: "${user.getPublicKey()}" }\n  ]\n}`,
+        `authorization {\n  users: [\n    { user: "app", password: "${password}" }\n    { user: "special", password: "${specialPassword}" }\n    { nkey: "${user.getPublicKey()}" }\n  ]\n}`,
     ),
     natsWithConfig(() => `authorization { token: "${token}" }\ntls {\n  ${serverTls}\n}`),
     natsWithConfig(() => `tls {\n  ${serverTls}\n  ca_file: "${pki.ca.certFile}"\n  verify: true\n}`),
@@ -103,6 +105,10 @@ async function roundTrip(carrierUrl: string): Promise<void> {
 describe('nats authentication and TLS', () => {
   it('logs in with user and password', async () => {
     await roundTrip(url(users, `app:${password}@`));
+  });
+
+  it('logs in with a password holding URL-special and non-ASCII characters (percent-encoded)', async () => {
+    await roundTrip(url(users, `special:${encodeURIComponent(specialPassword)}@`));
   });
 
   it('logs in with an NKey (nkeySeedFile)', async () => {

@@ -34,6 +34,8 @@ let unknownUser: CertFiles;
 let untrusted: CertFiles;
 const password = `pw-${randomBytes(12).toString('hex')}`;
 const rotated = `pw-rotated-${randomBytes(12).toString('hex')}`;
+/** Every character a URL treats specially, a space, and non-ASCII (amqplib alone decoded it as Latin-1). */
+const specialPassword = `a@b:c/d%e#f?g h&x=1+ünï🔑-${randomBytes(4).toString('hex')}`;
 
 /** RabbitMQ's rabbit_password_hashing_sha256: base64(salt ‖ sha256(salt ‖ password)), 4-byte salt. */
 function passwordHash(plain: string): string {
@@ -56,11 +58,18 @@ function definitions(): object {
     users: [
       user('guest', 'guest', ['administrator']),
       user('app', password),
+      user('special', specialPassword),
       user('rotating', password),
       user(CERT_USER, undefined),
     ],
     vhosts: [{ name: '/' }, { name: 'app' }, { name: 'other' }],
-    permissions: [all('guest', '/'), all('app', 'app'), all('rotating', 'app'), all(CERT_USER, 'app')],
+    permissions: [
+      all('guest', '/'),
+      all('app', 'app'),
+      all('rotating', 'app'),
+      all(CERT_USER, 'app'),
+      all('special', 'app'),
+    ],
   };
 }
 
@@ -149,6 +158,10 @@ describe('rabbitmq TLS listener with client certificates', () => {
   it('logs in with user and password over mutual TLS, naming the server with servername', async () => {
     const q = new URLSearchParams({ caFile: pki.ca.certFile, servername: 'localhost', ...client(certUser) });
     await roundTrip(`amqps://app:${password}@127.0.0.1:${tlsPort}/app?${q}`);
+  });
+
+  it('logs in with a password holding URL-special and non-ASCII characters (percent-encoded)', async () => {
+    await roundTrip(url(`special:${encodeURIComponent(specialPassword)}@`, 'app', client(certUser)));
   });
 
   const refusedCases: [string, () => string, RegExp][] = [

@@ -145,7 +145,7 @@ describe('sqs with credentials moto checks (IAM mode)', () => {
       useCredentials(accessKey, secret);
       const { error, ms } = await refusal(plainUrl());
       expect(error.code, error.message).toBe('AUTH_FAILED');
-      expect(error.message).toContain('credentials refused');
+      expect(error.message).toContain('the credentials were refused');
       expect(`${error.message}\n${error.stack}\n${JSON.stringify(error)}`).not.toContain(secret);
       expect(ms).toBeLessThan(REFUSAL_BOUND_MS);
     });

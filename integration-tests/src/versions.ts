@@ -67,11 +67,14 @@ function pick<P extends { line: string; version: string }>(
   env: string,
   line: string | undefined,
 ): P {
-  const wanted = line ?? process.env[env] ?? pins[0]!.line;
+  // an empty (or blank) variable is unset: `CARRIER_TEST_NATS_VERSION= npm test` runs the newest
+  const fromEnv = process.env[env]?.trim() || undefined;
+  const wanted = (line ?? fromEnv ?? pins[0]!.line).trim();
   const pin = pins.find((p) => p.line === wanted || p.version.replace(/^v/, '') === wanted.replace(/^v/, ''));
   if (!pin) {
     const known = pins.map((p) => `${p.line} (${p.version})`).join(', ');
-    throw new Error(`${env}=${wanted}: the harness pins only ${known} (integration-tests/src/versions.ts)`);
+    const asked = line === undefined ? `${env}=${wanted}` : `the version ${wanted} a spec asked for`;
+    throw new Error(`${asked}: the harness pins only ${known} (integration-tests/src/versions.ts)`);
   }
   return pin;
 }

@@ -1,4 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { refusalError, tlsConfig, tlsRefusal } from './security.js';
 import { parseKafkaUrl } from './url.js';
 
@@ -41,4 +45,50 @@ describe('tlsConfig', () => {
       message: expect.stringContaining('/nonexistent/ca.pem'),
     });
   });
+
+  it("refuses a key that is not the certificate's, or a certificate file holding a key, at once with INVALID_ARGUMENT naming the files (kafkajs retried it until TIMEOUT)", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'kafka-tls-'));
+    dirs.push(dir);
+    const file = (name: string) => path.join(dir, name);
+    for (const n of ['a', 'b'])
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-keyout',
+          file(`${n}.key`),
+          '-out',
+          file(`${n}.pem`),
+          '-days',
+          '1',
+          '-subj',
+          `/CN=${n}`,
+        ],
+        { stdio: 'ignore' },
+      );
+    const config = (q: string) => tlsConfig(parseKafkaUrl(new URL(`kafkas://h?${q}`)));
+    expect(
+      await config(`certFile=${file('a.pem')}&keyFile=${file('a.key')}&caFile=${file('b.pem')}`),
+    ).toMatchObject({ cert: expect.any(String) });
+    for (const [q, reason] of [
+      [`certFile=${file('a.pem')}&keyFile=${file('b.key')}`, /key values mismatch/],
+      [`certFile=${file('a.key')}&keyFile=${file('a.key')}`, /no start line/],
+    ] as const) {
+      const error = await config(q).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(reason) });
+      expect((error as Error).message).toContain(
+        `certFile ${JSON.stringify(file(q.includes('a.pem') ? 'a.pem' : 'a.key'))}`,
+      );
+      expect((error as Error).message).not.toContain('PRIVATE KEY');
+    }
+  });
+});
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { type ConnectionOptions, rootCertificates } from 'node:tls';
+import { type ConnectionOptions, createSecureContext, rootCertificates } from 'node:tls';
 import { CarrierError } from '@carrier/core';
 import { kafkaError, TRANSPORT } from './errors.js';
 import type { KafkaUrlOptions } from './url.js';
@@ -29,13 +29,36 @@ async function readPem(name: string, file: string): Promise<string> {
 export async function tlsConfig(options: KafkaUrlOptions): Promise<ConnectionOptions | false> {
   if (!options.tls) return false;
   const { caFile, certFile, keyFile, servername } = options.tlsOptions;
-  return {
+  const config: ConnectionOptions = {
     rejectUnauthorized: options.tlsRejectUnauthorized,
     ...(caFile === undefined ? {} : { ca: [...rootCertificates, await readPem('caFile', caFile)] }),
     ...(certFile === undefined ? {} : { cert: await readPem('certFile', certFile) }),
     ...(keyFile === undefined ? {} : { key: await readPem('keyFile', keyFile) }),
     ...(servername === undefined ? {} : { servername }),
   };
+  checkTlsFiles(config, options.tlsOptions);
+  return config;
+}
+
+/**
+ * Build the TLS context once now: a certificate file holding no certificate, a key that is not
+ * the certificate's, a CA file without a certificate. kafkajs would meet the same OpenSSL error at
+ * each connection attempt and retry it as a network failure until `connectTimeoutMs` (a bare
+ * TIMEOUT). OpenSSL's reason (`key values mismatch`, `no start line`) quotes no file content.
+ */
+function checkTlsFiles(config: ConnectionOptions, files: KafkaUrlOptions['tlsOptions']): void {
+  try {
+    createSecureContext({ ca: config.ca, cert: config.cert, key: config.key });
+  } catch (cause) {
+    const named = (['caFile', 'certFile', 'keyFile'] as const)
+      .filter((n) => files[n] !== undefined)
+      .map((n) => `${n} ${JSON.stringify(files[n])}`)
+      .join(', ');
+    const reason = (cause as Error).message.replace(/^error:[0-9A-F]+:/, '');
+    throw new CarrierError('INVALID_ARGUMENT', `unusable TLS files (${named}): ${reason}`, {
+      transport: TRANSPORT,
+    });
+  }
 }
 
 /**

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -29,6 +30,61 @@ describe('nats URL', () => {
       'b:4223',
       'c:4222',
     ]);
+  });
+
+  it('refuses a user and password together with a token, and tlsCert without tlsKey (or the reverse)', () => {
+    const code = (text: string) => {
+      try {
+        parseNatsUrl(new URL(text));
+        return 'parsed';
+      } catch (e) {
+        expect(String(e)).not.toContain('s3cret');
+        return (e as CarrierError).code;
+      }
+    };
+    expect(code('nats://app:s3cret@h:1?token=tok')).toBe('INVALID_ARGUMENT');
+    expect(code('nats://s3cret@h:1?token=tok')).toBe('INVALID_ARGUMENT');
+    expect(code('nats://h:1?tlsCert=/nonexistent.pem')).toBe('INVALID_ARGUMENT');
+    expect(() => parseNatsUrl(new URL('nats://h:1?tlsKey=/nonexistent.key'))).toThrow(/go together/);
+    expect(() => parseNatsUrl(new URL('nats://h:1?tlsCert=/nonexistent.pem'))).toThrow(/go together/);
+  });
+
+  it("refuses a tlsKey that is not the tlsCert's key, or a tlsCert holding a key, with INVALID_ARGUMENT naming the files", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'nats-tls-'));
+    try {
+      const file = (name: string) => path.join(dir, name);
+      for (const n of ['a', 'b'])
+        execFileSync(
+          'openssl',
+          [
+            'req',
+            '-x509',
+            '-newkey',
+            'rsa:2048',
+            '-nodes',
+            '-keyout',
+            file(`${n}.key`),
+            '-out',
+            file(`${n}.pem`),
+            '-days',
+            '1',
+            '-subj',
+            `/CN=${n}`,
+          ],
+          { stdio: 'ignore' },
+        );
+      const parse = (q: string) => parseNatsUrl(new URL(`nats://h:1?${q}`));
+      expect(
+        parse(`tlsCa=${file('b.pem')}&tlsCert=${file('a.pem')}&tlsKey=${file('a.key')}`).tls?.cert,
+      ).toBeDefined();
+      expect(() => parse(`tlsCert=${file('a.pem')}&tlsKey=${file('b.key')}`)).toThrow(
+        /tlsCert .*a\.pem.*key values mismatch/,
+      );
+      expect(() => parse(`tlsCert=${file('a.key')}&tlsKey=${file('a.key')}`)).toThrow(/no start line/);
+      expect(() => parse(`tlsCert=${file('a.key')}&tlsKey=${file('a.key')}`)).not.toThrow(/PRIVATE KEY/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('user/password, token as user-only or ?token=', () => {

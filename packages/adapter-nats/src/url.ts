@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import type { CarrierError } from '@carrier/core';
 import { nkeys } from '@nats-io/transport-node';
 import { fail } from './errors.js';
@@ -208,6 +209,8 @@ function credentialsOf(url: URL): Pick<NatsSettings, 'user' | 'pass' | 'token'> 
   const user = url.username ? decodeURIComponent(url.username) : undefined;
   const pass = url.password ? decodeURIComponent(url.password) : undefined;
   const token = url.searchParams.get('token') ?? undefined;
+  if (user !== undefined && token !== undefined)
+    throw invalid('nats URL: give either a user and password or a token (?token=), not both');
   if (user === undefined || pass !== undefined) return { user, pass, token };
   if (token !== undefined) throw invalid('give a token either as nats://token@host or as ?token=, not both');
   return { user: undefined, pass, token: user };
@@ -248,6 +251,8 @@ function tlsOf(params: URLSearchParams): NatsSettings['tls'] {
     params.has('tlsKey') ||
     bool(params, 'tlsHandshakeFirst');
   if (!tlsWanted) return undefined;
+  if (params.has('tlsCert') !== params.has('tlsKey'))
+    throw invalid('nats URL options tlsCert and tlsKey go together (a client certificate and its key)');
   const tls: NonNullable<NatsSettings['tls']> = {};
   const ca = readPem(params, 'tlsCa');
   const cert = readPem(params, 'tlsCert');
@@ -256,5 +261,24 @@ function tlsOf(params: URLSearchParams): NatsSettings['tls'] {
   if (cert !== undefined) tls.cert = cert;
   if (key !== undefined) tls.key = key;
   if (bool(params, 'tlsHandshakeFirst')) tls.handshakeFirst = true;
+  checkTlsFiles(params, tls);
   return tls;
+}
+
+/**
+ * Build the TLS context once now, so that a key that is not the certificate's, or a file holding
+ * no certificate, is `INVALID_ARGUMENT` naming the files, not a connect failure with OpenSSL's
+ * text. OpenSSL's reason (`key values mismatch`, `no start line`) quotes no file content.
+ */
+function checkTlsFiles(params: URLSearchParams, tls: NonNullable<NatsSettings['tls']>): void {
+  try {
+    createSecureContext({ ca: tls.ca, cert: tls.cert, key: tls.key });
+  } catch (cause) {
+    const named = ['tlsCa', 'tlsCert', 'tlsKey']
+      .filter((n) => params.has(n))
+      .map((n) => `${n} ${params.get(n)}`)
+      .join(', ');
+    const reason = (cause as Error).message.replace(/^error:[0-9A-F]+:/, '');
+    throw invalid(`nats URL options ${named}: unusable TLS files: ${reason}`);
+  }
 }

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates } from 'node:tls';
 import { redactUrl } from '@carrier/core';
 import { Backoff, describeError, withDeadline } from '@carrier/core/kit';
 import type { Channel, ChannelModel } from 'amqplib';
@@ -28,6 +28,27 @@ async function readTlsFile(option: string, file: string): Promise<string> {
     return await readFile(file, 'utf8');
   } catch (cause) {
     throw rabbitError('INVALID_ARGUMENT', `cannot read ${option} ${file}: ${describeError(cause)}`, cause);
+  }
+}
+
+/**
+ * Build the TLS context once before dialling: a key that is not the certificate's, or a file
+ * holding no certificate, is `INVALID_ARGUMENT` naming the files (not `CONNECTION` with OpenSSL's
+ * text alone). OpenSSL's reason (`key values mismatch`, `no start line`) quotes no file content.
+ */
+function checkTlsFiles(
+  tls: { ca?: string[]; cert?: string; key?: string },
+  files: RabbitSettings['tls'],
+): void {
+  try {
+    createSecureContext({ ca: tls.ca, cert: tls.cert, key: tls.key });
+  } catch (cause) {
+    const named = (['caFile', 'certFile', 'keyFile'] as const)
+      .filter((n) => files[n] !== undefined)
+      .map((n) => `${n} ${files[n]}`)
+      .join(', ');
+    const reason = (cause as Error).message.replace(/^error:[0-9A-F]+:/, '');
+    throw rabbitError('INVALID_ARGUMENT', `unusable TLS files (${named}): ${reason}`);
   }
 }
 
@@ -115,9 +136,12 @@ export class ConnectionManager {
     if (certFile !== undefined) tls.cert = await readTlsFile('certFile', certFile);
     if (keyFile !== undefined) tls.key = await readTlsFile('keyFile', keyFile);
     if (servername !== undefined) tls.servername = servername;
+    checkTlsFiles(tls, this.settings.tls);
     return amqp.connect(this.settings.amqpUrl, {
       ...tls,
-      ...(this.settings.mechanism === 'EXTERNAL' ? { credentials: amqp.credentials.external() } : {}),
+      ...(this.settings.mechanism === 'EXTERNAL'
+        ? { credentials: amqp.credentials.external() }
+        : plainCredentials(this.settings.amqpUrl)),
       timeout: this.connectTimeoutMs,
       noDelay: true,
       clientProperties: { connection_name: 'carrier' },
@@ -282,4 +306,23 @@ export async function openChannel(model: ChannelModel, purpose: string): Promise
     // handled through 'close' and the failed call
   });
   return channel;
+}
+
+/**
+ * The PLAIN login of the URL's user info, percent-decoded as UTF-8. amqplib decodes it with the
+ * legacy `unescape()`, which reads `%C3%BC` as two Latin-1 characters: a password with any
+ * non-ASCII character was refused. Without user info amqplib's `guest`/`guest` stays.
+ */
+function plainCredentials(amqpUrl: string): { credentials?: ReturnType<typeof amqp.credentials.plain> } {
+  const url = new URL(amqpUrl);
+  if (url.username === '' && url.password === '') return {};
+  return { credentials: amqp.credentials.plain(decoded(url.username), decoded(url.password)) };
+}
+
+function decoded(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }

@@ -8,8 +8,8 @@ import {
   type TransportFactory,
   type TransportFactoryOptions,
 } from '@carrier/core';
-import { DeadlineError, withDeadline } from '@carrier/core/kit';
-import { authRefused, awsError, TRANSPORT } from './errors.js';
+import { DeadlineError, describeError, withDeadline } from '@carrier/core/kit';
+import { authRefused, awsError, errorName, TRANSPORT } from './errors.js';
 import { SqsTransport } from './sqs-transport.js';
 import { parseSqsUrl, type SqsSettings } from './url.js';
 
@@ -92,8 +92,18 @@ export const createTransport: TransportFactory = async (
         { transport: TRANSPORT },
       );
     }
+    if (errorName(error) === 'CredentialsProviderError')
+      throw new CarrierError(
+        'AUTH_FAILED',
+        `connecting to ${destination(settings)}: no AWS credentials (the SDK's default provider chain found none: environment, shared config and credentials files, SSO, container or instance role)`,
+        { transport: TRANSPORT, cause: error },
+      );
     if (authRefused(error))
-      throw awsError(`connecting to ${destination(settings)}: credentials refused`, error, 'AUTH_FAILED');
+      throw new CarrierError(
+        'AUTH_FAILED',
+        `connecting to ${destination(settings)}: the credentials were refused: ${errorName(error)}: ${describeError(error)}`,
+        { transport: TRANSPORT, cause: error },
+      );
     throw awsError(`connecting to ${destination(settings)}`, error);
   }
   return new SqsTransport(settings, sqs, sns, options.onError);

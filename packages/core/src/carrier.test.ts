@@ -144,6 +144,43 @@ describe('parseCarrierUrl', () => {
   });
 });
 
+describe('a password the URL parser misreads', () => {
+  it('refuses malformed percent-encoding, a fragment or an option name with @ as INVALID_ARGUMENT without quoting the URL', async () => {
+    const { parseCarrierUrl } = await import('./connect.js');
+    for (const text of [
+      'kafka://u:50%pw@127.0.0.1:1',
+      'amqp://u:%zzpw@127.0.0.1:1',
+      'kafka://u:12#pw@127.0.0.1:1',
+      'nats://127.0.0.1:1?token=ab#pw',
+      'kafka://u:12?pw@127.0.0.1:1',
+    ]) {
+      const error = await connect(text).catch((e: unknown) => e);
+      expect(error, text).toBeInstanceOf(CarrierError);
+      expect((error as CarrierError).code, text).toBe('INVALID_ARGUMENT');
+      expect((error as Error).message, text).toMatch(/percent-encode/);
+      expect((error as Error).message, text).not.toContain('pw');
+      expect(() => parseCarrierUrl(text), text).toThrow(CarrierError);
+    }
+    const unparseable = await connect('kafka://u:p/pw@127.0.0.1:1').catch((e: unknown) => e);
+    expect((unparseable as CarrierError).code).toBe('INVALID_ARGUMENT');
+    expect((unparseable as Error).message).toMatch(/not a URL.*percent-encode/);
+    expect((unparseable as Error).message).not.toContain('pw');
+    expect(parseCarrierUrl('kafka://u:50%25pw@h:1').password).toBe('50%25pw');
+    expect(parseCarrierUrl('nats://h:1?token=a@b').searchParams.get('token')).toBe('a@b');
+  });
+
+  it('redacts everything after the host when an @ follows the authority (a password holding an unencoded /)', () => {
+    expect(redactUrl('kafka://u:12/s3cret@127.0.0.1:1')).toBe('kafka://u:12/***');
+    expect(redactUrl('amqp://h:5672/vhost')).toBe('amqp://h:5672/vhost');
+  });
+
+  it('names file options (keyFile, nkeySeedFile, tlsKey) in clear: a path is no secret', () => {
+    expect(redactUrl('kafkas://h:1?keyFile=/k.pem&nkeySeedFile=/s.nk&tlsKey=/t.key&token=tok')).toBe(
+      'kafkas://h:1?keyFile=%2Fk.pem&nkeySeedFile=%2Fs.nk&tlsKey=%2Ft.key&token=***',
+    );
+  });
+});
+
 describe('input that brokers would change', () => {
   it('refuses header values, header keys, keys and ids that are not well-formed Unicode, before sending', async () => {
     const carrier = await connect('memory://well-formed');

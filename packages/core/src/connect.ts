@@ -23,9 +23,39 @@ const AUTHORITY = /^([a-z][a-z0-9+.-]*:\/\/)([^@/?#]*@)?([^/?#]*)(.*)$/i;
  * stays in the authority and the others move to the `hosts` query parameter
  * (`kafka://h1:9092?hosts=h2:9093`), which multi-host adapters read.
  *
- * @throws CarrierError `INVALID_ARGUMENT` when the text is not a URL (the message is redacted).
+ * @throws CarrierError `INVALID_ARGUMENT` when the text is not a URL, when its user info is not
+ *   valid percent-encoding, when it has a fragment (`#…`, which no transport reads) or an option
+ *   name holding `@` — the last two are what a password with an unencoded `#`, `?` or `/` turns
+ *   into (the messages are redacted and say what to percent-encode).
  */
 export function parseCarrierUrl(text: string): URL {
+  return checkedUrl(parseUrlText(text));
+}
+
+const MISPLACED_SECRET =
+  'percent-encode these characters in a user name, password or token: % as %25, @ %40, : %3A, / %2F, ? %3F, # %23';
+
+/**
+ * Refuse what a URL parser accepts but that is a password or token gone astray, before anything
+ * prints the URL: malformed percent-encoding in the user info (`u:50%@h`), a fragment (`u:12#pw@h`
+ * parses as host `u`, port 12 and fragment `pw@h`), an option name holding `@` (`u:12?pw@h`).
+ * The messages never quote the URL.
+ */
+function checkedUrl(url: URL): URL {
+  const refuse = (what: string) => new CarrierError('INVALID_ARGUMENT', `${what}: ${MISPLACED_SECRET}`);
+  try {
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+  } catch {
+    throw refuse("the URL's user name or password is not valid percent-encoding");
+  }
+  if (url.hash !== '') throw refuse('the URL has a fragment (#…), which no transport reads');
+  for (const name of url.searchParams.keys())
+    if (name.includes('@')) throw refuse("an option name in the URL holds '@'");
+  return url;
+}
+
+function parseUrlText(text: string): URL {
   try {
     return new URL(text);
   } catch {
@@ -43,7 +73,9 @@ export function parseCarrierUrl(text: string): URL {
         // fall through to the error below
       }
     }
-    throw new CarrierError('INVALID_ARGUMENT', `not a URL: ${redactUrl(text)}`);
+    // an '@' in text that is not a URL: most likely a password holding '/', '?' or '#' unencoded
+    const hint = text.includes('@') ? ` (${MISPLACED_SECRET})` : '';
+    throw new CarrierError('INVALID_ARGUMENT', `not a URL: ${redactUrl(text)}${hint}`);
   }
 }
 
