@@ -2,7 +2,7 @@
 # One KRaft node (broker+controller) on KAFKA_PORT, advertised as KAFKA_ADVERTISED_HOST:KAFKA_PORT
 # (the container maps that same port on the host); the controller stays inside (9094, loopback).
 # The settings are those of src/local.ts's prepareKafka.
-set -eu
+set -euf  # -f: the classpath wildcard is for java, not the shell
 data=/var/lib/kafka
 props=$data/server.properties
 cat >"$props" <<PROPS

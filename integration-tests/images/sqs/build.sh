@@ -29,7 +29,7 @@ chroot "$root" python3 -m venv /opt/moto
 pipcache=${PIP_CACHE:-/var/cache/carrier-images/pip}
 mkdir -p "$pipcache" "$root/root/.cache/pip"
 mount --bind "$pipcache" "$root/root/.cache/pip"
-env -i PATH=/usr/bin:/bin HOME=/root PIP_CERT=/tmp/host-ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1 \
+env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root PIP_CERT=/tmp/host-ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1 \
   PIP_DEFAULT_TIMEOUT=180 ${HTTPS_PROXY:+HTTPS_PROXY=$HTTPS_PROXY} ${https_proxy:+https_proxy=$https_proxy} \
   chroot "$root" /opt/moto/bin/pip install --quiet "$moto"
 umount "$root/root/.cache/pip"
