@@ -33,7 +33,7 @@ env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root PIP_CERT=/tmp/host-ca.crt P
   PIP_DEFAULT_TIMEOUT=180 ${HTTPS_PROXY:+HTTPS_PROXY=$HTTPS_PROXY} ${https_proxy:+https_proxy=$https_proxy} \
   chroot "$root" /opt/moto/bin/pip install --quiet "$moto"
 umount "$root/root/.cache/pip"
-echo "$(chroot "$root" /opt/moto/bin/pip show moto | grep -m1 '^Version') on $(chroot "$root" python3 --version)"
+echo "moto $(chroot "$root" /opt/moto/bin/python -c 'import importlib.metadata as m; print(m.version("moto"))') on $(chroot "$root" python3 --version)"
 rm -f "$root/tmp/host-ca.crt" "$root/etc/resolv.conf"
 chroot "$root" useradd --system --home-dir /var/lib/moto --create-home moto
 chroot "$root" apt-get clean
