@@ -5,20 +5,28 @@ import { buildImages, IMAGE_DEFINITIONS, type ImageName } from './images.js';
 import { harnessRoot } from './paths.js';
 import { log } from './util.js';
 
-// npm run containers:install | containers:up | containers:down | containers:build [nats rabbitmq …]
-// npm run test:containers [-- spec files]
+// npm run containers:install | containers:up | containers:down | containers:build [nats rabbitmq kafka sqs]
+// npm run test:containers [-- brokers (nats rabbitmq kafka sqs)] [spec files]
 // (src/engine.ts, src/images.ts). Like brokers:up, `up` and `build` write only shell lines to
 // stdout (`export NAME='value'`), so that `eval "$(npm run -s containers:up)"` and
 // `eval "$(npm run -s containers:build)"` give the shell what the harness reads; logs go to stderr.
 
-/** What `npm run test:containers` runs by default: the brokers that have a local image. */
-const CONTAINER_SPECS = [
-  'specs/nats.contract.spec.ts',
-  'specs/rabbitmq.contract.spec.ts',
-  'specs/rabbitmq.classic.contract.spec.ts',
-  'specs/rabbitmq.delivery-limit.spec.ts',
-  'specs/rabbitmq.attempts.spec.ts',
-];
+/**
+ * What `npm run test:containers [-- brokers] [-- specs]` runs for each broker: NATS and RabbitMQ by
+ * default (CI's images), Kafka and SQS when named (opt-in: `npm run test:containers -- kafka sqs`).
+ */
+const CONTAINER_SPECS: Record<ImageName, string[]> = {
+  nats: ['specs/nats.contract.spec.ts'],
+  rabbitmq: [
+    'specs/rabbitmq.contract.spec.ts',
+    'specs/rabbitmq.classic.contract.spec.ts',
+    'specs/rabbitmq.delivery-limit.spec.ts',
+    'specs/rabbitmq.attempts.spec.ts',
+  ],
+  kafka: ['specs/kafka.contract.spec.ts'],
+  sqs: ['specs/sqs.contract.spec.ts'],
+};
+const DEFAULT_BROKERS: ImageName[] = ['nats', 'rabbitmq'];
 
 function exportLine(name: string, value: string): string {
   return `export ${name}='${value.replaceAll("'", "'\\''")}'\n`;
@@ -56,19 +64,22 @@ async function main(command: string | undefined, args: string[]): Promise<void> 
       return;
     }
     case 'test': {
-      // npm run test:containers [-- spec files]: the service, the images, then vitest with them
+      // npm run test:containers [-- brokers] [spec files]: the service, the images, then vitest
+      const named = args.filter((a): a is ImageName => a in IMAGE_DEFINITIONS);
+      const brokers = named.length ? named : DEFAULT_BROKERS;
+      const files = args.filter((a) => !(a in IMAGE_DEFINITIONS));
       await serviceUp();
-      const images = await buildImages(['nats', 'rabbitmq']);
-      const specs = args.length ? args : CONTAINER_SPECS;
+      const images = await buildImages(brokers);
+      const specs = files.length ? files : brokers.flatMap((b) => CONTAINER_SPECS[b]);
       const env: NodeJS.ProcessEnv = {
         ...process.env,
         ...serviceEnv(),
-        CARRIER_TEST_ONLY: 'nats,rabbitmq',
+        CARRIER_TEST_ONLY: brokers.join(','),
         CARRIER_TEST_REUSE: 'false',
         CARRIER_TEST_PROVIDER: 'testcontainers',
       };
       for (const b of images) env[b.envVar] = b.tag;
-      for (const v of ['CARRIER_TEST_NATS_URL', 'CARRIER_TEST_RABBITMQ_URL']) delete env[v];
+      for (const b of brokers) delete env[`CARRIER_TEST_${b.toUpperCase()}_URL`];
       const vitest = spawnSync('npx', ['vitest', 'run', '--project', 'integration', ...specs], {
         cwd: path.join(harnessRoot, '..'),
         env,
@@ -79,7 +90,7 @@ async function main(command: string | undefined, args: string[]): Promise<void> 
     }
     default:
       log(
-        'usage: tsx integration-tests/src/containers-cli.ts install|up|down|build [nats rabbitmq]|test [specs]',
+        'usage: tsx integration-tests/src/containers-cli.ts install|up|down|build [nats rabbitmq kafka sqs]|test [brokers] [specs]',
       );
       process.exitCode = 2;
   }

@@ -101,6 +101,7 @@ async function startOne(
 ): Promise<[StartedTestContainer, string]> {
   switch (name) {
     case 'kafka': {
+      if (isLocalImage(image, 'kafka')) return startLocalKafka(image, o);
       const { KafkaContainer } = await import('@testcontainers/kafka');
       const kafka = new KafkaContainer(image).withKraft().withEnvironment({
         KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
@@ -126,12 +127,46 @@ async function startOne(
       return [c, `nats://${login}${c.getHost()}:${c.getMappedPort(4222)}`];
     }
     case 'sqs': {
+      if (isLocalImage(image, 'sqs')) {
+        // moto's server (images/sqs/): plain HTTP on 4566, no LocalStack health endpoint
+        const { GenericContainer, Wait } = await import('testcontainers');
+        const moto = new GenericContainer(image)
+          .withExposedPorts(4566)
+          .withWaitStrategy(Wait.forLogMessage(/Running on http/));
+        const c = await common(moto, o).start();
+        return [c, `sqs://${c.getHost()}:${c.getMappedPort(4566)}?region=us-east-1`];
+      }
       const { LocalstackContainer } = await import('@testcontainers/localstack');
       const ls = new LocalstackContainer(image).withEnvironment({ SERVICES: 'sqs,sns' });
       const c = await common(ls, o).start();
       return [c, `sqs://${c.getHost()}:${c.getPort()}?region=us-east-1`];
     }
   }
+}
+
+/** Whether `image` is this checkout's own image of `name` (src/images.ts tags them so). */
+function isLocalImage(image: string, name: ImageName): boolean {
+  return image.startsWith(`localhost/carrier-${name}:`);
+}
+
+/**
+ * The local Kafka image (images/kafka/): a broker advertises the address clients must use, and the
+ * host side of a port mapping is known only after the start. testcontainers' Kafka module solves
+ * this for Confluent images by writing the start script once the container runs; the local image
+ * instead listens on the port it is told (KAFKA_PORT) and the host maps that same free port, so
+ * the advertised `127.0.0.1:<port>` is right inside and outside (the host override is loopback).
+ */
+async function startLocalKafka(image: string, o: ContainerOptions): Promise<[StartedTestContainer, string]> {
+  const { GenericContainer, Wait } = await import('testcontainers');
+  const { default: getPort } = await import('get-port');
+  const port = await getPort({ host: '127.0.0.1' });
+  const host = process.env.TESTCONTAINERS_HOST_OVERRIDE || '127.0.0.1';
+  const kafka = new GenericContainer(image)
+    .withEnvironment({ KAFKA_PORT: String(port), KAFKA_ADVERTISED_HOST: host })
+    .withExposedPorts({ container: port, host: port })
+    .withWaitStrategy(Wait.forLogMessage(/Kafka Server started/));
+  const c = await common(kafka, o).start();
+  return [c, `kafka://${host}:${port}`];
 }
 
 /** Starts `name` in a container of `image` and registers it (src/registry.ts). */

@@ -6,8 +6,9 @@ import { engineCli } from './engine.js';
 import { ensureInstalled } from './harness.js';
 import { natsServer } from './install.js';
 import { withLock } from './lock.js';
-import { harnessRoot } from './paths.js';
+import { harnessRoot, kafkaDir, sqsRequirements } from './paths.js';
 import { log, run, seconds } from './util.js';
+import { KAFKA_PINS } from './versions.js';
 
 // Broker images built on this machine from package registries (no image registry needed), for the
 // testcontainers provider. Each definition is a folder images/<name>/ with a build.sh that makes
@@ -17,7 +18,7 @@ import { log, run, seconds } from './util.js';
 // its definition changes. `npm run containers:build`; `CARRIER_TEST_<BROKER>_IMAGE=local` makes
 // the harness use (and build when missing) the image of this checkout.
 
-export type ImageName = 'nats' | 'rabbitmq';
+export type ImageName = 'nats' | 'rabbitmq' | 'kafka' | 'sqs';
 
 interface ImageDefinition {
   /** The harness variable that selects it. */
@@ -45,6 +46,25 @@ export const IMAGE_DEFINITIONS: Record<ImageName, ImageDefinition> = {
       return {};
     },
     cost: 'a few minutes (debootstrap of Debian trixie with rabbitmq-server and Erlang)',
+  },
+  kafka: {
+    envVar: 'CARRIER_TEST_KAFKA_IMAGE',
+    async inputs() {
+      // the newest pinned line (start.sh sets up its dynamic KRaft quorum); the stamp is the hash of
+      // the POM that pinned the jars, so a new pin makes a new image
+      const pin = KAFKA_PINS[0];
+      if (!pin) throw new Error('no Kafka pin in src/versions.ts');
+      await ensureInstalled('kafka', pin.line);
+      return { KAFKA_STAMP: path.join(kafkaDir(pin), 'stamp') };
+    },
+    cost: 'a few minutes (debootstrap of Debian trixie with a headless JRE, then the Kafka jars)',
+  },
+  sqs: {
+    envVar: 'CARRIER_TEST_SQS_IMAGE',
+    async inputs() {
+      return { SQS_REQUIREMENTS: sqsRequirements };
+    },
+    cost: 'a few minutes (debootstrap of Debian trixie with python3, then moto from PyPI)',
   },
 };
 
