@@ -28,7 +28,10 @@ describe('Requester', () => {
       .run(
         't',
         prepared,
-        (a) => requestWire((address = a), prepared),
+        (a) => {
+          address = a;
+          return requestWire(a, prepared);
+        },
         async () => {},
       )
       .catch((e: unknown) => e);
