@@ -119,8 +119,9 @@ describe('sqs replies', { timeout: 120_000 }, () => {
         tags: { 'carrier-reply-alive': new Date(Date.now() - 3_600_000).toISOString() },
       }),
     );
-    const deleted = await sweepStrayReplyQueues(sqs);
-    expect(deleted).toBeGreaterThanOrEqual(1);
+    // every openReplies also sweeps in the background (so may another spec's, on this emulator):
+    // whichever sweep deletes the stray first, it is gone once this one returns
+    await sweepStrayReplyQueues(sqs);
     expect(await exists(sqs, stale.QueueUrl!)).toBe(false);
     expect(await exists(sqs, kept.address)).toBe(true);
     expect(await exists(sqs, leftover.address)).toBe(true);

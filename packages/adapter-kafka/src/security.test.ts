@@ -22,8 +22,17 @@ describe('refusalError', () => {
   });
 
   it('is AUTH_FAILED for a refused client certificate, CONNECTION for an untrusted broker certificate', () => {
-    for (const code of ['ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA'])
+    const refused = [
+      'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
+      'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
+      // Node 24 (OpenSSL 3.5) names the same alerts after OpenSSL's new reason strings
+      'ERR_SSL_SSL/TLS_ALERT_BAD_CERTIFICATE',
+      'ERR_SSL_SSL/TLS_ALERT_CERTIFICATE_UNKNOWN',
+    ];
+    for (const code of refused) {
       expect(refusalError(wrapped(coded(code)), options)?.code).toBe('AUTH_FAILED');
+      expect(tlsRefusal(wrapped(coded(code)))).toBe(true);
+    }
     for (const code of ['SELF_SIGNED_CERT_IN_CHAIN', 'ERR_TLS_CERT_ALTNAME_INVALID'])
       expect(refusalError(coded(code), options)?.code).toBe('CONNECTION');
     expect(tlsRefusal(coded('UNABLE_TO_VERIFY_LEAF_SIGNATURE'))).toBe(true);

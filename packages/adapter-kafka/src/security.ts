@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { type ConnectionOptions, createSecureContext, rootCertificates } from 'node:tls';
 import { CarrierError } from '@carrier/core';
+import { isClientCertificateRefusal, isServerCertificateUntrusted } from '@carrier/core/kit';
 import { kafkaError, TRANSPORT } from './errors.js';
 import type { KafkaUrlOptions } from './url.js';
 
@@ -61,27 +62,6 @@ function checkTlsFiles(config: ConnectionOptions, files: KafkaUrlOptions['tlsOpt
   }
 }
 
-/**
- * TLS alerts with which a server refuses the client's certificate (none sent, or not signed by a
- * CA it trusts, expired, revoked): OpenSSL's codes as Node reports them on the socket.
- */
-const CLIENT_CERT_REFUSED =
-  /^ERR_SSL_(TLSV13_ALERT_CERTIFICATE_REQUIRED|SSLV3_ALERT_BAD_CERTIFICATE|TLSV1_ALERT_UNKNOWN_CA|SSLV3_ALERT_CERTIFICATE_(UNKNOWN|EXPIRED|REVOKED|UNSUPPORTED)|TLSV1_ALERT_ACCESS_DENIED)$/;
-
-/** Node's codes for a server certificate this client does not trust (or that names another host). */
-const SERVER_CERT_UNTRUSTED = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
-
 function chain(error: unknown): { name?: string; code?: string; message?: string }[] {
   const out: { name?: string; code?: string; message?: string }[] = [];
   let e = error as { name?: string; code?: string; message?: string; cause?: unknown } | undefined;
@@ -94,10 +74,7 @@ function chain(error: unknown): { name?: string; code?: string; message?: string
 
 /** Whether a socket error is a TLS refusal (either side) that retrying cannot mend. */
 export function tlsRefusal(error: unknown): boolean {
-  return chain(error).some(
-    (e) =>
-      typeof e.code === 'string' && (CLIENT_CERT_REFUSED.test(e.code) || SERVER_CERT_UNTRUSTED.has(e.code)),
-  );
+  return isClientCertificateRefusal(error) || isServerCertificateUntrusted(error);
 }
 
 /**
@@ -119,15 +96,13 @@ export function refusalError(cause: unknown, options: KafkaUrlOptions): CarrierE
         cause,
       });
     }
-    if (typeof e.code !== 'string') continue;
-    if (CLIENT_CERT_REFUSED.test(e.code))
-      return kafkaError(
-        'AUTH_FAILED',
-        `kafka at ${at} refused the TLS client certificate (${e.code})`,
-        cause,
-      );
-    if (SERVER_CERT_UNTRUSTED.has(e.code))
-      return kafkaError('CONNECTION', `the certificate of kafka at ${at} is not trusted (${e.code})`, cause);
   }
+  // the TLS alert's code as Node names it (OpenSSL 3.0, Node 20: ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE;
+  // OpenSSL 3.5, Node 24: ERR_SSL_SSL/TLS_ALERT_BAD_CERTIFICATE): the core kit reads both
+  const code = chain(cause).find((e) => typeof e.code === 'string')?.code ?? 'TLS alert';
+  if (isClientCertificateRefusal(cause))
+    return kafkaError('AUTH_FAILED', `kafka at ${at} refused the TLS client certificate (${code})`, cause);
+  if (isServerCertificateUntrusted(cause))
+    return kafkaError('CONNECTION', `the certificate of kafka at ${at} is not trusted (${code})`, cause);
   return undefined;
 }
