@@ -6,7 +6,7 @@ import { engineCli } from './engine.js';
 import { ensureInstalled } from './harness.js';
 import { natsServer } from './install.js';
 import { withLock } from './lock.js';
-import { harnessRoot, kafkaDir, sqsRequirements } from './paths.js';
+import { harnessRoot, kafkaDir, motoLauncher, sqsRequirements } from './paths.js';
 import { log, run, seconds } from './util.js';
 import { KAFKA_PINS } from './versions.js';
 
@@ -62,7 +62,7 @@ export const IMAGE_DEFINITIONS: Record<ImageName, ImageDefinition> = {
   sqs: {
     envVar: 'CARRIER_TEST_SQS_IMAGE',
     async inputs() {
-      return { SQS_REQUIREMENTS: sqsRequirements };
+      return { SQS_REQUIREMENTS: sqsRequirements, MOTO_LAUNCHER: motoLauncher };
     },
     cost: 'a few minutes (debootstrap of Debian trixie with python3, then moto from PyPI)',
   },

@@ -9,6 +9,7 @@ import {
   kafkaPom,
   natscliDir,
   natsServerDir,
+  motoLauncher,
   sqsRequirements,
   venvDir,
   which,
@@ -90,6 +91,20 @@ export function motoServer(): string | undefined {
   if (existsSync(local) && stampOk(path.join(venvDir, 'carrier-stamp'), fileHash(sqsRequirements)))
     return local;
   return findExecutable('moto_server');
+}
+
+/**
+ * How to start moto's server: brokers/sqs/moto_server.py (moto with its ReceiveMessage made atomic,
+ * see that file) under the Python that runs `moto_server` (the one its script names), else plain
+ * `moto_server` when that Python cannot be told.
+ */
+export function motoCommand(): { command: string; args: string[] } | undefined {
+  const server = motoServer();
+  if (!server) return undefined;
+  const shebang = readFileSync(server, 'latin1').split('\n', 1)[0] ?? '';
+  const python = /^#!\s*(\S*python[\d.]*)\s*$/.exec(shebang)?.[1];
+  if (python && existsSync(python)) return { command: python, args: [motoLauncher] };
+  return { command: server, args: [] };
 }
 
 /** The version of moto in the project venv (from its dist-info), for the provider line. */

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import getPort from 'get-port';
-import { kafkaInstall, motoServer, motoVersion, natsServer, rabbitmqServer } from './install.js';
+import { kafkaInstall, motoCommand, motoVersion, natsServer, rabbitmqServer } from './install.js';
 import { type KafkaSecurity, kafkaSecurityConfig } from './kafka-security.js';
 import { probe } from './probes.js';
 import { type TrackOptions, track, untrack } from './registry.js';
@@ -278,7 +278,7 @@ async function prepareNats(
 }
 
 async function prepareSqs(dataDir: string): Promise<Omit<LocalBrokerRecord, 'pid'>> {
-  const server = motoServer();
+  const server = motoCommand();
   if (!server) throw new Error('moto_server is not installed: run `npm run brokers:install`');
   const port = await freePort();
   return {
@@ -288,8 +288,8 @@ async function prepareSqs(dataDir: string): Promise<Omit<LocalBrokerRecord, 'pid
     dataDir,
     logFile: path.join(dataDir, 'moto.log'),
     spec: {
-      command: server,
-      args: ['-H', HOST, '-p', String(port)],
+      command: server.command,
+      args: [...server.args, '-H', HOST, '-p', String(port)],
       env: { MOTO_ALLOW_NONEXISTENT_REGION: 'true', PYTHONUNBUFFERED: '1' },
       cwd: dataDir,
     },

@@ -17,6 +17,8 @@ export const natsServerDir = (version: string) => path.join(brokersDir, 'nats-se
 /** Where the pinned natscli is installed (`nats` in it). */
 export const natscliDir = path.join(brokersDir, 'natscli', NATSCLI_VERSION);
 export const sqsRequirements = path.join(harnessRoot, 'brokers', 'sqs', 'requirements.txt');
+/** brokers/sqs/moto_server.py: moto's server with its ReceiveMessage made atomic (see that file). */
+export const motoLauncher = path.join(harnessRoot, 'brokers', 'sqs', 'moto_server.py');
 /** Brokers kept running by `npm run brokers:up` (`CARRIER_TEST_UP_DIR`: another set beside them). */
 export const upDir = process.env.CARRIER_TEST_UP_DIR
   ? path.resolve(process.env.CARRIER_TEST_UP_DIR)

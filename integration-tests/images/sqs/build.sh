@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # moto's server (SQS + SNS) from PyPI, the version pinned by brokers/sqs/requirements.txt (the
 # harness's local SQS), in a venv on a Debian trixie root filesystem made by debootstrap (no image
-# registry needed). Serves on 4566 like LocalStack. Called by src/images.ts with ENGINE, TAG and
-# SQS_REQUIREMENTS set; needs root (debootstrap) and PyPI (pip, with the host's pip settings).
+# registry needed), started through brokers/sqs/moto_server.py (its receive race fixed, as the local
+# harness does). Serves on 4566 like LocalStack. Called by src/images.ts with ENGINE, TAG,
+# SQS_REQUIREMENTS and MOTO_LAUNCHER set; needs root (debootstrap) and PyPI (pip, with the host's pip settings).
 set -euo pipefail
-: "${ENGINE:?}" "${TAG:?}" "${SQS_REQUIREMENTS:?}"
+: "${ENGINE:?}" "${TAG:?}" "${SQS_REQUIREMENTS:?}" "${MOTO_LAUNCHER:?}"
 suite=trixie
 mirror=${DEBIAN_MIRROR:-$(grep -h -m1 -E '^(URIs:|deb) ' /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list 2>/dev/null |
   grep -o -m1 'https\?://[^ ]*/debian\b' | head -1 || true)}
@@ -33,6 +34,7 @@ env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root PIP_CERT=/tmp/host-ca.crt P
   PIP_DEFAULT_TIMEOUT=180 ${HTTPS_PROXY:+HTTPS_PROXY=$HTTPS_PROXY} ${https_proxy:+https_proxy=$https_proxy} \
   chroot "$root" /opt/moto/bin/pip install --quiet "$moto"
 umount "$root/root/.cache/pip"
+cp "$MOTO_LAUNCHER" "$root/opt/moto/moto_server.py"
 echo "moto $(chroot "$root" /opt/moto/bin/python -c 'import importlib.metadata as m; print(m.version("moto"))') on $(chroot "$root" python3 --version)"
 rm -f "$root/tmp/host-ca.crt" "$root/etc/resolv.conf"
 chroot "$root" useradd --system --home-dir /var/lib/moto --create-home moto
@@ -44,5 +46,5 @@ tar --numeric-owner -C "$root" -c . | "$ENGINE" import \
   --change 'ENV MOTO_ALLOW_NONEXISTENT_REGION=true' \
   --change 'ENV PYTHONUNBUFFERED=1' \
   --change 'EXPOSE 4566' \
-  --change 'CMD ["/opt/moto/bin/moto_server", "-H", "0.0.0.0", "-p", "4566"]' \
+  --change 'CMD ["/opt/moto/bin/python", "/opt/moto/moto_server.py", "-H", "0.0.0.0", "-p", "4566"]' \
   - "$TAG" >/dev/null
