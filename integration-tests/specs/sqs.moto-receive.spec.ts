@@ -25,7 +25,8 @@ let sqs: SQSClient | undefined;
 const queues: string[] = [];
 
 afterEach(async () => {
-  for (const QueueUrl of queues.splice(0)) await sqs?.send(new DeleteQueueCommand({ QueueUrl })).catch(() => {});
+  for (const QueueUrl of queues.splice(0))
+    await sqs?.send(new DeleteQueueCommand({ QueueUrl })).catch(() => {});
   sqs?.destroy();
   sqs = undefined;
 });
