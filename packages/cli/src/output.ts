@@ -3,7 +3,8 @@ import type { LiveLine, ProgressTerminal } from './progress.js';
 
 /** Where the command writes: stdout for results, stderr for progress and diagnostics. */
 export interface Streams {
-  readonly stdout: { write(text: string): unknown };
+  /** Results; when it is a terminal too (`isTTY`), a live progress line is cleared before each write. */
+  readonly stdout: { write(text: string): unknown; readonly isTTY?: boolean | undefined };
   /** Progress goes here too: a live line when it is a terminal (`isTTY`), plain lines otherwise. */
   readonly stderr: ProgressTerminal;
 }
@@ -57,13 +58,13 @@ export class Output {
 
   /** Write a result line to stdout. */
   out(line: string): void {
-    this.#live?.interrupt();
+    if (this.#streams.stdout.isTTY) this.#live?.interrupt();
     this.#streams.stdout.write(`${this.clean(line)}\n`);
   }
 
   /** Write raw text (already newline-terminated) to stdout. */
   outRaw(text: string): void {
-    this.#live?.interrupt();
+    if (this.#streams.stdout.isTTY) this.#live?.interrupt();
     this.#streams.stdout.write(this.clean(text));
   }
 

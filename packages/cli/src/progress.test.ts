@@ -133,6 +133,56 @@ describe('live progress on a terminal', () => {
     expect(terminal.chunks.slice(after)).toEqual(['summary\n']); // nothing drawn after stop
   });
 
+  it('draws from update() itself when the caller never yields to timers, at most once a frame', () => {
+    const terminal = fakeTerminal(true);
+    const io = new Output({ stdout: terminal.stream, stderr: terminal.stream }, []);
+    let now = 0;
+    const progress = createProgress(
+      io,
+      { terminal: terminal.stream, env: {} },
+      { label: 'publish t', unit: 'messages', total: 100, mode: 'live', fps: 5, now: () => now },
+    );
+    progress.update(3);
+    expect(screen(terminal.text())).toEqual([expect.stringMatching(/^publish t \[.*\] 3% 3\/100 messages /)]);
+    now = 100; // within the frame (200 ms at 5 fps): not drawn again
+    progress.update(4);
+    expect(terminal.text()).not.toContain('4/100');
+    now = 200;
+    progress.update(5);
+    expect(screen(terminal.text())).toEqual([expect.stringMatching(/ 5\/100 messages /)]);
+    progress.stop();
+  });
+
+  it('results on stdout clear the line only when stdout is the terminal too', () => {
+    const terminal = fakeTerminal(true);
+    let piped = '';
+    const io = new Output({ stdout: { write: (t: string) => (piped += t) }, stderr: terminal.stream }, []);
+    const progress = createProgress(
+      io,
+      { terminal: terminal.stream, env: {} },
+      { label: 'publish t', unit: 'messages', total: 100, mode: 'live' },
+    );
+    progress.update(1);
+    const drawn = terminal.text();
+    io.out('an id');
+    expect(piped).toBe('an id\n');
+    expect(terminal.text()).toBe(drawn); // the live line stays
+    progress.stop();
+
+    const shared = fakeTerminal(true);
+    const io2 = new Output({ stdout: shared.stream, stderr: shared.stream }, []);
+    const progress2 = createProgress(
+      io2,
+      { terminal: shared.stream, env: {} },
+      { label: 'publish t', unit: 'messages', total: 100, mode: 'live' },
+    );
+    progress2.update(1);
+    io2.out('an id');
+    expect(shared.text().endsWith(`${CLEAR_LINE}an id\n`)).toBe(true);
+    expect(screen(shared.text())).toEqual(['an id', '']);
+    progress2.stop();
+  });
+
   it('fits the terminal width and uses ASCII under NO_COLOR', async () => {
     const terminal = fakeTerminal(true, 50);
     const io = new Output({ stdout: terminal.stream, stderr: terminal.stream }, []);
@@ -214,19 +264,26 @@ describe('plain progress', () => {
   });
 });
 
-/** Run `carrier` with a stderr that claims to be a terminal; stdout is a pipe. */
-async function runOnTerminal(args: string[], stdin = '', env: Record<string, string> = {}) {
+/** Start `carrier` with a stderr that claims to be a terminal; stdout is a pipe. */
+function startOnTerminal(args: string[], stdin = '', env: Record<string, string> = {}) {
   let out = '';
   const terminal = fakeTerminal(true);
   const input = Object.assign(Readable.from([Buffer.from(stdin)]), { isTTY: false });
-  const code = await main(args, {
+  const signals = new EventEmitter();
+  const code = main(args, {
     stdout: { write: (t: string) => (out += t) },
     stderr: terminal.stream,
     stdin: input,
-    signals: new EventEmitter(),
+    signals,
     env,
   });
-  return { code, stdout: out, stderr: terminal.text() };
+  return { code, signals, stdout: () => out, stderr: () => terminal.text() };
+}
+
+async function runOnTerminal(args: string[], stdin = '', env: Record<string, string> = {}) {
+  const r = startOnTerminal(args, stdin, env);
+  const code = await r.code;
+  return { code, stdout: r.stdout(), stderr: r.stderr() };
 }
 
 describe('commands with progress on a terminal', () => {
@@ -271,5 +328,74 @@ describe('commands with progress on a terminal', () => {
     expect(rest).toMatchObject({ code: 0, stdout: '3\n' });
     expect(rest.stderr).toBe(`redrove 3 dead letters of ${topic} back to group billing\n`);
     await carrier.close();
+  });
+
+  it('bridge: a live line instead of periodic lines; ready, stopping and the final line stay', async () => {
+    const from = `memory://${fresh('src')}`;
+    const to = `memory://${fresh('dst')}`;
+    const topic = fresh('t');
+    const source = await connect(from);
+    const target = await connect(to);
+    await target.declare(topic, ['app']);
+    const b = startOnTerminal([
+      'bridge',
+      from,
+      to,
+      '--topic',
+      topic,
+      '--group',
+      'bridge',
+      '--progress',
+      '20ms',
+    ]);
+    await waitFor(() => b.stderr().includes('bridge: ready'), 5_000, 'the bridge to start');
+    await source.publishBatch(
+      topic,
+      Array.from({ length: 50 }, (_, i) => ({ body: { i } })),
+    );
+    await waitFor(
+      () =>
+        /^bridge 50 moved \| [\d.]+\/s \| elapsed \d+s \| running \| lag \d+\.\ds \| in flight 0$/.test(
+          screen(b.stderr()).at(-1) ?? '',
+        ),
+      5_000,
+      'the live line with 50 moved',
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}: ${JSON.stringify(screen(b.stderr()))}`);
+    });
+    b.signals.emit('SIGTERM');
+    expect(await b.code).toBe(0);
+    const lines = screen(b.stderr());
+    expect(lines).toEqual([
+      expect.stringMatching(/^bridge: ready: /),
+      expect.stringMatching(/^bridge: SIGTERM: stopping, finishing 0 in flight$/),
+      expect.stringMatching(/^bridge: stopped \| moved 50 \| /),
+      '',
+    ]);
+    expect(b.stderr()).not.toContain('bridge: running |'); // no periodic plain lines on a terminal
+    expect(b.stdout()).toBe('');
+    await source.close();
+    await target.close();
+  });
+
+  it('bridge with CI set: the plain lines, as without a terminal', async () => {
+    const from = `memory://${fresh('src')}`;
+    const to = `memory://${fresh('dst')}`;
+    const topic = fresh('t');
+    const source = await connect(from);
+    const b = startOnTerminal(
+      ['bridge', from, to, '--topic', topic, '--group', 'bridge', '--progress', '20ms'],
+      '',
+      {
+        CI: 'true',
+      },
+    );
+    await waitFor(() => b.stderr().includes('bridge: ready'), 5_000, 'the bridge to start');
+    await source.publish(topic, 'one');
+    await waitFor(() => b.stderr().includes('bridge: running | moved 1 |'), 5_000, 'a plain progress line');
+    b.signals.emit('SIGTERM');
+    expect(await b.code).toBe(0);
+    expect(b.stderr()).not.toContain('\x1b[');
+    await source.close();
   });
 });

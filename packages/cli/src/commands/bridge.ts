@@ -78,9 +78,15 @@ function progressLine(p: BridgeProgress): string {
   );
 }
 
-/** What the live line shows besides count and rate. */
+/** What the live line shows besides count and rate (failures only once there are some: it must fit). */
 function liveDetail(p: BridgeProgress): string {
-  return `lag ${seconds(p.lagMs)} | in flight ${p.inFlight} | dead-lettered ${p.deadLettered} | publish errors ${p.publishErrors}`;
+  return [
+    p.state,
+    `lag ${seconds(p.lagMs)}`,
+    `in flight ${p.inFlight}`,
+    ...(p.deadLettered > 0 ? [`dead-lettered ${p.deadLettered}`] : []),
+    ...(p.publishErrors > 0 ? [`publish errors ${p.publishErrors}`] : []),
+  ].join(' | ');
 }
 
 /** How often the live line takes a snapshot of the bridge's counters. */
@@ -104,7 +110,7 @@ function startLiveLine(
   });
   const sample = () => {
     const p = running.progress();
-    progress.update(p.moved, `${p.state} | ${liveDetail(p)}`);
+    progress.update(p.moved, liveDetail(p));
   };
   sample();
   const timer = setInterval(sample, LIVE_SAMPLE_MS);
