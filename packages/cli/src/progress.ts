@@ -293,7 +293,7 @@ class LiveProgress implements Progress, LiveLine {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#output.setLiveLine(undefined);
-    this.#bars.stop();
-    this.interrupt();
+    this.#bars.stop(); // clearOnComplete: back to column 1, erase to the end of the screen
+    this.#drawn = false;
   }
 }
