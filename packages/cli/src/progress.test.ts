@@ -183,7 +183,7 @@ describe('live progress on a terminal', () => {
     progress2.stop();
   });
 
-  it('fits the terminal width and uses ASCII under NO_COLOR', async () => {
+  it('fits the terminal width; ASCII bar under NO_COLOR or a locale that is not UTF-8', async () => {
     const terminal = fakeTerminal(true, 50);
     const io = new Output({ stdout: terminal.stream, stderr: terminal.stream }, []);
     const progress = createProgress(
@@ -197,6 +197,16 @@ describe('live progress on a terminal', () => {
     expect(line).toMatch(/^publish orders \[#{10}-{10}\] 50% /);
     expect(line).toHaveLength(49);
     progress.stop();
+    const latin1 = fakeTerminal(true);
+    const io2 = new Output({ stdout: latin1.stream, stderr: latin1.stream }, []);
+    const other = createProgress(
+      io2,
+      { terminal: latin1.stream, env: { LC_ALL: 'C', LANG: 'en_US.UTF-8' } },
+      { label: 'p', unit: 'messages', total: 4, mode: 'live' },
+    );
+    other.update(4);
+    expect(screen(latin1.text())[0]).toMatch(/^p \[#{20}\] 100% /);
+    other.stop();
   });
 
   it('without a total: count, rate and elapsed time', async () => {

@@ -228,8 +228,9 @@ class LiveProgress implements Progress, LiveLine {
     this.#started = this.#now();
     this.#rate = new RateMeter(this.#started);
     this.#frameMs = 1000 / (options.fps ?? 5);
-    const ascii =
-      isSet(settings.env.NO_COLOR) || !/utf-?8/i.test(settings.env.LANG ?? settings.env.LC_ALL ?? '');
+    // block characters only where the locale says UTF-8 (LC_ALL, then LC_CTYPE, then LANG)
+    const locale = settings.env.LC_ALL || settings.env.LC_CTYPE || settings.env.LANG || '';
+    const ascii = isSet(settings.env.NO_COLOR) || !/utf-?8/i.test(locale);
     const terminal = settings.terminal;
     // cli-progress only needs write, isTTY and columns of its stream
     const stream = {
