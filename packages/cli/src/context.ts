@@ -1,4 +1,5 @@
 import type { Output } from './output.js';
+import type { ProgressSettings } from './progress.js';
 
 /** Signals a long-running command stops on (`process` in the real command). */
 export interface SignalSource {
@@ -14,6 +15,8 @@ export interface Context {
   readonly stdin: AsyncIterable<Uint8Array | string> & { readonly isTTY?: boolean | undefined };
   /** SIGINT/SIGTERM source. */
   readonly signals: SignalSource;
+  /** Where and how long-running commands show progress (stderr, environment). */
+  readonly progress: ProgressSettings;
 }
 
 /**

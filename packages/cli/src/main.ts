@@ -9,6 +9,11 @@ export interface MainOptions extends Streams {
   readonly stdin: Context['stdin'];
   /** SIGINT/SIGTERM source for `bridge` and `tail` (`process` in the real command). */
   readonly signals: SignalSource;
+  /**
+   * Environment read for progress (`CI`, `TERM`, `NO_COLOR`, `LANG`); default `process.env`.
+   * Progress is a live line only when `stderr.isTTY` (see `progressMode`).
+   */
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined;
 }
 
 /**
@@ -19,7 +24,12 @@ export interface MainOptions extends Streams {
  */
 export async function main(args: readonly string[], options: MainOptions): Promise<number> {
   const io = new Output(options, secretsOf(args));
-  const ctx: Context = { io, stdin: options.stdin, signals: options.signals };
+  const ctx: Context = {
+    io,
+    stdin: options.stdin,
+    signals: options.signals,
+    progress: { terminal: options.stderr, env: options.env ?? process.env },
+  };
   let code: number = ExitCode.OK;
   const program = createProgram(ctx, (c) => {
     code = c;

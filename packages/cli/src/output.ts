@@ -1,9 +1,12 @@
 import { isCarrierError, scrub, urlSecrets } from '@carrier/core';
+import type { LiveLine, ProgressTerminal } from './progress.js';
 
 /** Where the command writes: stdout for results, stderr for progress and diagnostics. */
 export interface Streams {
-  readonly stdout: { write(text: string): unknown };
-  readonly stderr: { write(text: string): unknown };
+  /** Results; when it is a terminal too (`isTTY`), a live progress line is cleared before each write. */
+  readonly stdout: { write(text: string): unknown; readonly isTTY?: boolean | undefined };
+  /** Progress goes here too: a live line when it is a terminal (`isTTY`), plain lines otherwise. */
+  readonly stderr: ProgressTerminal;
 }
 
 const URL_LIKE = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
@@ -32,11 +35,20 @@ export function secretsOf(args: readonly string[]): string[] {
 export class Output {
   readonly #streams: Streams;
   readonly #secrets: string[];
+  #live: LiveLine | undefined;
 
   constructor(streams: Streams, secrets: readonly string[]) {
     this.#streams = streams;
     // longest first, so a secret that contains another is scrubbed whole
     this.#secrets = [...secrets].sort((a, b) => b.length - a.length);
+  }
+
+  /**
+   * A live progress line is on stderr (undefined: not any more): every write clears it first, and
+   * the progress redraws it below what was written.
+   */
+  setLiveLine(line: LiveLine | undefined): void {
+    this.#live = line;
   }
 
   /** Scrub `text` of every known secret. */
@@ -46,21 +58,25 @@ export class Output {
 
   /** Write a result line to stdout. */
   out(line: string): void {
+    if (this.#streams.stdout.isTTY) this.#live?.interrupt();
     this.#streams.stdout.write(`${this.clean(line)}\n`);
   }
 
   /** Write raw text (already newline-terminated) to stdout. */
   outRaw(text: string): void {
+    if (this.#streams.stdout.isTTY) this.#live?.interrupt();
     this.#streams.stdout.write(this.clean(text));
   }
 
   /** Write a diagnostic or progress line to stderr. */
   err(line: string): void {
+    this.#live?.interrupt();
     this.#streams.stderr.write(`${this.clean(line)}\n`);
   }
 
   /** Write raw text (already newline-terminated) to stderr. */
   errRaw(text: string): void {
+    this.#live?.interrupt();
     this.#streams.stderr.write(this.clean(text));
   }
 

@@ -1,7 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { collect, parseDuration, parsePositiveInt, parseTime } from './args.js';
 import { bridgeCommand } from './commands/bridge.js';
-import { dlqList, dlqPurge, dlqRedrive, dlqShow } from './commands/dlq.js';
+import { dlqList, dlqPurge, dlqRedrive, dlqShow, REDRIVE_CHUNK } from './commands/dlq.js';
 import { doctorCommand } from './commands/doctor.js';
 import { publishCommand } from './commands/publish.js';
 import { DEFAULT_TAIL_GROUP, tailCommand } from './commands/tail.js';
@@ -98,6 +98,10 @@ function registerPublish(program: Command, { ctx, setCode, configure }: Wiring):
       .option('-f, --file <path>', 'read the body from this file instead of stdin')
       .option('--lines', 'publish each line of the input as its own message')
       .option('--batch <n>', 'messages per broker round trip with --lines', intArg('--batch'), 500)
+      .option(
+        '--no-progress',
+        'with --lines, no progress on stderr (default: a live line on a terminal, else a line every 5s)',
+      )
       .addHelpText(
         'after',
         '\nExamples:\n  echo \'{"id":42}\' | carrier publish kafka://127.0.0.1:9092 orders --json -k customer-7 -H tenant=acme\n  carrier publish amqp://guest:guest@127.0.0.1:5672 images -f cat.png --content-type image/png',
@@ -208,8 +212,12 @@ function registerDlqRedrive(dlq: Command, { ctx, setCode, configure }: Wiring): 
       .argument('<topic>', 'topic')
       .argument('<group>', 'group')
       .option('--max <n>', 'most letters to move (default: all there are now)', intArg('--max'))
+      .option(
+        '--no-progress',
+        `no progress on stderr, and one redrive call (default: calls of ${REDRIVE_CHUNK}, a live line on a terminal, else a line every 5s)`,
+      )
       .action(async (url: string, topic: string, group: string, options) =>
-        setCode(await dlqRedrive(ctx, url, topic, group, options.max)),
+        setCode(await dlqRedrive(ctx, url, topic, group, options)),
       ),
   );
 }
@@ -282,10 +290,11 @@ function addBridgeMoveOptions(command: Command): Command {
     .option('--batch <n>', 'most messages per target publish', intArg('--batch'), 256)
     .option(
       '--progress <duration>',
-      'interval of progress lines (0 = none)',
+      'interval of progress lines when stderr is not a terminal (0 = none; on a terminal: a live line)',
       (v: string) => parseDuration(v, '--progress'),
       5_000,
     )
+    .option('--no-progress', 'no progress at all (same as --progress 0)')
     .option('--json', 'progress and reports as JSON lines on stdout');
 }
 

@@ -14,6 +14,7 @@ import {
 import { redactUrl } from '@carrier/core';
 import { type Context, onStopSignals } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
+import { createProgress, type Progress, progressMode } from '../progress.js';
 
 /** Options of `carrier bridge`. */
 export interface BridgeCommandOptions {
@@ -26,7 +27,8 @@ export interface BridgeCommandOptions {
   readonly fromBeginning?: boolean | undefined;
   readonly concurrency: number;
   readonly batch: number;
-  readonly progress: number;
+  /** Interval of plain progress lines (ms, 0 = none); false with `--no-progress`. */
+  readonly progress: number | false;
   readonly json?: boolean | undefined;
   readonly verify?: boolean | undefined;
   readonly since?: Date | undefined;
@@ -76,6 +78,50 @@ function progressLine(p: BridgeProgress): string {
   );
 }
 
+/** What the live line shows besides count and rate (failures only once there are some: it must fit). */
+function liveDetail(p: BridgeProgress): string {
+  return [
+    p.state,
+    `lag ${seconds(p.lagMs)}`,
+    `in flight ${p.inFlight}`,
+    ...(p.deadLettered > 0 ? [`dead-lettered ${p.deadLettered}`] : []),
+    ...(p.publishErrors > 0 ? [`publish errors ${p.publishErrors}`] : []),
+  ].join(' | ');
+}
+
+/** How often the live line takes a snapshot of the bridge's counters. */
+const LIVE_SAMPLE_MS = 250;
+
+/**
+ * A live line on a terminal (not with `--json` or `--progress 0`/`--no-progress`): it samples the
+ * running bridge and stops with it. Undefined when progress goes out as plain lines or not at all.
+ */
+function startLiveLine(
+  ctx: Context,
+  running: Bridge,
+  options: BridgeCommandOptions,
+): { stop(): void } | undefined {
+  const enabled = options.progress !== false && options.progress > 0 && !options.json;
+  if (progressMode(ctx.progress.terminal, ctx.progress.env, enabled) !== 'live') return undefined;
+  const progress: Progress = createProgress(ctx.io, ctx.progress, {
+    label: 'bridge',
+    unit: 'moved',
+    mode: 'live',
+  });
+  const sample = () => {
+    const p = running.progress();
+    progress.update(p.moved, liveDetail(p));
+  };
+  sample();
+  const timer = setInterval(sample, LIVE_SAMPLE_MS);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      progress.stop();
+    },
+  };
+}
+
 /** Start the bridge with the command's options, printing its progress and dead letters. */
 function startBridge(
   ctx: Context,
@@ -85,9 +131,11 @@ function startBridge(
   verifyGroup: string | undefined,
   options: BridgeCommandOptions,
 ): Promise<Bridge> {
+  // on a terminal the live line replaces the periodic lines (except with --json: JSON on stdout)
+  const plain = options.json || progressMode(ctx.progress.terminal, ctx.progress.env) !== 'live';
   const print = (p: BridgeProgress) => {
     if (options.json) ctx.io.out(JSON.stringify({ type: 'progress', ...p }));
-    else ctx.io.err(progressLine(p));
+    else if (plain) ctx.io.err(progressLine(p));
   };
   return bridge({
     from,
@@ -99,7 +147,7 @@ function startBridge(
     fromBeginning: options.fromBeginning ?? false,
     concurrency: options.concurrency,
     maxBatch: options.batch,
-    progressIntervalMs: options.progress,
+    progressIntervalMs: options.progress === false ? 0 : options.progress,
     onProgress: print,
     onError: (e) => ctx.io.error(e),
     onDeadLetter: (e) => ctx.io.err(`bridge: dead-lettered ${e.id} of ${e.topic} on the source: ${e.reason}`),
@@ -134,6 +182,7 @@ export async function bridgeCommand(
     ctx.io.err('bridge: second signal: aborting without finishing in-flight work (it will be redelivered)');
     void running.abort().finally(abortDone);
   });
+  let live: { stop(): void } | undefined;
   try {
     ctx.io.err(
       `bridge: ready: ${redactUrl(from)} (${running.transports.from}) → ${redactUrl(to)} (${running.transports.to}); ` +
@@ -141,14 +190,17 @@ export async function bridgeCommand(
         (verifyGroup ? `; verify group ${verifyGroup}` : '') +
         (options.fromBeginning ? '; a new group starts at the source history (--from-beginning)' : ''),
     );
+    live = startLiveLine(ctx, running, options);
     const signal = await signals.stopped;
     ctx.io.err(`bridge: ${signal}: stopping, finishing ${running.progress().inFlight} in flight`);
     const final = await Promise.race([running.stop(), abortedPromise]);
+    live?.stop();
     if (aborted || !final) return ExitCode.ABORTED;
     if (options.json) ctx.io.out(JSON.stringify({ type: 'stopped', ...final }));
     ctx.io.err(progressLine(final));
     return ExitCode.OK;
   } finally {
+    live?.stop();
     signals.dispose();
   }
 }

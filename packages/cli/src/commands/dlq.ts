@@ -2,6 +2,7 @@ import { type Carrier, connect, type DeadLetter, redactUrl } from '@carrier/core
 import { type Context, delay } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { letterRecord, prettyLetter } from '../format.js';
+import { createProgress, progressMode } from '../progress.js';
 
 /** Options shared by the reading `dlq` subcommands. */
 export interface DlqReadOptions {
@@ -114,16 +115,54 @@ export function dlqShow(
   });
 }
 
-/** `carrier dlq redrive`: move up to `--max` letters back to the group (that group only). */
+/** Letters moved per redrive call while progress is shown (each call is one transport redrive). */
+export const REDRIVE_CHUNK = 1_000;
+
+/** Options of `carrier dlq redrive`. */
+export interface DlqRedriveOptions {
+  /** Most letters to move (default: all there are). */
+  readonly max?: number | undefined;
+  /** False with `--no-progress`: one redrive call, no progress. */
+  readonly progress?: boolean | undefined;
+}
+
+/**
+ * `carrier dlq redrive`: move up to `--max` letters back to the group (that group only). With
+ * progress on, the letters are moved in calls of {@link REDRIVE_CHUNK} (the count is reported after
+ * each) until a call moves fewer; with `--no-progress`, in one call.
+ */
 export function dlqRedrive(
   ctx: Context,
   url: string,
   topic: string,
   group: string,
-  max: number | undefined,
+  options: DlqRedriveOptions,
 ): Promise<number> {
   return withCarrier(ctx, url, async (carrier) => {
-    const moved = await carrier.deadLetters(topic, group).redrive(max === undefined ? {} : { max });
+    const letters = carrier.deadLetters(topic, group);
+    const mode = progressMode(ctx.progress.terminal, ctx.progress.env, options.progress !== false);
+    const max = options.max ?? Number.MAX_SAFE_INTEGER;
+    let moved = 0;
+    if (mode === 'off') {
+      moved = await letters.redrive({ max });
+    } else {
+      const progress = createProgress(ctx.io, ctx.progress, {
+        label: `redrive ${topic}/${group}`,
+        unit: 'letters',
+        mode,
+      });
+      try {
+        while (moved < max) {
+          const want = Math.min(REDRIVE_CHUNK, max - moved);
+          const got = await letters.redrive({ max: want });
+          moved += got;
+          progress.update(moved);
+          if (got < want) break;
+        }
+      } finally {
+        progress.stop();
+      }
+    }
     ctx.io.out(String(moved));
     ctx.io.err(`redrove ${moved} dead letter${moved === 1 ? '' : 's'} of ${topic} back to group ${group}`);
     return ExitCode.OK;

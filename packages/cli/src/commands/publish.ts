@@ -3,6 +3,7 @@ import { type BatchEntry, connect, JSON_TYPE, OCTET_STREAM, redactUrl, TEXT_UTF8
 import { parseHeaders } from '../args.js';
 import type { Context } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
+import { createProgress, progressMode } from '../progress.js';
 
 /** Options of `carrier publish`. */
 export interface PublishCommandOptions {
@@ -15,6 +16,8 @@ export interface PublishCommandOptions {
   readonly file?: string | undefined;
   readonly lines?: boolean | undefined;
   readonly batch: number;
+  /** False with `--no-progress`. Progress is shown with `--lines` only. */
+  readonly progress?: boolean | undefined;
 }
 
 async function readAll(stream: AsyncIterable<Uint8Array | string>): Promise<Uint8Array> {
@@ -84,17 +87,30 @@ export async function publishCommand(
   const carrier = await connect(url, { onError: (e) => ctx.io.error(e) });
   try {
     let published = 0;
-    for (let start = 0; start < bodies.length; start += options.batch) {
-      const entries: BatchEntry[] = bodies.slice(start, start + options.batch).map((b) => ({
-        body: b,
-        contentType,
-        key: options.key,
-        headers,
-        id: options.id,
-      }));
-      const receipts = await carrier.publishBatch(topic, entries);
-      for (const r of receipts) ctx.io.out(r.id);
-      published += receipts.length;
+    const progress = createProgress(ctx.io, ctx.progress, {
+      label: `publish ${topic}`,
+      unit: 'messages',
+      total: bodies.length,
+      mode: options.lines
+        ? progressMode(ctx.progress.terminal, ctx.progress.env, options.progress !== false)
+        : 'off',
+    });
+    try {
+      for (let start = 0; start < bodies.length; start += options.batch) {
+        const entries: BatchEntry[] = bodies.slice(start, start + options.batch).map((b) => ({
+          body: b,
+          contentType,
+          key: options.key,
+          headers,
+          id: options.id,
+        }));
+        const receipts = await carrier.publishBatch(topic, entries);
+        for (const r of receipts) ctx.io.out(r.id);
+        published += receipts.length;
+        progress.update(published);
+      }
+    } finally {
+      progress.stop();
     }
     ctx.io.err(
       `published ${published} message${published === 1 ? '' : 's'} to ${topic} on ${redactUrl(url)}`,
