@@ -115,7 +115,7 @@ export function dlqShow(
   });
 }
 
-/** Letters moved per redrive call while progress is shown (each call is one transport redrive). */
+/** Letters moved per redrive call while the live line is shown (each call is one transport redrive). */
 export const REDRIVE_CHUNK = 1_000;
 
 /** Options of `carrier dlq redrive`. */
@@ -127,9 +127,9 @@ export interface DlqRedriveOptions {
 }
 
 /**
- * `carrier dlq redrive`: move up to `--max` letters back to the group (that group only). With
- * progress on, the letters are moved in calls of {@link REDRIVE_CHUNK} (the count is reported after
- * each) until a call moves fewer; with `--no-progress`, in one call.
+ * `carrier dlq redrive`: move up to `--max` letters back to the group (that group only). With the
+ * live line (stderr a terminal), the letters are moved in calls of {@link REDRIVE_CHUNK} (the count
+ * is reported after each) until a call moves fewer; otherwise (a pipe, `CI`, `--no-progress`) in one call.
  */
 export function dlqRedrive(
   ctx: Context,
@@ -143,7 +143,8 @@ export function dlqRedrive(
     const mode = progressMode(ctx.progress.terminal, ctx.progress.env, options.progress !== false);
     const max = options.max ?? Number.MAX_SAFE_INTEGER;
     let moved = 0;
-    if (mode === 'off') {
+    if (mode !== 'live') {
+      // not on a terminal (or --no-progress): one call, as scripts have always had it
       moved = await letters.redrive({ max });
     } else {
       const progress = createProgress(ctx.io, ctx.progress, {
