@@ -42,6 +42,8 @@ export interface RabbitParts {
  */
 export class RabbitTransport implements Transport {
   readonly name = TRANSPORT;
+  /** OpenTelemetry `messaging.system` (registered value). */
+  readonly system = 'rabbitmq';
   readonly capabilities: Capabilities;
   readonly #settings: RabbitSettings;
   readonly #onError: (error: Error) => void;

@@ -3,6 +3,7 @@ import { CarrierError } from './errors.js';
 import { DeadlineError, withDeadline } from './kit/deadline.js';
 import { createMemoryTransport } from './memory/memory-transport.js';
 import { redactUrl, scrub, urlSecrets } from './redact.js';
+import type { TelemetryOptions } from './telemetry/options.js';
 import type { Transport, TransportFactory } from './transport.js';
 
 /** The adapter package that serves each URL scheme. */
@@ -98,6 +99,12 @@ export interface ConnectOptions {
    * {@link DEFAULT_CONNECT_TIMEOUT_MS}. A bad value rejects with `INVALID_ARGUMENT`.
    */
   connectTimeoutMs?: number | undefined;
+  /**
+   * OpenTelemetry traces and metrics (docs/observability.md): the providers to use, or `false` for
+   * none. Default: the global providers of `@opentelemetry/api` registered at `connect` (none
+   * registered, or the package absent: telemetry off, at no cost).
+   */
+  telemetry?: TelemetryOptions | false | undefined;
 }
 
 /** Default deadline of `connect`, in milliseconds: 10 000. */
