@@ -73,7 +73,9 @@ export class TelemetryCapture {
 }
 
 /** The span id of a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`), or undefined. */
-export function traceparentIds(traceparent: string | undefined): { traceId: string; spanId: string } | undefined {
+export function traceparentIds(
+  traceparent: string | undefined,
+): { traceId: string; spanId: string } | undefined {
   const parts = traceparent?.split('-');
   if (!parts || parts.length < 4) return undefined;
   return { traceId: parts[1]!, spanId: parts[2]! };

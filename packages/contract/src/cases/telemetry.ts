@@ -46,7 +46,9 @@ export const traceThroughRetriesAndDeadLetter: ContractCase = {
       const groupProcess = () =>
         capture
           .named(`process ${topic}`)
-          .filter((s) => s.attributes['messaging.consumer.group.name'] === 'g' && s.kind === SpanKind.CONSUMER);
+          .filter(
+            (s) => s.attributes['messaging.consumer.group.name'] === 'g' && s.kind === SpanKind.CONSUMER,
+          );
       await until(
         () => groupProcess().length >= 3 && capture.named(`dead_letter ${topic}`).length >= 1,
         'three process spans and the dead_letter settle span to end',
@@ -65,13 +67,17 @@ export const traceThroughRetriesAndDeadLetter: ContractCase = {
       expect(send.attributes['messaging.operation.type']).toBe('send');
       expect(send.attributes['messaging.message.id']).toBe(id);
       const system = send.attributes['messaging.system'];
-      expect(typeof system === 'string' && system.length > 0, `messaging.system ${String(system)}`).toBe(true);
+      expect(typeof system === 'string' && system.length > 0, `messaging.system ${String(system)}`).toBe(
+        true,
+      );
       expect(seen).toHaveLength(3);
-      for (const m of seen) expect(traceparentIds(m.metadata.traceparent), 'traceparent delivered').toEqual(sent);
+      for (const m of seen)
+        expect(traceparentIds(m.metadata.traceparent), 'traceparent delivered').toEqual(sent);
 
       // three process spans (CONSUMER) in the publisher's trace: parent and link = the send span
       const processes = groupProcess().sort(
-        (a, b) => Number(a.attributes['carrier.delivery.attempt']) - Number(b.attributes['carrier.delivery.attempt']),
+        (a, b) =>
+          Number(a.attributes['carrier.delivery.attempt']) - Number(b.attributes['carrier.delivery.attempt']),
       );
       expect(processes, trace).toHaveLength(3);
       expect(processes.map((s) => s.attributes['carrier.delivery.attempt'])).toEqual([1, 2, 3]);
@@ -155,13 +161,17 @@ export const redriveLinksToOriginalTrace: ContractCase = {
       const handled = () =>
         capture
           .named(`process ${topic}`)
-          .filter((s) => s.attributes['messaging.consumer.group.name'] === 'g' && !s.attributes['error.type']);
+          .filter(
+            (s) => s.attributes['messaging.consumer.group.name'] === 'g' && !s.attributes['error.type'],
+          );
       await until(() => handled().length >= 1, 'the process span of the redriven message');
       const trace = describeSpans(capture.spans());
       const span = handled()[0]!;
       expect(span.attributes['messaging.message.id']).toBe(id);
       expect(span.attributes['carrier.delivery.attempt']).toBe(1);
-      expect(traceparentIds(redriven[0]!.metadata.traceparent), 'traceparent survives redrive').toEqual(original);
+      expect(traceparentIds(redriven[0]!.metadata.traceparent), 'traceparent survives redrive').toEqual(
+        original,
+      );
       expect(linksTo(span, original), `link to the original send span\n${trace}`).toBe(true);
       expect(
         await capture.sum('carrier.redrives', { 'messaging.destination.name': topic }),
@@ -190,7 +200,9 @@ export const requestReplyCorrelates: ContractCase = {
       const reply = await c.request(topic, { q: 1 }, { timeoutMs: 15_000 });
       expect(reply.body).toEqual({ ok: true });
       const processed = () =>
-        capture.named(`process ${topic}`).filter((s) => s.attributes['messaging.consumer.group.name'] === 'server');
+        capture
+          .named(`process ${topic}`)
+          .filter((s) => s.attributes['messaging.consumer.group.name'] === 'server');
       await until(() => processed().length >= 1, 'the process span of the request');
       const trace = describeSpans(capture.spans());
       const request = capture.named(`send ${topic}`);
