@@ -3,6 +3,7 @@ import { CarrierError } from './errors.js';
 import { DeadlineError, withDeadline } from './kit/deadline.js';
 import { createMemoryTransport } from './memory/memory-transport.js';
 import { redactUrl, scrub, urlSecrets } from './redact.js';
+import { loadTelemetry } from './telemetry/load.js';
 import type { TelemetryOptions } from './telemetry/options.js';
 import type { Transport, TransportFactory } from './transport.js';
 
@@ -242,5 +243,5 @@ export async function connect(url = 'memory://', options: ConnectOptions = {}): 
       cause: clean,
     });
   }
-  return new Carrier(transport, onError);
+  return new Carrier(transport, onError, await loadTelemetry(options.telemetry, transport));
 }
