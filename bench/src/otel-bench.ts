@@ -48,7 +48,7 @@ const NS = { key: 'ns_per_msg', unit: 'ns/msg', higherIsBetter: false } as const
  * wired (tracer and meter providers, every span sampled, a batching processor, exported nowhere)
  * against Carrier with no provider registered (the default: `@opentelemetry/api` answers with its
  * no-op tracer), alternating A/B as every comparison does: confirmed single publishes and end to
- * end. The `.vs-off` figures compare no provider registered with `telemetry: false`: the cost of
+ * end. The `.traces-only` figures give the tracer provider alone (no meter provider), the `.vs-off` figures compare no provider registered with `telemetry: false`: the cost of
  * the instrumentation when nothing listens (expected ratio 1).
  */
 export async function otelFigures(o: BenchOptions, runId: string): Promise<Figure[]> {
@@ -68,6 +68,10 @@ export async function otelFigures(o: BenchOptions, runId: string): Promise<Figur
   const telemetry = sdk();
   const sides = {
     traced: { url: 'memory://bench-otel-traced', telemetry: telemetry.telemetry },
+    traces: {
+      url: 'memory://bench-otel-traces',
+      telemetry: { tracerProvider: telemetry.telemetry.tracerProvider },
+    },
     none: { url: 'memory://bench-otel-none', telemetry: undefined },
     off: { url: 'memory://bench-otel-off', telemetry: false as const },
   };
@@ -84,6 +88,7 @@ export async function otelFigures(o: BenchOptions, runId: string): Promise<Figur
   };
   const drainers = new Map<string, Transport>();
   const traced = await open('traced');
+  const traces = await open('traces');
   const none = await open('none');
   const off = await open('off');
   try {
@@ -94,6 +99,13 @@ export async function otelFigures(o: BenchOptions, runId: string): Promise<Figur
         none,
         '',
         'A: OpenTelemetry SDK (TracerProvider + BatchSpanProcessor to a dropping exporter, MeterProvider + an idle reader)',
+      ],
+      [
+        'Carrier on memory:// with no tracer or meter provider registered',
+        traces,
+        none,
+        '.traces-only',
+        'A: the tracer provider only (no meter provider: metrics off)',
       ],
       [
         'Carrier on memory:// with telemetry: false',
@@ -131,7 +143,7 @@ export async function otelFigures(o: BenchOptions, runId: string): Promise<Figur
       }
     }
   } finally {
-    for (const side of [traced, none, off]) {
+    for (const side of [traced, traces, none, off]) {
       await side.carrier.close();
       await side.drainer.close();
     }
