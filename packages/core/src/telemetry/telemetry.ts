@@ -150,4 +150,3 @@ export class ConsumerTelemetry {
     return new ProcessScope(this, message, attempt);
   }
 }
-
