@@ -7,8 +7,11 @@ import type { ConsumeOptions, Consumption, Side } from './side.js';
  * application/octet-stream), so both sides carry the same bytes.
  */
 export class CarrierSide implements Side {
-  readonly label = 'carrier';
-  constructor(private readonly carrier: Carrier) {}
+  /** @param label the side's name in progress lines and topic names (default `carrier`). */
+  constructor(
+    private readonly carrier: Carrier,
+    readonly label = 'carrier',
+  ) {}
 
   async prepare(topic: string, group: string): Promise<void> {
     await this.carrier.declare(topic, [group]);

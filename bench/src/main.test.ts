@@ -21,7 +21,7 @@ describe('command line', () => {
 
   it('accepts comma lists and all', () => {
     expect(parseOptions(['--broker', 'memory,nats'], {}).brokers).toEqual(['memory', 'nats']);
-    expect(parseOptions(['--broker', 'all'], {}).brokers).toHaveLength(6);
+    expect(parseOptions(['--broker', 'all'], {}).brokers).toHaveLength(7);
     expect([...parseOptions(['--skip', 'rss,ceiling'], {}).skip]).toEqual(['rss', 'ceiling']);
   });
 

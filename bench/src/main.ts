@@ -12,13 +12,15 @@ import { parseArgs } from 'node:util';
 import { BROKERS, brokerFigures } from './broker-bench.js';
 import { progress } from './compare.js';
 import { memoryFigures } from './memory-bench.js';
+import { otelFigures } from './otel-bench.js';
 import { type Figure, figureLine, type RunInfo, table, writeResults } from './report.js';
 import { rssFigures } from './rss.js';
 import type { BenchOptions } from './settings.js';
 
 const USAGE = `usage: npm run bench -- [options]
-  --broker <name>      memory | core | kafka | rabbitmq | nats | sqs | all (repeatable or comma-separated;
-                       default: memory, core and every broker whose CARRIER_TEST_<BROKER>_URL is set)
+  --broker <name>      memory | core | otel | kafka | rabbitmq | nats | sqs | all (repeatable or comma-separated;
+                       default: memory, core and every broker whose CARRIER_TEST_<BROKER>_URL is set;
+                       otel: memory with the OpenTelemetry SDK wired against none, only when named)
   --messages <n>       messages per round for batches and end to end (default per broker, see settings.ts)
   --single <n>         messages per round for confirmed single publishes (default per broker)
   --serial <n>         messages for the serial (unloaded) latency figure (default 200)
@@ -71,7 +73,7 @@ export function parseOptions(
       help: { type: 'boolean', short: 'h' },
     },
   });
-  const known = ['memory', 'core', ...BROKERS];
+  const known = ['memory', 'core', 'otel', ...BROKERS];
   let brokers = (values.broker ?? []).flatMap((b) => b.split(',')).filter(Boolean);
   if (brokers.includes('all')) brokers = known;
   if (brokers.length === 0) brokers = ['memory', 'core', ...BROKERS.filter((b) => env[urlVariable(b)])];
@@ -133,6 +135,10 @@ async function main(): Promise<void> {
   let failed = false;
   for (const broker of options.brokers) {
     try {
+      if (broker === 'otel') {
+        emit(broker, await otelFigures(options, runId), undefined);
+        continue;
+      }
       if (broker === 'memory' || broker === 'core') {
         const figures = await memoryFigures({ ...options, brokers: [broker] }, runId);
         let extra: unknown;

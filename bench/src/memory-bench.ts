@@ -31,7 +31,8 @@ async function drain(transport: Transport, topic: string, group: string): Promis
 
 type Run = Scenario['run'];
 
-function draining(run: Run, drainers: ReadonlyMap<string, Transport>): Run {
+/** `run`, then the side's group emptied through its drainer (keyed by side label), untimed. */
+export function draining(run: Run, drainers: ReadonlyMap<string, Transport>): Run {
   return async (side, topic, group, settings) => {
     const measured = await run(side, topic, group, settings);
     const transport = drainers.get(side.label);

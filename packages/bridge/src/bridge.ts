@@ -1,6 +1,7 @@
 import {
   type Carrier,
   CarrierError,
+  type ConnectOptions,
   type Message,
   NonRetryableError,
   redactUrl,
@@ -78,6 +79,12 @@ export interface BridgeOptions {
    * Default: resolved from each URL's scheme.
    */
   readonly transports?: TransportOverrides | undefined;
+  /**
+   * OpenTelemetry providers for both connections, or `false` for none (`connect`'s `telemetry`,
+   * docs/observability.md). A copied message keeps its `traceparent`, so its consumers on the
+   * target continue the source's trace. Default: the global providers.
+   */
+  readonly telemetry?: ConnectOptions['telemetry'];
 }
 
 /** A running bridge. */
@@ -338,7 +345,13 @@ export async function bridge(options: BridgeOptions): Promise<Bridge> {
   positive('concurrency', options.concurrency, DEFAULT_CONCURRENCY);
   positive('maxBatch', options.maxBatch, DEFAULT_CONCURRENCY);
   const onError = options.onError ?? ((error: Error) => console.error(`[carrier bridge] ${String(error)}`));
-  const { source, target } = await connectBoth(options.from, options.to, onError, options.transports);
+  const { source, target } = await connectBoth(
+    options.from,
+    options.to,
+    onError,
+    options.transports,
+    options.telemetry,
+  );
   const running = new RunningBridge({ ...options, onError }, routes, source, target);
   try {
     await running.start();

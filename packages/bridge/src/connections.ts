@@ -1,4 +1,4 @@
-import { type Carrier, connect, type TransportFactory } from '@carrier/core';
+import { type Carrier, type ConnectOptions, connect, type TransportFactory } from '@carrier/core';
 
 /** Transport factories to use instead of resolving the URL schemes (third-party transports, tests). */
 export interface TransportOverrides {
@@ -17,10 +17,11 @@ export async function connectBoth(
   to: string,
   onError: (error: Error) => void,
   transports: TransportOverrides = {},
+  telemetry?: ConnectOptions['telemetry'],
 ): Promise<{ source: Carrier; target: Carrier }> {
-  const source = await connect(from, { onError, transport: transports.from });
+  const source = await connect(from, { onError, transport: transports.from, telemetry });
   try {
-    const target = await connect(to, { onError, transport: transports.to });
+    const target = await connect(to, { onError, transport: transports.to, telemetry });
     return { source, target };
   } catch (error) {
     await source.close().catch(() => undefined);

@@ -137,6 +137,8 @@ export type CaseNeed =
   | 'orderedRecorded'
   /** `url` (not only `connect`): the case wraps the transport to watch deliveries and settlements. */
   | 'url'
+  /** `url` (not only `connect`): the case connects with its own `ConnectOptions` (say `telemetry`). */
+  | 'connectOptions'
   /** The full profile (`CARRIER_CONTRACT_PROFILE=full`). */
   | 'fullProfile'
   /** `publishWithoutGroup` declared in the options. */

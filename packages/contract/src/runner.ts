@@ -86,6 +86,10 @@ class Suite {
         return options.connect || !this.#url()
           ? 'needs `url`: the case wraps the transport to watch deliveries and settlements'
           : undefined;
+      case 'connectOptions':
+        return options.connect || !this.#url()
+          ? 'needs `url`: the case connects with its own options (a custom `connect` ignores them)'
+          : undefined;
       case 'fullProfile':
         return profile === 'full' ? undefined : `full profile only (${PROFILE_ENV}=full)`;
       case 'publishWithoutGroup':

@@ -66,6 +66,11 @@ import {
   retryThenNewMember,
   undecodable,
 } from './retries.js';
+import {
+  redriveLinksToOriginalTrace,
+  requestReplyCorrelates,
+  traceThroughRetriesAndDeadLetter,
+} from './telemetry.js';
 import { volume } from './volume.js';
 import {
   headerKeysRoundTrip,
@@ -89,6 +94,7 @@ export * from './native.js';
 export * from './reconnect.js';
 export * from './request-reply.js';
 export * from './retries.js';
+export * from './telemetry.js';
 export * from './volume.js';
 export * from './wire.js';
 
@@ -164,5 +170,8 @@ export const contractCases: readonly ContractCase[] = [
   publishDelayRefusals,
   delayedPublish,
   delayedBatch,
+  traceThroughRetriesAndDeadLetter,
+  redriveLinksToOriginalTrace,
+  requestReplyCorrelates,
   volume,
 ];
