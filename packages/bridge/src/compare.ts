@@ -46,7 +46,10 @@ export interface RouteVerifyReport {
 /**
  * A digest of everything the bridge must carry unchanged: content type, key, headers (sorted),
  * metadata (its header form, sorted; when there is any) and the body bytes. Two copies of a message
- * with equal digests are byte-for-byte the same message.
+ * with equal digests are byte-for-byte the same message. The W3C trace context (`traceparent`,
+ * `tracestate`) is left out: it says where the copy was published from, not what it says, and a
+ * bridge with telemetry on gives a copy whose source had none a context of its own
+ * (docs/observability.md).
  */
 export function messageDigest(
   message: Pick<Message, 'contentType' | 'key' | 'headers' | 'raw'> & { readonly metadata?: MessageMetadata },
@@ -61,12 +64,18 @@ export function messageDigest(
     .map((k) => [k, message.headers[k]]);
   hash.update(JSON.stringify(headers));
   hash.update('\0');
-  const metadata = Object.entries(metadataHeaders(message.metadata)).sort(([a], [b]) =>
+  const metadata = Object.entries(metadataHeaders(withoutTraceContext(message.metadata))).sort(([a], [b]) =>
     a < b ? -1 : a > b ? 1 : 0,
   );
   if (metadata.length > 0) hash.update(`m${JSON.stringify(metadata)}\0`);
   hash.update(message.raw);
   return hash.digest('hex');
+}
+
+function withoutTraceContext(metadata: MessageMetadata | undefined): MessageMetadata | undefined {
+  if (metadata?.traceparent === undefined && metadata?.tracestate === undefined) return metadata;
+  const { traceparent: _traceparent, tracestate: _tracestate, ...rest } = metadata;
+  return rest;
 }
 
 /** Count one delivery of `message` into `into` (the first delivery of an id also records its digest and publish time). */

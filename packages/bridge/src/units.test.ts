@@ -202,4 +202,26 @@ describe('messageDigest', () => {
       messageDigest({ ...base, metadata: { extra: { f: 'd' } } }),
     );
   });
+
+  it('does not change with the trace context: a copy that gained one (telemetry on the target) is the same message', () => {
+    const base = {
+      contentType: 'a/b',
+      key: 'k',
+      headers: {},
+      raw: bytes('body'),
+      metadata: { correlationId: 'c' },
+    };
+    const traced = {
+      ...base,
+      metadata: {
+        correlationId: 'c',
+        traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+        tracestate: 'vendor=value',
+      },
+    };
+    expect(messageDigest(traced)).toBe(messageDigest(base));
+    expect(messageDigest({ ...traced, metadata: { ...traced.metadata, correlationId: 'd' } })).not.toBe(
+      messageDigest(base),
+    );
+  });
 });
