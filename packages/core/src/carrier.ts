@@ -23,7 +23,7 @@ import { validateContentType, validateHeaders, validateName } from './names.js';
 import { type NativeToken, resolveNative } from './native.js';
 import { dueTime } from './publish-delay.js';
 import { prepareRequest, Requester } from './request.js';
-import type { Capabilities, DeclareOptions, Transport, WireMessage } from './transport.js';
+import type { Capabilities, ConsumerLag, DeclareOptions, Transport, WireMessage } from './transport.js';
 import { isWellFormed } from './unicode.js';
 
 /**
@@ -374,6 +374,37 @@ export class Carrier {
       track: (s) => this.#subscriptions.add(s),
       untrack: (s) => this.#subscriptions.delete(s),
     });
+  }
+
+  /**
+   * The consumer lag of `group` on `topic`: how many messages wait for the group and are not
+   * settled yet, as the broker counts them (`source` says what it read; each broker page in
+   * docs/brokers/ says what is included — in-flight deliveries, scheduled retries, delayed
+   * messages). A snapshot, approximate on SQS. Reads only: nothing is created or consumed.
+   *
+   * @throws CarrierError `INVALID_NAME`; `INVALID_ARGUMENT` for bad options or a group the broker
+   *   does not have; `UNSUPPORTED` where `capabilities.lag` is not true; `CLOSED` after `close()`
+   *   or `abort()`; `ABORTED` when `options.signal` fired (`cause`: `signal.reason`);
+   *   `CONNECTION`, `TIMEOUT`.
+   */
+  async lag(topic: string, group: string, options: { signal?: AbortSignal } = {}): Promise<ConsumerLag> {
+    this.#ensureOpen();
+    validateName('topic', topic);
+    validateName('group', group);
+    if (!options || typeof options !== 'object')
+      throw new CarrierError('INVALID_ARGUMENT', 'options must be an object');
+    const signal = checkSignal(options.signal);
+    const name = this.#transport.name;
+    const what = `lag of ${topic}/${group}`;
+    throwIfAborted(signal, what, name);
+    if (!this.capabilities.lag || !this.#transport.lag)
+      throw new CarrierError('UNSUPPORTED', `${name} cannot tell a group's lag`, { transport: name });
+    const reading = this.#transport.lag(topic, group, signal);
+    return raceSignals(reading, [this.#aborting.signal, signal], (fired) =>
+      fired === signal
+        ? abortedError(fired, what, name)
+        : new CarrierError('CLOSED', 'the carrier was aborted', { transport: name }),
+    );
   }
 
   /**

@@ -28,6 +28,7 @@ import {
   topicIsolation,
 } from './groups.js';
 import { memberChurn, releaseKeepsAttemptOrdered, releaseKeepsAttemptUnordered } from './handover.js';
+import { lagCounts, lagRefusals, lagUnsupported } from './lag.js';
 import {
   closeDrains,
   closedRejects,
@@ -82,6 +83,7 @@ export * from './flow.js';
 export * from './group-start.js';
 export * from './groups.js';
 export * from './handover.js';
+export * from './lag.js';
 export * from './lifecycle.js';
 export * from './limits.js';
 export * from './messages.js';
@@ -164,5 +166,8 @@ export const contractCases: readonly ContractCase[] = [
   publishDelayRefusals,
   delayedPublish,
   delayedBatch,
+  lagCounts,
+  lagRefusals,
+  lagUnsupported,
   volume,
 ];
