@@ -443,7 +443,7 @@ describe('doctor on memory://', () => {
     const json = await run(['doctor', broker, '--topic', topic, '--group', 'g', '--json']);
     expect(JSON.parse(json.stdout)).toMatchObject({ ok: true, lag: { topic, group: 'g', messages: 3 } });
     const missing = await run(['doctor', broker, '--topic', topic, '--group', 'nobody']);
-    expect(missing.code).not.toBe(0);
+    expect(missing.code).toBe(2);
     expect(missing.stdout).toContain('FAIL lag');
     const usage = await run(['doctor', broker, '--group', 'g']);
     expect(usage.code).toBe(2);
