@@ -70,6 +70,8 @@ export interface KafkaTransportSettings {
  */
 export class KafkaTransport implements Transport {
   readonly name = TRANSPORT;
+  /** OpenTelemetry `messaging.system` (registered value). */
+  readonly system = 'kafka';
   readonly capabilities: Capabilities;
   readonly #kafka: Kafka;
   readonly #options: KafkaUrlOptions;

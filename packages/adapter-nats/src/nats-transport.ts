@@ -78,6 +78,8 @@ const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
  */
 export class NatsTransport implements Transport {
   readonly name = TRANSPORT;
+  /** OpenTelemetry `messaging.system`: the conventions register none for NATS (custom value, docs/observability.md). */
+  readonly system = 'nats';
   readonly capabilities: Capabilities;
   readonly #link: Link;
   readonly #topology: Topology;

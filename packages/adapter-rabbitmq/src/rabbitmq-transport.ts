@@ -47,6 +47,8 @@ const LAG_TIMEOUT_MS = 10_000;
 
 export class RabbitTransport implements Transport {
   readonly name = TRANSPORT;
+  /** OpenTelemetry `messaging.system` (registered value). */
+  readonly system = 'rabbitmq';
   readonly capabilities: Capabilities;
   readonly #settings: RabbitSettings;
   readonly #onError: (error: Error) => void;

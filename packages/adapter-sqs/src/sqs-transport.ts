@@ -39,6 +39,8 @@ const REPLY_PREFETCH = 20;
  */
 export class SqsTransport implements Transport {
   readonly name = TRANSPORT;
+  /** OpenTelemetry `messaging.system`: `aws_sqs`, also for SNS fan-out, whose deliveries come from SQS (docs/observability.md). */
+  readonly system = 'aws_sqs';
   readonly capabilities: Capabilities;
   readonly #sqs: SQSClient;
   readonly #sns: SNSClient | undefined;

@@ -6,6 +6,7 @@ import { deadLetterQueue } from './dead-letters.js';
 import type { ManagedSubscription } from './engine.js';
 import { CarrierError } from './errors.js';
 import { checkOrdered, checkStartFrom } from './group-start.js';
+import { observeConsumerLag } from './lag-gauge.js';
 import type {
   BatchEntry,
   DeadLetterQueue,
@@ -23,6 +24,8 @@ import { validateContentType, validateHeaders, validateName } from './names.js';
 import { type NativeToken, resolveNative } from './native.js';
 import { dueTime } from './publish-delay.js';
 import { prepareRequest, Requester } from './request.js';
+import type { Telemetry } from './telemetry/telemetry.js';
+import { type TraceFields, withTraceFields } from './telemetry/trace-context.js';
 import type { Capabilities, ConsumerLag, DeclareOptions, Transport, WireMessage } from './transport.js';
 import { isWellFormed } from './unicode.js';
 
@@ -41,12 +44,28 @@ export class Carrier {
   /** The requests of this carrier waiting for replies, and its reply destination. */
   readonly #requester: Requester;
   #closed: Promise<void> | undefined;
+  /** OpenTelemetry of this connection; absent when off (every hook is one `?.`). */
+  readonly #telemetry: Telemetry | undefined;
+  /** Unregisters the `carrier.consumer.lag` gauge's callback (close, abort). */
+  #unobserveLag: () => void = () => {};
 
   /** @internal Use `connect()`. */
-  constructor(transport: Transport, onError: (error: Error) => void) {
+  constructor(transport: Transport, onError: (error: Error) => void, telemetry?: Telemetry) {
     this.#transport = transport;
     this.#onError = onError;
+    this.#telemetry = telemetry;
     this.#requester = new Requester(transport);
+    const meter = telemetry?.meter;
+    if (meter) {
+      // carrier.consumer.lag: one reading per group this carrier consumes, at each collection
+      const consumers = () => [...this.#subscriptions].filter((s): s is Consumer => s instanceof Consumer);
+      this.#unobserveLag = observeConsumerLag(
+        meter,
+        transport,
+        (topic, group) => telemetry.attributes(topic, group),
+        consumers,
+      );
+    }
   }
 
   /** Name of the transport in use (`memory`, `kafka`, `rabbitmq`, `nats`, `sqs`, …). */
@@ -79,9 +98,15 @@ export class Carrier {
       throw new CarrierError('CLOSED', 'this carrier is closed', { transport: this.#transport.name });
   }
 
-  #wire(entry: BatchEntry): WireMessage {
+  /** @internal The connection's telemetry (other instruments register on its `meter`). */
+  get telemetry(): Telemetry | undefined {
+    return this.#telemetry;
+  }
+
+  /** Validate and encode one entry; `trace`: the context to inject unless it has a `traceparent`. */
+  #wire(entry: BatchEntry, trace?: TraceFields): WireMessage {
     const headers = validateHeaders(entry.headers);
-    const metadata = validateMetadata(entry.metadata);
+    const metadata = withTraceFields(validateMetadata(entry.metadata), trace);
     if (entry.key !== undefined && typeof entry.key !== 'string') {
       throw new CarrierError('INVALID_ARGUMENT', 'key must be a string');
     }
@@ -193,17 +218,27 @@ export class Carrier {
     validateName('topic', topic);
     if (!Array.isArray(entries)) throw new CarrierError('INVALID_ARGUMENT', 'entries must be an array');
     const signal = checkSignal(options?.signal);
-    const messages = entries.map((entry) => this.#wire(entry));
-    const name = this.#transport.name;
-    throwIfAborted(signal, `publish to ${topic}`, name);
-    if (messages.length > 0) {
-      const publishing = this.#transport.publish(topic, messages);
-      this.#publishing.add(publishing);
-      const forget = () => this.#publishing.delete(publishing);
-      publishing.then(forget, forget);
-      await raceSignals(publishing, [signal], (s) => abortedError(s, `publish to ${topic}`, name));
+    const scope = entries.length > 0 ? this.#telemetry?.startPublish(topic, entries.length) : undefined;
+    try {
+      const messages = entries.map((entry, i) => this.#wire(entry, scope?.fieldsFor(i)));
+      scope?.built(messages);
+      const name = this.#transport.name;
+      throwIfAborted(signal, `publish to ${topic}`, name);
+      if (messages.length > 0) {
+        const publishing = scope
+          ? scope.run(() => this.#transport.publish(topic, messages))
+          : this.#transport.publish(topic, messages);
+        this.#publishing.add(publishing);
+        const forget = () => this.#publishing.delete(publishing);
+        publishing.then(forget, forget);
+        await raceSignals(publishing, [signal], (s) => abortedError(s, `publish to ${topic}`, name));
+      }
+      scope?.end();
+      return messages.map((m) => ({ id: m.id }));
+    } catch (error) {
+      scope?.end(error);
+      throw error;
     }
-    return messages.map((m) => ({ id: m.id }));
   }
 
   /**
@@ -238,16 +273,38 @@ export class Carrier {
       throw new CarrierError('UNSUPPORTED', `${name} has no request/reply`, { transport: name });
     throwIfAborted(prepared.signal, `request on ${topic}`, name);
     const { timeoutMs: _t, signal: _s, ...fields } = options ?? {};
-    const wire = (replyTo: string) => this.#wire({ ...fields, body, metadata: prepared.metadata(replyTo) });
+    const scope = this.#telemetry?.startPublish(topic, 1);
+    const wire = (replyTo: string) => {
+      const message = this.#wire(
+        { ...fields, body, metadata: prepared.metadata(replyTo) },
+        scope?.fieldsFor(0),
+      );
+      scope?.built([message]);
+      return message;
+    };
     const publish = (message: WireMessage) => {
       this.#ensureOpen();
-      const publishing = this.#transport.publish(topic, [message]);
+      const publishing = scope
+        ? scope.run(() => this.#transport.publish(topic, [message]))
+        : this.#transport.publish(topic, [message]);
       this.#publishing.add(publishing);
       const forget = () => this.#publishing.delete(publishing);
       publishing.then(forget, forget);
+      if (scope)
+        publishing.then(
+          () => scope.end(),
+          (error) => scope.end(error),
+        );
       return publishing;
     };
-    return (await this.#requester.run(topic, prepared, wire, publish)) as Message<Body>;
+    try {
+      return (await this.#requester.run(topic, prepared, wire, publish)) as Message<Body>;
+    } catch (error) {
+      scope?.end(error); // no-op when the publish ended it
+      throw error;
+    } finally {
+      scope?.end();
+    }
   }
 
   /**
@@ -326,10 +383,17 @@ export class Carrier {
     const what = `subscribe to ${topic}/${options.group}`;
     throwIfAborted(signal, what, this.#transport.name);
     let forget = () => {};
-    const consumer = new Consumer(this.#transport, settings, handler as Handler, (c) => {
-      this.#subscriptions.delete(c);
-      forget();
-    });
+    const telemetry = this.#telemetry?.consumer(topic, options.group);
+    const consumer = new Consumer(
+      this.#transport,
+      settings,
+      handler as Handler,
+      (c) => {
+        this.#subscriptions.delete(c);
+        forget();
+      },
+      telemetry,
+    );
     this.#subscriptions.add(consumer);
     // Aborted while starting or later: close as close() does (it waits for the start, then closes
     // the consumer the transport started, if it did).
@@ -371,6 +435,7 @@ export class Carrier {
       onError: this.#onError,
       ensureOpen: () => this.#ensureOpen(),
       unlessAborted: (starting) => this.#unlessAborted(starting),
+      telemetry: this.#telemetry,
       track: (s) => this.#subscriptions.add(s),
       untrack: (s) => this.#subscriptions.delete(s),
     });
@@ -423,6 +488,7 @@ export class Carrier {
    */
   close(): Promise<void> {
     this.#closed ??= (async () => {
+      this.#unobserveLag();
       const requests = this.#requester.close();
       await Promise.allSettled([...[...this.#subscriptions].map((s) => s.close()), ...[...this.#publishing]]);
       while (this.#publishing.size > 0) await Promise.allSettled([...this.#publishing]);
@@ -441,6 +507,7 @@ export class Carrier {
    */
   async abort(): Promise<void> {
     this.#closed ??= Promise.resolve();
+    this.#unobserveLag();
     this.#aborting.abort();
     for (const s of [...this.#subscriptions]) s.markAborted();
     this.#subscriptions.clear();

@@ -3,6 +3,8 @@ import { CarrierError } from './errors.js';
 import { DeadlineError, withDeadline } from './kit/deadline.js';
 import { createMemoryTransport } from './memory/memory-transport.js';
 import { redactUrl, scrub, urlSecrets } from './redact.js';
+import { loadTelemetry } from './telemetry/load.js';
+import type { TelemetryOptions } from './telemetry/options.js';
 import type { Transport, TransportFactory } from './transport.js';
 
 /** The adapter package that serves each URL scheme. */
@@ -98,6 +100,12 @@ export interface ConnectOptions {
    * {@link DEFAULT_CONNECT_TIMEOUT_MS}. A bad value rejects with `INVALID_ARGUMENT`.
    */
   connectTimeoutMs?: number | undefined;
+  /**
+   * OpenTelemetry traces and metrics (docs/observability.md): the providers to use, or `false` for
+   * none. Default: the global providers of `@opentelemetry/api` registered at `connect` (none
+   * registered, or the package absent: telemetry off, at no cost).
+   */
+  telemetry?: TelemetryOptions | false | undefined;
 }
 
 /** Default deadline of `connect`, in milliseconds: 10 000. */
@@ -235,5 +243,5 @@ export async function connect(url = 'memory://', options: ConnectOptions = {}): 
       cause: clean,
     });
   }
-  return new Carrier(transport, onError);
+  return new Carrier(transport, onError, await loadTelemetry(options.telemetry, transport));
 }

@@ -7,6 +7,8 @@ import type { Handler, Message } from './message.js';
 import type { MessageMetadata } from './metadata.js';
 import { type NativeAnswer, type NativeToken, resolveNative } from './native.js';
 import { cannotReply, isExpired, isRequest, ReplyChannel } from './request.js';
+import type { SettleOperation } from './telemetry/process.js';
+import type { ConsumerTelemetry } from './telemetry/telemetry.js';
 import type { Delivery, StartFrom, Transport, WireMessage } from './transport.js';
 
 /** Settings of one consumer, resolved by the carrier. */
@@ -94,6 +96,7 @@ export class Consumer implements ManagedSubscription {
     private readonly settings: ConsumerSettings,
     private readonly handler: Handler,
     onClosed: (consumer: Consumer) => void,
+    telemetry?: ConsumerTelemetry,
   ) {
     this.topic = settings.topic;
     this.group = settings.group;
@@ -105,6 +108,7 @@ export class Consumer implements ManagedSubscription {
       guard: settleOnce,
       keyOf: (delivery) => delivery.message.key,
       process: (delivery, signal) => this.#process(delivery, signal),
+      telemetry,
       onClosed: () => onClosed(this),
     });
   }
@@ -148,6 +152,7 @@ export class Consumer implements ManagedSubscription {
     try {
       if (this.settings.decode) body = decodeBody(wire.body, wire.contentType);
     } catch (error) {
+      this.#engine.failed(delivery, error, true);
       const decision = decide({ kind: 'undecodable', error }, delivery.attempt, this.settings);
       this.#track(this.#failRequest(request, error).then(() => this.#execute(delivery, decision)));
       return;
@@ -159,8 +164,9 @@ export class Consumer implements ManagedSubscription {
       await this.handler(message);
     } catch (error) {
       outcome = { kind: 'threw', error };
+      this.#engine.failed(delivery, error);
       if (gaveUpOnClose(error, signal)) {
-        this.#track(this.#settle('release', () => delivery.release()));
+        this.#track(this.#settle('release', () => delivery.release(), delivery));
         return;
       }
     }
@@ -203,12 +209,12 @@ export class Consumer implements ManagedSubscription {
   #execute(delivery: Delivery, decision: Decision): Promise<void> {
     switch (decision.action) {
       case 'ack':
-        return this.#settle('ack', () => delivery.ack());
+        return this.#settle('ack', () => delivery.ack(), delivery);
       case 'retry':
-        return this.#settle('retry', () => delivery.retry(decision.delayMs));
+        return this.#settle('retry', () => delivery.retry(decision.delayMs), delivery);
       case 'deadLetter': {
         const info = { reason: decision.reason, attempts: decision.attempts, failedAt: new Date() };
-        return this.#settle('deadLetter', () => delivery.deadLetter(info));
+        return this.#settle('deadLetter', () => delivery.deadLetter(info), delivery);
       }
     }
   }
@@ -219,8 +225,8 @@ export class Consumer implements ManagedSubscription {
   }
 
   /** Settle through the engine: a failure is reported to onError as `SETTLE_FAILED`, never thrown. */
-  #settle(what: string, settle: () => Promise<void>): Promise<void> {
-    return this.#engine.settle(what, settle);
+  #settle(what: SettleOperation, settle: () => Promise<void>, delivery?: Delivery): Promise<void> {
+    return this.#engine.settle(what, settle, delivery);
   }
 
   /** Stop fetching, give back what never started, let in-flight handlers finish and settle, close. */

@@ -9,6 +9,7 @@ import {
 import { CarrierError } from './errors.js';
 import type { DeadLetter, DeadLetterQueue, DeadLetterSubscribeOptions } from './message.js';
 import type { NativeToken } from './native.js';
+import type { Telemetry } from './telemetry/telemetry.js';
 import type { DeadLetterDelivery, Transport } from './transport.js';
 
 /** How long a dead letter whose handler threw is held before it is given back. */
@@ -118,6 +119,8 @@ export interface DeadLetterQueueContext {
   readonly topic: string;
   readonly group: string;
   readonly onError: (error: Error) => void;
+  /** The connection's telemetry, if on: redrive span and `carrier.redrives`. */
+  readonly telemetry?: Telemetry | undefined;
   readonly ensureOpen: () => void;
   /** `starting`, or a `CLOSED` rejection as soon as the carrier is aborted. */
   readonly unlessAborted: (starting: Promise<void>) => Promise<void>;
@@ -163,7 +166,9 @@ export function deadLetterQueue(context: DeadLetterQueueContext): DeadLetterQueu
       const max = options.max ?? Number.MAX_SAFE_INTEGER;
       if (!Number.isInteger(max) || max < 0)
         throw new CarrierError('INVALID_ARGUMENT', 'max must be a non-negative integer');
-      return transport.redrive(topic, group, max);
+      const telemetry = context.telemetry;
+      if (!telemetry) return transport.redrive(topic, group, max);
+      return telemetry.redrive(topic, group, () => transport.redrive(topic, group, max));
     },
   };
 }

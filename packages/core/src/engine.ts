@@ -3,6 +3,8 @@ import { CarrierError, isCarrierError } from './errors.js';
 import { KeyedScheduler } from './keyed-scheduler.js';
 import type { Subscription } from './message.js';
 import { type NativeToken, resolveNative } from './native.js';
+import type { ProcessScope, SettleOperation } from './telemetry/process.js';
+import type { ConsumerTelemetry } from './telemetry/telemetry.js';
 import type {
   DeadLetterDelivery,
   DeadLetterInfo,
@@ -72,6 +74,8 @@ export function settleDeadLetterOnce(
 /** What the engine needs of a delivery. */
 export interface EngineDelivery {
   readonly message: WireMessage;
+  /** The delivery's attempt (1 for the first), where there is one. */
+  readonly attempt?: number | undefined;
   readonly lease?: AbortSignal | undefined;
   release(): Promise<void>;
 }
@@ -98,6 +102,8 @@ export interface EngineOptions<Raw, D extends EngineDelivery> {
    * and on carrier abort (both `CLOSED`).
    */
   readonly process: (delivery: D, signal: AbortSignal) => Promise<void>;
+  /** OpenTelemetry of the subscription, if on: process and settle spans, consumer metrics. */
+  readonly telemetry?: ConsumerTelemetry | undefined;
   /** Called once close() has stopped fetching, before queued deliveries are given back. */
   readonly onClosing?: (() => void) | undefined;
   /** Called when the subscription is closed or aborted. */
@@ -121,6 +127,8 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
   readonly #settling = new Set<Promise<void>>();
   /** Accepted and not yet settled: each delivery's handler signal. */
   readonly #active = new Map<D, AbortController>();
+  /** Telemetry of the deliveries whose handler started, until their first settlement. */
+  readonly #scopes = new Map<D, ProcessScope>();
   /** Lease signals watched, with the unsettled deliveries they cover and the one listener. */
   readonly #leases = new Map<AbortSignal, { deliveries: Set<D>; listener: () => void }>();
   #closing = false;
@@ -191,7 +199,22 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
       await this.settle('release', () => delivery.release());
       return;
     }
-    await this.#options.process(delivery, controller.signal);
+    const scope = this.#options.telemetry?.startProcess(delivery.message, delivery.attempt);
+    if (!scope) {
+      await this.#options.process(delivery, controller.signal);
+      return;
+    }
+    this.#scopes.set(delivery, scope);
+    try {
+      await scope.run(() => this.#options.process(delivery, controller.signal));
+    } finally {
+      scope.end();
+    }
+  }
+
+  /** The handler of `delivery` failed (`decode`: its body could not be decoded): for its process span. */
+  failed(delivery: D, error: unknown, decode = false): void {
+    this.#scopes.get(delivery)?.fail(error, decode);
   }
 
   #watch(delivery: D, lease: AbortSignal): void {
@@ -256,11 +279,16 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
     }
   }
 
-  /** Run one settlement; a failure goes to onError as `SETTLE_FAILED`. Never rejects. */
-  async settle(what: string, settle: () => Promise<void>): Promise<void> {
+  /**
+   * Run one settlement; a failure goes to onError as `SETTLE_FAILED`. Never rejects. Given the
+   * delivery whose handler ran, the settlement gets its settle span (child of the process span).
+   */
+  async settle(what: SettleOperation, settle: () => Promise<void>, delivery?: D): Promise<void> {
     if (this.#aborted) return;
+    const scope = delivery && this.#scopes.get(delivery);
+    if (delivery) this.#scopes.delete(delivery);
     try {
-      await settle();
+      await (scope ? scope.settle(what, settle) : settle());
     } catch (cause) {
       if (this.#aborted) return;
       this.#report(
@@ -308,6 +336,7 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
     this.#closed ??= Promise.resolve();
     this.#scheduler.drainPending();
     this.#late.length = 0;
+    this.#scopes.clear();
     const reason = new CarrierError('CLOSED', `the carrier was aborted; ${this.#options.label} stopped`, {
       transport: this.#options.transport.name,
     });

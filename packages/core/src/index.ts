@@ -51,6 +51,8 @@ export {
 export { MAX_HEADER_KEY_BYTES, MAX_NAME_LENGTH, validateHeaders, validateName } from './names.js';
 export { type NativeAnswer, type NativeScope, NativeToken } from './native.js';
 export { redactUrl, scrub, urlSecrets } from './redact.js';
+export type { TelemetryOptions } from './telemetry/options.js';
+export * from './telemetry/semconv.js';
 export type * from './transport.js';
 
 import { transportFactoryFor as factoryFor, parseCarrierUrl as parseUrl } from './connect.js';

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { describe, expect, it } from 'vitest';
+import { connect } from './connect.js';
 import { CONSUMER_LAG_METRIC, observeConsumerLag } from './lag-gauge.js';
 import { createMemoryTransport } from './memory/memory-transport.js';
 import type { WireMessage } from './transport.js';
@@ -45,7 +46,11 @@ describe('carrier.consumer.lag gauge', () => {
     const stop = observeConsumerLag(
       provider.getMeter('@carrier/core'),
       transport,
-      'carrier_memory',
+      (topic, group) => ({
+        'messaging.system': 'carrier_memory',
+        'messaging.destination.name': topic,
+        'messaging.consumer.group.name': group,
+      }),
       () => targets,
     );
     const points = await lagPoints(reader);
@@ -67,5 +72,45 @@ describe('carrier.consumer.lag gauge', () => {
     expect((await lagPoints(reader)).map(([v]) => v)).not.toContain(4);
     await provider.shutdown();
     await transport.close();
+  });
+
+  it('a carrier connected with a meter provider reports the lag of the groups it consumes, until closed', async () => {
+    const reader = new TestReader();
+    const meterProvider = new MeterProvider({ readers: [reader] });
+    const broker = `memory://${randomBytes(4).toString('hex')}`;
+    const carrier = await connect(broker, { telemetry: { meterProvider } });
+    const publisher = await connect(broker, { telemetry: false });
+    await carrier.declare('orders', ['billing', 'idle']);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let started = 0;
+    await carrier.subscribe('orders', { group: 'billing', concurrency: 1 }, async () => {
+      started++;
+      await held;
+    });
+    await publisher.publishBatch('orders', [{ body: 1 }, { body: 2 }, { body: 3 }]);
+    while (started === 0) await new Promise((resolve) => setImmediate(resolve));
+    const points = await lagPoints(reader);
+    // only the consumed group (not `idle`, declared but not subscribed here)
+    expect(points).toEqual([
+      [
+        3,
+        expect.objectContaining({
+          'messaging.destination.name': 'orders',
+          'messaging.consumer.group.name': 'billing',
+        }),
+      ],
+    ]);
+    expect(points[0]?.[1]['messaging.system'] ?? points[0]?.[1]['messaging.system.name']).toBeTruthy();
+    release();
+    while (started < 3) await new Promise((resolve) => setImmediate(resolve));
+    await carrier.close(); // settles the third
+    await publisher.publishBatch('orders', [{ body: 4 }, { body: 5 }]);
+    // closed: no reading of the 2 now waiting (the SDK may still export the last value, 3)
+    expect((await lagPoints(reader)).map(([v]) => v)).not.toContain(2);
+    await publisher.close();
+    await meterProvider.shutdown();
   });
 });

@@ -1,8 +1,9 @@
 import type { Attributes, Meter, ObservableResult } from '@opentelemetry/api';
+import { METRIC_CARRIER_CONSUMER_LAG } from './telemetry/semconv.js';
 import type { Transport } from './transport.js';
 
 /** Name of Carrier's consumer-lag gauge (no messaging semantic convention defines one yet). */
-export const CONSUMER_LAG_METRIC = 'carrier.consumer.lag';
+export const CONSUMER_LAG_METRIC = METRIC_CARRIER_CONSUMER_LAG;
 
 /** Longest one lag reading may take during a metric collection, in ms. */
 export const LAG_OBSERVE_TIMEOUT_MS = 10_000;
@@ -17,8 +18,8 @@ export interface LagTarget {
  * Registers the observable gauge `carrier.consumer.lag` (unit `{message}`) on `meter`: at each
  * collection, one observation per (topic, group) that `targets()` lists (the carrier's live
  * subscriptions; several members of one group observe once), the value `Transport.lag` reads, with
- * the attributes `messaging.system` (`system`), `messaging.destination.name` (the topic) and
- * `messaging.consumer.group.name` (the group). A reading that fails or takes longer than
+ * `attributes(topic, group)`: the connection's `messaging.system` (and/or `messaging.system.name`),
+ * `messaging.destination.name` (the topic) and `messaging.consumer.group.name` (the group). A reading that fails or takes longer than
  * {@link LAG_OBSERVE_TIMEOUT_MS} is left out of that collection (a gauge has no error channel; the
  * next collection tries again). Nothing is registered where the transport cannot tell lag
  * (`capabilities.lag`).
@@ -28,7 +29,7 @@ export interface LagTarget {
 export function observeConsumerLag(
   meter: Meter,
   transport: Transport,
-  system: string,
+  attributes: (topic: string, group: string) => Attributes,
   targets: () => Iterable<LagTarget>,
 ): () => void {
   const lag = transport.lag?.bind(transport);
@@ -46,12 +47,7 @@ export function observeConsumerLag(
       seen.add(key);
       reads.push(
         lag(topic, group, AbortSignal.timeout(LAG_OBSERVE_TIMEOUT_MS)).then(
-          (reading) =>
-            result.observe(reading.messages, {
-              'messaging.system': system,
-              'messaging.destination.name': topic,
-              'messaging.consumer.group.name': group,
-            }),
+          (reading) => result.observe(reading.messages, attributes(topic, group)),
           () => {},
         ),
       );

@@ -406,6 +406,13 @@ export interface TransportSubscription {
 export interface Transport {
   /** Short transport name: `kafka`, `rabbitmq`, `nats`, `sqs`, `memory`, or a third party's. */
   readonly name: string;
+  /**
+   * The OpenTelemetry `messaging.system` of this transport (optional; absent: `name`), e.g.
+   * `kafka`, `rabbitmq`, `aws_sqs`, `nats`, `carrier_memory`: a value the messaging semantic
+   * conventions register where there is one, else a custom low-cardinality name
+   * (https://opentelemetry.io/docs/specs/semconv/registry/attributes/messaging/#messaging-system).
+   */
+  readonly system?: string | undefined;
   readonly capabilities: Capabilities;
   /**
    * Create, idempotently, the topic and a durable subscription per group, so that each group

@@ -1,4 +1,5 @@
 import { CarrierError } from '../errors.js';
+import { MEMORY_SYSTEM } from '../telemetry/semconv.js';
 import type {
   Capabilities,
   ConsumerLag,
@@ -40,6 +41,7 @@ function copyForDelivery(message: WireMessage): WireMessage {
  */
 export class MemoryTransport implements Transport {
   readonly name = 'memory';
+  readonly system = MEMORY_SYSTEM;
   readonly capabilities: Capabilities;
   readonly #broker: MemoryBroker;
   readonly #id = nextConnectionId++;
