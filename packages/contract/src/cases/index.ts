@@ -28,7 +28,7 @@ import {
   topicIsolation,
 } from './groups.js';
 import { memberChurn, releaseKeepsAttemptOrdered, releaseKeepsAttemptUnordered } from './handover.js';
-import { lagCounts, lagRefusals, lagUnsupported } from './lag.js';
+import { lagCounts, lagGauge, lagRefusals, lagUnsupported } from './lag.js';
 import {
   closeDrains,
   closedRejects,
@@ -167,6 +167,7 @@ export const contractCases: readonly ContractCase[] = [
   delayedPublish,
   delayedBatch,
   lagCounts,
+  lagGauge,
   lagRefusals,
   lagUnsupported,
   volume,
