@@ -1,4 +1,5 @@
-import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { type DataPoint, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import {
   InMemorySpanExporter,
@@ -264,6 +265,28 @@ describe('defaults', () => {
       expect(exporter.getFinishedSpans().map((s) => s.name)).toEqual(['send g']);
     } finally {
       trace.disable();
+    }
+  });
+
+  it('with a context manager, a publish inside a handler is a child of its process span', async () => {
+    const manager = new AsyncLocalStorageContextManager().enable();
+    context.setGlobalContextManager(manager);
+    try {
+      const { carrier, spans } = await instrumented(fresh('nested'));
+      await carrier.subscribe('first', { group: 'g' }, async () => {
+        await carrier.publish('second', 2);
+      });
+      await carrier.subscribe('second', { group: 'g' }, () => {});
+      await carrier.publish('first', 1);
+      await waitFor(() => named(spans(), 'process second').length === 1);
+      const [first] = named(spans(), 'process first');
+      const [send] = named(spans(), 'send second');
+      const [second] = named(spans(), 'process second');
+      expect(parentOf(send!)).toBe(first!.spanContext().spanId);
+      expect(parentOf(second!)).toBe(send!.spanContext().spanId);
+      expect(second!.spanContext().traceId).toBe(first!.spanContext().traceId);
+    } finally {
+      context.disable();
     }
   });
 

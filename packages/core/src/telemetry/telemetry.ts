@@ -2,7 +2,7 @@ import type { Attributes, Context, Link, Meter, Span, Tracer } from '@openteleme
 import { isCarrierError } from '../errors.js';
 import type { WireMessage } from '../transport.js';
 import { CarrierMetrics, secondsSince, withError } from './metrics.js';
-import { ProcessScope, type SettleOperation } from './process.js';
+import { ProcessScope } from './process.js';
 import { PublishScope } from './publish.js';
 import {
   ATTR_CARRIER_REDRIVE_COUNT,
@@ -150,5 +150,3 @@ export class ConsumerTelemetry {
     return new ProcessScope(this, message, attempt);
   }
 }
-
-export type { SettleOperation };
