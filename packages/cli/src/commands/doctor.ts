@@ -218,7 +218,11 @@ async function checkDeadLetters(run: DoctorRun, carrier: Carrier, probe: Probe):
 /** `lag`: how many messages `group` has not consumed on the topic, as the broker counts them. */
 async function checkLag(run: DoctorRun, carrier: Carrier, group: string): Promise<void> {
   await step(run, 'lag', async () => {
-    const lag = await carrier.lag(run.topic, group, { signal: AbortSignal.timeout(run.options.timeout) });
+    const signal = AbortSignal.timeout(run.options.timeout);
+    const lag = await carrier.lag(run.topic, group, { signal }).catch((error: unknown) => {
+      if (!signal.aborted) throw error;
+      throw new CliError(ExitCode.TIMEOUT, `lag: no answer within ${run.options.timeout} ms`);
+    });
     run.lag = { topic: run.topic, group, ...lag };
     return [
       undefined,
