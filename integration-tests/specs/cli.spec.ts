@@ -53,6 +53,37 @@ describe.each(['rabbitmq', 'kafka', 'nats', 'sqs'] as const)('carrier CLI agains
     noSecrets(json.stdout + json.stderr);
   });
 
+  it('doctor --topic --group: reads the lag of a group without publishing; tail prints its lag', async () => {
+    const topic = fresh('lag');
+    const c = await connect(url());
+    try {
+      await c.declare(topic, ['g']);
+      await c.publishBatch(topic, [{ body: 1 }, { body: 2 }, { body: 3 }, { body: 4 }]);
+      // SQS's counts are approximate: wait until the broker reports all four
+      const deadline = Date.now() + 60_000;
+      while ((await c.lag(topic, 'g')).messages !== 4) {
+        if (Date.now() > deadline) throw new Error('the broker never reported a lag of 4');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const r = await runCli(['doctor', url(), '--topic', topic, '--group', 'g', '--json'], {
+        timeoutMs: 120_000,
+      });
+      expect(r.code, r.stderr).toBe(0);
+      const report = JSON.parse(r.stdout);
+      expect(report).toMatchObject({ ok: true, lag: { topic, group: 'g', messages: 4 } });
+      expect(report.checks.map((check: { name: string }) => check.name)).toEqual(['connect', 'lag']);
+      noSecrets(r.stdout + r.stderr);
+      expect((await c.lag(topic, 'g')).messages, 'doctor --group published nothing').toBe(4);
+      const t = await runCli(['tail', url(), topic, '--group', 'g', '--count', '4', '--timeout', '60s'], {
+        timeoutMs: 120_000,
+      });
+      expect(t.code, t.stderr).toBe(0);
+      expect(t.stderr).toMatch(/tail: lag of group g: \d+ message\(s\) not consumed \(/);
+    } finally {
+      await c.close();
+    }
+  });
+
   it('publish (stdin, --file, --lines) and tail --json across processes: bytes, key, headers, id unchanged', async () => {
     const topic = fresh('cli');
     const group = fresh('tail');

@@ -22,6 +22,7 @@ describeTransportContract({
   publishWithoutGroup: 'dropped',
   url: () => kafka.url(),
   capabilities: {
+    lag: true,
     fanOut: true,
     competingConsumers: true,
     perKeyOrder: true,

@@ -18,6 +18,7 @@ describeTransportContract({
     return `${url}${url.includes('?') ? '&' : '?'}sessionTimeoutMs=6000&rebalanceTimeoutMs=10000`;
   },
   capabilities: {
+    lag: true,
     fanOut: true,
     competingConsumers: true,
     perKeyOrder: true,

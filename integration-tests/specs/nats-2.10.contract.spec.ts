@@ -22,6 +22,7 @@ describeTransportContract({
   publishWithoutGroup: 'dropped',
   url: () => nats.url(),
   capabilities: {
+    lag: true,
     fanOut: true,
     competingConsumers: true,
     perKeyOrder: false,

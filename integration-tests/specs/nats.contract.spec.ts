@@ -15,6 +15,7 @@ describeTransportContract({
     return `${url}${url.includes('?') ? '&' : '?'}ackWaitMs=4000`;
   },
   capabilities: {
+    lag: true,
     fanOut: true,
     competingConsumers: true,
     perKeyOrder: false,

@@ -15,7 +15,7 @@ describeTransportContract({
     const url = inject('brokers').nats;
     return `${url}${url.includes('?') ? '&' : '?'}ackWaitMs=4000&retention=limits`;
   },
-  capabilities: { fanOut: true, perKeyOrder: false, replay: true },
+  capabilities: { fanOut: true, perKeyOrder: false, replay: true, lag: true },
   recordsGroupSettings: ['startFrom'],
   only: [
     'declares the expected capabilities',

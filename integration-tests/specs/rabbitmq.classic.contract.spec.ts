@@ -12,6 +12,7 @@ describeTransportContract({
   publishWithoutGroup: 'refused',
   url: () => `${inject('brokers').rabbitmq}?queueType=classic`,
   capabilities: {
+    lag: true,
     fanOut: true,
     competingConsumers: true,
     perKeyOrder: true,

@@ -11,6 +11,7 @@ describeTransportContract({
   publishWithoutGroup: 'refused',
   url: () => inject('brokers').rabbitmq,
   capabilities: {
+    lag: true,
     fanOut: true,
     competingConsumers: true,
     perKeyOrder: true,

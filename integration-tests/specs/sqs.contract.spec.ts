@@ -18,6 +18,7 @@ describeTransportContract({
     return `${url}${url.includes('?') ? '&' : '?'}waitTimeSeconds=1&visibilityTimeout=5`;
   },
   capabilities: {
+    lag: true,
     fanOut: true,
     competingConsumers: true,
     perKeyOrder: false,

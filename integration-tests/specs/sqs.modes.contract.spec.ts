@@ -21,6 +21,7 @@ describeTransportContract({
   publishWithoutGroup: 'dropped',
   url: withOptions('fifo=true&visibilityTimeout=5'),
   capabilities: {
+    lag: true,
     fanOut: true,
     competingConsumers: true,
     perKeyOrder: true,
@@ -59,6 +60,7 @@ describeTransportContract({
   // 1 s long polls: a close waits for them (FIFO consumers above do not long-poll)
   url: withOptions('sns=false&waitTimeSeconds=1&visibilityTimeout=5'),
   capabilities: {
+    lag: true,
     fanOut: false,
     competingConsumers: true,
     perKeyOrder: false,

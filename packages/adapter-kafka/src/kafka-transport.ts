@@ -1,6 +1,7 @@
 import {
   type Capabilities,
   CarrierError,
+  type ConsumerLag,
   type DeadLetterDelivery,
   type DeclareOptions,
   type Delivery,
@@ -15,6 +16,7 @@ import {
 import type { Admin, ConsumerConfig, Kafka } from 'kafkajs';
 import { delayMover, MOVER_MAX_WAIT_MS } from './delay-mover.js';
 import { closedError, kafkaError, TRANSPORT } from './errors.js';
+import { groupLag } from './lag.js';
 import {
   consumerGroupId,
   deadLetterGroupId,
@@ -118,6 +120,8 @@ export class KafkaTransport implements Transport {
       replay: true,
       // a shared reply topic read by a consumer group per requester connection (replies.ts)
       requestReply: true,
+      // committed offsets against high watermarks (lag.ts)
+      lag: true,
     };
     const { replicationFactor, consumerConfig } = settings;
     this.#topology = new Topology({ kafka, admin, options, replicationFactor, consumerConfig });
@@ -299,6 +303,12 @@ export class KafkaTransport implements Transport {
       group,
       max,
     );
+  }
+
+  /** The group's lag from its committed offsets: see lag.ts (and docs/brokers/kafka.md). */
+  async lag(topic: string, group: string, signal?: AbortSignal): Promise<ConsumerLag> {
+    this.#ensureOpen();
+    return groupLag({ admin: this.#admin, timeoutMs: this.#options.requestTimeoutMs, signal }, topic, group);
   }
 
   /**

@@ -1,5 +1,6 @@
 import type {
   Capabilities,
+  ConsumerLag,
   DeadLetterDelivery,
   DeclareOptions,
   Delivery,
@@ -14,7 +15,7 @@ import type {
 } from '@carrier/core';
 import { type JetStreamManager, jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { fail, TRANSPORT, wrapper } from './errors.js';
+import { API, apiCode, fail, TRANSPORT, wrapper } from './errors.js';
 import type { Link } from './link.js';
 import { Liveness } from './liveness.js';
 import { consumerName, deadLetterStream, topicStream } from './names.js';
@@ -126,6 +127,8 @@ export class NatsTransport implements Transport {
       replay: settings.retention === 'limits',
       // replies on core NATS to a per-connection inbox (replies.ts)
       requestReply: true,
+      // the group's durable consumer counts what it has not delivered and not had acknowledged
+      lag: true,
     };
   }
 
@@ -229,6 +232,37 @@ export class NatsTransport implements Transport {
       group,
       max,
     );
+  }
+
+  /**
+   * The group's lag from its durable consumer (`CONSUMER.INFO`): `num_pending` (messages of the
+   * group's subjects not delivered yet) plus `num_ack_pending` (delivered and not acknowledged yet:
+   * in flight, and retries waiting out their delay). Dead letters and delayed publishes not due yet
+   * are not counted. Reads only: the stream and consumer are never created here.
+   *
+   * @throws CarrierError `INVALID_ARGUMENT` when the topic's stream or the group's consumer does
+   *   not exist; `TIMEOUT`, `CONNECTION`, `CLOSED`.
+   */
+  async lag(topic: string, group: string): Promise<ConsumerLag> {
+    this.#ensureOpen();
+    const stream = topicStream(topic);
+    const consumer = consumerName(group);
+    try {
+      const info = await this.#link.jsm.consumers.info(stream, consumer);
+      return {
+        messages: info.num_pending + info.num_ack_pending,
+        source: 'jetstream consumer num_pending + num_ack_pending',
+      };
+    } catch (error) {
+      const code = apiCode(error);
+      if (code === API.streamNotFound || code === API.consumerNotFound)
+        throw fail(
+          'INVALID_ARGUMENT',
+          `no group ${group} on topic ${topic} (${stream}/${consumer} not found)`,
+          error,
+        );
+      throw this.#link.wrap(error, `cannot read the lag of ${stream}/${consumer}`);
+    }
   }
 
   /** Drain abandoned pull requests (what the server had sent is given back), then drain the connection. */

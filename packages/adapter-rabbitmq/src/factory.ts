@@ -76,6 +76,8 @@ export const createTransport: TransportFactory = async (
     replay: false,
     // direct reply-to (replies.ts)
     requestReply: true,
+    // a passive declaration's message count: ready messages only (RabbitTransport.lag)
+    lag: true,
     ...headerLimits((model.connection as { frameMax?: unknown }).frameMax),
   };
   return new RabbitTransport({ settings, manager, receivers, capabilities, onError: options.onError });

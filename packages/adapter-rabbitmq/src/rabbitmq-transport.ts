@@ -1,5 +1,6 @@
 import type {
   Capabilities,
+  ConsumerLag,
   DeadLetterDelivery,
   DeclareOptions,
   Delivery,
@@ -11,8 +12,9 @@ import type {
   TransportSubscription,
   WireMessage,
 } from '@carrier/core';
-import type { ConnectionManager } from './connection.js';
-import { rabbitError, TRANSPORT } from './errors.js';
+import { DeadlineError, withDeadline } from '@carrier/core/kit';
+import { type ConnectionManager, openChannel } from './connection.js';
+import { rabbitError, replyCode, TRANSPORT } from './errors.js';
 import { deadLetterQueueName, groupQueueName } from './names.js';
 import { native } from './native.js';
 import { publishToTopic } from './producer.js';
@@ -40,6 +42,9 @@ export interface RabbitParts {
  * backoff when lost; one confirm channel for publishing, one channel per receiver, and a short-lived
  * channel per declaration. Built by `createTransport` (factory.ts).
  */
+/** Deadline of the passive queue declaration that reads a group's lag, in ms. */
+const LAG_TIMEOUT_MS = 10_000;
+
 export class RabbitTransport implements Transport {
   readonly name = TRANSPORT;
   /** OpenTelemetry `messaging.system` (registered value). */
@@ -221,6 +226,45 @@ export class RabbitTransport implements Transport {
   redrive(topic: string, group: string, max: number): Promise<number> {
     this.#ensureOpen();
     return this.#track(this.#current().then((session) => redrive(session, topic, group, max)));
+  }
+
+  /**
+   * The group's lag: the `message-count` of a passive declaration of its queue (`queue.declare`
+   * with `passive`, AMQP 0-9-1 §1.7.2.1), which counts the messages ready for delivery only.
+   * Deliveries in flight (unacknowledged) and retries waiting in the delay queues are not
+   * included: AMQP does not report them (the management API's `messages_unacknowledged` does).
+   * Dead letters are not counted. Nothing is created.
+   *
+   * @throws CarrierError `INVALID_ARGUMENT` when the group's queue does not exist (404);
+   *   `TIMEOUT` after 10 s without an answer; `CONNECTION`, `CLOSED`.
+   */
+  lag(topic: string, group: string, signal?: AbortSignal): Promise<ConsumerLag> {
+    this.#ensureOpen();
+    const queue = groupQueueName(topic, group);
+    return this.#track(
+      (async () => {
+        const session = await this.#current();
+        const channel = await openChannel(session.model, `read the lag of ${queue}`);
+        try {
+          const ok = await withDeadline(
+            { what: `passive declare of ${queue}`, ms: LAG_TIMEOUT_MS, signal },
+            () => channel.checkQueue(queue),
+          );
+          return { messages: ok.messageCount, source: 'rabbitmq queue messages_ready (passive declare)' };
+        } catch (cause) {
+          if (replyCode(cause) === 404)
+            throw rabbitError(
+              'INVALID_ARGUMENT',
+              `no group ${group} on topic ${topic} (queue ${queue})`,
+              cause,
+            );
+          const code = cause instanceof DeadlineError ? 'TIMEOUT' : 'CONNECTION';
+          throw rabbitError(code, `cannot read the lag of ${queue}: ${String(cause)}`, cause);
+        } finally {
+          await channel.close().catch(() => {});
+        }
+      })(),
+    );
   }
 
   async close(): Promise<void> {

@@ -3,6 +3,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import {
   type Capabilities,
   CarrierError,
+  type ConsumerLag,
   type DeadLetterDelivery,
   type DeclareOptions,
   type Delivery,
@@ -93,6 +94,8 @@ export class SqsTransport implements Transport {
       replay: false,
       // a reply queue per requester connection; replies bypass SNS (replies.ts)
       requestReply: true,
+      // the group queue's approximate counts (Topology.lag)
+      lag: true,
     };
   }
 
@@ -234,6 +237,12 @@ export class SqsTransport implements Transport {
     this.#ensureOpen();
     const queues = await this.#topology.group(topic, group);
     return redrive(this.#sqs, queues, max, () => this.#ensureOpen());
+  }
+
+  /** The group's approximate lag from its queue's counts: see `Topology.lag` and docs/brokers/sqs.md. */
+  async lag(topic: string, group: string, signal?: AbortSignal): Promise<ConsumerLag> {
+    this.#ensureOpen();
+    return this.#topology.lag(topic, group, signal);
   }
 
   /**

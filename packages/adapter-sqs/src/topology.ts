@@ -9,8 +9,8 @@ import {
   type SQSClient,
   TagQueueCommand,
 } from '@aws-sdk/client-sqs';
-import { CarrierError } from '@carrier/core';
-import { OncePerKey } from '@carrier/core/kit';
+import { CarrierError, type ConsumerLag } from '@carrier/core';
+import { DeadlineError, OncePerKey } from '@carrier/core/kit';
 import { awsError, errorName, TRANSPORT } from './errors.js';
 import { deadLetterQueueName, groupQueueName, isFifoTopic, snsTopicName } from './names.js';
 import type { SqsSettings } from './url.js';
@@ -237,4 +237,64 @@ export class Topology {
       throw awsError('SNS Subscribe', error, conflict ? 'TOPOLOGY_CONFLICT' : 'CONNECTION');
     }
   }
+
+  /**
+   * The lag of `group` (`Transport.lag`): of the group's queue, found without creating anything,
+   * `ApproximateNumberOfMessages` (visible) + `ApproximateNumberOfMessagesNotVisible` (in flight,
+   * and retries waiting out their visibility timeout) + `ApproximateNumberOfMessagesDelayed`
+   * (delayed sends). SQS's counts are approximate ("eventually consistent", AWS's GetQueueAttributes
+   * reference): they trail for a few seconds, more on a busy queue. Dead letters are not counted.
+   * Queue-only mode: the topic's queue, unless another group owns it.
+   *
+   * @throws CarrierError `INVALID_ARGUMENT` when the group's queue does not exist (or belongs to
+   *   another group); `CONNECTION`, `TIMEOUT` (a `DeadlineError` cause) otherwise.
+   */
+  async lag(topic: string, group: string, signal?: AbortSignal): Promise<ConsumerLag> {
+    const fifo = this.fifo(topic);
+    const name = groupQueueName(topic, this.settings.sns ? group : undefined, { fifo });
+    const missing = (cause?: unknown) =>
+      new CarrierError('INVALID_ARGUMENT', `no group ${group} on topic ${topic} (queue ${name})`, {
+        transport: TRANSPORT,
+        cause,
+      });
+    let url: string | undefined;
+    try {
+      url = (await this.sqs.send(new GetQueueUrlCommand({ QueueName: name }), { abortSignal: signal }))
+        .QueueUrl;
+    } catch (error) {
+      const n = errorName(error);
+      if (n.includes('NonExistent') || n.includes('DoesNotExist')) throw missing(error);
+      throw awsError(`SQS GetQueueUrl ${name}`, error, lagCode(error));
+    }
+    if (!url) throw missing();
+    try {
+      if (!this.settings.sns) {
+        const tags = (
+          await this.sqs.send(new ListQueueTagsCommand({ QueueUrl: url }), { abortSignal: signal })
+        ).Tags;
+        const owner = tags?.[TAG_GROUP];
+        if (owner !== undefined && owner !== group) throw missing();
+      }
+      const names = [
+        'ApproximateNumberOfMessages',
+        'ApproximateNumberOfMessagesNotVisible',
+        'ApproximateNumberOfMessagesDelayed',
+      ] as const;
+      const out = await this.sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: [...names] }),
+        {
+          abortSignal: signal,
+        },
+      );
+      const messages = names.reduce((sum, key) => sum + (Number(out.Attributes?.[key] ?? 0) || 0), 0);
+      return { messages, source: 'sqs ApproximateNumberOfMessages + NotVisible + Delayed' };
+    } catch (error) {
+      throw awsError(`SQS GetQueueAttributes ${name}`, error, lagCode(error));
+    }
+  }
+}
+
+/** `TIMEOUT` for a call past its deadline, else `CONNECTION`. */
+function lagCode(error: unknown): 'TIMEOUT' | 'CONNECTION' {
+  return error instanceof DeadlineError ? 'TIMEOUT' : 'CONNECTION';
 }

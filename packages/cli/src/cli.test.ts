@@ -153,6 +153,19 @@ describe('publish and tail on memory://', () => {
     // acknowledged: nothing left for the group
     const again = await run(['tail', broker, topic, '--group', 'g', '--count', '1', '--timeout', '200ms']);
     expect(again.code).toBe(6);
+    expect(again.stderr).toContain('tail: lag of group g: 0 message(s) not consumed (memory queue');
+    await carrier.close();
+  });
+
+  it('tail prints the lag of its group at the start, and again with --lag-every', async () => {
+    const broker = `memory://${fresh('b')}`;
+    const topic = fresh('t');
+    const carrier = await connect(broker);
+    await carrier.declare(topic, ['g']);
+    const t = await run(['tail', broker, topic, '--group', 'g', '--lag-every', '50ms', '--timeout', '400ms']);
+    expect(t.code).toBe(0);
+    const lines = t.stderr.split('\n').filter((l) => l.startsWith('tail: lag of group g: 0 message(s)'));
+    expect(lines.length, t.stderr).toBeGreaterThanOrEqual(2);
     await carrier.close();
   });
 
@@ -412,5 +425,29 @@ describe('doctor on memory://', () => {
       transport: 'memory',
       capabilities: { fanOut: true },
     });
+  });
+
+  it('with --group and --topic reads only the lag of that group', async () => {
+    const broker = `memory://${fresh('d')}`;
+    const topic = fresh('t');
+    const carrier = await connect(broker);
+    await carrier.declare(topic, ['g']);
+    await carrier.publishBatch(topic, [{ body: 1 }, { body: 2 }, { body: 3 }]);
+    const r = await run(['doctor', broker, '--topic', topic, '--group', 'g']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('lag: true');
+    expect(r.stdout).toMatch(
+      /ok {3}lag \(\d+ ms\): group g of t-\w+: 3 message\(s\) not consumed \(memory queue/,
+    );
+    expect(r.stdout).not.toContain('round trip');
+    const json = await run(['doctor', broker, '--topic', topic, '--group', 'g', '--json']);
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: true, lag: { topic, group: 'g', messages: 3 } });
+    const missing = await run(['doctor', broker, '--topic', topic, '--group', 'nobody']);
+    expect(missing.code).toBe(2);
+    expect(missing.stdout).toContain('FAIL lag');
+    const usage = await run(['doctor', broker, '--group', 'g']);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('--group needs --topic');
+    await carrier.close();
   });
 });

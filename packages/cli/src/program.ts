@@ -137,6 +137,11 @@ function registerTail(program: Command, { ctx, setCode, configure }: Wiring): vo
         'exit after this long (exit 6 if --count was not reached)',
         durationArg('--timeout'),
       )
+      .option(
+        '--lag-every <duration>',
+        "print the group's lag (messages not consumed yet) on stderr this often; without it, once at the start",
+        durationArg('--lag-every'),
+      )
       .action(async (url: string, topic: string, options) =>
         setCode(await tailCommand(ctx, url, topic, options)),
       ),
@@ -346,7 +351,14 @@ function registerDoctor(program: Command, { ctx, setCode, configure }: Wiring): 
       .argument('<url>', 'broker URL')
       .option('--json', 'one JSON object with every check')
       .option('--timeout <duration>', 'longest wait for each round trip', durationArg('--timeout'), 30_000)
-      .option('--topic <topic>', 'scratch topic to use instead of carrier.doctor')
+      .option(
+        '--topic <topic>',
+        'scratch topic to use instead of carrier.doctor (with --group: the topic whose lag to read)',
+      )
+      .option(
+        '-g, --group <group>',
+        "read-only: connect and print this group's lag on --topic (messages not consumed yet, as the broker counts them) instead of the scratch checks",
+      )
       .action(async (url: string, options) => setCode(await doctorCommand(ctx, url, options))),
   );
 }

@@ -131,6 +131,8 @@ export type CaseNeed =
   | 'replay'
   /** `capabilities.requestReply`: `carrier.request` and `message.reply` work. */
   | 'requestReply'
+  /** `capabilities.lag`: `carrier.lag` tells a group's lag. */
+  | 'lag'
   /** `recordsGroupSettings` lists `startFrom`. */
   | 'startFromRecorded'
   /** `recordsGroupSettings` lists `ordered`. */

@@ -6,6 +6,7 @@ import { deadLetterQueue } from './dead-letters.js';
 import type { ManagedSubscription } from './engine.js';
 import { CarrierError } from './errors.js';
 import { checkOrdered, checkStartFrom } from './group-start.js';
+import { observeConsumerLag } from './lag-gauge.js';
 import type {
   BatchEntry,
   DeadLetterQueue,
@@ -25,7 +26,7 @@ import { dueTime } from './publish-delay.js';
 import { prepareRequest, Requester } from './request.js';
 import type { Telemetry } from './telemetry/telemetry.js';
 import { type TraceFields, withTraceFields } from './telemetry/trace-context.js';
-import type { Capabilities, DeclareOptions, Transport, WireMessage } from './transport.js';
+import type { Capabilities, ConsumerLag, DeclareOptions, Transport, WireMessage } from './transport.js';
 import { isWellFormed } from './unicode.js';
 
 /**
@@ -45,6 +46,8 @@ export class Carrier {
   #closed: Promise<void> | undefined;
   /** OpenTelemetry of this connection; absent when off (every hook is one `?.`). */
   readonly #telemetry: Telemetry | undefined;
+  /** Unregisters the `carrier.consumer.lag` gauge's callback (close, abort). */
+  #unobserveLag: () => void = () => {};
 
   /** @internal Use `connect()`. */
   constructor(transport: Transport, onError: (error: Error) => void, telemetry?: Telemetry) {
@@ -52,6 +55,17 @@ export class Carrier {
     this.#onError = onError;
     this.#telemetry = telemetry;
     this.#requester = new Requester(transport);
+    const meter = telemetry?.meter;
+    if (meter) {
+      // carrier.consumer.lag: one reading per group this carrier consumes, at each collection
+      const consumers = () => [...this.#subscriptions].filter((s): s is Consumer => s instanceof Consumer);
+      this.#unobserveLag = observeConsumerLag(
+        meter,
+        transport,
+        (topic, group) => telemetry.attributes(topic, group),
+        consumers,
+      );
+    }
   }
 
   /** Name of the transport in use (`memory`, `kafka`, `rabbitmq`, `nats`, `sqs`, …). */
@@ -428,6 +442,37 @@ export class Carrier {
   }
 
   /**
+   * The consumer lag of `group` on `topic`: how many messages wait for the group and are not
+   * settled yet, as the broker counts them (`source` says what it read; each broker page in
+   * docs/brokers/ says what is included — in-flight deliveries, scheduled retries, delayed
+   * messages). A snapshot, approximate on SQS. Reads only: nothing is created or consumed.
+   *
+   * @throws CarrierError `INVALID_NAME`; `INVALID_ARGUMENT` for bad options or a group the broker
+   *   does not have; `UNSUPPORTED` where `capabilities.lag` is not true; `CLOSED` after `close()`
+   *   or `abort()`; `ABORTED` when `options.signal` fired (`cause`: `signal.reason`);
+   *   `CONNECTION`, `TIMEOUT`.
+   */
+  async lag(topic: string, group: string, options: { signal?: AbortSignal } = {}): Promise<ConsumerLag> {
+    this.#ensureOpen();
+    validateName('topic', topic);
+    validateName('group', group);
+    if (!options || typeof options !== 'object')
+      throw new CarrierError('INVALID_ARGUMENT', 'options must be an object');
+    const signal = checkSignal(options.signal);
+    const name = this.#transport.name;
+    const what = `lag of ${topic}/${group}`;
+    throwIfAborted(signal, what, name);
+    if (!this.capabilities.lag || !this.#transport.lag)
+      throw new CarrierError('UNSUPPORTED', `${name} cannot tell a group's lag`, { transport: name });
+    const reading = this.#transport.lag(topic, group, signal);
+    return raceSignals(reading, [this.#aborting.signal, signal], (fired) =>
+      fired === signal
+        ? abortedError(fired, what, name)
+        : new CarrierError('CLOSED', 'the carrier was aborted', { transport: name }),
+    );
+  }
+
+  /**
    * Close gracefully, the same on every transport:
    *
    * 1. From the call on, `publish`, `publishBatch`, `subscribe` and `declare` reject with `CLOSED`.
@@ -443,6 +488,7 @@ export class Carrier {
    */
   close(): Promise<void> {
     this.#closed ??= (async () => {
+      this.#unobserveLag();
       const requests = this.#requester.close();
       await Promise.allSettled([...[...this.#subscriptions].map((s) => s.close()), ...[...this.#publishing]]);
       while (this.#publishing.size > 0) await Promise.allSettled([...this.#publishing]);
@@ -461,6 +507,7 @@ export class Carrier {
    */
   async abort(): Promise<void> {
     this.#closed ??= Promise.resolve();
+    this.#unobserveLag();
     this.#aborting.abort();
     for (const s of [...this.#subscriptions]) s.markAborted();
     this.#subscriptions.clear();

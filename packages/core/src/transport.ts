@@ -207,6 +207,30 @@ export interface Capabilities {
    * are skipped with this reason when not.
    */
   readonly requestReply?: boolean | undefined;
+  /**
+   * The transport can tell a group's consumer lag: it implements {@link Transport.lag}. Absent or
+   * false: `carrier.lag` fails with `UNSUPPORTED`. Contract: the lag case runs when true and is
+   * skipped with this reason when not.
+   */
+  readonly lag?: boolean | undefined;
+}
+
+/**
+ * How far a group is behind its topic, as the broker reports it ({@link Transport.lag}).
+ */
+export interface ConsumerLag {
+  /**
+   * Messages waiting for the group that it has not settled yet, as the broker counts them (each
+   * broker counts a little differently; `source` says what was read, docs/brokers/*.md say what it
+   * includes): never negative. Approximate where the broker is (SQS), and always a snapshot.
+   */
+  readonly messages: number;
+  /**
+   * What the broker reported, e.g. `kafka committed offsets`, `jetstream num_pending+num_ack_pending`,
+   * `sqs ApproximateNumberOfMessages(+NotVisible+Delayed)`, `rabbitmq queue messages_ready`,
+   * `memory queue`. For display and diagnostics; not a stable identifier.
+   */
+  readonly source: string;
 }
 
 /**
@@ -468,6 +492,17 @@ export interface Transport {
    * checked the token's transport name and scope. Synchronous, never throws, no broker call.
    */
   native?(token: NativeToken<unknown>): NativeAnswer | undefined;
+  /**
+   * The consumer lag of an existing `group` of `topic` (where `capabilities.lag`): how many
+   * messages wait for the group and are not settled yet, read from the broker's own accounting
+   * (offsets, counters, queue depth) without consuming, changing or creating anything. One broker
+   * call or a few, each with a deadline; `signal` (the caller's) aborts them. Core has validated
+   * the names and checked that the carrier is open.
+   *
+   * @throws CarrierError `INVALID_ARGUMENT` when the group (or topic) does not exist where the
+   *   broker can tell; `CONNECTION`, `TIMEOUT`, `CLOSED`, `ABORTED` (signal) otherwise.
+   */
+  lag?(topic: string, group: string, signal?: AbortSignal): Promise<ConsumerLag>;
 }
 
 /**

@@ -25,8 +25,13 @@ export interface DoctorOptions {
   readonly json?: boolean | undefined;
   /** Longest wait for each round trip, in milliseconds (`--timeout`, default 30000). */
   readonly timeout: number;
-  /** Scratch topic instead of `carrier.doctor`. */
+  /** Scratch topic instead of `carrier.doctor`; with `group`, the topic whose lag is read. */
   readonly topic?: string | undefined;
+  /**
+   * Read the lag of this group on `topic` (required then) instead of the scratch checks: connect,
+   * capabilities and a `lag` check, nothing published or consumed (safe on a production topic).
+   */
+  readonly group?: string | undefined;
 }
 
 /** What one doctor run has found and holds so far; its checks fill it in order. */
@@ -38,6 +43,8 @@ interface DoctorRun {
   readonly subscriptions: Subscription[];
   carrier?: Carrier | undefined;
   capabilities?: Carrier['capabilities'] | undefined;
+  /** What the `lag` check read (with `--group`). */
+  lag?: { topic: string; group: string; messages: number; source: string } | undefined;
 }
 
 /** The probe messages of one run: random id and body, so leftovers of earlier runs are told apart. */
@@ -65,12 +72,17 @@ const equalBytes = (a: Uint8Array, b: Uint8Array) => Buffer.compare(Buffer.from(
  * `carrier doctor <url>`: connect, print the transport and its capabilities, then on the scratch
  * topic `carrier.doctor` (or `--topic`): declare the topology, publish a message and consume it back (checking
  * bytes, key and headers), then dead-letter a second message and read it back from the group's
- * dead letters. Each step proves the permissions it needs (create, write, read, settle).
+ * dead letters. Each step proves the permissions it needs (create, write, read, settle). With
+ * `--group` (and `--topic`): only connect and read that group's lag (`carrier.lag`), read-only.
  *
  * @returns the exit code: 0 when every check passed, else the code of the first failure
  *   (3 connection, 4 broker refused or message altered, 6 timed out, …; see `ExitCode`).
  */
 export async function doctorCommand(ctx: Context, url: string, options: DoctorOptions): Promise<number> {
+  if (options.group !== undefined && options.topic === undefined) {
+    ctx.io.err('doctor: --group needs --topic (the topic whose lag to read)');
+    return ExitCode.USAGE;
+  }
   const run: DoctorRun = {
     ctx,
     options,
@@ -95,6 +107,7 @@ export async function doctorCommand(ctx: Context, url: string, options: DoctorOp
 /** Run every check in order; the first that fails throws. */
 async function runChecks(run: DoctorRun, url: string): Promise<void> {
   const carrier = await checkConnect(run, url);
+  if (run.options.group !== undefined) return checkLag(run, carrier, run.options.group);
   await checkDeclare(run, carrier);
   const token = randomBytes(8).toString('hex');
   const probe: Probe = {
@@ -202,6 +215,22 @@ async function checkDeadLetters(run: DoctorRun, carrier: Carrier, probe: Probe):
   });
 }
 
+/** `lag`: how many messages `group` has not consumed on the topic, as the broker counts them. */
+async function checkLag(run: DoctorRun, carrier: Carrier, group: string): Promise<void> {
+  await step(run, 'lag', async () => {
+    const signal = AbortSignal.timeout(run.options.timeout);
+    const lag = await carrier.lag(run.topic, group, { signal }).catch((error: unknown) => {
+      if (!signal.aborted) throw error;
+      throw new CliError(ExitCode.TIMEOUT, `lag: no answer within ${run.options.timeout} ms`);
+    });
+    run.lag = { topic: run.topic, group, ...lag };
+    return [
+      undefined,
+      `group ${group} of ${run.topic}: ${lag.messages} message(s) not consumed (${lag.source})`,
+    ];
+  });
+}
+
 /** The last line, or with `--json` the one JSON object of the run. */
 function printSummary(run: DoctorRun, url: string, ok: boolean): void {
   if (run.options.json) {
@@ -211,6 +240,7 @@ function printSummary(run: DoctorRun, url: string, ok: boolean): void {
         ok,
         transport: run.carrier?.transportName ?? null,
         capabilities: run.capabilities ?? null,
+        ...(run.lag ? { lag: run.lag } : {}),
         checks: run.checks,
       }),
     );

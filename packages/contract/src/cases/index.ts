@@ -28,6 +28,7 @@ import {
   topicIsolation,
 } from './groups.js';
 import { memberChurn, releaseKeepsAttemptOrdered, releaseKeepsAttemptUnordered } from './handover.js';
+import { lagCounts, lagGauge, lagRefusals, lagUnsupported } from './lag.js';
 import {
   closeDrains,
   closedRejects,
@@ -87,6 +88,7 @@ export * from './flow.js';
 export * from './group-start.js';
 export * from './groups.js';
 export * from './handover.js';
+export * from './lag.js';
 export * from './lifecycle.js';
 export * from './limits.js';
 export * from './messages.js';
@@ -173,5 +175,9 @@ export const contractCases: readonly ContractCase[] = [
   traceThroughRetriesAndDeadLetter,
   redriveLinksToOriginalTrace,
   requestReplyCorrelates,
+  lagCounts,
+  lagGauge,
+  lagRefusals,
+  lagUnsupported,
   volume,
 ];

@@ -45,6 +45,16 @@ export class MemoryQueue {
     return this.#ready.length;
   }
 
+  /**
+   * Entries of this queue not settled yet: ready ones, those waiting on a timer (a scheduled retry,
+   * a delayed publish) and those leased to a member (in flight).
+   */
+  get unsettled(): number {
+    let leased = 0;
+    for (const member of this.#members) leased += member.leases.size;
+    return this.#ready.length + this.#timers.size + leased;
+  }
+
   enqueue(entry: StoredEntry, front = false): void {
     if (front) this.#ready.unshift(entry);
     else this.#ready.push(entry);

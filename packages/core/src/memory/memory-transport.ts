@@ -2,6 +2,7 @@ import { CarrierError } from '../errors.js';
 import { MEMORY_SYSTEM } from '../telemetry/semconv.js';
 import type {
   Capabilities,
+  ConsumerLag,
   DeadLetterDelivery,
   DeclareOptions,
   Delivery,
@@ -67,6 +68,7 @@ export class MemoryTransport implements Transport {
       // nothing else keeps it: a group created later has no history to start from
       replay: false,
       requestReply: true,
+      lag: true,
     };
   }
 
@@ -184,6 +186,22 @@ export class MemoryTransport implements Transport {
     const moved = t.deadLetterQueue(group).take(max);
     for (const entry of moved) queue.enqueue({ message: entry.message, attempt: 1 });
     return moved.length;
+  }
+
+  /**
+   * The group's unsettled messages: ready, in flight (leased to a member, unsettled) and waiting
+   * on a timer (a scheduled retry or a delayed publish). Dead letters are not counted.
+   *
+   * @throws CarrierError `INVALID_ARGUMENT` when the group does not exist; `CLOSED`.
+   */
+  async lag(topic: string, group: string): Promise<ConsumerLag> {
+    this.#ensureOpen();
+    const queue = this.#broker.topics.get(topic)?.groups.get(group);
+    if (!queue)
+      throw new CarrierError('INVALID_ARGUMENT', `no group ${group} on topic ${topic}`, {
+        transport: this.name,
+      });
+    return { messages: queue.unsettled, source: 'memory queue (ready + in flight + scheduled)' };
   }
 
   /** A reply address of this connection (`memory-reply:<connection>.<n>`): replies to it reach `sink`. */
