@@ -285,20 +285,43 @@ export class Receiver implements TransportSubscription {
 
   /**
    * Settle a lease once: marks it settled (no more heartbeats), waits for a heartbeat in flight so it
-   * cannot override the settlement, runs `action`, then frees its prefetch slot.
+   * cannot override the settlement, runs `action`, then frees its prefetch slot. With `messageId`
+   * (ack, retry, dead letter), a visibility that may have run out first is reported as a lost lease.
    */
-  async settle(lease: Lease, action: () => Promise<void>): Promise<void> {
+  async settle(lease: Lease, action: () => Promise<void>, messageId?: string): Promise<void> {
     if (lease.settled)
       throw new CarrierError('INVALID_ARGUMENT', 'delivery already settled', { transport: TRANSPORT });
     if (this.#closed) throw closedError();
     lease.settled = true;
     try {
       if (lease.heartbeat) await lease.heartbeat;
+      if (messageId !== undefined) this.#checkVisibility(lease, messageId);
       await action();
     } finally {
       this.#leases.delete(lease);
       this.#wake();
     }
+  }
+
+  /**
+   * Before a settlement: if no receive or heartbeat confirmed the message's visibility within the
+   * last visibility timeout (heartbeats late, e.g. under load), it may have become visible and gone
+   * to another member meanwhile (SQS docs, "Amazon SQS visibility timeout"): the lease is reported
+   * lost (`LEASE_LOST` to onError, naming the message), so that a second handling has its cause on
+   * record. The settlement still runs.
+   */
+  #checkVisibility(lease: Lease, messageId: string): void {
+    const seconds = this.#o.visibilityTimeoutSeconds;
+    const since = performance.now() - lease.lastExtended;
+    if (lease.lost.signal.aborted || since < seconds * 1_000) return;
+    const error = new CarrierError(
+      'LEASE_LOST',
+      `message ${messageId} was settled ${Math.round(since)} ms after its visibility was last extended ` +
+        `(visibility timeout ${seconds} s): SQS may have handed it to another member as well`,
+      { transport: TRANSPORT },
+    );
+    lease.lost.abort(error);
+    this.#o.onError(error);
   }
 
   /**

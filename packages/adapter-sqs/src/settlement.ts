@@ -81,14 +81,18 @@ export function groupDelivery(
     message,
     attempt,
     lease: lease.lost.signal,
-    ack: () => receiver.settle(lease, () => receiver.delete(lease)),
+    ack: () => receiver.settle(lease, () => receiver.delete(lease), message.id),
     retry: (delayMs) =>
-      receiver.settle(lease, () => receiver.changeVisibility(lease, Math.ceil(delayMs / 1_000))),
+      receiver.settle(lease, () => receiver.changeVisibility(lease, Math.ceil(delayMs / 1_000)), message.id),
     deadLetter: (info) =>
-      receiver.settle(lease, async () => {
-        await sendDeadLetter(sqs, queues, message, info);
-        await receiver.delete(lease);
-      }),
+      receiver.settle(
+        lease,
+        async () => {
+          await sendDeadLetter(sqs, queues, message, info);
+          await receiver.delete(lease);
+        },
+        message.id,
+      ),
     release: () => receiver.settle(lease, () => giveBack(sqs, receiver, queues, lease)),
     native: (token) => (token === native.message ? native.message.wrap(lease.message) : undefined),
   };
