@@ -4,3 +4,4 @@ export type { SignalSource } from './context.js';
 export { ExitCode, type ExitCodeValue } from './exit-codes.js';
 export { type MainOptions, main } from './main.js';
 export type { Streams } from './output.js';
+export type { ProgressEnvironment, ProgressTerminal } from './progress.js';

@@ -19,7 +19,7 @@ export interface ProgressTerminal {
   readonly columns?: number | undefined;
 }
 
-/** Environment variables read by {@link progressMode} (`process.env` in the real command). */
+/** Environment variables that choose the progress mode (`CI`, `TERM`, `NO_COLOR`, the locale; `process.env` in the real command). */
 export type ProgressEnvironment = Readonly<Record<string, string | undefined>>;
 
 /** What {@link createProgress} draws with: where, under which environment, whether at all. */
