@@ -10,7 +10,7 @@ without holding the queue's lock:
 - ChangeMessageVisibility and SendMessage race with both.
 On AWS a deleted message stays deleted, and a FIFO queue hands a message to one consumer at a
 time; CI saw moto break both ("many members of one group on one connection": a message handled
-twice with nothing failed). specs/sqs.moto-receive.spec.ts checks it with the raw client.
+twice with nothing failed). soak/sqs.moto-receive.soak.spec.ts checks it with the raw client (`npm run soak -- moto-receive`).
 
 The fix holds the queue's own lock (a Condition over an RLock) around each of these operations. A
 receive runs moto's own receive with no wait under the lock (one scan) and does the long poll

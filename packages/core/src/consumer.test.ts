@@ -201,10 +201,12 @@ describe('consumer engine', () => {
     const { transport, carrier } = setup(errors);
     transport.failSettle = true;
     await carrier.subscribe('t', { group: 'g' }, () => {});
-    transport.deliver('x');
+    transport.deliver('x', { id: 'settle-fails-1' });
     await waitFor(() => errors.length === 1);
     expect(errors[0]).toBeInstanceOf(CarrierError);
     expect((errors[0] as CarrierError).code).toBe('SETTLE_FAILED');
+    // the message is named, so a redelivery it causes has its reason on record
+    expect((errors[0] as CarrierError).message).toContain('message settle-fails-1');
   });
 
   it('abort settles nothing and closes nothing gracefully', async () => {

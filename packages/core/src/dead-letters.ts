@@ -94,10 +94,10 @@ class DeadLetterConsumer implements ManagedSubscription {
           this.#holds.add(done);
         });
       }
-      await this.#engine.settle('release', () => delivery.release());
+      await this.#engine.settle('release', () => delivery.release(), delivery);
       return;
     }
-    await this.#engine.settle('ack', () => delivery.ack());
+    await this.#engine.settle('ack', () => delivery.ack(), delivery);
   }
 
   close(): Promise<void> {

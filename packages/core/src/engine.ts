@@ -179,7 +179,7 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
     const delivery: D = this.#options.guard(raw, () => this.#forget(delivery));
     if (this.#aborted) return;
     if (this.#closing) {
-      if (this.#stopped) this.track(this.settle('release', () => delivery.release()));
+      if (this.#stopped) this.track(this.settle('release', () => delivery.release(), delivery));
       else this.#late.push(delivery);
       return;
     }
@@ -196,7 +196,7 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
     if (controller.signal.aborted || this.#closing) {
       // The lease was lost before the handler started (the broker redelivers it anyway), or
       // close() began while it waited for a slot: no handler starts after close(), give it back.
-      await this.settle('release', () => delivery.release());
+      await this.settle('release', () => delivery.release(), delivery);
       return;
     }
     const scope = this.#options.telemetry?.startProcess(delivery.message, delivery.attempt);
@@ -294,7 +294,7 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
       this.#report(
         new CarrierError(
           'SETTLE_FAILED',
-          `${what} failed on ${this.#options.label}; the broker will deliver it again`,
+          `${what} of ${delivery ? `message ${delivery.message.id}` : 'a message'} failed on ${this.#options.label}; the broker will deliver it again`,
           { transport: this.#options.transport.name, cause },
         ),
       );
@@ -319,7 +319,7 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
       this.#stopped = true;
       this.#options.onClosing?.();
       const unstarted = [...this.#scheduler.drainPending(), ...this.#late.splice(0)];
-      await Promise.all(unstarted.map((d) => this.settle('release', () => d.release())));
+      await Promise.all(unstarted.map((d) => this.settle('release', () => d.release(), d)));
       await this.#scheduler.idle();
       while (this.#settling.size > 0) await Promise.all([...this.#settling]);
       if (subscription) await subscription.close();

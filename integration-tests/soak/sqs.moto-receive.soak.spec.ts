@@ -15,11 +15,14 @@ import { awsCredentials, sqsEndpoint } from '../src/urls.js';
 // receiver at a time, as AWS does: many concurrent ReceiveMessage calls on one queue, raw client,
 // no Carrier code. moto's own server took one message on two receives now and then under load
 // (CI: "many members of one group on one connection" saw a message handled twice with nothing
-// failed); the launcher makes its receive atomic.
+// failed); the launcher makes its receive, delete, visibility change and send hold the queue's
+// lock. A soak rather than `npm test`: it checks the test broker, not Carrier, and it needs a
+// loaded machine to show anything (a CI run at load average 30 still saw one duplicate with only
+// the receive locked).
 
-const MESSAGES = 200;
-const RECEIVERS = 10;
-const TIMEOUT = 60_000;
+const MESSAGES = 400;
+const RECEIVERS = 20;
+const TIMEOUT = 180_000;
 
 let sqs: SQSClient | undefined;
 const queues: string[] = [];
