@@ -14,7 +14,15 @@
  * - `TIMEOUT`: an operation did not complete within its deadline.
  * - `CLOSED`: the carrier, subscription or transport was closed.
  * - `PUBLISH_FAILED`: the broker did not confirm one or more messages (see `failures`).
- * - `DECODE_FAILED`: a received body could not be decoded under its content type.
+ * - `DECODE_FAILED`: a received body could not be decoded under its content type (or its codec:
+ *   bad framing, a schema id the registry does not know, bytes that do not match the schema).
+ * - `ENCODE_FAILED`: a codec could not encode a body for a reason other than the body itself
+ *   (the schema registry could not be reached or refused the schema); nothing was sent.
+ * - `INVALID_MESSAGE`: a body does not match the topic's schema or validator; nothing was sent
+ *   (on publish), or the message was dead-lettered with the issues as its reason (on delivery).
+ *   `issues` lists them.
+ * - `SCHEMA_INCOMPATIBLE`: the schema registry refused a new schema version under the subject's
+ *   compatibility rule (BACKWARD, FORWARD, FULL and their transitive forms); nothing was sent.
  * - `TOPOLOGY_CONFLICT`: existing broker objects (queues, streams) have conflicting settings.
  * - `SETTLE_FAILED`: acknowledging, retrying or dead-lettering a delivery failed; the broker
  *   will redeliver it (at-least-once).
@@ -44,6 +52,9 @@ export type CarrierErrorCode =
   | 'CLOSED'
   | 'PUBLISH_FAILED'
   | 'DECODE_FAILED'
+  | 'ENCODE_FAILED'
+  | 'INVALID_MESSAGE'
+  | 'SCHEMA_INCOMPATIBLE'
   | 'TOPOLOGY_CONFLICT'
   | 'SETTLE_FAILED'
   | 'LEASE_LOST'
@@ -60,6 +71,14 @@ export interface PublishFailure {
   readonly error: Error;
 }
 
+/** One reason a body does not match its schema (the shape of Standard Schema's issues). */
+export interface ValidationIssue {
+  /** What is wrong, for people. */
+  readonly message: string;
+  /** Where: the keys and indexes from the body's root to the offending value; empty or absent for the root. */
+  readonly path?: readonly (string | number)[] | undefined;
+}
+
 /** Options of {@link CarrierError}. */
 export interface CarrierErrorOptions {
   /** Name of the transport that raised it (`kafka`, `rabbitmq`, `nats`, `sqs`, `memory`). */
@@ -68,6 +87,8 @@ export interface CarrierErrorOptions {
   cause?: unknown;
   /** For `PUBLISH_FAILED`: exactly the messages that were not confirmed. */
   failures?: readonly PublishFailure[] | undefined;
+  /** For `INVALID_MESSAGE`: why the body does not match its schema. */
+  issues?: readonly ValidationIssue[] | undefined;
 }
 
 /**
@@ -81,6 +102,8 @@ export class CarrierError extends Error {
   readonly transport: string | undefined;
   /** For `PUBLISH_FAILED`: the messages that were not confirmed; the others were. */
   readonly failures: readonly PublishFailure[];
+  /** For `INVALID_MESSAGE`: why the body does not match its schema; empty otherwise. */
+  readonly issues: readonly ValidationIssue[];
 
   constructor(code: CarrierErrorCode, message: string, options: CarrierErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -88,6 +111,7 @@ export class CarrierError extends Error {
     this.code = code;
     this.transport = options.transport;
     this.failures = options.failures ?? [];
+    this.issues = options.issues ?? [];
   }
 
   override toString(): string {
