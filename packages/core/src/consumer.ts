@@ -123,6 +123,7 @@ export class Consumer implements ManagedSubscription {
           prefetch: this.settings.prefetch,
           ordered: this.settings.ordered,
           startFrom: this.settings.startFrom,
+          onReceive: this.#engine.onReceive,
         },
         (delivery) => this.#engine.accept(delivery),
       )

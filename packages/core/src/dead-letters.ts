@@ -9,7 +9,7 @@ import {
 import { CarrierError } from './errors.js';
 import type { DeadLetter, DeadLetterQueue, DeadLetterSubscribeOptions } from './message.js';
 import type { NativeToken } from './native.js';
-import type { Telemetry } from './telemetry/telemetry.js';
+import type { ConsumerTelemetry, Telemetry } from './telemetry/telemetry.js';
 import type { DeadLetterDelivery, Transport } from './transport.js';
 
 /** How long a dead letter whose handler threw is held before it is given back. */
@@ -53,6 +53,7 @@ class DeadLetterConsumer implements ManagedSubscription {
     private readonly handler: (letter: DeadLetter) => Promise<void> | void,
     onError: (error: Error) => void,
     onClosed: (s: ManagedSubscription) => void,
+    telemetry?: ConsumerTelemetry,
   ) {
     this.#engine = new SubscriptionEngine<DeadLetterDelivery, GuardedDeadLetterDelivery>({
       transport,
@@ -62,6 +63,7 @@ class DeadLetterConsumer implements ManagedSubscription {
       guard: settleDeadLetterOnce,
       keyOf: () => undefined,
       process: (delivery, signal) => this.#process(delivery, signal),
+      telemetry,
       onClosing: () => {
         for (const release of [...this.#holds]) release();
       },
@@ -73,7 +75,7 @@ class DeadLetterConsumer implements ManagedSubscription {
     const subscription = await this.transport.subscribeDeadLetters(
       this.topic,
       this.group,
-      { prefetch },
+      { prefetch, onReceive: this.#engine.onReceive },
       (d) => this.#engine.accept(d),
     );
     this.#engine.attach(subscription);
@@ -82,7 +84,8 @@ class DeadLetterConsumer implements ManagedSubscription {
   async #process(delivery: GuardedDeadLetterDelivery, signal: AbortSignal): Promise<void> {
     try {
       await this.handler(toDeadLetter(this.topic, delivery, signal, this.transport.name));
-    } catch {
+    } catch (error) {
+      this.#engine.failed(delivery, error);
       if (!this.#engine.closing) {
         await new Promise<void>((resolve) => {
           const done = () => {
@@ -119,7 +122,10 @@ export interface DeadLetterQueueContext {
   readonly topic: string;
   readonly group: string;
   readonly onError: (error: Error) => void;
-  /** The connection's telemetry, if on: redrive span and `carrier.redrives`. */
+  /**
+   * The connection's telemetry, if on: the readers' receive, process (`carrier.dead_letter=true`)
+   * and settle spans, the redrive span and `carrier.redrives`.
+   */
   readonly telemetry?: Telemetry | undefined;
   readonly ensureOpen: () => void;
   /** `starting`, or a `CLOSED` rejection as soon as the carrier is aborted. */
@@ -146,6 +152,7 @@ export function deadLetterQueue(context: DeadLetterQueueContext): DeadLetterQueu
         handler,
         context.onError,
         context.untrack,
+        context.telemetry?.consumer(topic, group, true),
       );
       context.track(consumer);
       try {

@@ -1,3 +1,4 @@
+import type { SpanContext } from '@opentelemetry/api';
 import { boundReason, completeDeadLetterInfo } from './dead-letter-info.js';
 import { CarrierError, isCarrierError } from './errors.js';
 import { KeyedScheduler } from './keyed-scheduler.js';
@@ -9,6 +10,7 @@ import type {
   DeadLetterDelivery,
   DeadLetterInfo,
   Delivery,
+  ReceiveCall,
   Transport,
   TransportSubscription,
   WireMessage,
@@ -129,6 +131,10 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
   readonly #active = new Map<D, AbortController>();
   /** Telemetry of the deliveries whose handler started, until their first settlement. */
   readonly #scopes = new Map<D, ProcessScope>();
+  /** The span context of the receive whose deliveries the transport is handing over now, if any. */
+  #receiving: SpanContext | undefined;
+  /** The receive that brought each delivery (its process span links to it), until its handler starts. */
+  readonly #receivedBy = new WeakMap<D, SpanContext>();
   /** Lease signals watched, with the unsettled deliveries they cover and the one listener. */
   readonly #leases = new Map<AbortSignal, { deliveries: Set<D>; listener: () => void }>();
   #closing = false;
@@ -174,10 +180,24 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
     this.#starting = start.catch(() => {});
   }
 
+  /**
+   * `TransportSubscribeOptions.onReceive` for this subscription: absent without telemetry (the
+   * transport then reports nothing).
+   */
+  get onReceive(): (() => ReceiveCall) | undefined {
+    const telemetry = this.#options.telemetry;
+    if (!telemetry) return undefined;
+    return () =>
+      telemetry.startReceive((context) => {
+        this.#receiving = context;
+      });
+  }
+
   /** The transport's sink. */
   accept(raw: Raw): void {
     const delivery: D = this.#options.guard(raw, () => this.#forget(delivery));
     if (this.#aborted) return;
+    if (this.#receiving) this.#receivedBy.set(delivery, this.#receiving);
     if (this.#closing) {
       if (this.#stopped) this.track(this.settle('release', () => delivery.release(), delivery));
       else this.#late.push(delivery);
@@ -199,7 +219,11 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
       await this.settle('release', () => delivery.release(), delivery);
       return;
     }
-    const scope = this.#options.telemetry?.startProcess(delivery.message, delivery.attempt);
+    const scope = this.#options.telemetry?.startProcess(
+      delivery.message,
+      delivery.attempt,
+      this.#receivedBy.get(delivery),
+    );
     if (!scope) {
       await this.#options.process(delivery, controller.signal);
       return;

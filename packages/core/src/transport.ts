@@ -380,6 +380,34 @@ export interface TransportSubscribeOptions {
    * (see {@link DeclareOptions.startFrom}). Absent: `'now'` for a new group, any for an existing one.
    */
   readonly startFrom?: StartFrom | undefined;
+  /**
+   * Telemetry (optional; absent when the application traces nothing): a transport whose broker
+   * has a receive call (an SQS ReceiveMessage, a NATS JetStream pull request, a Kafka fetch as
+   * kafkajs hands a batch over) calls it once per receive, when the call starts, and reports on
+   * the returned {@link ReceiveCall}; core makes the `receive` span out of it. Push-based
+   * transports (the broker sends without being asked: RabbitMQ, memory) never call it. Never
+   * throws, costs nothing worth saving when called.
+   */
+  readonly onReceive?: (() => ReceiveCall) | undefined;
+}
+
+/**
+ * One receive call as a transport reports it ({@link TransportSubscribeOptions.onReceive}): core
+ * turns it into a `receive` span (CLIENT), to which the process spans of its messages link. Every
+ * method is optional to call, never throws, and the first `end` call counts.
+ */
+export interface ReceiveCall {
+  /**
+   * Hand this receive's deliveries to the sink: the sink calls made inside `handOut`
+   * (synchronously) belong to this receive. Returns what `handOut` returns. May be called several
+   * times (a NATS pull request's messages arrive one by one).
+   */
+  handOut<T>(handOut: () => T): T;
+  /**
+   * The receive call is over: it brought `count` messages, or failed with `error`. A receive that
+   * brought nothing and did not fail leaves no span (an idle long poll is not worth one).
+   */
+  end(count: number, error?: unknown): void;
 }
 
 /** A running consumer of one group. */
@@ -448,7 +476,7 @@ export interface Transport {
   subscribeDeadLetters(
     topic: string,
     group: string,
-    options: Pick<TransportSubscribeOptions, 'prefetch'>,
+    options: Pick<TransportSubscribeOptions, 'prefetch' | 'onReceive'>,
     sink: (delivery: DeadLetterDelivery) => void,
   ): Promise<TransportSubscription>;
   /**

@@ -44,11 +44,12 @@ export const traceThroughRetriesAndDeadLetter: ContractCase = {
       });
       await until(() => letters.length >= 1, 'the dead letter');
       const groupProcess = () =>
-        capture
-          .named(`process ${topic}`)
-          .filter(
-            (s) => s.attributes['messaging.consumer.group.name'] === 'g' && s.kind === SpanKind.CONSUMER,
-          );
+        capture.named(`process ${topic}`).filter(
+          (s) =>
+            s.attributes['messaging.consumer.group.name'] === 'g' &&
+            s.kind === SpanKind.CONSUMER &&
+            s.attributes['carrier.dead_letter'] === undefined, // not the dead-letter reader's
+        );
       await until(
         () => groupProcess().length >= 3 && capture.named(`dead_letter ${topic}`).length >= 1,
         'three process spans and the dead_letter settle span to end',
@@ -120,11 +121,22 @@ export const traceThroughRetriesAndDeadLetter: ContractCase = {
         await capture.sum('messaging.client.consumed.messages', {
           ...where,
           'messaging.consumer.group.name': 'g',
+          'carrier.dead_letter': undefined, // the group's own deliveries, not its dead-letter reader's
         }),
         names,
       ).toBe(3);
       expect(await capture.sum('carrier.retries', where), names).toBe(2);
       expect(await capture.sum('carrier.dead_letters', where), names).toBe(1);
+
+      // the dead-letter reader's process span: in the message's trace, marked carrier.dead_letter
+      const readerProcess = () =>
+        capture.named(`process ${topic}`).filter((s) => s.attributes['carrier.dead_letter'] === true);
+      await until(() => readerProcess().length >= 1, "the dead-letter reader's process span to end");
+      const reader = readerProcess()[0]!;
+      expect(reader.kind).toBe(SpanKind.CONSUMER);
+      expect(reader.spanContext().traceId, describeSpans(capture.spans())).toBe(sent.traceId);
+      expect(reader.parentSpanContext?.spanId).toBe(sent.spanId);
+      expect(reader.attributes['messaging.message.id']).toBe(id);
     } finally {
       await capture.shutdown();
     }
@@ -165,7 +177,10 @@ export const redriveLinksToOriginalTrace: ContractCase = {
         capture
           .named(`process ${topic}`)
           .filter(
-            (s) => s.attributes['messaging.consumer.group.name'] === 'g' && !s.attributes['error.type'],
+            (s) =>
+              s.attributes['messaging.consumer.group.name'] === 'g' &&
+              !s.attributes['error.type'] &&
+              s.attributes['carrier.dead_letter'] === undefined,
           );
       await until(() => handled().length >= 1, 'the process span of the redriven message');
       const trace = describeSpans(capture.spans());

@@ -1,4 +1,4 @@
-import type { Attributes, Context, Span } from '@opentelemetry/api';
+import type { Attributes, Context, Link, Span, SpanContext } from '@opentelemetry/api';
 import type { WireMessage } from '../transport.js';
 import { secondsSince, withError } from './metrics.js';
 import {
@@ -36,7 +36,12 @@ export class ProcessScope {
   #failure: string | undefined;
   #ended = false;
 
-  constructor(consumer: ConsumerTelemetry, message: WireMessage, attempt: number | undefined) {
+  constructor(
+    consumer: ConsumerTelemetry,
+    message: WireMessage,
+    attempt: number | undefined,
+    receive?: SpanContext,
+  ) {
     this.#consumer = consumer;
     this.#messageId = message.id;
     const { telemetry, topic, group } = consumer;
@@ -46,6 +51,7 @@ export class ProcessScope {
     const parent = remote ? api.trace.setSpanContext(api.ROOT_CONTEXT, remote) : api.ROOT_CONTEXT;
     const attributes: Attributes = {
       ...telemetry.attributes(topic, group),
+      ...consumer.extra,
       [ATTR_MESSAGING_OPERATION_TYPE]: OPERATION_TYPE.process,
       [ATTR_MESSAGING_OPERATION_NAME]: OPERATION_NAME.process,
       [ATTR_MESSAGING_MESSAGE_ID]: message.id,
@@ -54,11 +60,20 @@ export class ProcessScope {
     if (attempt !== undefined) attributes[ATTR_CARRIER_DELIVERY_ATTEMPT] = attempt;
     const conversation = message.metadata?.correlationId;
     if (conversation !== undefined) attributes[ATTR_MESSAGING_MESSAGE_CONVERSATION_ID] = conversation;
-    const links = remote ? [{ context: remote }] : undefined;
-    this.#span = telemetry.startSpan(`process ${topic}`, api.SpanKind.CONSUMER, attributes, parent, links);
+    const links: Link[] = [];
+    if (remote) links.push({ context: remote });
+    if (receive) links.push({ context: receive });
+    this.#span = telemetry.startSpan(
+      `process ${topic}`,
+      api.SpanKind.CONSUMER,
+      attributes,
+      parent,
+      links.length > 0 ? links : undefined,
+    );
     this.context = this.#span ? api.trace.setSpan(parent, this.#span) : parent;
     this.#metricAttributes = {
       ...telemetry.attributes(topic, group),
+      ...consumer.extra,
       [ATTR_MESSAGING_OPERATION_NAME]: OPERATION_NAME.process,
     };
     telemetry.metrics?.consumed.add(1, this.#metricAttributes);
@@ -97,7 +112,11 @@ export class ProcessScope {
   async settle(operation: SettleOperation, settle: () => Promise<void>): Promise<void> {
     const { telemetry, topic, group } = this.#consumer;
     const name = OPERATION_NAME[operation];
-    const attributes = { ...telemetry.attributes(topic, group), [ATTR_MESSAGING_OPERATION_NAME]: name };
+    const attributes = {
+      ...telemetry.attributes(topic, group),
+      ...this.#consumer.extra,
+      [ATTR_MESSAGING_OPERATION_NAME]: name,
+    };
     const span = telemetry.startSpan(
       `${name} ${topic}`,
       telemetry.api.SpanKind.CLIENT,

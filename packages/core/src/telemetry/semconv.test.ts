@@ -24,6 +24,7 @@ describe('the names Carrier emits are those of @opentelemetry/semantic-conventio
     expect(ours.OPERATION_TYPE).toEqual({
       create: incubating.MESSAGING_OPERATION_TYPE_VALUE_CREATE,
       send: incubating.MESSAGING_OPERATION_TYPE_VALUE_SEND,
+      receive: incubating.MESSAGING_OPERATION_TYPE_VALUE_RECEIVE,
       process: incubating.MESSAGING_OPERATION_TYPE_VALUE_PROCESS,
       settle: incubating.MESSAGING_OPERATION_TYPE_VALUE_SETTLE,
     });

@@ -25,9 +25,9 @@ export const ATTR_MESSAGING_SYSTEM = 'messaging.system';
 export const ATTR_MESSAGING_SYSTEM_NAME = 'messaging.system.name';
 /** `messaging.destination.name`: the topic. */
 export const ATTR_MESSAGING_DESTINATION_NAME = 'messaging.destination.name';
-/** `messaging.operation.type`: `create`, `send`, `process`, `settle`. */
+/** `messaging.operation.type`: `create`, `send`, `receive`, `process`, `settle`. */
 export const ATTR_MESSAGING_OPERATION_TYPE = 'messaging.operation.type';
-/** `messaging.operation.name`: `send`, `create`, `process`, `ack`, `retry`, `dead_letter`, `release`, `redrive`. */
+/** `messaging.operation.name`: `send`, `create`, `receive`, `process`, `ack`, `retry`, `dead_letter`, `release`, `redrive`. */
 export const ATTR_MESSAGING_OPERATION_NAME = 'messaging.operation.name';
 /** `messaging.message.id`: the message's Carrier id. */
 export const ATTR_MESSAGING_MESSAGE_ID = 'messaging.message.id';
@@ -37,7 +37,7 @@ export const ATTR_MESSAGING_CONSUMER_GROUP_NAME = 'messaging.consumer.group.name
 export const ATTR_MESSAGING_MESSAGE_BODY_SIZE = 'messaging.message.body.size';
 /** `messaging.message.conversation_id`: `metadata.correlationId` (request/reply). */
 export const ATTR_MESSAGING_MESSAGE_CONVERSATION_ID = 'messaging.message.conversation_id';
-/** `messaging.batch.message_count`: messages in a `publishBatch` of more than one. */
+/** `messaging.batch.message_count`: messages in a `publishBatch` or a receive, when more than one. */
 export const ATTR_MESSAGING_BATCH_MESSAGE_COUNT = 'messaging.batch.message_count';
 /** `error.type`: the `CarrierError` code, else the error's constructor name. */
 export const ATTR_ERROR_TYPE = 'error.type';
@@ -45,6 +45,8 @@ export const ATTR_ERROR_TYPE = 'error.type';
 // Carrier's own attributes
 /** `carrier.delivery.attempt`: the delivery's attempt, 1 for the first delivery. */
 export const ATTR_CARRIER_DELIVERY_ATTEMPT = 'carrier.delivery.attempt';
+/** `carrier.dead_letter`: `true` on the spans and metrics of a dead-letter reader (`deadLetters().subscribe`). */
+export const ATTR_CARRIER_DEAD_LETTER = 'carrier.dead_letter';
 /** `carrier.redrive.count`: dead letters a redrive moved back. */
 export const ATTR_CARRIER_REDRIVE_COUNT = 'carrier.redrive.count';
 
@@ -52,6 +54,7 @@ export const ATTR_CARRIER_REDRIVE_COUNT = 'carrier.redrive.count';
 export const OPERATION_TYPE = {
   create: 'create',
   send: 'send',
+  receive: 'receive',
   process: 'process',
   settle: 'settle',
 } as const;
@@ -63,6 +66,7 @@ export const OPERATION_TYPE = {
 export const OPERATION_NAME = {
   send: 'send',
   create: 'create',
+  receive: 'receive',
   process: 'process',
   ack: 'ack',
   retry: 'retry',

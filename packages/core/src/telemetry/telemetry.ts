@@ -1,10 +1,12 @@
-import type { Attributes, Context, Link, Meter, Span, Tracer } from '@opentelemetry/api';
+import type { Attributes, Context, Link, Meter, Span, SpanContext, Tracer } from '@opentelemetry/api';
 import { isCarrierError } from '../errors.js';
 import type { WireMessage } from '../transport.js';
 import { CarrierMetrics, secondsSince, withError } from './metrics.js';
 import { ProcessScope } from './process.js';
 import { PublishScope } from './publish.js';
+import { ReceiveScope } from './receive.js';
 import {
+  ATTR_CARRIER_DEAD_LETTER,
   ATTR_CARRIER_REDRIVE_COUNT,
   ATTR_MESSAGING_CONSUMER_GROUP_NAME,
   ATTR_MESSAGING_DESTINATION_NAME,
@@ -75,9 +77,12 @@ export class Telemetry {
     return new PublishScope(this, topic, count);
   }
 
-  /** The telemetry of one subscription: process and settle spans, consumer metrics. */
-  consumer(topic: string, group: string): ConsumerTelemetry {
-    return new ConsumerTelemetry(this, topic, group);
+  /**
+   * The telemetry of one subscription: receive, process and settle spans, consumer metrics.
+   * `deadLetter`: a dead-letter reader (its spans and metrics carry `carrier.dead_letter=true`).
+   */
+  consumer(topic: string, group: string, deadLetter = false): ConsumerTelemetry {
+    return new ConsumerTelemetry(this, topic, group, deadLetter ? DEAD_LETTER_ATTRIBUTES : NO_ATTRIBUTES);
   }
 
   /** A span `{name} {topic}` of `kind` in `parent`, or `undefined` without a tracer. */
@@ -137,16 +142,32 @@ export class Telemetry {
   }
 }
 
+const NO_ATTRIBUTES: Attributes = Object.freeze({});
+const DEAD_LETTER_ATTRIBUTES: Attributes = Object.freeze({ [ATTR_CARRIER_DEAD_LETTER]: true });
+
 /** The telemetry of one subscription (`topic`/`group`). */
 export class ConsumerTelemetry {
   constructor(
     readonly telemetry: Telemetry,
     readonly topic: string,
     readonly group: string,
+    /** Attributes of every span and metric of the subscription beyond system, topic and group. */
+    readonly extra: Attributes = NO_ATTRIBUTES,
   ) {}
 
-  /** Start the process span and metrics of one delivery (attempt: 1 for the first delivery). */
-  startProcess(message: WireMessage, attempt: number | undefined): ProcessScope {
-    return new ProcessScope(this, message, attempt);
+  /**
+   * Start the process span and metrics of one delivery (attempt: 1 for the first delivery;
+   * `receive`: the span context of the receive that brought it, which the process span links to).
+   */
+  startProcess(message: WireMessage, attempt: number | undefined, receive?: SpanContext): ProcessScope {
+    return new ProcessScope(this, message, attempt, receive);
+  }
+
+  /**
+   * One receive call the transport reports; `enter` gets its span context while its deliveries
+   * are handed over (see {@link ReceiveScope}).
+   */
+  startReceive(enter: (context: SpanContext | undefined) => void): ReceiveScope {
+    return new ReceiveScope(this, enter);
   }
 }

@@ -43,6 +43,7 @@ export class FakeTransport implements Transport {
   /** When set, every publish waits for it (a slow broker round trip). */
   publishGate: Promise<void> | undefined;
   subscribeOptions: TransportSubscribeOptions | undefined;
+  deadLetterOptions: Pick<TransportSubscribeOptions, 'prefetch' | 'onReceive'> | undefined;
   failSettle = false;
   /** When set, every settlement waits for it (a slow broker round trip). */
   settleGate: Promise<void> | undefined;
@@ -97,10 +98,11 @@ export class FakeTransport implements Transport {
   async subscribeDeadLetters(
     _topic: string,
     _group: string,
-    _options: { prefetch: number },
+    options: Pick<TransportSubscribeOptions, 'prefetch' | 'onReceive'>,
     sink: (delivery: DeadLetterDelivery) => void,
   ): Promise<TransportSubscription> {
     this.deadLetterSink = sink;
+    this.deadLetterOptions = options;
     return { stop: async () => {}, close: async () => {} };
   }
 
