@@ -5,7 +5,7 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { CarrierError, type TransportSubscription } from '@carrier/core';
+import { CarrierError, type ReceiveCall, type TransportSubscription } from '@carrier/core';
 import { type BackoffOptions, DeadlineError, exponentialDelay } from '@carrier/core/kit';
 import { EntryBatcher, MAX_BATCH_ENTRIES } from './batcher.js';
 import { awsError, closedError, errorName, isAbort, TRANSPORT } from './errors.js';
@@ -67,6 +67,8 @@ export interface ReceiverOptions {
    */
   readonly giveBack: (lease: Lease) => Promise<void>;
   readonly onError: (error: Error) => void;
+  /** Telemetry: each ReceiveMessage is reported (core's `onReceive`), if given. */
+  readonly onReceive?: (() => ReceiveCall) | undefined;
   /** Registers a receive's AbortController so that the transport can cancel it on close or abort. */
   readonly track: (controller: AbortController, longPoll: boolean) => () => void;
 }
@@ -165,22 +167,28 @@ export class Receiver implements TransportSubscription {
       // request and the response: count it from the request, so a slow answer never makes the first
       // heartbeat come after the visibility ran out
       const requestedAt = performance.now();
-      const messages = await this.#receive(n);
+      const call = this.#o.onReceive?.();
+      const messages = await this.#receive(n, call);
       if (messages === 'aborted') return;
       if (messages === 'failed') {
         if (!this.#stopped) await this.#waitForCapacity(exponentialDelay(RECEIVE_BACKOFF, this.#errorStreak));
         continue;
       }
       if (this.#o.shortPoll && messages.length === 0 && !this.#stopped) await this.#waitForCapacity(1_000);
-      for (const message of messages) this.#handOut(message, requestedAt);
+      const handOut = () => {
+        for (const message of messages) this.#handOut(message, requestedAt);
+      };
+      if (call) call.handOut(handOut);
+      else handOut();
     }
   }
 
   /**
-   * One ReceiveMessage of up to `n` messages (reserved from the prefetch while it runs). A failure is
-   * reported to onError (the first of an outage, then every 30th in a row).
+   * One ReceiveMessage of up to `n` messages (reserved from the prefetch while it runs), reported to
+   * `call` (telemetry). A failure is reported to onError (the first of an outage, then every 30th in
+   * a row).
    */
-  async #receive(n: number): Promise<Message[] | 'aborted' | 'failed'> {
+  async #receive(n: number, call: ReceiveCall | undefined): Promise<Message[] | 'aborted' | 'failed'> {
     const o = this.#o;
     this.#reserved += n;
     const controller = new AbortController();
@@ -204,9 +212,14 @@ export class Receiver implements TransportSubscription {
       );
       this.#errorStreak = 0;
       this.#outageReported = false;
+      call?.end(out.Messages?.length ?? 0);
       return out.Messages ?? [];
     } catch (error) {
-      if (isAbort(error) || this.#closed) return 'aborted';
+      if (isAbort(error) || this.#closed) {
+        call?.end(0);
+        return 'aborted';
+      }
+      call?.end(0, awsError('SQS ReceiveMessage', error));
       this.#errorStreak++;
       const first = this.#errorStreak === 1 && !this.#outageReported;
       if (first || this.#errorStreak % REPORT_EVERY_FAILURES === 0) {

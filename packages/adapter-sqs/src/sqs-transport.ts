@@ -149,11 +149,13 @@ export class SqsTransport implements Transport {
     prefetch: number,
     deliver: (lease: Lease) => void,
     giveBack: (lease: Lease) => Promise<void>,
+    onReceive: TransportSubscribeOptions['onReceive'],
   ): { receiver: Receiver; subscription: TransportSubscription } {
     const receiver: Receiver = new Receiver({
       sqs: this.#sqs,
       queueUrl,
       prefetch,
+      onReceive,
       visibilityTimeoutSeconds: this.#settings.visibilityTimeoutSeconds,
       waitTimeSeconds: this.#settings.waitTimeSeconds,
       shortPoll,
@@ -208,6 +210,7 @@ export class SqsTransport implements Transport {
         });
       },
       (lease) => giveBack(sqs, receiver, queues, lease),
+      options.onReceive,
     );
     receiver.start();
     return subscription;
@@ -216,7 +219,7 @@ export class SqsTransport implements Transport {
   async subscribeDeadLetters(
     topic: string,
     group: string,
-    options: Pick<TransportSubscribeOptions, 'prefetch'>,
+    options: Pick<TransportSubscribeOptions, 'prefetch' | 'onReceive'>,
     sink: (delivery: DeadLetterDelivery) => void,
   ): Promise<TransportSubscription> {
     this.#ensureOpen();
@@ -228,6 +231,7 @@ export class SqsTransport implements Transport {
       options.prefetch,
       (lease) => sink(deadLetterDelivery(receiver, lease)),
       (lease) => receiver.changeVisibility(lease, 0),
+      options.onReceive,
     );
     receiver.start();
     return subscription;
@@ -271,6 +275,7 @@ export class SqsTransport implements Transport {
             sink(decodeMessage(lease.message).message);
           },
           (lease) => receiver.delete(lease),
+          undefined, // replies have no receive spans
         );
         receiver.start();
         return subscription;
