@@ -262,6 +262,7 @@ export class KafkaTransport implements Transport {
       prefetch: options.prefetch,
       countDeliveries: true,
       notBefore: (source, record) => (source === retry ? dueAtOf(record) : undefined),
+      onReceive: options.onReceive,
       deliver: (from, partition, record, handle) =>
         sink(toDelivery({ topic, group, from, partition }, record, handle, copy)),
     });
@@ -273,7 +274,7 @@ export class KafkaTransport implements Transport {
   async subscribeDeadLetters(
     topic: string,
     group: string,
-    options: Pick<TransportSubscribeOptions, 'prefetch'>,
+    options: Pick<TransportSubscribeOptions, 'prefetch' | 'onReceive'>,
     sink: (delivery: DeadLetterDelivery) => void,
   ): Promise<TransportSubscription> {
     this.#ensureOpen();
@@ -283,6 +284,7 @@ export class KafkaTransport implements Transport {
       topics: [{ topic: deadLetterTopic(topic, group), fromBeginning: true }],
       prefetch: options.prefetch,
       countDeliveries: false,
+      onReceive: options.onReceive,
       deliver: (from, partition, record, handle) =>
         sink(toDeadLetterDelivery(from, partition, record, handle)),
     });
@@ -371,7 +373,7 @@ export class KafkaTransport implements Transport {
     groupId: string,
     what: string,
     settings: Pick<ReceiverSettings, 'topics' | 'prefetch' | 'countDeliveries' | 'deliver'> &
-      Partial<Pick<ReceiverSettings, 'notBefore' | 'consumer'>>,
+      Partial<Pick<ReceiverSettings, 'notBefore' | 'consumer' | 'onReceive'>>,
   ): Receiver {
     return new Receiver(this.#kafka, {
       consumer: this.#consumerConfig,

@@ -1,4 +1,4 @@
-import { CarrierError } from '@carrier/core';
+import { CarrierError, type ReceiveCall } from '@carrier/core';
 import { asError, withDeadline } from '@carrier/core/kit';
 import type { Consumer, ConsumerConfig, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { OffsetCommits } from './commits.js';
@@ -70,6 +70,11 @@ export interface ReceiverSettings {
   ) => Promise<CommittedOffsets>;
   /** For delayed records: the time (ms since the epoch) before which `record` must not be handed out. */
   readonly notBefore?: ((topic: string, record: KafkaMessage) => number | undefined) | undefined;
+  /**
+   * Telemetry (core's `onReceive`): each chunk of a fetched batch handed over is reported as one
+   * receive, from the start of its handover (the delivery-count commit included) to its end.
+   */
+  readonly onReceive?: (() => ReceiveCall) | undefined;
   /** Hand one record over. Must not throw. */
   readonly deliver: (topic: string, partition: number, record: KafkaMessage, handle: RecordHandle) => void;
   /** A request of this consumer to `broker` (`host:port`) timed out. */
@@ -245,6 +250,7 @@ export class Receiver {
   async #handOut(payload: EachBatchPayload, offsets: PartitionOffsets, chunk: Pending[]): Promise<void> {
     if (chunk.length === 0) return;
     const items = chunk.splice(0);
+    const call = this.#settings.onReceive?.();
     const mark = offsets.mark();
     const handed = items.map(({ offset, previous }) => {
       offsets.handed(offset, previous + 1);
@@ -266,14 +272,19 @@ export class Receiver {
         }
         offsets.rewind(mark);
         this.#wake();
+        call?.end(0, error);
         throw error;
       }
     }
     const { topic, partition } = payload.batch;
-    items.forEach(({ record }, i) => {
-      payload.resolveOffset(record.offset);
-      this.#settings.deliver(topic, partition, record, this.#handle(handed[i]!, items[i]!.previous));
-    });
+    const handOut = () =>
+      items.forEach(({ record }, i) => {
+        payload.resolveOffset(record.offset);
+        this.#settings.deliver(topic, partition, record, this.#handle(handed[i]!, items[i]!.previous));
+      });
+    call?.end(items.length);
+    if (call) call.handOut(handOut);
+    else handOut();
   }
 
   /** Resolves when a record is done or given back, when the receiver stops, or after a heartbeat interval. */
