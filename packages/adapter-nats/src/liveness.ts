@@ -1,4 +1,4 @@
-import type { TransportSubscription } from '@carrier/core';
+import type { ReceiveCall, TransportSubscription } from '@carrier/core';
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import { fail } from './errors.js';
 import type { Link } from './link.js';
@@ -28,6 +28,8 @@ export interface ReceiverSpec {
   /** Most deliveries handed over and not yet settled. */
   readonly prefetch: number;
   readonly onMessage: (pulled: Pulled, receiver: Receiver) => void;
+  /** Telemetry: core's `onReceive` (each pull request is reported as a receive call). */
+  readonly onReceive?: (() => ReceiveCall) | undefined;
   /** Gives back a message pulled and never handed over (default `-NAK`). */
   readonly giveBack?: ((msg: Msg) => Promise<void>) | undefined;
 }
@@ -72,6 +74,7 @@ export class Liveness {
       progressEveryMs,
       connected: () => this.#connected,
       onMessage: (pulled) => spec.onMessage(pulled, receiver),
+      onReceive: spec.onReceive,
       onSilence: () => void this.probe(),
       giveBack: spec.giveBack,
       lease: {

@@ -202,6 +202,7 @@ export class NatsTransport implements Transport {
       stream,
       consumer,
       prefetch: options.prefetch,
+      onReceive: options.onReceive,
       ...this.#settlement.group(topic, group, sink),
     });
   }
@@ -209,7 +210,7 @@ export class NatsTransport implements Transport {
   async subscribeDeadLetters(
     topic: string,
     group: string,
-    options: Pick<TransportSubscribeOptions, 'prefetch'>,
+    options: Pick<TransportSubscribeOptions, 'prefetch' | 'onReceive'>,
     sink: (delivery: DeadLetterDelivery) => void,
   ): Promise<TransportSubscription> {
     this.#ensureOpen();
@@ -219,6 +220,7 @@ export class NatsTransport implements Transport {
       stream,
       consumer: consumerName(group),
       prefetch: options.prefetch,
+      onReceive: options.onReceive,
       onMessage: this.#settlement.deadLetters(stream, sink),
     });
   }

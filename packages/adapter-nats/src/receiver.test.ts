@@ -98,6 +98,37 @@ describe('Receiver', () => {
     expect(s.requests.map((r) => r.batch)).toEqual([3, 1]);
   });
 
+  it('reports each pull request to onReceive: its messages are handed over inside handOut, end() gets the count; a failed empty request ends with an error', async () => {
+    const log: string[] = [];
+    let inHandOut = false;
+    const s = setup({
+      onReceive: () => ({
+        handOut: <T>(handOut: () => T): T => {
+          inHandOut = true;
+          try {
+            return handOut();
+          } finally {
+            inHandOut = false;
+          }
+        },
+        end: (count: number, error?: unknown) => log.push(`end ${count}${error ? ' failed' : ''}`),
+      }),
+      onMessage: (p) => {
+        log.push(`message in handOut ${inHandOut}`);
+        expect(p.receive).toBeDefined();
+      },
+    });
+    receivers.push(s.receiver);
+    s.receiver.pump();
+    s.deliver(s.requests[0]!, message(1).msg);
+    s.deliver(s.requests[0]!, message(2).msg);
+    s.deliver(s.requests[0]!, status(408));
+    await tick();
+    expect(log).toEqual(['message in handOut true', 'message in handOut true', 'end 2']);
+    s.deliver(s.requests[1]!, status(409));
+    expect(log.at(-1)).toBe('end 0 failed');
+  });
+
   it('a request the server ended (404) is replaced at once; the ended inbox is unsubscribed', async () => {
     const s = setup();
     receivers.push(s.receiver);

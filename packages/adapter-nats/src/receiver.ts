@@ -1,3 +1,4 @@
+import type { ReceiveCall } from '@carrier/core';
 import {
   createInbox,
   type Msg,
@@ -5,6 +6,7 @@ import {
   nanos,
   type Subscription,
 } from '@nats-io/transport-node';
+import { fail } from './errors.js';
 import { NAK, WPI } from './wire.js';
 
 /**
@@ -28,6 +30,8 @@ interface PullRequest {
   received: number;
   timer: NodeJS.Timeout;
   ended: boolean;
+  /** Telemetry: this pull request as a receive call (core's `onReceive`). */
+  readonly call: ReceiveCall | undefined;
   /** Resolves when the request ended (see `#end`). */
   readonly over: Promise<void>;
   readonly finish: () => void;
@@ -43,6 +47,11 @@ export interface Pulled {
   readonly lease?: AbortSignal | undefined;
   /** Frees the slot and stops the progress heartbeats. Idempotent. */
   done(): void;
+  /**
+   * The pull request that brought it, as reported to telemetry: an owner that hands the message
+   * over later (asynchronously) does so inside `receive.handOut`.
+   */
+  readonly receive?: ReceiveCall | undefined;
 }
 
 /** Options of a {@link Receiver}. */
@@ -57,6 +66,8 @@ export interface ReceiverOptions {
   /** False while the client is disconnected (requests would be lost). */
   readonly connected: () => boolean;
   readonly onMessage: (pulled: Pulled) => void;
+  /** Telemetry: each pull request is reported as a receive call (core's `onReceive`), if given. */
+  readonly onReceive?: (() => ReceiveCall) | undefined;
   /**
    * A pull request showed no sign of life (no message, no heartbeat) for {@link PULL_SILENCE_MS}:
    * the server lost it, or the connection went silent. The owner checks the connection (and forces
@@ -161,6 +172,7 @@ export class Receiver {
         ended: false,
         over,
         finish,
+        call: this.#o.onReceive?.(),
         // watchdog: refreshed by every message and heartbeat of this request
         timer: setTimeout(() => {
           if (!request || request.ended) return;
@@ -209,16 +221,20 @@ export class Receiver {
     }
     this.#held.add(msg);
     let done = false;
-    this.#o.onMessage({
-      msg,
-      lease: this.#lease.signal,
-      done: () => {
-        if (done) return;
-        done = true;
-        this.#held.delete(msg);
-        this.pump();
-      },
-    });
+    const handOut = () =>
+      this.#o.onMessage({
+        msg,
+        lease: this.#lease.signal,
+        done: () => {
+          if (done) return;
+          done = true;
+          this.#held.delete(msg);
+          this.pump();
+        },
+        receive: request.call,
+      });
+    if (request.call) request.call.handOut(handOut);
+    else handOut();
   }
 
   /**
@@ -234,6 +250,12 @@ export class Receiver {
     request.ended = true;
     request.finish();
     clearTimeout(request.timer);
+    request.call?.end(
+      request.received,
+      failed && request.received === 0
+        ? fail('CONNECTION', 'JetStream pull request failed (error status, no answer, or connection lost)')
+        : undefined,
+    );
     if (!drain || this.#o.nc.isClosed()) {
       try {
         request.sub.unsubscribe();
@@ -322,6 +344,7 @@ export class Receiver {
     if (this.#request) {
       this.#request.ended = true;
       clearTimeout(this.#request.timer);
+      this.#request.call?.end(this.#request.received);
       this.#request = undefined;
     }
     if (this.#wakeTimer) clearTimeout(this.#wakeTimer);

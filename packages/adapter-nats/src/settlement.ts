@@ -76,7 +76,9 @@ export class Settlement {
             pulled.done();
             return this.#release({ ...d, releases });
           }
-          sink(this.#delivery({ ...d, releases }));
+          const handOut = () => sink(this.#delivery({ ...d, releases }));
+          if (pulled.receive) pulled.receive.handOut(handOut);
+          else handOut();
         }),
       );
     };
