@@ -54,7 +54,7 @@ export class Carrier {
     this.#transport = transport;
     this.#onError = onError;
     this.#telemetry = telemetry;
-    this.#requester = new Requester(transport);
+    this.#requester = new Requester(transport, telemetry);
     const meter = telemetry?.meter;
     if (meter) {
       // carrier.consumer.lag: one reading per group this carrier consumes, at each collection

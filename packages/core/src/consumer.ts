@@ -8,7 +8,7 @@ import type { MessageMetadata } from './metadata.js';
 import { type NativeAnswer, type NativeToken, resolveNative } from './native.js';
 import { cannotReply, isExpired, isRequest, ReplyChannel } from './request.js';
 import type { SettleOperation } from './telemetry/process.js';
-import type { ConsumerTelemetry } from './telemetry/telemetry.js';
+import type { ConsumerTelemetry, Telemetry } from './telemetry/telemetry.js';
 import type { Delivery, StartFrom, Transport, WireMessage } from './transport.js';
 
 /** Settings of one consumer, resolved by the carrier. */
@@ -90,6 +90,7 @@ export class Consumer implements ManagedSubscription {
   readonly topic: string;
   readonly group: string;
   readonly #engine: SubscriptionEngine<Delivery, Delivery>;
+  readonly #telemetry: Telemetry | undefined;
 
   constructor(
     private readonly transport: Transport,
@@ -100,6 +101,7 @@ export class Consumer implements ManagedSubscription {
   ) {
     this.topic = settings.topic;
     this.group = settings.group;
+    this.#telemetry = telemetry?.telemetry;
     this.#engine = new SubscriptionEngine<Delivery, Delivery>({
       transport,
       label: `${settings.topic}/${settings.group}`,
@@ -134,7 +136,9 @@ export class Consumer implements ManagedSubscription {
 
   async #process(delivery: Delivery, signal: AbortSignal): Promise<void> {
     const wire = delivery.message;
-    const channel = isRequest(wire.metadata) ? new ReplyChannel(this.transport, wire.metadata) : undefined;
+    const channel = isRequest(wire.metadata)
+      ? new ReplyChannel(this.transport, wire.metadata, this.#telemetry)
+      : undefined;
     // served as a request only where replies can be sent (elsewhere message.reply says UNSUPPORTED)
     // and unless the subscription forwards requests rather than serving them
     const serve = this.settings.serveRequests && this.transport.capabilities.requestReply;

@@ -11,6 +11,9 @@ import {
 } from './message.js';
 import type { MessageMetadata } from './metadata.js';
 import { validateContentType, validateHeaders } from './names.js';
+import { ReplySendScope, replyReceived } from './telemetry/reply.js';
+import type { Telemetry } from './telemetry/telemetry.js';
+import type { TraceFields } from './telemetry/trace-context.js';
 import type { ReplyDestination, Transport, WireMessage } from './transport.js';
 
 /**
@@ -77,19 +80,26 @@ function headerSafeReason(reason: string): string {
   return text.length > 0 ? text : 'the handler failed';
 }
 
-/** The wire form of a reply to `request` (its correlation id echoed; trace context kept). */
+/**
+ * The wire form of a reply to `request`: its correlation id echoed, and the trace context of the
+ * reply's `send` span (`trace`), or without telemetry the request's own, so the reply stays in the
+ * request's trace either way.
+ */
 export function replyWire(
   transport: Transport,
   request: MessageMetadata,
   body: unknown,
   options: ReplyOptions & { error?: string } = {},
+  trace?: TraceFields,
 ): WireMessage {
   const headers = validateHeaders(options.headers);
   const encoded = encodeBody(body, validateContentType(options.contentType));
   const metadata: MessageMetadata = {
     ...(request.correlationId !== undefined ? { correlationId: request.correlationId } : {}),
-    ...(request.traceparent !== undefined ? { traceparent: request.traceparent } : {}),
-    ...(request.tracestate !== undefined ? { tracestate: request.tracestate } : {}),
+    ...(trace ?? {
+      ...(request.traceparent !== undefined ? { traceparent: request.traceparent } : {}),
+      ...(request.tracestate !== undefined ? { tracestate: request.tracestate } : {}),
+    }),
     ...(options.error !== undefined ? { extra: { [REPLY_ERROR_FIELD]: options.error } } : {}),
   };
   const wire: WireMessage = {
@@ -114,6 +124,7 @@ export class ReplyChannel {
   constructor(
     private readonly transport: Transport,
     private readonly metadata: MessageMetadata | undefined,
+    private readonly telemetry?: Telemetry,
   ) {}
 
   /** Whether a reply (or an error reply) was sent or is being sent. */
@@ -126,20 +137,36 @@ export class ReplyChannel {
     const metadata = this.metadata;
     if (!metadata?.replyTo)
       throw new CarrierError('INVALID_ARGUMENT', 'this message is not a request: it has no metadata.replyTo');
-    const { reply } = replyMethods(this.transport);
-    const wire = replyWire(this.transport, metadata, body, options ?? {});
-    this.#replied = true;
-    await reply(metadata.replyTo, wire);
+    await this.#send(metadata.replyTo, metadata, body, options ?? {});
   };
+
+  /** Build and send one reply, under a `send` span when there is telemetry. */
+  async #send(
+    replyTo: string,
+    metadata: MessageMetadata,
+    body: unknown,
+    options: ReplyOptions & { error?: string },
+  ): Promise<void> {
+    const { reply } = replyMethods(this.transport);
+    const scope = this.telemetry && new ReplySendScope(this.telemetry, replyTo, metadata);
+    try {
+      const wire = replyWire(this.transport, metadata, body, options, scope?.fields);
+      scope?.built(wire);
+      this.#replied = true;
+      await (scope ? scope.run(() => reply(replyTo, wire)) : reply(replyTo, wire));
+    } catch (error) {
+      scope?.end(error);
+      throw error;
+    }
+    scope?.end();
+  }
 
   /** Tell the requester that the handler failed (`REQUEST_FAILED` with `reason`), unless it replied. */
   async fail(reason: string): Promise<void> {
     const metadata = this.metadata;
     if (this.#replied || !metadata?.replyTo || !this.transport.capabilities.requestReply) return;
-    const { reply } = replyMethods(this.transport);
     const text = headerSafeReason(reason);
-    this.#replied = true;
-    await reply(metadata.replyTo, replyWire(this.transport, metadata, text, { error: text }));
+    await this.#send(metadata.replyTo, metadata, text, { error: text });
   }
 }
 
@@ -203,9 +230,13 @@ export function prepareRequest(options: RequestOptions | undefined): PreparedReq
 export class Requester {
   readonly #pending = new Map<string, Pending>();
   #destination: Promise<ReplyDestination> | undefined;
+  #address: string | undefined;
   #closed = false;
 
-  constructor(private readonly transport: Transport) {}
+  constructor(
+    private readonly transport: Transport,
+    private readonly telemetry?: Telemetry,
+  ) {}
 
   /** How many requests wait for a reply (for tests: it must drop to 0). */
   get waiting(): number {
@@ -218,6 +249,12 @@ export class Requester {
     if (!this.#destination) {
       const opening = openReplies((reply) => this.#accept(reply));
       this.#destination = opening;
+      opening.then(
+        (d) => {
+          this.#address = d.address;
+        },
+        () => {},
+      );
       opening.catch(() => {
         if (this.#destination === opening) this.#destination = undefined; // the next request tries again
       });
@@ -231,15 +268,19 @@ export class Requester {
     if (!pending) return; // late, duplicate or not ours: dropped (pending.resolve/reject forget it)
     const reason = reply.metadata?.extra?.[REPLY_ERROR_FIELD];
     const name = this.transport.name;
+    const received = (error?: CarrierError) => {
+      if (this.telemetry) replyReceived(this.telemetry, reply, this.#address ?? '', error);
+      if (error) pending.reject(error);
+    };
     if (reason !== undefined) {
-      pending.reject(new CarrierError('REQUEST_FAILED', reason, { transport: name }));
+      received(new CarrierError('REQUEST_FAILED', reason, { transport: name }));
       return;
     }
     let body: unknown;
     try {
       body = decodeBody(reply.body, reply.contentType);
     } catch (error) {
-      pending.reject(
+      received(
         new CarrierError('DECODE_FAILED', 'the reply could not be decoded', {
           transport: name,
           cause: error,
@@ -247,6 +288,7 @@ export class Requester {
       );
       return;
     }
+    received();
     const never = new AbortController().signal;
     const native = { transport: name, answer: undefined };
     pending.resolve(toMessage(pending.topic, reply, 1, body, never, native));

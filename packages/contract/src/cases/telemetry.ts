@@ -202,7 +202,7 @@ export const redriveLinksToOriginalTrace: ContractCase = {
 };
 
 export const requestReplyCorrelates: ContractCase = {
-  name: 'telemetry: a request and its handling share one trace, with the correlation id as conversation_id',
+  name: 'telemetry: a request, its handling and its reply share one trace, with the correlation id as conversation_id',
   theme,
   needs: ['connectOptions', 'requestReply'],
   async run({ carrier, until }) {
@@ -230,6 +230,20 @@ export const requestReplyCorrelates: ContractCase = {
       const correlationId = served[0]!.metadata.correlationId;
       expect(correlationId).toBeTypeOf('string');
       expect(span.attributes['messaging.message.conversation_id']).toBe(correlationId);
+      // the reply: a send span in the same trace, and its arrival at the requester a process span
+      // under it (both named by the operation alone: the reply destination is temporary)
+      await until(() => capture.named('process').length >= 1, "the requester's process span of the reply");
+      const all = describeSpans(capture.spans());
+      const [sent] = capture.named('send');
+      const [arrived] = capture.named('process');
+      expect(sent, all).toBeDefined();
+      for (const s of [sent!, arrived!]) {
+        expect(s.spanContext().traceId, all).toBe(request[0]!.spanContext().traceId);
+        expect(s.attributes['messaging.message.conversation_id'], all).toBe(correlationId);
+        expect(s.attributes['messaging.destination.temporary'], all).toBe(true);
+      }
+      expect(arrived!.parentSpanContext?.spanId, all).toBe(sent!.spanContext().spanId);
+      expect(reply.metadata.traceparent, all).toContain(sent!.spanContext().spanId);
     } finally {
       await capture.shutdown();
     }

@@ -8,6 +8,8 @@ describe('the names Carrier emits are those of @opentelemetry/semantic-conventio
     expect(ours.ATTR_MESSAGING_SYSTEM).toBe(incubating.ATTR_MESSAGING_SYSTEM);
     expect(ours.ATTR_MESSAGING_SYSTEM_NAME).toBe(incubating.ATTR_MESSAGING_SYSTEM_NAME);
     expect(ours.ATTR_MESSAGING_DESTINATION_NAME).toBe(incubating.ATTR_MESSAGING_DESTINATION_NAME);
+    expect(ours.ATTR_MESSAGING_DESTINATION_TEMPORARY).toBe(incubating.ATTR_MESSAGING_DESTINATION_TEMPORARY);
+    expect(ours.ATTR_MESSAGING_DESTINATION_ANONYMOUS).toBe(incubating.ATTR_MESSAGING_DESTINATION_ANONYMOUS);
     expect(ours.ATTR_MESSAGING_OPERATION_TYPE).toBe(incubating.ATTR_MESSAGING_OPERATION_TYPE);
     expect(ours.ATTR_MESSAGING_OPERATION_NAME).toBe(incubating.ATTR_MESSAGING_OPERATION_NAME);
     expect(ours.ATTR_MESSAGING_MESSAGE_ID).toBe(incubating.ATTR_MESSAGING_MESSAGE_ID);

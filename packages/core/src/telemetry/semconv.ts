@@ -25,6 +25,10 @@ export const ATTR_MESSAGING_SYSTEM = 'messaging.system';
 export const ATTR_MESSAGING_SYSTEM_NAME = 'messaging.system.name';
 /** `messaging.destination.name`: the topic. */
 export const ATTR_MESSAGING_DESTINATION_NAME = 'messaging.destination.name';
+/** `messaging.destination.temporary`: `true` on the spans of a reply, sent to the requester's temporary reply destination. */
+export const ATTR_MESSAGING_DESTINATION_TEMPORARY = 'messaging.destination.temporary';
+/** `messaging.destination.anonymous`: `true` on the spans of a reply (the reply destination's name is generated). */
+export const ATTR_MESSAGING_DESTINATION_ANONYMOUS = 'messaging.destination.anonymous';
 /** `messaging.operation.type`: `create`, `send`, `receive`, `process`, `settle`. */
 export const ATTR_MESSAGING_OPERATION_TYPE = 'messaging.operation.type';
 /** `messaging.operation.name`: `send`, `create`, `receive`, `process`, `ack`, `retry`, `dead_letter`, `release`, `redrive`. */

@@ -7,7 +7,7 @@ import {
   SimpleSpanProcessor,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import type { Carrier } from '../carrier.js';
 import { connect } from '../connect.js';
 import { isCarrierError } from '../errors.js';
@@ -211,6 +211,55 @@ describe('traces', () => {
     expect(send!.attributes['messaging.message.conversation_id']).toBe(conversation);
     expect(process!.attributes['messaging.message.conversation_id']).toBe(conversation);
     expect(parentOf(process!)).toBe(send!.spanContext().spanId);
+  });
+
+  it("request/reply: the reply is sent under the handler's process span and its arrival continues the trace", async () => {
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    onTestFinished(() => context.disable());
+    const { carrier, spans } = await instrumented(fresh('reply'));
+    await carrier.subscribe('ask', { group: 'answer' }, async (m) => {
+      await m.reply('pong');
+    });
+    const reply = await carrier.request('ask', 'ping', { timeoutMs: 2_000 });
+    const conversation = reply.metadata.correlationId;
+    await waitFor(() => named(spans(), 'process').length === 1);
+    const [request] = named(spans(), 'send ask');
+    const [handled] = named(spans(), 'process ask');
+    const [sent] = named(spans(), 'send');
+    const [arrived] = named(spans(), 'process');
+    const trace = request!.spanContext().traceId;
+    for (const span of [handled!, sent!, arrived!]) {
+      expect(span.spanContext().traceId).toBe(trace);
+      expect(span.attributes['messaging.message.conversation_id']).toBe(conversation);
+    }
+    expect(sent!.kind).toBe(SpanKind.PRODUCER);
+    expect(parentOf(sent!)).toBe(handled!.spanContext().spanId);
+    expect(sent!.attributes['messaging.destination.temporary']).toBe(true);
+    expect(sent!.attributes['messaging.destination.anonymous']).toBe(true);
+    expect(sent!.attributes['messaging.message.id']).toBe(reply.id);
+    expect(arrived!.kind).toBe(SpanKind.CONSUMER);
+    expect(parentOf(arrived!)).toBe(sent!.spanContext().spanId);
+    expect(arrived!.attributes['messaging.destination.name']).toBe(
+      sent!.attributes['messaging.destination.name'],
+    );
+    expect(reply.metadata.traceparent).toContain(sent!.spanContext().spanId);
+  });
+
+  it("request/reply: a failed handler's error reply stays in the request's trace, and its arrival is an error", async () => {
+    const { carrier, spans } = await instrumented(fresh('reply-error'));
+    await carrier.subscribe('ask', { group: 'answer', deadLetter: false }, () => {
+      throw new Error('no answer');
+    });
+    await expect(carrier.request('ask', 'ping', { timeoutMs: 2_000 })).rejects.toMatchObject({
+      code: 'REQUEST_FAILED',
+    });
+    await waitFor(() => named(spans(), 'process').length === 1);
+    const [request] = named(spans(), 'send ask');
+    const [sent] = named(spans(), 'send');
+    const [arrived] = named(spans(), 'process');
+    expect(sent!.spanContext().traceId).toBe(request!.spanContext().traceId);
+    expect(parentOf(arrived!)).toBe(sent!.spanContext().spanId);
+    expect(arrived!.attributes['error.type']).toBe('REQUEST_FAILED');
   });
 
   it('a body that does not decode: process span with error.type DECODE_FAILED and carrier.decode_failures', async () => {
