@@ -110,5 +110,6 @@ export async function probeSchemaRegistry(url: string): Promise<{ version?: stri
   })
     .then((r) => (r.ok ? (r.json() as Promise<{ name?: unknown; version?: unknown }>) : undefined))
     .catch(() => undefined);
-  return typeof info?.version === 'string' ? { version: info.version } : {};
+  if (typeof info?.version !== 'string') return {};
+  return { version: typeof info.name === 'string' ? `${info.name} ${info.version}` : info.version };
 }
