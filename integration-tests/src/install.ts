@@ -1,5 +1,14 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { withLock } from './lock.js';
 import {
@@ -9,6 +18,7 @@ import {
   interopVenvDir,
   kafkaDir,
   kafkaPom,
+  machineCacheDir,
   motoLauncher,
   natscliDir,
   natsServerDir,
@@ -257,14 +267,26 @@ async function installSchemaRegistry(): Promise<string | undefined> {
     throw new Error(
       `${schemaRegistryPom} pins Apicurio Registry ${inPom}, src/versions.ts says ${SCHEMA_REGISTRY_PIN.version}: make them agree`,
     );
-  const mvn = findExecutable('mvn');
-  if (!mvn) throw new Error('maven (mvn) is missing');
+  const hash = fileHash(schemaRegistryPom);
   const build = path.join(schemaRegistryDir, 'build.tmp');
   const app = path.join(schemaRegistryDir, 'app');
   const appTmp = `${app}.tmp`;
   rmSync(build, { recursive: true, force: true });
   rmSync(appTmp, { recursive: true, force: true });
   mkdirSync(schemaRegistryDir, { recursive: true });
+  const cached = path.join(machineCacheDir, `schema-registry-${hash}`);
+  if (existsSync(path.join(cached, SCHEMA_REGISTRY_JAR))) {
+    // built before on this machine (another clone, an earlier CI run): copying takes a second
+    cpSync(cached, appTmp, { recursive: true });
+    rmSync(app, { recursive: true, force: true });
+    renameSync(appTmp, app);
+    writeFileSync(path.join(schemaRegistryDir, 'stamp'), `${hash}\n`);
+    if (!schemaRegistryInstall())
+      throw new Error(`the schema registry copied from ${cached} cannot be found`);
+    return `Apicurio Registry ${SCHEMA_REGISTRY_PIN.version} in ${path.relative(process.cwd(), app)} (from ${cached})`;
+  }
+  const mvn = findExecutable('mvn');
+  if (!mvn) throw new Error('maven (mvn) is missing');
   log(
     `[install] schema-registry: building Apicurio Registry ${SCHEMA_REGISTRY_PIN.version} from Maven Central (about a minute; jars cached in ~/.m2)`,
   );
@@ -281,9 +303,30 @@ async function installSchemaRegistry(): Promise<string | undefined> {
   rmSync(app, { recursive: true, force: true });
   renameSync(appTmp, app);
   rmSync(build, { recursive: true, force: true });
-  writeFileSync(path.join(schemaRegistryDir, 'stamp'), `${fileHash(schemaRegistryPom)}\n`);
+  writeFileSync(path.join(schemaRegistryDir, 'stamp'), `${hash}\n`);
   if (!schemaRegistryInstall()) throw new Error('the schema registry was built but cannot be found');
+  cacheSchemaRegistry(app, cached);
   return `Apicurio Registry ${SCHEMA_REGISTRY_PIN.version} in ${path.relative(process.cwd(), app)}`;
+}
+
+/**
+ * Keeps a copy of the built app in the machine cache (`cached`, named after the POM's hash), for
+ * the next clone's install, and drops copies of other POM versions. Best effort: a cache that
+ * cannot be written costs the next install a build, nothing else.
+ */
+function cacheSchemaRegistry(app: string, cached: string): void {
+  const tmp = `${cached}.${process.pid}.tmp`;
+  try {
+    mkdirSync(machineCacheDir, { recursive: true });
+    for (const old of readdirSync(machineCacheDir))
+      if (old.startsWith('schema-registry-') && path.join(machineCacheDir, old) !== cached)
+        rmSync(path.join(machineCacheDir, old), { recursive: true, force: true });
+    cpSync(app, tmp, { recursive: true });
+    renameSync(tmp, cached);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    log(`[install] schema-registry: not cached in ${machineCacheDir} (${(err as Error).message})`);
+  }
 }
 
 async function installKafka(pin: KafkaPin): Promise<string | undefined> {

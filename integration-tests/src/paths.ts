@@ -1,4 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type KafkaPin, NATSCLI_VERSION, SCHEMA_REGISTRY_PIN } from './versions.js';
@@ -23,6 +24,13 @@ export const motoLauncher = path.join(harnessRoot, 'brokers', 'sqs', 'moto_serve
 export const schemaRegistryPom = path.join(harnessRoot, 'brokers', SCHEMA_REGISTRY_PIN.folder, 'pom.xml');
 /** Where the schema registry is installed (`app/`: the runnable Quarkus app; `stamp`: the POM's hash). */
 export const schemaRegistryDir = path.join(brokersDir, SCHEMA_REGISTRY_PIN.folder);
+/**
+ * What installs keep between clones on this machine (outside every clone, like ~/.m2): the built
+ * schema registry, named after its POM's hash. `CARRIER_TEST_CACHE_DIR`, else `~/.cache/carrier-tests`.
+ */
+export const machineCacheDir = process.env.CARRIER_TEST_CACHE_DIR
+  ? path.resolve(process.env.CARRIER_TEST_CACHE_DIR)
+  : path.join(os.homedir(), '.cache', 'carrier-tests');
 /**
  * The venv of the Confluent Python client for the interop specs (interop/confluent-python), apart
  * from the brokers' venv so that neither install rewrites the other.
