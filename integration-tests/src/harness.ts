@@ -287,12 +287,12 @@ export async function startBrokers(options: StartOptions): Promise<BrokersSessio
     const started = Date.now();
     const line = (e: SchemaRegistryEntry, how: string) =>
       log(
-        `[brokers] ${SCHEMA_REGISTRY}: ${how} ${e.version} at ${e.url} (${e.owned ? 'started' : 'ready'} in ${seconds(Date.now() - started)} s)`,
+        `[brokers] ${SCHEMA_REGISTRY}: ${how} ${e.version} at ${redact(e.url)} (${e.owned ? 'started' : 'ready'} in ${seconds(Date.now() - started)} s)`,
       );
     const fromEnv = options.mode === 'vitest' ? process.env[SCHEMA_REGISTRY_ENV] : undefined;
     if (fromEnv) {
       const { version } = await pollUntil(
-        `${SCHEMA_REGISTRY} at ${SCHEMA_REGISTRY_ENV}=${fromEnv}`,
+        `${SCHEMA_REGISTRY} at ${SCHEMA_REGISTRY_ENV}=${redact(fromEnv)}`,
         30_000,
         () => probe(SCHEMA_REGISTRY, fromEnv),
       );

@@ -98,14 +98,24 @@ async function probeSqs(url: string): Promise<{ version?: string }> {
 /**
  * The schema registry's Confluent-compatible `GET /subjects` (a JSON array), then the server's
  * version from Apicurio's own `GET /apis/registry/v2/system/info` (absent from other registries).
+ * A login in the URL (`https://user:pass@…`) goes as HTTP basic auth and is never in an error.
  */
 export async function probeSchemaRegistry(url: string): Promise<{ version?: string }> {
-  const base = url.replace(/\/+$/, '');
-  const res = await fetch(`${base}/subjects`, { signal: AbortSignal.timeout(5000) });
+  const u = new URL(url);
+  const headers: Record<string, string> = {};
+  if (u.username) {
+    const login = `${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`;
+    headers.authorization = `Basic ${Buffer.from(login).toString('base64')}`;
+    u.username = '';
+    u.password = '';
+  }
+  const base = u.toString().replace(/\/+$/, '');
+  const res = await fetch(`${base}/subjects`, { headers, signal: AbortSignal.timeout(5000) });
   const body: unknown = await res.json().catch(() => undefined);
   if (res.status !== 200 || !Array.isArray(body))
     throw new Error(`GET ${base}/subjects answered ${res.status}, not a JSON array of subjects`);
-  const info = await fetch(`${new URL(base).origin}/apis/registry/v2/system/info`, {
+  const info = await fetch(`${u.origin}/apis/registry/v2/system/info`, {
+    headers,
     signal: AbortSignal.timeout(5000),
   })
     .then((r) => (r.ok ? (r.json() as Promise<{ name?: unknown; version?: unknown }>) : undefined))
