@@ -3,8 +3,9 @@ import './context.js';
 import { cleanupSync, killOwnedSync, startBrokers, sweepStrays } from './harness.js';
 import { markRun } from './registry.js';
 
-// globalSetup of the `integration` vitest project: starts (or reuses) the four brokers in parallel
-// before any spec runs, hands their URLs to the specs (inject('brokers')) and stops what it started.
+// globalSetup of the `integration` vitest project: starts (or reuses) the four brokers and the schema
+// registry in parallel before any spec runs, hands their URLs to the specs (inject('brokers'),
+// inject('schemaRegistry')) and stops what it started.
 // Every broker process started during the run (also the private ones of test workers) is in the
 // registry (src/registry.ts) under this run's id; the teardown and the exit handler kill what is
 // left of them, and the setup kills strays that earlier runs left behind.
@@ -33,6 +34,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const session = await startBrokers({ mode: 'vitest' });
   stateFile = session.stateFile;
   project.provide('brokers', session.urls);
+  project.provide('schemaRegistry', session.schemaRegistryUrl);
   project.provide('brokersState', session.stateFile);
 
   return async () => {

@@ -3,12 +3,21 @@ import os from 'node:os';
 import path from 'node:path';
 import type { StartedTestContainer } from 'testcontainers';
 import { containerRuntimeProblem, IMAGE_ENV, imageFor, imageProblem, startContainer } from './containers.js';
-import { install, missingLocal } from './install.js';
+import { install, missingLocal, missingSchemaRegistry } from './install.js';
 import { killAllStartedSync, killLocalSync, readRecord, startLocal, stopLocal } from './local.js';
 import { upDir, upStateFile } from './paths.js';
 import { probe } from './probes.js';
 import { removeContainerSync, sweep, untrack, untrackContainer } from './registry.js';
-import { BROKERS, type BrokerEntry, type BrokerName, type BrokerUrls, type HarnessState } from './types.js';
+import {
+  BROKERS,
+  type BrokerEntry,
+  type BrokerName,
+  type BrokerUrls,
+  type HarnessState,
+  SCHEMA_REGISTRY,
+  type SchemaRegistryEntry,
+  type ServerName,
+} from './types.js';
 import { setDummyAwsEnv } from './urls.js';
 import { groupAlive, log, pollUntil, redact, seconds } from './util.js';
 
@@ -20,17 +29,28 @@ export const ENV_URL: Record<BrokerName, string> = {
 };
 
 /**
- * `CARRIER_TEST_ONLY=nats,rabbitmq`: a vitest run starts only these brokers (for runs of a few spec
- * files, e.g. CI's testcontainers step); specs of the others fail on a `not-started://` URL.
+ * The Confluent-compatible base URL of the run's schema registry (`http://…/apis/ccompat/v7`):
+ * printed by `brokers:up`, and when set, what a vitest run uses instead of starting one.
  */
-function onlyBrokers(): BrokerName[] {
+export const SCHEMA_REGISTRY_ENV = 'CARRIER_SCHEMA_REGISTRY_URL';
+
+/**
+ * `CARRIER_TEST_ONLY=nats,rabbitmq`: a vitest run starts only these brokers (for runs of a few spec
+ * files, e.g. CI's testcontainers step); specs of the others fail on a `not-started://` URL. The
+ * schema registry starts only when the list names `schema-registry` too.
+ */
+function onlyServers(): { brokers: BrokerName[]; schemaRegistry: boolean } {
   const v = process.env.CARRIER_TEST_ONLY;
-  if (!v) return [...BROKERS];
+  if (!v) return { brokers: [...BROKERS], schemaRegistry: true };
   const names = v.split(',').map((n) => n.trim());
-  const bad = names.filter((n) => !(BROKERS as readonly string[]).includes(n));
+  const known: readonly string[] = [...BROKERS, SCHEMA_REGISTRY];
+  const bad = names.filter((n) => !known.includes(n));
   if (bad.length)
-    throw new Error(`CARRIER_TEST_ONLY: unknown broker ${bad.join(', ')} (${BROKERS.join(', ')})`);
-  return names as BrokerName[];
+    throw new Error(`CARRIER_TEST_ONLY: unknown broker ${bad.join(', ')} (${known.join(', ')})`);
+  return {
+    brokers: BROKERS.filter((b) => names.includes(b)),
+    schemaRegistry: names.includes(SCHEMA_REGISTRY),
+  };
 }
 
 /** `CARRIER_TEST_PROVIDER=local-process|testcontainers` forces a provider for the brokers without a URL. */
@@ -58,6 +78,11 @@ function writeState(file: string, state: HarnessState): void {
 
 export interface BrokersSession {
   urls: BrokerUrls;
+  /**
+   * The schema registry's Confluent-compatible base URL, or a `not-started://` URL naming why
+   * (`CARRIER_TEST_ONLY` without `schema-registry`).
+   */
+  schemaRegistryUrl: string;
   stateFile: string;
   entries: Partial<Record<BrokerName, BrokerEntry>>;
   /** Stops what this session started (not brokers it reused or was given). */
@@ -85,11 +110,15 @@ export function cleanupSync(): void {
 }
 
 /**
- * Runs `brokers:install` once per process when the local provider lacks something: broker `name`,
- * of the pinned line `version` for NATS and Kafka (src/versions.ts; default: the run's line).
+ * Runs `brokers:install` once per process when the local provider lacks something: broker `name`
+ * (or the schema registry), of the pinned line `version` for NATS and Kafka (src/versions.ts;
+ * default: the run's line).
  */
-export function ensureInstalled(name: BrokerName, version?: string): Promise<void> {
-  const missing = missingLocal(name === 'nats' || name === 'kafka' ? { [name]: version } : {});
+export function ensureInstalled(name: ServerName, version?: string): Promise<void> {
+  const missing: Partial<Record<ServerName, string>> =
+    name === SCHEMA_REGISTRY
+      ? { [SCHEMA_REGISTRY]: missingSchemaRegistry() }
+      : missingLocal(name === 'nats' || name === 'kafka' ? { [name]: version } : {});
   if (!missing[name]) return Promise.resolve();
   installing ??= (async () => {
     log(
@@ -118,6 +147,20 @@ async function reusableUp(name: BrokerName): Promise<BrokerEntry | undefined> {
   if (!groupAlive(record.pid)) return undefined;
   try {
     await probe(name, record.url);
+  } catch {
+    return undefined;
+  }
+  return { ...entry, url: record.url, owned: false };
+}
+
+/** The schema registry kept running by `npm run brokers:up`, when alive and answering. */
+async function reusableUpSchemaRegistry(): Promise<SchemaRegistryEntry | undefined> {
+  const entry = readState(upStateFile)?.schemaRegistry;
+  if (!entry?.recordFile || !existsSync(entry.recordFile)) return undefined;
+  const record = readRecord(entry.recordFile);
+  if (!groupAlive(record.pid)) return undefined;
+  try {
+    await probe(SCHEMA_REGISTRY, record.url);
   } catch {
     return undefined;
   }
@@ -238,17 +281,69 @@ export async function startBrokers(options: StartOptions): Promise<BrokersSessio
     return e;
   };
 
-  const wanted = options.mode === 'vitest' ? onlyBrokers() : [...BROKERS];
-  const results = await Promise.allSettled(wanted.map((name) => startOne(name)));
+  // The schema registry: an explicit URL, else the one of `brokers:up`, else a local process
+  // (never a container), started beside the brokers.
+  const startSchemaRegistry = async (): Promise<SchemaRegistryEntry> => {
+    const started = Date.now();
+    const line = (e: SchemaRegistryEntry, how: string) =>
+      log(
+        `[brokers] ${SCHEMA_REGISTRY}: ${how} ${e.version} at ${redact(e.url)} (${e.owned ? 'started' : 'ready'} in ${seconds(Date.now() - started)} s)`,
+      );
+    const fromEnv = options.mode === 'vitest' ? process.env[SCHEMA_REGISTRY_ENV] : undefined;
+    if (fromEnv) {
+      const { version } = await pollUntil(
+        `${SCHEMA_REGISTRY} at ${SCHEMA_REGISTRY_ENV}=${redact(fromEnv)}`,
+        30_000,
+        () => probe(SCHEMA_REGISTRY, fromEnv),
+      );
+      const e: SchemaRegistryEntry = { provider: 'env', url: fromEnv, version: version ?? '', owned: false };
+      line(e, SCHEMA_REGISTRY_ENV);
+      return e;
+    }
+    const up =
+      options.mode === 'up' || process.env.CARRIER_TEST_REUSE !== 'false'
+        ? await reusableUpSchemaRegistry()
+        : undefined;
+    if (up) {
+      line(up, `${up.provider} (from brokers:up)`);
+      return up;
+    }
+    if (options.mode === 'up') await removeLeftover(previousUp?.schemaRegistry);
+    await ensureInstalled(SCHEMA_REGISTRY);
+    const dataDir = path.join(baseDir, SCHEMA_REGISTRY);
+    rmSync(dataDir, { recursive: true, force: true });
+    const recordFile = path.join(baseDir, `${SCHEMA_REGISTRY}.json`);
+    const record = await startLocal(SCHEMA_REGISTRY, dataDir, recordFile, {
+      persistent: options.mode === 'up',
+    });
+    const e: SchemaRegistryEntry = {
+      provider: 'local-process',
+      url: record.url,
+      version: record.version,
+      recordFile,
+      owned: true,
+    };
+    line(e, 'local-process');
+    return e;
+  };
+
+  const only = options.mode === 'vitest' ? onlyServers() : { brokers: [...BROKERS], schemaRegistry: true };
+  const wanted = only.brokers;
+  const [registryResult, ...results] = await Promise.allSettled([
+    only.schemaRegistry ? startSchemaRegistry() : Promise.resolve(undefined),
+    ...wanted.map((name) => startOne(name)),
+  ]);
   wanted.forEach((name, i) => {
     const r = results[i]!;
-    if (r.status === 'fulfilled') state.brokers[name] = r.value;
+    if (r.status === 'fulfilled') state.brokers[name] = r.value as BrokerEntry;
   });
+  if (registryResult?.status === 'fulfilled' && registryResult.value)
+    state.schemaRegistry = registryResult.value as SchemaRegistryEntry;
   writeState(stateFile, state);
 
   const teardown = async () => {
-    await Promise.all(
-      wanted.map(async (name) => {
+    await Promise.all([
+      ...wanted.map(async (name) => {
         const e = state.brokers[name];
         if (!e?.owned) return;
         if (e.recordFile && existsSync(e.recordFile)) await stopLocal(readRecord(e.recordFile));
@@ -256,7 +351,13 @@ export async function startBrokers(options: StartOptions): Promise<BrokersSessio
         await containers.get(name)?.stop();
         if (e.container) untrackContainer(e.container.id);
       }),
-    );
+      (async () => {
+        const e = state.schemaRegistry;
+        if (!e?.owned || !e.recordFile) return;
+        if (existsSync(e.recordFile)) await stopLocal(readRecord(e.recordFile));
+        untrack(e.recordFile);
+      })(),
+    ]);
     if (options.mode === 'vitest') {
       rmSync(baseDir, { recursive: true, force: true });
       tempDirs.delete(baseDir);
@@ -266,11 +367,16 @@ export async function startBrokers(options: StartOptions): Promise<BrokersSessio
   const failed = results
     .map((r, i) => (r.status === 'rejected' ? `${wanted[i]}: ${(r.reason as Error).message}` : undefined))
     .filter((m): m is string => m !== undefined);
+  if (registryResult?.status === 'rejected')
+    failed.push(`${SCHEMA_REGISTRY}: ${(registryResult.reason as Error).message}`);
   if (failed.length > 0) {
     await teardown();
     throw new Error(`[brokers] could not start every broker:\n${failed.join('\n\n')}`);
   }
-  const which = wanted.length === BROKERS.length ? 'all four' : `${wanted.join(', ')} (CARRIER_TEST_ONLY)`;
+  const which =
+    wanted.length === BROKERS.length && only.schemaRegistry
+      ? 'all four and the schema registry'
+      : `${[...wanted, ...(only.schemaRegistry ? [SCHEMA_REGISTRY] : [])].join(', ')} (CARRIER_TEST_ONLY)`;
   log(`[brokers] ${which} ready in ${seconds(Date.now() - t0)} s`);
 
   const entries = state.brokers;
@@ -282,12 +388,14 @@ export async function startBrokers(options: StartOptions): Promise<BrokersSessio
     nats: url('nats'),
     sqs: url('sqs'),
   };
-  return { urls, stateFile, entries, teardown };
+  const schemaRegistryUrl =
+    state.schemaRegistry?.url ?? `not-started://${SCHEMA_REGISTRY}?see=CARRIER_TEST_ONLY`;
+  return { urls, schemaRegistryUrl, stateFile, entries, teardown };
 }
 
 /** Stops what an earlier brokers:up left of `entry` that is dead or does not answer. */
-async function removeLeftover(entry: BrokerEntry | undefined): Promise<void> {
-  if (entry?.container) {
+async function removeLeftover(entry: BrokerEntry | SchemaRegistryEntry | undefined): Promise<void> {
+  if (entry && 'container' in entry && entry.container) {
     removeContainerSync(entry.container);
     untrackContainer(entry.container.id);
   }
@@ -300,7 +408,7 @@ async function removeLeftover(entry: BrokerEntry | undefined): Promise<void> {
 /** Kills, synchronously, every local broker this session owns (for 'exit' and signal handlers). */
 export function killOwnedSync(stateFile: string, options: { removeDir?: boolean } = {}): void {
   const state = readState(stateFile);
-  for (const e of Object.values(state?.brokers ?? {})) {
+  for (const e of [...Object.values(state?.brokers ?? {}), state?.schemaRegistry]) {
     if (!e?.owned || !e.recordFile || !existsSync(e.recordFile)) continue;
     try {
       killLocalSync(readRecord(e.recordFile));
@@ -322,8 +430,17 @@ export function killOwnedSync(stateFile: string, options: { removeDir?: boolean 
 export async function stopUp(): Promise<string[]> {
   const state = readState(upStateFile);
   const stopped: string[] = [];
-  await Promise.all(
-    Object.values(state?.brokers ?? {}).map(async (e) => {
+  const registry = state?.schemaRegistry;
+  await Promise.all([
+    (async () => {
+      if (!registry?.recordFile || !existsSync(registry.recordFile)) return;
+      const record = readRecord(registry.recordFile);
+      const alive = groupAlive(record.pid);
+      await stopLocal(record);
+      untrack(registry.recordFile);
+      if (alive) stopped.push(SCHEMA_REGISTRY);
+    })(),
+    ...Object.values(state?.brokers ?? {}).map(async (e) => {
       if (e?.container) {
         if (removeContainerSync(e.container)) stopped.push(`${e.name} (container)`);
         untrackContainer(e.container.id);
@@ -336,7 +453,7 @@ export async function stopUp(): Promise<string[]> {
       untrack(e.recordFile);
       if (alive) stopped.push(e.name);
     }),
-  );
+  ]);
   rmSync(upDir, { recursive: true, force: true });
   for (const s of sweepStrays()) stopped.push(`${s.name} (stray, ${s.pgid ? `pid ${s.pgid}` : 'container'})`);
   return stopped;

@@ -1,15 +1,29 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { withLock } from './lock.js';
 import {
   brokersDir,
   findExecutable,
+  interopRequirements,
+  interopVenvDir,
   kafkaDir,
   kafkaPom,
+  machineCacheDir,
   motoLauncher,
   natscliDir,
   natsServerDir,
+  schemaRegistryDir,
+  schemaRegistryPom,
   sqsRequirements,
   venvDir,
   which,
@@ -24,12 +38,14 @@ import {
   NATSCLI_VERSION,
   type NatsPin,
   natsPin,
+  SCHEMA_REGISTRY_PIN,
 } from './versions.js';
 
 // What the local-process provider runs, where it comes from, and how `npm run brokers:install`
 // gets it. Every step checks first and does nothing when its result is already there. Every
 // version is pinned (src/versions.ts, the Kafka POMs, the SQS requirements; README.md, "Broker
-// versions"); RabbitMQ is the machine's Debian package.
+// versions"); RabbitMQ is the machine's Debian package. The schema registry server (Apicurio
+// Registry) is built from Maven Central like Kafka's jars (brokers/schema-registry/pom.xml).
 
 const APT_TOOLS = ['kcat', 'amqp-tools'];
 
@@ -53,12 +69,17 @@ export interface KafkaInstall {
   version: string;
 }
 
-/** The installed Kafka of `pin` (default: the line `CARRIER_TEST_KAFKA_VERSION` names, else the newest). */
-export function kafkaInstall(pin: KafkaPin = kafkaPin()): KafkaInstall | undefined {
-  const java = findExecutable(
+/** The JVM that runs Kafka and the schema registry: `$JAVA_HOME/bin/java`, else `java` on PATH. */
+function javaExecutable(): string | undefined {
+  return findExecutable(
     ...(process.env.JAVA_HOME ? [path.join(process.env.JAVA_HOME, 'bin', 'java')] : []),
     'java',
   );
+}
+
+/** The installed Kafka of `pin` (default: the line `CARRIER_TEST_KAFKA_VERSION` names, else the newest). */
+export function kafkaInstall(pin: KafkaPin = kafkaPin()): KafkaInstall | undefined {
+  const java = javaExecutable();
   const libs = path.join(kafkaDir(pin), 'libs');
   if (
     !java ||
@@ -70,6 +91,37 @@ export function kafkaInstall(pin: KafkaPin = kafkaPin()): KafkaInstall | undefin
   if (!jar) return undefined;
   const version = jar.replace(/^kafka_2\.13-/, '').replace(/\.jar$/, '');
   return { java, classpath: path.join(libs, '*'), version };
+}
+
+export interface SchemaRegistryInstall {
+  java: string;
+  /** The runnable jar of the Quarkus app (`lib/` beside it holds its dependencies). */
+  jar: string;
+  /** `Apicurio Registry <version>` */
+  version: string;
+}
+
+/** The runnable jar's name in `.brokers/schema-registry/app` (the POM's artifactId-version-runner). */
+const SCHEMA_REGISTRY_JAR = 'schema-registry-0.0.0-runner.jar';
+
+/** The installed schema registry server (Apicurio Registry), when its build matches the POM. */
+export function schemaRegistryInstall(): SchemaRegistryInstall | undefined {
+  const java = javaExecutable();
+  const jar = path.join(schemaRegistryDir, 'app', SCHEMA_REGISTRY_JAR);
+  if (
+    !java ||
+    !existsSync(schemaRegistryPom) ||
+    !existsSync(jar) ||
+    !stampOk(path.join(schemaRegistryDir, 'stamp'), fileHash(schemaRegistryPom))
+  )
+    return undefined;
+  return { java, jar, version: `Apicurio Registry ${SCHEMA_REGISTRY_PIN.version}` };
+}
+
+/** What the schema registry lacks to run as a local process, or undefined when it can run. */
+export function missingSchemaRegistry(): string | undefined {
+  if (schemaRegistryInstall()) return undefined;
+  return `java 17+ and Apicurio Registry ${SCHEMA_REGISTRY_PIN.version} built in ${path.relative(process.cwd(), schemaRegistryDir)}/app`;
 }
 
 /** The real server script (Debian's /usr/sbin wrapper would switch to the rabbitmq user). */
@@ -198,6 +250,85 @@ function pomKafkaVersion(pom: string): string | undefined {
   return /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(readFileSync(pom, 'utf8'))?.[1];
 }
 
+/** The `apicurio.version` property of the schema registry's POM. */
+function pomApicurioVersion(): string | undefined {
+  return /<apicurio\.version>([^<]+)<\/apicurio\.version>/.exec(readFileSync(schemaRegistryPom, 'utf8'))?.[1];
+}
+
+/**
+ * Builds the schema registry server: `mvn package` on its POM resolves Apicurio Registry and its
+ * Quarkus dependencies from Maven Central (cached in ~/.m2) and the Quarkus Maven plugin turns
+ * them into a runnable app (a runner jar and `lib/`), which goes to `.brokers/schema-registry/app`.
+ */
+async function installSchemaRegistry(): Promise<string | undefined> {
+  if (schemaRegistryInstall()) return undefined;
+  const inPom = pomApicurioVersion();
+  if (inPom !== SCHEMA_REGISTRY_PIN.version)
+    throw new Error(
+      `${schemaRegistryPom} pins Apicurio Registry ${inPom}, src/versions.ts says ${SCHEMA_REGISTRY_PIN.version}: make them agree`,
+    );
+  const hash = fileHash(schemaRegistryPom);
+  const build = path.join(schemaRegistryDir, 'build.tmp');
+  const app = path.join(schemaRegistryDir, 'app');
+  const appTmp = `${app}.tmp`;
+  rmSync(build, { recursive: true, force: true });
+  rmSync(appTmp, { recursive: true, force: true });
+  mkdirSync(schemaRegistryDir, { recursive: true });
+  const cached = path.join(machineCacheDir, `schema-registry-${hash}`);
+  if (existsSync(path.join(cached, SCHEMA_REGISTRY_JAR))) {
+    // built before on this machine (another clone, an earlier CI run): copying takes a second
+    cpSync(cached, appTmp, { recursive: true });
+    rmSync(app, { recursive: true, force: true });
+    renameSync(appTmp, app);
+    writeFileSync(path.join(schemaRegistryDir, 'stamp'), `${hash}\n`);
+    if (!schemaRegistryInstall())
+      throw new Error(`the schema registry copied from ${cached} cannot be found`);
+    return `Apicurio Registry ${SCHEMA_REGISTRY_PIN.version} in ${path.relative(process.cwd(), app)} (from ${cached})`;
+  }
+  const mvn = findExecutable('mvn');
+  if (!mvn) throw new Error('maven (mvn) is missing');
+  log(
+    `[install] schema-registry: building Apicurio Registry ${SCHEMA_REGISTRY_PIN.version} from Maven Central (about a minute; jars cached in ~/.m2)`,
+  );
+  await run(
+    mvn,
+    ['-B', '-q', '-Dstyle.color=never', '-f', schemaRegistryPom, `-Dcarrier.build.dir=${build}`, 'package'],
+    { prefix: '[install] schema-registry:' },
+  );
+  if (!existsSync(path.join(build, SCHEMA_REGISTRY_JAR)))
+    throw new Error(`the Quarkus build left no ${SCHEMA_REGISTRY_JAR} in ${build}`);
+  mkdirSync(appTmp);
+  renameSync(path.join(build, SCHEMA_REGISTRY_JAR), path.join(appTmp, SCHEMA_REGISTRY_JAR));
+  renameSync(path.join(build, 'lib'), path.join(appTmp, 'lib'));
+  rmSync(app, { recursive: true, force: true });
+  renameSync(appTmp, app);
+  rmSync(build, { recursive: true, force: true });
+  writeFileSync(path.join(schemaRegistryDir, 'stamp'), `${hash}\n`);
+  if (!schemaRegistryInstall()) throw new Error('the schema registry was built but cannot be found');
+  cacheSchemaRegistry(app, cached);
+  return `Apicurio Registry ${SCHEMA_REGISTRY_PIN.version} in ${path.relative(process.cwd(), app)}`;
+}
+
+/**
+ * Keeps a copy of the built app in the machine cache (`cached`, named after the POM's hash), for
+ * the next clone's install, and drops copies of other POM versions. Best effort: a cache that
+ * cannot be written costs the next install a build, nothing else.
+ */
+function cacheSchemaRegistry(app: string, cached: string): void {
+  const tmp = `${cached}.${process.pid}.tmp`;
+  try {
+    mkdirSync(machineCacheDir, { recursive: true });
+    for (const old of readdirSync(machineCacheDir))
+      if (old.startsWith('schema-registry-') && path.join(machineCacheDir, old) !== cached)
+        rmSync(path.join(machineCacheDir, old), { recursive: true, force: true });
+    cpSync(app, tmp, { recursive: true });
+    renameSync(tmp, cached);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    log(`[install] schema-registry: not cached in ${machineCacheDir} (${(err as Error).message})`);
+  }
+}
+
 async function installKafka(pin: KafkaPin): Promise<string | undefined> {
   if (kafkaInstall(pin)) return undefined;
   const inPom = pomKafkaVersion(kafkaPom(pin));
@@ -314,6 +445,46 @@ async function installVenv(): Promise<string | undefined> {
   return `moto ${motoVersion()} and the aws cli in ${path.relative(process.cwd(), venvDir)}`;
 }
 
+/** The Python of the interop venv, when its packages match interop/confluent-python/requirements.txt. */
+export function interopPython(): string | undefined {
+  const python = path.join(interopVenvDir, 'bin', 'python');
+  if (
+    !existsSync(python) ||
+    !stampOk(path.join(interopVenvDir, 'carrier-stamp'), fileHash(interopRequirements))
+  )
+    return undefined;
+  return python;
+}
+
+/**
+ * The venv of the Confluent Python client (interop/confluent-python): only the interop specs use
+ * it, so a failure is reported and the install goes on (those specs then say what is missing).
+ */
+async function installInteropVenv(): Promise<string | undefined> {
+  if (interopPython()) return undefined;
+  const python = findExecutable('python3', 'python');
+  if (!python) throw new Error('python3 is missing');
+  try {
+    if (!existsSync(path.join(interopVenvDir, 'bin', 'python'))) {
+      log(`[install] interop-venv: ${python} -m venv ${path.relative(process.cwd(), interopVenvDir)}`);
+      await run(python, ['-m', 'venv', interopVenvDir], { prefix: '[install] interop-venv:' });
+    }
+    log('[install] interop-venv: pip install -r interop/confluent-python/requirements.txt (confluent-kafka)');
+    await run(
+      path.join(interopVenvDir, 'bin', 'pip'),
+      ['install', '-q', '--disable-pip-version-check', '-r', interopRequirements],
+      { prefix: '[install] interop-venv:' },
+    );
+  } catch (err) {
+    log(
+      `[install] interop-venv: could not install the Confluent Python client, continuing without it (${(err as Error).message.split('\n')[0]})`,
+    );
+    return 'confluent-kafka not installed';
+  }
+  writeFileSync(path.join(interopVenvDir, 'carrier-stamp'), `${fileHash(interopRequirements)}\n`);
+  return `confluent-kafka (Avro, schema registry) in ${path.relative(process.cwd(), interopVenvDir)}`;
+}
+
 /**
  * Installs everything the local-process provider and the interop tests need. Idempotent: a step
  * whose result is present does nothing, so a second run takes about a second.
@@ -333,7 +504,8 @@ async function installUnlocked(): Promise<void> {
   if (!findExecutable('kcat', 'kafkacat') && !dpkgInstalled('kcat')) apt.push('kcat');
   if (!findExecutable('amqp-publish') && !dpkgInstalled('amqp-tools')) apt.push('amqp-tools');
   if (!findExecutable('java')) apt.push('openjdk-17-jre-headless');
-  if (!findExecutable('mvn') && KAFKA_PINS.some((p) => !kafkaInstall(p))) apt.push('maven');
+  if (!findExecutable('mvn') && (KAFKA_PINS.some((p) => !kafkaInstall(p)) || !schemaRegistryInstall()))
+    apt.push('maven');
   if (!findExecutable('python3', 'python')) apt.push('python3', 'python3-venv');
   await step('apt', async () => {
     if (apt.length === 0) return undefined;
@@ -351,20 +523,27 @@ async function installUnlocked(): Promise<void> {
     return `installed ${apt.join(' ')}`;
   });
 
-  // 2. the rest in parallel: Maven jars, Go build, Python venv
+  // 2. the rest in parallel: Maven (Kafka's jars, then the schema registry: one Maven at a time,
+  // the local repository is shared), Go build, Python venvs (the brokers', then the interop one)
+  const kafka = step('kafka', installKafkas);
+  const venv = step('venv', installVenv);
   const results = await Promise.allSettled([
-    step('kafka', installKafkas),
+    kafka,
+    kafka.catch(() => {}).then(() => step('schema-registry', installSchemaRegistry)),
     step('nats', installNats),
-    step('venv', installVenv),
+    venv,
+    venv.catch(() => {}).then(() => step('interop-venv', installInteropVenv)),
   ]);
   const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failures.length > 0) {
     const reasons = failures.map((f) => `  - ${(f.reason as Error).message}`).join('\n');
     throw new Error(`brokers:install failed:\n${reasons}\n${WHAT_TO_INSTALL}`);
   }
+  const registryMissing = missingSchemaRegistry();
   const missing = {
     ...Object.assign({}, ...KAFKA_PINS.map((p) => missingLocal({ kafka: p.line }))),
     ...Object.assign({}, ...NATS_SERVER_PINS.map((p) => missingLocal({ nats: p.line }))),
+    ...(registryMissing ? { 'schema-registry': registryMissing } : {}),
   };
   if (Object.keys(missing).length > 0) {
     throw new Error(`still missing after install: ${JSON.stringify(missing)}\n${WHAT_TO_INSTALL}`);

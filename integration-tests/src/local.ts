@@ -3,13 +3,20 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import getPort from 'get-port';
-import { kafkaInstall, motoCommand, motoVersion, natsServer, rabbitmqServer } from './install.js';
+import {
+  kafkaInstall,
+  motoCommand,
+  motoVersion,
+  natsServer,
+  rabbitmqServer,
+  schemaRegistryInstall,
+} from './install.js';
 import { type KafkaSecurity, kafkaSecurityConfig } from './kafka-security.js';
 import { probe } from './probes.js';
 import { type TrackOptions, track, untrack } from './registry.js';
-import type { BrokerName, LocalBrokerRecord, ProcessSpec } from './types.js';
+import type { LocalBrokerRecord, ProcessSpec, ServerName } from './types.js';
 import { groupAlive, killGroup, pollUntil, run, stopGroup, tail } from './util.js';
-import { kafkaPin, natsPin } from './versions.js';
+import { kafkaPin, natsPin, SCHEMA_REGISTRY_PIN } from './versions.js';
 
 // The local-process provider: each broker runs as its own process group on free loopback ports,
 // with its data and log in `dataDir`. A LocalBrokerRecord (JSON) holds all it takes to stop, kill
@@ -17,12 +24,14 @@ import { kafkaPin, natsPin } from './versions.js';
 
 const HOST = '127.0.0.1';
 
-/** How long each broker may take to answer its readiness probe. */
-export const READY_TIMEOUT_MS: Record<BrokerName, number> = {
+/** How long each broker (and the schema registry) may take to answer its readiness probe. */
+export const READY_TIMEOUT_MS: Record<ServerName, number> = {
   kafka: 90_000,
   rabbitmq: 90_000,
   nats: 30_000,
   sqs: 60_000,
+  // a Quarkus app: about 7 s on a quiet machine, several times that when the brokers start beside it
+  'schema-registry': 120_000,
 };
 
 async function freePort(): Promise<number> {
@@ -298,14 +307,52 @@ async function prepareSqs(dataDir: string): Promise<Omit<LocalBrokerRecord, 'pid
   };
 }
 
+/**
+ * Apicurio Registry with its in-memory storage (H2 in memory: a restart loses every schema), its
+ * HTTP API on one free loopback port; the record's URL is the Confluent-compatible API
+ * (`/apis/ccompat/v7`). The JVM is tuned to start fast, not to run long: C1 only, serial GC.
+ */
+async function prepareSchemaRegistry(dataDir: string): Promise<Omit<LocalBrokerRecord, 'pid'>> {
+  const r = schemaRegistryInstall();
+  if (!r) throw new Error('the schema registry is not installed: run `npm run brokers:install`');
+  const port = await freePort();
+  return {
+    name: 'schema-registry',
+    url: `http://${HOST}:${port}${SCHEMA_REGISTRY_PIN.confluentApiPath}`,
+    version: r.version,
+    dataDir,
+    logFile: path.join(dataDir, 'schema-registry.log'),
+    spec: {
+      command: r.java,
+      args: [
+        '-Xms64m',
+        '-Xmx384m',
+        '-XX:+UseSerialGC',
+        '-XX:TieredStopAtLevel=1',
+        '-Djava.awt.headless=true',
+        `-Djava.io.tmpdir=${dataDir}`,
+        `-Dquarkus.http.host=${HOST}`,
+        '-jar',
+        r.jar,
+      ],
+      // the app's prod profile reads its port from HTTP_PORT (a profile setting beats -Dquarkus.http.port)
+      env: { HTTP_PORT: String(port) },
+      cwd: dataDir,
+    },
+    ports: { http: port },
+    cleanup: [],
+  };
+}
+
 const PREPARE: Record<
-  BrokerName,
+  ServerName,
   (dataDir: string, options?: LocalOptions) => Promise<Omit<LocalBrokerRecord, 'pid'>>
 > = {
   kafka: prepareKafka,
   rabbitmq: prepareRabbit,
   nats: prepareNats,
   sqs: prepareSqs,
+  'schema-registry': prepareSchemaRegistry,
 };
 
 export function readRecord(file: string): LocalBrokerRecord {
@@ -384,7 +431,7 @@ export function killAllStartedSync(): void {
  * when its owner and run are gone, even if nobody stops it.
  */
 export async function startLocal(
-  name: BrokerName,
+  name: ServerName,
   dataDir: string,
   recordFile: string,
   options: LocalOptions = {},

@@ -1,7 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type KafkaPin, NATSCLI_VERSION } from './versions.js';
+import { type KafkaPin, NATSCLI_VERSION, SCHEMA_REGISTRY_PIN } from './versions.js';
 
 /** integration-tests/ */
 export const harnessRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -19,6 +20,24 @@ export const natscliDir = path.join(brokersDir, 'natscli', NATSCLI_VERSION);
 export const sqsRequirements = path.join(harnessRoot, 'brokers', 'sqs', 'requirements.txt');
 /** brokers/sqs/moto_server.py: moto's server with its ReceiveMessage made atomic (see that file). */
 export const motoLauncher = path.join(harnessRoot, 'brokers', 'sqs', 'moto_server.py');
+/** The POM pinning the schema registry (Apicurio Registry) and the Quarkus release it is built on. */
+export const schemaRegistryPom = path.join(harnessRoot, 'brokers', SCHEMA_REGISTRY_PIN.folder, 'pom.xml');
+/** Where the schema registry is installed (`app/`: the runnable Quarkus app; `stamp`: the POM's hash). */
+export const schemaRegistryDir = path.join(brokersDir, SCHEMA_REGISTRY_PIN.folder);
+/**
+ * What installs keep between clones on this machine (outside every clone, like ~/.m2): the built
+ * schema registry, named after its POM's hash. `CARRIER_TEST_CACHE_DIR`, else `~/.cache/carrier-tests`.
+ */
+export const machineCacheDir = process.env.CARRIER_TEST_CACHE_DIR
+  ? path.resolve(process.env.CARRIER_TEST_CACHE_DIR)
+  : path.join(os.homedir(), '.cache', 'carrier-tests');
+/**
+ * The venv of the Confluent Python client for the interop specs (interop/confluent-python), apart
+ * from the brokers' venv so that neither install rewrites the other.
+ */
+export const interopVenvDir = path.join(brokersDir, 'interop-venv');
+export const interopPythonDir = path.join(harnessRoot, 'interop', 'confluent-python');
+export const interopRequirements = path.join(interopPythonDir, 'requirements.txt');
 /** Brokers kept running by `npm run brokers:up` (`CARRIER_TEST_UP_DIR`: another set beside them). */
 export const upDir = process.env.CARRIER_TEST_UP_DIR
   ? path.resolve(process.env.CARRIER_TEST_UP_DIR)

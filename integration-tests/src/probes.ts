@@ -3,14 +3,14 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import amqp from 'amqplib';
 import { Kafka, logLevel } from 'kafkajs';
-import type { BrokerName } from './types.js';
+import type { ServerName } from './types.js';
 import { awsCredentials, kafkaBrokers, natsConnectOptions, sqsEndpoint } from './urls.js';
 
 /**
  * One real protocol round trip against a broker: resolves when the broker answers, with the
  * server version when the protocol tells it. Rejects otherwise (no retries here: see pollUntil).
  */
-export async function probe(name: BrokerName, url: string): Promise<{ version?: string }> {
+export async function probe(name: ServerName, url: string): Promise<{ version?: string }> {
   switch (name) {
     case 'kafka':
       return probeKafka(url);
@@ -20,6 +20,8 @@ export async function probe(name: BrokerName, url: string): Promise<{ version?: 
       return probeNats(url);
     case 'sqs':
       return probeSqs(url);
+    case 'schema-registry':
+      return probeSchemaRegistry(url);
   }
 }
 
@@ -91,4 +93,33 @@ async function probeSqs(url: string): Promise<{ version?: string }> {
   } finally {
     client.destroy();
   }
+}
+
+/**
+ * The schema registry's Confluent-compatible `GET /subjects` (a JSON array), then the server's
+ * version from Apicurio's own `GET /apis/registry/v2/system/info` (absent from other registries).
+ * A login in the URL (`https://user:pass@…`) goes as HTTP basic auth and is never in an error.
+ */
+export async function probeSchemaRegistry(url: string): Promise<{ version?: string }> {
+  const u = new URL(url);
+  const headers: Record<string, string> = {};
+  if (u.username) {
+    const login = `${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`;
+    headers.authorization = `Basic ${Buffer.from(login).toString('base64')}`;
+    u.username = '';
+    u.password = '';
+  }
+  const base = u.toString().replace(/\/+$/, '');
+  const res = await fetch(`${base}/subjects`, { headers, signal: AbortSignal.timeout(5000) });
+  const body: unknown = await res.json().catch(() => undefined);
+  if (res.status !== 200 || !Array.isArray(body))
+    throw new Error(`GET ${base}/subjects answered ${res.status}, not a JSON array of subjects`);
+  const info = await fetch(`${u.origin}/apis/registry/v2/system/info`, {
+    headers,
+    signal: AbortSignal.timeout(5000),
+  })
+    .then((r) => (r.ok ? (r.json() as Promise<{ name?: unknown; version?: unknown }>) : undefined))
+    .catch(() => undefined);
+  if (typeof info?.version !== 'string') return {};
+  return { version: typeof info.name === 'string' ? `${info.name} ${info.version}` : info.version };
 }

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { BrokerName, ContainerRef, LocalBrokerRecord, ProcessSpec } from './types.js';
+import type { BrokerName, ContainerRef, LocalBrokerRecord, ProcessSpec, ServerName } from './types.js';
 
 export type { ContainerRef } from './types.js';
 
@@ -33,7 +33,7 @@ export interface ProcessId {
 }
 
 export interface RegistryEntry {
-  name: BrokerName;
+  name: ServerName;
   /** The broker's LocalBrokerRecord file. */
   recordFile: string;
   /** Process group of the broker (= pid of its leader). */
@@ -330,8 +330,8 @@ export interface SweepOptions {
 }
 
 export interface Swept {
-  /** The broker, or `container` for a labelled container without an entry. */
-  name: BrokerName | 'container';
+  /** The broker (or schema registry), or `container` for a labelled container without an entry. */
+  name: ServerName | 'container';
   pgid: number;
   url: string;
   /** Whether its process group was still running (false: only its entry/dir were left). */

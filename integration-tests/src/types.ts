@@ -2,6 +2,17 @@
 export const BROKERS = ['kafka', 'rabbitmq', 'nats', 'sqs'] as const;
 export type BrokerName = (typeof BROKERS)[number];
 
+/**
+ * The schema registry server every run starts beside the brokers (Apicurio Registry, its
+ * Confluent-compatible API; see src/schema-registry.ts). Not a broker: no transport, no container,
+ * never in `BROKERS`; `CARRIER_TEST_ONLY` names it as `schema-registry`.
+ */
+export const SCHEMA_REGISTRY = 'schema-registry';
+export type SchemaRegistryName = typeof SCHEMA_REGISTRY;
+
+/** Every server the local-process provider runs: the brokers and the schema registry. */
+export type ServerName = BrokerName | SchemaRegistryName;
+
 /** Carrier URLs of the running brokers, one per broker (see README.md for the formats). */
 export interface BrokerUrls {
   /** `kafka://127.0.0.1:<port>` */
@@ -27,7 +38,7 @@ export interface ProcessSpec {
 
 /** One broker started as a local process; persisted as JSON so that other processes can control it. */
 export interface LocalBrokerRecord {
-  name: BrokerName;
+  name: ServerName;
   url: string;
   version: string;
   dataDir: string;
@@ -61,8 +72,22 @@ export interface ContainerRef {
   dockerHost: string;
 }
 
+/** What one run of the harness uses as its schema registry. */
+export interface SchemaRegistryEntry {
+  provider: 'env' | 'local-process';
+  /** The Confluent-compatible base URL, e.g. `http://127.0.0.1:<port>/apis/ccompat/v7`. */
+  url: string;
+  version: string;
+  /** For a local process: the JSON file holding its LocalBrokerRecord. */
+  recordFile?: string;
+  /** True when this run started it (and so stops it at teardown). */
+  owned: boolean;
+}
+
 export interface HarnessState {
   pid: number;
   startedAt: string;
   brokers: Partial<Record<BrokerName, BrokerEntry>>;
+  /** Absent when the run did not start one (`CARRIER_TEST_ONLY` without `schema-registry`). */
+  schemaRegistry?: SchemaRegistryEntry;
 }

@@ -88,3 +88,17 @@ export function natsPin(line?: string): NatsPin {
 export function kafkaPin(line?: string): KafkaPin {
   return pick(KAFKA_PINS, VERSION_ENV.kafka, line);
 }
+
+/**
+ * The schema registry server: Apicurio Registry, built by `brokers:install` from `pom` (which pins
+ * it and the Quarkus release it is built on) into `.brokers/<folder>/`. 2.4.2.Final is the newest
+ * Apicurio whose modules all resolve from the Maven Central this project reaches (the POM says why).
+ */
+export const SCHEMA_REGISTRY_PIN = {
+  /** `apicurio.version` of the POM (checked against it at install). */
+  version: '2.4.2.Final',
+  /** `brokers/<folder>/pom.xml` pins it; `.brokers/<folder>/` holds the built app and its stamp. */
+  folder: 'schema-registry',
+  /** The path of the Confluent-compatible API (Confluent Schema Registry v7) on the server. */
+  confluentApiPath: '/apis/ccompat/v7',
+} as const;
