@@ -1,5 +1,7 @@
 import { abortedError, checkSignal, onAbort, raceSignals, throwIfAborted } from './cancel.js';
 import { encodeBody, messageSize } from './codec.js';
+import { checkCodec, encodeWith, isPromiseLike, withSchemaId } from './codec-options.js';
+import type { Codec, Encoded } from './codec-spi.js';
 import { Consumer } from './consumer.js';
 import { consumerSettings } from './consumer-settings.js';
 import { deadLetterQueue } from './dead-letters.js';
@@ -24,10 +26,21 @@ import { validateContentType, validateHeaders, validateName } from './names.js';
 import { type NativeToken, resolveNative } from './native.js';
 import { dueTime } from './publish-delay.js';
 import { prepareRequest, Requester } from './request.js';
+import type { PublishScope } from './telemetry/publish.js';
 import type { Telemetry } from './telemetry/telemetry.js';
 import { type TraceFields, withTraceFields } from './telemetry/trace-context.js';
 import type { Capabilities, ConsumerLag, DeclareOptions, Transport, WireMessage } from './transport.js';
 import { isWellFormed } from './unicode.js';
+
+/** An entry of a publish, checked, waiting for its encoded body. */
+interface CheckedEntry {
+  readonly entry: BatchEntry;
+  readonly headers: Record<string, string>;
+  readonly metadata: MessageMetadata | undefined;
+  /** When the publish was called (ms since the epoch): `publishedAt`. */
+  readonly now: number;
+  readonly deliverAt: Date | undefined;
+}
 
 /**
  * A connection to one broker through one transport: publish, subscribe, dead letters.
@@ -103,8 +116,18 @@ export class Carrier {
     return this.#telemetry;
   }
 
-  /** Validate and encode one entry; `trace`: the context to inject unless it has a `traceparent`. */
-  #wire(entry: BatchEntry, trace?: TraceFields): WireMessage {
+  /**
+   * Validate and encode one entry of a publish to `topic`; `trace`: the context to inject unless it
+   * has a `traceparent`; `codec`: the call's (the entry's own wins). A promise only when the codec
+   * answers with one.
+   */
+  #wire(
+    topic: string,
+    entry: BatchEntry,
+    trace?: TraceFields,
+    codec?: Codec,
+    signal?: AbortSignal,
+  ): WireMessage | Promise<WireMessage> {
     const headers = validateHeaders(entry.headers);
     const metadata = withTraceFields(validateMetadata(entry.metadata), trace);
     if (entry.key !== undefined && typeof entry.key !== 'string') {
@@ -130,7 +153,26 @@ export class Carrier {
     }
     const now = Date.now();
     const deliverAt = dueTime(entry, this.#transport.capabilities, this.#transport.name, now);
-    const { bytes, contentType } = encodeBody(entry.body, validateContentType(entry.contentType));
+    const contentType = validateContentType(entry.contentType);
+    const entryCodec = checkCodec(entry.codec) ?? codec;
+    const fields = { entry, headers, metadata, now, deliverAt };
+    if (!entryCodec) return this.#message(fields, encodeBody(entry.body, contentType));
+    if (contentType !== undefined)
+      throw new CarrierError(
+        'INVALID_ARGUMENT',
+        'give contentType or codec, not both: a codec names its content type',
+      );
+    const encoded = encodeWith(entryCodec, entry.body, { topic, signal });
+    return isPromiseLike(encoded)
+      ? Promise.resolve(encoded).then((e) => this.#message(fields, e))
+      : this.#message(fields, encoded);
+  }
+
+  /** The wire message of a checked entry and its encoded body (size limits checked). */
+  #message(fields: CheckedEntry, encoded: Encoded): WireMessage {
+    const { entry, headers, now, deliverAt } = fields;
+    const metadata = withSchemaId(fields.metadata, encoded.schemaId);
+    const { bytes, contentType } = encoded;
     this.#checkHeaderLimits(headers, metadata);
     const size = messageSize(bytes, entry.key, headers, metadata);
     const limit = this.#transport.capabilities.maxMessageBytes;
@@ -153,6 +195,33 @@ export class Carrier {
       ...(metadata ? { metadata } : {}),
       ...(deliverAt ? { deliverAt } : {}),
     };
+  }
+
+  /**
+   * The wire messages of a batch: an array when every entry encoded synchronously, else a promise
+   * of it. A failing entry fails the whole batch (nothing is sent).
+   */
+  #wireAll(
+    topic: string,
+    entries: readonly BatchEntry[],
+    codec: Codec | undefined,
+    signal: AbortSignal | undefined,
+    scope: PublishScope | undefined,
+  ): WireMessage[] | Promise<WireMessage[]> {
+    const built: (WireMessage | Promise<WireMessage>)[] = new Array(entries.length);
+    let pending = false;
+    try {
+      for (let i = 0; i < entries.length; i++) {
+        const message = this.#wire(topic, entries[i]!, scope?.fieldsFor(i), codec, signal);
+        pending ||= message instanceof Promise;
+        built[i] = message;
+      }
+    } catch (error) {
+      // entries already encoding asynchronously: their outcome no longer matters
+      for (const message of built) if (message instanceof Promise) message.catch(() => {});
+      throw error;
+    }
+    return pending ? Promise.all(built) : (built as WireMessage[]);
   }
 
   /** Refuse headers beyond `capabilities.maxHeaders` / `maxHeaderBytes` (absent: no bound). */
@@ -218,9 +287,17 @@ export class Carrier {
     validateName('topic', topic);
     if (!Array.isArray(entries)) throw new CarrierError('INVALID_ARGUMENT', 'entries must be an array');
     const signal = checkSignal(options?.signal);
+    const codec = checkCodec(options?.codec);
     const scope = entries.length > 0 ? this.#telemetry?.startPublish(topic, entries.length) : undefined;
     try {
-      const messages = entries.map((entry, i) => this.#wire(entry, scope?.fieldsFor(i)));
+      const wired = this.#wireAll(topic, entries, codec, signal, scope);
+      // a codec answered with a promise: awaited, and the carrier may have closed meanwhile
+      let messages: WireMessage[];
+      if (Array.isArray(wired)) messages = wired;
+      else {
+        messages = await wired;
+        this.#ensureOpen();
+      }
       scope?.built(messages);
       const name = this.#transport.name;
       throwIfAborted(signal, `publish to ${topic}`, name);
@@ -272,15 +349,21 @@ export class Carrier {
     if (!this.#transport.capabilities.requestReply)
       throw new CarrierError('UNSUPPORTED', `${name} has no request/reply`, { transport: name });
     throwIfAborted(prepared.signal, `request on ${topic}`, name);
-    const { timeoutMs: _t, signal: _s, ...fields } = options ?? {};
+    const { timeoutMs: _t, signal: _s, replyCodec: _r, ...fields } = options ?? {};
     const scope = this.#telemetry?.startPublish(topic, 1);
     const wire = (replyTo: string) => {
-      const message = this.#wire(
+      const built = this.#wire(
+        topic,
         { ...fields, body, metadata: prepared.metadata(replyTo) },
         scope?.fieldsFor(0),
+        undefined,
+        prepared.signal,
       );
-      scope?.built([message]);
-      return message;
+      const done = (message: WireMessage) => {
+        scope?.built([message]);
+        return message;
+      };
+      return built instanceof Promise ? built.then(done) : done(built);
     };
     const publish = (message: WireMessage) => {
       this.#ensureOpen();

@@ -10,6 +10,7 @@ export { DEFAULT_RETRY, type RetryPolicy } from './backoff.js';
 export { Carrier } from './carrier.js';
 export { decodeBody, JSON_TYPE, messageSize, OCTET_STREAM, TEXT_UTF8 } from './codec.js';
 export type { Codec, DecodeContext, EncodeContext, Encoded } from './codec-spi.js';
+export { bytesCodec, defaultCodec, jsonCodec, textCodec } from './codecs.js';
 export { type ConnectOptions, connect, DEFAULT_CONNECT_TIMEOUT_MS } from './connect.js';
 export {
   MAX_DEAD_LETTER_REASON_LENGTH,

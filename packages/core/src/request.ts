@@ -1,5 +1,7 @@
 import { abortedError, checkSignal, onAbort } from './cancel.js';
 import { decodeBody, encodeBody, messageSize } from './codec.js';
+import { checkCodec, encodeWith, isPromiseLike, isUnreadable, withSchemaId } from './codec-options.js';
+import type { Codec, Encoded } from './codec-spi.js';
 import { toMessage } from './consumer.js';
 import { boundReason } from './dead-letter-info.js';
 import { CarrierError } from './errors.js';
@@ -77,31 +79,61 @@ function headerSafeReason(reason: string): string {
   return text.length > 0 ? text : 'the handler failed';
 }
 
-/** The wire form of a reply to `request` (its correlation id echoed; trace context kept). */
+/** Options of a reply's wire form: `message.reply`'s, and the error reason of an error reply. */
+type ReplyWireOptions = ReplyOptions & { error?: string };
+
+/**
+ * The wire form of a reply to `request` (its correlation id echoed; trace context kept): a promise
+ * only when `options.codec` answers with one.
+ */
 export function replyWire(
   transport: Transport,
   request: MessageMetadata,
   body: unknown,
-  options: ReplyOptions & { error?: string } = {},
-): WireMessage {
+  options?: Omit<ReplyWireOptions, 'codec'>,
+): WireMessage;
+export function replyWire(
+  transport: Transport,
+  request: MessageMetadata,
+  body: unknown,
+  options: ReplyWireOptions,
+): WireMessage | Promise<WireMessage>;
+export function replyWire(
+  transport: Transport,
+  request: MessageMetadata,
+  body: unknown,
+  options: ReplyWireOptions = {},
+): WireMessage | Promise<WireMessage> {
   const headers = validateHeaders(options.headers);
-  const encoded = encodeBody(body, validateContentType(options.contentType));
+  const contentType = validateContentType(options.contentType);
+  const codec = checkCodec(options.codec);
   const metadata: MessageMetadata = {
     ...(request.correlationId !== undefined ? { correlationId: request.correlationId } : {}),
     ...(request.traceparent !== undefined ? { traceparent: request.traceparent } : {}),
     ...(request.tracestate !== undefined ? { tracestate: request.tracestate } : {}),
     ...(options.error !== undefined ? { extra: { [REPLY_ERROR_FIELD]: options.error } } : {}),
   };
-  const wire: WireMessage = {
-    id: crypto.randomUUID(),
-    headers,
-    contentType: encoded.contentType,
-    body: encoded.bytes,
-    publishedAt: new Date(),
-    ...(Object.keys(metadata).length > 0 ? { metadata } : {}),
+  const build = (encoded: Encoded): WireMessage => {
+    const withId = withSchemaId(metadata, encoded.schemaId) ?? {};
+    const wire: WireMessage = {
+      id: crypto.randomUUID(),
+      headers,
+      contentType: encoded.contentType,
+      body: encoded.bytes,
+      publishedAt: new Date(),
+      ...(Object.keys(withId).length > 0 ? { metadata: withId } : {}),
+    };
+    checkSize(transport, wire);
+    return wire;
   };
-  checkSize(transport, wire);
-  return wire;
+  if (!codec) return build(encodeBody(body, contentType));
+  if (contentType !== undefined)
+    throw new CarrierError(
+      'INVALID_ARGUMENT',
+      'give contentType or codec, not both: a codec names its content type',
+    );
+  const encoded = encodeWith(codec, body, { topic: request.replyTo ?? '' });
+  return isPromiseLike(encoded) ? Promise.resolve(encoded).then(build) : build(encoded);
 }
 
 /**
@@ -127,7 +159,8 @@ export class ReplyChannel {
     if (!metadata?.replyTo)
       throw new CarrierError('INVALID_ARGUMENT', 'this message is not a request: it has no metadata.replyTo');
     const { reply } = replyMethods(this.transport);
-    const wire = replyWire(this.transport, metadata, body, options ?? {});
+    const built = replyWire(this.transport, metadata, body, options ?? {});
+    const wire = built instanceof Promise ? await built : (built as WireMessage);
     this.#replied = true;
     await reply(metadata.replyTo, wire);
   };
@@ -148,8 +181,13 @@ export async function cannotReply(): Promise<void> {
   throw new CarrierError('INVALID_ARGUMENT', 'this message is not a request: it cannot be replied to');
 }
 
+/** The signal of a reply's `Message`: a reply has no handler to cancel. */
+const NEVER = new AbortController().signal;
+
 interface Pending {
   readonly topic: string;
+  /** Decodes the reply's body; absent: by its content type. */
+  readonly codec: Codec | undefined;
   readonly resolve: (message: Message) => void;
   readonly reject: (error: Error) => void;
 }
@@ -165,6 +203,8 @@ function checkTimeout(value: unknown): number {
 /** The parts of `request`'s options that `publish` takes. */
 export interface PreparedRequest {
   readonly timeoutMs: number;
+  /** Decodes the reply's body (`replyCodec`); absent: by its content type. */
+  readonly replyCodec: Codec | undefined;
   readonly signal: AbortSignal | undefined;
   readonly correlationId: string;
   /** When the requester stops waiting: now + `timeoutMs` at the call. */
@@ -179,6 +219,7 @@ export function prepareRequest(options: RequestOptions | undefined): PreparedReq
     throw new CarrierError('INVALID_ARGUMENT', 'options must be an object');
   const timeoutMs = checkTimeout(options?.timeoutMs);
   const signal = checkSignal(options?.signal);
+  const replyCodec = checkCodec(options?.replyCodec, 'replyCodec');
   const given = options?.metadata;
   for (const field of OWN_FIELDS) {
     if (given?.[field] !== undefined)
@@ -188,6 +229,7 @@ export function prepareRequest(options: RequestOptions | undefined): PreparedReq
   const deadline = new Date(Date.now() + timeoutMs);
   return {
     timeoutMs,
+    replyCodec,
     signal,
     correlationId,
     deadline,
@@ -235,21 +277,34 @@ export class Requester {
       pending.reject(new CarrierError('REQUEST_FAILED', reason, { transport: name }));
       return;
     }
+    const resolve = (body: unknown) =>
+      pending.resolve(
+        toMessage(pending.topic, reply, 1, body, NEVER, { transport: name, answer: undefined }),
+      );
+    const reject = (error: unknown) =>
+      pending.reject(
+        isUnreadable(error) && pending.codec
+          ? (error as CarrierError)
+          : new CarrierError('DECODE_FAILED', 'the reply could not be decoded', {
+              transport: name,
+              cause: error,
+            }),
+      );
     let body: unknown;
     try {
-      body = decodeBody(reply.body, reply.contentType);
+      body = pending.codec
+        ? pending.codec.decode(reply.body, {
+            topic: pending.topic,
+            contentType: reply.contentType,
+            metadata: reply.metadata ?? {},
+          })
+        : decodeBody(reply.body, reply.contentType);
     } catch (error) {
-      pending.reject(
-        new CarrierError('DECODE_FAILED', 'the reply could not be decoded', {
-          transport: name,
-          cause: error,
-        }),
-      );
+      reject(error);
       return;
     }
-    const never = new AbortController().signal;
-    const native = { transport: name, answer: undefined };
-    pending.resolve(toMessage(pending.topic, reply, 1, body, never, native));
+    if (isPromiseLike(body)) body.then(resolve, reject);
+    else resolve(body);
   }
 
   /**
@@ -261,7 +316,7 @@ export class Requester {
   run(
     topic: string,
     request: PreparedRequest,
-    wire: (replyTo: string) => WireMessage,
+    wire: (replyTo: string) => WireMessage | Promise<WireMessage>,
     publish: (message: WireMessage) => Promise<unknown>,
   ): Promise<Message> {
     const { correlationId: id, signal, timeoutMs } = request;
@@ -289,6 +344,7 @@ export class Requester {
       };
       this.#pending.set(id, {
         topic,
+        codec: request.replyCodec,
         resolve: (m) => {
           if (done()) resolve(m);
         },
@@ -298,7 +354,10 @@ export class Requester {
       this.address()
         .then((address) => {
           if (!this.#pending.has(id)) return undefined; // timed out or aborted meanwhile
-          return publish(wire(address));
+          const built = wire(address);
+          if (!(built instanceof Promise)) return publish(built);
+          // encoded asynchronously: published unless the request settled meanwhile
+          return built.then((message) => (this.#pending.has(id) ? publish(message) : undefined));
         })
         .catch(fail);
     });
