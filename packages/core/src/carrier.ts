@@ -1,3 +1,4 @@
+import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { abortedError, checkSignal, onAbort, raceSignals, throwIfAborted } from './cancel.js';
 import { encodeBody, messageSize } from './codec.js';
 import { checkCodec, encodeWith, isPromiseLike, withSchemaId } from './codec-options.js';
@@ -29,6 +30,7 @@ import { prepareRequest, Requester } from './request.js';
 import type { PublishScope } from './telemetry/publish.js';
 import type { Telemetry } from './telemetry/telemetry.js';
 import { type TraceFields, withTraceFields } from './telemetry/trace-context.js';
+import { type CodecAccepting, createTopic, type Topic, type TopicOptions } from './topic.js';
 import type { Capabilities, ConsumerLag, DeclareOptions, Transport, WireMessage } from './transport.js';
 import { isWellFormed } from './unicode.js';
 
@@ -505,6 +507,27 @@ export class Carrier {
         ? abortedError(fired, what, name)
         : new CarrierError('CLOSED', 'the carrier was aborted while subscribing', { transport: name }),
     );
+  }
+
+  /**
+   * A handle on `topic` with typed bodies (see {@link Topic}): with `schema` (any Standard Schema
+   * validator: zod, valibot, arktype, …) `publish` takes the schema's input type and refuses an
+   * invalid body with `INVALID_MESSAGE` (nothing sent), and the handler gets its output type, an
+   * invalid body being dead-lettered with the issues as the reason; with `codec` (a `Codec<T>`, e.g.
+   * a schema codec of `@carrier/schema`) bodies are `T`, encoded and decoded by it; with both, the
+   * codec encodes what the schema validated. Creating a handle touches nothing at the broker.
+   *
+   * @throws CarrierError `INVALID_NAME`; `INVALID_ARGUMENT` for a `schema` that is not a Standard
+   *   Schema validator or a `codec` that is not a codec.
+   */
+  topic<Schema extends StandardSchemaV1, T = StandardSchemaV1.InferInput<Schema>>(
+    topic: string,
+    options: { schema: Schema; codec?: CodecAccepting<StandardSchemaV1.InferInput<Schema>, T> | undefined },
+  ): Topic<StandardSchemaV1.InferInput<Schema>, StandardSchemaV1.InferOutput<Schema>>;
+  topic<T>(topic: string, options: TopicOptions<never, T> & { codec: Codec<T> }): Topic<T>;
+  topic(topic: string, options?: TopicOptions<never, unknown>): Topic<unknown>;
+  topic(topic: string, options?: TopicOptions): Topic<unknown> {
+    return createTopic(this, topic, options);
   }
 
   /** The dead letters of `group` on `topic`: read them, or redrive them to that group only. */

@@ -24,6 +24,7 @@ export {
   isCarrierError,
   NonRetryableError,
   type PublishFailure,
+  type ValidationIssue,
 } from './errors.js';
 export { createMemoryTransport } from './memory/memory-transport.js';
 export type {
@@ -55,6 +56,15 @@ export { type NativeAnswer, type NativeScope, NativeToken } from './native.js';
 export { redactUrl, scrub, urlSecrets } from './redact.js';
 export type { TelemetryOptions } from './telemetry/options.js';
 export * from './telemetry/semconv.js';
+export type {
+  CodecAccepting,
+  Topic,
+  TopicBatchEntry,
+  TopicOptions,
+  TopicPublishOptions,
+  TopicRequestOptions,
+  TopicSubscribeOptions,
+} from './topic.js';
 export type * from './transport.js';
 
 import { transportFactoryFor as factoryFor, parseCarrierUrl as parseUrl } from './connect.js';
