@@ -6,6 +6,8 @@
  *
  * @packageDocumentation
  */
+
+export type { StandardSchemaV1 } from '@standard-schema/spec';
 export { DEFAULT_RETRY, type RetryPolicy } from './backoff.js';
 export { Carrier } from './carrier.js';
 export { decodeBody, JSON_TYPE, messageSize, OCTET_STREAM, TEXT_UTF8 } from './codec.js';
