@@ -34,16 +34,6 @@ import { type CodecAccepting, createTopic, type Topic, type TopicOptions } from 
 import type { Capabilities, ConsumerLag, DeclareOptions, Transport, WireMessage } from './transport.js';
 import { isWellFormed } from './unicode.js';
 
-/** An entry of a publish, checked, waiting for its encoded body. */
-interface CheckedEntry {
-  readonly entry: BatchEntry;
-  readonly headers: Record<string, string>;
-  readonly metadata: MessageMetadata | undefined;
-  /** When the publish was called (ms since the epoch): `publishedAt`. */
-  readonly now: number;
-  readonly deliverAt: Date | undefined;
-}
-
 /**
  * A connection to one broker through one transport: publish, subscribe, dead letters.
  * Obtain one with `connect(url)`. Every method validates its input before the broker is touched.
@@ -157,8 +147,8 @@ export class Carrier {
     const deliverAt = dueTime(entry, this.#transport.capabilities, this.#transport.name, now);
     const contentType = validateContentType(entry.contentType);
     const entryCodec = checkCodec(entry.codec) ?? codec;
-    const fields = { entry, headers, metadata, now, deliverAt };
-    if (!entryCodec) return this.#message(fields, encodeBody(entry.body, contentType));
+    if (!entryCodec)
+      return this.#message(entry, headers, metadata, now, deliverAt, encodeBody(entry.body, contentType));
     if (contentType !== undefined)
       throw new CarrierError(
         'INVALID_ARGUMENT',
@@ -166,14 +156,23 @@ export class Carrier {
       );
     const encoded = encodeWith(entryCodec, entry.body, { topic, signal });
     return isPromiseLike(encoded)
-      ? Promise.resolve(encoded).then((e) => this.#message(fields, e))
-      : this.#message(fields, encoded);
+      ? Promise.resolve(encoded).then((e) => this.#message(entry, headers, metadata, now, deliverAt, e))
+      : this.#message(entry, headers, metadata, now, deliverAt, encoded);
   }
 
-  /** The wire message of a checked entry and its encoded body (size limits checked). */
-  #message(fields: CheckedEntry, encoded: Encoded): WireMessage {
-    const { entry, headers, now, deliverAt } = fields;
-    const metadata = withSchemaId(fields.metadata, encoded.schemaId);
+  /**
+   * The wire message of a checked entry (its headers and metadata validated, `now`: when the
+   * publish was called) and its encoded body, size limits checked.
+   */
+  #message(
+    entry: BatchEntry,
+    headers: Record<string, string>,
+    checkedMetadata: MessageMetadata | undefined,
+    now: number,
+    deliverAt: Date | undefined,
+    encoded: Encoded,
+  ): WireMessage {
+    const metadata = withSchemaId(checkedMetadata, encoded.schemaId);
     const { bytes, contentType } = encoded;
     this.#checkHeaderLimits(headers, metadata);
     const size = messageSize(bytes, entry.key, headers, metadata);
@@ -272,7 +271,9 @@ export class Carrier {
    * `INVALID_ARGUMENT` (a header, key or id that is not well-formed Unicode, i.e. holds a lone
    * surrogate, or an invalid `delayMs` / `deliverAt`, among others), `MESSAGE_TOO_LARGE`,
    * `UNSUPPORTED` (a delay beyond `capabilities.maxPublishDelayMs`). Each entry has its own delay.
-   * After `close()` was called: `CLOSED`.
+   * After `close()` was called: `CLOSED`. `options.codec` (an entry's own `codec` wins) encodes the
+   * bodies (see `MessageOptions.codec`): what it throws — `INVALID_MESSAGE`, `ENCODE_FAILED`,
+   * `SCHEMA_INCOMPATIBLE` — rejects the whole batch unchanged, nothing sent.
    *
    * `options.signal` cancels the call: already aborted, it rejects with `ABORTED` before anything
    * is sent; aborted while the batch is under way, it rejects with `ABORTED` at once (`cause`:

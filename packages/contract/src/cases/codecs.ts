@@ -17,7 +17,7 @@ interface Order {
  * needs a string `id` and a number `amount`; unknown keys are stripped from its output, as a zod
  * object does, so the case also sees them restored.
  */
-export const ORDER_SCHEMA: StandardSchemaV1<unknown, Order> = {
+const ORDER_SCHEMA: StandardSchemaV1<unknown, Order> = {
   '~standard': {
     version: 1,
     vendor: 'carrier-contract',
@@ -33,20 +33,20 @@ export const ORDER_SCHEMA: StandardSchemaV1<unknown, Order> = {
 };
 
 /** A reading of the custom codec below. */
-export interface Reading {
+interface Reading {
   sensor: string;
   value: number;
 }
 
 /** Content type of {@link readingCodec}: parameters included, to be carried as they are. */
-export const READING_CONTENT_TYPE = 'application/vnd.carrier.contract.reading+binary; v=1';
+const READING_CONTENT_TYPE = 'application/vnd.carrier.contract.reading+binary; v=1';
 
 /**
  * A custom codec of binary bodies that no text codec survives: the Confluent framing (magic byte
  * 0, the schema id as a 4-byte big-endian integer), {@link BINARY}, the value as a float64 and the
  * sensor name in UTF-8. Asynchronous, as a codec that asks a registry is.
  */
-export function readingCodec(schemaId: number): Codec<Reading> {
+function readingCodec(schemaId: number): Codec<Reading> {
   return {
     name: 'reading',
     contentType: READING_CONTENT_TYPE,
