@@ -322,7 +322,8 @@ export interface DeadLetter {
   /** The original message, unchanged (id, key, headers, raw bytes; `attempt` is the count at failure). */
   readonly message: Message;
   /**
-   * The failure: the handler's error message, why the body could not be decoded, or "delivered N
+   * The failure: the handler's error message, why the body could not be decoded (or, on a typed
+   * topic, the validation issues: `body does not match the schema of topic …`), or "delivered N
    * times, the last one without settlement (consumer crashed or lost its lease)". At most 1 024
    * characters (a longer one ends with `… [truncated]`); `unknown (…)` when the letter carries no
    * failure metadata.
