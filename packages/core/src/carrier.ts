@@ -1,5 +1,8 @@
+import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { abortedError, checkSignal, onAbort, raceSignals, throwIfAborted } from './cancel.js';
 import { encodeBody, messageSize } from './codec.js';
+import { checkCodec, encodeWith, isPromiseLike, withSchemaId } from './codec-options.js';
+import type { Codec, Encoded } from './codec-spi.js';
 import { Consumer } from './consumer.js';
 import { consumerSettings } from './consumer-settings.js';
 import { deadLetterQueue } from './dead-letters.js';
@@ -24,8 +27,10 @@ import { validateContentType, validateHeaders, validateName } from './names.js';
 import { type NativeToken, resolveNative } from './native.js';
 import { dueTime } from './publish-delay.js';
 import { prepareRequest, Requester } from './request.js';
+import type { PublishScope } from './telemetry/publish.js';
 import type { Telemetry } from './telemetry/telemetry.js';
 import { type TraceFields, withTraceFields } from './telemetry/trace-context.js';
+import { type CodecAccepting, createTopic, type Topic, type TopicOptions } from './topic.js';
 import type { Capabilities, ConsumerLag, DeclareOptions, Transport, WireMessage } from './transport.js';
 import { isWellFormed } from './unicode.js';
 
@@ -103,8 +108,18 @@ export class Carrier {
     return this.#telemetry;
   }
 
-  /** Validate and encode one entry; `trace`: the context to inject unless it has a `traceparent`. */
-  #wire(entry: BatchEntry, trace?: TraceFields): WireMessage {
+  /**
+   * Validate and encode one entry of a publish to `topic`; `trace`: the context to inject unless it
+   * has a `traceparent`; `codec`: the call's (the entry's own wins). A promise only when the codec
+   * answers with one.
+   */
+  #wire(
+    topic: string,
+    entry: BatchEntry,
+    trace?: TraceFields,
+    codec?: Codec,
+    signal?: AbortSignal,
+  ): WireMessage | Promise<WireMessage> {
     const headers = validateHeaders(entry.headers);
     const metadata = withTraceFields(validateMetadata(entry.metadata), trace);
     if (entry.key !== undefined && typeof entry.key !== 'string') {
@@ -130,7 +145,35 @@ export class Carrier {
     }
     const now = Date.now();
     const deliverAt = dueTime(entry, this.#transport.capabilities, this.#transport.name, now);
-    const { bytes, contentType } = encodeBody(entry.body, validateContentType(entry.contentType));
+    const contentType = validateContentType(entry.contentType);
+    const entryCodec = checkCodec(entry.codec) ?? codec;
+    if (!entryCodec)
+      return this.#message(entry, headers, metadata, now, deliverAt, encodeBody(entry.body, contentType));
+    if (contentType !== undefined)
+      throw new CarrierError(
+        'INVALID_ARGUMENT',
+        'give contentType or codec, not both: a codec names its content type',
+      );
+    const encoded = encodeWith(entryCodec, entry.body, { topic, signal });
+    return isPromiseLike(encoded)
+      ? Promise.resolve(encoded).then((e) => this.#message(entry, headers, metadata, now, deliverAt, e))
+      : this.#message(entry, headers, metadata, now, deliverAt, encoded);
+  }
+
+  /**
+   * The wire message of a checked entry (its headers and metadata validated, `now`: when the
+   * publish was called) and its encoded body, size limits checked.
+   */
+  #message(
+    entry: BatchEntry,
+    headers: Record<string, string>,
+    checkedMetadata: MessageMetadata | undefined,
+    now: number,
+    deliverAt: Date | undefined,
+    encoded: Encoded,
+  ): WireMessage {
+    const metadata = withSchemaId(checkedMetadata, encoded.schemaId);
+    const { bytes, contentType } = encoded;
     this.#checkHeaderLimits(headers, metadata);
     const size = messageSize(bytes, entry.key, headers, metadata);
     const limit = this.#transport.capabilities.maxMessageBytes;
@@ -153,6 +196,33 @@ export class Carrier {
       ...(metadata ? { metadata } : {}),
       ...(deliverAt ? { deliverAt } : {}),
     };
+  }
+
+  /**
+   * The wire messages of a batch: an array when every entry encoded synchronously, else a promise
+   * of it. A failing entry fails the whole batch (nothing is sent).
+   */
+  #wireAll(
+    topic: string,
+    entries: readonly BatchEntry[],
+    codec: Codec | undefined,
+    signal: AbortSignal | undefined,
+    scope: PublishScope | undefined,
+  ): WireMessage[] | Promise<WireMessage[]> {
+    const built: (WireMessage | Promise<WireMessage>)[] = new Array(entries.length);
+    let pending = false;
+    try {
+      for (let i = 0; i < entries.length; i++) {
+        const message = this.#wire(topic, entries[i]!, scope?.fieldsFor(i), codec, signal);
+        pending ||= message instanceof Promise;
+        built[i] = message;
+      }
+    } catch (error) {
+      // entries already encoding asynchronously: their outcome no longer matters
+      for (const message of built) if (message instanceof Promise) message.catch(() => {});
+      throw error;
+    }
+    return pending ? Promise.all(built) : (built as WireMessage[]);
   }
 
   /** Refuse headers beyond `capabilities.maxHeaders` / `maxHeaderBytes` (absent: no bound). */
@@ -201,7 +271,9 @@ export class Carrier {
    * `INVALID_ARGUMENT` (a header, key or id that is not well-formed Unicode, i.e. holds a lone
    * surrogate, or an invalid `delayMs` / `deliverAt`, among others), `MESSAGE_TOO_LARGE`,
    * `UNSUPPORTED` (a delay beyond `capabilities.maxPublishDelayMs`). Each entry has its own delay.
-   * After `close()` was called: `CLOSED`.
+   * After `close()` was called: `CLOSED`. `options.codec` (an entry's own `codec` wins) encodes the
+   * bodies (see `MessageOptions.codec`): what it throws — `INVALID_MESSAGE`, `ENCODE_FAILED`,
+   * `SCHEMA_INCOMPATIBLE` — rejects the whole batch unchanged, nothing sent.
    *
    * `options.signal` cancels the call: already aborted, it rejects with `ABORTED` before anything
    * is sent; aborted while the batch is under way, it rejects with `ABORTED` at once (`cause`:
@@ -218,9 +290,17 @@ export class Carrier {
     validateName('topic', topic);
     if (!Array.isArray(entries)) throw new CarrierError('INVALID_ARGUMENT', 'entries must be an array');
     const signal = checkSignal(options?.signal);
+    const codec = checkCodec(options?.codec);
     const scope = entries.length > 0 ? this.#telemetry?.startPublish(topic, entries.length) : undefined;
     try {
-      const messages = entries.map((entry, i) => this.#wire(entry, scope?.fieldsFor(i)));
+      const wired = this.#wireAll(topic, entries, codec, signal, scope);
+      // a codec answered with a promise: awaited, and the carrier may have closed meanwhile
+      let messages: WireMessage[];
+      if (Array.isArray(wired)) messages = wired;
+      else {
+        messages = await wired;
+        this.#ensureOpen();
+      }
       scope?.built(messages);
       const name = this.#transport.name;
       throwIfAborted(signal, `publish to ${topic}`, name);
@@ -272,15 +352,21 @@ export class Carrier {
     if (!this.#transport.capabilities.requestReply)
       throw new CarrierError('UNSUPPORTED', `${name} has no request/reply`, { transport: name });
     throwIfAborted(prepared.signal, `request on ${topic}`, name);
-    const { timeoutMs: _t, signal: _s, ...fields } = options ?? {};
+    const { timeoutMs: _t, signal: _s, replyCodec: _r, ...fields } = options ?? {};
     const scope = this.#telemetry?.startPublish(topic, 1);
     const wire = (replyTo: string) => {
-      const message = this.#wire(
+      const built = this.#wire(
+        topic,
         { ...fields, body, metadata: prepared.metadata(replyTo) },
         scope?.fieldsFor(0),
+        undefined,
+        prepared.signal,
       );
-      scope?.built([message]);
-      return message;
+      const done = (message: WireMessage) => {
+        scope?.built([message]);
+        return message;
+      };
+      return built instanceof Promise ? built.then(done) : done(built);
     };
     const publish = (message: WireMessage) => {
       this.#ensureOpen();
@@ -422,6 +508,27 @@ export class Carrier {
         ? abortedError(fired, what, name)
         : new CarrierError('CLOSED', 'the carrier was aborted while subscribing', { transport: name }),
     );
+  }
+
+  /**
+   * A handle on `topic` with typed bodies (see {@link Topic}): with `schema` (any Standard Schema
+   * validator: zod, valibot, arktype, …) `publish` takes the schema's input type and refuses an
+   * invalid body with `INVALID_MESSAGE` (nothing sent), and the handler gets its output type, an
+   * invalid body being dead-lettered with the issues as the reason; with `codec` (a `Codec<T>`, e.g.
+   * a schema codec of `@carrier/schema`) bodies are `T`, encoded and decoded by it; with both, the
+   * codec encodes what the schema validated. Creating a handle touches nothing at the broker.
+   *
+   * @throws CarrierError `INVALID_NAME`; `INVALID_ARGUMENT` for a `schema` that is not a Standard
+   *   Schema validator or a `codec` that is not a codec.
+   */
+  topic<Schema extends StandardSchemaV1, T = StandardSchemaV1.InferInput<Schema>>(
+    topic: string,
+    options: { schema: Schema; codec?: CodecAccepting<StandardSchemaV1.InferInput<Schema>, T> | undefined },
+  ): Topic<StandardSchemaV1.InferInput<Schema>, StandardSchemaV1.InferOutput<Schema>>;
+  topic<T>(topic: string, options: TopicOptions<never, T> & { codec: Codec<T> }): Topic<T>;
+  topic(topic: string, options?: TopicOptions<never, unknown>): Topic<unknown>;
+  topic(topic: string, options?: TopicOptions): Topic<unknown> {
+    return createTopic(this, topic, options);
   }
 
   /** The dead letters of `group` on `topic`: read them, or redrive them to that group only. */

@@ -1,15 +1,13 @@
-import { CarrierError } from './errors.js';
+import type { DecodeContext, EncodeContext } from './codec-spi.js';
+import { codecForContentType, codecForValue } from './codecs.js';
 import { type MessageMetadata, metadataHeaders } from './metadata.js';
 
-/** Content type of `Uint8Array` bodies: passed through untouched. */
-export const OCTET_STREAM = 'application/octet-stream';
-/** Content type of string bodies: UTF-8 text. */
-export const TEXT_UTF8 = 'text/plain; charset=utf-8';
-/** Content type of every other body: JSON. */
-export const JSON_TYPE = 'application/json';
+export { JSON_TYPE, OCTET_STREAM, TEXT_UTF8 } from './codecs.js';
 
 const utf8Encoder = new TextEncoder();
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+/** The built-in codecs ignore the topic: the context `encodeBody` gives them. */
+const NO_TOPIC: EncodeContext = Object.freeze({ topic: '' });
+const NO_METADATA: MessageMetadata = Object.freeze({});
 
 /** A body after encoding: the bytes and the content type that says how to read them. */
 export interface EncodedBody {
@@ -18,56 +16,29 @@ export interface EncodedBody {
 }
 
 /**
- * Encode a body: `Uint8Array` untouched (content type `contentType` if given, else
- * octet-stream), a string as UTF-8, anything else as JSON.
+ * Encode a body with `defaultCodec`: `Uint8Array` untouched (content type `contentType` if given,
+ * else octet-stream), a string as UTF-8, anything else as JSON; `contentType`, given, replaces the
+ * codec's label.
  *
  * @throws CarrierError `INVALID_ARGUMENT` when the value cannot be represented as JSON
  *   (undefined, a function, a BigInt, a cycle).
  */
 export function encodeBody(body: unknown, contentType?: string): EncodedBody {
-  if (body instanceof Uint8Array) return { bytes: body, contentType: contentType ?? OCTET_STREAM };
-  if (typeof body === 'string')
-    return { bytes: utf8Encoder.encode(body), contentType: contentType ?? TEXT_UTF8 };
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(body);
-  } catch (cause) {
-    throw new CarrierError('INVALID_ARGUMENT', 'body cannot be encoded as JSON', { cause });
-  }
-  if (text === undefined) {
-    throw new CarrierError('INVALID_ARGUMENT', `body of type ${typeof body} cannot be encoded as JSON`);
-  }
-  return { bytes: utf8Encoder.encode(text), contentType: contentType ?? JSON_TYPE };
-}
-
-function mediaType(contentType: string): string {
-  return (contentType.split(';')[0] ?? '').trim().toLowerCase();
+  const encoded = codecForValue(body).encode(body, NO_TOPIC) as EncodedBody;
+  return contentType === undefined ? encoded : { bytes: encoded.bytes, contentType };
 }
 
 /**
- * Decode received bytes by content type: JSON (`application/json` and `+json` types) to a value,
- * `text/*` to a string, anything else (including no content type) to the bytes themselves.
- * JSON keeps every field it carries, known or not, so forwarding a decoded body loses nothing;
- * forwarding `raw` is byte-exact.
+ * Decode received bytes by content type, as `defaultCodec` does: JSON (`application/json` and
+ * `+json` types) to a value, `text/*` to a string, anything else (including no content type) to
+ * the bytes themselves. JSON keeps every field it carries, known or not, so forwarding a decoded
+ * body loses nothing; forwarding `raw` is byte-exact.
  *
  * @throws CarrierError `DECODE_FAILED` when the bytes are not valid for their content type.
  */
 export function decodeBody(bytes: Uint8Array, contentType: string): unknown {
-  const type = mediaType(contentType);
-  const isJson = type === JSON_TYPE || type.endsWith('+json');
-  if (!isJson && !type.startsWith('text/')) return bytes;
-  let text: string;
-  try {
-    text = strictUtf8.decode(bytes);
-  } catch (cause) {
-    throw new CarrierError('DECODE_FAILED', `body is not valid UTF-8 for content type ${type}`, { cause });
-  }
-  if (!isJson) return text;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (cause) {
-    throw new CarrierError('DECODE_FAILED', `body is not valid JSON: ${(cause as Error).message}`, { cause });
-  }
+  const context: DecodeContext = { topic: '', contentType, metadata: NO_METADATA };
+  return codecForContentType(contentType).decode(bytes, context);
 }
 
 /**

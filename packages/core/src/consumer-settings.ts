@@ -1,4 +1,5 @@
 import { DEFAULT_RETRY, longestRetryDelay, type RetryPolicy } from './backoff.js';
+import { checkCodec } from './codec-options.js';
 import type { ConsumerSettings } from './consumer.js';
 import { CarrierError } from './errors.js';
 import { checkOrdered, checkStartFrom } from './group-start.js';
@@ -71,6 +72,9 @@ export function consumerSettings(
   const deadLetter = options.deadLetter ?? true;
   checkRetryDelays(transport, retry, deadLetter);
   const decode = options.decode ?? true;
+  const codec = checkCodec(options.codec);
+  if (codec && !decode)
+    throw new CarrierError('INVALID_ARGUMENT', 'give codec or decode: false, not both: a codec decodes');
   const retryRequests = options.retryRequests ?? false;
   const serveRequests = options.serveRequests ?? true;
   if (typeof retryRequests !== 'boolean' || typeof serveRequests !== 'boolean')
@@ -85,6 +89,7 @@ export function consumerSettings(
     retry,
     deadLetter,
     decode,
+    codec,
     retryRequests,
     serveRequests,
     onError,

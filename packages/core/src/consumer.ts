@@ -1,5 +1,7 @@
 import type { RetryPolicy } from './backoff.js';
 import { decodeBody } from './codec.js';
+import { isPromiseLike, isUnreadable } from './codec-options.js';
+import type { Codec } from './codec-spi.js';
 import { admit, type Decision, decide, failureReason, type Outcome } from './decision.js';
 import { type ManagedSubscription, SubscriptionEngine, settleOnce } from './engine.js';
 import { isCarrierError, NonRetryableError } from './errors.js';
@@ -23,6 +25,8 @@ export interface ConsumerSettings {
   readonly retry: RetryPolicy;
   readonly deadLetter: boolean;
   readonly decode: boolean;
+  /** Decodes bodies (when `decode`); absent: by content type. */
+  readonly codec: Codec | undefined;
   /** Retry a request whose handler threw as any message (default false: its first failure is final). */
   readonly retryRequests: boolean;
   /** Serve messages with a reply address as requests (default true; false for forwarders). */
@@ -155,11 +159,23 @@ export class Consumer implements ManagedSubscription {
     }
     let body: unknown = wire.body;
     try {
-      if (this.settings.decode) body = decodeBody(wire.body, wire.contentType);
+      if (this.settings.decode) body = this.#decode(wire, signal);
+      if (isPromiseLike(body)) body = await body;
     } catch (error) {
-      this.#engine.failed(delivery, error, true);
-      const decision = decide({ kind: 'undecodable', error }, delivery.attempt, this.settings);
-      this.#track(this.#failRequest(request, error).then(() => this.#execute(delivery, decision)));
+      if (isUnreadable(error)) {
+        this.#engine.failed(delivery, error, true);
+        const decision = decide({ kind: 'undecodable', error }, delivery.attempt, this.settings);
+        this.#track(this.#failRequest(request, error).then(() => this.#execute(delivery, decision)));
+        return;
+      }
+      // the codec failed for another reason (a registry it could not reach): retried as a
+      // handler's failure would be, the handler not called
+      this.#engine.failed(delivery, error);
+      if (gaveUpOnClose(error, signal)) {
+        this.#track(this.#settle('release', () => delivery.release(), delivery));
+        return;
+      }
+      this.#conclude(delivery, request, { kind: 'threw', error });
       return;
     }
     let outcome: Outcome = { kind: 'handled' };
@@ -178,6 +194,24 @@ export class Consumer implements ManagedSubscription {
     // The slot is free as soon as the handler returned: the settlement (a broker round trip on
     // most transports) runs on its own, still bounded by the transport's prefetch, and close()
     // waits for it.
+    this.#conclude(delivery, request, outcome);
+  }
+
+  /** The body of `wire`: by the subscription's codec (maybe a promise), else by content type. */
+  #decode(wire: WireMessage, signal: AbortSignal): unknown {
+    const codec = this.settings.codec;
+    if (!codec) return decodeBody(wire.body, wire.contentType);
+    const context = {
+      topic: this.topic,
+      contentType: wire.contentType,
+      metadata: frozenMetadata(wire.metadata),
+      signal,
+    };
+    return codec.decode(wire.body, context);
+  }
+
+  /** Decide after the handler ran (or the codec failed) and settle, the request's error reply first. */
+  #conclude(delivery: Delivery, request: ReplyChannel | undefined, outcome: Outcome): void {
     const decision = this.#decision(request, outcome, delivery.attempt);
     if (request && decision.action !== 'retry' && outcome.kind === 'threw') {
       // the request's failure is final: the requester learns it now (REQUEST_FAILED)

@@ -1,4 +1,6 @@
 import { decodeBody } from './codec.js';
+import { checkCodec, isPromiseLike } from './codec-options.js';
+import type { Codec } from './codec-spi.js';
 import { toMessage } from './consumer.js';
 import {
   type GuardedDeadLetterDelivery,
@@ -10,24 +12,39 @@ import { CarrierError } from './errors.js';
 import type { DeadLetter, DeadLetterQueue, DeadLetterSubscribeOptions } from './message.js';
 import type { NativeToken } from './native.js';
 import type { ConsumerTelemetry, Telemetry } from './telemetry/telemetry.js';
-import type { DeadLetterDelivery, Transport } from './transport.js';
+import type { DeadLetterDelivery, Transport, WireMessage } from './transport.js';
 
 /** How long a dead letter whose handler threw is held before it is given back. */
 const HOLD_BEFORE_RELEASE_MS = 1_000;
 
+/**
+ * The body of a dead letter: decoded by `codec` (awaited only when it answers with a promise) or
+ * by content type; the bytes when it cannot be decoded (dead letters include undecodable bodies).
+ */
+function letterBody(
+  topic: string,
+  wire: WireMessage,
+  codec: Codec | undefined,
+  signal: AbortSignal,
+): unknown | Promise<unknown> {
+  try {
+    if (!codec) return decodeBody(wire.body, wire.contentType);
+    const metadata = wire.metadata ?? {};
+    const body = codec.decode(wire.body, { topic, contentType: wire.contentType, metadata, signal });
+    return isPromiseLike(body) ? Promise.resolve(body).catch(() => wire.body) : body;
+  } catch {
+    return wire.body;
+  }
+}
+
 function toDeadLetter(
   topic: string,
   delivery: GuardedDeadLetterDelivery,
+  body: unknown,
   signal: AbortSignal,
   transport: string,
 ): DeadLetter {
   const wire = delivery.message;
-  let body: unknown;
-  try {
-    body = decodeBody(wire.body, wire.contentType);
-  } catch {
-    body = wire.body; // dead letters include undecodable bodies: hand over the bytes
-  }
   return {
     // no native record for a dead letter: its message's as() throws UNSUPPORTED
     message: toMessage(topic, wire, delivery.info.attempts, body, signal, { transport, answer: undefined }),
@@ -51,6 +68,7 @@ class DeadLetterConsumer implements ManagedSubscription {
     readonly group: string,
     concurrency: number,
     private readonly handler: (letter: DeadLetter) => Promise<void> | void,
+    private readonly codec: Codec | undefined,
     onError: (error: Error) => void,
     onClosed: (s: ManagedSubscription) => void,
     telemetry?: ConsumerTelemetry,
@@ -83,7 +101,9 @@ class DeadLetterConsumer implements ManagedSubscription {
 
   async #process(delivery: GuardedDeadLetterDelivery, signal: AbortSignal): Promise<void> {
     try {
-      await this.handler(toDeadLetter(this.topic, delivery, signal, this.transport.name));
+      let body = letterBody(this.topic, delivery.message, this.codec, signal);
+      if (body instanceof Promise) body = await body;
+      await this.handler(toDeadLetter(this.topic, delivery, body, signal, this.transport.name));
     } catch (error) {
       this.#engine.failed(delivery, error);
       if (!this.#engine.closing) {
@@ -144,12 +164,14 @@ export function deadLetterQueue(context: DeadLetterQueueContext): DeadLetterQueu
       if (!Number.isInteger(concurrency) || concurrency < 1) {
         throw new CarrierError('INVALID_ARGUMENT', 'concurrency must be a positive integer');
       }
+      const codec = checkCodec(options.codec);
       const consumer = new DeadLetterConsumer(
         transport,
         topic,
         group,
         concurrency,
         handler,
+        codec,
         context.onError,
         context.untrack,
         context.telemetry?.consumer(topic, group, true),

@@ -6,10 +6,13 @@
  *
  * @packageDocumentation
  */
+
+export type { StandardSchemaV1 } from '@standard-schema/spec';
 export { DEFAULT_RETRY, type RetryPolicy } from './backoff.js';
 export { Carrier } from './carrier.js';
 export { decodeBody, JSON_TYPE, messageSize, OCTET_STREAM, TEXT_UTF8 } from './codec.js';
 export type { Codec, DecodeContext, EncodeContext, Encoded } from './codec-spi.js';
+export { bytesCodec, defaultCodec, jsonCodec, textCodec } from './codecs.js';
 export { type ConnectOptions, connect, DEFAULT_CONNECT_TIMEOUT_MS } from './connect.js';
 export {
   MAX_DEAD_LETTER_REASON_LENGTH,
@@ -23,6 +26,7 @@ export {
   isCarrierError,
   NonRetryableError,
   type PublishFailure,
+  type ValidationIssue,
 } from './errors.js';
 export { createMemoryTransport } from './memory/memory-transport.js';
 export type {
@@ -54,6 +58,15 @@ export { type NativeAnswer, type NativeScope, NativeToken } from './native.js';
 export { redactUrl, scrub, urlSecrets } from './redact.js';
 export type { TelemetryOptions } from './telemetry/options.js';
 export * from './telemetry/semconv.js';
+export type {
+  CodecAccepting,
+  Topic,
+  TopicBatchEntry,
+  TopicOptions,
+  TopicPublishOptions,
+  TopicRequestOptions,
+  TopicSubscribeOptions,
+} from './topic.js';
 export type * from './transport.js';
 
 import { transportFactoryFor as factoryFor, parseCarrierUrl as parseUrl } from './connect.js';

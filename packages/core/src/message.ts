@@ -1,4 +1,5 @@
 import type { RetryPolicy } from './backoff.js';
+import type { Codec } from './codec-spi.js';
 import type { MessageMetadata } from './metadata.js';
 import type { NativeToken } from './native.js';
 import type { StartFrom } from './transport.js';
@@ -13,7 +14,10 @@ export interface Message<Body = unknown> {
   readonly key: string | undefined;
   /** User headers as the producer set them. */
   readonly headers: Readonly<Record<string, string>>;
-  /** The body decoded by content type: JSON value, string for text, else `raw` itself. */
+  /**
+   * The body, decoded by the subscription's `codec` if it has one, else by content type: JSON
+   * value, string for text, else `raw` itself.
+   */
   readonly body: Body;
   /** The exact bytes received. Publishing them again with `contentType` and `headers` reproduces the message. */
   readonly raw: Uint8Array;
@@ -74,8 +78,10 @@ export interface Message<Body = unknown> {
 export interface ReplyOptions {
   /** Portable headers of the reply (see `validateHeaders`). */
   headers?: Readonly<Record<string, string>> | undefined;
-  /** Content type to record (as in `publish`). */
+  /** Content type to record (as in `publish`). Not with `codec`. */
   contentType?: string | undefined;
+  /** Codec that encodes the reply (as `MessageOptions.codec` of `publish`). */
+  codec?: Codec | undefined;
 }
 
 /**
@@ -91,6 +97,13 @@ export interface RequestOptions extends MessageOptions, CancelOptions {
    * once that is past.
    */
   timeoutMs?: number | undefined;
+  /**
+   * Codec that decodes the reply's body (as `SubscribeOptions.codec`). Absent: decoded by its
+   * content type. A reply it cannot decode rejects the request with the codec's error
+   * (`DECODE_FAILED`, `INVALID_MESSAGE`); any other failure of the codec is wrapped in
+   * `DECODE_FAILED`. (The request's own body is encoded by `codec`.)
+   */
+  replyCodec?: Codec | undefined;
 }
 
 /** Default `timeoutMs` of `carrier.request`: 30 000 ms. */
@@ -125,8 +138,28 @@ export interface MessageOptions {
   /**
    * Content type to record. For a `Uint8Array` body it is carried as given (forwarding `msg.raw`
    * with `msg.contentType` is byte-exact); for other bodies it overrides the default label.
+   * Not with `codec` (`INVALID_ARGUMENT`): a codec names its own content type.
    */
   contentType?: string | undefined;
+  /**
+   * Codec that turns the body into bytes (see `Codec`; built in: `jsonCodec`, `textCodec`,
+   * `bytesCodec`, `defaultCodec`; schema codecs in `@carrier/schema`). Its bytes and content type
+   * are what the message carries, on every broker. Absent: `defaultCodec` (bytes as they are, a
+   * string as UTF-8, anything else as JSON). A codec that returns a promise is awaited; a
+   * synchronous one is not (no extra turn of the event loop).
+   *
+   * The schema id the codec returns (`Encoded.schemaId`) is sent as `metadata.schemaId`,
+   * replacing one given in `metadata`: the bytes follow the codec's schema (an id copied from a
+   * forwarded message would name the schema it was read with). A codec that returns none leaves
+   * `metadata.schemaId` as given.
+   *
+   * @throws CarrierError (from `publish`) what the codec throws, unchanged: `INVALID_MESSAGE`
+   *   (the body does not fit the codec's schema), `ENCODE_FAILED`, `SCHEMA_INCOMPATIBLE`;
+   *   `ENCODE_FAILED` when it returns something that is not an `Encoded` (no bytes, an invalid
+   *   content type or schema id); `INVALID_ARGUMENT` for a value that is not a codec, or with
+   *   `contentType`. Nothing of the call is sent then.
+   */
+  codec?: Codec | undefined;
   /**
    * Carrier's metadata: correlation id, reply address, deadline, schema id, W3C trace context,
    * and `extra` (fields a newer version knows, when forwarding). Carried apart from `headers`;
@@ -164,7 +197,10 @@ export interface MessageOptions {
 export interface PublishOptions extends MessageOptions, CancelOptions {}
 
 /** Options of `publishBatch`. */
-export interface PublishBatchOptions extends CancelOptions {}
+export interface PublishBatchOptions extends CancelOptions {
+  /** Codec of every entry that names none itself (see `MessageOptions.codec`). */
+  codec?: Codec | undefined;
+}
 
 /** One entry of `publishBatch`. */
 export interface BatchEntry extends MessageOptions {
@@ -217,6 +253,15 @@ export interface SubscribeOptions {
    * that must pass every message on byte for byte, even one whose bytes do not match its content type.
    */
   decode?: boolean | undefined;
+  /**
+   * Codec that decodes every body (see `Codec`), instead of the built-in decoding by content type
+   * (`defaultCodec`). Awaited only when it returns a promise. A body it refuses with
+   * `DECODE_FAILED` or `INVALID_MESSAGE` is dead-lettered at once with the error's message as the
+   * reason, without calling the handler and without retries (as any undecodable body); any other
+   * error it throws (a registry it could not reach) fails the delivery as a handler's error would:
+   * retried by `retry`, the handler not called. Not with `decode: false` (`INVALID_ARGUMENT`).
+   */
+  codec?: Codec | undefined;
   /**
    * `false` (default): a request (a message with `metadata.replyTo`, see `carrier.request`) whose
    * handler throws is not retried — the requester gets `REQUEST_FAILED` at once and the request is
@@ -277,7 +322,8 @@ export interface DeadLetter {
   /** The original message, unchanged (id, key, headers, raw bytes; `attempt` is the count at failure). */
   readonly message: Message;
   /**
-   * The failure: the handler's error message, why the body could not be decoded, or "delivered N
+   * The failure: the handler's error message, why the body could not be decoded (or, on a typed
+   * topic, the validation issues: `body does not match the schema of topic …`), or "delivered N
    * times, the last one without settlement (consumer crashed or lost its lease)". At most 1 024
    * characters (a longer one ends with `… [truncated]`); `unknown (…)` when the letter carries no
    * failure metadata.
@@ -293,6 +339,12 @@ export interface DeadLetter {
 export interface DeadLetterSubscribeOptions {
   /** Handlers in flight at most (default 1). */
   concurrency?: number | undefined;
+  /**
+   * Codec that decodes each letter's body (see `SubscribeOptions.codec`). A body it cannot decode
+   * (whatever it throws) is handed over as its bytes, as an undecodable body always is: dead
+   * letters include them.
+   */
+  codec?: Codec | undefined;
 }
 
 /** The dead letters of one group of one topic. */

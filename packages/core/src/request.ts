@@ -1,5 +1,7 @@
 import { abortedError, checkSignal, onAbort } from './cancel.js';
 import { decodeBody, encodeBody, messageSize } from './codec.js';
+import { checkCodec, encodeWith, isPromiseLike, isUnreadable, withSchemaId } from './codec-options.js';
+import type { Codec, Encoded } from './codec-spi.js';
 import { toMessage } from './consumer.js';
 import { boundReason } from './dead-letter-info.js';
 import { CarrierError } from './errors.js';
@@ -80,20 +82,38 @@ function headerSafeReason(reason: string): string {
   return text.length > 0 ? text : 'the handler failed';
 }
 
+/** Options of a reply's wire form: `message.reply`'s, and the error reason of an error reply. */
+type ReplyWireOptions = ReplyOptions & { error?: string };
+
 /**
  * The wire form of a reply to `request`: its correlation id echoed, and the trace context of the
  * reply's `send` span (`trace`), or without telemetry the request's own, so the reply stays in the
- * request's trace either way.
+ * request's trace either way. A promise only when `options.codec` answers with one.
  */
 export function replyWire(
   transport: Transport,
   request: MessageMetadata,
   body: unknown,
-  options: ReplyOptions & { error?: string } = {},
+  options?: Omit<ReplyWireOptions, 'codec'>,
   trace?: TraceFields,
-): WireMessage {
+): WireMessage;
+export function replyWire(
+  transport: Transport,
+  request: MessageMetadata,
+  body: unknown,
+  options: ReplyWireOptions,
+  trace?: TraceFields,
+): WireMessage | Promise<WireMessage>;
+export function replyWire(
+  transport: Transport,
+  request: MessageMetadata,
+  body: unknown,
+  options: ReplyWireOptions = {},
+  trace?: TraceFields,
+): WireMessage | Promise<WireMessage> {
   const headers = validateHeaders(options.headers);
-  const encoded = encodeBody(body, validateContentType(options.contentType));
+  const contentType = validateContentType(options.contentType);
+  const codec = checkCodec(options.codec);
   const metadata: MessageMetadata = {
     ...(request.correlationId !== undefined ? { correlationId: request.correlationId } : {}),
     ...(trace ?? {
@@ -102,16 +122,27 @@ export function replyWire(
     }),
     ...(options.error !== undefined ? { extra: { [REPLY_ERROR_FIELD]: options.error } } : {}),
   };
-  const wire: WireMessage = {
-    id: crypto.randomUUID(),
-    headers,
-    contentType: encoded.contentType,
-    body: encoded.bytes,
-    publishedAt: new Date(),
-    ...(Object.keys(metadata).length > 0 ? { metadata } : {}),
+  const build = (encoded: Encoded): WireMessage => {
+    const withId = withSchemaId(metadata, encoded.schemaId) ?? {};
+    const wire: WireMessage = {
+      id: crypto.randomUUID(),
+      headers,
+      contentType: encoded.contentType,
+      body: encoded.bytes,
+      publishedAt: new Date(),
+      ...(Object.keys(withId).length > 0 ? { metadata: withId } : {}),
+    };
+    checkSize(transport, wire);
+    return wire;
   };
-  checkSize(transport, wire);
-  return wire;
+  if (!codec) return build(encodeBody(body, contentType));
+  if (contentType !== undefined)
+    throw new CarrierError(
+      'INVALID_ARGUMENT',
+      'give contentType or codec, not both: a codec names its content type',
+    );
+  const encoded = encodeWith(codec, body, { topic: request.replyTo ?? '' });
+  return isPromiseLike(encoded) ? Promise.resolve(encoded).then(build) : build(encoded);
 }
 
 /**
@@ -145,12 +176,13 @@ export class ReplyChannel {
     replyTo: string,
     metadata: MessageMetadata,
     body: unknown,
-    options: ReplyOptions & { error?: string },
+    options: ReplyWireOptions,
   ): Promise<void> {
     const { reply } = replyMethods(this.transport);
     const scope = this.telemetry && new ReplySendScope(this.telemetry, replyTo, metadata);
     try {
-      const wire = replyWire(this.transport, metadata, body, options, scope?.fields);
+      const built = replyWire(this.transport, metadata, body, options, scope?.fields);
+      const wire = isPromiseLike(built) ? await built : built;
       scope?.built(wire);
       this.#replied = true;
       await (scope ? scope.run(() => reply(replyTo, wire)) : reply(replyTo, wire));
@@ -175,8 +207,13 @@ export async function cannotReply(): Promise<void> {
   throw new CarrierError('INVALID_ARGUMENT', 'this message is not a request: it cannot be replied to');
 }
 
+/** The signal of a reply's `Message`: a reply has no handler to cancel. */
+const NEVER = new AbortController().signal;
+
 interface Pending {
   readonly topic: string;
+  /** Decodes the reply's body; absent: by its content type. */
+  readonly codec: Codec | undefined;
   readonly resolve: (message: Message) => void;
   readonly reject: (error: Error) => void;
 }
@@ -192,6 +229,8 @@ function checkTimeout(value: unknown): number {
 /** The parts of `request`'s options that `publish` takes. */
 export interface PreparedRequest {
   readonly timeoutMs: number;
+  /** Decodes the reply's body (`replyCodec`); absent: by its content type. */
+  readonly replyCodec: Codec | undefined;
   readonly signal: AbortSignal | undefined;
   readonly correlationId: string;
   /** When the requester stops waiting: now + `timeoutMs` at the call. */
@@ -206,6 +245,7 @@ export function prepareRequest(options: RequestOptions | undefined): PreparedReq
     throw new CarrierError('INVALID_ARGUMENT', 'options must be an object');
   const timeoutMs = checkTimeout(options?.timeoutMs);
   const signal = checkSignal(options?.signal);
+  const replyCodec = checkCodec(options?.replyCodec, 'replyCodec');
   const given = options?.metadata;
   for (const field of OWN_FIELDS) {
     if (given?.[field] !== undefined)
@@ -215,6 +255,7 @@ export function prepareRequest(options: RequestOptions | undefined): PreparedReq
   const deadline = new Date(Date.now() + timeoutMs);
   return {
     timeoutMs,
+    replyCodec,
     signal,
     correlationId,
     deadline,
@@ -276,22 +317,36 @@ export class Requester {
       received(new CarrierError('REQUEST_FAILED', reason, { transport: name }));
       return;
     }
+    const resolve = (body: unknown) => {
+      received();
+      pending.resolve(
+        toMessage(pending.topic, reply, 1, body, NEVER, { transport: name, answer: undefined }),
+      );
+    };
+    const reject = (error: unknown) =>
+      received(
+        isUnreadable(error) && pending.codec
+          ? (error as CarrierError)
+          : new CarrierError('DECODE_FAILED', 'the reply could not be decoded', {
+              transport: name,
+              cause: error,
+            }),
+      );
     let body: unknown;
     try {
-      body = decodeBody(reply.body, reply.contentType);
+      body = pending.codec
+        ? pending.codec.decode(reply.body, {
+            topic: pending.topic,
+            contentType: reply.contentType,
+            metadata: reply.metadata ?? {},
+          })
+        : decodeBody(reply.body, reply.contentType);
     } catch (error) {
-      received(
-        new CarrierError('DECODE_FAILED', 'the reply could not be decoded', {
-          transport: name,
-          cause: error,
-        }),
-      );
+      reject(error);
       return;
     }
-    received();
-    const never = new AbortController().signal;
-    const native = { transport: name, answer: undefined };
-    pending.resolve(toMessage(pending.topic, reply, 1, body, never, native));
+    if (isPromiseLike(body)) body.then(resolve, reject);
+    else resolve(body);
   }
 
   /**
@@ -303,7 +358,7 @@ export class Requester {
   run(
     topic: string,
     request: PreparedRequest,
-    wire: (replyTo: string) => WireMessage,
+    wire: (replyTo: string) => WireMessage | Promise<WireMessage>,
     publish: (message: WireMessage) => Promise<unknown>,
   ): Promise<Message> {
     const { correlationId: id, signal, timeoutMs } = request;
@@ -331,6 +386,7 @@ export class Requester {
       };
       this.#pending.set(id, {
         topic,
+        codec: request.replyCodec,
         resolve: (m) => {
           if (done()) resolve(m);
         },
@@ -340,7 +396,10 @@ export class Requester {
       this.address()
         .then((address) => {
           if (!this.#pending.has(id)) return undefined; // timed out or aborted meanwhile
-          return publish(wire(address));
+          const built = wire(address);
+          if (!(built instanceof Promise)) return publish(built);
+          // encoded asynchronously: published unless the request settled meanwhile
+          return built.then((message) => (this.#pending.has(id) ? publish(message) : undefined));
         })
         .catch(fail);
     });

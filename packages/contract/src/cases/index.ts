@@ -7,6 +7,7 @@ import {
   subscribeAbortedBefore,
   subscribeAbortedLater,
 } from './cancellation.js';
+import { customCodecBytes, typedTopicDeadLettersInvalidBody } from './codecs.js';
 import { delayedBatch, delayedPublish, publishDelayRefusals } from './delay.js';
 import { crashCountsOneAttempt, crashRedelivered, idleClose, poisonMessage } from './failure.js';
 import {
@@ -82,6 +83,7 @@ import {
 } from './wire.js';
 
 export * from './cancellation.js';
+export * from './codecs.js';
 export * from './delay.js';
 export * from './failure.js';
 export * from './flow.js';
@@ -113,6 +115,8 @@ export const contractCases: readonly ContractCase[] = [
   metadataThroughDeadLetters,
   wireRefusals,
   headerLimits,
+  customCodecBytes,
+  typedTopicDeadLettersInvalidBody,
   buffersForDeclaredGroup,
   fansOut,
   competingConsumers,
