@@ -1,4 +1,4 @@
-import { connect, type TransportFactory } from '@carrier/core';
+import { connect, type Transport, type TransportFactory } from '@carrier/core';
 import type { BrokerModule } from './brokers/types.js';
 import { CarrierSide } from './carrier-side.js';
 import { compare, LATENCY, progress, type Scenario, THROUGHPUT } from './compare.js';
@@ -25,8 +25,14 @@ const ADAPTERS: Record<string, string> = {
 /** Brokers the bench knows beyond memory/core. */
 export const BROKERS = Object.keys(MODULES);
 
-/** The scenarios run on a real broker, sized by the options and the broker's defaults. */
-export function brokerScenarios(broker: string, o: BenchOptions): Scenario[] {
+/**
+ * The sizes of a run on a real broker, from the options and the broker's defaults: messages per
+ * round (batches, end to end), confirmed single publishes per round, warm-up messages.
+ */
+export function brokerSettings(
+  broker: string,
+  o: BenchOptions,
+): { base: ScenarioSettings; single: number; warmup: number } {
   const messages = o.messages ?? DEFAULT_MESSAGES[broker] ?? 10_000;
   const base: ScenarioSettings = {
     messages,
@@ -39,6 +45,12 @@ export function brokerScenarios(broker: string, o: BenchOptions): Scenario[] {
   };
   const single = o.single ?? Math.min(messages, DEFAULT_SINGLE[broker] ?? 2_000);
   const warmup = Math.max(1, Math.min(500, Math.floor(messages / 20)));
+  return { base, single, warmup };
+}
+
+/** The scenarios run on a real broker, sized by the options and the broker's defaults. */
+export function brokerScenarios(broker: string, o: BenchOptions): Scenario[] {
+  const { base, single, warmup } = brokerSettings(broker, o);
   const list: Scenario[] = [];
   if (!o.skip.has('single')) {
     list.push({
@@ -63,6 +75,19 @@ export function brokerScenarios(broker: string, o: BenchOptions): Scenario[] {
     });
   }
   return list;
+}
+
+/**
+ * A transport of `broker`'s adapter at `url`, made by its `createTransport` (no Carrier engine, no
+ * telemetry): the `--spi` side, and the connection that empties a group after a round.
+ */
+export async function adapterTransport(
+  broker: string,
+  url: string,
+  onError: (e: Error) => void,
+): Promise<Transport> {
+  const adapter = (await import(ADAPTERS[broker]!)) as { createTransport: TransportFactory };
+  return adapter.createTransport(new URL(url), { onError, connectTimeoutMs: 10_000 });
 }
 
 /** The options of this run as command-line arguments for a child bench (brokers, output and skips set by the caller). */
@@ -96,12 +121,8 @@ export async function brokerFigures(
   const raws = await mod.rawClients(url, o.skip);
   if (o.spi) {
     // the same adapter without Carrier's engine: carrier/raw = (carrier/spi) x (spi/raw)
-    const adapter = (await import(ADAPTERS[broker]!)) as { createTransport: TransportFactory };
     raws.push({
-      side: new TransportSide(
-        'adapter-spi',
-        await adapter.createTransport(new URL(url), { onError, connectTimeoutMs: 10_000 }),
-      ),
+      side: new TransportSide('adapter-spi', await adapterTransport(broker, url, onError)),
       reference: `${ADAPTERS[broker]} driven directly through the transport SPI (no engine), acks without waiting`,
       suffix: '.vs-spi',
     });

@@ -43,6 +43,14 @@ export function freshTopic(runId: string, scenario: string, side: string): strin
   return `bench.${runId}.${scenario}.${side.replace(/[^A-Za-z0-9_-]/g, '-')}.${topicCounter}`;
 }
 
+let groupCounter = 0;
+
+/** A fresh group name, never reused (with a fresh topic, a group no earlier round has touched). */
+export function freshGroup(side: string): string {
+  groupCounter++;
+  return `bench-${side.replace(/[^A-Za-z0-9_-]/g, '-')}-${groupCounter}`;
+}
+
 /** stderr progress, so stdout stays the figure lines and the table. */
 export function progress(text: string): void {
   process.stderr.write(`[bench] ${text}\n`);
@@ -64,13 +72,15 @@ export async function compare(options: {
   /** Appended to figure names, e.g. `.vs-platformatic` for a second reference client. */
   readonly suffix?: string;
   readonly note?: string;
+  /** A fresh group name for every run too (default: group `bench` on every fresh topic). */
+  readonly freshGroups?: boolean;
 }): Promise<Figure[]> {
   const { broker, runId, carrier, raw, scenario, rounds } = options;
-  const group = 'bench';
+  const group = (side: Side) => (options.freshGroups ? freshGroup(side.label) : 'bench');
   if (scenario.warmup > 0) {
     const warm = { ...scenario.settings, messages: scenario.warmup };
     for (const side of [carrier, raw])
-      await scenario.run(side, freshTopic(runId, scenario.name, side.label), group, warm);
+      await scenario.run(side, freshTopic(runId, scenario.name, side.label), group(side), warm);
   }
   const results = { carrier: [] as Measurement[], raw: [] as Measurement[] };
   for (let round = 1; round <= rounds; round++) {
@@ -81,7 +91,7 @@ export async function compare(options: {
       const m = await scenario.run(
         side,
         freshTopic(runId, scenario.name, side.label),
-        group,
+        group(side),
         scenario.settings,
       );
       results[which].push(m);

@@ -25,6 +25,20 @@ describe('command line', () => {
     expect([...parseOptions(['--skip', 'rss,ceiling'], {}).skip]).toEqual(['rss', 'ceiling']);
   });
 
+  it('takes otel:<broker> for the OpenTelemetry comparison on a broker, not in all', () => {
+    expect(parseOptions(['--broker', 'otel:nats,otel:kafka'], {}).brokers).toEqual([
+      'otel:nats',
+      'otel:kafka',
+    ]);
+    expect(parseOptions(['--broker', 'otel', '--broker', 'otel:sqs'], {}).brokers).toEqual([
+      'otel',
+      'otel:sqs',
+    ]);
+    expect(parseOptions(['--broker', 'all'], {}).brokers.filter((b) => b.startsWith('otel:'))).toEqual([]);
+    expect(() => parseOptions(['--broker', 'otel:memory'], {})).toThrow(/unknown broker/);
+    expect(() => parseOptions(['--broker', 'otel:redis'], {})).toThrow(/unknown broker/);
+  });
+
   it('rejects unknown brokers, options and bad numbers', () => {
     expect(() => parseOptions(['--broker', 'redis'], {})).toThrow(/unknown broker/);
     expect(() => parseOptions(['--messagez', '1'], {})).toThrow();

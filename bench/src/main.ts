@@ -18,9 +18,11 @@ import { rssFigures } from './rss.js';
 import type { BenchOptions } from './settings.js';
 
 const USAGE = `usage: npm run bench -- [options]
-  --broker <name>      memory | core | otel | kafka | rabbitmq | nats | sqs | all (repeatable or comma-separated;
-                       default: memory, core and every broker whose CARRIER_TEST_<BROKER>_URL is set;
-                       otel: memory with the OpenTelemetry SDK wired against none, only when named)
+  --broker <name>      memory | core | otel | otel:<broker> | kafka | rabbitmq | nats | sqs | all (repeatable or
+                       comma-separated; default: memory, core and every broker whose CARRIER_TEST_<BROKER>_URL is set;
+                       otel: memory with the OpenTelemetry SDK wired against none, only when named;
+                       otel:kafka, otel:rabbitmq, otel:nats, otel:sqs: the same comparison on that broker,
+                       at its CARRIER_TEST_<BROKER>_URL, only when named; all does not include them)
   --messages <n>       messages per round for batches and end to end (default per broker, see settings.ts)
   --single <n>         messages per round for confirmed single publishes (default per broker)
   --serial <n>         messages for the serial (unloaded) latency figure (default 200)
@@ -44,6 +46,9 @@ function int(name: string, value: string | undefined, fallback: number | undefin
   if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, not ${value}`);
   return n;
 }
+
+/** `otel:<broker>`: the OpenTelemetry comparison on a real broker. */
+const OTEL_ON = BROKERS.map((b) => `otel:${b}`);
 
 /** Read the command line; throws on anything unknown or malformed. */
 export function parseOptions(
@@ -78,7 +83,8 @@ export function parseOptions(
   if (brokers.includes('all')) brokers = known;
   if (brokers.length === 0) brokers = ['memory', 'core', ...BROKERS.filter((b) => env[urlVariable(b)])];
   for (const b of brokers)
-    if (!known.includes(b)) throw new Error(`unknown broker ${b} (known: ${known.join(', ')}, all)`);
+    if (!known.includes(b) && !OTEL_ON.includes(b))
+      throw new Error(`unknown broker ${b} (known: ${[...known, ...OTEL_ON].join(', ')}, all)`);
   const concurrency = int('concurrency', values.concurrency, 16)!;
   return {
     help: values.help ?? false,
@@ -137,6 +143,16 @@ async function main(): Promise<void> {
     try {
       if (broker === 'otel') {
         emit(broker, await otelFigures(options, runId), undefined);
+        continue;
+      }
+      if (broker.startsWith('otel:')) {
+        const on = broker.slice('otel:'.length);
+        const url = process.env[urlVariable(on)];
+        if (!url) {
+          progress(`${broker}: skipped, ${urlVariable(on)} is not set (eval "$(npm run -s brokers:up)")`);
+          continue;
+        }
+        emit(broker, await otelFigures(options, runId, { broker: on, url }), undefined);
         continue;
       }
       if (broker === 'memory' || broker === 'core') {

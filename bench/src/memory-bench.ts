@@ -10,33 +10,89 @@ import { TransportSide } from './transport-side.js';
 
 const NS = { key: 'ns_per_msg', unit: 'ns/msg', higherIsBetter: false } as const;
 
+/** Most unsettled deliveries of a drain on a real broker (the in-process broker takes all at once). */
+const BROKER_DRAIN_PREFETCH = 1_000;
+
 /**
- * Empties a group after a round, outside the timed region, so the in-process broker does not keep
- * every round's messages (the heap, and its garbage collection, would grow from round to round).
+ * Empties a group after a round, outside the timed region, so the broker does not keep every
+ * round's messages. In process (`expected` absent): until a turn of the event loop brings nothing
+ * more (the heap, and its garbage collection, would otherwise grow from round to round). On a real
+ * broker the messages come over the network, so a quiet turn proves nothing: until the round's
+ * `expected.messages` have been received and acknowledged, or `expected.deadlineMs` passed
+ * (reported on stderr, not thrown: the figure was already measured).
  */
-async function drain(transport: Transport, topic: string, group: string): Promise<void> {
+async function drain(
+  transport: Transport,
+  topic: string,
+  group: string,
+  expected?: { readonly messages: number; readonly deadlineMs: number },
+): Promise<void> {
   let seen = 0;
-  const sub = await transport.subscribe(topic, group, { prefetch: 1_000_000, ordered: false }, (d) => {
-    seen++;
-    void d.ack();
-  });
-  let last = -1;
-  while (seen !== last) {
-    last = seen;
-    await new Promise((resolve) => setImmediate(resolve));
+  if (!expected) {
+    const sub = await transport.subscribe(topic, group, { prefetch: 1_000_000, ordered: false }, (d) => {
+      seen++;
+      void d.ack();
+    });
+    let last = -1;
+    while (seen !== last) {
+      last = seen;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await sub.stop();
+    await sub.close();
+    return;
   }
-  await sub.stop();
-  await sub.close();
+  let all!: () => void;
+  const received = new Promise<void>((resolve) => {
+    all = resolve;
+  });
+  const acks: Promise<void>[] = [];
+  const sub = await transport.subscribe(
+    topic,
+    group,
+    { prefetch: BROKER_DRAIN_PREFETCH, ordered: false },
+    (d) => {
+      seen++;
+      acks.push(d.ack());
+      if (seen >= expected.messages) all();
+    },
+  );
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const late = await Promise.race([
+      received.then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), expected.deadlineMs);
+      }),
+    ]);
+    if (late)
+      progress(`drain of ${topic}/${group}: ${seen} of ${expected.messages} after ${expected.deadlineMs} ms`);
+    await sub.stop();
+    const failed = (await Promise.allSettled(acks)).filter((a) => a.status === 'rejected').length;
+    if (failed > 0) progress(`drain of ${topic}/${group}: ${failed} acknowledgements failed`);
+  } finally {
+    clearTimeout(timer);
+    await sub.close();
+  }
 }
 
 type Run = Scenario['run'];
 
-/** `run`, then the side's group emptied through its drainer (keyed by side label), untimed. */
-export function draining(run: Run, drainers: ReadonlyMap<string, Transport>): Run {
+/**
+ * `run`, then the side's group emptied through its drainer (keyed by side label), untimed.
+ * `broker`: the drainer is a real broker's: wait for the round's `settings.messages` (see `drain`).
+ */
+export function draining(run: Run, drainers: ReadonlyMap<string, Transport>, broker = false): Run {
   return async (side, topic, group, settings) => {
     const measured = await run(side, topic, group, settings);
     const transport = drainers.get(side.label);
-    if (transport) await drain(transport, topic, group);
+    if (transport)
+      await drain(
+        transport,
+        topic,
+        group,
+        broker ? { messages: settings.messages, deadlineMs: settings.deadlineMs } : undefined,
+      );
     return measured;
   };
 }

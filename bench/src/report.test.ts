@@ -1,5 +1,8 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { figure, figureLine, formatValue, table } from './report.js';
+import { figure, figureLine, formatValue, table, writeResults } from './report.js';
 
 describe('report', () => {
   const f = figure(
@@ -40,5 +43,24 @@ describe('report', () => {
     );
     expect(drift.ratio).toBe(0.5);
     expect(drift.pairedRatio).toBe(1);
+  });
+
+  it('names the results file after the date and the broker, otel:<broker> as otel-<broker>', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-report-'));
+    try {
+      const info = {
+        startedAt: '2026-12-01T10:00:00.000Z',
+        command: 'npm run bench -- --broker otel:nats',
+        node: 'v22',
+        machine: { cpus: 2, cpuModel: 'x', memoryGiB: 8, loadavg: [0, 0, 0] },
+        options: {},
+      };
+      const file = writeResults(dir, 'otel:nats', info, [f], undefined);
+      expect(path.basename(file)).toBe('2026-12-01-otel-nats.json');
+      expect(JSON.parse(readFileSync(file, 'utf8')).broker).toBe('otel:nats');
+      expect(path.basename(writeResults(dir, 'kafka', info, [f], undefined))).toBe('2026-12-01-kafka.json');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -4,7 +4,7 @@ import { pairedRatio, type Sample, summarize } from './stats.js';
 
 /** One measured figure: Carrier's rounds against a reference's rounds, measured alternately. */
 export interface Figure {
-  /** `memory`, `kafka`, `rabbitmq`, `nats`, `sqs`. */
+  /** `memory`, `core`, `kafka`, `rabbitmq`, `nats`, `sqs`, `otel`, `otel:<broker>`. */
   readonly broker: string;
   /** Figure name without spaces, e.g. `publish-single.msgs_per_s` (a suffix `.vs-<client>` names a second reference). */
   readonly figure: string;
@@ -111,7 +111,10 @@ export interface RunInfo {
   readonly options: Readonly<Record<string, unknown>>;
 }
 
-/** Write `<dir>/<YYYY-MM-DD>-<broker>.json`; returns its path. */
+/**
+ * Write `<dir>/<YYYY-MM-DD>-<broker>.json` (characters other than letters, digits, `_` and `-` in
+ * the broker's name become `-`: `otel:nats` → `…-otel-nats.json`); returns its path.
+ */
 export function writeResults(
   dir: string,
   broker: string,
@@ -120,7 +123,10 @@ export function writeResults(
   extra: unknown,
 ): string {
   mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `${info.startedAt.slice(0, 10)}-${broker}.json`);
+  const file = path.join(
+    dir,
+    `${info.startedAt.slice(0, 10)}-${broker.replace(/[^A-Za-z0-9_-]/g, '-')}.json`,
+  );
   writeFileSync(file, `${JSON.stringify({ broker, ...info, figures, extra }, null, 2)}\n`);
   return file;
 }
