@@ -4,23 +4,20 @@
 // @generated from file carrier/test/legacy.proto (package carrier.test.legacy, syntax proto2)
 /* eslint-disable */
 
-import type { Message } from '@bufbuild/protobuf';
-import type { GenEnum, GenFile, GenMessage } from '@bufbuild/protobuf/codegenv2';
-import { enumDesc, fileDesc, messageDesc } from '@bufbuild/protobuf/codegenv2';
+import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file carrier/test/legacy.proto.
  */
-export const file_carrier_test_legacy: GenFile =
-  /*@__PURE__*/
-  fileDesc(
-    'ChljYXJyaWVyL3Rlc3QvbGVnYWN5LnByb3RvEhNjYXJyaWVyLnRlc3QubGVnYWN5IoYDCgZUaWNrZXQSCgoCaWQYASACKAkSEwoIYXR0ZW1wdHMYAiABKAU6ATMSNwoIcHJpb3JpdHkYAyABKA4yHS5jYXJyaWVyLnRlc3QubGVnYWN5LlByaW9yaXR5OgZOT1JNQUwSEQoFY29kZXMYBCADKAVCAhABEh8KBXRpdGxlGAUgASgJOhB1bnRpdGxlZCAiZHJhZnQiEhQKBndlaWdodBgGIAEoAToELTEuNRIUCgZ1cmdlbnQYByABKAg6BHRydWUSDAoEYmxvYhgIIAEoDBINCgVkZWx0YRgJIAEoEhIQCghjaGVja3N1bRgKIAEoBxIQCghwb3NpdGlvbhgLIAEoEBISCgVyYXRpbxgMIAEoAjoDaW5mEhsKDGRpc3BsYXlfbmFtZRgNIAEoCVIFbGFiZWwSIQoDYmlnGA4gASgEOhQxODQ0Njc0NDA3MzcwOTU1MTYxNRItCghjaGlsZHJlbhgPIAMoCzIbLmNhcnJpZXIudGVzdC5sZWdhY3kuVGlja2V0KjoKCFByaW9yaXR5EgcKA0xPVxAAEgoKBk5PUk1BTBABEgsKB0RFRkFVTFQQARIICgRISUdIEAIaAhABQhkKF2Rldi5jYXJyaWVyLnRlc3QubGVnYWN5',
-  );
+export const file_carrier_test_legacy: GenFile = /*@__PURE__*/
+  fileDesc("ChljYXJyaWVyL3Rlc3QvbGVnYWN5LnByb3RvEhNjYXJyaWVyLnRlc3QubGVnYWN5IoYDCgZUaWNrZXQSCgoCaWQYASACKAkSEwoIYXR0ZW1wdHMYAiABKAU6ATMSNwoIcHJpb3JpdHkYAyABKA4yHS5jYXJyaWVyLnRlc3QubGVnYWN5LlByaW9yaXR5OgZOT1JNQUwSEQoFY29kZXMYBCADKAVCAhABEh8KBXRpdGxlGAUgASgJOhB1bnRpdGxlZCAiZHJhZnQiEhQKBndlaWdodBgGIAEoAToELTEuNRIUCgZ1cmdlbnQYByABKAg6BHRydWUSDAoEYmxvYhgIIAEoDBINCgVkZWx0YRgJIAEoEhIQCghjaGVja3N1bRgKIAEoBxIQCghwb3NpdGlvbhgLIAEoEBISCgVyYXRpbxgMIAEoAjoDaW5mEhsKDGRpc3BsYXlfbmFtZRgNIAEoCVIFbGFiZWwSIQoDYmlnGA4gASgEOhQxODQ0Njc0NDA3MzcwOTU1MTYxNRItCghjaGlsZHJlbhgPIAMoCzIbLmNhcnJpZXIudGVzdC5sZWdhY3kuVGlja2V0KjoKCFByaW9yaXR5EgcKA0xPVxAAEgoKBk5PUk1BTBABEgsKB0RFRkFVTFQQARIICgRISUdIEAIaAhABQhkKF2Rldi5jYXJyaWVyLnRlc3QubGVnYWN5");
 
 /**
  * @generated from message carrier.test.legacy.Ticket
  */
-export type Ticket = Message<'carrier.test.legacy.Ticket'> & {
+export type Ticket = Message<"carrier.test.legacy.Ticket"> & {
   /**
    * @generated from field: required string id = 1;
    */
@@ -101,7 +98,8 @@ export type Ticket = Message<'carrier.test.legacy.Ticket'> & {
  * Describes the message carrier.test.legacy.Ticket.
  * Use `create(TicketSchema)` to create a new message.
  */
-export const TicketSchema: GenMessage<Ticket> = /*@__PURE__*/ messageDesc(file_carrier_test_legacy, 0);
+export const TicketSchema: GenMessage<Ticket> = /*@__PURE__*/
+  messageDesc(file_carrier_test_legacy, 0);
 
 /**
  * @generated from enum carrier.test.legacy.Priority
@@ -131,4 +129,6 @@ export enum Priority {
 /**
  * Describes the enum carrier.test.legacy.Priority.
  */
-export const PrioritySchema: GenEnum<Priority> = /*@__PURE__*/ enumDesc(file_carrier_test_legacy, 0);
+export const PrioritySchema: GenEnum<Priority> = /*@__PURE__*/
+  enumDesc(file_carrier_test_legacy, 0);
+

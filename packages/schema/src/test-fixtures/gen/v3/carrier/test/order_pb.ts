@@ -4,26 +4,22 @@
 // @generated from file carrier/test/order.proto (package carrier.test, syntax proto3)
 /* eslint-disable */
 
-import type { Message } from '@bufbuild/protobuf';
-import type { GenEnum, GenFile, GenMessage } from '@bufbuild/protobuf/codegenv2';
-import { enumDesc, fileDesc, messageDesc } from '@bufbuild/protobuf/codegenv2';
-import type { Timestamp } from '@bufbuild/protobuf/wkt';
-import { file_google_protobuf_timestamp } from '@bufbuild/protobuf/wkt';
+import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file carrier/test/order.proto.
  */
-export const file_carrier_test_order: GenFile =
-  /*@__PURE__*/
-  fileDesc(
-    'ChhjYXJyaWVyL3Rlc3Qvb3JkZXIucHJvdG8SDGNhcnJpZXIudGVzdCLYAwoFT3JkZXISCgoCaWQYASABKAkSEAoIcXVhbnRpdHkYAiABKAkSKgoGc3RhdHVzGAMgASgOMhouY2Fycmllci50ZXN0Lk9yZGVyLlN0YXR1cxItCglwbGFjZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEicKBWxpbmVzGAUgAygLMhguY2Fycmllci50ZXN0Lk9yZGVyLkxpbmUSKwoEdGFncxgGIAMoCzIdLmNhcnJpZXIudGVzdC5PcmRlci5UYWdzRW50cnkSEwoGY291cG9uGAcgASgJSAGIAQESDgoEY2FyZBgIIAEoCUgAEhEKB3ZvdWNoZXIYCSABKAlIABorCglUYWdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARoiCgRMaW5lEgsKA3NrdRgBIAEoCRINCgVjb3VudBgCIAEoBSJHCgZTdGF0dXMSFgoSU1RBVFVTX1VOU1BFQ0lGSUVEEAASEQoNU1RBVFVTX1BMQUNFRBABEhIKDlNUQVRVU19TSElQUEVEEAJCCQoHcGF5bWVudEIJCgdfY291cG9uSgQIDxAQSgQIFBAaUgxsZWdhY3lfdG90YWwiKwoGUmVmdW5kEhAKCG9yZGVyX2lkGAEgASgJEg8KB2Ftb3VudHMYAiADKANiBnByb3RvMw',
-    [file_google_protobuf_timestamp],
-  );
+export const file_carrier_test_order: GenFile = /*@__PURE__*/
+  fileDesc("ChhjYXJyaWVyL3Rlc3Qvb3JkZXIucHJvdG8SDGNhcnJpZXIudGVzdCLYAwoFT3JkZXISCgoCaWQYASABKAkSEAoIcXVhbnRpdHkYAiABKAkSKgoGc3RhdHVzGAMgASgOMhouY2Fycmllci50ZXN0Lk9yZGVyLlN0YXR1cxItCglwbGFjZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEicKBWxpbmVzGAUgAygLMhguY2Fycmllci50ZXN0Lk9yZGVyLkxpbmUSKwoEdGFncxgGIAMoCzIdLmNhcnJpZXIudGVzdC5PcmRlci5UYWdzRW50cnkSEwoGY291cG9uGAcgASgJSAGIAQESDgoEY2FyZBgIIAEoCUgAEhEKB3ZvdWNoZXIYCSABKAlIABorCglUYWdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARoiCgRMaW5lEgsKA3NrdRgBIAEoCRINCgVjb3VudBgCIAEoBSJHCgZTdGF0dXMSFgoSU1RBVFVTX1VOU1BFQ0lGSUVEEAASEQoNU1RBVFVTX1BMQUNFRBABEhIKDlNUQVRVU19TSElQUEVEEAJCCQoHcGF5bWVudEIJCgdfY291cG9uSgQIDxAQSgQIFBAaUgxsZWdhY3lfdG90YWwiKwoGUmVmdW5kEhAKCG9yZGVyX2lkGAEgASgJEg8KB2Ftb3VudHMYAiADKANiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message carrier.test.Order
  */
-export type Order = Message<'carrier.test.Order'> & {
+export type Order = Message<"carrier.test.Order"> & {
   /**
    * @generated from field: string id = 1;
    */
@@ -62,34 +58,32 @@ export type Order = Message<'carrier.test.Order'> & {
   /**
    * @generated from oneof carrier.test.Order.payment
    */
-  payment:
-    | {
-        /**
-         * @generated from field: string card = 8;
-         */
-        value: string;
-        case: 'card';
-      }
-    | {
-        /**
-         * @generated from field: string voucher = 9;
-         */
-        value: string;
-        case: 'voucher';
-      }
-    | { case: undefined; value?: undefined };
+  payment: {
+    /**
+     * @generated from field: string card = 8;
+     */
+    value: string;
+    case: "card";
+  } | {
+    /**
+     * @generated from field: string voucher = 9;
+     */
+    value: string;
+    case: "voucher";
+  } | { case: undefined; value?: undefined };
 };
 
 /**
  * Describes the message carrier.test.Order.
  * Use `create(OrderSchema)` to create a new message.
  */
-export const OrderSchema: GenMessage<Order> = /*@__PURE__*/ messageDesc(file_carrier_test_order, 0);
+export const OrderSchema: GenMessage<Order> = /*@__PURE__*/
+  messageDesc(file_carrier_test_order, 0);
 
 /**
  * @generated from message carrier.test.Order.Line
  */
-export type Order_Line = Message<'carrier.test.Order.Line'> & {
+export type Order_Line = Message<"carrier.test.Order.Line"> & {
   /**
    * @generated from field: string sku = 1;
    */
@@ -105,8 +99,7 @@ export type Order_Line = Message<'carrier.test.Order.Line'> & {
  * Describes the message carrier.test.Order.Line.
  * Use `create(Order_LineSchema)` to create a new message.
  */
-export const Order_LineSchema: GenMessage<Order_Line> =
-  /*@__PURE__*/
+export const Order_LineSchema: GenMessage<Order_Line> = /*@__PURE__*/
   messageDesc(file_carrier_test_order, 0, 0);
 
 /**
@@ -132,14 +125,13 @@ export enum Order_Status {
 /**
  * Describes the enum carrier.test.Order.Status.
  */
-export const Order_StatusSchema: GenEnum<Order_Status> =
-  /*@__PURE__*/
+export const Order_StatusSchema: GenEnum<Order_Status> = /*@__PURE__*/
   enumDesc(file_carrier_test_order, 0, 0);
 
 /**
  * @generated from message carrier.test.Refund
  */
-export type Refund = Message<'carrier.test.Refund'> & {
+export type Refund = Message<"carrier.test.Refund"> & {
   /**
    * @generated from field: string order_id = 1;
    */
@@ -155,4 +147,6 @@ export type Refund = Message<'carrier.test.Refund'> & {
  * Describes the message carrier.test.Refund.
  * Use `create(RefundSchema)` to create a new message.
  */
-export const RefundSchema: GenMessage<Refund> = /*@__PURE__*/ messageDesc(file_carrier_test_order, 1);
+export const RefundSchema: GenMessage<Refund> = /*@__PURE__*/
+  messageDesc(file_carrier_test_order, 1);
+
