@@ -176,27 +176,36 @@ function compareMessages(
     const r = readerFields.get(id);
     const where = `${name} field ${id}`;
     if (!r) {
-      if (w.required) problems.push(`${where} (${w.name}): required field removed`);
+      if (isRequired(w)) problems.push(`${where} (${w.name}): required field removed`);
       continue;
     }
     const wt = fieldType(w);
     const rt = fieldType(r);
     const typeProblem = compareTypes(wt, rt);
     if (typeProblem) problems.push(`${where} (${r.name}): ${typeProblem}`);
-    if (w.required !== r.required) {
-      problems.push(`${where} (${r.name}): ${r.required ? 'became required' : 'is no longer required'}`);
+    if (isRequired(w) !== isRequired(r)) {
+      problems.push(`${where} (${r.name}): ${isRequired(r) ? 'became required' : 'is no longer required'}`);
     }
-    if (w.repeated !== r.repeated && wt.kind !== 'map' && !(wt.lengthDelimited && rt.lengthDelimited)) {
+    if (isRepeated(w) !== isRepeated(r) && wt.kind !== 'map' && !(wt.lengthDelimited && rt.lengthDelimited)) {
       problems.push(
-        `${where} (${r.name}): changed from ${w.repeated ? 'repeated' : 'singular'} to ${r.repeated ? 'repeated' : 'singular'} for a ${wt.name} field`,
+        `${where} (${r.name}): changed from ${isRepeated(w) ? 'repeated' : 'singular'} to ${isRepeated(r) ? 'repeated' : 'singular'} for a ${wt.name} field`,
       );
     }
   }
   for (const [id, r] of readerFields) {
-    if (!writerFields.has(id) && r.required)
+    if (!writerFields.has(id) && isRequired(r))
       problems.push(`${name} field ${id} (${r.name}): required field added`);
   }
   compareOneofs(name, reader, writer, problems);
+}
+
+/** From the rule as written (protobufjs's `required` getter depends on resolved editions features). */
+function isRequired(field: protobuf.Field): boolean {
+  return field.rule === 'required';
+}
+
+function isRepeated(field: protobuf.Field): boolean {
+  return field.rule === 'repeated';
 }
 
 function compareOneofs(name: string, reader: protobuf.Type, writer: protobuf.Type, problems: string[]): void {
