@@ -103,7 +103,7 @@ export class ConfluentRegistryClient implements SchemaRegistry {
       throw new CarrierError('INVALID_ARGUMENT', `timeoutMs must be a positive number of milliseconds`);
     }
     this.#base = url.toString().replace(/\/+$/, '');
-    this.#printable = redactUrl(this.#base);
+    this.#printable = redactUrl(this.#base).replace(/\/$/, '');
     this.#timeoutMs = timeoutMs;
     this.#user = auth?.username;
     this.#headers = { accept: ACCEPT, ...options.headers };
@@ -306,7 +306,8 @@ export class ConfluentRegistryClient implements SchemaRegistry {
     if (answer.status >= 500) {
       throw new CarrierError('CONNECTION', `registry ${this.#printable} failed to ${what}: HTTP ${detail}`);
     }
-    const hint = answer.status === 404 && answer.errorCode === undefined ? ' (is the URL the API base?)' : '';
+    const generic = answer.errorCode === undefined || answer.errorCode === 404;
+    const hint = answer.status === 404 && generic ? ' (is the URL the API base?)' : '';
     throw new CarrierError(
       'INVALID_ARGUMENT',
       `registry ${this.#printable} refused to ${what}: HTTP ${detail}${hint}`,

@@ -27,7 +27,7 @@ export interface ServedRegistry {
   readonly url: string;
   /** The port it listens on. */
   readonly port: number;
-  /** Stop listening and close open connections. */
+  /** Stop listening and close open connections (once; later calls wait for the first). */
   close(): Promise<void>;
 }
 
@@ -101,15 +101,18 @@ export async function serveRegistry(
     });
   });
   const address = server.address() as AddressInfo;
+  let closing: Promise<void> | undefined;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
     url: `http://${host}:${address.port}${basePath}`,
     port: address.port,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
+    close: () => {
+      closing ??= new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
         server.closeAllConnections();
-      }),
+      });
+      return closing;
+    },
   };
 }
 
