@@ -36,7 +36,12 @@ const expected: Record<CompatibilityLevel, Record<keyof typeof evolutions, boole
     changeType: false,
   },
   FULL: { addWithDefault: true, addWithoutDefault: false, removeWithoutDefault: false, changeType: false },
-  FULL_TRANSITIVE: { addWithDefault: true, addWithoutDefault: false, removeWithoutDefault: false, changeType: false },
+  FULL_TRANSITIVE: {
+    addWithDefault: true,
+    addWithoutDefault: false,
+    removeWithoutDefault: false,
+    changeType: false,
+  },
 };
 
 /** Histories where the latest version accepts v3 but an earlier one does not. */
@@ -56,7 +61,10 @@ describe.each(implementations)('$name: compatibility levels', ({ open }) => {
     current = undefined;
   });
 
-  for (const [level, outcomes] of Object.entries(expected) as [CompatibilityLevel, Record<string, boolean>][]) {
+  for (const [level, outcomes] of Object.entries(expected) as [
+    CompatibilityLevel,
+    Record<string, boolean>,
+  ][]) {
     it(`${level}: accepts and refuses the evolutions the level defines`, async () => {
       current = await open();
       const r = current.registry;
@@ -103,13 +111,13 @@ describe.each(implementations)('$name: compatibility levels', ({ open }) => {
     const r = current.registry;
     const subject = fresh('s');
     await r.register(subject, v1);
-    expect((await rejection(r.register(subject, evolutions.removeWithoutDefault as SchemaDefinition))).code).toBe(
-      'SCHEMA_INCOMPATIBLE',
-    );
+    expect(
+      (await rejection(r.register(subject, evolutions.removeWithoutDefault as SchemaDefinition))).code,
+    ).toBe('SCHEMA_INCOMPATIBLE');
     await r.register(subject, evolutions.addWithoutDefault as SchemaDefinition);
   });
 
-  it('refuses a schema of another type than the subject\'s under any level but NONE', async () => {
+  it("refuses a schema of another type than the subject's under any level but NONE", async () => {
     current = await open();
     const r = current.registry;
     const subject = fresh('s');

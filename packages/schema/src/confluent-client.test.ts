@@ -54,7 +54,10 @@ describe('ConfluentRegistryClient', () => {
     const good = new ConfluentRegistryClient({ url: server.url, auth });
     expect(await good.register(fresh('s'), avroOrder([ID]))).toBe(1);
 
-    const wrong = new ConfluentRegistryClient({ url: server.url, auth: { ...auth, password: 'not-it-secret' } });
+    const wrong = new ConfluentRegistryClient({
+      url: server.url,
+      auth: { ...auth, password: 'not-it-secret' },
+    });
     const error = await rejection(wrong.register(fresh('s'), avroOrder([ID])));
     expect(error.code).toBe('AUTH_FAILED');
     expect(error.message).toContain('svc-orders');
@@ -70,7 +73,9 @@ describe('ConfluentRegistryClient', () => {
     const client = new ConfluentRegistryClient({ url: withUserInfo });
     expect(client.url).not.toContain('url-secret');
     expect(await client.register(fresh('s'), avroOrder([ID]))).toBe(1);
-    const wrong = new ConfluentRegistryClient({ url: server.url.replace('http://', 'http://u:other-secret@') });
+    const wrong = new ConfluentRegistryClient({
+      url: server.url.replace('http://', 'http://u:other-secret@'),
+    });
     const error = await rejection(wrong.versions('s'));
     expect(error.code).toBe('AUTH_FAILED');
     expect(`${error.message} ${String(error.cause ?? '')}`).not.toContain('other-secret');
@@ -107,7 +112,7 @@ describe('ConfluentRegistryClient', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
-  it('fails with ABORTED when the call\'s signal fires, before or during the call', async () => {
+  it("fails with ABORTED when the call's signal fires, before or during the call", async () => {
     const url = await silentServer();
     const client = new ConfluentRegistryClient({ url, timeoutMs: 30_000 });
     const before = AbortSignal.abort(new Error('stop'));
@@ -120,7 +125,7 @@ describe('ConfluentRegistryClient', () => {
     expect((error.cause as Error).message).toBe('shutdown');
   });
 
-  it('maps a 409 to SCHEMA_INCOMPATIBLE with the registry\'s reasons', async () => {
+  it("maps a 409 to SCHEMA_INCOMPATIBLE with the registry's reasons", async () => {
     const server = await served(new EmbeddedRegistry());
     const client = new ConfluentRegistryClient({ url: server.url });
     const subject = fresh('orders-value');
@@ -163,7 +168,9 @@ describe('ConfluentRegistryClient', () => {
     expect((await rejection(() => new ConfluentRegistryClient({ url: 'kafka://x:9092' }))).code).toBe(
       'INVALID_ARGUMENT',
     );
-    expect((await rejection(() => new ConfluentRegistryClient({ url: 'not a url' }))).code).toBe('INVALID_ARGUMENT');
+    expect((await rejection(() => new ConfluentRegistryClient({ url: 'not a url' }))).code).toBe(
+      'INVALID_ARGUMENT',
+    );
     expect((await rejection(() => new ConfluentRegistryClient({ url: 'http://x', timeoutMs: 0 }))).code).toBe(
       'INVALID_ARGUMENT',
     );

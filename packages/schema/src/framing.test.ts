@@ -28,7 +28,7 @@ describe('Confluent wire framing', () => {
     expect([...encodeFrame(7, Uint8Array.of(0x08, 0x01), [0])]).toEqual([0, 0, 0, 0, 7, 0, 0x08, 0x01]);
   });
 
-  it('writes [1, 0] as the zig-zag varints 2, 1, 0 (bytes 04 02 00), as in Confluent\'s example', () => {
+  it("writes [1, 0] as the zig-zag varints 2, 1, 0 (bytes 04 02 00), as in Confluent's example", () => {
     expect([...encodeMessageIndexes([1, 0])]).toEqual([0x04, 0x02, 0x00]);
   });
 
@@ -46,7 +46,9 @@ describe('Confluent wire framing', () => {
       expect(frame.messageIndexes).toEqual(indexes);
       expect([...frame.payload]).toEqual([0xaa]);
     }
-    expect(decodeFrame(Uint8Array.of(0, 0, 0, 0, 1, 0x04, 0x02, 0x00, 0x08), { messageIndexes: true })).toEqual({
+    expect(
+      decodeFrame(Uint8Array.of(0, 0, 0, 0, 1, 0x04, 0x02, 0x00, 0x08), { messageIndexes: true }),
+    ).toEqual({
       schemaId: 1,
       messageIndexes: [1, 0],
       payload: Uint8Array.of(0x08),
@@ -77,7 +79,9 @@ describe('Confluent wire framing', () => {
       Uint8Array.of(0, 0, 0, 0, 1, 0x7e, 0x00), // count 63 with 1 byte left
     ];
     for (const bytes of cases) {
-      expect((await rejection(() => decodeFrame(bytes, { messageIndexes: true }))).code).toBe('DECODE_FAILED');
+      expect((await rejection(() => decodeFrame(bytes, { messageIndexes: true }))).code).toBe(
+        'DECODE_FAILED',
+      );
     }
   });
 

@@ -137,7 +137,10 @@ describe.each(implementations)('$name: registry semantics', ({ open }) => {
     expect(await r.schemaById(id)).toEqual(order('shared.Money'));
     expect((await r.testCompatibility(subject, order('.shared.Money'))).compatible).toBe(true);
     expect((await r.testCompatibility(subject, order('string'))).compatible).toBe(false);
-    const missing = { ...order('shared.Money'), references: [{ name: 'x.proto', subject: fresh('none'), version: 1 }] };
+    const missing = {
+      ...order('shared.Money'),
+      references: [{ name: 'x.proto', subject: fresh('none'), version: 1 }],
+    };
     expect((await rejection(r.register(subject, missing))).code).toBe('INVALID_ARGUMENT');
   });
 });

@@ -44,11 +44,40 @@ export const avroFormat: SchemaFormat<ParsedAvro> = {
     return `${JSON.stringify(parsed.type.schema({ exportAttrs: true }))}\n${parsed.referenceKey}`;
   },
   incompatibilities(reader, writer) {
-    try {
-      reader.type.createResolver(writer.type);
-      return [];
-    } catch (error) {
-      return [(error as Error).message];
-    }
+    const problem = explain(reader.type, writer.type, reader.type.name ?? reader.type.typeName);
+    return problem === undefined ? [] : [problem];
   },
 };
+
+/**
+ * Why `reader` cannot resolve `writer`, at the deepest record field, array items or map values
+ * where resolution fails (avsc's own message names types, not fields); `undefined` when it can.
+ */
+function explain(reader: avro.Type, writer: avro.Type, path: string): string | undefined {
+  try {
+    reader.createResolver(writer);
+    return undefined;
+  } catch (error) {
+    const deeper = explainInside(reader, writer, path);
+    return deeper ?? `${path}: ${(error as Error).message}`;
+  }
+}
+
+function explainInside(reader: avro.Type, writer: avro.Type, path: string): string | undefined {
+  if (reader.typeName === 'record' && writer.typeName === 'record') {
+    const writerFields = (writer as avro.types.RecordType).fields;
+    for (const field of (reader as avro.types.RecordType).fields) {
+      const names = [field.name, ...(field.aliases ?? [])];
+      const match = writerFields.find((w) => names.includes(w.name));
+      const problem = match && explain(field.type, match.type, `${path}.${field.name}`);
+      if (problem) return problem;
+    }
+  } else if (reader.typeName === 'array' && writer.typeName === 'array') {
+    const items = (t: avro.Type) => (t as avro.types.ArrayType).itemsType;
+    return explain(items(reader), items(writer), `${path}[]`);
+  } else if (reader.typeName === 'map' && writer.typeName === 'map') {
+    const values = (t: avro.Type) => (t as avro.types.MapType).valuesType as avro.Type;
+    return explain(values(reader), values(writer), `${path}{}`);
+  }
+  return undefined;
+}

@@ -11,16 +11,19 @@ function problems(writer: string, reader: string, writerPackage = 'shop', reader
   return protobufFormat.incompatibilities(parse(reader, readerPackage), parse(writer, writerPackage));
 }
 
-const ORDER = 'message Order { string id = 1; int32 qty = 2; repeated string tags = 3; Line line = 4; }\nmessage Line { string sku = 1; }';
+const ORDER =
+  'message Order { string id = 1; int32 qty = 2; repeated string tags = 3; Line line = 4; }\nmessage Line { string sku = 1; }';
 
 describe('Protobuf compatibility rules', () => {
   it('accepts adding and removing optional fields, and renaming a field', () => {
-    expect(problems(ORDER, ORDER.replace('Line line = 4;', 'Line line = 4; optional string note = 5;'))).toEqual([]);
+    expect(
+      problems(ORDER, ORDER.replace('Line line = 4;', 'Line line = 4; optional string note = 5;')),
+    ).toEqual([]);
     expect(problems(ORDER, ORDER.replace('int32 qty = 2; ', ''))).toEqual([]);
     expect(problems(ORDER, ORDER.replace('int32 qty = 2;', 'int32 quantity = 2;'))).toEqual([]);
   });
 
-  it('refuses changing a field number\'s type to another wire group', () => {
+  it("refuses changing a field number's type to another wire group", () => {
     const changed = problems(ORDER, ORDER.replace('int32 qty = 2;', 'string qty = 2;'));
     expect(changed).toHaveLength(1);
     expect(changed[0]).toContain('Order field 2');
@@ -43,9 +46,9 @@ describe('Protobuf compatibility rules', () => {
   });
 
   it('refuses removing a message type, accepts adding one', () => {
-    expect(problems(ORDER, 'message Order { string id = 1; int32 qty = 2; repeated string tags = 3; }')).toContain(
-      'message shop.Line removed',
-    );
+    expect(
+      problems(ORDER, 'message Order { string id = 1; int32 qty = 2; repeated string tags = 3; }'),
+    ).toContain('message shop.Line removed');
     expect(problems(ORDER, `${ORDER}\nmessage Refund { string id = 1; }`)).toEqual([]);
   });
 
@@ -64,10 +67,14 @@ describe('Protobuf compatibility rules', () => {
     const parse2 = (text: string) =>
       parseProto({ definition: { schemaType: 'PROTOBUF', schema: text }, references: [] });
     const check = (reader: string) => protobufFormat.incompatibilities(parse2(reader), parse2(v1));
-    expect(check(v1.replace('optional int32 n = 2;', 'optional int32 n = 2; required int32 k = 3;'))).toHaveLength(1);
+    expect(
+      check(v1.replace('optional int32 n = 2;', 'optional int32 n = 2; required int32 k = 3;')),
+    ).toHaveLength(1);
     expect(check(v1.replace('required string id = 1; ', ''))).toHaveLength(1);
     expect(check(v1.replace('optional int32 n', 'required int32 n'))).toHaveLength(1);
-    expect(check(v1.replace('optional int32 n = 2;', 'optional int32 n = 2; optional int32 k = 3;'))).toEqual([]);
+    expect(check(v1.replace('optional int32 n = 2;', 'optional int32 n = 2; optional int32 k = 3;'))).toEqual(
+      [],
+    );
   });
 
   it('refuses moving several existing fields into a new oneof; accepts wrapping one field', () => {
@@ -79,8 +86,11 @@ describe('Protobuf compatibility rules', () => {
   });
 
   it('compares nested messages and map values', () => {
-    const nested = 'message Order { Line line = 1; message Line { string sku = 1; } map<string, int32> m = 2; }';
-    expect(problems(nested, nested.replace('string sku = 1;', 'int32 sku = 1;'))[0]).toContain('shop.Order.Line field 1');
+    const nested =
+      'message Order { Line line = 1; message Line { string sku = 1; } map<string, int32> m = 2; }';
+    expect(problems(nested, nested.replace('string sku = 1;', 'int32 sku = 1;'))[0]).toContain(
+      'shop.Order.Line field 1',
+    );
     expect(problems(nested, nested.replace('map<string, int32>', 'map<string, string>'))).toHaveLength(1);
   });
 

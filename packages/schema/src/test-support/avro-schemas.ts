@@ -2,7 +2,10 @@ import type { SchemaDefinition } from '../registry.js';
 
 /** An Avro record `Order` with the given fields, as a registry definition. */
 export function avroOrder(fields: readonly Record<string, unknown>[], spacing?: number): SchemaDefinition {
-  return { schemaType: 'AVRO', schema: JSON.stringify({ type: 'record', name: 'Order', fields }, null, spacing) };
+  return {
+    schemaType: 'AVRO',
+    schema: JSON.stringify({ type: 'record', name: 'Order', fields }, null, spacing),
+  };
 }
 
 export const ID = { name: 'id', type: 'string' };
