@@ -7,12 +7,12 @@ import { decodeContext, encodeContext, fresh, rejection } from '../test-support/
 import { WRITER_SCHEMA, writerSchemaOf } from '../writer-schema.js';
 import { AVRO_CONTENT_TYPE, avroCodec } from './index.js';
 
-const line = (extra: object[] = []) => ({
+const line = (extra: Record<string, unknown>[] = []) => ({
   type: 'record',
   name: 'Line',
   fields: [{ name: 'sku', type: 'string' }, { name: 'count', type: 'int' }, ...extra],
 });
-const order = (fields: object[], lineExtra: object[] = []) => ({
+const order = (fields: Record<string, unknown>[], lineExtra: Record<string, unknown>[] = []) => ({
   type: 'record',
   name: 'Order',
   namespace: 'shop',

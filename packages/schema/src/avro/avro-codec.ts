@@ -28,8 +28,11 @@ export interface AvroCodecOptions extends SchemaCodecOptions {
    * The reader's and writer's schema: Avro schema JSON (an object, or its text) or an avsc `Type`.
    * Types built here omit avsc's record methods, so decoded records are plain data.
    */
-  readonly schema: avro.Schema | avro.Type | string;
+  readonly schema: AvroSchema;
 }
+
+/** An Avro schema: its JSON (as an object, e.g. parsed from an `.avsc` file, or as text) or an avsc `Type`. */
+export type AvroSchema = avro.Type | avro.Schema | string | { readonly [key: string]: unknown };
 
 interface WriterType {
   readonly id: number;
@@ -167,7 +170,7 @@ function framed(id: number, type: avro.Type, value: unknown): Encoded {
   return { bytes: encodeFrame(id, payload), contentType: AVRO_CONTENT_TYPE, schemaId: String(id) };
 }
 
-function toType(schema: avro.Schema | avro.Type | string): avro.Type {
+function toType(schema: AvroSchema): avro.Type {
   if (schema instanceof avro.Type) return schema;
   let json: avro.Schema;
   try {

@@ -4,4 +4,4 @@
  *
  * @packageDocumentation
  */
-export { AVRO_CONTENT_TYPE, type AvroCodecOptions, avroCodec } from './avro-codec.js';
+export { AVRO_CONTENT_TYPE, type AvroCodecOptions, type AvroSchema, avroCodec } from './avro-codec.js';
