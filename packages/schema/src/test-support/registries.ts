@@ -43,9 +43,7 @@ export function decodeContext(topic: string, contentType = 'application/octet-st
 }
 
 /** The error a promise (or function) rejects with. Fails the test when it does not reject. */
-export async function rejection(
-  action: Promise<unknown> | (() => unknown),
-): Promise<Error & { code?: string }> {
+export async function rejection(action: unknown): Promise<Error & { code?: string }> {
   try {
     await (typeof action === 'function' ? action() : action);
   } catch (error) {
