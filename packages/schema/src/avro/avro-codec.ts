@@ -174,7 +174,7 @@ function toType(schema: AvroSchema): avro.Type {
   if (schema instanceof avro.Type) return schema;
   let json: avro.Schema;
   try {
-    json = typeof schema === 'string' ? (JSON.parse(schema) as avro.Schema) : schema;
+    json = typeof schema === 'string' ? (JSON.parse(schema) as avro.Schema) : (schema as avro.Schema);
     return avro.Type.forSchema(json, { omitRecordMethods: true });
   } catch (cause) {
     throw new CarrierError('INVALID_ARGUMENT', `invalid Avro schema: ${(cause as Error).message}`, { cause });

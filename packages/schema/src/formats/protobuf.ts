@@ -201,11 +201,11 @@ function compareMessages(
 
 /** From the rule as written (protobufjs's `required` getter depends on resolved editions features). */
 function isRequired(field: protobuf.Field): boolean {
-  return field.rule === 'required';
+  return (field as { rule?: string }).rule === 'required';
 }
 
 function isRepeated(field: protobuf.Field): boolean {
-  return field.rule === 'repeated';
+  return (field as { rule?: string }).rule === 'repeated';
 }
 
 function compareOneofs(name: string, reader: protobuf.Type, writer: protobuf.Type, problems: string[]): void {
