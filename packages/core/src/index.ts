@@ -23,6 +23,7 @@ export {
   isCarrierError,
   NonRetryableError,
   type PublishFailure,
+  type ValidationIssue,
 } from './errors.js';
 export { createMemoryTransport } from './memory/memory-transport.js';
 export type {
