@@ -53,16 +53,21 @@ export class EmbeddedRegistry implements SchemaRegistry {
   /** Parsed stored schemas by id (they never change). */
   readonly #parsed = new Map<number, Parsed>();
   #global: CompatibilityLevel;
+  #registering: Promise<unknown> = Promise.resolve();
 
   constructor(options: EmbeddedRegistryOptions = {}) {
     this.#global = checkLevel(options.compatibility ?? 'BACKWARD');
   }
 
-  async register(
-    subject: string,
-    schema: SchemaDefinition,
-    options: RegistryCallOptions = {},
-  ): Promise<number> {
+  register(subject: string, schema: SchemaDefinition, options: RegistryCallOptions = {}): Promise<number> {
+    // One registration at a time: each checks against, and appends to, the versions the previous
+    // one left (parsing awaits a format's module, so two could otherwise interleave).
+    const run = this.#registering.then(() => this.#register(subject, schema, options));
+    this.#registering = run.catch(() => {});
+    return run;
+  }
+
+  async #register(subject: string, schema: SchemaDefinition, options: RegistryCallOptions): Promise<number> {
     checkSignal(options.signal);
     checkSubject(subject);
     const candidate = await this.#parse(schema);

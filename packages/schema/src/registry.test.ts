@@ -35,6 +35,18 @@ describe.each(implementations)('$name: registry semantics', ({ open }) => {
     expect(await r.versions(subject)).toEqual([1, 2]);
   });
 
+  it('registers concurrent new versions one after the other, each checked against the previous', async () => {
+    const r = await registry();
+    const subject = fresh('s');
+    await r.register(subject, avroOrder([ID]));
+    const extra = (name: string) => ({ name, type: 'string', default: '' });
+    const ids = await Promise.all(
+      ['a', 'b', 'c', 'd'].map((n) => r.register(subject, avroOrder([ID, extra(n)]))),
+    );
+    expect(new Set(ids).size).toBe(4);
+    expect(await r.versions(subject)).toEqual([1, 2, 3, 4, 5]);
+  });
+
   it('serves schemas by id and versions by number or latest, undefined when absent', async () => {
     const r = await registry();
     const subject = fresh('s');

@@ -51,8 +51,8 @@ export interface JsonSchemaCodecOptions extends SchemaCodecOptions {
  * it against the writer's schema, fetched by id once (`INVALID_MESSAGE` with the issues; turn it
  * off with `validateOnDecode: false`), marks the object with {@link WRITER_SCHEMA}. The reader's
  * own schema is not applied on decode (JSON needs no resolution; a typed topic validates with its
- * own validator). `DECODE_FAILED` for bytes outside the wire format, not UTF-8 or not JSON, and for
- * an unknown schema id; registry failures pass through.
+ * own validator). `DECODE_FAILED` for bytes outside the wire format, not UTF-8 or not JSON, and
+ * (when validating) for an unknown schema id; registry failures pass through.
  */
 export function jsonSchemaCodec<T = unknown>(options: JsonSchemaCodecOptions): Codec<T> {
   const references = options.references ?? [];
