@@ -16,7 +16,7 @@ import {
 import { parseAvro } from '../formats/avro.js';
 import { decodeFrame, encodeFrame } from '../framing.js';
 import type { SchemaDefinition } from '../registry.js';
-import { markWriterSchema, writerSchemaOf } from '../writer-schema.js';
+import { markWriterSchema, type WRITER_SCHEMA, writerSchemaOf } from '../writer-schema.js';
 import { keepWriterOnlyFields } from './writer-fields.js';
 
 /** Content type of Avro bodies (Avro binary encoding, in the Confluent wire format). */

@@ -18,7 +18,7 @@ import {
 } from '../formats/json-schema.js';
 import { decodeFrame, encodeFrame } from '../framing.js';
 import type { SchemaDefinition, SchemaReference } from '../registry.js';
-import { markWriterSchema, writerSchemaOf } from '../writer-schema.js';
+import { markWriterSchema, type WRITER_SCHEMA, writerSchemaOf } from '../writer-schema.js';
 
 /**
  * Content type of JSON Schema bodies: UTF-8 JSON behind the Confluent frame. Not `+json`: the
