@@ -13,9 +13,13 @@ binary) and the schema is registered the way every Confluent client registers it
       Instead of --records: N records {"id": "order-<i>", "qty": <i>} (the schema must accept them).
   avro_interop.py consume --bootstrap H:P --registry URL --topic T --count N [--timeout S]
       Reads the topic from the beginning (a fresh consumer group) until N records have arrived, and
-      prints each as a JSON line: {"offset", "partition", "key", "schemaId", "value"}, where value is
-      the record the AvroDeserializer decoded with the writer's schema from the registry. Exits 1
-      when fewer than N arrive within --timeout seconds (default 30).
+      prints each as a JSON line: {"offset", "partition", "key", "schemaId", "head", "headers",
+      "value"}, where value is the record the AvroDeserializer decoded with the writer's schema from
+      the registry (given the record's Kafka headers, as a DeserializingConsumer gives them:
+      confluent-kafka 2.x looks for a schema id in a `__value_schema_id` header first, then in the
+      frame), head the value's first 5 bytes as ints (the raw frame: magic byte, id) and
+      headers the record's Kafka headers as text. Exits 1 when fewer than N arrive within --timeout
+      seconds (default 30).
 
 URL is the registry's Confluent-compatible base URL (CARRIER_SCHEMA_REGISTRY_URL). Errors go to
 stderr with exit status 1.
@@ -113,7 +117,6 @@ def consume(args: argparse.Namespace) -> None:
         }
     )
     consumer.subscribe([args.topic])
-    ctx = SerializationContext(args.topic, MessageField.VALUE)
     seen = 0
     deadline = time.monotonic() + args.timeout
     try:
@@ -127,6 +130,7 @@ def consume(args: argparse.Namespace) -> None:
             if msg.error():
                 raise KafkaException(msg.error())
             raw = msg.value()
+            ctx = SerializationContext(args.topic, MessageField.VALUE, msg.headers())
             key = msg.key()
             print(
                 json.dumps(
@@ -135,6 +139,11 @@ def consume(args: argparse.Namespace) -> None:
                         "partition": msg.partition(),
                         "key": key.decode("utf-8", "replace") if key is not None else None,
                         "schemaId": schema_id(raw),
+                        "head": list(raw[:5]) if raw is not None else None,
+                        "headers": {
+                            k: (v.decode("utf-8", "replace") if v is not None else None)
+                            for k, v in (msg.headers() or [])
+                        },
                         "value": to_json(deserializer(raw, ctx)),
                     }
                 ),
