@@ -130,15 +130,13 @@ describe('Confluent Avro interop tool (confluent-kafka, Python)', () => {
       // the reader: the writer's schema plus a field with a default (a BACKWARD-compatible v2)
       const reader = JSON.parse(SCHEMA) as { fields: object[] };
       reader.fields.push({ name: 'note', type: 'string', default: 'none' });
-      const codec = avroCodec<{ id: string; qty: number; note: string }>({
-        registry: client(),
-        schema: reader,
-      });
+      type Order = { id: string; qty: number; note: string };
+      const codec = avroCodec<Order>({ registry: client(), schema: reader });
 
       const carrier = await connect(brokers.kafka);
       open.push(carrier);
-      const got: Message<{ id: string; qty: number; note: string }>[] = [];
-      await carrier.subscribe(topic, { group: 'g', codec }, (m) => {
+      const got: Message<Order>[] = [];
+      await carrier.subscribe<Order>(topic, { group: 'g', codec }, (m) => {
         got.push(m);
       });
       const produced = (await tool([
