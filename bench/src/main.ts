@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BROKERS, brokerFigures } from './broker-bench.js';
+import { codecFigures } from './codec-bench.js';
 import { progress } from './compare.js';
 import { memoryFigures } from './memory-bench.js';
 import { otelFigures } from './otel-bench.js';
@@ -18,8 +19,10 @@ import { rssFigures } from './rss.js';
 import type { BenchOptions } from './settings.js';
 
 const USAGE = `usage: npm run bench -- [options]
-  --broker <name>      memory | core | otel | otel:<broker> | kafka | rabbitmq | nats | sqs | all (repeatable or
+  --broker <name>      memory | core | otel | otel:<broker> | codecs | kafka | rabbitmq | nats | sqs | all (repeatable or
                        comma-separated; default: memory, core and every broker whose CARRIER_TEST_<BROKER>_URL is set;
+                       codecs: in-process encode/decode ns/msg of the @carrier/schema codecs against jsonCodec
+                       (--messages per codec per round, default 20000), only when named;
                        otel: memory with the OpenTelemetry SDK wired against none, only when named;
                        otel:kafka, otel:rabbitmq, otel:nats, otel:sqs: the same comparison on that broker,
                        at its CARRIER_TEST_<BROKER>_URL, only when named; all does not include them)
@@ -81,10 +84,11 @@ export function parseOptions(
   const known = ['memory', 'core', 'otel', ...BROKERS];
   let brokers = (values.broker ?? []).flatMap((b) => b.split(',')).filter(Boolean);
   if (brokers.includes('all')) brokers = known;
+  const only = ['codecs', ...OTEL_ON];
   if (brokers.length === 0) brokers = ['memory', 'core', ...BROKERS.filter((b) => env[urlVariable(b)])];
   for (const b of brokers)
-    if (!known.includes(b) && !OTEL_ON.includes(b))
-      throw new Error(`unknown broker ${b} (known: ${[...known, ...OTEL_ON].join(', ')}, all)`);
+    if (!known.includes(b) && !only.includes(b))
+      throw new Error(`unknown broker ${b} (known: ${[...known, ...only].join(', ')}, all)`);
   const concurrency = int('concurrency', values.concurrency, 16)!;
   return {
     help: values.help ?? false,
@@ -143,6 +147,10 @@ async function main(): Promise<void> {
     try {
       if (broker === 'otel') {
         emit(broker, await otelFigures(options, runId), undefined);
+        continue;
+      }
+      if (broker === 'codecs') {
+        emit(broker, await codecFigures(options), undefined);
         continue;
       }
       if (broker.startsWith('otel:')) {

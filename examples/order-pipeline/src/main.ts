@@ -1,5 +1,6 @@
 import { connect, redactUrl } from '@carrier/core';
 import { formatReport, runPipeline } from './pipeline.js';
+import { evolveOrderSchema, formatEvolution } from './schema-evolution.js';
 
 const url = process.env.CARRIER_URL ?? 'memory://';
 const carrier = await connect(url);
@@ -9,6 +10,8 @@ try {
   console.log(`connected to ${redactUrl(url)} (${carrier.transportName})`);
   const report = await runPipeline(carrier, topic);
   console.log(formatReport(carrier.transportName, report));
+  // the order schema evolves once: v1 and v2 services side by side (schemas in an embedded registry)
+  console.log(formatEvolution(await evolveOrderSchema(carrier, `${topic}.avro`)));
 } finally {
   await carrier.close();
 }
