@@ -238,7 +238,7 @@ function mismatchDeadLettered<V1 extends object, V2 extends object, V3 extends o
   return {
     name: `schema evolution (${format.name}): a body that does not match its schema is dead-lettered with a reason, handler never called`,
     theme,
-    async run({ carrier, schemaRegistry, until, note }) {
+    async run({ carrier, schemaRegistry, until }) {
       const registry = schemaRegistry();
       const c = await carrier();
       const topic = freshName('schema-bad');
