@@ -1,5 +1,6 @@
 import { describeTransportContract } from '@carrier/contract';
 import { describe, expect, it } from 'vitest';
+import { harnessSchemaRegistry } from '../src/schema-registry.js';
 import { versionedBroker } from '../src/versioned.js';
 import { kafkaPin } from '../src/versions.js';
 
@@ -18,6 +19,7 @@ describe(`Kafka ${LINE}`, () => {
 });
 
 describeTransportContract({
+  schemaRegistry: harnessSchemaRegistry,
   name: `kafka ${LINE}`,
   publishWithoutGroup: 'dropped',
   url: () => kafka.url(),

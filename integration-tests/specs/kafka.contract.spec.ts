@@ -1,6 +1,7 @@
 import { describeTransportContract } from '@carrier/contract';
 import { inject } from 'vitest';
 import { restartableBroker } from '../src/restartable.js';
+import { harnessSchemaRegistry } from '../src/schema-registry.js';
 
 // The whole conformance suite against the harness's Kafka (KRaft, local process or container).
 // Kafka group joins and rebalances take seconds, so waits get a longer deadline than on memory.
@@ -10,6 +11,7 @@ import { restartableBroker } from '../src/restartable.js';
 // (default 30 000; a rebalance waits that long for a member that does not rejoin, and a revoked
 // partition waits up to 7 s for its handlers, far longer than any handler of the suite).
 describeTransportContract({
+  schemaRegistry: harnessSchemaRegistry,
   name: 'kafka',
   // docs/concepts.md: the log keeps it, but a group created later starts at the end
   publishWithoutGroup: 'dropped',

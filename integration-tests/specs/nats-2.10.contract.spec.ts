@@ -1,5 +1,6 @@
 import { describeTransportContract } from '@carrier/contract';
 import { describe, expect, it } from 'vitest';
+import { harnessSchemaRegistry } from '../src/schema-registry.js';
 import { versionedBroker } from '../src/versioned.js';
 import { natsPin } from '../src/versions.js';
 
@@ -18,6 +19,7 @@ describe(`nats-server ${LINE}`, () => {
 });
 
 describeTransportContract({
+  schemaRegistry: harnessSchemaRegistry,
   name: `nats ${LINE}`,
   publishWithoutGroup: 'dropped',
   url: () => nats.url(),

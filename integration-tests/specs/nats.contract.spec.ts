@@ -2,11 +2,13 @@ import { describeTransportContract } from '@carrier/contract';
 import { inject } from 'vitest';
 import '../src/context.js';
 import { restartableBroker } from '../src/restartable.js';
+import { harnessSchemaRegistry } from '../src/schema-registry.js';
 
 // The whole conformance suite against the harness's nats-server. A crashed member's delivery comes
 // back after the group consumer's ack_wait: `ackWaitMs=4000` (default 10 000, docs/brokers/nats.md)
 // keeps the crash cases fast; running handlers renew their lease every ackWaitMs / 3 (1.3 s).
 describeTransportContract({
+  schemaRegistry: harnessSchemaRegistry,
   name: 'nats',
   // docs/brokers/nats.md: an interest stream acknowledges it and keeps it for no one
   publishWithoutGroup: 'dropped',

@@ -2,11 +2,13 @@ import { describeTransportContract } from '@carrier/contract';
 import { inject } from 'vitest';
 import '../src/context.js';
 import { restartableBroker } from '../src/restartable.js';
+import { harnessSchemaRegistry } from '../src/schema-registry.js';
 
 // The conformance suite again with classic queues (`?queueType=classic`): same guarantees, the
 // attempt count relies on Carrier's header and the broker's `redelivered` flag instead of quorum
 // queues' `x-delivery-count`.
 describeTransportContract({
+  schemaRegistry: harnessSchemaRegistry,
   name: 'rabbitmq (classic queues)',
   // docs/brokers/rabbitmq.md: unroutable, PUBLISH_FAILED
   publishWithoutGroup: 'refused',

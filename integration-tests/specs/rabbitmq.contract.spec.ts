@@ -3,9 +3,11 @@ import { inject } from 'vitest';
 import '../src/context.js';
 import { rabbitmqDefaultMaxMessageBytes } from '../src/probes.js';
 import { restartableBroker } from '../src/restartable.js';
+import { harnessSchemaRegistry } from '../src/schema-registry.js';
 
 // The whole conformance suite against the harness's RabbitMQ, with the default quorum queues.
 describeTransportContract({
+  schemaRegistry: harnessSchemaRegistry,
   name: 'rabbitmq',
   // docs/brokers/rabbitmq.md: unroutable, PUBLISH_FAILED
   publishWithoutGroup: 'refused',

@@ -2,6 +2,7 @@ import { describeTransportContract } from '@carrier/contract';
 import { inject } from 'vitest';
 import '../src/context.js';
 import { sqsRestartSkip } from '../src/restartable.js';
+import { harnessSchemaRegistry } from '../src/schema-registry.js';
 
 // The whole conformance suite against the harness's SQS + SNS emulator, in the default mode:
 // SNS fan-out, standard (non-FIFO) queues. Options from the adapter README ("Deadlines and
@@ -10,6 +11,7 @@ import { sqsRestartSkip } from '../src/restartable.js';
 // timeout of 5 s instead of 15 s, so that a crashed member's message comes back within about 6 s
 // (running handlers renew it every 5/3 s).
 describeTransportContract({
+  schemaRegistry: harnessSchemaRegistry,
   name: 'sqs',
   // docs/brokers/sqs.md: SNS drops it
   publishWithoutGroup: 'dropped',

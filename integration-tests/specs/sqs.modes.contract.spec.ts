@@ -2,6 +2,7 @@ import { describeTransportContract } from '@carrier/contract';
 import { inject } from 'vitest';
 import '../src/context.js';
 import { sqsRestartSkip } from '../src/restartable.js';
+import { harnessSchemaRegistry } from '../src/schema-registry.js';
 
 /** The harness's sqs:// URL with extra options. */
 function withOptions(options: string): () => string {
@@ -16,6 +17,7 @@ function withOptions(options: string): () => string {
 
 // FIFO mode: FIFO SNS topics and FIFO queues; key → MessageGroupId, so per-key order holds across a group.
 describeTransportContract({
+  schemaRegistry: harnessSchemaRegistry,
   name: 'sqs fifo=true',
   // docs/brokers/sqs.md: SNS drops it
   publishWithoutGroup: 'dropped',
@@ -54,6 +56,7 @@ describeTransportContract({
 
 // Queue-only mode, for accounts without SNS: one SQS queue per topic, one group per topic (fan-out UNSUPPORTED).
 describeTransportContract({
+  schemaRegistry: harnessSchemaRegistry,
   name: 'sqs sns=false',
   // docs/brokers/sqs.md: the topic's queue keeps it for the first group
   publishWithoutGroup: 'kept',

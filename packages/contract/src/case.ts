@@ -1,4 +1,5 @@
 import type { Capabilities, Carrier, ConnectOptions, TransportFactory } from '@carrier/core';
+import type { SchemaRegistry } from '@carrier/schema';
 
 /** Sizes of a run: `quick` for every `npm test`, `full` with the peer suites' volumes. */
 export type ContractProfile = 'quick' | 'full';
@@ -108,6 +109,14 @@ export interface TransportContractOptions {
    * not listed is skipped with that reason (Kafka records neither: docs/brokers/kafka.md).
    */
   recordsGroupSettings?: readonly GroupSetting[];
+  /**
+   * The schema registry the schema cases register and look up their schemas in: called once per
+   * case, so a client may be made per case. Default: a new `EmbeddedRegistry` (from
+   * `@carrier/schema`, in memory) per case. A broker's spec passes a `ConfluentRegistryClient` on a
+   * real registry server, so the cases run against it. Each case uses fresh topics, hence fresh
+   * subjects, and sets the compatibility level of the subjects it evolves itself.
+   */
+  schemaRegistry?: () => SchemaRegistry;
   /** Run only the cases with these names (the others are reported as skipped, "not selected"). */
   only?: readonly string[];
   /**
@@ -175,6 +184,11 @@ export interface CaseContext {
     wrap: (factory: TransportFactory) => TransportFactory,
     connectOptions?: Omit<ConnectOptions, 'transport'>,
   ): Promise<Carrier>;
+  /**
+   * The case's schema registry: the options' `schemaRegistry()`, else a new `EmbeddedRegistry`;
+   * made on the first call, the same one on every later call of the case.
+   */
+  schemaRegistry(): SchemaRegistry;
   /** Poll `condition` every 10 ms until it holds; fail naming `what` after `timeoutMs`. */
   until(condition: () => boolean, what: string): Promise<void>;
   /** Skip the rest of the case with `reason` when `condition` holds (reported, never silent). */

@@ -1,5 +1,6 @@
 import { type Capabilities, type Carrier, connect, type TransportFactory } from '@carrier/core';
 import { parseCarrierUrl, transportFactoryFor } from '@carrier/core/kit';
+import { EmbeddedRegistry, type SchemaRegistry } from '@carrier/schema';
 import { afterAll, afterEach, describe, expect, it, type TestContext } from 'vitest';
 import {
   type CaseContext,
@@ -136,6 +137,7 @@ class Suite {
       return test.skip(reason);
     };
     const notes: string[] = [];
+    let registry: SchemaRegistry | undefined;
     const context: CaseContext = {
       options: this.options,
       profile: this.profile,
@@ -144,6 +146,10 @@ class Suite {
       carrier: this.carrier,
       carrierAt: this.carrierAt,
       carrierWrapped: this.carrierWrapped,
+      schemaRegistry: () => {
+        registry ??= this.options.schemaRegistry?.() ?? new EmbeddedRegistry();
+        return registry;
+      },
       until: (condition, what) => waitFor(condition, this.timeoutMs, what),
       skip: (condition, reason) => {
         if (condition) skip(reason);

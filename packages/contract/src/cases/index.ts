@@ -68,6 +68,7 @@ import {
   retryThenNewMember,
   undecodable,
 } from './retries.js';
+import { schemaEvolutionCases } from './schemas.js';
 import {
   redriveLinksToOriginalTrace,
   requestReplyCorrelates,
@@ -98,6 +99,7 @@ export * from './native.js';
 export * from './reconnect.js';
 export * from './request-reply.js';
 export * from './retries.js';
+export * from './schemas.js';
 export * from './telemetry.js';
 export * from './volume.js';
 export * from './wire.js';
@@ -117,6 +119,7 @@ export const contractCases: readonly ContractCase[] = [
   headerLimits,
   customCodecBytes,
   typedTopicDeadLettersInvalidBody,
+  ...schemaEvolutionCases,
   buffersForDeclaredGroup,
   fansOut,
   competingConsumers,
