@@ -40,6 +40,24 @@ describe('withUnknownKeys', () => {
     expect(withUnknownKeys({ a: { b: 1 } }, same)).toBe(same);
   });
 
+  it("puts back what a validator dropped from a codec's record instance, its enumerable symbol marks included", () => {
+    const mark = Symbol('writer schema');
+    class Order {
+      id = 'o-1';
+      total = 10;
+      currency = 'USD'; // a field of a newer writer the validator does not know
+      [mark] = 7;
+    }
+    const restored = withUnknownKeys(new Order(), { id: 'o-1', total: 10 }) as Record<
+      string | symbol,
+      unknown
+    >;
+    expect(restored).toEqual({ id: 'o-1', total: 10, currency: 'USD', [mark]: 7 });
+    expect(restored[mark]).toBe(7);
+    expect(withUnknownKeys(new Date(0), { t: 0 })).toEqual({ t: 0 }); // not a record
+    expect(withUnknownKeys(new Uint8Array([1, 2]), { b: 1 })).toEqual({ b: 1 });
+  });
+
   it('restores a __proto__ key as data, never as a prototype', () => {
     const input = JSON.parse('{"a":1,"__proto__":{"polluted":true}}') as Record<string, unknown>;
     const restored = withUnknownKeys(input, { a: 1 }) as Record<string, unknown>;

@@ -78,15 +78,27 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return prototype === Object.prototype || prototype === null;
 }
 
+/**
+ * An object whose own enumerable keys are its fields: a plain object, or a record class instance a
+ * codec decodes to (avsc's records); not an array, a typed array, a `Date`, a `Map` or the like.
+ */
+function isRecordLike(value: unknown): value is Record<string, unknown> {
+  if (isPlainObject(value)) return true;
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || ArrayBuffer.isView(value))
+    return false;
+  return !(value instanceof Date || value instanceof Map || value instanceof Set || value instanceof RegExp);
+}
+
 /** `object[key] = value` as an own data property, even for `__proto__` (a key JSON may carry). */
-function put(object: Record<string, unknown>, key: string, value: unknown): void {
+function put(object: Record<string | symbol, unknown>, key: string, value: unknown): void {
   Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /**
  * `output` (a validator's result for `input`) with the keys the validator dropped put back: every
- * own enumerable key of a plain object in `input` that the matching plain object in `output` lacks
- * is copied over with its value as received, recursively through plain objects and through arrays
+ * own enumerable key (symbols included) of an object in `input` (a plain object or a codec's record
+ * instance) that the matching plain object in `output` lacks is copied over with its value as
+ * received, recursively through objects and through arrays
  * of the same length. What the validator did produce is kept as it is (its defaults, coercions and
  * transforms); a value it turned into something else (a class, a `Date`, an array of another
  * length) is not merged. `output` itself is never modified: a changed object is a shallow copy.
@@ -107,13 +119,20 @@ export function withUnknownKeys(input: unknown, output: unknown): unknown {
     }
     return copy ?? output;
   }
-  if (!isPlainObject(input) || !isPlainObject(output)) return output;
-  let copy: Record<string, unknown> | undefined;
+  if (!isRecordLike(input) || !isPlainObject(output)) return output;
+  let copy: Record<string | symbol, unknown> | undefined;
   for (const key of Object.keys(input)) {
     const restored = Object.hasOwn(output, key) ? withUnknownKeys(input[key], output[key]) : input[key];
     if (Object.hasOwn(output, key) && restored === output[key]) continue;
     copy ??= { ...output };
     put(copy, key, restored);
+  }
+  // enumerable symbol keys too: a codec's marks (e.g. @carrier/schema's writer-schema id, which
+  // lets a forwarder write the body back with the writer's schema)
+  for (const key of Object.getOwnPropertySymbols(input)) {
+    if (Object.hasOwn(output, key) || !Object.prototype.propertyIsEnumerable.call(input, key)) continue;
+    copy ??= { ...output };
+    copy[key] = (input as Record<symbol, unknown>)[key];
   }
   return copy ?? output;
 }

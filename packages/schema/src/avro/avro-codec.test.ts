@@ -166,6 +166,33 @@ describe('avroCodec', () => {
     expect((await registry.latest(`${outbound}-value`))?.id).toBe(Number(fromV2.schemaId));
   });
 
+  it('v1 producer → v2 forwarder setting its own new field → v2 consumer: the edit is kept (written with v2, not the older writer)', async () => {
+    const registry = new EmbeddedRegistry();
+    const [inbound, outbound] = [fresh('orders'), fresh('orders-noted')];
+    const v1 = avroCodec<OrderV1>({ registry, schema: V1 });
+    const v2 = avroCodec<OrderV2>({ registry, schema: V2 });
+    const fromV1 = await v1.encode(
+      { id: 'o-1', qty: 2, lines: [{ sku: 'a', count: 1 }] },
+      encodeContext(inbound),
+    );
+    const received = await v2.decode(fromV1.bytes, decodeContext(inbound));
+    expect(received.note).toBe(''); // the default
+    const edited = {
+      ...received,
+      note: 'ring twice',
+      lines: received.lines.map((l) => ({ ...l, gift: true })),
+    };
+    const forwarded = await v2.encode(edited, encodeContext(outbound));
+    expect(Number(forwarded.schemaId)).not.toBe(Number(fromV1.schemaId));
+    const final = await v2.decode(forwarded.bytes, decodeContext(outbound));
+    expect(withoutMarker(final)).toEqual({
+      id: 'o-1',
+      qty: 2,
+      note: 'ring twice',
+      lines: [{ sku: 'a', count: 1, gift: true }],
+    });
+  });
+
   it("writes a marked value that no longer fits the writer's schema with the codec's own schema", async () => {
     const registry = new EmbeddedRegistry();
     const topic = fresh('orders');

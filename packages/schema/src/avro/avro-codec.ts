@@ -17,7 +17,7 @@ import { parseAvro } from '../formats/avro.js';
 import { decodeFrame, encodeFrame } from '../framing.js';
 import type { SchemaDefinition } from '../registry.js';
 import { markWriterSchema, type WRITER_SCHEMA, writerSchemaOf } from '../writer-schema.js';
-import { keepWriterOnlyFields } from './writer-fields.js';
+import { keepWriterOnlyFields, writerHasFieldsNotIn } from './writer-fields.js';
 
 /** Content type of Avro bodies (Avro binary encoding, in the Confluent wire format). */
 export const AVRO_CONTENT_TYPE = 'application/vnd.apache.avro+binary';
@@ -40,6 +40,8 @@ interface WriterType {
   readonly type: avro.Type;
   /** Resolves the writer's data to the codec's type; `undefined` when it is the same schema. */
   readonly resolver: avro.Resolver | undefined;
+  /** Whether the writer's schema has fields the codec's lacks (else the codec's own schema carries all). */
+  readonly hasFieldsWeLack: boolean;
 }
 
 /**
@@ -51,8 +53,10 @@ interface WriterType {
  * `autoRegister`; `SCHEMA_INCOMPATIBLE` when the registry refuses it, `ENCODE_FAILED` when it
  * cannot be asked), then writes the Confluent frame (magic byte, schema id) and the Avro binary
  * encoding. `Encoded.schemaId` is the id as decimal text. A value bearing {@link WRITER_SCHEMA}
- * (a decoded body, or a copy spread from one) is written with that writer's schema and id when it
- * still fits it, so the fields this codec's schema lacks survive a forwarder; the writer's schema
+ * (a decoded body, or a copy spread from one) is written with that writer's schema and id when the
+ * writer's schema has fields this codec's lacks and the value still fits it, so those fields
+ * survive a forwarder; when this codec's schema has every field the writer's has (an older writer),
+ * it is written with this codec's own schema, so edits to the newer fields are kept. The writer's schema
  * is then registered under the target subject first (with `autoRegister`), so the registry checks
  * it there too.
  *
@@ -80,6 +84,7 @@ export function avroCodec<T = unknown>(options: AvroCodecOptions): Codec<T> {
       definition: resolved.definition,
       type: writerType,
       resolver: same ? undefined : type.createResolver(writerType),
+      hasFieldsWeLack: !same && writerHasFieldsNotIn(writerType, type),
     };
   });
   /** Subjects the writer schema of a forwarded value was registered under, by `subject id`. */
@@ -96,7 +101,10 @@ export function avroCodec<T = unknown>(options: AvroCodecOptions): Codec<T> {
     } catch (error) {
       throw encodeError(error, `writer schema ${id} of the value`);
     }
-    if (writer.resolver === undefined || !writer.type.isValid(value)) return undefined;
+    // the writer's schema only when it has fields this codec's lacks (else this codec's own schema
+    // carries everything, edits to its own newer fields included) and the value still fits it
+    if (writer.resolver === undefined || !writer.hasFieldsWeLack || !writer.type.isValid(value))
+      return undefined;
     if (options.autoRegister ?? true) {
       const subject = ownIds.subject(context.topic);
       const key = `${subject}\n${id}`;

@@ -57,3 +57,47 @@ function branchOf(type: avro.Type, value: unknown): avro.Type | undefined {
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object';
 }
+
+/**
+ * Whether the writer's schema has a record field the reader's lacks (matched as resolution matches
+ * them: by name or a reader field's alias), anywhere in records, arrays, maps and union branches
+ * (a union branch is matched by type name and, for named types, name). When it has none, the
+ * reader's schema can carry everything the writer wrote, and a value read under the writer is best
+ * written back with the reader's own schema: edits to the reader's own fields then survive too.
+ */
+export function writerHasFieldsNotIn(writerType: avro.Type, readerType: avro.Type): boolean {
+  return hasFieldsNotIn(writerType, readerType, new Set());
+}
+
+function hasFieldsNotIn(writer: avro.Type, reader: avro.Type, seen: Set<string>): boolean {
+  const key = `${writer.name ?? writer.typeName}|${reader.name ?? reader.typeName}`;
+  if (seen.has(key)) return false; // a recursive type: already being compared
+  if (writer.typeName === 'record' && reader.typeName === 'record') {
+    seen.add(key);
+    const r = reader as avro.types.RecordType;
+    return (writer as avro.types.RecordType).fields.some((field) => {
+      const match = r.fields.find((f) => f.name === field.name || (f.aliases ?? []).includes(field.name));
+      return match === undefined || hasFieldsNotIn(field.type, match.type, seen);
+    });
+  }
+  if (writer.typeName === 'array' && reader.typeName === 'array')
+    return hasFieldsNotIn(
+      (writer as avro.types.ArrayType).itemsType,
+      (reader as avro.types.ArrayType).itemsType,
+      seen,
+    );
+  if (writer.typeName === 'map' && reader.typeName === 'map')
+    return hasFieldsNotIn(
+      (writer as avro.types.MapType).valuesType as avro.Type,
+      (reader as avro.types.MapType).valuesType as avro.Type,
+      seen,
+    );
+  const branches = (t: avro.Type): avro.Type[] =>
+    t.typeName.startsWith('union') ? [...(t as avro.types.UnwrappedUnionType).types] : [t];
+  const readerBranches = branches(reader);
+  return branches(writer).some((w) => {
+    if (w.typeName !== 'record' && w.typeName !== 'array' && w.typeName !== 'map') return false;
+    const match = readerBranches.find((r) => r.typeName === w.typeName && (r.name ?? '') === (w.name ?? ''));
+    return match === undefined || hasFieldsNotIn(w, match, seen);
+  });
+}
