@@ -174,5 +174,9 @@ describe('ConfluentRegistryClient', () => {
     expect((await rejection(() => new ConfluentRegistryClient({ url: 'http://x', timeoutMs: 0 }))).code).toBe(
       'INVALID_ARGUMENT',
     );
+    // credentials that are not valid percent-encoding: INVALID_ARGUMENT, and the password never shown
+    const bad = await rejection(() => new ConfluentRegistryClient({ url: 'http://alice:s3cret%@h' }));
+    expect(bad.code).toBe('INVALID_ARGUMENT');
+    expect(String(bad.message)).not.toContain('s3cret');
   });
 });

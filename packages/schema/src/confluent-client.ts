@@ -77,7 +77,8 @@ export class ConfluentRegistryClient implements SchemaRegistry {
   readonly #bySubjectSchema = new Map<string, RegisteredSchema | number>();
 
   /**
-   * @throws CarrierError `INVALID_ARGUMENT` for a URL that is not http(s) or a `timeoutMs` that is
+   * @throws CarrierError `INVALID_ARGUMENT` for a URL that is not http(s) (or whose credentials are
+   *   not valid percent-encoding) or a `timeoutMs` that is
    *   not a positive number.
    */
   constructor(options: ConfluentRegistryOptions) {
@@ -94,7 +95,15 @@ export class ConfluentRegistryClient implements SchemaRegistry {
     }
     let auth = options.auth;
     if (url.username || url.password) {
-      auth ??= { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
+      try {
+        auth ??= { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
+      } catch {
+        // no cause: the message of a URIError could quote the credentials
+        throw new CarrierError(
+          'INVALID_ARGUMENT',
+          `registry URL ${redactUrl(url)} has credentials that are not valid percent-encoding`,
+        );
+      }
       url.username = '';
       url.password = '';
     }
