@@ -1,4 +1,4 @@
-import { ENV_URL, SCHEMA_REGISTRY_ENV, startBrokers, stopUp } from './harness.js';
+import { ENV_URL, POSTGRES_ENV, SCHEMA_REGISTRY_ENV, startBrokers, stopUp } from './harness.js';
 import { install } from './install.js';
 import { withLock } from './lock.js';
 import { BROKERS } from './types.js';
@@ -6,9 +6,10 @@ import { log } from './util.js';
 
 // npm run brokers:install | brokers:up | brokers:down   (run with tsx; Node 20 cannot run .ts)
 // Only `up` writes to stdout: one `export CARRIER_TEST_<BROKER>_URL='<url>'` line per broker and
-// `export CARRIER_SCHEMA_REGISTRY_URL='<url>'` (the schema registry's Confluent-compatible base URL),
-// so that `eval "$(npm run -s brokers:up)"` gives the shell and every program it starts the brokers
-// and the registry; everything else goes to stderr.
+// `export CARRIER_SCHEMA_REGISTRY_URL='<url>'` (the schema registry's Confluent-compatible base URL)
+// and `export CARRIER_TEST_POSTGRES_URL='<url>'`, so that `eval "$(npm run -s brokers:up)"` gives
+// the shell and every program it starts the brokers, the registry and PostgreSQL; everything else
+// goes to stderr.
 
 /** Single-quote a value for POSIX shells. */
 function shellQuote(value: string): string {
@@ -26,6 +27,7 @@ async function main(command: string | undefined): Promise<void> {
       for (const name of BROKERS)
         process.stdout.write(`export ${ENV_URL[name]}=${shellQuote(session.urls[name])}\n`);
       process.stdout.write(`export ${SCHEMA_REGISTRY_ENV}=${shellQuote(session.schemaRegistryUrl)}\n`);
+      process.stdout.write(`export ${POSTGRES_ENV}=${shellQuote(session.postgresUrl)}\n`);
       log('[brokers] running in the background; stop them with `npm run brokers:down`');
       return;
     }

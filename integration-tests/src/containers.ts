@@ -1,7 +1,8 @@
 import type { StartedTestContainer } from 'testcontainers';
 import { buildImage, IMAGE_DEFINITIONS, type ImageName } from './images.js';
+import { POSTGRES_SETTINGS, POSTGRES_USER } from './postgres.js';
 import { type ContainerRef, containerLabels, trackContainer, untrackContainer } from './registry.js';
-import type { BrokerName } from './types.js';
+import type { ContainerName } from './types.js';
 
 // The testcontainers provider: used for a broker when a container engine answers and its image is
 // there (or can be pulled). Images: the official ones below, or CARRIER_TEST_<BROKER>_IMAGE (any
@@ -10,23 +11,26 @@ import type { BrokerName } from './types.js';
 // so every container is also in the harness registry (src/registry.ts), which removes containers
 // whose run is gone.
 
-export const DEFAULT_IMAGES: Record<BrokerName, string> = {
+export const DEFAULT_IMAGES: Record<ContainerName, string> = {
   // @testcontainers/kafka 11 drives Confluent images; cp-kafka 8.x is Kafka 4.x in KRaft mode
   kafka: 'confluentinc/cp-kafka:8.0.0',
   rabbitmq: 'rabbitmq:4.1',
   nats: 'nats:2.11',
   sqs: 'localstack/localstack:4.4',
+  // the official image, driven by @testcontainers/postgresql
+  postgres: 'postgres:17',
 };
 
-export const IMAGE_ENV: Record<BrokerName, string> = {
+export const IMAGE_ENV: Record<ContainerName, string> = {
   kafka: 'CARRIER_TEST_KAFKA_IMAGE',
   rabbitmq: 'CARRIER_TEST_RABBITMQ_IMAGE',
   nats: 'CARRIER_TEST_NATS_IMAGE',
   sqs: 'CARRIER_TEST_SQS_IMAGE',
+  postgres: 'CARRIER_TEST_POSTGRES_IMAGE',
 };
 
 /** The image for a broker: CARRIER_TEST_<BROKER>_IMAGE (`local`: built here), else the official one. */
-export async function imageFor(name: BrokerName): Promise<string> {
+export async function imageFor(name: ContainerName): Promise<string> {
   const v = process.env[IMAGE_ENV[name]];
   if (v !== 'local') return v || DEFAULT_IMAGES[name];
   if (!(name in IMAGE_DEFINITIONS)) {
@@ -95,7 +99,7 @@ function common<T extends Generic>(c: T, options: ContainerOptions): T {
 }
 
 async function startOne(
-  name: BrokerName,
+  name: ContainerName,
   image: string,
   o: ContainerOptions,
 ): Promise<[StartedTestContainer, string]> {
@@ -141,6 +145,23 @@ async function startOne(
       const c = await common(ls, o).start();
       return [c, `sqs://${c.getHost()}:${c.getPort()}?region=us-east-1`];
     }
+    case 'postgres': {
+      const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
+      // the image's entrypoint needs a password; the local process's settings (src/postgres.ts)
+      const settings = Object.entries(POSTGRES_SETTINGS)
+        .filter(([k]) => k !== 'listen_addresses' && k !== 'unix_socket_permissions')
+        .flatMap(([k, v]) => ['-c', `${k}=${v}`]);
+      const pgc = new PostgreSqlContainer(image)
+        .withUsername(POSTGRES_USER)
+        .withPassword(POSTGRES_USER)
+        .withDatabase('postgres')
+        .withCommand(['postgres', ...settings]);
+      const c = await common(pgc, o).start();
+      return [
+        c,
+        `postgres://${POSTGRES_USER}:${POSTGRES_USER}@${c.getHost()}:${c.getMappedPort(5432)}/postgres`,
+      ];
+    }
   }
 }
 
@@ -171,7 +192,7 @@ async function startLocalKafka(image: string, o: ContainerOptions): Promise<[Sta
 
 /** Starts `name` in a container of `image` and registers it (src/registry.ts). */
 export async function startContainer(
-  name: BrokerName,
+  name: ContainerName,
   image: string,
   options: ContainerOptions = {},
 ): Promise<StartedContainerBroker> {

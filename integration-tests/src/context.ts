@@ -4,6 +4,7 @@ import type { BrokerUrls } from './types.js';
 //   import { inject } from 'vitest';
 //   const { kafka, rabbitmq, nats, sqs } = inject('brokers');
 //   const registryUrl = inject('schemaRegistry');
+//   const postgresUrl = inject('postgres');
 declare module 'vitest' {
   export interface ProvidedContext {
     /** Carrier URLs of the four brokers of this run. */
@@ -14,6 +15,13 @@ declare module 'vitest' {
      * `not-started://schema-registry` URL when `CARRIER_TEST_ONLY` left it out.
      */
     schemaRegistry: string;
+    /**
+     * This run's PostgreSQL: `postgres://carrier@127.0.0.1:<port>/postgres` (superuser `carrier`,
+     * trust authentication; a container's URL carries a password), or a `not-started://postgres`
+     * URL when `CARRIER_TEST_ONLY` left it out. Shared by every spec file of the run: create a
+     * database or schema of the test's own.
+     */
+    postgres: string;
     /** Path of this run's harness state file (used by src/faults.ts). */
     brokersState: string;
   }

@@ -15,7 +15,7 @@ import {
   waitReady,
 } from './local.js';
 import { untrack } from './registry.js';
-import type { BrokerName } from './types.js';
+import { type BrokerName, POSTGRES, type PostgresName, type ServerName } from './types.js';
 import { groupAlive, killGroup } from './util.js';
 
 // Fault hooks for reliability tests, usable from inside a test worker:
@@ -33,10 +33,16 @@ import { groupAlive, killGroup } from './util.js';
 //
 // The broker runs in other processes (started by the globalSetup or `npm run brokers:up`); its pid,
 // command and data dir are in the JSON record named by this run's state file.
+//
+// PostgreSQL the same way, a server of the test's own (src/postgres.ts):
+//
+//   const pg = await privatePostgres();   // pg.url: postgres://carrier@127.0.0.1:<port>/postgres
+//   try { …; await pg.kill9(); await pg.start(); … } finally { await pg.dispose(); }
 
-export interface BrokerControl {
-  readonly name: BrokerName;
-  /** The broker's Carrier URL (unchanged across restarts). */
+/** Fault hooks of one server (a broker, or PostgreSQL) run as a local process. */
+export interface ServerControl<N extends ServerName = ServerName> {
+  readonly name: N;
+  /** The server's URL (unchanged across restarts). */
   readonly url: string;
   /** SIGKILL the broker (its whole process group); resolves once it is gone. Data dir is kept. */
   kill9(): Promise<void>;
@@ -49,6 +55,9 @@ export interface BrokerControl {
   /** Whether its process runs. */
   isRunning(): boolean;
 }
+
+/** Fault hooks of one broker. */
+export type BrokerControl = ServerControl<BrokerName>;
 
 /** Controls one local-process broker of this test run. Throws for brokers of other providers. */
 export function broker(name: BrokerName, stateFile: string = inject('brokersState')): BrokerControl {
@@ -65,16 +74,32 @@ export function broker(name: BrokerName, stateFile: string = inject('brokersStat
   return control(name, entry.recordFile, entry.url);
 }
 
-export interface PrivateBroker extends BrokerControl {
-  /** Its ports by role (e.g. Kafka: `broker`, `controller`, and `external` with `externalAdvertisedPort`). */
+/** A server of the test's own (privateBroker, privatePostgres). */
+export interface PrivateServer<N extends ServerName> extends ServerControl<N> {
+  /**
+   * Its ports by role (e.g. Kafka: `broker`, `controller`, and `external` with
+   * `externalAdvertisedPort`; PostgreSQL: `postgres`).
+   */
   readonly ports: Readonly<Record<string, number>>;
-  /** What it runs, as its start-up found it, e.g. `nats-server 2.10.27` (from the server) or `Kafka 3.9.2` (from the jar). */
+  /**
+   * What it runs, as its start-up found it, e.g. `nats-server 2.10.27` (from the server),
+   * `Kafka 3.9.2` (from the jar), `PostgreSQL 15.14` (from the server).
+   */
   readonly version: string;
-  /** Its data dir and record (deleted by dispose). */
+  /** Its data dir and record (deleted by dispose; PostgreSQL's cluster too). */
   readonly dir: string;
-  /** Stops the broker and deletes its data dir. Call it in afterAll/finally. */
+  /** Stops the server and deletes its data dir. Call it in afterAll/finally. */
   dispose(): Promise<void>;
 }
+
+export type PrivateBroker = PrivateServer<BrokerName>;
+
+/**
+ * A PostgreSQL of the test's own (src/postgres.ts): `url` is
+ * `postgres://carrier@127.0.0.1:<port>/postgres` (superuser `carrier`, trust authentication),
+ * durable (`fsync=on`, `synchronous_commit=on`: committed transactions survive `kill9()`).
+ */
+export type PrivatePostgres = PrivateServer<PostgresName>;
 
 export interface PrivateBrokerOptions {
   /**
@@ -102,6 +127,25 @@ export async function privateBroker(
   options: PrivateBrokerOptions = {},
 ): Promise<PrivateBroker> {
   await ensureInstalled(name, options.version);
+  return privateServer(name, options);
+}
+
+/**
+ * Starts a PostgreSQL of its own for the calling test: a new cluster (initdb) on a free loopback
+ * port, whatever provider the run's PostgreSQL uses, so that `kill9()` / `stop()` / `start()` /
+ * `restart()` disturb no other spec file. `start()` after `kill9()` runs PostgreSQL's crash
+ * recovery on the same data dir (WAL replay) and resolves when it answers a query. `dispose()`
+ * stops it and deletes the cluster. Runs `brokers:install` first when PostgreSQL is missing.
+ */
+export async function privatePostgres(): Promise<PrivatePostgres> {
+  await ensureInstalled(POSTGRES);
+  return privateServer(POSTGRES, {});
+}
+
+async function privateServer<N extends ServerName>(
+  name: N,
+  options: PrivateBrokerOptions,
+): Promise<PrivateServer<N>> {
   const dir = mkdtempSync(path.join(os.tmpdir(), `carrier-private-${name}-`));
   const recordFile = path.join(dir, `${name}.json`);
   // Gone with its worker: killed when the worker exits normally (here), and otherwise (a worker
@@ -144,8 +188,8 @@ export async function privateBroker(
   }
 }
 
-function control(name: BrokerName, recordFile: string, url: string): BrokerControl {
-  const c: BrokerControl = {
+function control<N extends ServerName>(name: N, recordFile: string, url: string): ServerControl<N> {
+  const c: ServerControl<N> = {
     name,
     url,
     async kill9() {

@@ -4,8 +4,8 @@ import { cleanupSync, killOwnedSync, startBrokers, sweepStrays } from './harness
 import { markRun } from './registry.js';
 
 // globalSetup of the `integration` vitest project: starts (or reuses) the four brokers and the schema
-// registry in parallel before any spec runs, hands their URLs to the specs (inject('brokers'),
-// inject('schemaRegistry')) and stops what it started.
+// registry and PostgreSQL in parallel before any spec runs, hands their URLs to the specs
+// (inject('brokers'), inject('schemaRegistry'), inject('postgres')) and stops what it started.
 // Every broker process started during the run (also the private ones of test workers) is in the
 // registry (src/registry.ts) under this run's id; the teardown and the exit handler kill what is
 // left of them, and the setup kills strays that earlier runs left behind.
@@ -35,6 +35,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   stateFile = session.stateFile;
   project.provide('brokers', session.urls);
   project.provide('schemaRegistry', session.schemaRegistryUrl);
+  project.provide('postgres', session.postgresUrl);
   project.provide('brokersState', session.stateFile);
 
   return async () => {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { StartedTestContainer } from 'testcontainers';
 import { containerRuntimeProblem, IMAGE_ENV, imageFor, imageProblem, startContainer } from './containers.js';
-import { install, missingLocal, missingSchemaRegistry } from './install.js';
+import { install, missingLocal, missingPostgres, missingSchemaRegistry } from './install.js';
 import { killAllStartedSync, killLocalSync, readRecord, startLocal, stopLocal } from './local.js';
 import { upDir, upStateFile } from './paths.js';
 import { probe } from './probes.js';
@@ -13,7 +13,10 @@ import {
   type BrokerEntry,
   type BrokerName,
   type BrokerUrls,
+  type ContainerName,
   type HarnessState,
+  POSTGRES,
+  type PostgresEntry,
   SCHEMA_REGISTRY,
   type SchemaRegistryEntry,
   type ServerName,
@@ -35,21 +38,28 @@ export const ENV_URL: Record<BrokerName, string> = {
 export const SCHEMA_REGISTRY_ENV = 'CARRIER_SCHEMA_REGISTRY_URL';
 
 /**
+ * The run's PostgreSQL (`postgres://carrier@127.0.0.1:<port>/postgres`): printed by `brokers:up`,
+ * and when set, what a vitest run uses instead of starting one.
+ */
+export const POSTGRES_ENV = 'CARRIER_TEST_POSTGRES_URL';
+
+/**
  * `CARRIER_TEST_ONLY=nats,rabbitmq`: a vitest run starts only these brokers (for runs of a few spec
  * files, e.g. CI's testcontainers step); specs of the others fail on a `not-started://` URL. The
- * schema registry starts only when the list names `schema-registry` too.
+ * schema registry and PostgreSQL start only when the list names `schema-registry` / `postgres` too.
  */
-function onlyServers(): { brokers: BrokerName[]; schemaRegistry: boolean } {
+function onlyServers(): { brokers: BrokerName[]; schemaRegistry: boolean; postgres: boolean } {
   const v = process.env.CARRIER_TEST_ONLY;
-  if (!v) return { brokers: [...BROKERS], schemaRegistry: true };
+  if (!v) return { brokers: [...BROKERS], schemaRegistry: true, postgres: true };
   const names = v.split(',').map((n) => n.trim());
-  const known: readonly string[] = [...BROKERS, SCHEMA_REGISTRY];
+  const known: readonly string[] = [...BROKERS, SCHEMA_REGISTRY, POSTGRES];
   const bad = names.filter((n) => !known.includes(n));
   if (bad.length)
     throw new Error(`CARRIER_TEST_ONLY: unknown broker ${bad.join(', ')} (${known.join(', ')})`);
   return {
     brokers: BROKERS.filter((b) => names.includes(b)),
     schemaRegistry: names.includes(SCHEMA_REGISTRY),
+    postgres: names.includes(POSTGRES),
   };
 }
 
@@ -83,6 +93,11 @@ export interface BrokersSession {
    * (`CARRIER_TEST_ONLY` without `schema-registry`).
    */
   schemaRegistryUrl: string;
+  /**
+   * The PostgreSQL URL (`postgres://carrier@127.0.0.1:<port>/postgres`), or a `not-started://`
+   * URL naming why (`CARRIER_TEST_ONLY` without `postgres`).
+   */
+  postgresUrl: string;
   stateFile: string;
   entries: Partial<Record<BrokerName, BrokerEntry>>;
   /** Stops what this session started (not brokers it reused or was given). */
@@ -118,7 +133,9 @@ export function ensureInstalled(name: ServerName, version?: string): Promise<voi
   const missing: Partial<Record<ServerName, string>> =
     name === SCHEMA_REGISTRY
       ? { [SCHEMA_REGISTRY]: missingSchemaRegistry() }
-      : missingLocal(name === 'nats' || name === 'kafka' ? { [name]: version } : {});
+      : name === POSTGRES
+        ? { [POSTGRES]: missingPostgres() }
+        : missingLocal(name === 'nats' || name === 'kafka' ? { [name]: version } : {});
   if (!missing[name]) return Promise.resolve();
   installing ??= (async () => {
     log(
@@ -167,6 +184,25 @@ async function reusableUpSchemaRegistry(): Promise<SchemaRegistryEntry | undefin
   return { ...entry, url: record.url, owned: false };
 }
 
+/** The PostgreSQL kept running by `npm run brokers:up` (a local process or a container), when it answers. */
+async function reusableUpPostgres(): Promise<PostgresEntry | undefined> {
+  const entry = readState(upStateFile)?.postgres;
+  if (!entry) return undefined;
+  let url = entry.url;
+  if (!entry.container) {
+    if (!entry.recordFile || !existsSync(entry.recordFile)) return undefined;
+    const record = readRecord(entry.recordFile);
+    if (!groupAlive(record.pid)) return undefined;
+    url = record.url;
+  }
+  try {
+    await probe(POSTGRES, url);
+  } catch {
+    return undefined;
+  }
+  return { ...entry, url, owned: false };
+}
+
 /**
  * The image to run `name` in, or why the testcontainers provider is not used for it.
  * Forced (`CARRIER_TEST_PROVIDER=testcontainers`): an engine must answer (the image is pulled when
@@ -174,7 +210,7 @@ async function reusableUpSchemaRegistry(): Promise<SchemaRegistryEntry | undefin
  * provider runs it, and the provider line says why.
  */
 async function containerImage(
-  name: BrokerName,
+  name: ContainerName,
   forced: 'local-process' | 'testcontainers' | undefined,
 ): Promise<{ image: string } | { reason: string }> {
   if (forced === 'local-process') return { reason: 'CARRIER_TEST_PROVIDER=local-process' };
@@ -209,7 +245,7 @@ export async function startBrokers(options: StartOptions): Promise<BrokersSessio
   const stateFile = options.mode === 'up' ? upStateFile : path.join(baseDir, 'state.json');
   const previousUp = options.mode === 'up' ? readState(upStateFile) : undefined;
   const state: HarnessState = { pid: process.pid, startedAt: new Date().toISOString(), brokers: {} };
-  const containers = new Map<BrokerName, StartedTestContainer>();
+  const containers = new Map<ContainerName, StartedTestContainer>();
   const forced = forcedProvider();
 
   const startOne = async (name: BrokerName): Promise<BrokerEntry> => {
@@ -327,10 +363,80 @@ export async function startBrokers(options: StartOptions): Promise<BrokersSessio
     return e;
   };
 
-  const only = options.mode === 'vitest' ? onlyServers() : { brokers: [...BROKERS], schemaRegistry: true };
+  // PostgreSQL: an explicit URL, else the one of `brokers:up`, else a container (an engine answers
+  // and has the image), else a local process (src/postgres.ts).
+  const startPostgres = async (): Promise<PostgresEntry> => {
+    const started = Date.now();
+    const line = (e: PostgresEntry, how: string) =>
+      log(
+        `[brokers] ${POSTGRES}: ${how} ${e.version} at ${redact(e.url)} (${e.owned ? 'started' : 'ready'} in ${seconds(Date.now() - started)} s)`,
+      );
+    const fromEnv = options.mode === 'vitest' ? process.env[POSTGRES_ENV] : undefined;
+    if (fromEnv) {
+      const { version } = await pollUntil(`${POSTGRES} at ${POSTGRES_ENV}=${redact(fromEnv)}`, 30_000, () =>
+        probe(POSTGRES, fromEnv),
+      );
+      const e: PostgresEntry = {
+        provider: 'env',
+        url: fromEnv,
+        version: version ? `PostgreSQL ${version}` : '',
+        owned: false,
+      };
+      line(e, POSTGRES_ENV);
+      return e;
+    }
+    const up =
+      options.mode === 'up' || process.env.CARRIER_TEST_REUSE !== 'false'
+        ? await reusableUpPostgres()
+        : undefined;
+    if (up) {
+      line(up, `${up.provider} (from brokers:up)`);
+      return up;
+    }
+    if (options.mode === 'up') await removeLeftover(previousUp?.postgres);
+    const choice = await containerImage(POSTGRES, forced);
+    if ('image' in choice) {
+      const c = await startContainer(POSTGRES, choice.image, { persistent: options.mode === 'up' });
+      containers.set(POSTGRES, c.container);
+      const e: PostgresEntry = {
+        provider: 'testcontainers',
+        url: c.url,
+        version: c.version,
+        owned: true,
+        container: {
+          id: c.container.getId(),
+          dockerHost: process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock',
+        },
+      };
+      const { version } = await pollUntil(`${POSTGRES} container`, 60_000, () => probe(POSTGRES, c.url));
+      if (version) e.version = `${c.version} (PostgreSQL ${version})`;
+      line(e, 'testcontainers');
+      return e;
+    }
+    await ensureInstalled(POSTGRES);
+    const dataDir = path.join(baseDir, POSTGRES);
+    rmSync(dataDir, { recursive: true, force: true });
+    const recordFile = path.join(baseDir, `${POSTGRES}.json`);
+    const record = await startLocal(POSTGRES, dataDir, recordFile, { persistent: options.mode === 'up' });
+    const e: PostgresEntry = {
+      provider: 'local-process',
+      url: record.url,
+      version: record.version,
+      recordFile,
+      owned: true,
+    };
+    line(e, forced ? 'local-process' : `local-process (no container: ${choice.reason})`);
+    return e;
+  };
+
+  const only =
+    options.mode === 'vitest'
+      ? onlyServers()
+      : { brokers: [...BROKERS], schemaRegistry: true, postgres: true };
   const wanted = only.brokers;
-  const [registryResult, ...results] = await Promise.allSettled([
+  const [registryResult, postgresResult, ...results] = await Promise.allSettled([
     only.schemaRegistry ? startSchemaRegistry() : Promise.resolve(undefined),
+    only.postgres ? startPostgres() : Promise.resolve(undefined),
     ...wanted.map((name) => startOne(name)),
   ]);
   wanted.forEach((name, i) => {
@@ -339,6 +445,8 @@ export async function startBrokers(options: StartOptions): Promise<BrokersSessio
   });
   if (registryResult?.status === 'fulfilled' && registryResult.value)
     state.schemaRegistry = registryResult.value as SchemaRegistryEntry;
+  if (postgresResult?.status === 'fulfilled' && postgresResult.value)
+    state.postgres = postgresResult.value as PostgresEntry;
   writeState(stateFile, state);
 
   const teardown = async () => {
@@ -357,6 +465,14 @@ export async function startBrokers(options: StartOptions): Promise<BrokersSessio
         if (existsSync(e.recordFile)) await stopLocal(readRecord(e.recordFile));
         untrack(e.recordFile);
       })(),
+      (async () => {
+        const e = state.postgres;
+        if (!e?.owned) return;
+        if (e.recordFile && existsSync(e.recordFile)) await stopLocal(readRecord(e.recordFile));
+        if (e.recordFile) untrack(e.recordFile);
+        await containers.get(POSTGRES)?.stop();
+        if (e.container) untrackContainer(e.container.id);
+      })(),
     ]);
     if (options.mode === 'vitest') {
       rmSync(baseDir, { recursive: true, force: true });
@@ -369,14 +485,16 @@ export async function startBrokers(options: StartOptions): Promise<BrokersSessio
     .filter((m): m is string => m !== undefined);
   if (registryResult?.status === 'rejected')
     failed.push(`${SCHEMA_REGISTRY}: ${(registryResult.reason as Error).message}`);
+  if (postgresResult?.status === 'rejected')
+    failed.push(`${POSTGRES}: ${(postgresResult.reason as Error).message}`);
   if (failed.length > 0) {
     await teardown();
     throw new Error(`[brokers] could not start every broker:\n${failed.join('\n\n')}`);
   }
   const which =
-    wanted.length === BROKERS.length && only.schemaRegistry
-      ? 'all four and the schema registry'
-      : `${[...wanted, ...(only.schemaRegistry ? [SCHEMA_REGISTRY] : [])].join(', ')} (CARRIER_TEST_ONLY)`;
+    wanted.length === BROKERS.length && only.schemaRegistry && only.postgres
+      ? 'all four, the schema registry and PostgreSQL'
+      : `${[...wanted, ...(only.schemaRegistry ? [SCHEMA_REGISTRY] : []), ...(only.postgres ? [POSTGRES] : [])].join(', ')} (CARRIER_TEST_ONLY)`;
   log(`[brokers] ${which} ready in ${seconds(Date.now() - t0)} s`);
 
   const entries = state.brokers;
@@ -390,11 +508,14 @@ export async function startBrokers(options: StartOptions): Promise<BrokersSessio
   };
   const schemaRegistryUrl =
     state.schemaRegistry?.url ?? `not-started://${SCHEMA_REGISTRY}?see=CARRIER_TEST_ONLY`;
-  return { urls, schemaRegistryUrl, stateFile, entries, teardown };
+  const postgresUrl = state.postgres?.url ?? `not-started://${POSTGRES}?see=CARRIER_TEST_ONLY`;
+  return { urls, schemaRegistryUrl, postgresUrl, stateFile, entries, teardown };
 }
 
 /** Stops what an earlier brokers:up left of `entry` that is dead or does not answer. */
-async function removeLeftover(entry: BrokerEntry | SchemaRegistryEntry | undefined): Promise<void> {
+async function removeLeftover(
+  entry: BrokerEntry | SchemaRegistryEntry | PostgresEntry | undefined,
+): Promise<void> {
   if (entry && 'container' in entry && entry.container) {
     removeContainerSync(entry.container);
     untrackContainer(entry.container.id);
@@ -408,7 +529,7 @@ async function removeLeftover(entry: BrokerEntry | SchemaRegistryEntry | undefin
 /** Kills, synchronously, every local broker this session owns (for 'exit' and signal handlers). */
 export function killOwnedSync(stateFile: string, options: { removeDir?: boolean } = {}): void {
   const state = readState(stateFile);
-  for (const e of [...Object.values(state?.brokers ?? {}), state?.schemaRegistry]) {
+  for (const e of [...Object.values(state?.brokers ?? {}), state?.schemaRegistry, state?.postgres]) {
     if (!e?.owned || !e.recordFile || !existsSync(e.recordFile)) continue;
     try {
       killLocalSync(readRecord(e.recordFile));
@@ -431,7 +552,21 @@ export async function stopUp(): Promise<string[]> {
   const state = readState(upStateFile);
   const stopped: string[] = [];
   const registry = state?.schemaRegistry;
+  const postgres = state?.postgres;
   await Promise.all([
+    (async () => {
+      if (postgres?.container) {
+        if (removeContainerSync(postgres.container)) stopped.push(`${POSTGRES} (container)`);
+        untrackContainer(postgres.container.id);
+        return;
+      }
+      if (!postgres?.recordFile || !existsSync(postgres.recordFile)) return;
+      const record = readRecord(postgres.recordFile);
+      const alive = groupAlive(record.pid);
+      await stopLocal(record);
+      untrack(postgres.recordFile);
+      if (alive) stopped.push(POSTGRES);
+    })(),
     (async () => {
       if (!registry?.recordFile || !existsSync(registry.recordFile)) return;
       const record = readRecord(registry.recordFile);

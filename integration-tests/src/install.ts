@@ -46,6 +46,7 @@ import {
 // version is pinned (src/versions.ts, the Kafka POMs, the SQS requirements; README.md, "Broker
 // versions"); RabbitMQ is the machine's Debian package. The schema registry server (Apicurio
 // Registry) is built from Maven Central like Kafka's jars (brokers/schema-registry/pom.xml).
+// PostgreSQL is the machine's Debian package too (`postgresql`: the newest major it has).
 
 const APT_TOOLS = ['kcat', 'amqp-tools'];
 
@@ -124,6 +125,42 @@ export function missingSchemaRegistry(): string | undefined {
   return `java 17+ and Apicurio Registry ${SCHEMA_REGISTRY_PIN.version} built in ${path.relative(process.cwd(), schemaRegistryDir)}/app`;
 }
 
+export interface PostgresInstall {
+  /** `/usr/lib/postgresql/<major>/bin`: `postgres`, `initdb`. */
+  binDir: string;
+  /** The major version of that folder, e.g. `15`. */
+  major: string;
+}
+
+/** Where Debian's `postgresql-<major>` packages put their servers. */
+const POSTGRES_LIB = '/usr/lib/postgresql';
+
+/**
+ * The newest PostgreSQL server of the machine's Debian packages: the highest
+ * `/usr/lib/postgresql/<major>/bin` that has both `postgres` and `initdb`.
+ */
+export function postgresInstall(): PostgresInstall | undefined {
+  let majors: string[];
+  try {
+    majors = readdirSync(POSTGRES_LIB).filter((v) => /^\d+(\.\d+)?$/.test(v));
+  } catch {
+    return undefined;
+  }
+  majors.sort((a, b) => Number(b) - Number(a));
+  for (const major of majors) {
+    const binDir = path.join(POSTGRES_LIB, major, 'bin');
+    if (findExecutable(path.join(binDir, 'postgres')) && findExecutable(path.join(binDir, 'initdb')))
+      return { binDir, major };
+  }
+  return undefined;
+}
+
+/** What PostgreSQL lacks to run as a local process, or undefined when it can run. */
+export function missingPostgres(): string | undefined {
+  if (postgresInstall()) return undefined;
+  return `PostgreSQL's server (Debian package postgresql: ${POSTGRES_LIB}/<major>/bin/postgres)`;
+}
+
 /** The real server script (Debian's /usr/sbin wrapper would switch to the rabbitmq user). */
 export function rabbitmqServer(): string | undefined {
   return findExecutable('/usr/lib/rabbitmq/bin/rabbitmq-server', 'rabbitmq-server');
@@ -196,10 +233,10 @@ export function missingLocal(
 // ---------------------------------------------------------------- install
 
 const WHAT_TO_INSTALL = `Install by hand what failed, then run \`npm run brokers:install\` again:
-  Debian/Ubuntu: apt-get install rabbitmq-server kcat amqp-tools openjdk-17-jre-headless maven python3-venv,
+  Debian/Ubuntu: apt-get install rabbitmq-server postgresql kcat amqp-tools openjdk-17-jre-headless maven python3-venv,
   and Go 1.26 or later (nats-server and natscli are built from the Go module proxy)
   (or provide running brokers with CARRIER_TEST_KAFKA_URL, CARRIER_TEST_RABBITMQ_URL, CARRIER_TEST_NATS_URL,
-   CARRIER_TEST_SQS_URL, or start a container engine so that testcontainers can run them)`;
+   CARRIER_TEST_SQS_URL, CARRIER_TEST_POSTGRES_URL, or start a container engine so that testcontainers can run them)`;
 
 export async function aptInstall(packages: string[]): Promise<void> {
   if (packages.length === 0) return;
@@ -501,6 +538,7 @@ async function installUnlocked(): Promise<void> {
   // 1. system packages (everything else depends on java, mvn, python3)
   const apt: string[] = [];
   if (!rabbitmqServer()) apt.push('rabbitmq-server');
+  if (!postgresInstall()) apt.push('postgresql');
   if (!findExecutable('kcat', 'kafkacat') && !dpkgInstalled('kcat')) apt.push('kcat');
   if (!findExecutable('amqp-publish') && !dpkgInstalled('amqp-tools')) apt.push('amqp-tools');
   if (!findExecutable('java')) apt.push('openjdk-17-jre-headless');
@@ -540,10 +578,12 @@ async function installUnlocked(): Promise<void> {
     throw new Error(`brokers:install failed:\n${reasons}\n${WHAT_TO_INSTALL}`);
   }
   const registryMissing = missingSchemaRegistry();
+  const postgresMissing = missingPostgres();
   const missing = {
     ...Object.assign({}, ...KAFKA_PINS.map((p) => missingLocal({ kafka: p.line }))),
     ...Object.assign({}, ...NATS_SERVER_PINS.map((p) => missingLocal({ nats: p.line }))),
     ...(registryMissing ? { 'schema-registry': registryMissing } : {}),
+    ...(postgresMissing ? { postgres: postgresMissing } : {}),
   };
   if (Object.keys(missing).length > 0) {
     throw new Error(`still missing after install: ${JSON.stringify(missing)}\n${WHAT_TO_INSTALL}`);

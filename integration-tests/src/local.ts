@@ -12,6 +12,7 @@ import {
   schemaRegistryInstall,
 } from './install.js';
 import { type KafkaSecurity, kafkaSecurityConfig } from './kafka-security.js';
+import { preparePostgres } from './postgres.js';
 import { probe } from './probes.js';
 import { type TrackOptions, track, untrack } from './registry.js';
 import type { LocalBrokerRecord, ProcessSpec, ServerName } from './types.js';
@@ -32,6 +33,8 @@ export const READY_TIMEOUT_MS: Record<ServerName, number> = {
   sqs: 60_000,
   // a Quarkus app: about 7 s on a quiet machine, several times that when the brokers start beside it
   'schema-registry': 120_000,
+  // crash recovery after kill -9 replays the WAL since the last checkpoint: seconds
+  postgres: 60_000,
 };
 
 async function freePort(): Promise<number> {
@@ -353,6 +356,7 @@ const PREPARE: Record<
   nats: prepareNats,
   sqs: prepareSqs,
   'schema-registry': prepareSchemaRegistry,
+  postgres: preparePostgres,
 };
 
 export function readRecord(file: string): LocalBrokerRecord {
@@ -374,6 +378,8 @@ export function spawnBroker(record: Omit<LocalBrokerRecord, 'pid'>): number {
       env: { ...process.env, ...record.spec.env },
       detached: true,
       stdio: ['ignore', fd, fd],
+      ...(record.spec.uid === undefined ? {} : { uid: record.spec.uid }),
+      ...(record.spec.gid === undefined ? {} : { gid: record.spec.gid }),
     });
     child.on('error', () => {}); // reported by the readiness check through the log and exit
     child.unref();
@@ -446,6 +452,7 @@ export async function startLocal(
     const version = await waitReady(record);
     if (name === 'rabbitmq' && version) record.version = `RabbitMQ ${version}`;
     if (name === 'nats' && version) record.version = `nats-server ${version}`;
+    if (name === 'postgres' && version) record.version = `PostgreSQL ${version}`;
     writeRecord(recordFile, record);
     return record;
   } catch (err) {
@@ -466,9 +473,12 @@ export async function restartLocal(recordFile: string): Promise<LocalBrokerRecor
   return record;
 }
 
-/** Stops the broker (SIGTERM, then SIGKILL after `graceMs`) and runs its clean-up commands. */
+/**
+ * Stops the broker (SIGTERM, or its record's `stopSignal` to the leader; then SIGKILL after
+ * `graceMs`) and runs its clean-up commands.
+ */
 export async function stopLocal(record: LocalBrokerRecord, graceMs = 20_000): Promise<void> {
-  if (graceMs > 0) await stopGroup(record.pid, graceMs);
+  if (graceMs > 0) await stopGroup(record.pid, graceMs, record.stopSignal);
   else await killGroup(record.pid);
   for (const c of record.cleanup) {
     spawnSync(c.command, c.args, {

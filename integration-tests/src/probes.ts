@@ -3,6 +3,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import amqp from 'amqplib';
 import { Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
 import type { ServerName } from './types.js';
 import { awsCredentials, kafkaBrokers, natsConnectOptions, sqsEndpoint } from './urls.js';
 
@@ -22,6 +23,23 @@ export async function probe(name: ServerName, url: string): Promise<{ version?: 
       return probeSqs(url);
     case 'schema-registry':
       return probeSchemaRegistry(url);
+    case 'postgres':
+      return probePostgres(url);
+  }
+}
+
+/** A connection and `SHOW server_version` (e.g. `15.14 (Debian 15.14-0+deb12u1)`: its first word). */
+async function probePostgres(url: string): Promise<{ version?: string }> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000, query_timeout: 5000 });
+  // an error after connect (the server going away) must not be an uncaught 'error' event
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    const r = await client.query<{ server_version: string }>('SHOW server_version');
+    const version = r.rows[0]?.server_version.split(' ')[0];
+    return version ? { version } : {};
+  } finally {
+    await client.end().catch(() => {});
   }
 }
 

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { BrokerName, ContainerRef, LocalBrokerRecord, ProcessSpec, ServerName } from './types.js';
+import type { ContainerName, ContainerRef, LocalBrokerRecord, ProcessSpec, ServerName } from './types.js';
 
 export type { ContainerRef } from './types.js';
 
@@ -187,7 +187,7 @@ export function untrack(recordFile: string): void {
  * unavailable on podman machines: the sweep removes containers whose run is gone).
  */
 export function trackContainer(
-  name: BrokerName,
+  name: ContainerName,
   ref: ContainerRef,
   url: string,
   options: TrackOptions = {},

@@ -10,8 +10,19 @@ export type BrokerName = (typeof BROKERS)[number];
 export const SCHEMA_REGISTRY = 'schema-registry';
 export type SchemaRegistryName = typeof SCHEMA_REGISTRY;
 
-/** Every server the local-process provider runs: the brokers and the schema registry. */
-export type ServerName = BrokerName | SchemaRegistryName;
+/**
+ * The PostgreSQL server every full run starts beside the brokers (the outbox and inbox of
+ * @carrier/outbox keep their tables in it; see src/postgres.ts). Not a broker: no transport, never
+ * in `BROKERS`; `CARRIER_TEST_ONLY` names it as `postgres`.
+ */
+export const POSTGRES = 'postgres';
+export type PostgresName = typeof POSTGRES;
+
+/** Every server the local-process provider runs: the brokers, the schema registry and PostgreSQL. */
+export type ServerName = BrokerName | SchemaRegistryName | PostgresName;
+
+/** The servers the testcontainers provider can run: the brokers and PostgreSQL. */
+export type ContainerName = BrokerName | PostgresName;
 
 /** Carrier URLs of the running brokers, one per broker (see README.md for the formats). */
 export interface BrokerUrls {
@@ -34,6 +45,12 @@ export interface ProcessSpec {
   /** Added to the parent's environment. */
   env: Record<string, string>;
   cwd: string;
+  /**
+   * Run as this OS user and group (numeric ids; the harness as root runs PostgreSQL as the
+   * `postgres` user, since PostgreSQL refuses to run as root). Absent: the harness's own user.
+   */
+  uid?: number;
+  gid?: number;
 }
 
 /** One broker started as a local process; persisted as JSON so that other processes can control it. */
@@ -49,6 +66,11 @@ export interface LocalBrokerRecord {
   ports: Record<string, number>;
   /** Commands run after the process group is gone at teardown (e.g. stopping RabbitMQ's private epmd). */
   cleanup: ProcessSpec[];
+  /**
+   * A graceful stop sends this signal to the group's leader only (PostgreSQL: `SIGINT`, its "fast
+   * shutdown"); absent: SIGTERM to the whole group.
+   */
+  stopSignal?: NodeJS.Signals;
 }
 
 /** What one run of the harness (a vitest run or `brokers:up`) uses per broker. */
@@ -84,10 +106,26 @@ export interface SchemaRegistryEntry {
   owned: boolean;
 }
 
+/** What one run of the harness uses as its PostgreSQL server. */
+export interface PostgresEntry {
+  provider: ProviderKind;
+  /** `postgres://carrier@127.0.0.1:<port>/postgres` (a container's URL carries its password). */
+  url: string;
+  version: string;
+  /** For a local process: the JSON file holding its LocalBrokerRecord. */
+  recordFile?: string;
+  /** True when this run started it (and so stops it at teardown). */
+  owned: boolean;
+  /** For a container (testcontainers provider): which one, on which engine. */
+  container?: ContainerRef;
+}
+
 export interface HarnessState {
   pid: number;
   startedAt: string;
   brokers: Partial<Record<BrokerName, BrokerEntry>>;
   /** Absent when the run did not start one (`CARRIER_TEST_ONLY` without `schema-registry`). */
   schemaRegistry?: SchemaRegistryEntry;
+  /** Absent when the run did not start one (`CARRIER_TEST_ONLY` without `postgres`). */
+  postgres?: PostgresEntry;
 }

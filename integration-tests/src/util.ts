@@ -119,10 +119,23 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
-/** SIGTERM the group, wait until it is gone, SIGKILL it after `graceMs`. */
-export async function stopGroup(pgid: number, graceMs = 20_000): Promise<void> {
+/**
+ * SIGTERM the group (or `leaderSignal` to its leader only), wait until it is gone, SIGKILL it after
+ * `graceMs`.
+ */
+export async function stopGroup(
+  pgid: number,
+  graceMs = 20_000,
+  leaderSignal?: NodeJS.Signals,
+): Promise<void> {
   if (!groupAlive(pgid)) return;
-  signalGroup(pgid, 'SIGTERM');
+  if (leaderSignal) {
+    try {
+      process.kill(pgid, leaderSignal);
+    } catch {
+      // the leader is gone: the rest of the group goes below
+    }
+  } else signalGroup(pgid, 'SIGTERM');
   const deadline = Date.now() + graceMs;
   while (groupAlive(pgid) && Date.now() < deadline) await delay(100);
   if (groupAlive(pgid)) await killGroup(pgid);
@@ -143,6 +156,9 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   /** Prefix for each output line written to stderr; output is only kept (for errors) when undefined. */
   prefix?: string;
+  /** Run as this OS user and group (numeric ids; needs root). */
+  uid?: number;
+  gid?: number;
 }
 
 /** Runs a command, streaming its output to stderr line by line with a prefix; rejects on non-zero exit. */
@@ -152,6 +168,8 @@ export function run(command: string, args: string[], options: RunOptions = {}): 
       cwd: options.cwd,
       env: options.env ?? process.env,
       stdio: ['ignore', 'pipe', 'pipe'],
+      ...(options.uid === undefined ? {} : { uid: options.uid }),
+      ...(options.gid === undefined ? {} : { gid: options.gid }),
     });
     let output = '';
     let partial = '';
