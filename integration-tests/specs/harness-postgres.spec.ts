@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -7,7 +8,9 @@ import '../src/context.js';
 import { privatePostgres } from '../src/faults.js';
 import { readState } from '../src/harness.js';
 import { readRecord } from '../src/local.js';
-import { entryOf } from '../src/registry.js';
+import { harnessRoot } from '../src/paths.js';
+import { entryOf, RUN_ENV, sweep } from '../src/registry.js';
+import { restartablePostgres } from '../src/restartable.js';
 import { groupAlive } from '../src/util.js';
 
 // The harness's PostgreSQL (src/postgres.ts): the run's server answers queries with the settings
@@ -17,6 +20,8 @@ import { groupAlive } from '../src/util.js';
 const url = inject('postgres');
 const provider = readState(inject('brokersState'))?.postgres?.provider;
 const fresh = (prefix: string) => `${prefix}_${randomUUID().slice(0, 8)}`;
+// started by the case that uses it, disposed in this file's afterAll
+const lazy = restartablePostgres();
 
 async function connect(connectionString: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString, connectionTimeoutMillis: 5000 });
@@ -124,5 +129,77 @@ describe('harness PostgreSQL', () => {
     expect(existsSync(cluster)).toBe(false);
     expect(existsSync(server.dir)).toBe(false);
     expect(entryOf(recordFile)).toBeUndefined();
+  });
+
+  it('restartablePostgres() starts on first use and keeps a committed row through kill9() and start()', async () => {
+    const client = await connect(await lazy.url());
+    const table = fresh('lazy');
+    await client.query(`CREATE TABLE ${table} (v text NOT NULL)`);
+    await client.query(`INSERT INTO ${table} VALUES ('kept')`);
+    await lazy.kill9();
+    expect((await lazy.server()).isRunning()).toBe(false);
+    await client.end().catch(() => {});
+    await lazy.start();
+    const after = await connect(await lazy.url());
+    try {
+      const rows = await after.query<{ v: string }>(`SELECT v FROM ${table}`);
+      expect(rows.rows).toEqual([{ v: 'kept' }]);
+    } finally {
+      await after.end();
+    }
+  });
+
+  it('a private PostgreSQL whose worker was killed (a test timed out) is killed by the next sweep, its cluster deleted', async () => {
+    // a stand-in for a worker of a run that is gone (a dead run id), as in specs/harness-registry.spec.ts
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(harnessRoot, 'specs', 'fixtures', 'private-broker-child.ts'), 'postgres'],
+      {
+        cwd: harnessRoot,
+        env: { ...process.env, [RUN_ENV]: '999999999:0' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    try {
+      let out = '';
+      let err = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => {
+        err += d;
+      });
+      const started = await new Promise<{ pgid: number; dir: string; recordFile: string }>(
+        (resolve, reject) => {
+          child.stdout.setEncoding('utf8').on('data', (d: string) => {
+            out += d;
+            const line = out.split('\n').find((l) => l.startsWith('{'));
+            if (line && out.includes('\n')) resolve(JSON.parse(line));
+          });
+          child.once('exit', (code) => reject(new Error(`the child exited (${code}) first: ${err}`)));
+          setTimeout(
+            () => reject(new Error(`no PostgreSQL from the child after 60 s: ${err}`)),
+            60_000,
+          ).unref();
+        },
+      );
+      const cluster = readRecord(started.recordFile).spec.cwd;
+      // its owner is alive: a sweep leaves it alone
+      expect(sweep().map((s) => s.pgid)).not.toContain(started.pgid);
+      child.kill('SIGKILL'); // no exit handler runs, as when vitest kills a worker
+      await exited;
+      expect(groupAlive(started.pgid)).toBe(true);
+
+      const swept = sweep().find((s) => s.pgid === started.pgid);
+      expect(swept).toMatchObject({ name: 'postgres', wasRunning: true });
+      const deadline = Date.now() + 15_000;
+      while (groupAlive(started.pgid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(groupAlive(started.pgid)).toBe(false);
+      expect(processesNaming(cluster)).toEqual([]);
+      expect(existsSync(cluster)).toBe(false);
+      expect(existsSync(started.dir)).toBe(false);
+      expect(entryOf(started.recordFile)).toBeUndefined();
+    } finally {
+      child.kill('SIGKILL');
+      await exited;
+    }
   });
 });

@@ -1,7 +1,13 @@
 import { brokerRestart, type RestartableBroker } from '@carrier/contract';
 import { afterAll, inject } from 'vitest';
 import { imageFor, privateContainer } from './containers.js';
-import { type PrivateBroker, type PrivateBrokerOptions, privateBroker } from './faults.js';
+import {
+  type PrivateBroker,
+  type PrivateBrokerOptions,
+  type PrivatePostgres,
+  privateBroker,
+  privatePostgres,
+} from './faults.js';
 import { readState } from './harness.js';
 import type { BrokerName } from './types.js';
 
@@ -44,6 +50,44 @@ export function restartableBroker(
     async restart() {
       await (await start()).restart();
     },
+  };
+}
+
+/** A PostgreSQL of a spec file's own, started on first use (see `restartablePostgres`). */
+export interface RestartablePostgres {
+  /** Its URL (`postgres://carrier@127.0.0.1:<port>/postgres`); starts the server on the first call. */
+  url(): Promise<string>;
+  /** SIGKILL its process group; the data dir is kept. */
+  kill9(): Promise<void>;
+  /** Starts it again on the same port and data dir (crash recovery after kill9); resolves when it answers. */
+  start(): Promise<void>;
+  /** Fast shutdown, then start. */
+  restart(): Promise<void>;
+  /** The started server (its ports, version, isRunning, stop). */
+  server(): Promise<PrivatePostgres>;
+}
+
+/**
+ * A private PostgreSQL for a spec file's fault cases (src/faults.ts `privatePostgres`: a cluster of
+ * its own on a free port, always a local process), like `restartableBroker`: started on the first
+ * call of any method, stopped and deleted in the spec file's `afterAll` (else by `privatePostgres`'s
+ * exit handler and the registry sweep). Call at the top level of a spec file.
+ */
+export function restartablePostgres(): RestartablePostgres {
+  let started: Promise<PrivatePostgres> | undefined;
+  const server = () => {
+    started ??= privatePostgres();
+    return started;
+  };
+  afterAll(async () => {
+    await (await started?.catch(() => undefined))?.dispose();
+  });
+  return {
+    server,
+    url: async () => (await server()).url,
+    kill9: async () => (await server()).kill9(),
+    start: async () => (await server()).start(),
+    restart: async () => (await server()).restart(),
   };
 }
 
