@@ -12,7 +12,7 @@ import { kafkaError, retrying } from './errors.js';
 import { KafkaTransport } from './kafka-transport.js';
 import { refusalError, tlsConfig, tlsRefusal } from './security.js';
 import { SocketRegistry } from './sockets.js';
-import { type KafkaUrlOptions, parseKafkaUrl } from './url.js';
+import { checkMinInsyncReplicas, type KafkaUrlOptions, parseKafkaUrl } from './url.js';
 
 // kafkajs is CommonJS: Node's ESM loader only sees its default export
 const { ConfigResourceTypes, Kafka: KafkaClient, logLevel: LogLevel } = kafkajs;
@@ -96,6 +96,9 @@ async function readCluster(
     if (value && Number.isInteger(Number(value))) messageMaxBytes = Number(value);
   }
   const replicationFactor = options.replicationFactor ?? Math.max(1, Math.min(3, cluster.brokers.length));
+  // with the default replication factor, known only now (a single broker: 1)
+  if (options.minInsyncReplicas !== undefined)
+    checkMinInsyncReplicas(options.minInsyncReplicas, replicationFactor);
   return { messageMaxBytes, replicationFactor };
 }
 

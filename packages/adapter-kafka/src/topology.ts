@@ -203,11 +203,20 @@ export class Topology {
     }
   }
 
+  /**
+   * Every topic Carrier creates (a topic, its retry, dead-letter and delay topics, the reply topic)
+   * gets the replication factor and, when the URL sets `minInsyncReplicas`, that
+   * `min.insync.replicas`. An existing topic is left as it is.
+   */
   #createOnce(topic: string, configEntries: ConfigEntries, partitions: number): Promise<boolean> {
-    const { admin, replicationFactor } = this.#settings;
+    const { admin, replicationFactor, options } = this.#settings;
+    const entries =
+      options.minInsyncReplicas === undefined
+        ? configEntries
+        : [...configEntries, { name: 'min.insync.replicas', value: String(options.minInsyncReplicas) }];
     return admin.createTopics({
       waitForLeaders: false,
-      topics: [{ topic, numPartitions: partitions, replicationFactor, configEntries }],
+      topics: [{ topic, numPartitions: partitions, replicationFactor, configEntries: entries }],
     });
   }
 

@@ -13,6 +13,13 @@ export interface KafkaUrlOptions {
   readonly partitions: number;
   /** Replication factor of topics Carrier creates (`?replicationFactor=`, default min(3, brokers in the cluster)). */
   readonly replicationFactor: number | undefined;
+  /**
+   * `min.insync.replicas` of topics Carrier creates (`?minInsyncReplicas=`, an integer from 1 to the
+   * replication factor); `undefined`: not set, the broker's default applies (Kafka's default is 1).
+   * With the producer's acks=all, a write is confirmed only once this many replicas (leader
+   * included) have it, and refused (`NOT_ENOUGH_REPLICAS`) while fewer are in sync.
+   */
+  readonly minInsyncReplicas: number | undefined;
   /** Whether Carrier creates missing topics (`?provisioning=on|off`, default on). */
   readonly provisioning: boolean;
   /** TLS: `kafkas://` or `?tls=true`. */
@@ -66,6 +73,7 @@ const KNOWN = new Set([
   'clientId',
   'partitions',
   'replicationFactor',
+  'minInsyncReplicas',
   'provisioning',
   'tls',
   'tlsRejectUnauthorized',
@@ -96,6 +104,19 @@ function integer(params: URLSearchParams, name: string, fallback: number, min: n
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min) throw invalid(`${name} must be an integer >= ${min}`);
   return value;
+}
+
+/**
+ * A topic's `min.insync.replicas` cannot exceed its replication factor: every acks=all write to it
+ * would be refused.
+ * @throws CarrierError `INVALID_ARGUMENT` when `minInsyncReplicas` > `replicationFactor`.
+ */
+export function checkMinInsyncReplicas(minInsyncReplicas: number, replicationFactor: number): void {
+  if (minInsyncReplicas > replicationFactor) {
+    throw invalid(
+      `minInsyncReplicas (${minInsyncReplicas}) must not exceed the replication factor (${replicationFactor}): every write would be refused`,
+    );
+  }
 }
 
 function flag(params: URLSearchParams, name: string, fallback: boolean): boolean {
@@ -135,6 +156,8 @@ function hostPort(entry: string, port: number): string {
  * Parse `kafka://host[,host2][:port][?options]` or `kafkas://…` (TLS). Several brokers with the
  * same port: `kafka://h1,h2,h3:9092`; with different ports `kafka://h1:9092,h2:9093` (core's
  * `parseCarrierUrl` moves the extra pairs to `?hosts=`) or `?brokers=h2:9093,h3:9094`. Credentials in the user info enable SASL.
+ * Durability of the topics Carrier creates: `?replicationFactor=` (default min(3, brokers)) and
+ * `?minInsyncReplicas=` (`min.insync.replicas`, 1 to the replication factor; default: the broker's).
  * TLS: `kafkas://`, with `caFile`, `certFile`/`keyFile` (mutual TLS) and `servername`; SASL over
  * TLS: `kafkas://user:password@host:9093?sasl=scram-sha-512&caFile=/etc/kafka/ca.pem`.
  *
@@ -172,13 +195,20 @@ export function parseKafkaUrl(url: URL): KafkaUrlOptions {
   const logLevel = (params.get('logLevel') ?? 'nothing') as KafkaUrlOptions['logLevel'];
   if (!LOG_LEVELS.includes(logLevel)) throw invalid(`logLevel must be one of ${LOG_LEVELS.join(', ')}`);
   const rf = params.get('replicationFactor');
+  const replicationFactor = rf === null ? undefined : integer(params, 'replicationFactor', 1, 1);
+  const minInsyncReplicas = params.has('minInsyncReplicas')
+    ? integer(params, 'minInsyncReplicas', 1, 1)
+    : undefined;
+  if (minInsyncReplicas !== undefined && replicationFactor !== undefined)
+    checkMinInsyncReplicas(minInsyncReplicas, replicationFactor);
   const tls = url.protocol === 'kafkas:' || flag(params, 'tls', false);
   const sessionTimeoutMs = integer(params, 'sessionTimeoutMs', 10_000, 1);
   return {
     brokers,
     clientId: params.get('clientId') ?? 'carrier',
     partitions: integer(params, 'partitions', 3, 1),
-    replicationFactor: rf === null ? undefined : integer(params, 'replicationFactor', 1, 1),
+    replicationFactor,
+    minInsyncReplicas,
     provisioning: flag(params, 'provisioning', true),
     tls,
     tlsRejectUnauthorized: flag(params, 'tlsRejectUnauthorized', true),

@@ -15,6 +15,12 @@ export const API = {
   consumerExists: 10148,
   consumerAlreadyExists: 10105,
   noMessageFound: 10037,
+  /** `replicas > 1 not supported in non-clustered mode` (a single server). */
+  replicasNotSupported: 10074,
+  /** `insufficient resources` (e.g. fewer servers than replicas). */
+  insufficientResources: 10023,
+  /** `no suitable peers for placement` (fewer servers than replicas, older servers). */
+  noSuitablePeers: 10005,
 } as const;
 
 /** The JetStream API error code of a thrown value, if it is a JetStream API error. */
@@ -52,6 +58,19 @@ export function refused(error: unknown, what: string, wrap: Wrap): CarrierError 
   if (error instanceof JetStreamApiError)
     return fail('TOPOLOGY_CONFLICT', `${what}: ${error.message}`, error);
   return wrap(error, what);
+}
+
+/**
+ * Why the server refused a stream of `replicas` replicas, for the error message: a stream with R
+ * replicas needs a JetStream cluster of at least R servers (nats-server answers a single server
+ * with 10074, a cluster too small with 10023 or 10005). Empty for other refusals or one replica.
+ */
+export function replicasHint(error: unknown, replicas: number): string {
+  const code = apiCode(error);
+  const tooFew =
+    code === API.replicasNotSupported || code === API.insufficientResources || code === API.noSuitablePeers;
+  if (!tooFew || replicas <= 1) return '';
+  return ` (the URL asks for replicas=${replicas}: a stream with ${replicas} replicas needs a JetStream cluster of at least ${replicas} servers; use replicas=1 on a single server)`;
 }
 
 /** Whether `error` or one of its causes is nats-server's `Authorization Violation` (or expired user). */

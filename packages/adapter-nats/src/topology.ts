@@ -11,7 +11,7 @@ import {
   type StreamUpdateConfig,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
-import { API, apiCode, fail, refused } from './errors.js';
+import { API, apiCode, fail, refused, replicasHint } from './errors.js';
 import type { Link } from './link.js';
 import {
   consumerName,
@@ -277,7 +277,9 @@ export class Topology {
     } catch (error) {
       // another client created it meanwhile (possibly with other settings): use it if it fits
       if (apiCode(error) === API.streamNameInUse) return check();
-      throw refused(error, `cannot create stream ${name}`, this.#link.wrap);
+      const failure = refused(error, `cannot create stream ${name}`, this.#link.wrap);
+      const hint = replicasHint(error, this.#link.settings.replicas);
+      throw hint === '' ? failure : fail(failure.code, `${failure.message}${hint}`, error);
     }
   }
 

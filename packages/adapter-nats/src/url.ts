@@ -30,7 +30,11 @@ export interface NatsSettings {
   readonly tls?: { ca?: string; cert?: string; key?: string; handshakeFirst?: boolean } | undefined;
   /** Connection name shown by the server (`connz`). Default `carrier`. */
   readonly name: string;
-  /** `num_replicas` of every stream Carrier creates, ≥ 1. Default 1. */
+  /**
+   * `num_replicas` of every stream Carrier creates (`?replicas=`, 1 to 5, JetStream's maximum):
+   * the topic streams, the dead-letter streams and the release-record stream. Default 1. A stream
+   * with R replicas needs a JetStream cluster of at least R servers.
+   */
   readonly replicas: number;
   /** Retention of topic streams. Default `interest`. */
   readonly retention: Retention;
@@ -115,6 +119,17 @@ function integer(params: URLSearchParams, name: keyof typeof DEFAULTS, min: numb
   return value;
 }
 
+/** JetStream keeps at most 5 replicas of a stream (nats-server refuses more). */
+export const MAX_REPLICAS = 5;
+
+/** `?replicas=`: an integer from 1 to {@link MAX_REPLICAS}. @throws CarrierError `INVALID_ARGUMENT` otherwise. */
+function replicasOf(params: URLSearchParams): number {
+  const replicas = integer(params, 'replicas', 1);
+  if (replicas > MAX_REPLICAS)
+    throw invalid(`nats URL option replicas must be from 1 to ${MAX_REPLICAS} (JetStream's maximum)`);
+  return replicas;
+}
+
 function bool(params: URLSearchParams, name: string): boolean {
   const raw = params.get(name);
   if (raw === null) return false;
@@ -176,7 +191,7 @@ export function parseNatsUrl(url: URL): NatsSettings {
     nkey,
     tls,
     name: params.get('name') ?? 'carrier',
-    replicas: integer(params, 'replicas', 1),
+    replicas: replicasOf(params),
     retention,
     maxAgeMs: integer(params, 'maxAgeMs', 0),
     deadLetterMaxAgeMs: integer(params, 'deadLetterMaxAgeMs', 0),

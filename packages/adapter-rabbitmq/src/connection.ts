@@ -1,10 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { createSecureContext, rootCertificates } from 'node:tls';
+import type { CarrierError } from '@carrier/core';
 import { redactUrl } from '@carrier/core';
 import { Backoff, describeError, withDeadline } from '@carrier/core/kit';
 import type { Channel, ChannelModel } from 'amqplib';
 import amqp from 'amqplib';
-import { connectFailure, rabbitError } from './errors.js';
+import { connectFailure, noHostFailure, rabbitError } from './errors.js';
 import type { RabbitSettings } from './url.js';
 
 /** Ceiling of the first pause before reconnecting, in ms; doubles on each failed attempt up to the maximum. */
@@ -58,6 +59,11 @@ function checkTlsFiles(
  * exponential backoff and jitter (100 ms doubling up to `reconnectMaxDelayMs`), for as long as it is
  * not closed, and calls `onRecovered` with the new connection, whose channels, topology and consumers
  * the listeners re-create.
+ *
+ * With several hosts (`RabbitSettings.amqpUrls`, the nodes of one cluster) the first connection goes
+ * to the first host that accepts, in the URL's order; after a loss each reconnection attempt dials
+ * one host, round-robin from the one after the lost host, so a surviving node is reached on the
+ * first attempt when the lost one is down.
  */
 export class ConnectionManager {
   #model: ChannelModel | undefined;
@@ -68,6 +74,8 @@ export class ConnectionManager {
   /** Pauses between reconnection attempts: equal jitter, 100 ms doubling up to `reconnectMaxDelayMs`. */
   readonly #backoff: Backoff;
   readonly #waiters = new Set<Waiter>();
+  /** Index in `settings.amqpUrls` of the host connected to, or to dial on the next reconnection attempt. */
+  #host = 0;
 
   constructor(
     private readonly settings: RabbitSettings,
@@ -100,13 +108,21 @@ export class ConnectionManager {
    *   (unreachable, deadline passed, server certificate not trusted).
    */
   async start(): Promise<ChannelModel> {
-    try {
-      const model = await this.#open();
-      this.#adopt(model);
-      return model;
-    } catch (cause) {
-      throw connectFailure(cause, redactUrl(this.settings.amqpUrl), this.#vhost());
+    const failures: CarrierError[] = [];
+    for (const [index, url] of this.settings.amqpUrls.entries()) {
+      try {
+        const model = await this.#open(url);
+        this.#host = index;
+        this.#adopt(model);
+        return model;
+      } catch (cause) {
+        const failure = connectFailure(cause, redactUrl(url), this.#vhost());
+        // an unreadable TLS file fails every host alike
+        if (failure.code === 'INVALID_ARGUMENT') throw failure;
+        failures.push(failure);
+      }
     }
+    throw noHostFailure(failures);
   }
 
   /**
@@ -114,11 +130,11 @@ export class ConnectionManager {
    * socket (it resets on every byte); the deadline below also covers a broker that answers too slowly
    * and closes a connection that opens after it.
    */
-  #open(): Promise<ChannelModel> {
+  #open(url: string): Promise<ChannelModel> {
     return withDeadline(
       { what: 'AMQP connection', ms: this.connectTimeoutMs, onLate: (late) => late.close() },
       async () => {
-        const model = await this.#connect();
+        const model = await this.#connect(url);
         // from now on: a connection closed before it is adopted (too late, or the manager closed
         // while it opened) can still see a reset, and an 'error' nobody listens to is thrown;
         // for an adopted one the loss is reported through 'close', which always follows
@@ -128,7 +144,7 @@ export class ConnectionManager {
     );
   }
 
-  async #connect(): Promise<ChannelModel> {
+  async #connect(url: string): Promise<ChannelModel> {
     const { caFile, certFile, keyFile, servername } = this.settings.tls;
     const tls: { ca?: string[]; cert?: string; key?: string; servername?: string } = {};
     // extra CAs are added to Node's default ones, not put in their place
@@ -137,15 +153,23 @@ export class ConnectionManager {
     if (keyFile !== undefined) tls.key = await readTlsFile('keyFile', keyFile);
     if (servername !== undefined) tls.servername = servername;
     checkTlsFiles(tls, this.settings.tls);
-    return amqp.connect(this.settings.amqpUrl, {
+    // servername unset: amqplib sends each host's own name (not an IP address) as SNI
+    return amqp.connect(url, {
       ...tls,
       ...(this.settings.mechanism === 'EXTERNAL'
         ? { credentials: amqp.credentials.external() }
-        : plainCredentials(this.settings.amqpUrl)),
+        : plainCredentials(url)),
       timeout: this.connectTimeoutMs,
       noDelay: true,
       clientProperties: { connection_name: 'carrier' },
     });
+  }
+
+  /** The hosts, for messages: the redacted URL of the only host, or of the first and how many more. */
+  #where(): string {
+    const [first, ...others] = this.settings.amqpUrls;
+    const more = others.length === 0 ? '' : ` (or any of ${others.length} other hosts)`;
+    return `${redactUrl(first!)}${more}`;
   }
 
   /** The vhost of the URL, decoded (`/` when the URL has none). */
@@ -158,9 +182,9 @@ export class ConnectionManager {
    * permission removed meanwhile) goes to `onLost` as `AUTH_FAILED`, once per outage; the manager
    * keeps trying, as the credentials may be made valid again on the broker.
    */
-  #reportRefusal(cause: unknown): void {
+  #reportRefusal(cause: unknown, url: string): void {
     if (this.#refusalReported || this.#closed) return;
-    const failure = connectFailure(cause, redactUrl(this.settings.amqpUrl), this.#vhost());
+    const failure = connectFailure(cause, redactUrl(url), this.#vhost());
     if (failure.code !== 'AUTH_FAILED') return;
     this.#refusalReported = true;
     this.hooks.onLost(
@@ -173,6 +197,7 @@ export class ConnectionManager {
   }
 
   #adopt(model: ChannelModel): void {
+    const url = this.settings.amqpUrls[this.#host]!;
     this.#model = model;
     this.#refusalReported = false;
     this.#backoff.reset();
@@ -189,9 +214,11 @@ export class ConnectionManager {
       if (this.#model !== model) return;
       this.#model = undefined;
       if (this.#closed) return;
+      // the next attempt dials the next host: with a node down, a surviving one answers at once
+      this.#advanceHost();
       const lost = rabbitError(
         'CONNECTION',
-        `connection to ${redactUrl(this.settings.amqpUrl)} lost (${error ? describeError(error) : 'closed by the broker'}); reconnecting`,
+        `connection to ${redactUrl(url)} lost (${error ? describeError(error) : 'closed by the broker'}); reconnecting`,
         error,
       );
       this.hooks.onLost(lost);
@@ -213,13 +240,20 @@ export class ConnectionManager {
     }, delay);
   }
 
+  /** Make the next host in `settings.amqpUrls` (round-robin) the one to dial. */
+  #advanceHost(): void {
+    this.#host = (this.#host + 1) % this.settings.amqpUrls.length;
+  }
+
   async #reconnect(): Promise<void> {
     if (this.#closed) return;
+    const url = this.settings.amqpUrls[this.#host]!;
     let model: ChannelModel;
     try {
-      model = await this.#open();
+      model = await this.#open(url);
     } catch (cause) {
-      this.#reportRefusal(cause);
+      this.#reportRefusal(cause, url);
+      this.#advanceHost();
       this.#scheduleReconnect();
       return;
     }
@@ -247,7 +281,7 @@ export class ConnectionManager {
           reject(
             rabbitError(
               'CONNECTION',
-              `connection to ${redactUrl(this.settings.amqpUrl)} did not come back within ${this.settings.recoveryTimeoutMs} ms`,
+              `connection to ${this.#where()} did not come back within ${this.settings.recoveryTimeoutMs} ms`,
             ),
           );
         }, this.settings.recoveryTimeoutMs),

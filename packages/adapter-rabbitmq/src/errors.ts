@@ -53,3 +53,21 @@ export function connectFailure(cause: unknown, where: string, vhost: string): Ca
   }
   return rabbitError('CONNECTION', `cannot connect to ${where}: ${detail}`, cause);
 }
+
+/**
+ * The error of a first connect that no host accepted, from each host's {@link connectFailure} in
+ * the URL's order: the only one as it is; else a refusal (`AUTH_FAILED`: the credentials, vhost and
+ * certificate are the same on every host) when a host answered with one, else `CONNECTION` listing
+ * every host's reason (redacted URLs, no credentials).
+ */
+export function noHostFailure(failures: readonly CarrierError[]): CarrierError {
+  if (failures.length === 1) return failures[0]!;
+  const refusal = failures.find((f) => f.code === 'AUTH_FAILED');
+  if (refusal) return refusal;
+  const reasons = failures.map((f) => f.message.replace(/^cannot connect to /, '')).join('; ');
+  return rabbitError(
+    'CONNECTION',
+    `cannot connect to any of the ${failures.length} hosts: ${reasons}`,
+    failures.at(-1)?.cause,
+  );
+}

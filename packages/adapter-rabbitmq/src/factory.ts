@@ -31,15 +31,17 @@ export function headerLimits(frameMax: unknown): Pick<Capabilities, 'maxHeaders'
 /**
  * The RabbitMQ transport factory, loaded by `connect()` for `amqp://` and `amqps://` URLs:
  * `amqp://user:pass@host:5672/vhost?heartbeat=15&queueType=quorum|classic&maxMessageBytes=N&recoveryTimeout=ms&reconnectMaxDelay=ms`
- * (see {@link parseRabbitUrl} for every parameter, its unit and its default).
+ * (see {@link parseRabbitUrl} for every parameter, its unit and its default). Several hosts
+ * (`amqp://u:p@h1:5672,h2:5673/vhost`): the first that accepts, in order; after a loss the
+ * reconnection dials them round-robin from the next one.
  *
  * Resolves once the broker accepted the AMQP connection, within `connectTimeoutMs` (the factory
  * option, else the URL's, else 10 000 ms); afterwards the connection is re-established by itself
  * when lost. `capabilities.maxMessageBytes` is the URL's `maxMessageBytes`, or else the default
  * `max_message_size` of the server's version (128 MiB before 4.0, 16 MiB from 4.0).
  *
- * @throws CarrierError `INVALID_ARGUMENT` for bad URL parameters, `CONNECTION` when the broker cannot
- *   be reached within `connectTimeoutMs` or refuses the login.
+ * @throws CarrierError `INVALID_ARGUMENT` for bad URL parameters, `CONNECTION` when no host can
+ *   be reached within `connectTimeoutMs` (each host), `AUTH_FAILED` when the broker refuses the login.
  */
 export const createTransport: TransportFactory = async (
   url: URL,

@@ -29,8 +29,15 @@ const DEFAULT_RECONNECT_MAX_DELAY_MS = 5_000;
 
 /** Settings of one RabbitMQ transport, read from its URL. */
 export interface RabbitSettings {
-  /** The URL handed to amqplib: Carrier's own query parameters removed, heartbeat defaulted. */
+  /** The URL handed to amqplib for the first host: Carrier's own query parameters removed, heartbeat defaulted. */
   readonly amqpUrl: string;
+  /**
+   * One amqplib URL per host, in the URL's order: the authority's hosts first (`h1,h2:5672` share
+   * the port), then those of `?hosts=` (where core's `parseCarrierUrl` moves the pairs of
+   * `amqp://u:p@h1:5672,h2:5673/vhost`). Each holds the same user, password, vhost and parameters
+   * as {@link amqpUrl} (its first entry); the TLS options apply to every host.
+   */
+  readonly amqpUrls: readonly string[];
   /** Type of the group, delay and dead-letter queues Carrier declares (`?queueType=`, default quorum). */
   readonly queueType: QueueType;
   /**
@@ -76,6 +83,7 @@ export interface TlsSettings {
 }
 
 const CARRIER_PARAMS = [
+  'hosts',
   'queueType',
   'maxMessageBytes',
   'recoveryTimeout',
@@ -143,6 +151,42 @@ function mechanismOf(url: URL, tls: TlsSettings): RabbitSettings['mechanism'] {
   return mechanism;
 }
 
+/** Default port of the scheme: 5672 for `amqp://`, 5671 for `amqps://` (RabbitMQ's listeners). */
+function defaultPort(url: URL): string {
+  return url.protocol === 'amqps:' ? '5671' : '5672';
+}
+
+/** `host`, `host:port`, `[v6]` or `[v6]:port`, with a port from 1 to 65535. */
+const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[^\s:/?#@[\],]+)(?::(\d{1,5}))?$/;
+
+/**
+ * `host:port` of each host: the authority's (several share its port: `amqp://h1,h2:5672`), then
+ * those of `?hosts=h2:5673,h3` (the scheme's default port when one has none).
+ * @throws CarrierError `INVALID_ARGUMENT` for an entry that is no `host[:port]` (the message quotes
+ *   the entry unless it holds `@`, i.e. user info).
+ */
+function hostsOf(url: URL): string[] {
+  const port = url.port || defaultPort(url);
+  // no host at all (`amqp:///vhost`): amqplib's default (localhost), as before
+  const entries = url.hostname === '' ? [] : url.hostname.split(',').map((h) => `${h}:${port}`);
+  for (const extra of url.searchParams.getAll('hosts').join(',').split(',')) {
+    const entry = extra.trim();
+    if (entry.length > 0) entries.push(entry);
+  }
+  return entries.map((entry) => {
+    const match = HOST_PORT.exec(entry);
+    const portNumber = Number(match?.[2] ?? defaultPort(url));
+    if (!match || match[1] === '' || portNumber < 1 || portNumber > 65_535) {
+      // an entry with user info is not quoted: credentials belong in the URL's user info only
+      const what = entry.includes('@') ? 'an entry holding @' : JSON.stringify(entry);
+      throw new CarrierError('INVALID_ARGUMENT', `hosts: ${what} is not host[:port]`, {
+        transport: 'rabbitmq',
+      });
+    }
+    return `${match[1]}:${portNumber}`;
+  });
+}
+
 /**
  * Read an `amqp://` or `amqps://` URL: `amqp://user:pass@host:port/vhost?heartbeat=15&queueType=quorum`.
  * amqplib's own parameters (`heartbeat` in s, default 15; `frameMax`, `channelMax`, `locale`) pass
@@ -154,6 +198,12 @@ function mechanismOf(url: URL, tls: TlsSettings): RabbitSettings['mechanism'] {
  * - for `amqps://` only: `caFile`, `certFile`, `keyFile` (PEM paths), `servername` (SNI and the
  *   name checked in the server certificate), `mechanism=EXTERNAL` (log in with the client
  *   certificate: no user or password in the URL).
+ *
+ * Several hosts (the nodes of a cluster): `amqp://u:p@h1:5672,h2:5673,h3:5674/vhost` (core moves the
+ * extra pairs to `?hosts=h2:5673,h3:5674`), `amqp://u:p@h1,h2,h3:5672/vhost` (one shared port), or
+ * `?hosts=` written directly; a host without a port gets the scheme's (5672, `amqps://` 5671). The
+ * transport connects to the first host that accepts, and after a connection loss dials the hosts
+ * in turn from the next one (see {@link RabbitSettings.amqpUrls}).
  *
  * Example: `amqps://broker.example:5671/app?caFile=/etc/carrier/ca.pem&certFile=/etc/carrier/app.pem&keyFile=/etc/carrier/app.key&mechanism=EXTERNAL`.
  *
@@ -185,9 +235,18 @@ export function parseRabbitUrl(url: URL): RabbitSettings {
     tls,
     mechanism: mechanismOf(url, tls),
   } as const;
+  const hosts = hostsOf(url);
   const amqp = new URL(url.href);
   for (const name of CARRIER_PARAMS) amqp.searchParams.delete(name);
   if (!amqp.searchParams.has('heartbeat'))
     amqp.searchParams.set('heartbeat', String(DEFAULT_HEARTBEAT_SECONDS));
-  return { ...settings, amqpUrl: amqp.href };
+  const amqpUrls =
+    hosts.length === 0
+      ? [amqp.href]
+      : hosts.map((host) => {
+          const one = new URL(amqp.href);
+          one.host = host;
+          return one.href;
+        });
+  return { ...settings, amqpUrl: amqpUrls[0]!, amqpUrls };
 }
