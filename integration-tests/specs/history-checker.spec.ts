@@ -221,12 +221,18 @@ describe('history checker', () => {
         throw new CarrierError('TIMEOUT', 'no answer');
       }),
     ).rejects.toThrow('no answer');
+    await expect(
+      h.track([{ id: 'e' }], async () => {
+        throw new CarrierError('PUBLISH_FAILED', 'naming none');
+      }),
+    ).rejects.toThrow('naming none');
     expect(h.publishes.map((p) => [p.id, p.outcome, p.retry, p.error ?? ''])).toEqual([
       ['a', 'confirmed', false, ''],
       ['b', 'confirmed', false, ''],
       ['c', 'confirmed', false, ''],
       ['d', 'failed', false, 'PUBLISH_FAILED'],
       ['d', 'unknown', true, 'TIMEOUT'],
+      ['e', 'unknown', false, 'PUBLISH_FAILED'],
     ]);
     expect(h.publishes[0]!.key).toBe('k');
     expect(outcomeOf(partial, 'd')).toBe('failed');

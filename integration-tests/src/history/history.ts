@@ -125,7 +125,7 @@ export class History {
   /**
    * Runs one publish of `entries` (a single message or a batch) and records each entry's outcome:
    * all confirmed when `send` resolves; on a `PUBLISH_FAILED` the entries it names `failed` and the
-   * others confirmed; on any other rejection all `unknown`. Rethrows the error. Returns the attempts.
+   * others confirmed; on any other rejection (or a `PUBLISH_FAILED` naming none) all `unknown`. Rethrows the error. Returns the attempts.
    */
   async track(
     entries: readonly { readonly id: string; readonly key?: string }[],
@@ -137,7 +137,7 @@ export class History {
     } catch (error) {
       const at = Date.now();
       const failed =
-        error instanceof CarrierError && error.code === 'PUBLISH_FAILED'
+        error instanceof CarrierError && error.code === 'PUBLISH_FAILED' && error.failures.length > 0
           ? new Set(error.failures.map((f) => f.id))
           : undefined;
       for (const e of entries) {
