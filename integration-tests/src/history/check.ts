@@ -121,7 +121,7 @@ function checkPublishes(publishes: readonly PublishAttempt[]): PublishCheck {
   }
   const last = byOutcome.at(-1)?.at ?? 0;
   if (failingSince !== undefined) failingMs += last - failingSince;
-  const first = publishes.length ? Math.min(...publishes.map((p) => p.startedAt)) : 0;
+  const first = publishes.reduce((min, p) => Math.min(min, p.startedAt), Number.POSITIVE_INFINITY);
   return {
     attempts: publishes.length,
     ids: ids.size,
