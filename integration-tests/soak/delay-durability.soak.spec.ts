@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import '../src/context.js';
 import { describeDelayResult, runDelayDurability } from '../specs/delay-durability-support.js';
 import { type PrivateBroker, privateBroker } from '../src/faults.js';
+import { expectClean } from '../src/history/index.js';
 
 // Delayed publish through a broker kill -9, larger and repeated (`npm run soak -- delay-durability`;
 // CARRIER_SOAK_REPEAT runs per broker, default 3), each on a fresh private broker with the
@@ -40,6 +41,7 @@ describe('delayed publish durability (soak)', () => {
           for (const lane of Object.values(result.lanes)) {
             expect(lane.early).toEqual([]);
             expect(lane.received).toEqual({ g1: 5_000, g2: 5_000 });
+            expectClean(lane.report, { order: false });
           }
         } finally {
           await broker.dispose();

@@ -22,7 +22,7 @@ describe('kafka publishing through connection resets, repeated', () => {
     it(`round ${round}/${ROUNDS}: a publish that resolves during connection resets is stored`, async () => {
       const r = await publishThroughResets(b, 3);
       console.log(
-        `[kafka publish resets soak] round ${round}: ${r.published} publishes, ${r.resolved} resolved (all stored), ${r.rejected} rejected`,
+        `[kafka publish resets soak] round ${round}: ${r.published} publishes, ${r.resolved} resolved (all stored), ${r.rejected} rejected; ${r.report.summary}`,
       );
     }, 180_000);
   }

@@ -1,6 +1,7 @@
-import { duplicates, freshName } from '@carrier/contract';
+import { freshName } from '@carrier/contract';
 import { type Carrier, connect } from '@carrier/core';
 import type { PrivateBroker } from '../src/faults.js';
+import { History, type Report, report } from '../src/history/index.js';
 
 // Durability of delayed publish, shared by the per-broker specs (CI) and `npm run soak`: on each
 // lane (a connection, e.g. one per RabbitMQ queue mode) `total` delayed messages are published to a
@@ -8,7 +9,9 @@ import type { PrivateBroker } from '../src/faults.js';
 // of publishing; once every publish of every lane is confirmed the broker is killed with SIGKILL
 // and started again on the same data dir (one kill for all lanes). Every group must receive every
 // message, none before its due time (the handler records the time of receipt; one clock, this
-// process's). Duplicates are counted and printed, not failed: at-least-once allows them.
+// process's). Each lane records its publishes and handler calls in a History (src/history/): the
+// callers check its report (nothing lost, nothing phantom); duplicates are printed, not failed:
+// at-least-once allows them.
 
 export interface DelayDurabilityOptions {
   /** A broker of the spec's own (src/faults.ts `privateBroker`), running. */
@@ -33,8 +36,8 @@ export interface LaneResult {
   readonly received: Readonly<Record<string, number>>;
   /** Deliveries before their due time (id, ms early). */
   readonly early: readonly { id: string; group: string; ms: number }[];
-  /** Deliveries of an id already received by that group. */
-  readonly duplicates: number;
+  /** The lane's history checked: lost, phantom, duplicates per group, unavailability. */
+  readonly report: Report;
   /** ms after its due time the latest message arrived. */
   readonly latestMs: number;
   /** Errors the connection reported (`onError`), by code. */
@@ -61,6 +64,7 @@ interface Lane {
   readonly due: Map<string, number>;
   readonly arrivals: Record<string, { id: string; at: number }[]>;
   readonly errors: Record<string, number>;
+  readonly history: History;
 }
 
 async function openLane(url: string): Promise<Lane> {
@@ -71,12 +75,22 @@ async function openLane(url: string): Promise<Lane> {
       errors[code] = (errors[code] ?? 0) + 1;
     },
   });
-  const lane: Lane = { carrier, topic: freshName('delay-durable'), due: new Map(), arrivals: {}, errors };
+  const history = new History({ groups: GROUPS });
+  const lane: Lane = {
+    carrier,
+    topic: freshName('delay-durable'),
+    due: new Map(),
+    arrivals: {},
+    errors,
+    history,
+  };
   for (const group of GROUPS) {
     const arrivals: { id: string; at: number }[] = [];
     lane.arrivals[group] = arrivals;
     await carrier.subscribe(lane.topic, { group, concurrency: 32 }, (message) => {
-      if (message.id !== WARM_UP) arrivals.push({ id: message.id, at: Date.now() });
+      if (message.id === WARM_UP) return;
+      const call = history.handled({ group, member: 'lane', id: message.id, attempt: message.attempt });
+      arrivals.push({ id: message.id, at: call.at });
     });
   }
   // the first delayed publish makes the delay path (RabbitMQ's ladder, Kafka's delay topic and
@@ -87,13 +101,13 @@ async function openLane(url: string): Promise<Lane> {
 
 async function publishLane(lane: Lane, options: DelayDurabilityOptions, start: number): Promise<void> {
   for (let first = 0; first < options.total; first += BATCH) {
-    const entries = [];
+    const entries: { id: string; body: { i: number }; deliverAt: Date }[] = [];
     for (let i = first; i < Math.min(first + BATCH, options.total); i++) {
       const at = start + options.minDelayMs + Math.floor((i * options.spreadMs) / options.total);
       lane.due.set(`m${i}`, at);
       entries.push({ id: `m${i}`, body: { i }, deliverAt: new Date(at) });
     }
-    await lane.carrier.publishBatch(lane.topic, entries);
+    await lane.history.track(entries, () => lane.carrier.publishBatch(lane.topic, entries));
   }
 }
 
@@ -104,14 +118,12 @@ function distinct(lane: Lane, group: string): number {
 function laneResult(lane: Lane, killed: number): LaneResult {
   const early: { id: string; group: string; ms: number }[] = [];
   let latestMs = 0;
-  let dup = 0;
   for (const group of GROUPS) {
     for (const { id, at } of lane.arrivals[group]!) {
       const dueAt = lane.due.get(id) ?? 0;
       if (at < dueAt) early.push({ id, group, ms: dueAt - at });
       latestMs = Math.max(latestMs, at - dueAt);
     }
-    dup += [...duplicates(lane.arrivals[group]!.map((a) => a.id)).values()].reduce((a, n) => a + n - 1, 0);
   }
   const seen = new Set(lane.arrivals.g1!.map((a) => a.id));
   const missing = [...lane.due.keys()]
@@ -121,7 +133,7 @@ function laneResult(lane: Lane, killed: number): LaneResult {
   return {
     received: Object.fromEntries(GROUPS.map((g) => [g, distinct(lane, g)])),
     early,
-    duplicates: dup,
+    report: report(lane.history),
     latestMs,
     errors: lane.errors,
     missing,
@@ -163,8 +175,8 @@ export function describeDelayResult(result: DelayDurabilityResult): string {
       .map(([g, n]) => `${g} ${n}/${result.total}`)
       .join(', ');
     return (
-      `${label}: received ${received}; early ${lane.early.length}; duplicates ${lane.duplicates}; ` +
-      `latest ${lane.latestMs} ms after its due time; onError ${JSON.stringify(lane.errors)}` +
+      `${label}: received ${received}; early ${lane.early.length}; ` +
+      `latest ${lane.latestMs} ms after its due time; onError ${JSON.stringify(lane.errors)}; ${lane.report.summary}` +
       (lane.missing.length > 0 ? `; missing (id@due ms after the kill) ${lane.missing.join(' ')}` : '')
     );
   });

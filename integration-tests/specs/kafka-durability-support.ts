@@ -4,12 +4,15 @@ import { fileURLToPath } from 'node:url';
 import { freshName } from '@carrier/contract';
 import { type Carrier, CarrierError, connect } from '@carrier/core';
 import type { PrivateBroker } from '../src/faults.js';
+import { History, type Report, report } from '../src/history/index.js';
 
 // Durability on a private Kafka (killing it disturbs no other spec): a group of two members
 // processes a stream of messages while the broker is killed with SIGKILL and restarted, and while
 // one member (a separate process) is killed with SIGKILL and replaced. Every message must be
-// handled at least once; duplicates are counted (at-least-once allows them). A run that stops
-// making progress fails with what is missing instead of waiting for a test timeout.
+// handled at least once; duplicates are counted (at-least-once allows them). Publishes and handler
+// calls are recorded in a History (src/history/) whose report the caller checks (lost, phantom,
+// per-key order). A run that stops making progress fails with what is missing instead of waiting
+// for a test timeout.
 
 const BATCH = 200;
 const GROUP = 'workers';
@@ -20,7 +23,7 @@ const MEMBER = `
 import { connect } from '@carrier/core';
 const carrier = await connect(process.env.KAFKA_URL, { onError: () => process.stdout.write('error\\n') });
 await carrier.subscribe(process.env.TOPIC, { group: '${GROUP}', concurrency: 8 }, (m) => {
-  process.stdout.write('handled ' + m.id + '\\n');
+  process.stdout.write('handled ' + m.id + ' ' + m.key + ' ' + m.attempt + '\\n');
 });
 process.stdout.write('ready\\n');
 `;
@@ -28,7 +31,7 @@ process.stdout.write('ready\\n');
 function spawnMember(
   url: string,
   topic: string,
-  onHandled: (id: string) => void,
+  onHandled: (id: string, key: string, attempt: number) => void,
   onError: () => void,
 ): { child: ChildProcess; ready: Promise<void> } {
   const child = spawn(process.execPath, ['--input-type=module', '-e', MEMBER], {
@@ -40,8 +43,10 @@ function spawnMember(
     child.once('exit', (code) => reject(new Error(`member exited early (${code})`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
       if (line === 'ready') resolve();
-      else if (line.startsWith('handled ')) onHandled(line.slice('handled '.length));
-      else if (line === 'error') onError();
+      else if (line.startsWith('handled ')) {
+        const [id, key, attempt] = line.slice('handled '.length).split(' ');
+        onHandled(id!, key!, Number(attempt));
+      } else if (line === 'error') onError();
     });
   });
   return { child, ready };
@@ -56,8 +61,8 @@ function killed(child: ChildProcess): Promise<void> {
 
 export interface KafkaDurabilityResult {
   readonly total: number;
-  readonly duplicates: number;
-  readonly republished: number;
+  /** The history's report, per-key order checked (Kafka orders by record key). */
+  readonly report: Report;
   readonly asyncErrors: number;
   readonly killedAt: number;
   readonly memberKilledAt: number;
@@ -79,8 +84,12 @@ export async function runKafkaDurability(options: {
   const carriers: Carrier[] = [];
   try {
     const topic = freshName('durable');
-    const counts = new Map<string, number>();
-    const handled = (id: string) => counts.set(id, (counts.get(id) ?? 0) + 1);
+    const history = new History({ groups: [GROUP] });
+    const counts = new Set<string>();
+    const handler = (member: string) => (id: string, key: string, attempt: number) => {
+      history.handled({ group: GROUP, member, id, key, attempt });
+      counts.add(id);
+    };
     let asyncErrors = 0;
     const open = async () => {
       const c = await connect(kafka.url, { onError: () => asyncErrors++ });
@@ -109,15 +118,15 @@ export async function runKafkaDurability(options: {
     const publisher = await open();
     await publisher.declare(topic, [GROUP]);
     const inProcess = await open();
+    const inProcessHandled = handler('in-process');
     await inProcess.subscribe(topic, { group: GROUP, concurrency: 8 }, (m) => {
-      handled(m.id);
+      inProcessHandled(m.id, m.key ?? '', m.attempt);
     });
-    const doomed = spawnMember(kafka.url, topic, handled, () => asyncErrors++);
+    const doomed = spawnMember(kafka.url, topic, handler('child-1'), () => asyncErrors++);
     children.add(doomed.child);
     await doomed.ready;
 
     // the stream: ids are fixed up front, so a republished message is the same message
-    let republished = 0;
     const publishRange = async (from: number, to: number) => {
       for (let start = from; start < to; start += BATCH) {
         let entries = Array.from({ length: Math.min(BATCH, to - start) }, (_, i) => ({
@@ -127,13 +136,13 @@ export async function runKafkaDurability(options: {
         }));
         while (entries.length > 0) {
           try {
-            await publisher.publishBatch(topic, entries);
+            const batch = entries;
+            await history.track(batch, () => publisher.publishBatch(topic, batch));
             entries = [];
           } catch (error) {
             if (!(error instanceof CarrierError) || error.code !== 'PUBLISH_FAILED') throw error;
             const failed = new Set(error.failures.map((f) => f.index));
             entries = entries.filter((_, i) => failed.has(i));
-            republished += entries.length;
           }
         }
       }
@@ -151,17 +160,15 @@ export async function runKafkaDurability(options: {
     const memberKilledAt = counts.size;
     doomed.child.kill('SIGKILL');
     await killed(doomed.child);
-    const replacement = spawnMember(kafka.url, topic, handled, () => asyncErrors++);
+    const replacement = spawnMember(kafka.url, topic, handler('child-2'), () => asyncErrors++);
     children.add(replacement.child);
     await replacement.ready;
 
     await publishing;
     await progress(total, `all ${total} messages`);
-    const duplicates = [...counts.values()].reduce((sum, n) => sum + n - 1, 0);
     return {
       total,
-      duplicates,
-      republished,
+      report: report(history, { order: true }),
       asyncErrors,
       killedAt,
       memberKilledAt,
@@ -175,8 +182,8 @@ export async function runKafkaDurability(options: {
 
 export function describeResult(r: KafkaDurabilityResult): string {
   return (
-    `${r.total} messages, all handled in ${(r.ms / 1000).toFixed(0)} s; ${r.duplicates} duplicate deliveries ` +
-    `(broker killed at ${r.killedAt} handled, member killed at ${r.memberKilledAt}; ${r.republished} republished ` +
-    `after PUBLISH_FAILED; ${r.asyncErrors} async errors reported, e.g. failed acks while the broker was down)`
+    `${r.total} messages in ${(r.ms / 1000).toFixed(0)} s (broker killed at ${r.killedAt} handled, member killed ` +
+    `at ${r.memberKilledAt}; ${r.asyncErrors} async errors reported, e.g. failed acks while the broker was down); ` +
+    r.report.summary
   );
 }

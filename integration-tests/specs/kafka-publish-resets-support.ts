@@ -1,5 +1,6 @@
 import { type Carrier, CarrierError, connect } from '@carrier/core';
 import { expect } from 'vitest';
+import { expectClean, History, type Report, report } from '../src/history/index.js';
 import { type Proxied, waitUntil } from './network-faults-support.js';
 
 // Kafka publishing through the proxy of src/proxy.ts while it resets every connection, several
@@ -11,6 +12,9 @@ import { type Proxied, waitUntil } from './network-faults-support.js';
 // produce request fails (also when the broker stored it and only the answer was lost) and retries
 // after a pause; a concurrent send (or a retry moved to another partition) reusing that number was
 // answered by the broker as a duplicate of the stored batch: success, but never stored.
+//
+// Publishes and the reading group's handler calls are recorded in a History (src/history/): its
+// report must show nothing lost (resolved but not in the topic) and nothing phantom.
 
 /** Codes a publish may reject with when its connection is reset. */
 const FAULT_CODES = ['CONNECTION', 'TIMEOUT', 'PUBLISH_FAILED'];
@@ -19,6 +23,8 @@ export interface ResetCyclesResult {
   published: number;
   resolved: number;
   rejected: number;
+  /** The history checked: publishes with their outcome, the reading group `check`. */
+  report: Report;
 }
 
 /**
@@ -32,6 +38,7 @@ export async function publishThroughResets(b: Proxied, cycles: number): Promise<
   let publisher: Carrier | undefined;
   let reader: Carrier | undefined;
   const outcomes = new Map<string, 'ok' | Error>();
+  const history = new History({ groups: ['check'] });
   b.proxy.setMode('pass');
   try {
     reader = await connect(b.direct);
@@ -59,12 +66,17 @@ export async function publishThroughResets(b: Proxied, cycles: number): Promise<
           const started = phase;
           let timer: NodeJS.Timeout | undefined;
           try {
-            await Promise.race([
-              publisher!.publish(topic, { id }, { id }),
-              new Promise<never>((_, reject) => {
-                timer = setTimeout(() => reject(new Error(`publish ${id} still pending after 30 s`)), 30_000);
-              }),
-            ]);
+            await history.track([{ id }], () =>
+              Promise.race([
+                publisher!.publish(topic, { id }, { id }),
+                new Promise<never>((_, reject) => {
+                  timer = setTimeout(
+                    () => reject(new Error(`publish ${id} still pending after 30 s`)),
+                    30_000,
+                  );
+                }),
+              ]),
+            );
             outcomes.set(id, 'ok');
             if (started === 'after') okAfter++;
             else if (phase === 'before') okBefore++;
@@ -97,6 +109,7 @@ export async function publishThroughResets(b: Proxied, cycles: number): Promise<
     // the group declared before the first publish reads the topic from its start
     const seen = new Set<string>();
     const sub = await reader.subscribe(topic, { group: 'check', concurrency: 8 }, (m) => {
+      history.handled({ group: 'check', member: 'reader', id: m.id, attempt: m.attempt });
       seen.add(m.id);
     });
     try {
@@ -112,7 +125,9 @@ export async function publishThroughResets(b: Proxied, cycles: number): Promise<
       resolved.filter((id) => !seen.has(id)),
       `resolved publishes not in the topic (${resolved.length} resolved, ${rejected.length} rejected, ${seen.size} ids read back)`,
     ).toEqual([]);
-    return { published: outcomes.size, resolved: resolved.length, rejected: rejected.length };
+    const r = report(history);
+    expectClean(r, { order: false });
+    return { published: outcomes.size, resolved: resolved.length, rejected: rejected.length, report: r };
   } finally {
     b.proxy.setMode('pass');
     await publisher?.close().catch(() => {});

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '../src/context.js';
 import { type PrivateBroker, privateBroker } from '../src/faults.js';
+import { expectClean } from '../src/history/index.js';
 import { describeDelayResult, runDelayDurability } from './delay-durability-support.js';
 
 // Delayed publish survives a broker kill -9 (docs/brokers/kafka.md, "Delayed publish"): 1,000
@@ -31,5 +32,6 @@ describe('kafka delayed publish durability', () => {
     console.log(`[kafka delay durability] ${describeDelayResult(result)}`);
     expect(result.lanes.kafka?.early).toEqual([]);
     expect(result.lanes.kafka?.received).toEqual({ g1: 1_000, g2: 1_000 });
+    expectClean(result.lanes.kafka!.report, { order: false });
   });
 });

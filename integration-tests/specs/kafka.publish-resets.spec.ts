@@ -17,7 +17,7 @@ describe('kafka publishing through connection resets', () => {
   it('a publish that resolves during connection resets is stored', async () => {
     const r = await publishThroughResets(b, 3);
     console.log(
-      `[kafka publish resets] ${r.published} publishes over 3 resets: ${r.resolved} resolved (all stored), ${r.rejected} rejected`,
+      `[kafka publish resets] ${r.published} publishes over 3 resets: ${r.resolved} resolved (all stored), ${r.rejected} rejected; ${r.report.summary}`,
     );
   }, 180_000);
 });

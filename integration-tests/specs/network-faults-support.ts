@@ -4,6 +4,7 @@ import { type Carrier, CarrierError, connect, type Delivery, type Transport } fr
 import { expect, inject } from 'vitest';
 import '../src/context.js';
 import { type PrivateBroker, privateBroker } from '../src/faults.js';
+import { report as checkHistory, expectClean, History } from '../src/history/index.js';
 import { startProxy, type TcpProxy, urlAddress } from '../src/proxy.js';
 import type { BrokerName } from '../src/types.js';
 import { Inbox, wireMessage } from './attempt-child-support.js';
@@ -29,6 +30,9 @@ import { Inbox, wireMessage } from './attempt-child-support.js';
 // alone would be bypassed: Kafka runs on a private broker whose extra `EXTERNAL` listener is
 // advertised as the proxy's address (privateBroker('kafka', { externalAdvertisedPort })). The
 // other brokers are the run's shared ones, with the proxy in front.
+//
+// Cases (b), (c) and (d) record their publishes and handler calls in a History (src/history/): its
+// report (lost, phantom, duplicates, unavailability) is printed and must be clean.
 
 /**
  * Liveness knobs per broker (URL query parameters, from each adapter's README section "Deadlines
@@ -255,26 +259,31 @@ export async function silentMidConsumption(b: Proxied, report: Report): Promise<
     publisher = await connect(b.direct);
     await publisher.declare(topic, [group]);
     consumer = await connect(b.through, { onError: (error) => errors.push({ at: Date.now(), error }) });
-    const handled = new Map<string, number>();
+    const history = new History({ groups: [group] });
+    const handled = new Set<string>();
     await consumer.subscribe(topic, { group, concurrency: 4 }, (m) => {
-      handled.set(m.id, (handled.get(m.id) ?? 0) + 1);
+      history.handled({ group, member: 'consumer', id: m.id, attempt: m.attempt });
+      handled.add(m.id);
     });
+    const publish = (batch: string[]) =>
+      history.track(
+        batch.map((id) => ({ id })),
+        () =>
+          publisher!.publishBatch(
+            topic,
+            batch.map((id) => ({ id, body: { id } })),
+          ),
+      );
     const ids = (from: number, n: number) => Array.from({ length: n }, (_, i) => `m-${from + i}`);
     const before = ids(0, 10);
-    await publisher.publishBatch(
-      topic,
-      before.map((id) => ({ id, body: { id } })),
-    );
+    await publish(before);
     await waitUntil('the first 10 messages', () => before.every((id) => handled.has(id)), 30_000);
 
     const cutAt = Date.now();
     const acceptedAtCut = b.proxy.accepted;
     b.proxy.setMode('blackhole');
     const during = ids(10, 10);
-    await publisher.publishBatch(
-      topic,
-      during.map((id) => ({ id, body: { id } })),
-    );
+    await publish(during);
     const connectionError = () =>
       errors.find((e) => e.at >= cutAt && e.error instanceof CarrierError && e.error.code === 'CONNECTION');
     try {
@@ -301,14 +310,15 @@ export async function silentMidConsumption(b: Proxied, report: Report): Promise<
       const missing = all.filter((id) => !handled.has(id));
       throw new Error(`${(err as Error).message}: ${missing.length} missing (${missing.join(', ')})`);
     }
-    const dups = [...handled.values()].filter((n) => n > 1).length;
+    const r = checkHistory(history);
+    report(`${b.name} (b): ${r.summary}`);
     report(
       `${b.name} (b): CONNECTION reported ${noticedMs} ms after the cut (bound ${boundMs} ms); ` +
         `${handledWhileCut} of 10 handled while cut off; all 20 handled ${Date.now() - passAt} ms after pass ` +
         `(${b.proxy.accepted - acceptedAtCut} new connections since the cut); ` +
-        `${dups} handled more than once; onError: ${errors.map((e) => (e.error as CarrierError).code ?? e.error.name).join(', ')}`,
+        `onError: ${errors.map((e) => (e.error as CarrierError).code ?? e.error.name).join(', ')}`,
     );
-    expect(all.filter((id) => !handled.has(id))).toEqual([]);
+    expectClean(r, { order: false });
     const { connections } = LIVENESS[b.name];
     if (connections !== undefined)
       // the silenced connection and the dials that timed out into the silence are all closed
@@ -355,6 +365,7 @@ export async function resetMidPublish(b: Proxied, report: Report): Promise<void>
   let consumer: Carrier | undefined;
   b.proxy.setMode('pass');
   const outcomes = new Map<string, 'ok' | 'hung' | Error>();
+  const history = new History({ groups: ['g'] });
   const startedAfterPass: string[] = [];
   try {
     // the knobs also on the direct consumer: SQS's close waits for a long poll of 1 s, not 5 s
@@ -362,6 +373,7 @@ export async function resetMidPublish(b: Proxied, report: Report): Promise<void>
     await consumer.declare(topic, [group]);
     const delivered = new Set<string>();
     await consumer.subscribe(topic, { group, concurrency: 8 }, (m) => {
+      history.handled({ group, member: 'consumer', id: m.id, attempt: m.attempt });
       delivered.add(m.id);
     });
     publisher = await connect(b.through, { onError: () => {} });
@@ -376,7 +388,9 @@ export async function resetMidPublish(b: Proxied, report: Report): Promise<void>
       const id = `m-${n++}`;
       if (phase === 'after') startedAfterPass.push(id);
       try {
-        await within(30_000, `publish ${id}`, publisher!.publish(topic, { id }, { id }));
+        await history.track([{ id }], () =>
+          within(30_000, `publish ${id}`, publisher!.publish(topic, { id }, { id })),
+        );
         outcomes.set(id, 'ok');
       } catch (err) {
         outcomes.set(id, (err as Error).message.includes('still pending after') ? 'hung' : (err as Error));
@@ -430,7 +444,7 @@ export async function resetMidPublish(b: Proxied, report: Report): Promise<void>
         30_000,
       );
     } catch {
-      missing = resolved.filter((id) => !delivered.has(id));
+      missing = [...checkHistory(history).groups[0]!.lost];
       recheck = `; ${await rereadFromStart(consumer, topic, missing)}`;
     }
     report(
@@ -445,7 +459,9 @@ export async function resetMidPublish(b: Proxied, report: Report): Promise<void>
       'rejections without a CarrierError code for a connection fault (or a PUBLISH_FAILED not naming its message)',
     ).toEqual([]);
     expect(okAfterPass(), 'publishes resolved after the reset ended').toBeGreaterThanOrEqual(10);
-    expect(missing, 'resolved publishes never delivered').toEqual([]);
+    const r = checkHistory(history);
+    report(`${b.name} (c): ${r.summary}`);
+    expectClean(r, { order: false });
   } finally {
     b.proxy.setMode('pass');
     await shut(publisher, `${b.name} (c) publisher`, report);
@@ -500,10 +516,15 @@ export async function resetMidBatch(b: Proxied, report: Report): Promise<void> {
     const bytesBefore = b.proxy.bytesUp;
     b.proxy.resetAfter(spec.bytes);
     let failed = new Set<string>();
+    const history = new History({ groups: ['g'] });
     try {
-      await t.publish(
-        topic,
-        ids.map((id) => wireMessage(id)),
+      await history.track(
+        ids.map((id) => ({ id })),
+        () =>
+          t.publish(
+            topic,
+            ids.map((id) => wireMessage(id)),
+          ),
       );
     } catch (error) {
       expect(error).toBeInstanceOf(CarrierError);
@@ -524,6 +545,7 @@ export async function resetMidBatch(b: Proxied, report: Report): Promise<void> {
         Math.max(1, deadline - Date.now()),
         `${confirmed.length} confirmed messages (seen ${seen.size})`,
       );
+      history.handled({ group: 'g', member: 'consumer', id: d.message.id, attempt: d.attempt });
       seen.add(d.message.id);
       d.ack().catch(() => {}); // not awaited: one round trip per message would dominate the case
     }
@@ -531,6 +553,9 @@ export async function resetMidBatch(b: Proxied, report: Report): Promise<void> {
       `${b.name} (d): ${confirmed.length} of ${ids.length} confirmed, ${failed.size} named in PUBLISH_FAILED ` +
         `(reset after ${spec.bytes} bytes, ${b.proxy.bytesUp - bytesBefore} sent in all); all confirmed delivered`,
     );
+    const r = checkHistory(history);
+    report(`${b.name} (d): ${r.summary}`);
+    expectClean(r, { order: false });
   } finally {
     await Promise.allSettled([t.close(), other.close()]);
   }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '../src/context.js';
 import { type PrivateBroker, privateBroker } from '../src/faults.js';
+import { expectClean } from '../src/history/index.js';
 import { describeDelayResult, runDelayDurability } from './delay-durability-support.js';
 
 // Delayed publish survives a broker kill -9 (docs/brokers/rabbitmq.md, "Delayed publish"): 1,000
@@ -40,6 +41,7 @@ describe('rabbitmq delayed publish durability', () => {
     for (const lane of Object.values(result.lanes)) {
       expect(lane.early).toEqual([]);
       expect(lane.received).toEqual({ g1: 1_000, g2: 1_000 });
+      expectClean(lane.report, { order: false });
     }
   });
 });

@@ -1,6 +1,7 @@
-import { duplicates, freshName, waitFor } from '@carrier/contract';
+import { freshName, waitFor } from '@carrier/contract';
 import { type Carrier, connect } from '@carrier/core';
 import { expect } from 'vitest';
+import { expectClean, History, report } from '../src/history/index.js';
 
 // Durability of delayed publish on SQS, shared by the CI spec (small) and the soak spec (1,000):
 // delayed messages on Carrier's own delay path (SNS fan-out and FIFO queues: the group's receiver
@@ -8,7 +9,8 @@ import { expect } from 'vitest';
 // FIFO queue). moto keeps its state in memory only, so the fault is the consumer's crash, not the
 // broker's: the first consumer is aborted (a crash: nothing settled, no connection closed politely)
 // while it holds messages, and a second consumer takes over. Every message must reach the group
-// after its time, none early; duplicates and attempts are counted and printed.
+// after its time, none early; the history checker (src/history/) finds nothing lost and nothing
+// phantom; duplicates and attempts are counted and printed.
 
 export interface DelayDurabilityOptions {
   /** URL of the (private) broker. */
@@ -30,9 +32,16 @@ interface Arrival {
   readonly attempt: number;
 }
 
-async function consume(c: Carrier, topic: string, into: Arrival[]): Promise<void> {
+async function consume(
+  c: Carrier,
+  topic: string,
+  into: Arrival[],
+  history: History,
+  member: string,
+): Promise<void> {
   await c.subscribe(topic, { group: 'g', concurrency: 20 }, (m) => {
-    into.push({ id: m.id, at: Date.now(), attempt: m.attempt });
+    const call = history.handled({ group: 'g', member, id: m.id, attempt: m.attempt });
+    into.push({ id: m.id, at: call.at, attempt: m.attempt });
   });
 }
 
@@ -45,6 +54,7 @@ async function publishDelayed(
   topic: string,
   total: number,
   due: Map<string, number>,
+  history: History,
   halfway: () => Promise<void>,
 ): Promise<void> {
   for (let first = 0; first < total; first += 10) {
@@ -56,7 +66,7 @@ async function publishDelayed(
       due.set(`d-${n}`, deliverAt.getTime());
       return { id: `d-${n}`, body: { n }, deliverAt };
     });
-    await c.publishBatch(topic, entries);
+    await history.track(entries, () => c.publishBatch(topic, entries));
   }
 }
 
@@ -71,18 +81,19 @@ export async function runSqsDelayDurability(options: DelayDurabilityOptions): Pr
   try {
     const topic = freshName('delay-durable');
     const arrivals: Arrival[] = [];
-    await consume(first, topic, arrivals);
+    const history = new History({ groups: ['g'] });
+    await consume(first, topic, arrivals, history, 'first');
     const started = Date.now();
     const due = new Map<string, number>();
     let beforeCrash = 0;
     let crashedAt = 0;
     // the first consumer holds the first half of them when it crashes; the second takes over
-    await publishDelayed(publisher, topic, total, due, async () => {
+    await publishDelayed(publisher, topic, total, due, history, async () => {
       beforeCrash = arrivals.length;
       await first.abort();
       crashedAt = Date.now();
       second = await connect(full, { onError });
-      await consume(second, topic, arrivals);
+      await consume(second, topic, arrivals, history, 'second');
     });
     const publishedMs = Date.now() - started;
     const distinct = () => new Set(arrivals.map((a) => a.id)).size;
@@ -95,7 +106,7 @@ export async function runSqsDelayDurability(options: DelayDurabilityOptions): Pr
     });
     await new Promise((resolve) => setTimeout(resolve, 2_000));
 
-    const dups = duplicates(arrivals.map((a) => a.id));
+    const r = report(history);
     const early = arrivals.filter((a) => a.at < due.get(a.id)! - EARLY_TOLERANCE_MS);
     const late = Math.max(...arrivals.map((a) => a.at - due.get(a.id)!));
     const attempts = new Map<number, number>();
@@ -103,7 +114,8 @@ export async function runSqsDelayDurability(options: DelayDurabilityOptions): Pr
     console.log(
       [
         `[${label}] published ${total} in ${publishedMs} ms; ${beforeCrash} deliveries before the first consumer crashed (${crashedAt - started} ms after the first publish, half of them published)`,
-        `${arrivals.length} deliveries, ${dups.size} ids more than once, latest ${late} ms after its time`,
+        ...r.lines,
+        `latest ${late} ms after its time`,
         `attempts: ${JSON.stringify(Object.fromEntries(attempts))}`,
         `asynchronous errors: ${errors.length}${errors[0] ? ` (first: ${errors[0]})` : ''}`,
       ].join('\n'),
@@ -112,6 +124,7 @@ export async function runSqsDelayDurability(options: DelayDurabilityOptions): Pr
     expect(beforeCrash, 'deliveries before the crash').toBeLessThan(total / 2);
     expect([...due.keys()].filter((id) => !arrivals.some((a) => a.id === id))).toEqual([]);
     expect(early, 'delivered before their time').toEqual([]);
+    expectClean(r, { order: false });
   } finally {
     await Promise.allSettled([publisher.close(), first.close(), second?.close()]);
   }
