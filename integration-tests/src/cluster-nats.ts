@@ -83,14 +83,23 @@ async function metaCluster(node: ClusterNode): Promise<MetaCluster> {
   return body.meta_cluster;
 }
 
+/**
+ * The running members of the JetStream meta group, as its leader sees them (followers do not track
+ * each other: only the leader's `/jsz` says which peers are current): the leader and its current,
+ * online replicas.
+ */
 async function members(nodes: readonly ClusterNode[]): Promise<string[]> {
   let lastError: unknown = new Error('no reachable node');
   for (const node of nodes) {
     try {
-      const meta = await metaCluster(node);
-      if (!meta.leader) throw new Error(`${node.name}: no meta leader`);
+      const leaderName = (await metaCluster(node)).leader;
+      if (!leaderName) throw new Error(`${node.name}: no meta leader`);
+      const leader = nodes.find((n) => n.name === leaderName);
+      if (!leader) throw new Error(`meta leader ${leaderName} is not reachable`);
+      const meta = await metaCluster(leader);
+      if (meta.leader !== leader.name) throw new Error(`meta leader moved from ${leader.name}`);
       const peers = (meta.replicas ?? []).filter((r) => r.current && !r.offline).map((r) => r.name);
-      return [meta.leader, ...peers].sort();
+      return [leader.name, ...peers].sort();
     } catch (err) {
       lastError = err;
     }
