@@ -24,7 +24,10 @@ const CREATE: Record<ClusterBroker, (cluster: Cluster) => Promise<string>> = {
     const admin = new Kafka({ brokers: kafkaBrokers(cluster.url), logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
     try {
-      await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 3 }], waitForLeaders: true });
+      await admin.createTopics({
+        topics: [{ topic, numPartitions: 1, replicationFactor: 3 }],
+        waitForLeaders: true,
+      });
       const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
       expect(topics[0]?.partitions[0]?.replicas).toHaveLength(3);
     } finally {
@@ -58,59 +61,69 @@ const CREATE: Record<ClusterBroker, (cluster: Cluster) => Promise<string>> = {
   },
 };
 
-describe.each(['kafka', 'rabbitmq', 'nats'] as const)('%s three-node cluster', (broker) => {
-  let cluster: Cluster;
-  let target: string;
+describe.each(['kafka', 'rabbitmq', 'nats'] as const)(
+  '%s three-node cluster',
+  (broker) => {
+    let cluster: Cluster;
+    let target: string;
 
-  beforeAll(async () => {
-    const t0 = Date.now();
-    cluster = await startCluster(broker);
-    log(`[cluster-harness] ${broker}: cluster healthy after ${seconds(Date.now() - t0)} s`);
-    target = await CREATE[broker](cluster);
-  }, 300_000);
-
-  afterAll(async () => {
-    await cluster?.close();
-  });
-
-  it('forms with three members that the broker reports, and a URL naming all three', async () => {
-    expect((await cluster.members()).sort()).toEqual(cluster.nodes.map((n) => n.name).sort());
-    for (const node of cluster.nodes) {
-      expect(cluster.url).toContain(new URL(node.url.replace(/^\w+:/, 'http:')).host);
-    }
-  });
-
-  it('finds the leader, elects a new one after kill -9 of the leader, and the restarted node rejoins', async () => {
-    const leader = await cluster.leaderOf(target);
-    await cluster.kill(leader);
-    expect(leader.isRunning()).toBe(false);
-    const t0 = Date.now();
-    const next = await cluster.leaderOf(target, { notOn: leader, timeoutMs: 60_000 });
-    log(`[cluster-harness] ${broker}: new leader ${next.name} found ${seconds(Date.now() - t0)} s after kill -9 of ${leader.name}`);
-    expect(next).not.toBe(leader);
-    expect(await cluster.members()).not.toContain(leader.name);
-
-    const t1 = Date.now();
-    await cluster.start(leader);
-    await cluster.waitHealthy();
-    log(`[cluster-harness] ${broker}: ${leader.name} restarted and rejoined in ${seconds(Date.now() - t1)} s`);
-    expect((await cluster.members()).sort()).toEqual(cluster.nodes.map((n) => n.name).sort());
-  });
-
-  it('elects a new leader while the leader is paused (SIGSTOP), and the node rejoins when resumed', async () => {
-    const leader = await cluster.leaderOf(target);
-    cluster.pause(leader);
-    expect(leader.isPaused()).toBe(true);
-    try {
+    beforeAll(async () => {
       const t0 = Date.now();
-      const next = await cluster.leaderOf(target, { notOn: leader, timeoutMs: 90_000 });
-      log(`[cluster-harness] ${broker}: new leader ${next.name} found ${seconds(Date.now() - t0)} s after pausing ${leader.name}`);
-    } finally {
-      cluster.resume(leader);
-    }
-    const t1 = Date.now();
-    await cluster.waitHealthy();
-    log(`[cluster-harness] ${broker}: ${leader.name} resumed and healthy in ${seconds(Date.now() - t1)} s`);
-    expect((await cluster.members()).sort()).toEqual(cluster.nodes.map((n) => n.name).sort());
-  });
-}, 300_000);
+      cluster = await startCluster(broker);
+      log(`[cluster-harness] ${broker}: cluster healthy after ${seconds(Date.now() - t0)} s`);
+      target = await CREATE[broker](cluster);
+    }, 300_000);
+
+    afterAll(async () => {
+      await cluster?.close();
+    });
+
+    it('forms with three members that the broker reports, and a URL naming all three', async () => {
+      expect((await cluster.members()).sort()).toEqual(cluster.nodes.map((n) => n.name).sort());
+      for (const node of cluster.nodes) {
+        expect(cluster.url).toContain(new URL(node.url.replace(/^\w+:/, 'http:')).host);
+      }
+    });
+
+    it('finds the leader, elects a new one after kill -9 of the leader, and the restarted node rejoins', async () => {
+      const leader = await cluster.leaderOf(target);
+      await cluster.kill(leader);
+      expect(leader.isRunning()).toBe(false);
+      const t0 = Date.now();
+      const next = await cluster.leaderOf(target, { notOn: leader, timeoutMs: 60_000 });
+      log(
+        `[cluster-harness] ${broker}: new leader ${next.name} found ${seconds(Date.now() - t0)} s after kill -9 of ${leader.name}`,
+      );
+      expect(next).not.toBe(leader);
+      expect(await cluster.members()).not.toContain(leader.name);
+
+      const t1 = Date.now();
+      await cluster.start(leader);
+      await cluster.waitHealthy();
+      log(
+        `[cluster-harness] ${broker}: ${leader.name} restarted and rejoined in ${seconds(Date.now() - t1)} s`,
+      );
+      expect((await cluster.members()).sort()).toEqual(cluster.nodes.map((n) => n.name).sort());
+    });
+
+    it('elects a new leader while the leader is paused (SIGSTOP), and the node rejoins when resumed', async () => {
+      const leader = await cluster.leaderOf(target);
+      cluster.pause(leader);
+      expect(leader.isPaused()).toBe(true);
+      try {
+        const t0 = Date.now();
+        const next = await cluster.leaderOf(target, { notOn: leader, timeoutMs: 90_000 });
+        log(
+          `[cluster-harness] ${broker}: new leader ${next.name} found ${seconds(Date.now() - t0)} s after pausing ${leader.name}`,
+        );
+      } finally {
+        cluster.resume(leader);
+      }
+      const t1 = Date.now();
+      await cluster.waitHealthy();
+      log(`[cluster-harness] ${broker}: ${leader.name} resumed and healthy in ${seconds(Date.now() - t1)} s`);
+      expect((await cluster.members()).sort()).toEqual(cluster.nodes.map((n) => n.name).sort());
+    });
+  },
+  300_000,
+);

@@ -88,7 +88,6 @@ async function prepare(dir: string): Promise<{ url: string; nodes: PreparedNode[
         '',
       ].join('\n'),
     );
-    await run(k.java, [...jvm, 'kafka.tools.StorageTool', 'format', '-t', id, '-c', props]);
     nodes.push({
       name: String(i + 1),
       url: `kafka://${HOST}:${p.broker}`,
@@ -104,6 +103,12 @@ async function prepare(dir: string): Promise<{ url: string; nodes: PreparedNode[
       },
     });
   }
+  // format every node's storage (the same cluster id, the static voters of its properties) at once
+  await Promise.all(
+    nodes.map((n) =>
+      run(k.java, [...jvm, 'kafka.tools.StorageTool', 'format', '-t', id, '-c', n.record.spec.args.at(-1)!]),
+    ),
+  );
   return { url: `kafka://${ports.map((p) => `${HOST}:${p.broker}`).join(',')}`, nodes };
 }
 

@@ -21,7 +21,8 @@ const HOST = '127.0.0.1';
 async function prepare(dir: string): Promise<{ url: string; nodes: PreparedNode[] }> {
   const pin = natsPin();
   const server = natsServer(pin);
-  if (!server) throw new Error(`nats-server ${pin.version} is not installed: run \`npm run brokers:install\``);
+  if (!server)
+    throw new Error(`nats-server ${pin.version} is not installed: run \`npm run brokers:install\``);
   const out = spawnSync(server, ['--version'], { encoding: 'utf8' });
   const version = (out.stdout || out.stderr).trim().replace(/^nats-server:\s*/, '') || pin.version;
   const ports: { client: number; cluster: number; http: number }[] = [];
@@ -127,7 +128,9 @@ async function leaderOf(nodes: readonly ClusterNode[], stream: string): Promise<
 
 async function healthy(nodes: readonly ClusterNode[]): Promise<void> {
   for (const node of nodes) {
-    const res = await fetch(`http://${HOST}:${node.ports.http}/healthz`, { signal: AbortSignal.timeout(2000) });
+    const res = await fetch(`http://${HOST}:${node.ports.http}/healthz`, {
+      signal: AbortSignal.timeout(2000),
+    });
     if (!res.ok) throw new Error(`${node.name} /healthz: HTTP ${res.status} ${await res.text()}`);
   }
   const seen = await members(nodes);

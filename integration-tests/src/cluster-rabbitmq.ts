@@ -57,12 +57,20 @@ async function prepare(dir: string): Promise<{ url: string; nodes: PreparedNode[
         'log.console = true',
         'log.console.level = info',
         'log.file = false',
+        // a node that comes back after the others declared it down (e.g. resumed after a SIGSTOP
+        // longer than the tick time) is a partition for mnesia: `autoheal` restarts the losing side
+        // once all can talk again; the default (`ignore`) leaves the cluster partitioned for good, and
+        // `pause_minority` only pauses a minority that sees itself cut off (the resumed node never does)
+        'cluster_partition_handling = autoheal',
         '',
       ].join('\n'),
     );
     writeFileSync(path.join(nodeDir, 'enabled_plugins'), '[].\n');
     writeFileSync(path.join(nodeDir, 'rabbitmq-env.conf'), '');
-    writeFileSync(path.join(nodeDir, 'advanced.config'), '[].\n');
+    // Erlang distribution declares a silent peer down after `net_ticktime` (default 60 s, here 15 s);
+    // until then the queue records of a hung (paused) node's queues, and so `list_queues … leader`,
+    // wait on it. Quorum queues elect a new leader on their own (Raft) within seconds either way.
+    writeFileSync(path.join(nodeDir, 'advanced.config'), '[{kernel, [{net_ticktime, 15}]}].\n');
     const env: Record<string, string> = {
       ...ctlEnv(nodeDir, epmdPort),
       RABBITMQ_NODENAME: name,
@@ -147,7 +155,11 @@ async function leaderOf(nodes: readonly ClusterNode[], queue: string): Promise<s
   let lastError: unknown = new Error('no reachable node');
   for (const node of nodes) {
     try {
-      const out = await ctl(node, ['list_queues', 'name', 'leader', '--formatter', 'json', '-q', '--online'], 10);
+      const out = await ctl(
+        node,
+        ['list_queues', 'name', 'leader', '--formatter', 'json', '-q', '--online'],
+        10,
+      );
       const rows = JSON.parse(out) as { name: string; leader?: string }[];
       const row = rows.find((r) => r.name === queue);
       if (!row) throw new Error(`no queue ${queue} (on online nodes)`);

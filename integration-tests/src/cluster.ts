@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { kafkaCluster } from './cluster-kafka.js';
@@ -289,14 +289,18 @@ class RunningCluster implements Cluster {
 
   async leaderOf(target: string, options: { notOn?: NodeRef; timeoutMs?: number } = {}): Promise<Node> {
     const not = options.notOn === undefined ? undefined : this.node(options.notOn);
-    return pollUntil(`${this.broker} cluster: the leader of ${target}`, options.timeoutMs ?? 30_000, async () => {
-      const reachable = this.reachable();
-      const name = await this.kind.leaderOf(reachable, target);
-      const leader = this.node(name);
-      if (!reachable.includes(leader)) throw new Error(`its leader ${name} is down or paused`);
-      if (leader === not) throw new Error(`its leader is still ${name}`);
-      return leader;
-    });
+    return pollUntil(
+      `${this.broker} cluster: the leader of ${target}`,
+      options.timeoutMs ?? 30_000,
+      async () => {
+        const reachable = this.reachable();
+        const name = await this.kind.leaderOf(reachable, target);
+        const leader = this.node(name);
+        if (!reachable.includes(leader)) throw new Error(`its leader ${name} is down or paused`);
+        if (leader === not) throw new Error(`its leader is still ${name}`);
+        return leader;
+      },
+    );
   }
 
   async kill(ref: NodeRef): Promise<void> {
@@ -336,4 +340,26 @@ class RunningCluster implements Cluster {
     for (const n of this.nodes) n.killSync();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Kills every node of the clusters under `parentDir` (the `parentDir` of `startCluster`, e.g. the
+ * persistent clusters of `brokers:up --cluster`), drops their registrations and deletes their dirs.
+ * Returns the dirs of the clusters it stopped.
+ */
+export function stopClustersIn(parentDir: string): string[] {
+  if (!existsSync(parentDir)) return [];
+  const stopped: string[] = [];
+  for (const entry of readdirSync(parentDir, { withFileTypes: true })) {
+    if (!entry.isDirectory() || !entry.name.startsWith('carrier-cluster-')) continue;
+    const dir = path.join(parentDir, entry.name);
+    for (const file of readdirSync(dir).filter((f) => /^node-\d+\.json$/.test(f))) {
+      const recordFile = path.join(dir, file);
+      killLocalSync(readRecord(recordFile));
+      untrack(recordFile);
+    }
+    rmSync(dir, { recursive: true, force: true });
+    stopped.push(dir);
+  }
+  return stopped;
 }
