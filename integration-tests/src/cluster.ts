@@ -252,7 +252,8 @@ class Node implements ClusterNode {
 
   /** SIGKILL and clean-up (the shared epmd), synchronously; drops the registration. */
   killSync(): void {
-    if (existsSync(this.recordFile)) killLocalSync(this.record());
+    // pid 0 (never spawned) would make process.kill(-0) signal the caller's own process group
+    if (existsSync(this.recordFile) && this.pid() > 0) killLocalSync(this.record());
     untrack(this.recordFile);
   }
 }
@@ -355,7 +356,8 @@ export function stopClustersIn(parentDir: string): string[] {
     const dir = path.join(parentDir, entry.name);
     for (const file of readdirSync(dir).filter((f) => /^node-\d+\.json$/.test(f))) {
       const recordFile = path.join(dir, file);
-      killLocalSync(readRecord(recordFile));
+      const record = readRecord(recordFile);
+      if (record.pid > 0) killLocalSync(record);
       untrack(recordFile);
     }
     rmSync(dir, { recursive: true, force: true });
