@@ -93,12 +93,12 @@ async function fill(carrier: Carrier, round: Round, topic: string, messages: num
 }
 
 /** One relay round: ms/message from a started relay to an empty outbox. Returns msg/s. */
-async function relayRound(carrier: Carrier, url: string, postgresUrl: string, o: BenchOptions, rows: number) {
+async function relayRound(carrier: Carrier, postgresUrl: string, o: BenchOptions, rows: number) {
   const round = await freshRound(postgresUrl);
   try {
     const topic = `bench.outbox.${Date.now().toString(36)}.${randomBytes(3).toString('hex')}`;
     await fill(carrier, round, topic, rows, o.batch, randomBytes(o.size));
-    const relay = new OutboxRelay(round.pool, { url, schema: round.schema });
+    const relay = new OutboxRelay({ pool: round.pool, carrier, schema: round.schema });
     const t0 = performance.now();
     await relay.start();
     await until(async () => (await outboxRows(round)) === 0, 600_000, `the relay to publish ${rows} rows`);
@@ -149,9 +149,9 @@ async function serialLatencies(
   }
 }
 
-async function outboxLatencyRound(carrier: Carrier, url: string, postgresUrl: string, count: number) {
+async function outboxLatencyRound(carrier: Carrier, postgresUrl: string, count: number) {
   const round = await freshRound(postgresUrl);
-  const relay = new OutboxRelay(round.pool, { url, schema: round.schema });
+  const relay = new OutboxRelay({ pool: round.pool, carrier, schema: round.schema });
   try {
     await relay.start();
     const outbox = new Outbox(carrier, { schema: round.schema });
@@ -198,16 +198,16 @@ export async function outboxFigures(broker: string, url: string, postgresUrl: st
     const p50: [number[], number[]] = [[], []];
     const p99: [number[], number[]] = [[], []];
     // warm-up, untimed: connections, topic declarations, JIT
-    await relayRound(carrier, url, postgresUrl, o, Math.min(200, rows));
+    await relayRound(carrier, postgresUrl, o, Math.min(200, rows));
     await directRound(carrier, o, Math.min(200, rows));
     for (let r = 0; r < o.rounds; r++) {
       if (!o.skip.has('batch')) {
-        relay.push(await relayRound(carrier, url, postgresUrl, o, rows));
+        relay.push(await relayRound(carrier, postgresUrl, o, rows));
         direct.push(await directRound(carrier, o, rows));
         progress(`${name} round ${r + 1}: relay ${Math.round(relay.at(-1)!)} msg/s, direct ${Math.round(direct.at(-1)!)} msg/s`);
       }
       if (!o.skip.has('serial')) {
-        const viaOutbox = latencyPercentiles(await outboxLatencyRound(carrier, url, postgresUrl, serial));
+        const viaOutbox = latencyPercentiles(await outboxLatencyRound(carrier, postgresUrl, serial));
         const viaPublish = latencyPercentiles(await directLatencyRound(carrier, serial));
         p50[0].push(viaOutbox.p50);
         p50[1].push(viaPublish.p50);

@@ -84,20 +84,21 @@ export function messageId(i: number): string {
 // The relay process: an OutboxRelay from the built package, relaying the schema's outbox to the
 // broker. stdout only says "ready"; it is stopped with SIGKILL (the fault) or SIGTERM (clean stop).
 const RELAY = `
-import pg from 'pg';
+import { connect } from '@carrier/core';
 import { OutboxRelay } from '@carrier/outbox';
-const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 4 });
-pool.on('error', (e) => process.stderr.write('pool: ' + e.message + '\\n'));
-const relay = new OutboxRelay(pool, {
-  url: process.env.CARRIER_URL,
+const report = (e) => process.stderr.write(e.code + ' ' + e.message + '\\n');
+const carrier = await connect(process.env.CARRIER_URL, { onError: report });
+const relay = new OutboxRelay({
+  connectionString: process.env.DATABASE_URL,
+  carrier,
   schema: process.env.OUTBOX_SCHEMA,
-  onError: (e) => process.stderr.write('relay: ' + e.message + '\\n'),
+  onError: report,
 });
 await relay.start();
 process.stdout.write('ready\\n');
 process.on('SIGTERM', async () => {
   await relay.close();
-  await pool.end();
+  await carrier.close();
   process.exit(0);
 });
 `;
