@@ -6,7 +6,8 @@ import { migrate, Outbox } from '@carrier/outbox';
 import pg from 'pg';
 import { type PrivateBroker, privateBroker } from '../src/faults.js';
 import { harnessRoot } from '../src/paths.js';
-import { type FreshSchema, freshSchema, postgresUrl } from './postgres-support.js';
+import { type FreshSchema, freshSchema } from './postgres-schema-support.js';
+import { postgresUrl } from './postgres-support.js';
 
 // The proof of the transactional outbox (issue 19), shared by the CI spec (specs/outbox.proof.spec.ts)
 // and the soak spec (soak/outbox.proof.soak.spec.ts).
