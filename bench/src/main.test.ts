@@ -40,7 +40,10 @@ describe('command line', () => {
   });
 
   it('takes outbox:<broker> for the outbox relay on a broker and PostgreSQL, not in all', () => {
-    expect(parseOptions(['--broker', 'outbox:nats,outbox:sqs'], {}).brokers).toEqual(['outbox:nats', 'outbox:sqs']);
+    expect(parseOptions(['--broker', 'outbox:nats,outbox:sqs'], {}).brokers).toEqual([
+      'outbox:nats',
+      'outbox:sqs',
+    ]);
     expect(parseOptions(['--broker', 'all'], {}).brokers.filter((b) => b.startsWith('outbox:'))).toEqual([]);
     expect(() => parseOptions(['--broker', 'outbox:memory'], {})).toThrow(/unknown broker/);
   });

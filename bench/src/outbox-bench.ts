@@ -27,7 +27,12 @@ import { latencyPercentiles } from './stats.js';
 export const OUTBOX_BROKERS = ['kafka', 'rabbitmq', 'nats', 'sqs'] as const;
 
 /** Rows per round when `--messages` is not given (moto is slow: SQS gets fewer). */
-const DEFAULT_ROWS: Readonly<Record<string, number>> = { kafka: 5_000, rabbitmq: 5_000, nats: 5_000, sqs: 500 };
+const DEFAULT_ROWS: Readonly<Record<string, number>> = {
+  kafka: 5_000,
+  rabbitmq: 5_000,
+  nats: 5_000,
+  sqs: 500,
+};
 const KEYS = 50;
 
 /** The PostgreSQL URL of the bench, or undefined when none is set. */
@@ -60,10 +65,15 @@ async function freshRound(postgresUrl: string): Promise<Round> {
   };
 }
 
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+async function until(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`outbox bench: timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`outbox bench: timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
 }
@@ -76,7 +86,14 @@ async function outboxRows(round: Round): Promise<number> {
 }
 
 /** Commits `messages` outbox rows in transactions of `batch`. */
-async function fill(carrier: Carrier, round: Round, topic: string, messages: number, batch: number, body: Uint8Array) {
+async function fill(
+  carrier: Carrier,
+  round: Round,
+  topic: string,
+  messages: number,
+  batch: number,
+  body: Uint8Array,
+) {
   const outbox = new Outbox(carrier, { schema: round.schema });
   const client = await round.pool.connect();
   try {
@@ -133,9 +150,13 @@ async function serialLatencies(
   send: (i: number) => Promise<number>,
 ): Promise<number[]> {
   const arrived = new Map<number, number>();
-  const sub = await carrier.subscribe<{ i: number }>(topic, { group: `bench-${randomBytes(3).toString('hex')}` }, (m) => {
-    if (!arrived.has(m.body.i)) arrived.set(m.body.i, performance.now());
-  });
+  const sub = await carrier.subscribe<{ i: number }>(
+    topic,
+    { group: `bench-${randomBytes(3).toString('hex')}` },
+    (m) => {
+      if (!arrived.has(m.body.i)) arrived.set(m.body.i, performance.now());
+    },
+  );
   try {
     const latencies: number[] = [];
     for (let i = 0; i < count; i++) {
@@ -186,12 +207,19 @@ async function directLatencyRound(carrier: Carrier, count: number): Promise<numb
  * `outbox:<broker>`: relay throughput and commit-to-handler latency (p50, p99) of the outbox on
  * `url`, against Carrier publishing directly; `o.rounds` rounds per side, alternating.
  */
-export async function outboxFigures(broker: string, url: string, postgresUrl: string, o: BenchOptions): Promise<Figure[]> {
+export async function outboxFigures(
+  broker: string,
+  url: string,
+  postgresUrl: string,
+  o: BenchOptions,
+): Promise<Figure[]> {
   const name = `outbox:${broker}`;
   const rows = o.messages ?? DEFAULT_ROWS[broker] ?? 2_000;
   const serial = o.serial;
   const carrier = await connect(url, { onError: (e) => progress(`${name} async error: ${e.message}`) });
-  progress(`${name}: ${redactUrl(url)}, PostgreSQL ${redactUrl(postgresUrl)}, ${rows} rows, ${serial} serial`);
+  progress(
+    `${name}: ${redactUrl(url)}, PostgreSQL ${redactUrl(postgresUrl)}, ${rows} rows, ${serial} serial`,
+  );
   try {
     const relay: number[] = [];
     const direct: number[] = [];
@@ -204,7 +232,9 @@ export async function outboxFigures(broker: string, url: string, postgresUrl: st
       if (!o.skip.has('batch')) {
         relay.push(await relayRound(carrier, postgresUrl, o, rows));
         direct.push(await directRound(carrier, o, rows));
-        progress(`${name} round ${r + 1}: relay ${Math.round(relay.at(-1)!)} msg/s, direct ${Math.round(direct.at(-1)!)} msg/s`);
+        progress(
+          `${name} round ${r + 1}: relay ${Math.round(relay.at(-1)!)} msg/s, direct ${Math.round(direct.at(-1)!)} msg/s`,
+        );
       }
       if (!o.skip.has('serial')) {
         const viaOutbox = latencyPercentiles(await outboxLatencyRound(carrier, postgresUrl, serial));
@@ -239,8 +269,30 @@ export async function outboxFigures(broker: string, url: string, postgresUrl: st
       const note = `${serial} transactions one at a time (relay idle between them), from COMMIT to the handler`;
       const reference = 'Carrier publish to handler (direct, no outbox)';
       figures.push(
-        figure({ broker: name, figure: 'commit-to-handler.p50_ms', unit: 'ms', higherIsBetter: false, reference, note }, p50[0], p50[1]),
-        figure({ broker: name, figure: 'commit-to-handler.p99_ms', unit: 'ms', higherIsBetter: false, reference, note }, p99[0], p99[1]),
+        figure(
+          {
+            broker: name,
+            figure: 'commit-to-handler.p50_ms',
+            unit: 'ms',
+            higherIsBetter: false,
+            reference,
+            note,
+          },
+          p50[0],
+          p50[1],
+        ),
+        figure(
+          {
+            broker: name,
+            figure: 'commit-to-handler.p99_ms',
+            unit: 'ms',
+            higherIsBetter: false,
+            reference,
+            note,
+          },
+          p99[0],
+          p99[1],
+        ),
       );
     }
     return figures;

@@ -25,27 +25,31 @@ afterAll(async () => {
 }, 120_000);
 
 describe.each(['nats', 'kafka', 'rabbitmq', 'sqs'] as const)('outbox proof on %s (soak)', (broker) => {
-  it('10,000 transactions: none lost, none phantom, per-key order, duplicates counted', async () => {
-    try {
-      const result = await runOutboxProof({
-        broker,
-        total: TOTAL,
-        budgetMs: BUDGET_MS[broker],
-        children,
-        cleanups,
-        ...(broker === 'sqs'
-          ? { noBrokerRestart: 'moto keeps everything in memory: a restarted moto_server has no queues' }
-          : {}),
-      });
-      expect(result.missing).toEqual([]);
-      expect(result.rolledBackDelivered).toEqual([]);
-      expect(result.orderViolations).toEqual([]);
-      expect(result.outboxRowsLeft).toBe(0);
-      expect(result.orderRows).toBe(result.committed);
-    } finally {
-      for (const c of children) c.kill('SIGKILL');
-      for (const cleanup of [...cleanups].reverse()) await cleanup().catch(() => undefined);
-      cleanups.clear();
-    }
-  }, BUDGET_MS[broker] + 120_000);
+  it(
+    '10,000 transactions: none lost, none phantom, per-key order, duplicates counted',
+    async () => {
+      try {
+        const result = await runOutboxProof({
+          broker,
+          total: TOTAL,
+          budgetMs: BUDGET_MS[broker],
+          children,
+          cleanups,
+          ...(broker === 'sqs'
+            ? { noBrokerRestart: 'moto keeps everything in memory: a restarted moto_server has no queues' }
+            : {}),
+        });
+        expect(result.missing).toEqual([]);
+        expect(result.rolledBackDelivered).toEqual([]);
+        expect(result.orderViolations).toEqual([]);
+        expect(result.outboxRowsLeft).toBe(0);
+        expect(result.orderRows).toBe(result.committed);
+      } finally {
+        for (const c of children) c.kill('SIGKILL');
+        for (const cleanup of [...cleanups].reverse()) await cleanup().catch(() => undefined);
+        cleanups.clear();
+      }
+    },
+    BUDGET_MS[broker] + 120_000,
+  );
 });

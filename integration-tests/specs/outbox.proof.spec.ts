@@ -13,9 +13,18 @@ import { type ProofBroker, type ProofResult, runOutboxProof } from './outbox-pro
 // restarted moto_server has none (and real SQS has no broker to restart); its relay is still
 // killed twice.
 
-const SIZES: Readonly<Record<ProofBroker, number>> = { nats: 10_000, kafka: 1_000, rabbitmq: 1_000, sqs: 1_000 };
-/** What one transaction may cost at most in the budget (moto handles 10–20 messages/s end to end). */
-const MS_PER_MESSAGE: Readonly<Record<ProofBroker, number>> = { nats: 20, kafka: 40, rabbitmq: 40, sqs: 150 };
+const SIZES: Readonly<Record<ProofBroker, number>> = {
+  nats: 10_000,
+  kafka: 1_000,
+  rabbitmq: 1_000,
+  sqs: 1_000,
+};
+/**
+ * What one transaction may cost at most in the budget: on a 2-core machine under a load average of
+ * 25 the writers commit 30–60 transactions/s (4 connections, trivial transactions), and moto
+ * handles 10–20 messages/s end to end.
+ */
+const MS_PER_MESSAGE: Readonly<Record<ProofBroker, number>> = { nats: 60, kafka: 80, rabbitmq: 80, sqs: 250 };
 const SQS_NO_RESTART =
   'moto keeps everything in memory: a restarted moto_server has no queues (real SQS has no broker to restart)';
 
@@ -42,23 +51,28 @@ function check(result: ProofResult): void {
 
 describe.each(['nats', 'kafka', 'rabbitmq', 'sqs'] as const)('outbox proof on %s', (broker) => {
   const n = total(broker);
-  const budgetMs = 60_000 + n * MS_PER_MESSAGE[broker];
-  it(`${n} transactions (10 % rolled back): relay killed -9 twice, broker restarted once, none lost, none phantom, per-key order`, async () => {
-    try {
-      check(
-        await runOutboxProof({
-          broker,
-          total: n,
-          budgetMs,
-          children,
-          cleanups,
-          ...(broker === 'sqs' ? { noBrokerRestart: SQS_NO_RESTART } : {}),
-        }),
-      );
-    } finally {
-      for (const c of children) c.kill('SIGKILL');
-      for (const cleanup of [...cleanups].reverse()) await cleanup().catch(() => undefined);
-      cleanups.clear();
-    }
-  }, budgetMs + 120_000);
+  // from the private broker up; the broker's restart takes up to a minute on a busy machine (Kafka)
+  const budgetMs = 120_000 + n * MS_PER_MESSAGE[broker];
+  it(
+    `${n} transactions (10 % rolled back): relay killed -9 twice, broker restarted once, none lost, none phantom, per-key order`,
+    async () => {
+      try {
+        check(
+          await runOutboxProof({
+            broker,
+            total: n,
+            budgetMs,
+            children,
+            cleanups,
+            ...(broker === 'sqs' ? { noBrokerRestart: SQS_NO_RESTART } : {}),
+          }),
+        );
+      } finally {
+        for (const c of children) c.kill('SIGKILL');
+        for (const cleanup of [...cleanups].reverse()) await cleanup().catch(() => undefined);
+        cleanups.clear();
+      }
+    },
+    budgetMs + 240_000,
+  );
 });

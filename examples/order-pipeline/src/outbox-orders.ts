@@ -24,7 +24,11 @@ export interface OutboxReport {
 /** Schema of the demo's tables (orders, invoices) and of the outbox and inbox tables. */
 export const DEMO_SCHEMA = 'carrier_demo';
 
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+async function until(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -82,10 +86,14 @@ export async function runOutboxOrders(
       if (at !== undefined) report.latenciesMs.push(Date.now() - at);
     });
     // every delivery to the group goes through the inbox; those it skips do not invoice
-    const invoicing = await carrier.subscribe<Order>(topic, { group: 'invoicing', concurrency: 4 }, async (msg) => {
-      await invoice(msg);
-      deliveries++;
-    });
+    const invoicing = await carrier.subscribe<Order>(
+      topic,
+      { group: 'invoicing', concurrency: 4 },
+      async (msg) => {
+        await invoice(msg);
+        deliveries++;
+      },
+    );
     await relay.start();
 
     const outbox = new Outbox(carrier, { schema });
@@ -114,7 +122,11 @@ export async function runOutboxOrders(
         client.release();
       }
     }
-    await until(() => report.invoiced.length >= report.committed, timeoutMs, 'every committed order invoiced');
+    await until(
+      () => report.invoiced.length >= report.committed,
+      timeoutMs,
+      'every committed order invoiced',
+    );
 
     // the same message again (same id), as a relay that died between the broker's confirmation
     // and its DELETE would publish it: the inbox acknowledges it without a second invoice
