@@ -235,19 +235,30 @@ export class OutboxRelay {
     } catch (error) {
       throw this.#connectionError('cannot connect to PostgreSQL', error);
     }
-    const session: Session = { client, alive: true, end };
     const lost = (error: Error) => this.#lost(session, error);
-    client.on('error', lost);
-    client.on('end', () => lost(new Error('the connection ended')));
-    client.on('notification', (note) => {
+    const ended = () => lost(new Error('the connection ended'));
+    const notified = (note: pg.Notification) => {
       if (note.channel === this.#channel) for (const worker of this.#workers.values()) worker.wake();
-    });
+    };
+    const session: Session = {
+      client,
+      alive: true,
+      end: (error) => {
+        session.alive = false;
+        client.off('error', lost).off('end', ended).off('notification', notified);
+        // a pooled client keeps emitting errors after release: never leave it without a listener
+        client.on('error', () => {});
+        return end(error);
+      },
+    };
+    client.on('error', lost);
+    client.on('end', ended);
+    client.on('notification', notified);
     try {
       await client.query('SELECT pg_advisory_lock(hashtext($1), pg_backend_pid())', [`${this.#lock}:members`]);
       await client.query(`LISTEN ${pg.escapeIdentifier(this.#channel)}`);
     } catch (error) {
-      session.alive = false;
-      await end(error instanceof Error ? error : new Error(String(error)));
+      await session.end(error instanceof Error ? error : new Error(String(error)));
       throw this.#connectionError('cannot join the relays', error);
     }
     this.#session = session;
