@@ -46,6 +46,8 @@ export interface OutboxRelayStats {
   readonly members: number;
   /** Milliseconds from `outbox.publish` (the row's `published_at`) to the broker's confirmation of the last row; absent before the first. */
   readonly lastLagMs?: number | undefined;
+  /** PostgreSQL backend process id of the relay's session (`pg_backend_pid()`), absent without one. */
+  readonly sessionPid?: number | undefined;
   /** True between `start()` and `close()`. */
   readonly running: boolean;
 }
@@ -56,6 +58,9 @@ type State = 'new' | 'running' | 'closing' | 'closed';
 interface Session {
   readonly client: pg.ClientBase;
   alive: boolean;
+  pid?: number;
+  /** The last query queued on the session (queries run one after the other). */
+  queue: Promise<void>;
   readonly end: (error?: Error) => Promise<void>;
 }
 
@@ -179,6 +184,7 @@ export class OutboxRelay {
       partitions: [...this.#workers.keys()].sort((a, b) => a - b),
       members: this.#members,
       lastLagMs: this.#lastLagMs,
+      sessionPid: this.#session?.alive ? this.#session.pid : undefined,
       running: this.#state === 'running',
     };
   }
@@ -243,6 +249,7 @@ export class OutboxRelay {
     const session: Session = {
       client,
       alive: true,
+      queue: Promise.resolve(),
       end: (error) => {
         session.alive = false;
         client.off('error', lost).off('end', ended).off('notification', notified);
@@ -255,7 +262,11 @@ export class OutboxRelay {
     client.on('end', ended);
     client.on('notification', notified);
     try {
-      await client.query('SELECT pg_advisory_lock(hashtext($1), pg_backend_pid())', [`${this.#lock}:members`]);
+      const joined = await client.query<{ pid: number }>(
+        'SELECT pg_backend_pid() AS pid, pg_advisory_lock(hashtext($1), pg_backend_pid())',
+        [`${this.#lock}:members`],
+      );
+      session.pid = joined.rows[0]?.pid;
       await client.query(`LISTEN ${pg.escapeIdentifier(this.#channel)}`);
     } catch (error) {
       await session.end(error instanceof Error ? error : new Error(String(error)));
@@ -327,8 +338,13 @@ export class OutboxRelay {
   async #query<R>(text: string, values: unknown[]): Promise<R[]> {
     const session = this.#session;
     if (!session?.alive) throw new CarrierError('CONNECTION', 'outbox relay: no PostgreSQL session');
-    const result = await session.client.query(text, values);
-    return result.rows as R[];
+    // one query at a time on the session (pg 9 stops queueing them itself)
+    const result = session.queue.then(() => session.client.query(text, values));
+    session.queue = result.then(
+      () => {},
+      () => {},
+    );
+    return (await result).rows as R[];
   }
 
   #connectionError(what: string, cause: unknown): CarrierError {
