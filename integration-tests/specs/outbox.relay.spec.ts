@@ -31,7 +31,16 @@ beforeEach(async () => {
   await carrier.subscribe(topic, { group: 'g', concurrency: 16 }, (message) => {
     received.push(message);
   });
-  s = { pool, carrier, schema, topic, outbox: new Outbox(carrier, { schema }), received, relays: [], errors: [] };
+  s = {
+    pool,
+    carrier,
+    schema,
+    topic,
+    outbox: new Outbox(carrier, { schema }),
+    received,
+    relays: [],
+    errors: [],
+  };
 });
 
 afterEach(async () => {
@@ -117,7 +126,9 @@ describe('outbox relay on PostgreSQL', () => {
     try {
       await older.query('BEGIN');
       await s.outbox.publish(older, s.topic, { n: 1 }, { id: 'older', key: 'a' });
-      await inTransaction(s.pool, (tx) => s.outbox.publish(tx, s.topic, { n: 2 }, { id: 'younger', key: 'b' }));
+      await inTransaction(s.pool, (tx) =>
+        s.outbox.publish(tx, s.topic, { n: 2 }, { id: 'younger', key: 'b' }),
+      );
       await pollRounds([relay], 3);
       expect(s.received.map((m) => m.id)).toEqual([]);
       expect(await rowCount()).toBe(1); // the older row is invisible to others until it commits
@@ -169,7 +180,11 @@ describe('outbox relay on PostgreSQL', () => {
       await inTransaction(s.pool, (tx) =>
         s.outbox.publishBatch(
           tx,
-          Array.from({ length: 50 }, (_, i) => ({ topic: s.topic, body: { i: batch * 50 + i }, key: `k${i % 37}` })),
+          Array.from({ length: 50 }, (_, i) => ({
+            topic: s.topic,
+            body: { i: batch * 50 + i },
+            key: `k${i % 37}`,
+          })),
         ),
       );
     }
@@ -184,10 +199,18 @@ describe('outbox relay on PostgreSQL', () => {
     await inTransaction(s.pool, (tx) =>
       s.outbox.publishBatch(
         tx,
-        Array.from({ length: 100 }, (_, i) => ({ topic: s.topic, body: { i: total + i }, key: `k${i % 37}` })),
+        Array.from({ length: 100 }, (_, i) => ({
+          topic: s.topic,
+          body: { i: total + i },
+          key: `k${i % 37}`,
+        })),
       ),
     );
-    await waitFor(() => countById(s.received).size === total + 100, 10_000, 'the messages after the handover');
+    await waitFor(
+      () => countById(s.received).size === total + 100,
+      10_000,
+      'the messages after the handover',
+    );
     expect(s.received).toHaveLength(total + 100);
     expect(s.errors).toEqual([]);
   });
@@ -195,14 +218,22 @@ describe('outbox relay on PostgreSQL', () => {
   it('loses nothing when a relay’s session is terminated: the other takes its partitions, it reconnects', async () => {
     const a = await startRelay();
     const b = await startRelay();
-    await waitFor(() => a.stats().partitions.length === 8 && b.stats().partitions.length === 8, 10_000, 'an even split');
+    await waitFor(
+      () => a.stats().partitions.length === 8 && b.stats().partitions.length === 8,
+      10_000,
+      'an even split',
+    );
     const total = 1_000;
     const writing = (async () => {
       for (let batch = 0; batch < total / 20; batch++) {
         await inTransaction(s.pool, (tx) =>
           s.outbox.publishBatch(
             tx,
-            Array.from({ length: 20 }, (_, i) => ({ topic: s.topic, body: { i: batch * 20 + i }, key: `k${i % 13}` })),
+            Array.from({ length: 20 }, (_, i) => ({
+              topic: s.topic,
+              body: { i: batch * 20 + i },
+              key: `k${i % 13}`,
+            })),
           ),
         );
       }
@@ -211,11 +242,16 @@ describe('outbox relay on PostgreSQL', () => {
     const pid = a.stats().sessionPid;
     expect(pid).toBeTypeOf('number');
     await s.pool.query('SELECT pg_terminate_backend($1)', [pid]);
-    await waitFor(() => s.errors.some((e) => /session was lost/.test(e.message)), 10_000, 'the reported loss');
+    await waitFor(
+      () => s.errors.some((e) => /session was lost/.test(e.message)),
+      10_000,
+      'the reported loss',
+    );
     await writing;
     await waitFor(() => countById(s.received).size === total, 30_000, 'every message');
     await waitFor(
-      () => a.stats().sessionPid !== undefined && a.stats().sessionPid !== pid && a.stats().partitions.length > 0,
+      () =>
+        a.stats().sessionPid !== undefined && a.stats().sessionPid !== pid && a.stats().partitions.length > 0,
       10_000,
       'a back with a new session and partitions',
     );
@@ -240,8 +276,11 @@ describe('outbox relay on PostgreSQL', () => {
     );
     expect(rows[0]!.n).toBe(0);
     const active = async () =>
-      (await s.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1', [pid]))
-        .rows[0]!.n;
+      (
+        await s.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1', [
+          pid,
+        ])
+      ).rows[0]!.n;
     await waitUntil(async () => (await active()) === 0, 5_000, 'the session gone from pg_stat_activity');
     // rows written after the close stay for the next relay
     await inTransaction(s.pool, (tx) => s.outbox.publish(tx, s.topic, 'after close', { key: 'x' }));

@@ -10,20 +10,23 @@ describe('table names', () => {
     expect(names.inbox).toBe('"carrier"."inbox"');
   });
 
-  it.each(['Outbox', '1table', 'a-b', 'x'.repeat(64), '', 'a"b', 'a b', 'é'])('refuse %j with INVALID_ARGUMENT', (name) => {
-    for (const option of ['schema', 'outboxTable', 'inboxTable'] as const) {
-      const error = (() => {
-        try {
-          resolveNames({ [option]: name });
-        } catch (e) {
-          return e;
-        }
-      })();
-      expect(error).toBeInstanceOf(CarrierError);
-      expect((error as CarrierError).code).toBe('INVALID_ARGUMENT');
-      expect((error as CarrierError).message).toContain(option);
-    }
-  });
+  it.each(['Outbox', '1table', 'a-b', 'x'.repeat(64), '', 'a"b', 'a b', 'é'])(
+    'refuse %j with INVALID_ARGUMENT',
+    (name) => {
+      for (const option of ['schema', 'outboxTable', 'inboxTable'] as const) {
+        const error = (() => {
+          try {
+            resolveNames({ [option]: name });
+          } catch (e) {
+            return e;
+          }
+        })();
+        expect(error).toBeInstanceOf(CarrierError);
+        expect((error as CarrierError).code).toBe('INVALID_ARGUMENT');
+        expect((error as CarrierError).message).toContain(option);
+      }
+    },
+  );
 
   it('accept 63-character identifiers with digits and underscores', () => {
     const name = `_${'a1'.repeat(31)}`;
@@ -35,7 +38,9 @@ describe('table names', () => {
     const b = resolveNames({ schema: 's1', outboxTable: 'other' });
     expect(notifyChannel(a)).not.toBe(notifyChannel(b));
     expect(lockName(a)).not.toBe(lockName(b));
-    expect(notifyChannel(resolveNames({ schema: 'x'.repeat(63), outboxTable: 'y'.repeat(63) })).length).toBeLessThan(64);
+    expect(
+      notifyChannel(resolveNames({ schema: 'x'.repeat(63), outboxTable: 'y'.repeat(63) })).length,
+    ).toBeLessThan(64);
   });
 });
 

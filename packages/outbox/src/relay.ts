@@ -159,7 +159,8 @@ export class OutboxRelay {
    *   `INVALID_ARGUMENT` when called twice.
    */
   async start(): Promise<void> {
-    if (this.#state === 'closing' || this.#state === 'closed') throw new CarrierError('CLOSED', 'this relay is closed');
+    if (this.#state === 'closing' || this.#state === 'closed')
+      throw new CarrierError('CLOSED', 'this relay is closed');
     if (this.#state !== 'new') throw new CarrierError('INVALID_ARGUMENT', 'the relay is already started');
     this.#state = 'running';
     try {
@@ -294,7 +295,9 @@ export class OutboxRelay {
       try {
         await this.#open();
       } catch (error) {
-        this.#report(error instanceof CarrierError ? error : this.#connectionError('reconnect failed', error));
+        this.#report(
+          error instanceof CarrierError ? error : this.#connectionError('reconnect failed', error),
+        );
         return;
       }
     }
@@ -349,7 +352,9 @@ export class OutboxRelay {
 
   #connectionError(what: string, cause: unknown): CarrierError {
     const detail = cause instanceof Error ? cause.message : String(cause);
-    return new CarrierError('CONNECTION', `outbox relay: ${what}: ${scrub(detail, this.#secrets)}`, { cause });
+    return new CarrierError('CONNECTION', `outbox relay: ${what}: ${scrub(detail, this.#secrets)}`, {
+      cause,
+    });
   }
 
   #report(error: CarrierError): void {

@@ -54,13 +54,15 @@ const relay = new OutboxRelay({
   pollIntervalMs: number('OUTBOX_POLL_INTERVAL_MS'),
   rebalanceIntervalMs: number('OUTBOX_REBALANCE_INTERVAL_MS'),
   maxInFlight: number('OUTBOX_MAX_IN_FLIGHT'),
-  onError: (error: CarrierError) => emit(process.stderr, 'error', { code: error.code, message: error.message }),
+  onError: (error: CarrierError) =>
+    emit(process.stderr, 'error', { code: error.code, message: error.message }),
 });
 await relay.start();
 emit(process.stdout, 'ready', { pid: process.pid, carrier: redactUrl(carrierUrl), ...relay.stats() });
 
 const statsEvery = number('OUTBOX_STATS_INTERVAL_MS') ?? 0;
-const timer = statsEvery > 0 ? setInterval(() => emit(process.stdout, 'stats', relay.stats()), statsEvery) : undefined;
+const timer =
+  statsEvery > 0 ? setInterval(() => emit(process.stdout, 'stats', relay.stats()), statsEvery) : undefined;
 
 let stopping = false;
 async function stop(): Promise<void> {
