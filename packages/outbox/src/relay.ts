@@ -137,8 +137,9 @@ export class OutboxRelay {
         FROM ${table} WHERE partition = $1 AND xid < pg_snapshot_xmin(pg_current_snapshot())
         ORDER BY seq LIMIT $2`,
       deleteSql: `DELETE FROM ${table} WHERE seq = ANY($1::bigint[])`,
-      query: (text, values) => this.#query(text, values),
-      alive: () => this.#session?.alive === true && this.#state === 'running',
+      // replaced per session (see #workerContext): a worker only ever uses the session whose lock it works under
+      query: () => Promise.reject(new CarrierError('CONNECTION', 'outbox relay: no PostgreSQL session')),
+      alive: () => false,
       report: (error) => this.#report(error),
       confirmed: (row: OutboxRow) => {
         this.#published++;
@@ -329,7 +330,7 @@ export class OutboxRelay {
           'SELECT pg_try_advisory_lock(hashtext($1), $2) AS locked',
           [this.#lock, partition],
         );
-        if (got?.locked) this.#workers.set(partition, new PartitionWorker(partition, this.#context));
+        if (got?.locked) this.#workers.set(partition, new PartitionWorker(partition, this.#workerContext()));
       }
     } catch (error) {
       if (this.#session?.alive && this.#state === 'running') {
@@ -338,8 +339,17 @@ export class OutboxRelay {
     }
   }
 
-  async #query<R>(text: string, values: unknown[]): Promise<R[]> {
+  /** The worker context bound to the current session: once it is lost, its workers stop. */
+  #workerContext(): WorkerContext {
     const session = this.#session;
+    return {
+      ...this.#context,
+      query: (text, values) => this.#query(text, values, session),
+      alive: () => session?.alive === true && this.#state === 'running',
+    };
+  }
+
+  async #query<R>(text: string, values: unknown[], session = this.#session): Promise<R[]> {
     if (!session?.alive) throw new CarrierError('CONNECTION', 'outbox relay: no PostgreSQL session');
     // one query at a time on the session (pg 9 stops queueing them itself)
     const result = session.queue.then(() => session.client.query(text, values));
