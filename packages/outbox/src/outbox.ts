@@ -124,7 +124,10 @@ export class Outbox {
       ['id', fields.id],
     ] as const) {
       if (typeof text === 'string' && text.includes('\u0000')) {
-        throw new CarrierError('INVALID_ARGUMENT', `${what} holds a NUL character, which PostgreSQL text cannot store`);
+        throw new CarrierError(
+          'INVALID_ARGUMENT',
+          `${what} holds a NUL character, which PostgreSQL text cannot store`,
+        );
       }
     }
     const [message] = await this.#carrier.encode(topic, [fields]);

@@ -104,9 +104,13 @@ export class PartitionWorker {
           if (!ctx.alive()) return;
           failed = true;
           ctx.report(
-            new CarrierError('CONNECTION', `outbox relay: deleting published rows failed; they will be published again`, {
-              cause: error,
-            }),
+            new CarrierError(
+              'CONNECTION',
+              `outbox relay: deleting published rows failed; they will be published again`,
+              {
+                cause: error,
+              },
+            ),
           );
         }
       }

@@ -79,7 +79,7 @@ export async function publishRows(
                 id: row.message_id,
                 key: row.key ?? undefined,
                 headers: row.headers,
-                metadata: row.metadata ?? undefined,
+                metadata: metadataOf(row.metadata),
               },
             ]),
           );
@@ -93,4 +93,11 @@ export async function publishRows(
     }),
   );
   return { confirmed, error };
+}
+
+/** Stored metadata as core takes it: JSON keeps `deadline` as ISO 8601 text, core wants a Date. */
+function metadataOf(stored: MessageMetadata | null): MessageMetadata | undefined {
+  if (!stored) return undefined;
+  const deadline: unknown = stored.deadline;
+  return typeof deadline === 'string' ? { ...stored, deadline: new Date(deadline) } : stored;
 }

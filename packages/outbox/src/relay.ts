@@ -46,6 +46,8 @@ export interface OutboxRelayStats {
   readonly members: number;
   /** Milliseconds from `outbox.publish` (the row's `published_at`) to the broker's confirmation of the last row; absent before the first. */
   readonly lastLagMs?: number | undefined;
+  /** PostgreSQL backend process id of the relay's session (`pg_backend_pid()`), absent without one. */
+  readonly sessionPid?: number | undefined;
   /** True between `start()` and `close()`. */
   readonly running: boolean;
 }
@@ -56,6 +58,9 @@ type State = 'new' | 'running' | 'closing' | 'closed';
 interface Session {
   readonly client: pg.ClientBase;
   alive: boolean;
+  pid?: number;
+  /** The last query queued on the session (queries run one after the other). */
+  queue: Promise<void>;
   readonly end: (error?: Error) => Promise<void>;
 }
 
@@ -132,8 +137,9 @@ export class OutboxRelay {
         FROM ${table} WHERE partition = $1 AND xid < pg_snapshot_xmin(pg_current_snapshot())
         ORDER BY seq LIMIT $2`,
       deleteSql: `DELETE FROM ${table} WHERE seq = ANY($1::bigint[])`,
-      query: (text, values) => this.#query(text, values),
-      alive: () => this.#session?.alive === true && this.#state === 'running',
+      // replaced per session (see #workerContext): a worker only ever uses the session whose lock it works under
+      query: () => Promise.reject(new CarrierError('CONNECTION', 'outbox relay: no PostgreSQL session')),
+      alive: () => false,
       report: (error) => this.#report(error),
       confirmed: (row: OutboxRow) => {
         this.#published++;
@@ -154,7 +160,8 @@ export class OutboxRelay {
    *   `INVALID_ARGUMENT` when called twice.
    */
   async start(): Promise<void> {
-    if (this.#state === 'closing' || this.#state === 'closed') throw new CarrierError('CLOSED', 'this relay is closed');
+    if (this.#state === 'closing' || this.#state === 'closed')
+      throw new CarrierError('CLOSED', 'this relay is closed');
     if (this.#state !== 'new') throw new CarrierError('INVALID_ARGUMENT', 'the relay is already started');
     this.#state = 'running';
     try {
@@ -179,6 +186,7 @@ export class OutboxRelay {
       partitions: [...this.#workers.keys()].sort((a, b) => a - b),
       members: this.#members,
       lastLagMs: this.#lastLagMs,
+      sessionPid: this.#session?.alive ? this.#session.pid : undefined,
       running: this.#state === 'running',
     };
   }
@@ -235,19 +243,35 @@ export class OutboxRelay {
     } catch (error) {
       throw this.#connectionError('cannot connect to PostgreSQL', error);
     }
-    const session: Session = { client, alive: true, end };
     const lost = (error: Error) => this.#lost(session, error);
-    client.on('error', lost);
-    client.on('end', () => lost(new Error('the connection ended')));
-    client.on('notification', (note) => {
+    const ended = () => lost(new Error('the connection ended'));
+    const notified = (note: pg.Notification) => {
       if (note.channel === this.#channel) for (const worker of this.#workers.values()) worker.wake();
-    });
+    };
+    const session: Session = {
+      client,
+      alive: true,
+      queue: Promise.resolve(),
+      end: (error) => {
+        session.alive = false;
+        client.off('error', lost).off('end', ended).off('notification', notified);
+        // a pooled client keeps emitting errors after release: never leave it without a listener
+        client.on('error', () => {});
+        return end(error);
+      },
+    };
+    client.on('error', lost);
+    client.on('end', ended);
+    client.on('notification', notified);
     try {
-      await client.query('SELECT pg_advisory_lock(hashtext($1), pg_backend_pid())', [`${this.#lock}:members`]);
+      const joined = await client.query<{ pid: number }>(
+        'SELECT pg_backend_pid() AS pid, pg_advisory_lock(hashtext($1), pg_backend_pid())',
+        [`${this.#lock}:members`],
+      );
+      session.pid = joined.rows[0]?.pid;
       await client.query(`LISTEN ${pg.escapeIdentifier(this.#channel)}`);
     } catch (error) {
-      session.alive = false;
-      await end(error instanceof Error ? error : new Error(String(error)));
+      await session.end(error instanceof Error ? error : new Error(String(error)));
       throw this.#connectionError('cannot join the relays', error);
     }
     this.#session = session;
@@ -272,7 +296,9 @@ export class OutboxRelay {
       try {
         await this.#open();
       } catch (error) {
-        this.#report(error instanceof CarrierError ? error : this.#connectionError('reconnect failed', error));
+        this.#report(
+          error instanceof CarrierError ? error : this.#connectionError('reconnect failed', error),
+        );
         return;
       }
     }
@@ -304,7 +330,7 @@ export class OutboxRelay {
           'SELECT pg_try_advisory_lock(hashtext($1), $2) AS locked',
           [this.#lock, partition],
         );
-        if (got?.locked) this.#workers.set(partition, new PartitionWorker(partition, this.#context));
+        if (got?.locked) this.#workers.set(partition, new PartitionWorker(partition, this.#workerContext()));
       }
     } catch (error) {
       if (this.#session?.alive && this.#state === 'running') {
@@ -313,16 +339,32 @@ export class OutboxRelay {
     }
   }
 
-  async #query<R>(text: string, values: unknown[]): Promise<R[]> {
+  /** The worker context bound to the current session: once it is lost, its workers stop. */
+  #workerContext(): WorkerContext {
     const session = this.#session;
+    return {
+      ...this.#context,
+      query: (text, values) => this.#query(text, values, session),
+      alive: () => session?.alive === true && this.#state === 'running',
+    };
+  }
+
+  async #query<R>(text: string, values: unknown[], session = this.#session): Promise<R[]> {
     if (!session?.alive) throw new CarrierError('CONNECTION', 'outbox relay: no PostgreSQL session');
-    const result = await session.client.query(text, values);
-    return result.rows as R[];
+    // one query at a time on the session (pg 9 stops queueing them itself)
+    const result = session.queue.then(() => session.client.query(text, values));
+    session.queue = result.then(
+      () => {},
+      () => {},
+    );
+    return (await result).rows as R[];
   }
 
   #connectionError(what: string, cause: unknown): CarrierError {
     const detail = cause instanceof Error ? cause.message : String(cause);
-    return new CarrierError('CONNECTION', `outbox relay: ${what}: ${scrub(detail, this.#secrets)}`, { cause });
+    return new CarrierError('CONNECTION', `outbox relay: ${what}: ${scrub(detail, this.#secrets)}`, {
+      cause,
+    });
   }
 
   #report(error: CarrierError): void {
