@@ -82,38 +82,25 @@ export function messageId(i: number): string {
   return `m-${i}`;
 }
 
-// The relay process: an OutboxRelay from the built package, relaying the schema's outbox to the
-// broker. stdout only says "ready"; it is stopped with SIGKILL (the fault) or SIGTERM (clean stop),
-// and ends by itself when the test process dies (its stdin closes).
-const RELAY = `
-import { connect } from '@carrier/core';
-import { OutboxRelay } from '@carrier/outbox';
-const report = (e) => process.stderr.write(e.code + ' ' + e.message + '\\n');
-const carrier = await connect(process.env.CARRIER_URL, { onError: report });
-const relay = new OutboxRelay({
-  connectionString: process.env.DATABASE_URL,
-  carrier,
-  schema: process.env.OUTBOX_SCHEMA,
-  onError: report,
-});
-await relay.start();
-process.stdout.write('ready\\n');
-// the test process is gone (its stdin pipe closed): go too, as abruptly as a crash
-process.stdin.on('close', () => process.exit(1));
-process.stdin.resume();
-process.on('SIGTERM', async () => {
-  await relay.close();
-  await carrier.close();
-  process.exit(0);
-});
-`;
+// The relay process: the package's own (`carrier-outbox-relay`, packages/outbox/src/bin/relay.ts,
+// run from its build), configured from the environment. Its stdout has one JSON line per event
+// ("ready", "closed" with its stats); it is stopped with SIGKILL (the fault) or SIGTERM (clean
+// stop), and by the caller's afterAll or this process's exit handler whatever happens.
+const RELAY_BIN = path.join(repoRoot, 'packages/outbox/dist/bin/relay.js');
 
 /** A relay child process. */
 export interface RelayProcess {
   readonly child: ChildProcess;
   readonly ready: Promise<void>;
   readonly exited: Promise<void>;
+  /** Rows it published and saw confirmed, from its "closed" event (after a clean stop). */
+  readonly published: () => number | undefined;
 }
+
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
 
 /** Starts a relay process on `schema`'s outbox, publishing to `carrierUrl`. */
 export function startRelay(
@@ -122,20 +109,30 @@ export function startRelay(
   children: Set<ChildProcess>,
   stderr: string[],
 ): RelayProcess {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', RELAY], {
+  const child = spawn(process.execPath, [RELAY_BIN], {
     cwd: repoRoot,
     env: { ...process.env, CARRIER_URL: carrierUrl, DATABASE_URL: postgresUrl(), OUTBOX_SCHEMA: schema },
-    stdio: ['pipe', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);
+  running.add(child);
+  let published: number | undefined;
   let markReady!: () => void;
   let failReady!: (e: Error) => void;
   const ready = new Promise<void>((resolve, reject) => {
     markReady = resolve;
     failReady = reject;
   });
+  let out = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    if (chunk.includes('ready')) markReady();
+    out += chunk;
+    for (let nl = out.indexOf('\n'); nl >= 0; nl = out.indexOf('\n')) {
+      const line = out.slice(0, nl);
+      out = out.slice(nl + 1);
+      if (line.includes('"event":"ready"')) markReady();
+      if (line.includes('"event":"closed"'))
+        published = (JSON.parse(line) as { published: number }).published;
+    }
   });
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
     stderr.push(chunk);
@@ -144,13 +141,21 @@ export function startRelay(
   const exited = new Promise<void>((resolve) =>
     child.once('exit', (code, signal) => {
       children.delete(child);
+      running.delete(child);
       failReady(
         new Error(`relay exited (${signal ?? code}) before it was ready: ${stderr.join('').slice(-2_000)}`),
       );
       resolve();
     }),
   );
-  return { child, ready, exited };
+  return { child, ready, exited, published: () => published };
+}
+
+/** SIGTERM (clean close) and wait until it is gone; SIGKILL after 15 s. */
+export async function stopRelay(relay: RelayProcess): Promise<void> {
+  relay.child.kill('SIGTERM');
+  await Promise.race([relay.exited, new Promise((resolve) => setTimeout(resolve, 15_000))]);
+  if (relay.child.exitCode === null && relay.child.signalCode === null) await kill9(relay);
 }
 
 /** SIGKILL and wait until the process is gone. */
@@ -391,9 +396,7 @@ export async function runOutboxProof(opts: ProofOptions): Promise<ProofResult> {
     await writing.catch(() => undefined);
   }
 
-  relay.child.kill('SIGTERM');
-  await Promise.race([relay.exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
-  if (relay.child.exitCode === null && relay.child.signalCode === null) await kill9(relay);
+  await stopRelay(relay);
 
   const ids = deliveries.map((d) => d.id);
   const dups = duplicates(ids);
@@ -423,6 +426,103 @@ export async function runOutboxProof(opts: ProofOptions): Promise<ProofResult> {
       `took ${result.elapsedMs} ms; timeline: ${timeline.join('; ')}`,
       `consumer asynchronous errors: ${asyncErrors.length}${asyncErrors.length ? ` (last: ${asyncErrors.at(-1)})` : ''}`,
     ].join('\n'),
+  );
+  return result;
+}
+
+/** What two relays at once did (no faults). */
+export interface TwoRelaysResult {
+  readonly committed: number;
+  readonly deliveries: number;
+  readonly missing: readonly string[];
+  readonly extraDeliveries: number;
+  readonly orderViolations: readonly string[];
+  /** Rows each relay published (from its "closed" event). */
+  readonly publishedBy: readonly (number | undefined)[];
+}
+
+/**
+ * Two relay processes on one outbox at once, no faults, on `url` (a shared broker): `total`
+ * messages (one transaction each, 50 keys, 4 writers) while both run. Resolves with the
+ * deliveries and what each relay published.
+ */
+export async function runTwoRelays(opts: {
+  readonly url: string;
+  readonly total: number;
+  readonly budgetMs: number;
+  readonly children: Set<ChildProcess>;
+  readonly cleanups: Set<() => Promise<void>>;
+}): Promise<TwoRelaysResult> {
+  const keys = 50;
+  const writers = 4;
+  const deadline = Date.now() + opts.budgetMs;
+  const schema = await freshSchema('outbox_two', writers + 2);
+  opts.cleanups.add(() => schema.drop());
+  await migrate(schema.pool, { schema: schema.name });
+  const carrier = await connect(opts.url);
+  opts.cleanups.add(() => carrier.close());
+  const topic = freshName('outbox-two-relays');
+  const deliveries: Delivery[] = [];
+  const distinct = new Set<string>();
+  const sub = await carrier.subscribe<OrderBody>(
+    topic,
+    { group: 'two', concurrency: 16, ...(carrier.capabilities.perKeyOrder ? { ordered: true } : {}) },
+    (m) => {
+      deliveries.push({ id: m.id, key: m.body.key, seq: m.body.seq });
+      distinct.add(m.id);
+    },
+  );
+  opts.cleanups.add(() => sub.close());
+  const stderr: string[] = [];
+  const relays = [0, 1].map(() => startRelay(opts.url, schema.name, opts.children, stderr));
+  await Promise.all(relays.map((r) => r.ready));
+  const outbox = new Outbox(carrier, { schema: schema.name });
+  await Promise.all(
+    Array.from({ length: writers }, async (_, w) => {
+      const client = await schema.pool.connect();
+      try {
+        await client.query('SET synchronous_commit = off'); // see runOutboxProof
+        for (let i = 0; i < opts.total; i++) {
+          const k = i % keys;
+          if (k % writers !== w) continue;
+          const key = `k-${k}`;
+          const seq = Math.floor(i / keys);
+          await client.query('BEGIN');
+          await outbox.publish(client, topic, { n: i, key, seq } satisfies OrderBody, {
+            id: messageId(i),
+            key,
+          });
+          await client.query('COMMIT');
+        }
+      } finally {
+        client.release();
+      }
+    }),
+  );
+  const all = Array.from({ length: opts.total }, (_, i) => messageId(i));
+  const delivered = await until(() => all.every((id) => distinct.has(id)), deadline);
+  const rowsLeft = async () => {
+    const { rows } = await schema.pool.query<{ n: string }>(
+      `SELECT count(*) AS n FROM ${pg.escapeIdentifier(schema.name)}.outbox`,
+    );
+    return Number(rows[0]!.n);
+  };
+  if (delivered) await until(async () => (await rowsLeft()) === 0, deadline);
+  await Promise.all(relays.map((r) => stopRelay(r)));
+  const dups = duplicates(deliveries.map((d) => d.id));
+  const result: TwoRelaysResult = {
+    committed: opts.total,
+    deliveries: deliveries.length,
+    missing: all.filter((id) => !distinct.has(id)),
+    extraDeliveries: [...dups.values()].reduce((sum, n) => sum + n - 1, 0),
+    orderViolations: orderViolations(deliveries),
+    publishedBy: relays.map((r) => r.published()),
+  };
+  console.log(
+    `[outbox two relays] ${result.committed} committed; published by the relays: ${result.publishedBy.join(' + ')}; ` +
+      `delivered ${distinct.size} distinct in ${result.deliveries} deliveries (${result.extraDeliveries} extra); ` +
+      `missing ${result.missing.length}; per-key order violations ${result.orderViolations.length}` +
+      (stderr.length ? `; relay stderr: ${stderr.join('').slice(-500)}` : ''),
   );
   return result;
 }

@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import '../src/context.js';
-import { type ProofBroker, type ProofResult, runOutboxProof } from './outbox-proof-support.js';
+import { type ProofBroker, type ProofResult, runOutboxProof, runTwoRelays } from './outbox-proof-support.js';
 
 // The outbox proof (issue 19) on every broker, against PostgreSQL (postgres-support.ts): business
 // writes, each a transaction with one outbox message, 10 % rolled back on purpose; the relay process
@@ -75,4 +75,36 @@ describe.each(['nats', 'kafka', 'rabbitmq', 'sqs'] as const)('outbox proof on %s
     },
     budgetMs + 240_000,
   );
+});
+
+// Two relay processes on one outbox at once, the normal case (no crash), on the run's Kafka: they
+// split the partitions, so no row is published by both (the relays' counts add up to the rows and
+// the consumer sees no duplicate), none is lost and per-key order holds.
+describe('two outbox relays at once', () => {
+  it('2,000 transactions on Kafka: both relays publish, no message twice, none lost, per-key order', async () => {
+    try {
+      const result = await runTwoRelays({
+        url: inject('brokers').kafka,
+        total: 2_000,
+        budgetMs: 150_000,
+        children,
+        cleanups,
+      });
+      expect(result.missing).toEqual([]);
+      expect(result.extraDeliveries, 'duplicates delivered').toBe(0);
+      expect(result.orderViolations).toEqual([]);
+      expect(
+        result.publishedBy.every((n) => n !== undefined && n > 0),
+        'both relays published',
+      ).toBe(true);
+      expect(
+        result.publishedBy.reduce((a, b) => (a ?? 0) + (b ?? 0), 0),
+        'rows published once in all',
+      ).toBe(2_000);
+    } finally {
+      for (const c of children) c.kill('SIGKILL');
+      for (const cleanup of [...cleanups].reverse()) await cleanup().catch(() => undefined);
+      cleanups.clear();
+    }
+  }, 240_000);
 });
