@@ -6,6 +6,8 @@
  * @packageDocumentation
  */
 
+export { type InboxHandler, type InboxOptions, withInbox } from './inbox.js';
+export { DEFAULT_INBOX_SCHEMA, type InboxTableOptions } from './inbox-table.js';
 export { type MigrationPool, migrate, migrationSql } from './migrate.js';
 export {
   checkIdentifier,
@@ -26,7 +28,5 @@ export {
   type OutboxTransaction,
 } from './outbox.js';
 export { fairShare, OUTBOX_PARTITIONS } from './partitions.js';
-export { OutboxRelay, type OutboxRelayOptions, type OutboxRelayStats } from './relay.js';
-export { type InboxHandler, type InboxOptions, withInbox } from './inbox.js';
-export { DEFAULT_INBOX_SCHEMA, type InboxTableOptions } from './inbox-table.js';
 export { DEFAULT_PRUNE_BATCH_SIZE, type PruneInboxOptions, pruneInbox } from './prune.js';
+export { OutboxRelay, type OutboxRelayOptions, type OutboxRelayStats } from './relay.js';
