@@ -65,7 +65,7 @@ beforeAll(() => {
 });
 afterAll(() => pool.end());
 
-describe('a consumer killed between its database commit and the broker acknowledgement', () => {
+describe.concurrent('a consumer killed between its database commit and the broker acknowledgement', () => {
   for (const v of VARIANTS) {
     it(`${v.broker}: after ${CRASHES} SIGKILLs and restarts, every one of ${N} messages had its effect exactly once`, async () => {
       const url = withParams(urls[v.broker], v.params);
