@@ -9,7 +9,14 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import '../src/context.js';
 import { harnessRoot } from '../src/paths.js';
 import type { BrokerName } from '../src/types.js';
-import { createInboxSchema, dropSchema, effectCounts, freshSchema, inboxRows, testPool } from './inbox-test-support.js';
+import {
+  createInboxSchema,
+  dropSchema,
+  effectCounts,
+  freshSchema,
+  inboxRows,
+  testPool,
+} from './inbox-test-support.js';
 import { shut, withParams } from './network-faults-support.js';
 
 // The inbox's proof: a consumer process (fixtures/inbox-crash-child.ts) handles N messages with
@@ -167,7 +174,10 @@ describe.concurrent('a consumer killed between its database commit and the broke
         expect(records.length, diagnosis).toBe(N);
         // the crash points were really crossed, and their messages came back after the kill
         for (const m of [...AFTER_COMMIT, ...BEFORE_COMMIT]) {
-          expect(deliveries.get(m) ?? 0, `${m} delivered again after its crash; ${diagnosis}`).toBeGreaterThanOrEqual(2);
+          expect(
+            deliveries.get(m) ?? 0,
+            `${m} delivered again after its crash; ${diagnosis}`,
+          ).toBeGreaterThanOrEqual(2);
         }
       } finally {
         for (const r of runs) {
