@@ -51,7 +51,11 @@ export async function dropSchema(pool: pg.Pool, schema: string): Promise<void> {
 }
 
 /** Handler runs recorded in `effects`, per message id (of `group`, or of all groups). */
-export async function effectCounts(pool: pg.Pool, schema: string, group?: string): Promise<Map<string, number>> {
+export async function effectCounts(
+  pool: pg.Pool,
+  schema: string,
+  group?: string,
+): Promise<Map<string, number>> {
   const { rows } = await pool.query<{ message_id: string; n: string }>(
     `SELECT message_id, count(*) AS n FROM ${schema}.effects WHERE $1::text IS NULL OR consumer_group = $1 GROUP BY message_id`,
     [group ?? null],
@@ -73,7 +77,11 @@ export async function inboxRows(
 }
 
 /** Wait until `condition` resolves true, polling every 20 ms, for at most `timeoutMs`. */
-export async function waitForAsync(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+export async function waitForAsync(
+  condition: () => Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);

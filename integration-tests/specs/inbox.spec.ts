@@ -34,7 +34,10 @@ afterAll(() => pool.end());
 
 /** The handlers' side effect: one row of `effects` per run, in the inbox transaction. */
 const recordEffect = (schema: string, group: string) => async (m: Message, client: pg.PoolClient) => {
-  await client.query(`INSERT INTO ${schema}.effects (consumer_group, message_id) VALUES ($1, $2)`, [group, m.id]);
+  await client.query(`INSERT INTO ${schema}.effects (consumer_group, message_id) VALUES ($1, $2)`, [
+    group,
+    m.id,
+  ]);
 };
 
 for (const t of TRANSPORTS) {

@@ -8,7 +8,10 @@ import { pruneInbox } from './prune.js';
 // Argument checks, before anything reaches PostgreSQL: the pool below points at a closed port,
 // so a call that got past its checks would fail with a connection error, not INVALID_ARGUMENT.
 // The behaviour against a real server is in integration-tests/specs/inbox*.spec.ts.
-const pool = new pg.Pool({ connectionString: 'postgres://nobody@127.0.0.1:1/none', connectionTimeoutMillis: 1 });
+const pool = new pg.Pool({
+  connectionString: 'postgres://nobody@127.0.0.1:1/none',
+  connectionTimeoutMillis: 1,
+});
 afterAll(() => pool.end());
 
 const invalid = (f: () => unknown) => {
@@ -55,7 +58,9 @@ describe('withInbox', () => {
   });
 
   it('refuses a bad table name or a handler that is not a function at once (INVALID_ARGUMENT)', () => {
-    expect(invalid(() => withInbox(pool, { group: 'g', table: 'In box' }, () => {}))).toBe('INVALID_ARGUMENT');
+    expect(invalid(() => withInbox(pool, { group: 'g', table: 'In box' }, () => {}))).toBe(
+      'INVALID_ARGUMENT',
+    );
     expect(invalid(() => withInbox(pool, { group: 'g' }, 'nope' as never))).toBe('INVALID_ARGUMENT');
   });
 });

@@ -9,7 +9,10 @@ import { type InboxTableOptions, inboxGroup, inboxTableName } from './inbox-tabl
  * all. Return to commit; throw to roll back. Do not end the transaction yourself (`COMMIT`,
  * `ROLLBACK`) and do not release the client: {@link withInbox} does both.
  */
-export type InboxHandler<Body = unknown> = (message: Message<Body>, client: PoolClient) => Promise<void> | void;
+export type InboxHandler<Body = unknown> = (
+  message: Message<Body>,
+  client: PoolClient,
+) => Promise<void> | void;
 
 /** Options of {@link withInbox}. */
 export interface InboxOptions extends InboxTableOptions {

@@ -45,7 +45,8 @@ export async function pruneInbox(pool: Pool, options: PruneInboxOptions): Promis
   const batchSize = positiveInteger('batchSize', options.batchSize ?? DEFAULT_PRUNE_BATCH_SIZE);
   const group = options.group === undefined ? undefined : inboxGroup(options.group);
   const where =
-    "handled_at < now() - $1 * interval '1 millisecond'" + (group === undefined ? '' : ' AND consumer_group = $3');
+    "handled_at < now() - $1 * interval '1 millisecond'" +
+    (group === undefined ? '' : ' AND consumer_group = $3');
   const statement =
     `DELETE FROM ${table} WHERE (consumer_group, message_id) IN ` +
     `(SELECT consumer_group, message_id FROM ${table} WHERE ${where} LIMIT $2 FOR UPDATE SKIP LOCKED)`;
