@@ -39,6 +39,15 @@ describe('command line', () => {
     expect(() => parseOptions(['--broker', 'otel:redis'], {})).toThrow(/unknown broker/);
   });
 
+  it('takes outbox:<broker> for the outbox relay on a broker and PostgreSQL, not in all', () => {
+    expect(parseOptions(['--broker', 'outbox:nats,outbox:sqs'], {}).brokers).toEqual([
+      'outbox:nats',
+      'outbox:sqs',
+    ]);
+    expect(parseOptions(['--broker', 'all'], {}).brokers.filter((b) => b.startsWith('outbox:'))).toEqual([]);
+    expect(() => parseOptions(['--broker', 'outbox:memory'], {})).toThrow(/unknown broker/);
+  });
+
   it('rejects unknown brokers, options and bad numbers', () => {
     expect(() => parseOptions(['--broker', 'redis'], {})).toThrow(/unknown broker/);
     expect(() => parseOptions(['--messagez', '1'], {})).toThrow();

@@ -14,6 +14,7 @@ import { codecFigures } from './codec-bench.js';
 import { progress } from './compare.js';
 import { memoryFigures } from './memory-bench.js';
 import { otelFigures } from './otel-bench.js';
+import { benchPostgresUrl, OUTBOX_BROKERS, outboxFigures } from './outbox-bench.js';
 import { type Figure, figureLine, type RunInfo, table, writeResults } from './report.js';
 import { rssFigures } from './rss.js';
 import type { BenchOptions } from './settings.js';
@@ -25,7 +26,11 @@ const USAGE = `usage: npm run bench -- [options]
                        (--messages per codec per round, default 20000), only when named;
                        otel: memory with the OpenTelemetry SDK wired against none, only when named;
                        otel:kafka, otel:rabbitmq, otel:nats, otel:sqs: the same comparison on that broker,
-                       at its CARRIER_TEST_<BROKER>_URL, only when named; all does not include them)
+                       at its CARRIER_TEST_<BROKER>_URL, only when named; all does not include them;
+                       outbox:kafka, outbox:rabbitmq, outbox:nats, outbox:sqs: the transactional outbox (@carrier/outbox)
+                       on that broker and PostgreSQL (CARRIER_TEST_POSTGRES_URL or DATABASE_URL): relay msg/s and
+                       commit-to-handler latency against publishing directly (--messages rows per round, default
+                       5000, sqs 500; --serial transactions for the latency), only when named)
   --messages <n>       messages per round for batches and end to end (default per broker, see settings.ts)
   --single <n>         messages per round for confirmed single publishes (default per broker)
   --serial <n>         messages for the serial (unloaded) latency figure (default 200)
@@ -52,6 +57,8 @@ function int(name: string, value: string | undefined, fallback: number | undefin
 
 /** `otel:<broker>`: the OpenTelemetry comparison on a real broker. */
 const OTEL_ON = BROKERS.map((b) => `otel:${b}`);
+/** `outbox:<broker>`: the transactional outbox on a real broker and PostgreSQL. */
+const OUTBOX_ON = OUTBOX_BROKERS.map((b) => `outbox:${b}`);
 
 /** Read the command line; throws on anything unknown or malformed. */
 export function parseOptions(
@@ -84,7 +91,7 @@ export function parseOptions(
   const known = ['memory', 'core', 'otel', ...BROKERS];
   let brokers = (values.broker ?? []).flatMap((b) => b.split(',')).filter(Boolean);
   if (brokers.includes('all')) brokers = known;
-  const only = ['codecs', ...OTEL_ON];
+  const only = ['codecs', ...OTEL_ON, ...OUTBOX_ON];
   if (brokers.length === 0) brokers = ['memory', 'core', ...BROKERS.filter((b) => env[urlVariable(b)])];
   for (const b of brokers)
     if (!known.includes(b) && !only.includes(b))
@@ -161,6 +168,19 @@ async function main(): Promise<void> {
           continue;
         }
         emit(broker, await otelFigures(options, runId, { broker: on, url }), undefined);
+        continue;
+      }
+      if (broker.startsWith('outbox:')) {
+        const on = broker.slice('outbox:'.length);
+        const url = process.env[urlVariable(on)];
+        const postgresUrl = benchPostgresUrl();
+        if (!url || !postgresUrl) {
+          progress(
+            `${broker}: skipped, ${url ? 'CARRIER_TEST_POSTGRES_URL (or DATABASE_URL)' : urlVariable(on)} is not set`,
+          );
+          continue;
+        }
+        emit(broker, await outboxFigures(on, url, postgresUrl, options), undefined);
         continue;
       }
       if (broker === 'memory' || broker === 'core') {

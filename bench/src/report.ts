@@ -4,7 +4,7 @@ import { pairedRatio, type Sample, summarize } from './stats.js';
 
 /** One measured figure: Carrier's rounds against a reference's rounds, measured alternately. */
 export interface Figure {
-  /** `memory`, `core`, `kafka`, `rabbitmq`, `nats`, `sqs`, `otel`, `otel:<broker>`, `codecs`. */
+  /** `memory`, `core`, `kafka`, `rabbitmq`, `nats`, `sqs`, `otel`, `otel:<broker>`, `outbox:<broker>`, `codecs`. */
   readonly broker: string;
   /** Figure name without spaces, e.g. `publish-single.msgs_per_s` (a suffix `.vs-<client>` names a second reference). */
   readonly figure: string;

@@ -251,6 +251,31 @@ export class Carrier {
   }
 
   /**
+   * The wire messages `publishBatch(topic, entries, options)` would send, without sending them:
+   * the same validation (`INVALID_NAME`, `INVALID_ARGUMENT`, `MESSAGE_TOO_LARGE` against this
+   * transport's limits, `UNSUPPORTED` for a delay beyond `capabilities.maxPublishDelayMs`, what the
+   * codec throws), the same encoding (`options.codec`, an entry's own codec wins; absent:
+   * `defaultCodec`), an id (a new UUID unless given) and `publishedAt` (now). No trace context is
+   * injected (no publish span exists yet). For code that stores messages to send later byte for
+   * byte, such as the transactional outbox of `@carrier/outbox`: publishing a stored message with
+   * `publishBatch(topic, [{ body: m.body, contentType: m.contentType, id: m.id, key: m.key,
+   * headers: m.headers, metadata: m.metadata }])` sends the same bytes, id, key, headers, metadata
+   * and content type. After `close()`: `CLOSED`. Touches nothing at the broker.
+   */
+  async encode(
+    topic: string,
+    entries: readonly BatchEntry[],
+    options: PublishBatchOptions = {},
+  ): Promise<WireMessage[]> {
+    this.#ensureOpen();
+    validateName('topic', topic);
+    if (!Array.isArray(entries)) throw new CarrierError('INVALID_ARGUMENT', 'entries must be an array');
+    const signal = checkSignal(options?.signal);
+    const codec = checkCodec(options?.codec);
+    return this.#wireAll(topic, entries, codec, signal, undefined);
+  }
+
+  /**
    * Publish one message. Resolves once the broker has durably accepted it (acks=all, publisher
    * confirm, PubAck, SQS/SNS response); rejects with `CarrierError` otherwise. Every group of the
    * topic receives it; with `options.delayMs` or `options.deliverAt`, not before that time (see

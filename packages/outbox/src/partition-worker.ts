@@ -1,0 +1,136 @@
+import type { Carrier } from '@carrier/core';
+import { CarrierError } from '@carrier/core';
+import { type Limiter, type OutboxRow, publishRows } from './publish-rows.js';
+
+/** Longest pause after a failure, in milliseconds. */
+const MAX_BACKOFF_MS = 10_000;
+
+/** What a partition worker uses of its relay. */
+export interface WorkerContext {
+  readonly carrier: Carrier;
+  readonly limiter: Limiter;
+  readonly batchSize: number;
+  readonly pollIntervalMs: number;
+  readonly retryDelayMs: number;
+  /** Eligible rows of a partition (`$1`), oldest first, at most `$2`. */
+  readonly selectSql: string;
+  /** Delete rows by seq (`$1`: bigint[]). */
+  readonly deleteSql: string;
+  /** A query on the relay's session (the one holding the partition's lock). */
+  query<R>(text: string, values: unknown[]): Promise<R[]>;
+  /** False once the session failed: the worker then ends (the lock is gone with it). */
+  alive(): boolean;
+  report(error: CarrierError): void;
+  confirmed(row: OutboxRow): void;
+  fetched(): void;
+}
+
+/**
+ * Works one partition while its relay holds the partition's lock: reads a batch of eligible rows,
+ * publishes them (per key in seq order), deletes the confirmed ones, and waits for a notification
+ * or the poll interval when there is nothing to do. Memory: one batch at a time.
+ */
+export class PartitionWorker {
+  readonly done: Promise<void>;
+  #stopping = false;
+  #wake: (() => void) | undefined;
+
+  constructor(
+    readonly partition: number,
+    private readonly ctx: WorkerContext,
+  ) {
+    this.done = this.#run();
+  }
+
+  /** Re-check the partition now (a notification came). */
+  wake(): void {
+    this.#wake?.();
+  }
+
+  /** Finish the publishes under way (delete what was confirmed), then end. */
+  stop(): Promise<void> {
+    this.#stopping = true;
+    this.wake();
+    return this.done;
+  }
+
+  async #run(): Promise<void> {
+    const { ctx } = this;
+    let backoff = ctx.retryDelayMs;
+    while (!this.#stopping && ctx.alive()) {
+      let failed = false;
+      let rows: OutboxRow[];
+      try {
+        rows = await ctx.query<OutboxRow>(ctx.selectSql, [this.partition, ctx.batchSize]);
+        ctx.fetched();
+      } catch (error) {
+        if (!ctx.alive()) return;
+        ctx.report(
+          new CarrierError('CONNECTION', `outbox relay: reading partition ${this.partition} failed`, {
+            cause: error,
+          }),
+        );
+        await this.#pause(backoff);
+        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+        continue;
+      }
+      if (rows.length === 0) {
+        await this.#pause(ctx.pollIntervalMs);
+        continue;
+      }
+      const published = await publishRows(
+        ctx.carrier,
+        rows,
+        ctx.limiter,
+        () => !this.#stopping && ctx.alive(),
+        (row) => ctx.confirmed(row),
+      );
+      if (published.error) {
+        failed = true;
+        const { row, cause } = published.error;
+        ctx.report(
+          new CarrierError(
+            'PUBLISH_FAILED',
+            `outbox relay: publishing ${row.message_id} to ${row.topic} failed; the row stays and is retried`,
+            { cause },
+          ),
+        );
+      }
+      if (published.confirmed.length > 0) {
+        try {
+          await ctx.query(ctx.deleteSql, [published.confirmed]);
+        } catch (error) {
+          // the rows stay: published again later (at-least-once)
+          if (!ctx.alive()) return;
+          failed = true;
+          ctx.report(
+            new CarrierError(
+              'CONNECTION',
+              `outbox relay: deleting published rows failed; they will be published again`,
+              {
+                cause: error,
+              },
+            ),
+          );
+        }
+      }
+      if (failed) {
+        await this.#pause(backoff);
+        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+      } else backoff = ctx.retryDelayMs;
+    }
+  }
+
+  #pause(ms: number): Promise<void> {
+    if (this.#stopping) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.#wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.#wake = wake;
+    });
+  }
+}
