@@ -9,6 +9,7 @@
 export { type MigrationPool, migrate, migrationSql } from './migrate.js';
 export {
   checkIdentifier,
+  DEAD_LETTER_SUFFIX,
   DEFAULT_INBOX_TABLE,
   DEFAULT_OUTBOX_TABLE,
   DEFAULT_SCHEMA,
@@ -26,4 +27,6 @@ export {
   type OutboxTransaction,
 } from './outbox.js';
 export { fairShare, OUTBOX_PARTITIONS } from './partitions.js';
+export { isPermanentPublishError } from './publish-rows.js';
+export { type RedriveOptions, type RedrivePool, redriveOutboxDeadLetters } from './redrive.js';
 export { OutboxRelay, type OutboxRelayOptions, type OutboxRelayStats } from './relay.js';

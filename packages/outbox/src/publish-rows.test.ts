@@ -1,6 +1,6 @@
 import { type Carrier, connect, type Message } from '@carrier/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Limiter, type OutboxRow, publishRows } from './publish-rows.js';
+import { isPermanentPublishError, Limiter, type OutboxRow, publishRows } from './publish-rows.js';
 
 let carrier: Carrier | undefined;
 afterEach(async () => {
@@ -57,20 +57,47 @@ describe('publishing outbox rows', () => {
     expect(first.metadata?.deadline?.toISOString()).toBe('2031-02-03T04:05:06.007Z');
   });
 
-  it('stops a key at its first failure and keeps publishing the other keys', async () => {
-    carrier = await connect('memory://');
-    const bad = row('not a valid topic!', 'a', 'a1');
-    const after = row('rows', 'a', 'a2');
+  it('sets aside a row the broker can never accept and goes on with its key and the other keys', async () => {
+    carrier = await connect('memory://?maxMessageBytes=1000');
+    const received: Message[] = [];
+    await carrier.subscribe('rows', { group: 'g' }, (m) => {
+      received.push(m);
+    });
+    const badName = row('not a valid topic!', 'a', 'a1');
+    const tooLarge = row('rows', 'a', 'x'.repeat(2000));
+    const after = row('rows', 'a', 'a3');
     const other = row('rows', 'b', 'b1');
     const done = await publishRows(
       carrier,
-      [bad, after, other],
+      [badName, tooLarge, after, other],
       new Limiter(2),
       () => true,
       () => {},
     );
-    expect(done.error?.row).toBe(bad);
-    expect(done.confirmed).toEqual([other.seq]);
+    expect(done.error).toBeUndefined();
+    expect(done.rejected.map((r) => [r.row, r.cause.code])).toEqual([
+      [badName, 'INVALID_NAME'],
+      [tooLarge, 'MESSAGE_TOO_LARGE'],
+    ]);
+    expect([...done.confirmed].sort()).toEqual([after.seq, other.seq].sort());
+  });
+
+  it('stops a key at a transient failure and keeps its rows', async () => {
+    carrier = await connect('memory://');
+    await carrier.close();
+    const first = row('rows', 'a', 'a1');
+    const second = row('rows', 'a', 'a2');
+    const done = await publishRows(
+      carrier,
+      [first, second],
+      new Limiter(2),
+      () => true,
+      () => {},
+    );
+    expect(done.error?.row).toBe(first);
+    expect(isPermanentPublishError(done.error?.cause)).toBe(false);
+    expect(done.rejected).toEqual([]);
+    expect(done.confirmed).toEqual([]);
   });
 
   it('publishes nothing more once told to stop', async () => {
