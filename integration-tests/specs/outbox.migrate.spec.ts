@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { freshSchema, inTransaction, testPool } from './postgres-support.js';
 
 describe('outbox migration and publish on PostgreSQL', () => {
-  it('creates both tables once when several callers migrate at the same time, and again changes nothing', async () => {
+  it('creates the tables once when several callers migrate at the same time, and again changes nothing', async () => {
     const pool = testPool();
     const schema = freshSchema('mig');
     try {
@@ -16,12 +16,21 @@ describe('outbox migration and publish on PostgreSQL', () => {
         'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name',
         [schema],
       );
-      expect(rows.map((r) => r.table_name)).toEqual(['events', 'handled']);
+      expect(rows.map((r) => r.table_name)).toEqual(['events', 'events_dead_letter', 'handled']);
       const columns = await pool.query<{ column_name: string }>(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'handled' ORDER BY ordinal_position",
         [schema],
       );
       expect(columns.rows.map((r) => r.column_name)).toEqual(['consumer_group', 'message_id', 'handled_at']);
+      const dead = await pool.query<{ column_name: string }>(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'events_dead_letter' ORDER BY ordinal_position",
+        [schema],
+      );
+      expect(dead.rows.map((r) => r.column_name).slice(-3)).toEqual([
+        'error_code',
+        'reason',
+        'dead_lettered_at',
+      ]);
     } finally {
       await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
       await pool.end();
