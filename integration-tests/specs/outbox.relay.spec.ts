@@ -368,6 +368,7 @@ describe('outbox relay on PostgreSQL', () => {
       expect(new TextDecoder().decode(redriven.raw)).toBe(big);
       expect(redriven.headers).toEqual({ kind: 'big' });
       expect(fixed.stats().deadLettered).toBe(0);
+      expect(s.errors).toHaveLength(1);
       const { rows: left } = await s.pool.query(`SELECT 1 FROM ${s.schema}.outbox_dead_letter`);
       expect(left).toEqual([]);
     } finally {

@@ -20,7 +20,8 @@ export type RedriveOptions = TableNames &
  * Move dead-lettered outbox rows back into the outbox, after fixing what made the broker reject
  * them (a topic's size limit, a name): one statement (`WITH moved AS (DELETE … RETURNING …)
  * INSERT …`), so each row is in exactly one of the two tables. The rows go back as they were
- * (same message id, key, headers, metadata, body and `published_at`) but with a new `seq` and the
+ * (same message id, key, headers, metadata, body and `published_at`, so the relay's `lastLagMs`
+ * counts from the original publish) but with a new `seq` and the
  * redriving transaction's `xid`: they are published after the rows of their key already in the
  * outbox, in their old seq order among themselves. The relays are notified (as by
  * `outbox.publish`). A row rejected again is dead-lettered again (under its new seq).
