@@ -1,21 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { migrate } from '@carrier/outbox';
 import pg from 'pg';
 import { postgresUrl } from './postgres-support.js';
 
 // Shared setup of the inbox specs (inbox*.spec.ts): a fresh schema per test with the inbox table
 // and an `effects` table the handlers write to, and queries over them.
-//
-// TEST SUPPORT ONLY, TEMPORARY: INBOX_DDL is a local copy of the inbox table's DDL from the issue-19 design,
-// used by the inbox specs' setup until `migrate()` of @carrier/outbox (sql/carrier-outbox.sql)
-// is merged; then `createInboxSchema` calls `migrate(pool, { schema })` instead.
-const INBOX_DDL = (schema: string) => `
-CREATE SCHEMA IF NOT EXISTS ${schema};
-CREATE TABLE IF NOT EXISTS ${schema}.inbox (
-  consumer_group text NOT NULL,
-  message_id text NOT NULL,
-  handled_at timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (consumer_group, message_id)
-);`;
+// The inbox table comes from the package's own migration (`migrate`, sql/carrier-outbox.sql).
 
 /**
  * The side effect the specs' handlers write: one row per handler run (no unique key, so a second
@@ -42,7 +32,8 @@ export function testPool(max = 10): pg.Pool {
 
 /** Create `schema` with the inbox table and the `effects` table. */
 export async function createInboxSchema(pool: pg.Pool, schema: string): Promise<void> {
-  await pool.query(INBOX_DDL(schema) + EFFECTS_DDL(schema));
+  await migrate(pool, { schema });
+  await pool.query(EFFECTS_DDL(schema));
 }
 
 /** Drop `schema` and everything in it. */

@@ -18,6 +18,7 @@ import {
   testPool,
 } from './inbox-test-support.js';
 import { shut, withParams } from './network-faults-support.js';
+import { postgresUrl } from './postgres-support.js';
 
 // The inbox's proof: a consumer process (fixtures/inbox-crash-child.ts) handles N messages with
 // withInbox, each run writing one row to an `effects` table in the inbox transaction, and kills
@@ -29,11 +30,12 @@ import { shut, withParams } from './network-faults-support.js';
 // row exists exactly once, every message has one inbox record, and every crashed message was
 // delivered again.
 
-const N = 200;
+// Sized for CI (each crash costs a process start and a redelivery wait): 3 crashes per broker.
+const N = 120;
 const CONCURRENCY = 4;
 const id = (i: number) => `m-${String(i).padStart(3, '0')}`;
-const AFTER_COMMIT = [15, 70, 120, 185].map(id);
-const BEFORE_COMMIT = [40, 150].map(id);
+const AFTER_COMMIT = [15, 95].map(id);
+const BEFORE_COMMIT = [50].map(id);
 const CRASHES = AFTER_COMMIT.length + BEFORE_COMMIT.length;
 /** Consumer processes started at most: one per crash, one that finishes, one spare. */
 const MAX_RUNS = CRASHES + 2;
@@ -101,6 +103,7 @@ describe('a consumer killed between its database commit and the broker acknowled
           env: {
             ...process.env,
             CARRIER_URL: url,
+            CARRIER_TEST_POSTGRES_URL: postgresUrl(),
             TOPIC: topic,
             GROUP: group,
             SCHEMA: schema,

@@ -1,11 +1,17 @@
 import { freshName, waitFor } from '@carrier/contract';
 import { type Carrier, connect, type Message } from '@carrier/core';
-import { migrate, Outbox, OutboxRelay, type OutboxRelayOptions } from '@carrier/outbox';
+import {
+  migrate,
+  Outbox,
+  OutboxRelay,
+  type OutboxRelayOptions,
+  redriveOutboxDeadLetters,
+} from '@carrier/outbox';
 import type pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { freshSchema, inTransaction, postgresUrl, testPool, waitUntil } from './postgres-support.js';
 
-// The outbox relay against a real PostgreSQL server (CARRIER_TEST_POSTGRES_URL) and the memory
+// The outbox relay against a real PostgreSQL server (the harness's, `inject('postgres')`) and the memory
 // transport: every test has its own schema, topic and group.
 
 interface Setup {
@@ -295,5 +301,80 @@ describe('outbox relay on PostgreSQL', () => {
     expect(s.pool.totalCount - s.pool.idleCount).toBeGreaterThanOrEqual(1);
     await relay.close();
     expect(s.pool.totalCount).toBe(s.pool.idleCount);
+  });
+
+  it('dead-letters a message the broker can never accept with its reason, publishes the key’s later rows, and redrives it', async () => {
+    // the outbox writes through a carrier without a small limit; the relay publishes to the same
+    // memory broker through one that refuses messages over 4 KiB (a broker whose limit is smaller
+    // than the application expected)
+    const broker = freshName('dlq').replace(/[^a-z0-9-]/g, '-');
+    const writer = await connect(`memory://${broker}`);
+    const limited = await connect(`memory://${broker}?maxMessageBytes=4096`);
+    try {
+      const got: Message[] = [];
+      await writer.subscribe(s.topic, { group: 'g' }, (m) => {
+        got.push(m);
+      });
+      const outbox = new Outbox(writer, { schema: s.schema });
+      const big = 'x'.repeat(10_000);
+      const rows = await inTransaction(s.pool, (tx) =>
+        outbox.publishBatch(tx, [
+          { topic: s.topic, body: 'first', key: 'order-7' },
+          { topic: s.topic, body: big, key: 'order-7', headers: { kind: 'big' } },
+          { topic: s.topic, body: 'third', key: 'order-7' },
+          { topic: s.topic, body: 'fourth', key: 'order-7' },
+        ]),
+      );
+      const relay = await startRelay({ carrier: limited });
+      await waitFor(() => got.length >= 3, 10_000, 'the rows after the rejected one');
+      expect(got.map((m) => m.id)).toEqual([rows[0]!.id, rows[2]!.id, rows[3]!.id]);
+      await waitUntil(async () => (await rowCount()) === 0, 10_000, 'the outbox emptied');
+      const { rows: dead } = await s.pool.query<{
+        seq: string;
+        message_id: string;
+        key: string;
+        headers: Record<string, string>;
+        body: Buffer;
+        error_code: string;
+        reason: string;
+        dead_lettered_at: Date;
+      }>(`SELECT * FROM ${s.schema}.outbox_dead_letter`);
+      expect(dead).toHaveLength(1);
+      expect(dead[0]!.message_id).toBe(rows[1]!.id);
+      expect(dead[0]!.key).toBe('order-7');
+      expect(dead[0]!.headers).toEqual({ kind: 'big' });
+      expect(dead[0]!.error_code).toBe('MESSAGE_TOO_LARGE');
+      expect(dead[0]!.reason).toMatch(/4096/);
+      expect(dead[0]!.dead_lettered_at).toBeInstanceOf(Date);
+      expect(relay.stats().deadLettered).toBe(1);
+      expect(relay.stats().published).toBe(3);
+      expect(s.errors).toHaveLength(1);
+      expect(s.errors[0]).toMatchObject({ code: 'PUBLISH_FAILED' });
+      expect(s.errors[0]!.message).toContain(rows[1]!.id);
+      expect((s.errors[0]!.cause as { code?: string }).code).toBe('MESSAGE_TOO_LARGE');
+
+      // fixed: a relay publishing without the small limit; the redriven row goes after the key's
+      // rows already in the outbox
+      await relay.close();
+      await inTransaction(s.pool, (tx) =>
+        outbox.publish(tx, s.topic, 'fifth', { key: 'order-7', id: 'fifth' }),
+      );
+      expect(await redriveOutboxDeadLetters(s.pool, { schema: s.schema, ids: [dead[0]!.seq] })).toBe(1);
+      expect(await redriveOutboxDeadLetters(s.pool, { schema: s.schema, all: true })).toBe(0);
+      const fixed = await startRelay({ carrier: writer });
+      await waitFor(() => got.length >= 5, 10_000, 'the redriven row');
+      expect(got.slice(3).map((m) => m.id)).toEqual(['fifth', rows[1]!.id]);
+      const redriven = got[4]!;
+      expect(new TextDecoder().decode(redriven.raw)).toBe(big);
+      expect(redriven.headers).toEqual({ kind: 'big' });
+      expect(fixed.stats().deadLettered).toBe(0);
+      expect(s.errors).toHaveLength(1);
+      const { rows: left } = await s.pool.query(`SELECT 1 FROM ${s.schema}.outbox_dead_letter`);
+      expect(left).toEqual([]);
+    } finally {
+      await Promise.allSettled(s.relays.map((r) => r.close()));
+      await limited.close();
+      await writer.close();
+    }
   });
 });

@@ -1,15 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { inject } from 'vitest';
 
 /**
- * The PostgreSQL server of the integration specs: `CARRIER_TEST_POSTGRES_URL`. Throws a clear
- * error when it is unset, so a spec never silently runs against nothing.
+ * The PostgreSQL server of the integration specs: the harness's (`inject('postgres')`: a local
+ * process, a container, or `CARRIER_TEST_POSTGRES_URL`; see README.md, "PostgreSQL"). Throws a
+ * clear error when this run did not start one (`CARRIER_TEST_ONLY` without `postgres`), so a spec
+ * never silently runs against nothing.
  */
 export function postgresUrl(): string {
-  const url = process.env.CARRIER_TEST_POSTGRES_URL;
-  if (!url) {
+  const url = inject('postgres');
+  if (!url || url.startsWith('not-started://')) {
     throw new Error(
-      'CARRIER_TEST_POSTGRES_URL is not set: the outbox specs need a PostgreSQL server (e.g. postgres://carrier@127.0.0.1:55432/postgres)',
+      'this run has no PostgreSQL: add `postgres` to CARRIER_TEST_ONLY (or set CARRIER_TEST_POSTGRES_URL)',
     );
   }
   return url;

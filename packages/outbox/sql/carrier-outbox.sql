@@ -2,6 +2,7 @@
 --
 -- Applied by `migrate(pool, options)`, which replaces the placeholders with validated, quoted
 -- names: {{schema}} (default carrier), {{outbox}} (default outbox), {{inbox}} (default inbox),
+-- {{dead_letter}} (default outbox_dead_letter: the outbox table's name and _dead_letter),
 -- {{outbox_partition_index}} and {{inbox_handled_at_index}} (index names derived from the table
 -- names). Every statement is idempotent (IF NOT EXISTS); `migrate` runs the whole file in one
 -- transaction under a transaction-level advisory lock, so several processes may apply it at once.
@@ -36,6 +37,30 @@ CREATE TABLE IF NOT EXISTS {{schema}}.{{outbox}} (
 );
 
 CREATE INDEX IF NOT EXISTS {{outbox_partition_index}} ON {{schema}}.{{outbox}} (partition, seq);
+
+-- Outbox dead letters: rows the broker can never accept (a permanent publish error: invalid
+-- name or argument, message too large). The relay moves such a row here in one statement
+-- (DELETE ... RETURNING feeding an INSERT) and goes on with its key's next row, so nothing is
+-- stuck silently. `redriveOutboxDeadLetters` moves rows back into the outbox (with a new seq:
+-- after the rows of their key already there).
+CREATE TABLE IF NOT EXISTS {{schema}}.{{dead_letter}} (
+  -- the row's seq in the outbox
+  seq bigint PRIMARY KEY,
+  xid xid8 NOT NULL,
+  topic text NOT NULL,
+  message_id text NOT NULL,
+  key text,
+  headers jsonb NOT NULL,
+  metadata jsonb,
+  content_type text NOT NULL,
+  body bytea NOT NULL,
+  published_at timestamptz NOT NULL,
+  -- the CarrierError code of the publish failure (for example MESSAGE_TOO_LARGE)
+  error_code text NOT NULL,
+  -- the failure's message
+  reason text NOT NULL,
+  dead_lettered_at timestamptz NOT NULL DEFAULT now()
+);
 
 -- Inbox: one row per (consumer group, message id) a handler has handled, written in the
 -- handler's own transaction; a redelivered message finds its row and is acknowledged without

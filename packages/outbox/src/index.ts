@@ -11,6 +11,7 @@ export { DEFAULT_INBOX_SCHEMA, type InboxTableOptions } from './inbox-table.js';
 export { type MigrationPool, migrate, migrationSql } from './migrate.js';
 export {
   checkIdentifier,
+  DEAD_LETTER_SUFFIX,
   DEFAULT_INBOX_TABLE,
   DEFAULT_OUTBOX_TABLE,
   DEFAULT_SCHEMA,
@@ -29,4 +30,6 @@ export {
 } from './outbox.js';
 export { fairShare, OUTBOX_PARTITIONS } from './partitions.js';
 export { DEFAULT_PRUNE_BATCH_SIZE, type PruneInboxOptions, pruneInbox } from './prune.js';
+export { isPermanentPublishError } from './publish-rows.js';
+export { type RedriveOptions, type RedrivePool, redriveOutboxDeadLetters } from './redrive.js';
 export { OutboxRelay, type OutboxRelayOptions, type OutboxRelayStats } from './relay.js';

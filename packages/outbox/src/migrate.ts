@@ -21,7 +21,8 @@ function indexName(table: string, suffix: string): string {
 
 /**
  * The migration SQL (`sql/carrier-outbox.sql`) with its placeholders replaced by the validated,
- * quoted names of `options` (defaults: schema `carrier`, tables `outbox` and `inbox`): for
+ * quoted names of `options` (defaults: schema `carrier`, tables `outbox`, `inbox` and
+ * `outbox_dead_letter`): for
  * applying it with your own migration tool instead of {@link migrate}.
  *
  * @throws CarrierError `INVALID_ARGUMENT` for a name that is not a valid identifier.
@@ -35,6 +36,7 @@ function render(template: string, names: ResolvedNames): string {
     schema: pg.escapeIdentifier(names.schema),
     outbox: pg.escapeIdentifier(names.outboxTable),
     inbox: pg.escapeIdentifier(names.inboxTable),
+    dead_letter: pg.escapeIdentifier(names.deadLetterTable),
     outbox_partition_index: indexName(names.outboxTable, 'partition_seq_idx'),
     inbox_handled_at_index: indexName(names.inboxTable, 'handled_at_idx'),
   };
@@ -46,7 +48,7 @@ function render(template: string, names: ResolvedNames): string {
 }
 
 /**
- * Create the outbox and inbox tables (and their schema) when they do not exist: runs the
+ * Create the outbox, outbox dead-letter and inbox tables (and their schema) when they do not exist: runs the
  * migration SQL in one transaction holding a transaction-level advisory lock
  * (`pg_advisory_xact_lock`), so several processes may call it at once and each returns once the
  * tables exist. Idempotent; changes nothing when the tables are there.

@@ -8,12 +8,21 @@ describe('table names', () => {
     const names = resolveNames();
     expect(names.outbox).toBe('"carrier"."outbox"');
     expect(names.inbox).toBe('"carrier"."inbox"');
+    expect(names.deadLetter).toBe('"carrier"."outbox_dead_letter"');
+  });
+
+  it('name the dead-letter table after the outbox table unless given, within 63 characters', () => {
+    expect(resolveNames({ outboxTable: 'orders_outbox' }).deadLetterTable).toBe('orders_outbox_dead_letter');
+    expect(resolveNames({ deadLetterTable: 'rejected' }).deadLetter).toBe('"carrier"."rejected"');
+    const long = resolveNames({ outboxTable: 'o'.repeat(63) }).deadLetterTable;
+    expect(long).toBe(`${'o'.repeat(51)}_dead_letter`);
+    expect(long).toHaveLength(63);
   });
 
   it.each(['Outbox', '1table', 'a-b', 'x'.repeat(64), '', 'a"b', 'a b', 'é'])(
     'refuse %j with INVALID_ARGUMENT',
     (name) => {
-      for (const option of ['schema', 'outboxTable', 'inboxTable'] as const) {
+      for (const option of ['schema', 'outboxTable', 'inboxTable', 'deadLetterTable'] as const) {
         const error = (() => {
           try {
             resolveNames({ [option]: name });

@@ -9,6 +9,9 @@ export const DEFAULT_OUTBOX_TABLE = 'outbox';
 /** Default name of the inbox table. */
 export const DEFAULT_INBOX_TABLE = 'inbox';
 
+/** Suffix of the default dead-letter table name: `<outboxTable>_dead_letter`. */
+export const DEAD_LETTER_SUFFIX = '_dead_letter';
+
 /** What a valid schema or table name looks like: a lower-case, unquoted PostgreSQL identifier. */
 export const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -20,6 +23,12 @@ export interface TableNames {
   outboxTable?: string | undefined;
   /** Inbox table. Default `inbox`. */
   inboxTable?: string | undefined;
+  /**
+   * Dead-letter table of the outbox: rows the broker can never accept (see `OutboxRelay`).
+   * Default `<outboxTable>_dead_letter` (the outbox table's name cut to 51 characters when longer,
+   * so that the default fits in 63; give this option when two such outboxes share a schema).
+   */
+  deadLetterTable?: string | undefined;
 }
 
 /** Validated names, raw and quoted (with pg's `escapeIdentifier`). */
@@ -27,10 +36,13 @@ export interface ResolvedNames {
   readonly schema: string;
   readonly outboxTable: string;
   readonly inboxTable: string;
+  readonly deadLetterTable: string;
   /** `"schema"."outbox"`. */
   readonly outbox: string;
   /** `"schema"."inbox"`. */
   readonly inbox: string;
+  /** `"schema"."outbox_dead_letter"`. */
+  readonly deadLetter: string;
 }
 
 /**
@@ -53,13 +65,19 @@ export function resolveNames(options: TableNames = {}): ResolvedNames {
   const schema = checkIdentifier('schema', options.schema ?? DEFAULT_SCHEMA);
   const outboxTable = checkIdentifier('outboxTable', options.outboxTable ?? DEFAULT_OUTBOX_TABLE);
   const inboxTable = checkIdentifier('inboxTable', options.inboxTable ?? DEFAULT_INBOX_TABLE);
+  const deadLetterTable = checkIdentifier(
+    'deadLetterTable',
+    options.deadLetterTable ?? `${outboxTable.slice(0, 63 - DEAD_LETTER_SUFFIX.length)}${DEAD_LETTER_SUFFIX}`,
+  );
   const quotedSchema = pg.escapeIdentifier(schema);
   return {
     schema,
     outboxTable,
     inboxTable,
+    deadLetterTable,
     outbox: `${quotedSchema}.${pg.escapeIdentifier(outboxTable)}`,
     inbox: `${quotedSchema}.${pg.escapeIdentifier(inboxTable)}`,
+    deadLetter: `${quotedSchema}.${pg.escapeIdentifier(deadLetterTable)}`,
   };
 }
 

@@ -16,12 +16,17 @@ export interface WorkerContext {
   readonly selectSql: string;
   /** Delete rows by seq (`$1`: bigint[]). */
   readonly deleteSql: string;
+  /** Move one row (`$1`: seq) to the dead-letter table with `$2` error code and `$3` reason; returns the moved seq. */
+  readonly deadLetterSql: string;
+  /** The qualified dead-letter table (for messages). */
+  readonly deadLetterTable: string;
   /** A query on the relay's session (the one holding the partition's lock). */
   query<R>(text: string, values: unknown[]): Promise<R[]>;
   /** False once the session failed: the worker then ends (the lock is gone with it). */
   alive(): boolean;
   report(error: CarrierError): void;
   confirmed(row: OutboxRow): void;
+  deadLettered(row: OutboxRow): void;
   fetched(): void;
 }
 
@@ -92,6 +97,32 @@ export class PartitionWorker {
           new CarrierError(
             'PUBLISH_FAILED',
             `outbox relay: publishing ${row.message_id} to ${row.topic} failed; the row stays and is retried`,
+            { cause },
+          ),
+        );
+      }
+      for (const { row, cause } of published.rejected) {
+        try {
+          const moved = await ctx.query(ctx.deadLetterSql, [row.seq, cause.code, cause.message]);
+          if (moved.length === 0) continue; // gone already (another relay after a reconnect)
+        } catch (error) {
+          // the row stays: tried again (and dead-lettered) on a later visit
+          if (!ctx.alive()) return;
+          failed = true;
+          ctx.report(
+            new CarrierError(
+              'CONNECTION',
+              `outbox relay: moving ${row.message_id} (a message the broker rejects) to ${ctx.deadLetterTable} failed; it stays and is tried again`,
+              { cause: error },
+            ),
+          );
+          continue;
+        }
+        ctx.deadLettered(row);
+        ctx.report(
+          new CarrierError(
+            'PUBLISH_FAILED',
+            `outbox relay: ${row.message_id} to ${row.topic} can never be published (${cause.code}: ${cause.message}); moved to ${ctx.deadLetterTable}`,
             { cause },
           ),
         );

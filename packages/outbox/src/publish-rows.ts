@@ -1,4 +1,4 @@
-import type { Carrier, MessageMetadata } from '@carrier/core';
+import { type Carrier, CarrierError, type MessageMetadata } from '@carrier/core';
 
 /** One outbox row as the relay reads it (`seq` as text: a bigint). */
 export interface OutboxRow {
@@ -35,20 +35,41 @@ export class Limiter {
   }
 }
 
+/**
+ * True for a publish failure that retrying cannot fix: a `CarrierError` with code
+ * `INVALID_ARGUMENT`, `INVALID_NAME` or `MESSAGE_TOO_LARGE` (the rule of the bridge,
+ * `@carrier/bridge` `isPermanentPublishError`).
+ */
+export function isPermanentPublishError(error: unknown): error is CarrierError {
+  return (
+    error instanceof CarrierError &&
+    (error.code === 'INVALID_ARGUMENT' || error.code === 'INVALID_NAME' || error.code === 'MESSAGE_TOO_LARGE')
+  );
+}
+
+/** A row the broker can never accept, with the permanent error. */
+export interface Rejected {
+  readonly row: OutboxRow;
+  readonly cause: CarrierError;
+}
+
 /** What publishing a batch of rows achieved. */
 export interface Published {
   /** Seqs of the rows the broker confirmed (to delete). */
   readonly confirmed: string[];
-  /** The first publish failure, if any (its key's later rows were not tried). */
+  /** Rows that failed with a permanent error (to dead-letter); their keys' later rows were tried. */
+  readonly rejected: Rejected[];
+  /** The first transient publish failure, if any (its key's later rows were not tried). */
   readonly error?: { row: OutboxRow; cause: unknown } | undefined;
 }
 
 /**
  * Publish `rows` (of one partition, in seq order) byte for byte: the rows of one key one at a
  * time in seq order, each awaiting the broker's confirmation before the next; different keys (and
- * rows without a key) concurrently, within `limiter`. A failure stops its key's chain (the later
- * rows stay for the next attempt, so order holds); `proceed` false stops every chain after the
- * publish under way.
+ * rows without a key) concurrently, within `limiter`. A transient failure stops its key's chain
+ * (the later rows stay for the next attempt, so order holds); a permanent one
+ * ({@link isPermanentPublishError}) puts the row in `rejected` and the chain goes on with the key's
+ * next row. `proceed` false stops every chain after the publish under way.
  */
 export async function publishRows(
   carrier: Carrier,
@@ -65,6 +86,7 @@ export async function publishRows(
     else chains.set(chain, [row]);
   }
   const confirmed: string[] = [];
+  const rejected: Rejected[] = [];
   let error: Published['error'];
   await Promise.all(
     [...chains.values()].map(async (chain) => {
@@ -84,6 +106,10 @@ export async function publishRows(
             ]),
           );
         } catch (cause) {
+          if (isPermanentPublishError(cause)) {
+            rejected.push({ row, cause });
+            continue;
+          }
           error ??= { row, cause };
           return;
         }
@@ -92,7 +118,7 @@ export async function publishRows(
       }
     }),
   );
-  return { confirmed, error };
+  return { confirmed, rejected, error };
 }
 
 /** Stored metadata as core takes it: JSON keeps `deadline` as ISO 8601 text, core wants a Date. */

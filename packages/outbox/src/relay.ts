@@ -18,6 +18,8 @@ export interface OutboxRelayOptions {
   schema?: string | undefined;
   /** Outbox table. Default `outbox`. */
   outboxTable?: string | undefined;
+  /** Dead-letter table of the outbox. Default `<outboxTable>_dead_letter` (see `TableNames`). */
+  deadLetterTable?: string | undefined;
   /** Rows read per partition at a time (bounds memory: at most 16 batches). Default 100. */
   batchSize?: number | undefined;
   /** Re-check an idle partition this often, in ms, when no notification came. Default 500. */
@@ -36,8 +38,10 @@ export interface OutboxRelayOptions {
 export interface OutboxRelayStats {
   /** Rows published and confirmed by the broker since `start()`. */
   readonly published: number;
-  /** Failures reported through `onError`. */
+  /** Failures reported through `onError` (dead-lettered rows included). */
   readonly errors: number;
+  /** Rows moved to the dead-letter table since `start()` (the broker can never accept them). */
+  readonly deadLettered: number;
   /** Batch reads (one per partition visit). */
   readonly fetches: number;
   /** Partitions this relay holds now. */
@@ -92,6 +96,16 @@ function positive(name: string, value: number | undefined, fallback: number): nu
  * - Wake-up: LISTEN on the outbox's channel (the inserting transaction notifies at commit), and a
  *   poll every `pollIntervalMs` for rows that became eligible without a notification.
  *
+ * - Failures: a transient publish failure (connection, timeout, broker refusal) leaves the row
+ *   in place and stops its key until the next attempt, after a pause of `retryDelayMs` doubling up
+ *   to 10 s (order holds). A permanent one — a `CarrierError` `INVALID_ARGUMENT`, `INVALID_NAME` or
+ *   `MESSAGE_TOO_LARGE`, the bridge's rule — can never succeed: the row is moved to the
+ *   dead-letter table (`<outboxTable>_dead_letter`, with `error_code`, `reason` and
+ *   `dead_lettered_at`) in one statement, reported through `onError` as `PUBLISH_FAILED` (its
+ *   cause is the permanent error; core has no dead-letter code) and counted in
+ *   `stats().deadLettered`, and the key's next rows are published in order. Move rows back with
+ *   `redriveOutboxDeadLetters`.
+ *
  * One PostgreSQL connection per relay. A lost session is reported (`CONNECTION`) and replaced
  * after `retryDelayMs`; rows under way may then be published twice, never lost.
  */
@@ -111,6 +125,7 @@ export class OutboxRelay {
   #closing: Promise<void> | undefined;
   #published = 0;
   #errors = 0;
+  #deadLettered = 0;
   #fetches = 0;
   #members = 0;
   #lastLagMs: number | undefined;
@@ -137,6 +152,15 @@ export class OutboxRelay {
         FROM ${table} WHERE partition = $1 AND xid < pg_snapshot_xmin(pg_current_snapshot())
         ORDER BY seq LIMIT $2`,
       deleteSql: `DELETE FROM ${table} WHERE seq = ANY($1::bigint[])`,
+      deadLetterSql: `WITH moved AS (
+          DELETE FROM ${table} WHERE seq = $1::bigint
+          RETURNING seq, xid, topic, message_id, key, headers, metadata, content_type, body, published_at)
+        INSERT INTO ${this.#names.deadLetter}
+          (seq, xid, topic, message_id, key, headers, metadata, content_type, body, published_at, error_code, reason)
+        SELECT seq, xid, topic, message_id, key, headers, metadata, content_type, body, published_at, $2, $3
+          FROM moved
+        RETURNING seq`,
+      deadLetterTable: this.#names.deadLetter,
       // replaced per session (see #workerContext): a worker only ever uses the session whose lock it works under
       query: () => Promise.reject(new CarrierError('CONNECTION', 'outbox relay: no PostgreSQL session')),
       alive: () => false,
@@ -144,6 +168,9 @@ export class OutboxRelay {
       confirmed: (row: OutboxRow) => {
         this.#published++;
         this.#lastLagMs = Date.now() - row.published_at.getTime();
+      },
+      deadLettered: () => {
+        this.#deadLettered++;
       },
       fetched: () => {
         this.#fetches++;
@@ -182,6 +209,7 @@ export class OutboxRelay {
     return {
       published: this.#published,
       errors: this.#errors,
+      deadLettered: this.#deadLettered,
       fetches: this.#fetches,
       partitions: [...this.#workers.keys()].sort((a, b) => a - b),
       members: this.#members,

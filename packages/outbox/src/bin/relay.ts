@@ -2,7 +2,7 @@
 // A standalone outbox relay: publishes the committed rows of one outbox table to one Carrier URL
 // until SIGTERM/SIGINT (clean close) or SIGKILL (the rows under way are published again by the
 // next relay). Configured from the environment (see README.md, "Running a relay process"):
-//   CARRIER_URL (required), DATABASE_URL (required), OUTBOX_SCHEMA, OUTBOX_TABLE,
+//   CARRIER_URL (required), DATABASE_URL (required), OUTBOX_SCHEMA, OUTBOX_TABLE, OUTBOX_DEAD_LETTER_TABLE,
 //   OUTBOX_MIGRATE=1, OUTBOX_BATCH_SIZE, OUTBOX_POLL_INTERVAL_MS, OUTBOX_REBALANCE_INTERVAL_MS,
 //   OUTBOX_MAX_IN_FLIGHT, OUTBOX_STATS_INTERVAL_MS.
 // Prints one JSON line per event on stdout: {"event":"ready",…}, {"event":"stats",…},
@@ -34,11 +34,12 @@ const carrierUrl = required('CARRIER_URL');
 const databaseUrl = required('DATABASE_URL');
 const schema = process.env.OUTBOX_SCHEMA || undefined;
 const outboxTable = process.env.OUTBOX_TABLE || undefined;
+const deadLetterTable = process.env.OUTBOX_DEAD_LETTER_TABLE || undefined;
 
 if (process.env.OUTBOX_MIGRATE === '1') {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
   try {
-    await migrate(pool, { schema, outboxTable });
+    await migrate(pool, { schema, outboxTable, deadLetterTable });
   } finally {
     await pool.end();
   }
@@ -50,6 +51,7 @@ const relay = new OutboxRelay({
   carrier,
   schema,
   outboxTable,
+  deadLetterTable,
   batchSize: number('OUTBOX_BATCH_SIZE'),
   pollIntervalMs: number('OUTBOX_POLL_INTERVAL_MS'),
   rebalanceIntervalMs: number('OUTBOX_REBALANCE_INTERVAL_MS'),
