@@ -51,7 +51,7 @@ describe('cluster failover (soak)', () => {
           stallMs: 180_000,
           publishDeadlineMs: 1_800_000,
         });
-        console.log(describeFailover(result, 'cluster failover soak'));
+        log(describeFailover(result, 'cluster failover soak'));
         expectClean(result.report, { order: result.report.ordered });
         expect(result.report.publishes.neverConfirmed).toEqual([]);
       } finally {

@@ -221,6 +221,9 @@ export async function runClusterFailover(options: {
     const [published, faulted] = await Promise.allSettled([publishAll(), runFaults()]);
     if (published.status === 'rejected') throw published.reason;
     if (faulted.status === 'rejected') throw faulted.reason;
+    log(
+      `[cluster failover] ${broker}: publishing done, ${confirmed.size} confirmed after ${seconds(Date.now() - started)} s`,
+    );
 
     // every confirmed message handled by both groups, or no progress for stallMs
     let last = -1;
@@ -235,10 +238,12 @@ export async function runClusterFailover(options: {
         last = progress;
         lastAt = Date.now();
       } else if (Date.now() - lastAt > stallMs) {
-        throw new Error(
+        const error = new Error(
           `${broker}: nothing new handled for ${seconds(stallMs)} s; ${missing.length} confirmed deliveries missing, ` +
             `e.g. ${missing.slice(0, 20).join(', ')}; ${report(history, { order: ordered }).summary}`,
         );
+        log(`[cluster failover] ${error.message}`);
+        throw error;
       }
       await sleep(200);
     }

@@ -35,7 +35,7 @@ describe('cluster failover', () => {
           stallMs: 120_000,
           publishDeadlineMs: 480_000,
         });
-        console.log(describeFailover(result));
+        log(describeFailover(result));
         expectClean(result.report, { order: result.report.ordered });
         expect(result.report.publishes.neverConfirmed).toEqual([]);
       } finally {
