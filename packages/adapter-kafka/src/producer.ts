@@ -54,7 +54,7 @@ const chosenPartition = new WeakMap<Message, number>();
  * never stored. Those records are reported not confirmed (`PUBLISH_FAILED`), so that the caller
  * publishes them again.
  */
-function unconfirmed(sent: readonly Message[], result: readonly { partition: number }[]): number[] {
+export function unconfirmed(sent: readonly Message[], result: readonly { partition: number }[]): number[] {
   const written = new Set(result.map((r) => r.partition));
   const missing: number[] = [];
   sent.forEach((record, i) => {
