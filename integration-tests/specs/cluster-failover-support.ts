@@ -180,9 +180,10 @@ export async function runClusterFailover(options: {
     const runFaults = async () => {
       const target = leaderTarget(broker, topic);
       for (const fault of faults) {
-        while (confirmed.size < Math.floor(total * fault.at)) await sleep(50);
+        // the leader is looked up ahead (rabbitmqctl takes seconds under load), the fault strikes on time
         await cluster.waitHealthy();
         const leader: ClusterNode = await cluster.leaderOf(target);
+        while (confirmed.size < Math.floor(total * fault.at)) await sleep(50);
         const t0 = Date.now();
         log(`[cluster failover] ${broker}: ${fault.kind} ${leader.name} at ${confirmed.size} confirmed`);
         let newLeaderS: number;
