@@ -1,6 +1,6 @@
 import kafkajs, { type Message, type PartitionMetadata } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { pinnedPartitioner } from './producer.js';
+import { pinnedPartitioner, unconfirmed } from './producer.js';
 
 const { Partitioners } = kafkajs;
 
@@ -31,5 +31,28 @@ describe('pinnedPartitioner', () => {
         reference({ topic: 't', partitionMetadata, message: { key, value: 'x' } }),
       );
     }
+  });
+});
+
+describe('unconfirmed', () => {
+  it('names the records whose partition has no result (kafkajs skipped a broker that answered before the leader moved)', () => {
+    const partition = pinnedPartitioner();
+    const records: Message[] = Array.from({ length: 6 }, (_, i) => ({ key: null, value: `m-${i}` }));
+    const chosen = records.map((message) => partition({ topic: 't', partitionMetadata, message }));
+    const written = chosen[0]!;
+    const result = [{ partition: written }];
+    const expected = chosen.flatMap((p, i) => (p === written ? [] : [i]));
+    expect(expected.length).toBeGreaterThan(0);
+    expect(unconfirmed(records, result)).toEqual(expected);
+    expect(
+      unconfirmed(
+        records,
+        [0, 1, 2].map((p) => ({ partition: p })),
+      ),
+    ).toEqual([]);
+  });
+
+  it('counts a record the partitioner never saw as unconfirmed', () => {
+    expect(unconfirmed([{ key: 'a', value: 'x' }], [{ partition: 0 }])).toEqual([0]);
   });
 });

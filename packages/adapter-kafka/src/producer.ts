@@ -26,16 +26,43 @@ const { Partitioners } = kafkajs;
  */
 export const pinnedPartitioner: ICustomPartitioner = () => {
   const inner = Partitioners.DefaultPartitioner();
-  const chosen = new WeakMap<Message, number>();
   return (args) => {
-    let partition = chosen.get(args.message);
+    let partition = chosenPartition.get(args.message);
     if (partition === undefined || !args.partitionMetadata.some((p) => p.partitionId === partition)) {
       partition = inner(args);
-      chosen.set(args.message, partition);
+      chosenPartition.set(args.message, partition);
     }
     return partition;
   };
 };
+
+/**
+ * The partition {@link pinnedPartitioner} chose for a record object. Every send passes fresh
+ * objects, so an entry belongs to one send.
+ */
+const chosenPartition = new WeakMap<Message, number>();
+
+/**
+ * Indexes (into `sent`) of records whose partition is missing from the send's result.
+ *
+ * kafkajs sends one produce request per partition leader and, when one of them fails, retries the
+ * whole send but skips every broker that already answered. When the failed broker's partitions
+ * moved meanwhile to a broker that answered (a leader killed: its partitions get a new leader
+ * among the others), their records are never sent, and the send still resolves, with results for
+ * the partitions that were written only. Seen on a three-node cluster with the leader killed with
+ * -9 (integration-tests/specs/cluster.failover.spec.ts): 13 records of one partition confirmed and
+ * never stored. Those records are reported not confirmed (`PUBLISH_FAILED`), so that the caller
+ * publishes them again.
+ */
+export function unconfirmed(sent: readonly Message[], result: readonly { partition: number }[]): number[] {
+  const written = new Set(result.map((r) => r.partition));
+  const missing: number[] = [];
+  sent.forEach((record, i) => {
+    const partition = chosenPartition.get(record);
+    if (partition === undefined || !written.has(partition)) missing.push(i);
+  });
+  return missing;
+}
 
 /** Size of a record as Kafka counts it, roughly: value, key and header keys and values. */
 function recordSize(record: Message): number {
@@ -172,9 +199,22 @@ export class Producer {
         return { failed: chunks.slice(c).flat(), error: closedError() };
       }
       const producer = this.#producer ?? this.#connect();
+      // fresh objects: the pinned partition of a record belongs to this send only
+      const sent = chunk.map((i) => ({ ...records[i]! }));
       try {
-        // fresh objects: the pinned partition of a record belongs to this send only
-        await (await producer).send({ topic, acks: -1, messages: chunk.map((i) => ({ ...records[i]! })) });
+        const result = await (await producer).send({ topic, acks: -1, messages: sent });
+        const missing = unconfirmed(sent, result);
+        if (missing.length > 0) {
+          // their batch may have been stored under sequence numbers kafkajs will hand out again
+          this.#drop(producer);
+          return {
+            failed: [...missing.map((m) => chunk[m]!), ...chunks.slice(c + 1).flat()],
+            error: new Error(
+              `kafka confirmed no write to the partition of ${missing.length} of ${sent.length} records ` +
+                '(kafkajs skipped them when it retried the send after a partition leader changed)',
+            ),
+          };
+        }
       } catch (error) {
         this.#drop(producer);
         return { failed: chunks.slice(c).flat(), error };
