@@ -294,6 +294,43 @@ describe('outbox relay on PostgreSQL', () => {
     await expect(relay.start()).rejects.toMatchObject({ code: 'CLOSED' });
   });
 
+  it('close gives up after closeTimeoutMs on a publish that never settles: the row stays, the locks are released', async () => {
+    let attempts = 0;
+    // a carrier whose broker never answers: every publish stays pending
+    const silent = new Proxy(s.carrier, {
+      get(target, property, receiver) {
+        if (property === 'publishBatch') {
+          return () => {
+            attempts++;
+            return new Promise<never>(() => {});
+          };
+        }
+        const value: unknown = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const relay = await startRelay({ carrier: silent, closeTimeoutMs: 300 });
+    await inTransaction(s.pool, (tx) => s.outbox.publish(tx, s.topic, 'never confirmed', { key: 'n' }));
+    await waitFor(() => attempts >= 1, 10_000, 'the publish under way');
+    const pid = relay.stats().sessionPid!;
+    const started = Date.now();
+    await relay.close();
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(relay.stats().running).toBe(false);
+    const locks = async () =>
+      (
+        await s.pool.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_locks WHERE pid = $1 AND locktype = 'advisory'",
+          [pid],
+        )
+      ).rows[0]!.n;
+    await waitUntil(async () => (await locks()) === 0, 5_000, 'the session’s locks released');
+    expect(await rowCount()).toBe(1);
+    // the next relay publishes the abandoned row
+    await startRelay();
+    await waitFor(() => s.received.length === 1, 10_000, 'the abandoned row published by the next relay');
+  });
+
   it('runs from a pool: the session goes back to the pool on close', async () => {
     const relay = await startRelay({ pool: s.pool, connectionString: undefined });
     await inTransaction(s.pool, (tx) => s.outbox.publish(tx, s.topic, 'pooled', { key: 'p' }));

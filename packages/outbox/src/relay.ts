@@ -30,6 +30,12 @@ export interface OutboxRelayOptions {
   maxInFlight?: number | undefined;
   /** First pause after a failure (publish, query, lost session), in ms; doubles up to 10 s. Default 500. */
   retryDelayMs?: number | undefined;
+  /**
+   * Longest wait of `close()` for the publishes under way, in ms. Default 10 000. After it, close
+   * abandons them: their rows are not deleted (published again later: at-least-once), the session
+   * is ended (its locks released with it) and `close()` resolves.
+   */
+  closeTimeoutMs?: number | undefined;
   /** Receives every problem the relay works around (failed publishes, lost session): `CarrierError`. */
   onError?: ((error: CarrierError) => void) | undefined;
 }
@@ -123,6 +129,7 @@ export class OutboxRelay {
   #timer: NodeJS.Timeout | undefined;
   #rebalancing: Promise<void> = Promise.resolve();
   #closing: Promise<void> | undefined;
+  readonly #closeTimeoutMs: number;
   #published = 0;
   #errors = 0;
   #deadLettered = 0;
@@ -177,6 +184,7 @@ export class OutboxRelay {
       },
     };
     positive('rebalanceIntervalMs', options.rebalanceIntervalMs, 1000);
+    this.#closeTimeoutMs = positive('closeTimeoutMs', options.closeTimeoutMs, 10_000);
   }
 
   /**
@@ -222,7 +230,9 @@ export class OutboxRelay {
   /**
    * Clean stop: stop reading, let the publishes under way settle (the confirmed rows are deleted,
    * the others stay for the next relay), release the locks and the session (back to the pool, or
-   * closed). Idempotent. The carrier stays open.
+   * closed). Idempotent. The carrier stays open. Waits at most `closeTimeoutMs` (default 10 s) for
+   * the publishes under way: after it, they are abandoned (their rows stay and are published again
+   * later), the session is ended, its locks released with it, and `close()` resolves.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
@@ -231,12 +241,25 @@ export class OutboxRelay {
       // workers still delete what the broker confirmed
       this.#state = 'closing';
       if (this.#timer) clearInterval(this.#timer);
-      await this.#rebalancing.catch(() => {});
-      await Promise.allSettled([...this.#workers.values()].map((w) => w.stop()));
+      const settled = (async () => {
+        await this.#rebalancing.catch(() => {});
+        await Promise.allSettled([...this.#workers.values()].map((w) => w.stop()));
+        return true;
+      })();
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), this.#closeTimeoutMs);
+      });
+      const finished = await Promise.race([settled, timedOut]);
+      clearTimeout(timer);
       this.#workers.clear();
       const session = this.#session;
       this.#session = undefined;
-      if (wasRunning && session?.alive) {
+      if (!finished) {
+        // publishes still under way are abandoned: ending the session (alive = false first) keeps
+        // their rows from being deleted, and PostgreSQL releases the locks with the session
+        await session?.end(new Error('outbox relay: close timed out'));
+      } else if (wasRunning && session?.alive) {
         let failed: Error | undefined;
         try {
           await session.client.query('UNLISTEN *');
