@@ -331,6 +331,25 @@ describe('outbox relay on PostgreSQL', () => {
     await waitFor(() => s.received.length === 1, 10_000, 'the abandoned row published by the next relay');
   });
 
+  it('refuses to start, once and clearly, when the outbox table does not exist', async () => {
+    const missing = freshSchema();
+    const relay = new OutboxRelay({ connectionString: postgresUrl(), carrier: s.carrier, schema: missing });
+    s.relays.push(relay);
+    await expect(relay.start()).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining(`"${missing}"."outbox"`),
+    });
+    expect(relay.stats().running).toBe(false);
+    expect(relay.stats().sessionPid).toBeUndefined();
+  });
+
+  it('names the cause in the error when reading a partition fails', async () => {
+    await startRelay();
+    await s.pool.query(`DROP TABLE ${s.schema}.outbox`);
+    await waitFor(() => s.errors.length >= 1, 10_000, 'a reported read failure');
+    expect(s.errors[0]!.message).toMatch(/reading partition \d+ failed: relation ".*outbox" does not exist/);
+  });
+
   it('runs from a pool: the session goes back to the pool on close', async () => {
     const relay = await startRelay({ pool: s.pool, connectionString: undefined });
     await inTransaction(s.pool, (tx) => s.outbox.publish(tx, s.topic, 'pooled', { key: 'p' }));

@@ -25,6 +25,8 @@ export interface WorkerContext {
   /** False once the session failed: the worker then ends (the lock is gone with it). */
   alive(): boolean;
   report(error: CarrierError): void;
+  /** The message of a failure's cause, credentials removed (for the reported error's message). */
+  detail(cause: unknown): string;
   confirmed(row: OutboxRow): void;
   deadLettered(row: OutboxRow): void;
   fetched(): void;
@@ -71,7 +73,7 @@ export class PartitionWorker {
       } catch (error) {
         if (!ctx.alive()) return;
         ctx.report(
-          new CarrierError('CONNECTION', `outbox relay: reading partition ${this.partition} failed`, {
+          new CarrierError('CONNECTION', `outbox relay: reading partition ${this.partition} failed: ${ctx.detail(error)}`, {
             cause: error,
           }),
         );
@@ -96,7 +98,7 @@ export class PartitionWorker {
         ctx.report(
           new CarrierError(
             'PUBLISH_FAILED',
-            `outbox relay: publishing ${row.message_id} to ${row.topic} failed; the row stays and is retried`,
+            `outbox relay: publishing ${row.message_id} to ${row.topic} failed; the row stays and is retried: ${ctx.detail(cause)}`,
             { cause },
           ),
         );
@@ -112,7 +114,7 @@ export class PartitionWorker {
           ctx.report(
             new CarrierError(
               'CONNECTION',
-              `outbox relay: moving ${row.message_id} (a message the broker rejects) to ${ctx.deadLetterTable} failed; it stays and is tried again`,
+              `outbox relay: moving ${row.message_id} (a message the broker rejects) to ${ctx.deadLetterTable} failed; it stays and is tried again: ${ctx.detail(error)}`,
               { cause: error },
             ),
           );
@@ -137,7 +139,7 @@ export class PartitionWorker {
           ctx.report(
             new CarrierError(
               'CONNECTION',
-              `outbox relay: deleting published rows failed; they will be published again`,
+              `outbox relay: deleting published rows failed; they will be published again: ${ctx.detail(error)}`,
               {
                 cause: error,
               },

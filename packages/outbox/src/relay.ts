@@ -172,6 +172,7 @@ export class OutboxRelay {
       query: () => Promise.reject(new CarrierError('CONNECTION', 'outbox relay: no PostgreSQL session')),
       alive: () => false,
       report: (error) => this.#report(error),
+      detail: (cause) => this.#detail(cause),
       confirmed: (row: OutboxRow) => {
         this.#published++;
         this.#lastLagMs = Date.now() - row.published_at.getTime();
@@ -192,7 +193,8 @@ export class OutboxRelay {
    * Resolves once publishing has begun.
    *
    * @throws CarrierError `CONNECTION` when PostgreSQL cannot be reached; `CLOSED` after `close()`;
-   *   `INVALID_ARGUMENT` when called twice.
+   *   `INVALID_ARGUMENT` when called twice, or when the outbox table or its dead-letter table does
+   *   not exist (run `migrate` first; the relay is closed then).
    */
   async start(): Promise<void> {
     if (this.#state === 'closing' || this.#state === 'closed')
@@ -201,8 +203,12 @@ export class OutboxRelay {
     this.#state = 'running';
     try {
       await this.#open();
+      await this.#checkTables();
     } catch (error) {
       this.#state = 'closed';
+      const session = this.#session;
+      this.#session = undefined;
+      await session?.end();
       throw error;
     }
     await this.#rebalance();
@@ -272,6 +278,24 @@ export class OutboxRelay {
       this.#state = 'closed';
     })();
     return this.#closing;
+  }
+
+  /** Fail once, clearly, when the outbox or its dead-letter table is missing (not per partition and retry). */
+  async #checkTables(): Promise<void> {
+    const tables = [this.#names.outbox, this.#names.deadLetter];
+    const rows = await this.#query<{ missing: string[] }>(
+      'SELECT array_agg(t) FILTER (WHERE to_regclass(t) IS NULL) AS missing FROM unnest($1::text[]) AS t',
+      [tables],
+    ).catch((error: unknown) => {
+      throw this.#connectionError('cannot check the outbox tables', error);
+    });
+    const missing = rows[0]?.missing ?? null;
+    if (missing && missing.length > 0) {
+      throw new CarrierError(
+        'INVALID_ARGUMENT',
+        `outbox relay: table ${missing.join(', ')} does not exist; run migrate() with the same schema and table names first`,
+      );
+    }
   }
 
   async #open(): Promise<void> {
@@ -412,10 +436,11 @@ export class OutboxRelay {
   }
 
   #connectionError(what: string, cause: unknown): CarrierError {
-    const detail = cause instanceof Error ? cause.message : String(cause);
-    return new CarrierError('CONNECTION', `outbox relay: ${what}: ${scrub(detail, this.#secrets)}`, {
-      cause,
-    });
+    return new CarrierError('CONNECTION', `outbox relay: ${what}: ${this.#detail(cause)}`, { cause });
+  }
+
+  #detail(cause: unknown): string {
+    return scrub(cause instanceof Error ? cause.message : String(cause), this.#secrets);
   }
 
   #report(error: CarrierError): void {
