@@ -73,9 +73,13 @@ export class PartitionWorker {
       } catch (error) {
         if (!ctx.alive()) return;
         ctx.report(
-          new CarrierError('CONNECTION', `outbox relay: reading partition ${this.partition} failed: ${ctx.detail(error)}`, {
-            cause: error,
-          }),
+          new CarrierError(
+            'CONNECTION',
+            `outbox relay: reading partition ${this.partition} failed: ${ctx.detail(error)}`,
+            {
+              cause: error,
+            },
+          ),
         );
         await this.#pause(backoff);
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
