@@ -71,11 +71,14 @@ describe('pruneInbox', () => {
     ['olderThanMs negative', { olderThanMs: -1 }],
     ['olderThanMs fractional', { olderThanMs: 1.5 }],
     ['olderThanMs NaN', { olderThanMs: Number.NaN }],
+    ['olderThanMs Infinity', { olderThanMs: Number.POSITIVE_INFINITY }],
+    ['olderThanMs beyond 100 years', { olderThanMs: 101 * 365 * 24 * 3_600_000 }],
+    ['no options', undefined],
     ['batchSize 0', { olderThanMs: 1000, batchSize: 0 }],
     ['an empty group', { olderThanMs: 1000, group: '' }],
     ['a bad schema', { olderThanMs: 1000, schema: 'x-y' }],
   ])('refuses %s before touching the database (INVALID_ARGUMENT)', async (_, options) => {
-    const error = await pruneInbox(pool, options).catch((e: unknown) => e);
+    const error = await pruneInbox(pool, options as never).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CarrierError);
     expect((error as CarrierError).code).toBe('INVALID_ARGUMENT');
   });

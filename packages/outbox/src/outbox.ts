@@ -48,8 +48,14 @@ export class Outbox {
   readonly #insert: string;
   readonly #channel: string;
 
-  /** @throws CarrierError `INVALID_ARGUMENT` for an invalid schema or table name. */
+  /** @throws CarrierError `INVALID_ARGUMENT` when `carrier` is not a Carrier, or for an invalid schema or table name. */
   constructor(carrier: Carrier, options: OutboxOptions = {}) {
+    if (typeof (carrier as Partial<Carrier> | null | undefined)?.encode !== 'function') {
+      throw new CarrierError(
+        'INVALID_ARGUMENT',
+        'new Outbox(carrier): carrier must be a Carrier (from connect())',
+      );
+    }
     this.#carrier = carrier;
     this.#names = resolveNames(options);
     this.#channel = notifyChannel(this.#names);
@@ -72,7 +78,7 @@ export class Outbox {
    *
    * @throws CarrierError what `carrier.publish` throws before sending (`INVALID_NAME`,
    *   `INVALID_ARGUMENT`, `MESSAGE_TOO_LARGE`, codec errors, `CLOSED`); `INVALID_ARGUMENT` for
-   *   `delayMs`/`deliverAt` or a NUL character in the topic, key or id (PostgreSQL text cannot hold
+   *   `delayMs`/`deliverAt`, a `tx` without a `query` function, or a NUL character in the topic, key or id (PostgreSQL text cannot hold
    *   it). The pg error as it is when the insert fails (the transaction is then aborted).
    */
   async publish(
@@ -90,6 +96,12 @@ export class Outbox {
    * order. An invalid entry rejects the whole batch before anything is inserted.
    */
   async publishBatch(tx: OutboxTransaction, entries: readonly OutboxEntry[]): Promise<PublishReceipt[]> {
+    if (typeof (tx as Partial<OutboxTransaction> | null | undefined)?.query !== 'function') {
+      throw new CarrierError(
+        'INVALID_ARGUMENT',
+        'tx must be a pg client inside a transaction (with a query function)',
+      );
+    }
     if (!Array.isArray(entries)) throw new CarrierError('INVALID_ARGUMENT', 'entries must be an array');
     const messages: { topic: string; message: WireMessage }[] = [];
     for (const entry of entries) messages.push({ topic: entry.topic, message: await this.#encode(entry) });

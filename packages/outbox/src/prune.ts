@@ -6,7 +6,7 @@ import { type InboxTableOptions, inboxGroup, inboxTableName } from './inbox-tabl
 export interface PruneInboxOptions extends InboxTableOptions {
   /**
    * Remove records handled more than this many milliseconds ago (by the database's clock:
-   * `handled_at < now() - olderThanMs`). A positive integer.
+   * `handled_at < now() - olderThanMs`). A positive integer, at most `MAX_OLDER_THAN_MS` (100 years).
    *
    * It must exceed the longest time after which the broker may still deliver a handled message
    * again, else a late redelivery finds no record and runs the handler a second time: the
@@ -25,6 +25,9 @@ export interface PruneInboxOptions extends InboxTableOptions {
   batchSize?: number | undefined;
 }
 
+/** Largest `olderThanMs` of {@link pruneInbox}: 100 years (365.25 days each), in milliseconds. */
+export const MAX_OLDER_THAN_MS = 100 * 365.25 * 24 * 60 * 60 * 1000;
+
 /** Default `batchSize` of {@link pruneInbox}: 10 000 rows per statement. */
 export const DEFAULT_PRUNE_BATCH_SIZE = 10_000;
 
@@ -35,13 +38,22 @@ export const DEFAULT_PRUNE_BATCH_SIZE = 10_000;
  *
  * @param pool A node-postgres pool (one client is used at a time).
  * @returns How many records were removed.
- * @throws CarrierError `INVALID_ARGUMENT` for `olderThanMs` or `batchSize` that is not a positive
- *   integer, or a `group`, `schema` or `table` outside their grammar (nothing is removed then);
+ * @throws CarrierError `INVALID_ARGUMENT` without options, for `olderThanMs` or `batchSize` that is
+ *   not a positive integer, `olderThanMs` over 100 years, or a `group`, `schema` or `table` outside their grammar (nothing is removed then);
  *   node-postgres's error when a statement fails (records of earlier batches stay removed).
  */
 export async function pruneInbox(pool: Pool, options: PruneInboxOptions): Promise<number> {
+  if (options === null || typeof options !== 'object') {
+    throw new CarrierError('INVALID_ARGUMENT', 'pruneInbox: give options with olderThanMs');
+  }
   const table = inboxTableName(options);
   const olderThanMs = positiveInteger('olderThanMs', options.olderThanMs);
+  if (olderThanMs > MAX_OLDER_THAN_MS) {
+    throw new CarrierError(
+      'INVALID_ARGUMENT',
+      `olderThanMs must be at most ${MAX_OLDER_THAN_MS} (100 years), got ${olderThanMs}`,
+    );
+  }
   const batchSize = positiveInteger('batchSize', options.batchSize ?? DEFAULT_PRUNE_BATCH_SIZE);
   const group = options.group === undefined ? undefined : inboxGroup(options.group);
   const where =

@@ -11,6 +11,9 @@ describe('redriving outbox dead letters', () => {
     ['neither ids nor all', {}],
     ['ids that are not seqs', { ids: ['1', 'x; DROP TABLE outbox'] }],
     ['negative ids', { ids: [-1] }],
+    ['ids beyond int8', { ids: ['9223372036854775808'] }],
+    ['fractional ids', { ids: [1.5] }],
+    ['ids that are not decimal', { ids: ['0x10'] }],
     ['an invalid table name', { all: true, deadLetterTable: 'Bad Name' }],
   ])('refuses %s with INVALID_ARGUMENT before connecting', async (_, options) => {
     await expect(redriveOutboxDeadLetters(pool, options as RedriveOptions)).rejects.toMatchObject({

@@ -30,7 +30,8 @@ export type RedriveOptions = TableNames &
  *
  * @param pool a `pg.Pool` or `pg.Client` (runs one statement: its own transaction).
  * @returns the number of rows moved back.
- * @throws CarrierError `INVALID_ARGUMENT` for invalid names, or neither `ids` nor `all: true`;
+ * @throws CarrierError `INVALID_ARGUMENT` for invalid names, neither `ids` nor `all: true`, or an
+ *   id that is not a non-negative decimal integer string, safe integer or bigint within int8 range;
  *   `CONNECTION` when the statement fails (the cause is the pg error; nothing moved).
  */
 export async function redriveOutboxDeadLetters(pool: RedrivePool, options: RedriveOptions): Promise<number> {
@@ -42,13 +43,14 @@ export async function redriveOutboxDeadLetters(pool: RedrivePool, options: Redri
       'redriveOutboxDeadLetters: give ids (dead-letter seqs) or all: true',
     );
   }
-  const ids = all ? [] : (options.ids ?? []).map((id) => String(id));
-  if (!ids.every((id) => /^[0-9]{1,19}$/.test(id))) {
+  const given = all ? [] : (options.ids ?? []);
+  if (!given.every(isSeq)) {
     throw new CarrierError(
       'INVALID_ARGUMENT',
-      'redriveOutboxDeadLetters: ids must be non-negative integers (seqs)',
+      'redriveOutboxDeadLetters: ids must be non-negative integers within bigint (int8) range: decimal strings, safe integers or bigints (seqs)',
     );
   }
+  const ids = given.map((id) => String(id));
   const columns = 'topic, message_id, key, headers, metadata, content_type, body, published_at';
   const sql = `WITH moved AS (
       DELETE FROM ${names.deadLetter} WHERE $1::boolean OR seq = ANY($2::bigint[])
@@ -66,4 +68,14 @@ export async function redriveOutboxDeadLetters(pool: RedrivePool, options: Redri
       { cause: error },
     );
   }
+}
+
+/** Largest PostgreSQL bigint (int8). */
+const INT8_MAX = 9_223_372_036_854_775_807n;
+
+/** A dead-letter seq: a non-negative decimal string, safe integer or bigint within int8. */
+function isSeq(id: unknown): boolean {
+  if (typeof id === 'number') return Number.isSafeInteger(id) && id >= 0;
+  if (typeof id === 'bigint') return id >= 0n && id <= INT8_MAX;
+  return typeof id === 'string' && /^[0-9]{1,19}$/.test(id) && BigInt(id) <= INT8_MAX;
 }
