@@ -37,6 +37,27 @@ describe('outbox migration and publish on PostgreSQL', () => {
     }
   });
 
+  it('refuses, naming the missing columns, an existing table of the inbox’s name with another shape', async () => {
+    const pool = testPool();
+    const schema = freshSchema('shape');
+    try {
+      await pool.query(`CREATE SCHEMA ${schema}`);
+      await pool.query(`CREATE TABLE ${schema}.inbox (id bigint PRIMARY KEY, message_id text)`);
+      const error = await migrate(pool, { schema }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'TOPOLOGY_CONFLICT' });
+      expect((error as Error).message).toContain(`"${schema}"."inbox": consumer_group, handled_at`);
+      // nothing was created: the migration rolled back
+      const { rows } = await pool.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = $1',
+        [schema],
+      );
+      expect(rows[0]!.n).toBe(1);
+    } finally {
+      await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await pool.end();
+    }
+  });
+
   it('refuses an invalid name before touching the database', async () => {
     const pool = testPool();
     try {

@@ -15,9 +15,45 @@ describe('table names', () => {
     expect(resolveNames({ outboxTable: 'orders_outbox' }).deadLetterTable).toBe('orders_outbox_dead_letter');
     expect(resolveNames({ deadLetterTable: 'rejected' }).deadLetter).toBe('"carrier"."rejected"');
     const long = resolveNames({ outboxTable: 'o'.repeat(63) }).deadLetterTable;
-    expect(long).toBe(`${'o'.repeat(51)}_dead_letter`);
+    expect(long).toMatch(new RegExp(`^${'o'.repeat(42)}_[0-9a-f]{8}_dead_letter$`));
     expect(long).toHaveLength(63);
+    expect(resolveNames({ outboxTable: 'o'.repeat(51) }).deadLetterTable).toBe(
+      `${'o'.repeat(51)}_dead_letter`,
+    );
   });
+
+  it('give long outbox tables sharing a prefix different default dead-letter tables and indexes', async () => {
+    const a = `${'p'.repeat(55)}_a`;
+    const b = `${'p'.repeat(55)}_b`;
+    expect(resolveNames({ outboxTable: a }).deadLetterTable).not.toBe(
+      resolveNames({ outboxTable: b }).deadLetterTable,
+    );
+    const indexes = async (outboxTable: string, inboxTable: string) =>
+      [
+        ...(await migrationSql({ outboxTable, inboxTable })).matchAll(
+          /CREATE INDEX IF NOT EXISTS ("[^"]+")/g,
+        ),
+      ].map((m) => m[1]);
+    const [outboxA, inboxA] = await indexes(a, `${a}_in`);
+    const [outboxB, inboxB] = await indexes(b, `${b}_in`);
+    expect(outboxA).not.toBe(outboxB);
+    expect(inboxA).not.toBe(inboxB);
+    for (const name of [outboxA, inboxA, outboxB, inboxB]) expect(name!.length - 2).toBeLessThanOrEqual(63);
+  });
+
+  it.each([
+    ['outbox and inbox', { outboxTable: 'events', inboxTable: 'events' }],
+    ['outbox and dead-letter', { outboxTable: 'events', deadLetterTable: 'events' }],
+    ['inbox and dead-letter', { inboxTable: 'outbox_dead_letter' }],
+    ['schema pg_catalog', { schema: 'pg_catalog' }],
+    ['schema information_schema', { schema: 'information_schema' }],
+    ['a pg_ schema', { schema: 'pg_mine' }],
+  ])(
+    'refuse to migrate with the same name for %s or a schema of PostgreSQL (INVALID_ARGUMENT)',
+    async (_, options) => {
+      await expect(migrationSql(options)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    },
+  );
 
   it.each(['Outbox', '1table', 'a-b', 'x'.repeat(64), '', 'a"b', 'a b', 'é'])(
     'refuse %j with INVALID_ARGUMENT',

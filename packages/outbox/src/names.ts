@@ -25,8 +25,9 @@ export interface TableNames {
   inboxTable?: string | undefined;
   /**
    * Dead-letter table of the outbox: rows the broker can never accept (see `OutboxRelay`).
-   * Default `<outboxTable>_dead_letter` (the outbox table's name cut to 51 characters when longer,
-   * so that the default fits in 63; give this option when two such outboxes share a schema).
+   * Default `<outboxTable>_dead_letter`; when that is longer than 63 characters, the outbox
+   * table's name cut to 42 characters, `_`, 8 hex digits of its SHA-256 and `_dead_letter` (long
+   * names sharing a prefix still get different tables).
    */
   deadLetterTable?: string | undefined;
 }
@@ -67,7 +68,7 @@ export function resolveNames(options: TableNames = {}): ResolvedNames {
   const inboxTable = checkIdentifier('inboxTable', options.inboxTable ?? DEFAULT_INBOX_TABLE);
   const deadLetterTable = checkIdentifier(
     'deadLetterTable',
-    options.deadLetterTable ?? `${outboxTable.slice(0, 63 - DEAD_LETTER_SUFFIX.length)}${DEAD_LETTER_SUFFIX}`,
+    options.deadLetterTable ?? derivedName(outboxTable, DEAD_LETTER_SUFFIX),
   );
   const quotedSchema = pg.escapeIdentifier(schema);
   return {
@@ -79,6 +80,16 @@ export function resolveNames(options: TableNames = {}): ResolvedNames {
     inbox: `${quotedSchema}.${pg.escapeIdentifier(inboxTable)}`,
     deadLetter: `${quotedSchema}.${pg.escapeIdentifier(deadLetterTable)}`,
   };
+}
+
+/**
+ * `<name><suffix>` when it fits in 63 characters; else the name cut short, `_`, the first 8 hex
+ * digits of its SHA-256 and the suffix, so that long names sharing a prefix still differ.
+ */
+export function derivedName(name: string, suffix: string, max = 63): string {
+  if (name.length + suffix.length <= max) return `${name}${suffix}`;
+  const hash = createHash('sha256').update(name).digest('hex').slice(0, 8);
+  return `${name.slice(0, max - suffix.length - hash.length - 1)}_${hash}${suffix}`;
 }
 
 /** Short stable digest of an outbox's qualified name (for channel and lock names). */
