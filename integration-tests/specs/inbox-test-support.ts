@@ -1,7 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { migrate } from '@carrier/outbox';
-import pg from 'pg';
-import { postgresUrl } from './postgres-support.js';
+import type pg from 'pg';
+import { freshSchema as freshSchemaName } from './postgres-support.js';
+
+// Shared with the outbox specs (postgres-support.ts).
+export { testPool, waitUntil as waitForAsync } from './postgres-support.js';
 
 // Shared setup of the inbox specs (inbox*.spec.ts): a fresh schema per test with the inbox table
 // and an `effects` table the handlers write to, and queries over them.
@@ -17,18 +19,6 @@ CREATE TABLE ${schema}.effects (
   consumer_group text NOT NULL,
   message_id text NOT NULL
 );`;
-
-/** A fresh schema name (`inbox_<time>_<random>`), a valid SQL identifier. */
-export function freshSchema(prefix = 'inbox'): string {
-  return `${prefix}_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
-}
-
-/** A pool on the specs' PostgreSQL server. */
-export function testPool(max = 10): pg.Pool {
-  const pool = new pg.Pool({ connectionString: postgresUrl(), max, connectionTimeoutMillis: 10_000 });
-  pool.on('error', () => {}); // an idle client whose backend went away; the next query reports it
-  return pool;
-}
 
 /** Create `schema` with the inbox table and the `effects` table. */
 export async function createInboxSchema(pool: pg.Pool, schema: string): Promise<void> {
@@ -67,15 +57,7 @@ export async function inboxRows(
   return rows;
 }
 
-/** Wait until `condition` resolves true, polling every 20 ms, for at most `timeoutMs`. */
-export async function waitForAsync(
-  condition: () => Promise<boolean>,
-  timeoutMs: number,
-  what: string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+/** A fresh schema name (`inbox_<time>_<random>` by default), a valid SQL identifier. */
+export function freshSchema(prefix = 'inbox'): string {
+  return freshSchemaName(prefix);
 }

@@ -25,7 +25,7 @@ export function freshSchema(prefix = 'ob'): string {
 
 /** A pool on the test server; the caller ends it. */
 export function testPool(max = 10): pg.Pool {
-  const pool = new pg.Pool({ connectionString: postgresUrl(), max });
+  const pool = new pg.Pool({ connectionString: postgresUrl(), max, connectionTimeoutMillis: 10_000 });
   pool.on('error', () => {}); // a terminated idle client must not crash the run
   return pool;
 }
