@@ -1,4 +1,4 @@
-import { CarrierError, type Message, messageSize, validateHeaders, validateMetadata } from '@carrier/core';
+import { type Message, messageSize, validateHeaders, validateMetadata } from '@carrier/core';
 
 /** Longest message id core accepts on publish. */
 const MAX_ID_LENGTH = 128;
@@ -29,13 +29,5 @@ export function republishProblem(message: Message, maxMessageBytes: number): str
   return undefined;
 }
 
-/**
- * True when a failed publish can never succeed by trying again (the target rejected the message
- * itself, not the moment): such messages are dead-lettered on the source with the reason.
- */
-export function isPermanentPublishError(error: unknown): boolean {
-  return (
-    error instanceof CarrierError &&
-    (error.code === 'INVALID_ARGUMENT' || error.code === 'INVALID_NAME' || error.code === 'MESSAGE_TOO_LARGE')
-  );
-}
+/** The rule lives in core (`@carrier/core` `isPermanentPublishError`); re-exported for the bridge's modules. */
+export { isPermanentPublishError } from '@carrier/core';

@@ -134,3 +134,16 @@ export class NonRetryableError extends Error {
     this.name = 'NonRetryableError';
   }
 }
+
+/**
+ * True when a failed publish can never succeed by trying again: the target rejected the message
+ * itself, not the moment — a {@link CarrierError} with code `INVALID_ARGUMENT`, `INVALID_NAME` or
+ * `MESSAGE_TOO_LARGE`. Forwarders (the bridge, the outbox relay) dead-letter such messages with
+ * the reason instead of retrying them forever; every other failure is worth a retry.
+ */
+export function isPermanentPublishError(error: unknown): error is CarrierError {
+  return (
+    error instanceof CarrierError &&
+    (error.code === 'INVALID_ARGUMENT' || error.code === 'INVALID_NAME' || error.code === 'MESSAGE_TOO_LARGE')
+  );
+}

@@ -24,6 +24,7 @@ export {
   type CarrierErrorCode,
   type CarrierErrorOptions,
   isCarrierError,
+  isPermanentPublishError,
   NonRetryableError,
   type PublishFailure,
   type ValidationIssue,

@@ -30,6 +30,5 @@ export {
 } from './outbox.js';
 export { fairShare, OUTBOX_PARTITIONS } from './partitions.js';
 export { DEFAULT_PRUNE_BATCH_SIZE, MAX_OLDER_THAN_MS, type PruneInboxOptions, pruneInbox } from './prune.js';
-export { isPermanentPublishError } from './publish-rows.js';
 export { type RedriveOptions, type RedrivePool, redriveOutboxDeadLetters } from './redrive.js';
 export { OutboxRelay, type OutboxRelayOptions, type OutboxRelayStats } from './relay.js';

@@ -1,4 +1,9 @@
-import { type Carrier, CarrierError, type MessageMetadata } from '@carrier/core';
+import {
+  type Carrier,
+  type CarrierError,
+  isPermanentPublishError,
+  type MessageMetadata,
+} from '@carrier/core';
 
 /** One outbox row as the relay reads it (`seq` as text: a bigint). */
 export interface OutboxRow {
@@ -35,17 +40,8 @@ export class Limiter {
   }
 }
 
-/**
- * True for a publish failure that retrying cannot fix: a `CarrierError` with code
- * `INVALID_ARGUMENT`, `INVALID_NAME` or `MESSAGE_TOO_LARGE` (the rule of the bridge,
- * `@carrier/bridge` `isPermanentPublishError`).
- */
-export function isPermanentPublishError(error: unknown): error is CarrierError {
-  return (
-    error instanceof CarrierError &&
-    (error.code === 'INVALID_ARGUMENT' || error.code === 'INVALID_NAME' || error.code === 'MESSAGE_TOO_LARGE')
-  );
-}
+/** Core's rule (`@carrier/core` `isPermanentPublishError`, the bridge's too). */
+export { isPermanentPublishError } from '@carrier/core';
 
 /** A row the broker can never accept, with the permanent error. */
 export interface Rejected {
