@@ -1,10 +1,9 @@
 import type { DecodeContext, EncodeContext } from './codec-spi.js';
-import { codecForContentType, codecForValue } from './codecs.js';
+import { bytesCodec, codecForContentType, codecForValue } from './codecs.js';
 import { type MessageMetadata, metadataHeaders } from './metadata.js';
 
 export { JSON_TYPE, OCTET_STREAM, TEXT_UTF8 } from './codecs.js';
 
-const utf8Encoder = new TextEncoder();
 /** The built-in codecs ignore the topic: the context `encodeBody` gives them. */
 const NO_TOPIC: EncodeContext = Object.freeze({ topic: '' });
 const NO_METADATA: MessageMetadata = Object.freeze({});
@@ -37,8 +36,11 @@ export function encodeBody(body: unknown, contentType?: string): EncodedBody {
  * @throws CarrierError `DECODE_FAILED` when the bytes are not valid for their content type.
  */
 export function decodeBody(bytes: Uint8Array, contentType: string): unknown {
+  const codec = codecForContentType(contentType);
+  // the bytes codec returns its input: no context to build
+  if (codec === bytesCodec) return bytes;
   const context: DecodeContext = { topic: '', contentType, metadata: NO_METADATA };
-  return codecForContentType(contentType).decode(bytes, context);
+  return codec.decode(bytes, context);
 }
 
 /**
@@ -51,8 +53,32 @@ export function messageSize(
   headers: Readonly<Record<string, string>>,
   metadata?: MessageMetadata | undefined,
 ): number {
-  let size = body.byteLength + (key === undefined ? 0 : utf8Encoder.encode(key).byteLength);
-  for (const [k, v] of [...Object.entries(headers), ...Object.entries(metadataHeaders(metadata))])
-    size += utf8Encoder.encode(k).byteLength + utf8Encoder.encode(v).byteLength;
+  let size = body.byteLength + (key === undefined ? 0 : utf8Length(key));
+  for (const k in headers) size += utf8Length(k) + utf8Length(headers[k]!);
+  if (metadata) {
+    const fields = metadataHeaders(metadata);
+    for (const k in fields) size += utf8Length(k) + utf8Length(fields[k]!);
+  }
   return size;
+}
+
+/**
+ * Bytes of `text` in UTF-8, without encoding it (a lone surrogate counts 3 bytes, as the encoder
+ * writes U+FFFD for it).
+ */
+export function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) bytes += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 2; // a pair: 4 bytes for 2 code units
+        i++;
+      } else bytes += 2;
+    } else bytes += 2;
+  }
+  return bytes;
 }

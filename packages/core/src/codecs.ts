@@ -114,10 +114,23 @@ function isJson(type: string): boolean {
  * content type, and every binary format: Avro, Protobuf).
  */
 export function codecForContentType(contentType: string): Codec<unknown> {
+  const known = byContentType.get(contentType);
+  if (known) return known;
   const type = mediaType(contentType);
-  if (isJson(type)) return jsonCodec;
-  return type.startsWith('text/') ? textCodec : bytesCodec;
+  const codec = isJson(type)
+    ? jsonCodec
+    : type.startsWith('text/')
+      ? textCodec
+      : (bytesCodec as Codec<unknown>);
+  // a connection sees few distinct content types: remember them, bounded against a hostile stream
+  if (byContentType.size >= MAX_REMEMBERED_CONTENT_TYPES) byContentType.clear();
+  byContentType.set(contentType, codec);
+  return codec;
 }
+
+/** Content types already read by {@link codecForContentType}: each is parsed once. */
+const byContentType = new Map<string, Codec<unknown>>();
+const MAX_REMEMBERED_CONTENT_TYPES = 256;
 
 /** The built-in codec that encodes `value`: bytes for a `Uint8Array`, text for a string, else JSON. */
 export function codecForValue(value: unknown): Codec<unknown> {

@@ -3,12 +3,13 @@ import { decodeBody } from './codec.js';
 import { isPromiseLike, isUnreadable } from './codec-options.js';
 import type { Codec } from './codec-spi.js';
 import { admit, type Decision, decide, failureReason, type Outcome } from './decision.js';
+import { frozenMetadata, toMessage } from './delivered-message.js';
 import { type ManagedSubscription, SubscriptionEngine, settleOnce } from './engine.js';
 import { isCarrierError, NonRetryableError } from './errors.js';
-import type { Handler, Message } from './message.js';
-import type { MessageMetadata } from './metadata.js';
-import { type NativeAnswer, type NativeToken, resolveNative } from './native.js';
-import { cannotReply, isExpired, isRequest, ReplyChannel } from './request.js';
+import type { HandlerSignal } from './handler-signal.js';
+import type { Handler } from './message.js';
+import type { NativeToken } from './native.js';
+import { isExpired, isRequest, ReplyChannel } from './request.js';
 import type { SettleOperation } from './telemetry/process.js';
 import type { ConsumerTelemetry, Telemetry } from './telemetry/telemetry.js';
 import type { Delivery, StartFrom, Transport, WireMessage } from './transport.js';
@@ -34,54 +35,12 @@ export interface ConsumerSettings {
   readonly onError: (error: Error) => void;
 }
 
-const NO_METADATA: MessageMetadata = Object.freeze({});
-
-/** `metadata` frozen for a handler (an empty frozen object when absent). */
-function frozenMetadata(metadata: MessageMetadata | undefined): MessageMetadata {
-  if (!metadata) return NO_METADATA;
-  const extra = metadata.extra ? Object.freeze({ ...metadata.extra }) : undefined;
-  return Object.freeze(extra ? { ...metadata, extra } : { ...metadata });
-}
-
-/** Where a message's `as()` asks: the transport's name and the delivery's `native` member. */
-export interface Native {
-  readonly transport: string;
-  readonly answer: ((token: NativeToken<unknown>) => NativeAnswer | undefined) | undefined;
-}
-
-/** Turn a wire message into the user's `Message`. */
-export function toMessage(
-  topic: string,
-  wire: WireMessage,
-  attempt: number,
-  body: unknown,
-  signal: AbortSignal,
-  native: Native,
-  reply: Message['reply'] = cannotReply,
-): Message {
-  return {
-    reply,
-    as: (token) => resolveNative(token, 'message', native.transport, native.answer),
-    id: wire.id,
-    topic,
-    key: wire.key,
-    headers: wire.headers,
-    body,
-    raw: wire.body,
-    contentType: wire.contentType,
-    attempt,
-    publishedAt: wire.publishedAt,
-    metadata: frozenMetadata(wire.metadata),
-    signal,
-  };
-}
-
 /**
  * A handler that threw, other than `NonRetryableError`, after its signal fired because the
  * subscription is closing: it stopped as asked; the message goes back unprocessed (no attempt).
  */
-function gaveUpOnClose(error: unknown, signal: AbortSignal): boolean {
-  return !(error instanceof NonRetryableError) && isCarrierError(signal.reason, 'CLOSED');
+function gaveUpOnClose(error: unknown, cancel: HandlerSignal): boolean {
+  return !(error instanceof NonRetryableError) && isCarrierError(cancel.reason, 'CLOSED');
 }
 
 /**
@@ -113,7 +72,7 @@ export class Consumer implements ManagedSubscription {
       onError: settings.onError,
       guard: settleOnce,
       keyOf: (delivery) => delivery.message.key,
-      process: (delivery, signal) => this.#process(delivery, signal),
+      process: (delivery, cancel) => this.#process(delivery, cancel),
       telemetry,
       onClosed: () => onClosed(this),
     });
@@ -138,7 +97,7 @@ export class Consumer implements ManagedSubscription {
     return starting;
   }
 
-  async #process(delivery: Delivery, signal: AbortSignal): Promise<void> {
+  async #process(delivery: Delivery, cancel: HandlerSignal): Promise<void> {
     const wire = delivery.message;
     const channel = isRequest(wire.metadata)
       ? new ReplyChannel(this.transport, wire.metadata, this.#telemetry)
@@ -159,7 +118,7 @@ export class Consumer implements ManagedSubscription {
     }
     let body: unknown = wire.body;
     try {
-      if (this.settings.decode) body = this.#decode(wire, signal);
+      if (this.settings.decode) body = this.#decode(wire, cancel);
       if (isPromiseLike(body)) body = await body;
     } catch (error) {
       if (isUnreadable(error)) {
@@ -171,7 +130,7 @@ export class Consumer implements ManagedSubscription {
       // the codec failed for another reason (a registry it could not reach): retried as a
       // handler's failure would be, the handler not called
       this.#engine.failed(delivery, error);
-      if (gaveUpOnClose(error, signal)) {
+      if (gaveUpOnClose(error, cancel)) {
         this.#track(this.#settle('release', () => delivery.release(), delivery));
         return;
       }
@@ -180,13 +139,21 @@ export class Consumer implements ManagedSubscription {
     }
     let outcome: Outcome = { kind: 'handled' };
     try {
-      const native = { transport: this.transport.name, answer: delivery.native?.bind(delivery) };
-      const message = toMessage(this.topic, wire, delivery.attempt, body, signal, native, channel?.reply);
+      const message = toMessage(
+        this.topic,
+        wire,
+        delivery.attempt,
+        body,
+        cancel,
+        this.transport.name,
+        delivery,
+        channel?.reply,
+      );
       await this.handler(message);
     } catch (error) {
       outcome = { kind: 'threw', error };
       this.#engine.failed(delivery, error);
-      if (gaveUpOnClose(error, signal)) {
+      if (gaveUpOnClose(error, cancel)) {
         this.#track(this.#settle('release', () => delivery.release(), delivery));
         return;
       }
@@ -198,14 +165,14 @@ export class Consumer implements ManagedSubscription {
   }
 
   /** The body of `wire`: by the subscription's codec (maybe a promise), else by content type. */
-  #decode(wire: WireMessage, signal: AbortSignal): unknown {
+  #decode(wire: WireMessage, cancel: HandlerSignal): unknown {
     const codec = this.settings.codec;
     if (!codec) return decodeBody(wire.body, wire.contentType);
     const context = {
       topic: this.topic,
       contentType: wire.contentType,
       metadata: frozenMetadata(wire.metadata),
-      signal,
+      signal: cancel.signal,
     };
     return codec.decode(wire.body, context);
   }

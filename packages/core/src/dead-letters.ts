@@ -1,7 +1,7 @@
 import { decodeBody } from './codec.js';
 import { checkCodec, isPromiseLike } from './codec-options.js';
 import type { Codec } from './codec-spi.js';
-import { toMessage } from './consumer.js';
+import { toMessage } from './delivered-message.js';
 import {
   type GuardedDeadLetterDelivery,
   type ManagedSubscription,
@@ -9,6 +9,7 @@ import {
   settleDeadLetterOnce,
 } from './engine.js';
 import { CarrierError } from './errors.js';
+import type { HandlerSignal } from './handler-signal.js';
 import type { DeadLetter, DeadLetterQueue, DeadLetterSubscribeOptions } from './message.js';
 import type { NativeToken } from './native.js';
 import type { ConsumerTelemetry, Telemetry } from './telemetry/telemetry.js';
@@ -25,12 +26,17 @@ function letterBody(
   topic: string,
   wire: WireMessage,
   codec: Codec | undefined,
-  signal: AbortSignal,
+  cancel: HandlerSignal,
 ): unknown | Promise<unknown> {
   try {
     if (!codec) return decodeBody(wire.body, wire.contentType);
     const metadata = wire.metadata ?? {};
-    const body = codec.decode(wire.body, { topic, contentType: wire.contentType, metadata, signal });
+    const body = codec.decode(wire.body, {
+      topic,
+      contentType: wire.contentType,
+      metadata,
+      signal: cancel.signal,
+    });
     return isPromiseLike(body) ? Promise.resolve(body).catch(() => wire.body) : body;
   } catch {
     return wire.body;
@@ -41,13 +47,13 @@ function toDeadLetter(
   topic: string,
   delivery: GuardedDeadLetterDelivery,
   body: unknown,
-  signal: AbortSignal,
+  cancel: HandlerSignal,
   transport: string,
 ): DeadLetter {
   const wire = delivery.message;
   return {
     // no native record for a dead letter: its message's as() throws UNSUPPORTED
-    message: toMessage(topic, wire, delivery.info.attempts, body, signal, { transport, answer: undefined }),
+    message: toMessage(topic, wire, delivery.info.attempts, body, cancel, transport, undefined),
     reason: delivery.info.reason,
     attempts: delivery.info.attempts,
     failedAt: delivery.info.failedAt,
@@ -80,7 +86,7 @@ class DeadLetterConsumer implements ManagedSubscription {
       onError,
       guard: settleDeadLetterOnce,
       keyOf: () => undefined,
-      process: (delivery, signal) => this.#process(delivery, signal),
+      process: (delivery, cancel) => this.#process(delivery, cancel),
       telemetry,
       onClosing: () => {
         for (const release of [...this.#holds]) release();
@@ -99,11 +105,11 @@ class DeadLetterConsumer implements ManagedSubscription {
     this.#engine.attach(subscription);
   }
 
-  async #process(delivery: GuardedDeadLetterDelivery, signal: AbortSignal): Promise<void> {
+  async #process(delivery: GuardedDeadLetterDelivery, cancel: HandlerSignal): Promise<void> {
     try {
-      let body = letterBody(this.topic, delivery.message, this.codec, signal);
+      let body = letterBody(this.topic, delivery.message, this.codec, cancel);
       if (body instanceof Promise) body = await body;
-      await this.handler(toDeadLetter(this.topic, delivery, body, signal, this.transport.name));
+      await this.handler(toDeadLetter(this.topic, delivery, body, cancel, this.transport.name));
     } catch (error) {
       this.#engine.failed(delivery, error);
       if (!this.#engine.closing) {

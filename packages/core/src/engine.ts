@@ -1,6 +1,7 @@
 import type { SpanContext } from '@opentelemetry/api';
 import { boundReason, completeDeadLetterInfo } from './dead-letter-info.js';
 import { CarrierError, isCarrierError } from './errors.js';
+import { HandlerSignal } from './handler-signal.js';
 import { KeyedScheduler } from './keyed-scheduler.js';
 import type { Subscription } from './message.js';
 import { type NativeToken, resolveNative } from './native.js';
@@ -15,6 +16,74 @@ import type {
   TransportSubscription,
   WireMessage,
 } from './transport.js';
+
+/** A settled promise, shared: returned where nothing is left to wait for. */
+const SETTLED: Promise<void> = Promise.resolve();
+
+/**
+ * The settle-at-most-once guard around one delivery: only the first call of `ack`/`retry`/
+ * `deadLetter`/`release` reaches the transport; a later call is ignored and returns the first
+ * call's promise (it resolves or rejects as the first settlement did). A synchronous throw of the
+ * transport becomes a rejected promise. A class, so that a delivery costs one object, not a
+ * closure per method.
+ */
+class GuardedDelivery implements Delivery {
+  readonly message: WireMessage;
+  readonly attempt: number;
+  readonly lease: AbortSignal | undefined;
+  readonly native: Delivery['native'];
+  readonly #raw: Delivery;
+  readonly #onFirst: () => void;
+  #first: Promise<void> | undefined;
+
+  constructor(raw: Delivery, onFirst: () => void) {
+    this.message = raw.message;
+    this.attempt = raw.attempt;
+    this.lease = raw.lease;
+    this.native = raw.native ? (token) => raw.native?.(token) : undefined;
+    this.#raw = raw;
+    this.#onFirst = onFirst;
+  }
+
+  /** Run `settle` unless a settlement ran already; the first settlement's promise either way. */
+  #once(settle: (raw: Delivery) => Promise<void>): Promise<void> {
+    if (this.#first) return this.#first;
+    this.#onFirst();
+    try {
+      // Promise.resolve: a transport that returns no promise still settles (a native promise passes as is)
+      this.#first = Promise.resolve(settle(this.#raw));
+    } catch (error) {
+      this.#first = Promise.reject(error);
+    }
+    return this.#first;
+  }
+
+  ack(): Promise<void> {
+    return this.#once((raw) => raw.ack());
+  }
+
+  retry(delayMs: number): Promise<void> {
+    return this.#once((raw) => raw.retry(delayMs));
+  }
+
+  deadLetter(info: DeadLetterInfo): Promise<void> {
+    return this.#once((raw) => raw.deadLetter({ ...info, reason: boundReason(info.reason) }));
+  }
+
+  release(): Promise<void> {
+    return this.#once((raw) => raw.release());
+  }
+}
+
+/**
+ * The settle-at-most-once guard core puts around every delivery a transport hands it: only the
+ * first call of `ack`/`retry`/`deadLetter`/`release` reaches the transport; a later call is ignored
+ * and returns the first call's promise (it resolves or rejects as the first settlement did).
+ * `deadLetter` also bounds the reason (see `boundReason`), once for every transport.
+ */
+export function settleOnce(delivery: Delivery, onFirst: () => void = () => {}): Delivery {
+  return new GuardedDelivery(delivery, onFirst);
+}
 
 /**
  * Make `settle` callable once: the first call runs it, every later call returns the first call's
@@ -31,26 +100,6 @@ function firstCallOnly(onFirst: () => void): (settle: () => Promise<void>) => Pr
       first = Promise.reject(error);
     }
     return first;
-  };
-}
-
-/**
- * The settle-at-most-once guard core puts around every delivery a transport hands it: only the
- * first call of `ack`/`retry`/`deadLetter`/`release` reaches the transport; a later call is ignored
- * and returns the first call's promise (it resolves or rejects as the first settlement did).
- * `deadLetter` also bounds the reason (see `boundReason`), once for every transport.
- */
-export function settleOnce(delivery: Delivery, onFirst: () => void = () => {}): Delivery {
-  const once = firstCallOnly(onFirst);
-  return {
-    message: delivery.message,
-    attempt: delivery.attempt,
-    lease: delivery.lease,
-    ack: () => once(() => delivery.ack()),
-    retry: (delayMs) => once(() => delivery.retry(delayMs)),
-    deadLetter: (info) => once(() => delivery.deadLetter({ ...info, reason: boundReason(info.reason) })),
-    release: () => once(() => delivery.release()),
-    native: delivery.native?.bind(delivery),
   };
 }
 
@@ -100,10 +149,10 @@ export interface EngineOptions<Raw, D extends EngineDelivery> {
   /** Ordering key: deliveries of one key run one at a time, in arrival order. */
   readonly keyOf: (delivery: D) => string | undefined;
   /**
-   * Run the handler and settle; `signal` aborts on lease loss (`LEASE_LOST`), when close() begins
-   * and on carrier abort (both `CLOSED`).
+   * Run the handler and settle; `cancel` aborts on lease loss (`LEASE_LOST`), when close() begins
+   * and on carrier abort (both `CLOSED`); its `signal` is made only when read.
    */
-  readonly process: (delivery: D, signal: AbortSignal) => Promise<void>;
+  readonly process: (delivery: D, cancel: HandlerSignal) => Promise<void>;
   /** OpenTelemetry of the subscription, if on: process and settle spans, consumer metrics. */
   readonly telemetry?: ConsumerTelemetry | undefined;
   /** Called once close() has stopped fetching, before queued deliveries are given back. */
@@ -125,10 +174,12 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
   #subscription: TransportSubscription | undefined;
   /** The transport subscribe under way (see `starting`): close() waits for it. */
   #starting: Promise<unknown> | undefined;
-  /** Settlements that run outside a handler slot (late deliveries given back while closing). */
-  readonly #settling = new Set<Promise<void>>();
+  /** Settlements running outside a handler slot (see `track`), counted. */
+  #settling = 0;
+  /** close() waiting for the tracked settlements to end. */
+  readonly #allSettled: (() => void)[] = [];
   /** Accepted and not yet settled: each delivery's handler signal. */
-  readonly #active = new Map<D, AbortController>();
+  readonly #active = new Map<D, HandlerSignal>();
   /** Telemetry of the deliveries whose handler started, until their first settlement. */
   readonly #scopes = new Map<D, ProcessScope>();
   /** The span context of the receive whose deliveries the transport is handing over now, if any. */
@@ -203,7 +254,7 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
       else this.#late.push(delivery);
       return;
     }
-    this.#active.set(delivery, new AbortController());
+    this.#active.set(delivery, new HandlerSignal());
     const lease = delivery.lease;
     if (lease?.aborted) this.#leaseLost(delivery, lease);
     else if (lease) this.#watch(delivery, lease);
@@ -211,9 +262,9 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
   }
 
   async #run(delivery: D): Promise<void> {
-    const controller = this.#active.get(delivery);
-    if (this.#aborted || !controller) return;
-    if (controller.signal.aborted || this.#closing) {
+    const cancel = this.#active.get(delivery);
+    if (this.#aborted || !cancel) return;
+    if (cancel.aborted || this.#closing) {
       // The lease was lost before the handler started (the broker redelivers it anyway), or
       // close() began while it waited for a slot: no handler starts after close(), give it back.
       await this.settle('release', () => delivery.release(), delivery);
@@ -225,12 +276,12 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
       this.#receivedBy.get(delivery),
     );
     if (!scope) {
-      await this.#options.process(delivery, controller.signal);
+      await this.#options.process(delivery, cancel);
       return;
     }
     this.#scopes.set(delivery, scope);
     try {
-      await scope.run(() => this.#options.process(delivery, controller.signal));
+      await scope.run(() => this.#options.process(delivery, cancel));
     } finally {
       scope.end();
     }
@@ -268,15 +319,15 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
   }
 
   #leaseLost(delivery: D, lease: AbortSignal): void {
-    const controller = this.#active.get(delivery);
-    if (this.#aborted || !controller || isCarrierError(controller.signal.reason, 'LEASE_LOST')) return;
+    const cancel = this.#active.get(delivery);
+    if (this.#aborted || !cancel || isCarrierError(cancel.reason, 'LEASE_LOST')) return;
     const error = new CarrierError(
       'LEASE_LOST',
       `lost the lease on message ${delivery.message.id} of ${this.#options.label} before settling it; the broker may deliver it again, possibly to another member`,
       { transport: this.#options.transport.name, cause: lease.reason },
     );
     // already aborted with CLOSED (the subscription is closing): the report still counts
-    if (!controller.signal.aborted) controller.abort(error);
+    if (!cancel.aborted) cancel.abort(error);
     this.#report(error);
   }
 
@@ -288,11 +339,24 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
 
   /**
    * A settlement that runs outside a handler slot (the slot was freed already): close() waits for
-   * it before closing the transport subscription.
+   * it before closing the transport subscription. `settlement` must never reject (see `settle`).
    */
   track(settlement: Promise<void>): void {
-    this.#settling.add(settlement);
-    void settlement.finally(() => this.#settling.delete(settlement));
+    this.#settling++;
+    settlement.then(this.#settled, this.#settled);
+  }
+
+  /** One tracked settlement ended: wake close() once none is left. */
+  readonly #settled = (): void => {
+    this.#settling--;
+    if (this.#settling === 0 && this.#allSettled.length > 0)
+      for (const resolve of this.#allSettled.splice(0)) resolve();
+  };
+
+  /** Resolves once no tracked settlement is running. */
+  #noneSettling(): Promise<void> {
+    if (this.#settling === 0) return SETTLED;
+    return new Promise((resolve) => this.#allSettled.push(resolve));
   }
 
   #report(error: Error): void {
@@ -307,22 +371,29 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
    * Run one settlement; a failure goes to onError as `SETTLE_FAILED`. Never rejects. Given the
    * delivery whose handler ran, the settlement gets its settle span (child of the process span).
    */
-  async settle(what: SettleOperation, settle: () => Promise<void>, delivery?: D): Promise<void> {
-    if (this.#aborted) return;
+  settle(what: SettleOperation, settle: () => Promise<void>, delivery?: D): Promise<void> {
+    if (this.#aborted) return SETTLED;
     const scope = delivery && this.#scopes.get(delivery);
-    if (delivery) this.#scopes.delete(delivery);
+    if (scope) this.#scopes.delete(delivery);
+    let settling: Promise<void>;
     try {
-      await (scope ? scope.settle(what, settle) : settle());
+      settling = Promise.resolve(scope ? scope.settle(what, settle) : settle());
     } catch (cause) {
-      if (this.#aborted) return;
-      this.#report(
-        new CarrierError(
-          'SETTLE_FAILED',
-          `${what} of ${delivery ? `message ${delivery.message.id}` : 'a message'} failed on ${this.#options.label}; the broker will deliver it again`,
-          { transport: this.#options.transport.name, cause },
-        ),
-      );
+      this.#settleFailed(what, delivery, cause);
+      return SETTLED;
     }
+    return settling.then(undefined, (cause) => this.#settleFailed(what, delivery, cause));
+  }
+
+  #settleFailed(what: SettleOperation, delivery: D | undefined, cause: unknown): void {
+    if (this.#aborted) return;
+    this.#report(
+      new CarrierError(
+        'SETTLE_FAILED',
+        `${what} of ${delivery ? `message ${delivery.message.id}` : 'a message'} failed on ${this.#options.label}; the broker will deliver it again`,
+        { transport: this.#options.transport.name, cause },
+      ),
+    );
   }
 
   close(): Promise<void> {
@@ -335,7 +406,7 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
     const closing = new CarrierError('CLOSED', `${this.#options.label} is closing`, {
       transport: this.#options.transport.name,
     });
-    for (const controller of this.#active.values()) if (!controller.signal.aborted) controller.abort(closing);
+    for (const cancel of this.#active.values()) cancel.abort(closing);
     try {
       await this.#starting;
       const subscription = this.#subscription;
@@ -345,7 +416,7 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
       const unstarted = [...this.#scheduler.drainPending(), ...this.#late.splice(0)];
       await Promise.all(unstarted.map((d) => this.settle('release', () => d.release(), d)));
       await this.#scheduler.idle();
-      while (this.#settling.size > 0) await Promise.all([...this.#settling]);
+      while (this.#settling > 0) await this.#noneSettling();
       if (subscription) await subscription.close();
     } finally {
       this.#options.onClosed();
@@ -364,7 +435,7 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
     const reason = new CarrierError('CLOSED', `the carrier was aborted; ${this.#options.label} stopped`, {
       transport: this.#options.transport.name,
     });
-    for (const controller of this.#active.values()) controller.abort(reason);
+    for (const cancel of this.#active.values()) cancel.abort(reason);
     this.#active.clear();
     for (const [lease, watched] of this.#leases) lease.removeEventListener('abort', watched.listener);
     this.#leases.clear();

@@ -1,20 +1,39 @@
+/** A queued task and its ordering key. */
+interface Entry<T> {
+  readonly key: string | undefined;
+  readonly item: T;
+}
+
 /**
  * Runs tasks with at most `concurrency` in flight, and tasks of the same key one at a time in
  * the order they were pushed. Tasks without a key only obey the concurrency limit.
  *
- * The queue is bounded by the transport's prefetch, so the linear scan for the next runnable task
- * stays small.
+ * The queue is bounded by the transport's prefetch, so the scan for the next runnable task stays
+ * short; the common case (the oldest task is runnable) takes it from the head without a scan. A
+ * task costs one `then` on its promise: no wrapper promise, no set of promises in flight.
  */
 export class KeyedScheduler<T> {
-  readonly #pending: Array<{ key: string | undefined; item: T }> = [];
+  /** Queued tasks from `#head` on; a taken task in the middle leaves a hole (`undefined`). */
+  #pending: (Entry<T> | undefined)[] = [];
+  #head = 0;
+  #queued = 0;
   readonly #activeKeys = new Set<string>();
-  readonly #inFlight = new Set<Promise<void>>();
   #running = 0;
+  /** `idle()` callers waiting for `#running` to reach 0. */
+  #idle: (() => void)[] = [];
+  readonly #done: (key: string | undefined) => void;
 
   constructor(
     private readonly concurrency: number,
     private readonly run: (item: T) => Promise<void>,
-  ) {}
+  ) {
+    this.#done = (key) => {
+      this.#running--;
+      if (key !== undefined) this.#activeKeys.delete(key);
+      this.#pump();
+      if (this.#running === 0 && this.#idle.length > 0) for (const resolve of this.#idle.splice(0)) resolve();
+    };
+  }
 
   /** Tasks started and not finished. */
   get running(): number {
@@ -23,52 +42,77 @@ export class KeyedScheduler<T> {
 
   /** Tasks waiting for a slot or for their key. */
   get queued(): number {
-    return this.#pending.length;
+    return this.#queued;
   }
 
   /** Queue a task; it starts as soon as a slot is free and no earlier task of its key runs. */
   push(key: string | undefined, item: T): void {
     this.#pending.push({ key, item });
+    this.#queued++;
     this.#pump();
   }
 
-  /** Remove and return every task that has not started. */
+  /** Remove and return every task that has not started, in push order. */
   drainPending(): T[] {
-    return this.#pending.splice(0).map((entry) => entry.item);
+    const items: T[] = [];
+    for (let i = this.#head; i < this.#pending.length; i++) {
+      const entry = this.#pending[i];
+      if (entry) items.push(entry.item);
+    }
+    this.#pending = [];
+    this.#head = 0;
+    this.#queued = 0;
+    return items;
   }
 
-  /** Resolves when every started task has finished. */
-  async idle(): Promise<void> {
-    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+  /** Resolves when every started task has finished (tasks started meanwhile included). */
+  idle(): Promise<void> {
+    if (this.#running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
   }
 
   #pump(): void {
-    while (this.#running < this.concurrency) {
-      const index = this.#pending.findIndex(
-        (entry) => entry.key === undefined || !this.#activeKeys.has(entry.key),
-      );
-      if (index < 0) return;
-      const [entry] = this.#pending.splice(index, 1);
+    while (this.#running < this.concurrency && this.#queued > 0) {
+      const entry = this.#take();
       if (!entry) return;
       this.#start(entry.key, entry.item);
     }
   }
 
+  /** The oldest runnable task, removed from the queue; undefined when every queued key is busy. */
+  #take(): Entry<T> | undefined {
+    const pending = this.#pending;
+    while (this.#head < pending.length && pending[this.#head] === undefined) this.#head++;
+    for (let i = this.#head; i < pending.length; i++) {
+      const entry = pending[i];
+      if (!entry || (entry.key !== undefined && this.#activeKeys.has(entry.key))) continue;
+      if (i === this.#head) this.#head++;
+      else pending[i] = undefined;
+      this.#queued--;
+      if (this.#head === pending.length) {
+        pending.length = 0;
+        this.#head = 0;
+      } else if (this.#head > 1024 && this.#head * 2 > pending.length) {
+        pending.splice(0, this.#head);
+        this.#head = 0;
+      }
+      return entry;
+    }
+    return undefined;
+  }
+
   #start(key: string | undefined, item: T): void {
     this.#running++;
     if (key !== undefined) this.#activeKeys.add(key);
-    const task = (async () => {
-      try {
-        await this.run(item);
-      } catch {
-        // `run` handles its own errors; nothing may escape the scheduler.
-      }
-    })().finally(() => {
-      this.#running--;
-      if (key !== undefined) this.#activeKeys.delete(key);
-      this.#inFlight.delete(task);
-      this.#pump();
-    });
-    this.#inFlight.add(task);
+    const done = () => this.#done(key);
+    let task: Promise<void>;
+    try {
+      task = this.run(item);
+    } catch {
+      // `run` handles its own errors; nothing may escape the scheduler
+      queueMicrotask(done);
+      return;
+    }
+    task.then(done, done);
   }
 }

@@ -2,9 +2,10 @@ import { abortedError, checkSignal, onAbort } from './cancel.js';
 import { decodeBody, encodeBody, messageSize } from './codec.js';
 import { checkCodec, encodeWith, isPromiseLike, isUnreadable, withSchemaId } from './codec-options.js';
 import type { Codec, Encoded } from './codec-spi.js';
-import { toMessage } from './consumer.js';
 import { boundReason } from './dead-letter-info.js';
+import { toMessage } from './delivered-message.js';
 import { CarrierError } from './errors.js';
+import { NEVER_ABORTED } from './handler-signal.js';
 import {
   DEFAULT_REQUEST_TIMEOUT_MS,
   type Message,
@@ -208,7 +209,6 @@ export async function cannotReply(): Promise<void> {
 }
 
 /** The signal of a reply's `Message`: a reply has no handler to cancel. */
-const NEVER = new AbortController().signal;
 
 interface Pending {
   readonly topic: string;
@@ -319,9 +319,7 @@ export class Requester {
     }
     const resolve = (body: unknown) => {
       received();
-      pending.resolve(
-        toMessage(pending.topic, reply, 1, body, NEVER, { transport: name, answer: undefined }),
-      );
+      pending.resolve(toMessage(pending.topic, reply, 1, body, NEVER_ABORTED, name, undefined));
     };
     const reject = (error: unknown) =>
       received(
