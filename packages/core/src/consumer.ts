@@ -2,7 +2,7 @@ import type { RetryPolicy } from './backoff.js';
 import { decodeBody } from './codec.js';
 import { isPromiseLike, isUnreadable } from './codec-options.js';
 import type { Codec } from './codec-spi.js';
-import { admit, type Decision, decide, failureReason, type Outcome } from './decision.js';
+import { ACK, admit, type Decision, decide, failureReason, type Outcome } from './decision.js';
 import { frozenMetadata, toMessage } from './delivered-message.js';
 import { type ManagedSubscription, SubscriptionEngine, settleOnce } from './engine.js';
 import { isCarrierError, NonRetryableError } from './errors.js';
@@ -34,6 +34,9 @@ export interface ConsumerSettings {
   readonly serveRequests: boolean;
   readonly onError: (error: Error) => void;
 }
+
+/** The outcome of a handler that returned: one object for every message. */
+const HANDLED: Outcome = Object.freeze({ kind: 'handled' });
 
 /**
  * A handler that threw, other than `NonRetryableError`, after its signal fired because the
@@ -97,7 +100,11 @@ export class Consumer implements ManagedSubscription {
     return starting;
   }
 
-  async #process(delivery: Delivery, cancel: HandlerSignal): Promise<void> {
+  /**
+   * Decode, run the handler, decide and settle. A promise while the codec or the handler is still
+   * working, undefined when the handler returned synchronously: its slot is free at once.
+   */
+  #process(delivery: Delivery, cancel: HandlerSignal): Promise<void> | undefined {
     const wire = delivery.message;
     const channel = isRequest(wire.metadata)
       ? new ReplyChannel(this.transport, wire.metadata, this.#telemetry)
@@ -107,41 +114,54 @@ export class Consumer implements ManagedSubscription {
     const serve = this.settings.serveRequests && this.transport.capabilities.requestReply;
     const request = serve ? channel : undefined;
     // nobody waits for the reply of an expired request: settle it without running the handler
-    if (request && isExpired(wire.metadata)) {
-      await this.#execute(delivery, { action: 'ack' });
-      return;
-    }
+    if (request && isExpired(wire.metadata)) return this.#execute(delivery, ACK);
     const refused = admit(delivery.attempt, this.settings);
-    if (refused) {
-      await this.#execute(delivery, refused);
-      return;
-    }
+    if (refused) return this.#execute(delivery, refused);
     let body: unknown = wire.body;
     try {
       if (this.settings.decode) body = this.#decode(wire, cancel);
-      if (isPromiseLike(body)) body = await body;
     } catch (error) {
-      if (isUnreadable(error)) {
-        this.#engine.failed(delivery, error, true);
-        const decision = decide({ kind: 'undecodable', error }, delivery.attempt, this.settings);
-        this.#track(this.#failRequest(request, error).then(() => this.#execute(delivery, decision)));
-        return;
-      }
-      // the codec failed for another reason (a registry it could not reach): retried as a
-      // handler's failure would be, the handler not called
-      this.#engine.failed(delivery, error);
-      if (gaveUpOnClose(error, cancel)) {
-        this.#track(this.#settle('release', () => delivery.release(), delivery));
-        return;
-      }
-      this.#conclude(delivery, request, { kind: 'threw', error });
+      this.#undecoded(delivery, request, cancel, error);
+      return undefined;
+    }
+    if (!isPromiseLike(body)) return this.#handle(delivery, request, channel, cancel, body);
+    return Promise.resolve(body).then(
+      (decoded) => this.#handle(delivery, request, channel, cancel, decoded),
+      (error: unknown) => this.#undecoded(delivery, request, cancel, error),
+    );
+  }
+
+  /** The codec failed: dead letter an unreadable body, else retry as a handler's failure. */
+  #undecoded(
+    delivery: Delivery,
+    request: ReplyChannel | undefined,
+    cancel: HandlerSignal,
+    error: unknown,
+  ): void {
+    if (isUnreadable(error)) {
+      this.#engine.failed(delivery, error, true);
+      const decision = decide({ kind: 'undecodable', error }, delivery.attempt, this.settings);
+      this.#track(this.#failRequest(request, error).then(() => this.#execute(delivery, decision)));
       return;
     }
-    let outcome: Outcome = { kind: 'handled' };
+    // the codec failed for another reason (a registry it could not reach): retried as a
+    // handler's failure would be, the handler not called
+    this.#threw(delivery, request, cancel, error);
+  }
+
+  /** Run the handler on the decoded body; undefined when it returned synchronously. */
+  #handle(
+    delivery: Delivery,
+    request: ReplyChannel | undefined,
+    channel: ReplyChannel | undefined,
+    cancel: HandlerSignal,
+    body: unknown,
+  ): Promise<void> | undefined {
+    let result: unknown;
     try {
       const message = toMessage(
         this.topic,
-        wire,
+        delivery.message,
         delivery.attempt,
         body,
         cancel,
@@ -149,19 +169,32 @@ export class Consumer implements ManagedSubscription {
         delivery,
         channel?.reply,
       );
-      await this.handler(message);
+      result = this.handler(message);
     } catch (error) {
-      outcome = { kind: 'threw', error };
-      this.#engine.failed(delivery, error);
-      if (gaveUpOnClose(error, cancel)) {
-        this.#track(this.#settle('release', () => delivery.release(), delivery));
-        return;
-      }
+      this.#threw(delivery, request, cancel, error);
+      return undefined;
     }
     // The slot is free as soon as the handler returned: the settlement (a broker round trip on
     // most transports) runs on its own, still bounded by the transport's prefetch, and close()
     // waits for it.
-    this.#conclude(delivery, request, outcome);
+    if (!isPromiseLike(result)) {
+      this.#conclude(delivery, request, HANDLED);
+      return undefined;
+    }
+    return Promise.resolve(result).then(
+      () => this.#conclude(delivery, request, HANDLED),
+      (error: unknown) => this.#threw(delivery, request, cancel, error),
+    );
+  }
+
+  /** The handler (or the codec) threw: give back on close, else decide and settle. */
+  #threw(delivery: Delivery, request: ReplyChannel | undefined, cancel: HandlerSignal, error: unknown): void {
+    this.#engine.failed(delivery, error);
+    if (gaveUpOnClose(error, cancel)) {
+      this.#track(this.#settle('release', () => delivery.release(), delivery));
+      return;
+    }
+    this.#conclude(delivery, request, { kind: 'threw', error });
   }
 
   /** The body of `wire`: by the subscription's codec (maybe a promise), else by content type. */

@@ -57,6 +57,9 @@ export function admit(attempt: number, policy: SettlementPolicy): Decision | und
   return { action: 'deadLetter', reason: unsettledReason(attempts), attempts };
 }
 
+/** The decision to acknowledge: one frozen object for every message. */
+export const ACK: Decision = Object.freeze({ action: 'ack' });
+
 /**
  * The decision after delivery `attempt` was handled:
  *
@@ -75,7 +78,7 @@ export function decide(
   policy: SettlementPolicy,
   random: () => number = Math.random,
 ): Decision {
-  if (outcome.kind === 'handled') return { action: 'ack' };
+  if (outcome.kind === 'handled') return ACK;
   const hopeless = outcome.kind === 'undecodable' || outcome.error instanceof NonRetryableError;
   if (policy.deadLetter && (hopeless || attempt >= policy.retry.maxAttempts))
     return { action: 'deadLetter', reason: failureReason(outcome.error), attempts: attempt };

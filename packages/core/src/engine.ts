@@ -149,10 +149,11 @@ export interface EngineOptions<Raw, D extends EngineDelivery> {
   /** Ordering key: deliveries of one key run one at a time, in arrival order. */
   readonly keyOf: (delivery: D) => string | undefined;
   /**
-   * Run the handler and settle; `cancel` aborts on lease loss (`LEASE_LOST`), when close() begins
+   * Run the handler and settle: a promise while the handler runs, or undefined when it ended
+   * already (a synchronous handler); the settlement itself may go on (see `track`). `cancel` aborts on lease loss (`LEASE_LOST`), when close() begins
    * and on carrier abort (both `CLOSED`); its `signal` is made only when read.
    */
-  readonly process: (delivery: D, cancel: HandlerSignal) => Promise<void>;
+  readonly process: (delivery: D, cancel: HandlerSignal) => Promise<void> | undefined;
   /** OpenTelemetry of the subscription, if on: process and settle spans, consumer metrics. */
   readonly telemetry?: ConsumerTelemetry | undefined;
   /** Called once close() has stopped fetching, before queued deliveries are given back. */
@@ -261,30 +262,34 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
     this.#scheduler.push(this.#options.keyOf(delivery), delivery);
   }
 
-  async #run(delivery: D): Promise<void> {
+  /** Start the handler of `delivery`: a promise of its end, or undefined when it ended already. */
+  #run(delivery: D): Promise<void> | undefined {
     const cancel = this.#active.get(delivery);
-    if (this.#aborted || !cancel) return;
+    if (this.#aborted || !cancel) return undefined;
     if (cancel.aborted || this.#closing) {
       // The lease was lost before the handler started (the broker redelivers it anyway), or
       // close() began while it waited for a slot: no handler starts after close(), give it back.
-      await this.settle('release', () => delivery.release(), delivery);
-      return;
+      return this.settle('release', () => delivery.release(), delivery);
     }
     const scope = this.#options.telemetry?.startProcess(
       delivery.message,
       delivery.attempt,
       this.#receivedBy.get(delivery),
     );
-    if (!scope) {
-      await this.#options.process(delivery, cancel);
-      return;
-    }
+    if (!scope) return this.#options.process(delivery, cancel);
     this.#scopes.set(delivery, scope);
+    let running: Promise<void> | undefined;
     try {
-      await scope.run(() => this.#options.process(delivery, cancel));
-    } finally {
+      running = scope.run(() => this.#options.process(delivery, cancel));
+    } catch (error) {
       scope.end();
+      throw error;
     }
+    if (!running) {
+      scope.end();
+      return undefined;
+    }
+    return running.finally(() => scope.end());
   }
 
   /** The handler of `delivery` failed (`decode`: its body could not be decoded): for its process span. */

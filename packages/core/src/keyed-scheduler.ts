@@ -19,21 +19,19 @@ export class KeyedScheduler<T> {
   #queued = 0;
   readonly #activeKeys = new Set<string>();
   #running = 0;
+  /** In `#pump` now: a push or a finish meanwhile leaves the starting to the loop under way. */
+  #pumping = false;
   /** `idle()` callers waiting for `#running` to reach 0. */
   #idle: (() => void)[] = [];
-  readonly #done: (key: string | undefined) => void;
 
+  /**
+   * @param run starts a task: a promise of its end, or undefined when it ended already
+   *   (synchronously). It must not reject; a rejection or a throw counts as the end of the task.
+   */
   constructor(
     private readonly concurrency: number,
-    private readonly run: (item: T) => Promise<void>,
-  ) {
-    this.#done = (key) => {
-      this.#running--;
-      if (key !== undefined) this.#activeKeys.delete(key);
-      this.#pump();
-      if (this.#running === 0 && this.#idle.length > 0) for (const resolve of this.#idle.splice(0)) resolve();
-    };
-  }
+    private readonly run: (item: T) => Promise<void> | undefined,
+  ) {}
 
   /** Tasks started and not finished. */
   get running(): number {
@@ -71,12 +69,42 @@ export class KeyedScheduler<T> {
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
+  /**
+   * Start what may start. A loop, never a recursion: a task that ends synchronously (or pushes
+   * more tasks from inside) is accounted for here and the loop goes on.
+   */
   #pump(): void {
-    while (this.#running < this.concurrency && this.#queued > 0) {
-      const entry = this.#take();
-      if (!entry) return;
-      this.#start(entry.key, entry.item);
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      while (this.#running < this.concurrency && this.#queued > 0) {
+        const entry = this.#take();
+        if (!entry) break;
+        this.#running++;
+        const key = entry.key;
+        if (key !== undefined) this.#activeKeys.add(key);
+        let task: Promise<void> | undefined;
+        try {
+          task = this.run(entry.item);
+        } catch {
+          // `run` handles its own errors; nothing may escape the scheduler
+          task = undefined;
+        }
+        if (task) {
+          const done = () => this.#finish(key);
+          task.then(done, done);
+        } else this.#finish(key);
+      }
+    } finally {
+      this.#pumping = false;
     }
+    if (this.#running === 0 && this.#idle.length > 0) for (const resolve of this.#idle.splice(0)) resolve();
+  }
+
+  #finish(key: string | undefined): void {
+    this.#running--;
+    if (key !== undefined) this.#activeKeys.delete(key);
+    this.#pump();
   }
 
   /** The oldest runnable task, removed from the queue; undefined when every queued key is busy. */
@@ -99,20 +127,5 @@ export class KeyedScheduler<T> {
       return entry;
     }
     return undefined;
-  }
-
-  #start(key: string | undefined, item: T): void {
-    this.#running++;
-    if (key !== undefined) this.#activeKeys.add(key);
-    const done = () => this.#done(key);
-    let task: Promise<void>;
-    try {
-      task = this.run(item);
-    } catch {
-      // `run` handles its own errors; nothing may escape the scheduler
-      queueMicrotask(done);
-      return;
-    }
-    task.then(done, done);
   }
 }

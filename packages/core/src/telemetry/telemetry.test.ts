@@ -327,7 +327,10 @@ describe('defaults', () => {
       });
       await carrier.subscribe('second', { group: 'g' }, () => {});
       await carrier.publish('first', 1);
-      await waitFor(() => named(spans(), 'process second').length === 1);
+      // the second handler may end (synchronously) before the first one's span does
+      await waitFor(
+        () => named(spans(), 'process second').length === 1 && named(spans(), 'process first').length === 1,
+      );
       const [first] = named(spans(), 'process first');
       const [send] = named(spans(), 'send second');
       const [second] = named(spans(), 'process second');
