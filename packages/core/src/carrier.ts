@@ -1,6 +1,6 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { abortedError, checkSignal, onAbort, raceSignals, throwIfAborted } from './cancel.js';
-import { encodeBody, messageSize } from './codec.js';
+import { encodeBody, messageSize, utf8Length } from './codec.js';
 import { checkCodec, encodeWith, isPromiseLike, withSchemaId } from './codec-options.js';
 import type { Codec, Encoded } from './codec-spi.js';
 import { Consumer } from './consumer.js';
@@ -33,6 +33,18 @@ import { type TraceFields, withTraceFields } from './telemetry/trace-context.js'
 import { type CodecAccepting, createTopic, type Topic, type TopicOptions } from './topic.js';
 import type { Capabilities, ConsumerLag, DeclareOptions, Transport, WireMessage } from './transport.js';
 import { isWellFormed } from './unicode.js';
+
+/** Publish options of a call that gave none. */
+const NO_OPTIONS: PublishOptions = Object.freeze({});
+
+/** Whether `options` has no own enumerable property (`{}`). */
+function isEmpty(options: object): boolean {
+  for (const _ in options) return false;
+  return true;
+}
+
+/** An empty body: `messageSize` of headers and metadata alone. */
+const NO_BYTES = new Uint8Array(0);
 
 /**
  * A connection to one broker through one transport: publish, subscribe, dead letters.
@@ -174,8 +186,8 @@ export class Carrier {
   ): WireMessage {
     const metadata = withSchemaId(checkedMetadata, encoded.schemaId);
     const { bytes, contentType } = encoded;
-    this.#checkHeaderLimits(headers, metadata);
-    const size = messageSize(bytes, entry.key, headers, metadata);
+    const headerBytes = this.#checkHeaderLimits(headers, metadata);
+    const size = bytes.byteLength + (entry.key === undefined ? 0 : utf8Length(entry.key)) + headerBytes;
     const limit = this.#transport.capabilities.maxMessageBytes;
     if (size > limit) {
       throw new CarrierError(
@@ -186,16 +198,17 @@ export class Carrier {
         },
       );
     }
-    return {
+    const message: { -readonly [K in keyof WireMessage]: WireMessage[K] } = {
       id: entry.id ?? crypto.randomUUID(),
       key: entry.key,
       headers,
       contentType,
       body: bytes,
       publishedAt: new Date(now),
-      ...(metadata ? { metadata } : {}),
-      ...(deliverAt ? { deliverAt } : {}),
     };
+    if (metadata) message.metadata = metadata;
+    if (deliverAt) message.deliverAt = deliverAt;
+    return message;
   }
 
   /**
@@ -225,29 +238,33 @@ export class Carrier {
     return pending ? Promise.all(built) : (built as WireMessage[]);
   }
 
-  /** Refuse headers beyond `capabilities.maxHeaders` / `maxHeaderBytes` (absent: no bound). */
-  #checkHeaderLimits(headers: Record<string, string>, metadata: MessageMetadata | undefined): void {
+  /**
+   * Refuse headers beyond `capabilities.maxHeaders` / `maxHeaderBytes` (absent: no bound). Returns
+   * the bytes of the headers and metadata (UTF-8, as `messageSize` counts them).
+   */
+  #checkHeaderLimits(headers: Record<string, string>, metadata: MessageMetadata | undefined): number {
     const { maxHeaders, maxHeaderBytes } = this.#transport.capabilities;
     const transport = this.#transport.name;
-    const count = Object.keys(headers).length;
-    if (maxHeaders !== undefined && count > maxHeaders) {
-      throw new CarrierError(
-        'INVALID_ARGUMENT',
-        `${count} headers exceed the ${transport} limit of ${maxHeaders}`,
-        {
-          transport,
-        },
-      );
+    if (maxHeaders !== undefined) {
+      const count = Object.keys(headers).length;
+      if (count > maxHeaders)
+        throw new CarrierError(
+          'INVALID_ARGUMENT',
+          `${count} headers exceed the ${transport} limit of ${maxHeaders}`,
+          {
+            transport,
+          },
+        );
     }
-    if (maxHeaderBytes === undefined) return;
-    const bytes = messageSize(new Uint8Array(0), undefined, headers, metadata);
-    if (bytes > maxHeaderBytes) {
+    const bytes = messageSize(NO_BYTES, undefined, headers, metadata);
+    if (maxHeaderBytes !== undefined && bytes > maxHeaderBytes) {
       throw new CarrierError(
         'MESSAGE_TOO_LARGE',
         `headers and metadata of ${bytes} bytes exceed the ${transport} limit of ${maxHeaderBytes}`,
         { transport },
       );
     }
+    return bytes;
   }
 
   /**
@@ -284,8 +301,10 @@ export class Carrier {
    * broker may still have accepted the message).
    */
   async publish(topic: string, body: unknown, options: PublishOptions = {}): Promise<PublishReceipt> {
-    const { signal, ...fields } = options ?? {};
-    const [receipt] = await this.publishBatch(topic, [{ ...fields, body }], { signal });
+    // no options (the common case): no copies of them
+    const none = options === undefined || options === null || isEmpty(options);
+    const { signal, ...fields } = none ? NO_OPTIONS : options;
+    const [receipt] = await this.publishBatch(topic, [none ? { body } : { ...fields, body }], { signal });
     return receipt!;
   }
 
@@ -336,7 +355,9 @@ export class Carrier {
         this.#publishing.add(publishing);
         const forget = () => this.#publishing.delete(publishing);
         publishing.then(forget, forget);
-        await raceSignals(publishing, [signal], (s) => abortedError(s, `publish to ${topic}`, name));
+        if (signal)
+          await raceSignals(publishing, [signal], (s) => abortedError(s, `publish to ${topic}`, name));
+        else await publishing;
       }
       scope?.end();
       return messages.map((m) => ({ id: m.id }));

@@ -15,6 +15,7 @@ const NAME_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9_-]|\.(?!\.))*$/;
  * @throws CarrierError `INVALID_NAME` with the reason.
  */
 export function validateName(kind: 'topic' | 'group', name: unknown): string {
+  if (typeof name === 'string' && validNames.has(name)) return name;
   if (typeof name !== 'string' || name.length === 0) {
     throw new CarrierError('INVALID_NAME', `${kind} name must be a non-empty string`);
   }
@@ -27,8 +28,15 @@ export function validateName(kind: 'topic' | 'group', name: unknown): string {
       `${kind} name ${JSON.stringify(name)} is not portable: use letters, digits, '-', '_' and single '.', starting with a letter or digit`,
     );
   }
+  // a process publishes to few names, again and again: each is checked once (bounded)
+  if (validNames.size >= MAX_REMEMBERED_NAMES) validNames.clear();
+  validNames.add(name);
   return name;
 }
+
+/** Names `validateName` accepted already (the grammar is the same for topics and groups). */
+const validNames = new Set<string>();
+const MAX_REMEMBERED_NAMES = 1_024;
 
 /** Longest header key, in UTF-8 bytes: an AMQP field-table key is a short string (RabbitMQ). */
 export const MAX_HEADER_KEY_BYTES = 255;
