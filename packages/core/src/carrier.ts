@@ -347,7 +347,7 @@ export class Carrier {
       }
       scope?.built(messages);
       const name = this.#transport.name;
-      throwIfAborted(signal, `publish to ${topic}`, name);
+      if (signal?.aborted) throw abortedError(signal, `publish to ${topic}`, name);
       if (messages.length > 0) {
         const publishing = scope
           ? scope.run(() => this.#transport.publish(topic, messages))
