@@ -4,7 +4,10 @@ import type { MessageMetadata } from './metadata.js';
 import type { NativeToken } from './native.js';
 import type { StartFrom } from './transport.js';
 
-/** A received message, decoded. */
+/**
+ * A received message, decoded. The data fields are the object's own; `signal` and `as()` belong
+ * to its class, so a spread copy (`{ ...message }`) carries the data but not those two.
+ */
 export interface Message<Body = unknown> {
   /** Unique id set by the producer; the same on every redelivery. */
   readonly id: string;
