@@ -23,18 +23,27 @@ export function brokersOf(url: URL): string[] {
  * auto-commit after each batch, maxWaitTimeInMs 250 (the adapter's default).
  */
 export class KafkajsSide implements Side {
-  readonly label = 'kafkajs';
+  readonly label: string;
   readonly #declared = new Set<string>();
   #producer: Promise<Producer> | undefined;
   #seq = 0;
 
+  /**
+   * `committed`: Carrier's acknowledgement on the consumer side: no auto-commit; after each
+   * message's handler the consumer commits that message's offset and waits for the broker to
+   * accept it before taking the partition's next message (Carrier's `ack()` resolves only once the
+   * offset commit covering it was accepted).
+   */
   private constructor(
     private readonly kafka: InstanceType<typeof Kafka>,
     private readonly admin: Admin,
     private readonly partitions: number,
-  ) {}
+    private readonly committed: boolean,
+  ) {
+    this.label = committed ? 'kafkajs-committed' : 'kafkajs';
+  }
 
-  static async connect(url: string): Promise<KafkajsSide> {
+  static async connect(url: string, committed = false): Promise<KafkajsSide> {
     const parsed = new URL(url);
     const kafka = new Kafka({
       clientId: 'carrier-bench-raw',
@@ -43,7 +52,7 @@ export class KafkajsSide implements Side {
     });
     const admin = kafka.admin();
     await admin.connect();
-    return new KafkajsSide(kafka, admin, partitionsOf(parsed));
+    return new KafkajsSide(kafka, admin, partitionsOf(parsed), committed);
   }
 
   #getProducer(): Promise<Producer> {
@@ -97,11 +106,22 @@ export class KafkajsSide implements Side {
     const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
     await consumer.connect();
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        if (message.value) await onMessage(message.value);
-      },
-    });
+    if (this.committed) {
+      await consumer.run({
+        autoCommit: false,
+        eachMessage: async ({ topic: from, partition, message }) => {
+          if (message.value) await onMessage(message.value);
+          const next = String(BigInt(message.offset) + 1n);
+          await consumer.commitOffsets([{ topic: from, partition, offset: next }]);
+        },
+      });
+    } else {
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          if (message.value) await onMessage(message.value);
+        },
+      });
+    }
     await joined;
     return { stop: () => consumer.disconnect() };
   }
@@ -174,7 +194,8 @@ const mod: BrokerModule = {
   notes:
     'Both sides: idempotent producer, maxInFlightRequests 1, acks=-1, 3 partitions, RF 1 (single broker). A Carrier ' +
     'record carries its id, content type and publishedAt as Kafka headers. Consumers: Carrier commits offsets of settled ' +
-    'messages itself (eachBatch, manual commit); kafkajs eachMessage auto-commits after each batch.',
+    'messages itself (eachBatch, manual commit); kafkajs eachMessage auto-commits after each batch. The second kafkajs side ' +
+    "(figures .vs-committed) commits each message's offset after its handler and awaits it, as Carrier's ack does.",
   async rawClients(url, skip) {
     const { CHILD_ENV, platformaticClient } = await import('./kafka-platformatic.js');
     const child = process.env[CHILD_ENV] === '1';
@@ -186,6 +207,15 @@ const mod: BrokerModule = {
         ...(child ? { suffix: '.node24' } : {}),
       },
     ];
+    // not again in the Node 24 child (it compares @platformatic/kafka)
+    if (!skip.has('committed') && !child) {
+      clients.push({
+        side: await KafkajsSide.connect(url, true),
+        reference:
+          "kafkajs 2.2.4 as the main side, the consumer committing each message's offset after its handler and awaiting the commit (as Carrier's ack)",
+        suffix: '.vs-committed',
+      });
+    }
     if (!skip.has('platformatic')) {
       const parsed = new URL(url);
       const second = await platformaticClient(brokersOf(parsed), partitionsOf(parsed));

@@ -96,6 +96,15 @@ function chunked(records: readonly Message[], limit: number): number[][] {
 }
 
 /** The outcome of one send: indexes of the records not confirmed, and why. */
+/** Most records that queued sends to one topic are merged into (see `Producer.send`). */
+const MAX_MERGED_RECORDS = 1_000;
+
+interface QueuedSend {
+  readonly topic: string;
+  readonly records: readonly Message[];
+  readonly resolve: (result: SendResult) => void;
+}
+
 export interface SendResult {
   readonly failed: number[];
   readonly error?: unknown;
@@ -119,8 +128,9 @@ export interface ProducerSettings {
 export class Producer {
   readonly #settings: ProducerSettings;
   #producer: Promise<KafkaProducer> | undefined;
-  /** The send in progress (sends run one at a time, see {@link Producer.send}). */
-  #sending: Promise<unknown> = Promise.resolve();
+  /** Sends waiting for the one running (see {@link Producer.send}). */
+  #queue: QueuedSend[] = [];
+  #running = false;
 
   constructor(settings: ProducerSettings) {
     this.#settings = settings;
@@ -169,12 +179,60 @@ export class Producer {
    * it (success, offset of the first) and never stored it: a publish resolved and was lost. One
    * send at a time, with partitions pinned across retries ({@link pinnedPartitioner}), a rolled-back
    * number is only ever reused by the retry of the same batch; after a send failed (fate unknown,
-   * PUBLISH_FAILED) its producer id is never used again.
+   * PUBLISH_FAILED) its producer id is never used again. Sends to the same topic waiting behind a
+   * running one are merged into one send (see `#drain`); a failure fails the merged records from
+   * the first unconfirmed chunk on, each caller hearing about its own.
    */
   send(topic: string, records: readonly Message[]): Promise<SendResult> {
-    const run = this.#sending.then(() => this.#sendNow(topic, records));
-    this.#sending = run.catch(() => {});
-    return run;
+    return new Promise<SendResult>((resolve) => {
+      this.#queue.push({ topic, records, resolve });
+      if (!this.#running) void this.#drain();
+    });
+  }
+
+  /**
+   * Runs the queued sends one at a time. Sends to the same topic that queued up behind a running
+   * one go out together as one send (up to {@link MAX_MERGED_RECORDS} records), in queue order:
+   * concurrent single publishes then cost one produce request instead of one each, and one send
+   * at a time still holds. Each caller hears about its own records only.
+   */
+  async #drain(): Promise<void> {
+    this.#running = true;
+    try {
+      for (let first = this.#queue.shift(); first; first = this.#queue.shift()) {
+        const group = [first];
+        let count = first.records.length;
+        while (
+          this.#queue.length > 0 &&
+          this.#queue[0]!.topic === first.topic &&
+          count + this.#queue[0]!.records.length <= MAX_MERGED_RECORDS
+        ) {
+          const next = this.#queue.shift()!;
+          group.push(next);
+          count += next.records.length;
+        }
+        const records = group.length === 1 ? first.records : group.flatMap((q) => q.records);
+        let result: SendResult;
+        try {
+          result = await this.#sendNow(first.topic, records);
+        } catch (error) {
+          result = { failed: records.map((_, i) => i), error };
+        }
+        if (group.length === 1) {
+          first.resolve(result);
+          continue;
+        }
+        const failed = new Set(result.failed);
+        let base = 0;
+        for (const q of group) {
+          const mine = q.records.map((_, i) => i).filter((i) => failed.has(base + i));
+          q.resolve(mine.length > 0 ? { failed: mine, error: result.error } : { failed: [] });
+          base += q.records.length;
+        }
+      }
+    } finally {
+      this.#running = false;
+    }
   }
 
   /** The kafkajs producer Carrier sends with, connected (native access); `CLOSED` once closed. */

@@ -233,7 +233,9 @@ export class Receiver {
       }
       while (this.#inFlight.size + chunk.length >= this.#settings.prefetch) {
         await flush();
-        await this.#capacity();
+        // records settled while the flush ran (a handler that settles at once) already woke no one:
+        // wait only if the receiver is still full, or it would sleep a heartbeat interval for nothing
+        if (this.#inFlight.size >= this.#settings.prefetch) await this.#capacity();
         if (!this.#running(payload)) return;
         await heartbeat(); // throws when the group rebalances: kafkajs rejoins (after #beforeRejoin)
       }

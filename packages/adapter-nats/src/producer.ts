@@ -103,6 +103,25 @@ export class Producer {
     }
     const subject = topicSubject(topic);
     const stream = topicStream(topic);
+    if (messages.length === 1) {
+      // one message (every publish() of the API): no window of workers around a single await
+      const m = messages[0]!;
+      const out = m.deliverAt
+        ? scheduled(topic, m.id, m.deliverAt, prepared[0]!)
+        : { subject, entries: prepared[0]! };
+      try {
+        await this.publishOne({ ...out, stream, body: m.body, msgId: msgIdOf(m.id) });
+      } catch (error) {
+        this.#topology.recheckTopic(topic);
+        throw publishFailed(
+          TRANSPORT,
+          topic,
+          messages,
+          new Map([[0, this.#link.wrap(error, `publish of ${m.id} not confirmed`)]]),
+        );
+      }
+      return;
+    }
     const failures = new Map<number, CarrierError>();
     let next = 0;
     const worker = async () => {

@@ -21,6 +21,12 @@ const PULL_HEARTBEAT_MS = 400;
 const PULL_SILENCE_MS = 2_500;
 /** Pause after a pull request failed (no responders while JetStream restarts, consumer missing, …). */
 const FAILURE_BACKOFF_MS = 500;
+/**
+ * Pull requests outstanding at once: a second one is asked for when at least half the prefetch is
+ * free, so the server always has a request to serve while the previous one ends (one request at a
+ * time leaves the server idle for a round trip after every batch).
+ */
+const MAX_REQUESTS = 2;
 /** Longest `close()` waits for the outstanding pull request to end and late messages to be given back. */
 const CLOSE_DRAIN_LIMIT_MS = 5_000;
 
@@ -98,7 +104,8 @@ export interface ReceiverOptions {
 /**
  * A pull-consumer loop with exact backpressure, on the raw JetStream pull protocol: it asks the
  * server (`$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>`) for exactly as many messages as it has free
- * slots, one request at a time, each request on its own inbox so an abandoned request has no
+ * slots (held messages plus what outstanding requests may still bring never exceed the prefetch), at
+ * most {@link MAX_REQUESTS} requests at a time, each request on its own inbox so an abandoned request has no
  * interest left and the server stops serving it. Messages held by the owner get `+WPI` progress acks
  * so a slow handler (or one queued behind a key) keeps its lease. After a disconnect the loop simply
  * asks again once the client has reconnected.
@@ -112,7 +119,8 @@ export class Receiver {
   /** When a message or heartbeat last arrived (epoch ms). */
   #heardAt = Date.now();
   #leaseTimer: NodeJS.Timeout | undefined;
-  #request: PullRequest | undefined;
+  /** Pull requests the server may still be serving (at most {@link MAX_REQUESTS}). */
+  readonly #requests = new Set<PullRequest>();
   #stopped = false;
   #abandoned = false;
   #pausedUntil = 0;
@@ -139,9 +147,14 @@ export class Receiver {
 
   /** Start (or resume after a reconnect) asking for messages. */
   pump(): void {
-    if (this.#stopped || this.#request || this.#o.nc.isClosed() || !this.#o.connected()) return;
-    const free = this.#o.prefetch - this.#held.size;
-    if (free <= 0) return;
+    if (this.#stopped || this.#requests.size >= MAX_REQUESTS) return;
+    if (this.#o.nc.isClosed() || !this.#o.connected()) return;
+    let asked = 0;
+    for (const request of this.#requests) asked += request.remaining;
+    const free = this.#o.prefetch - this.#held.size - asked;
+    // a second request only for a worthwhile batch: it keeps the server serving while the first
+    // one's last messages are in flight and the next request is on its way
+    if (free <= 0 || (this.#requests.size > 0 && free < Math.ceil(this.#o.prefetch / 2))) return;
     const wait = this.#pausedUntil - Date.now();
     if (wait > 0) {
       this.#wakeTimer ??= setTimeout(() => {
@@ -180,7 +193,7 @@ export class Receiver {
           if (!this.#stopped) this.#o.onSilence?.();
         }, PULL_SILENCE_MS),
       };
-      this.#request = request;
+      this.#requests.add(request);
       this.#o.nc.publish(
         `$JS.API.CONSUMER.MSG.NEXT.${this.#o.stream}.${this.#o.consumer}`,
         JSON.stringify({ batch, expires: nanos(PULL_EXPIRES_MS), idle_heartbeat: nanos(PULL_HEARTBEAT_MS) }),
@@ -269,7 +282,7 @@ export class Receiver {
       this.#draining.add(drained);
       void drained.finally(() => this.#draining.delete(drained));
     }
-    if (this.#request === request) this.#request = undefined;
+    this.#requests.delete(request);
     if (failed && request.received === 0) this.#pausedUntil = Date.now() + FAILURE_BACKOFF_MS;
     queueMicrotask(() => this.pump());
   }
@@ -294,7 +307,7 @@ export class Receiver {
 
   /** The connection dropped: abandon the current request (the loop asks again after reconnecting). */
   disconnected(): void {
-    if (this.#request) this.#end(this.#request, true);
+    for (const request of [...this.#requests]) this.#end(request, true);
     const lease = this.#o.lease;
     if (lease && !this.#leaseTimer) {
       // measured from when the server was last heard from: the silence before a disconnect is
@@ -341,12 +354,12 @@ export class Receiver {
   abandon(): void {
     this.#abandoned = true;
     this.#stopped = true;
-    if (this.#request) {
-      this.#request.ended = true;
-      clearTimeout(this.#request.timer);
-      this.#request.call?.end(this.#request.received);
-      this.#request = undefined;
+    for (const request of this.#requests) {
+      request.ended = true;
+      clearTimeout(request.timer);
+      request.call?.end(request.received);
     }
+    this.#requests.clear();
     if (this.#wakeTimer) clearTimeout(this.#wakeTimer);
     if (this.#leaseTimer) clearTimeout(this.#leaseTimer);
     clearInterval(this.#progressTimer);
@@ -363,13 +376,13 @@ export class Receiver {
     if (this.#leaseTimer) clearTimeout(this.#leaseTimer);
     clearInterval(this.#progressTimer);
     this.#held.clear();
-    if (this.#request && this.#o.nc.isClosed()) this.#end(this.#request, false);
+    if (this.#o.nc.isClosed()) for (const request of [...this.#requests]) this.#end(request, false);
     // bounded: on a silent connection neither the request's end nor a drain's PING round trip comes
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       (async () => {
-        while (this.#request || this.#draining.size > 0) {
-          await this.#request?.over;
+        while (this.#requests.size > 0 || this.#draining.size > 0) {
+          await Promise.all([...this.#requests].map((request) => request.over));
           await Promise.all([...this.#draining]);
         }
       })(),
@@ -378,6 +391,6 @@ export class Receiver {
       }),
     ]);
     clearTimeout(timer);
-    if (this.#request) this.#end(this.#request, false, true);
+    for (const request of [...this.#requests]) this.#end(request, false, true);
   }
 }

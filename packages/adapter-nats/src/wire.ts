@@ -144,10 +144,10 @@ const utf8 = new TextEncoder();
  * `max_payload` limits.
  */
 export function headerBytes(entries: HeaderEntries, msgId?: string): number {
+  // counted, not encoded: this runs for every published message
   let size = 'NATS/1.0\r\n\r\n'.length;
-  for (const [name, value] of entries)
-    size += utf8.encode(name).byteLength + utf8.encode(value).byteLength + 4;
-  if (msgId !== undefined) size += NATS_MSG_ID.length + utf8.encode(msgId).byteLength + 4;
+  for (const [name, value] of entries) size += Buffer.byteLength(name) + Buffer.byteLength(value) + 4;
+  if (msgId !== undefined) size += NATS_MSG_ID.length + Buffer.byteLength(msgId) + 4;
   return size;
 }
 
