@@ -95,7 +95,6 @@ function chunked(records: readonly Message[], limit: number): number[][] {
   return chunks;
 }
 
-/** The outcome of one send: indexes of the records not confirmed, and why. */
 /** Most records that queued sends to one topic are merged into (see `Producer.send`). */
 const MAX_MERGED_RECORDS = 1_000;
 
@@ -105,6 +104,7 @@ interface QueuedSend {
   readonly resolve: (result: SendResult) => void;
 }
 
+/** The outcome of one send: indexes of the records not confirmed, and why. */
 export interface SendResult {
   readonly failed: number[];
   readonly error?: unknown;
