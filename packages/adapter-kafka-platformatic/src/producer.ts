@@ -1,0 +1,143 @@
+import type { WireMessage } from '@carrier/core';
+import { publishFailed } from '@carrier/core/kit';
+import { closedError, kafkaError, RECORD_OVERHEAD_BYTES, TRANSPORT, toRecord } from '@carrier/adapter-kafka/driver-kit';
+import { compatibilityPartitioner, type MessageToProduce, Producer as KafkaProducer } from '@platformatic/kafka';
+import type { Message as WrittenRecord } from 'kafkajs';
+import type { ClientOptions } from './client-options.js';
+import { toProduced } from './records.js';
+
+/** Size of a record as Kafka counts it, roughly (framing, key, value, headers). */
+function recordSize(record: MessageToProduce): number {
+  let size = 70;
+  size += record.value?.length ?? 0;
+  size += record.key?.length ?? 0;
+  if (record.headers instanceof Map) for (const [k, v] of record.headers) size += k.length + v.length + 8;
+  return size;
+}
+
+/** Indexes of `records` in consecutive chunks of at most `limit` bytes (a larger record alone). */
+function chunked(records: readonly MessageToProduce[], limit: number): number[][] {
+  const chunks: number[][] = [];
+  let current: number[] = [];
+  let size = 0;
+  records.forEach((record, i) => {
+    const s = recordSize(record);
+    if (current.length > 0 && size + s > limit) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(i);
+    size += s;
+  });
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+/** The outcome of one send: indexes of the records not confirmed, and why. */
+export interface SendResult {
+  readonly failed: number[];
+  readonly error?: unknown;
+}
+
+/**
+ * Writes records with one idempotent @platformatic/kafka producer (acks=all), one send at a time;
+ * a producer whose send failed is closed and the next send starts a fresh one (its sequence state
+ * is unknown after a failure, as with kafkajs; see adapter-kafka's producer.ts). Keys are
+ * partitioned with murmur2 masked to 31 bits modulo the partition count (`compatibilityPartitioner`),
+ * as kafkajs' default partitioner and the Java client: a key lands on the same partition whichever
+ * driver wrote it.
+ */
+export class Producer {
+  readonly #client: ClientOptions;
+  readonly #maxMessageBytes: number;
+  readonly #closed: () => boolean;
+  #producer: KafkaProducer | undefined;
+  #sending: Promise<unknown> = Promise.resolve();
+
+  constructor(client: ClientOptions, maxMessageBytes: number, closed: () => boolean) {
+    this.#client = client;
+    this.#maxMessageBytes = maxMessageBytes;
+    this.#closed = closed;
+  }
+
+  /**
+   * Publishes `messages` to `topic` in order; resolves once Kafka confirmed every one.
+   *
+   * @throws CarrierError `PUBLISH_FAILED` with `failures` for the messages not confirmed.
+   */
+  async publish(topic: string, messages: readonly WireMessage[]): Promise<void> {
+    const { failed, error } = await this.send(
+      topic,
+      messages.map((m) => toRecord(m)),
+    );
+    if (failed.length > 0)
+      throw publishFailed(
+        TRANSPORT,
+        topic,
+        messages,
+        failed.map((index) => [index, error]),
+      );
+  }
+
+  /**
+   * Writes one copy to a Carrier-owned topic (retry, dead letters); resolves once confirmed.
+   *
+   * @throws CarrierError `SETTLE_FAILED` when Kafka did not confirm it.
+   */
+  async copy(topic: string, record: WrittenRecord): Promise<void> {
+    const { failed, error } = await this.send(topic, [record]);
+    if (failed.length > 0)
+      throw kafkaError('SETTLE_FAILED', `kafka did not confirm the copy to ${topic}`, error);
+  }
+
+  /** Sends records to one topic in chunks that fit the broker's limit, in order; stops at the first failed chunk. */
+  send(topic: string, records: readonly WrittenRecord[]): Promise<SendResult> {
+    const run = this.#sending.then(() => this.#sendNow(topic, records));
+    this.#sending = run.catch(() => {});
+    return run;
+  }
+
+  /** The producer Carrier sends with (native access); Carrier replaces it after a failed send. */
+  native(): KafkaProducer {
+    if (this.#closed()) throw closedError();
+    this.#producer ??= this.#create();
+    return this.#producer;
+  }
+
+  async close(): Promise<void> {
+    const producer = this.#producer;
+    this.#producer = undefined;
+    await this.#sending;
+    await producer?.close().catch(() => {});
+  }
+
+  async #sendNow(topic: string, records: readonly WrittenRecord[]): Promise<SendResult> {
+    const produced = records.map((r) => toProduced(topic, r));
+    const chunks = chunked(produced, this.#maxMessageBytes + RECORD_OVERHEAD_BYTES / 2);
+    for (let c = 0; c < chunks.length; c++) {
+      const chunk = chunks[c]!;
+      if (this.#closed()) return { failed: chunks.slice(c).flat(), error: closedError() };
+      this.#producer ??= this.#create();
+      const producer = this.#producer;
+      try {
+        await producer.send({ messages: chunk.map((i) => produced[i]!) });
+      } catch (error) {
+        if (this.#producer === producer) this.#producer = undefined;
+        producer.close(true, () => {});
+        return { failed: chunks.slice(c).flat(), error };
+      }
+    }
+    return { failed: [] };
+  }
+
+  #create(): KafkaProducer {
+    return new KafkaProducer({
+      ...this.#client,
+      idempotent: true,
+      acks: -1,
+      autocreateTopics: false,
+      partitioner: compatibilityPartitioner,
+    });
+  }
+}
