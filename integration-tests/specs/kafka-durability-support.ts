@@ -78,8 +78,14 @@ export async function runKafkaDurability(options: {
   readonly total: number;
   readonly stallMs: number;
   readonly children: Set<ChildProcess>;
+  /** URL options added to the broker's URL, e.g. `client=platformatic` (the driver under test). */
+  readonly query?: string;
 }): Promise<KafkaDurabilityResult> {
   const { kafka, total, stallMs, children } = options;
+  const url =
+    options.query === undefined
+      ? kafka.url
+      : `${kafka.url}${kafka.url.includes('?') ? '&' : '?'}${options.query}`;
   const started = Date.now();
   const carriers: Carrier[] = [];
   try {
@@ -92,7 +98,7 @@ export async function runKafkaDurability(options: {
     };
     let asyncErrors = 0;
     const open = async () => {
-      const c = await connect(kafka.url, { onError: () => asyncErrors++ });
+      const c = await connect(url, { onError: () => asyncErrors++ });
       carriers.push(c);
       return c;
     };
@@ -122,7 +128,7 @@ export async function runKafkaDurability(options: {
     await inProcess.subscribe(topic, { group: GROUP, concurrency: 8 }, (m) => {
       inProcessHandled(m.id, m.key ?? '', m.attempt);
     });
-    const doomed = spawnMember(kafka.url, topic, handler('child-1'), () => asyncErrors++);
+    const doomed = spawnMember(url, topic, handler('child-1'), () => asyncErrors++);
     children.add(doomed.child);
     await doomed.ready;
 
@@ -160,7 +166,7 @@ export async function runKafkaDurability(options: {
     const memberKilledAt = counts.size;
     doomed.child.kill('SIGKILL');
     await killed(doomed.child);
-    const replacement = spawnMember(kafka.url, topic, handler('child-2'), () => asyncErrors++);
+    const replacement = spawnMember(url, topic, handler('child-2'), () => asyncErrors++);
     children.add(replacement.child);
     await replacement.ready;
 
