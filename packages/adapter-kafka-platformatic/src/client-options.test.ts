@@ -6,11 +6,14 @@ import { CarrierError } from '@carrier/core';
 import { describe, expect, it } from 'vitest';
 import { clientOptions } from './client-options.js';
 
-const options = (url: string, connectTimeoutMs = 10_000) => clientOptions(parseKafkaUrl(new URL(url)), connectTimeoutMs);
+const options = (url: string, connectTimeoutMs = 10_000) =>
+  clientOptions(parseKafkaUrl(new URL(url)), connectTimeoutMs);
 
 describe('clientOptions (URL options on @platformatic/kafka)', () => {
   it('maps brokers, client id and deadlines', async () => {
-    const o = await options('kafka://a,b:9093?client=platformatic&clientId=app&requestTimeoutMs=5000&connectionTimeoutMs=2000');
+    const o = await options(
+      'kafka://a,b:9093?client=platformatic&clientId=app&requestTimeoutMs=5000&connectionTimeoutMs=2000',
+    );
     expect(o.bootstrapBrokers).toEqual(['a:9093', 'b:9093']);
     expect(o.clientId).toBe('app');
     expect(o.requestTimeout).toBe(5_000);
@@ -50,11 +53,15 @@ describe('clientOptions (URL options on @platformatic/kafka)', () => {
     const error = await options('kafka://h?client=platformatic&logLevel=debug').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CarrierError);
     expect((error as CarrierError).code).toBe('INVALID_ARGUMENT');
-    expect((error as CarrierError).message).toMatch(/logLevel=debug is not supported with client=platformatic/);
+    expect((error as CarrierError).message).toMatch(
+      /logLevel=debug is not supported with client=platformatic/,
+    );
   });
 
   it('an unreadable TLS file is INVALID_ARGUMENT', async () => {
-    const error = await options('kafkas://h?client=platformatic&caFile=/nonexistent/ca.pem').catch((e: unknown) => e);
+    const error = await options('kafkas://h?client=platformatic&caFile=/nonexistent/ca.pem').catch(
+      (e: unknown) => e,
+    );
     expect((error as CarrierError).code).toBe('INVALID_ARGUMENT');
   });
 });

@@ -1,5 +1,5 @@
-import { CarrierError } from '@carrier/core';
 import { type KafkaUrlOptions, TRANSPORT, tlsConfig } from '@carrier/adapter-kafka/driver-kit';
+import { CarrierError } from '@carrier/core';
 import type { BaseOptions, SASLOptions } from '@platformatic/kafka';
 
 /** The @platformatic/kafka client settings every client of a connection shares (producer, consumers, admin). */
@@ -21,7 +21,10 @@ const SASL: Record<NonNullable<KafkaUrlOptions['sasl']>['mechanism'], SASLOption
  *   (`logLevel` other than `nothing`: it has no logger, only diagnostics channels), or an
  *   unreadable TLS file.
  */
-export async function clientOptions(options: KafkaUrlOptions, connectTimeoutMs: number): Promise<ClientOptions> {
+export async function clientOptions(
+  options: KafkaUrlOptions,
+  connectTimeoutMs: number,
+): Promise<ClientOptions> {
   if (options.logLevel !== 'nothing') {
     throw new CarrierError(
       'INVALID_ARGUMENT',

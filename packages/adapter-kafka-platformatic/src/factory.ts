@@ -1,5 +1,5 @@
-import type { TransportFactory, TransportFactoryOptions } from '@carrier/core';
 import { createKafkaTransport, type KafkaUrlOptions, parseKafkaUrl } from '@carrier/adapter-kafka/driver-kit';
+import type { TransportFactory, TransportFactoryOptions } from '@carrier/core';
 import { clientOptions } from './client-options.js';
 import { PlatformaticKafkaTransport } from './transport.js';
 

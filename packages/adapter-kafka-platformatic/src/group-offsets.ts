@@ -84,7 +84,8 @@ export class GroupOffsets {
 
   /** Runs `request` on the coordinator connection; a failed request drops it (the next finds the coordinator again). */
   async #call<T>(request: (connection: Connection) => Promise<T>): Promise<T> {
-    const connecting = (this.#connection ??= this.#connect());
+    this.#connection ??= this.#connect();
+    const connecting = this.#connection;
     try {
       return await request(await connecting);
     } catch (error) {

@@ -1,7 +1,17 @@
+import {
+  closedError,
+  kafkaError,
+  RECORD_OVERHEAD_BYTES,
+  TRANSPORT,
+  toRecord,
+} from '@carrier/adapter-kafka/driver-kit';
 import type { WireMessage } from '@carrier/core';
 import { publishFailed } from '@carrier/core/kit';
-import { closedError, kafkaError, RECORD_OVERHEAD_BYTES, TRANSPORT, toRecord } from '@carrier/adapter-kafka/driver-kit';
-import { compatibilityPartitioner, type MessageToProduce, Producer as KafkaProducer } from '@platformatic/kafka';
+import {
+  compatibilityPartitioner,
+  Producer as KafkaProducer,
+  type MessageToProduce,
+} from '@platformatic/kafka';
 import type { Message as WrittenRecord } from 'kafkajs';
 import type { ClientOptions } from './client-options.js';
 import { toProduced } from './records.js';

@@ -1,15 +1,17 @@
-import { CarrierError, type ReceiveCall } from '@carrier/core';
-import { asError, withDeadline } from '@carrier/core/kit';
 import {
   type CommittedOffsets,
   OffsetCommits,
   type PartitionOffsets,
+  REBALANCE_MARGIN_MS,
   type RecordHandle,
   TRANSPORT,
 } from '@carrier/adapter-kafka/driver-kit';
+import { CarrierError, type ReceiveCall } from '@carrier/core';
+import { asError, withDeadline } from '@carrier/core/kit';
 import {
   Consumer,
   type ConsumerGroupJoinPayload,
+  kGetApi,
   type Message,
   type MessagesStream,
 } from '@platformatic/kafka';
@@ -67,6 +69,50 @@ interface Lane {
 
 const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
+/** A protocol API as @platformatic/kafka's clients call it: arguments, then a node-style callback. */
+type ApiCall = (...args: unknown[]) => void;
+type GetApi = (name: string, callback: (error: Error | null, api?: ApiCall) => void) => void;
+
+/** Whether `error` is the coordinator's REBALANCE_IN_PROGRESS (@platformatic/kafka's protocol error shape). */
+function rebalancing(error: unknown): boolean {
+  const e = error as { findBy?: (property: string, value: unknown) => unknown } | null;
+  return Boolean(e?.findBy?.('rebalanceInProgress', true));
+}
+
+/**
+ * Makes `consumer` run `hold` (with a function that sends one more heartbeat) before it acts on a
+ * heartbeat answered REBALANCE_IN_PROGRESS, that is before it rejoins the group and so gives its
+ * partitions up. @platformatic/kafka 1.35 has no such hook: the heartbeat API it looks up through
+ * its exported `kGetApi` is wrapped, on this consumer only.
+ */
+function holdBeforeRejoin(consumer: Consumer, hold: (heartbeat: () => void) => Promise<void>): void {
+  const target = consumer as unknown as Record<typeof kGetApi, GetApi>;
+  const getApi = target[kGetApi].bind(consumer);
+  target[kGetApi] = (name, callback) =>
+    getApi(name, (error, api) => {
+      if (error || name !== 'Heartbeat' || api === undefined) {
+        callback(error, api);
+        return;
+      }
+      const wrapped: ApiCall = (...args) => {
+        const done = args.pop() as (error: unknown, response?: unknown) => void;
+        api(...args, (failure: unknown, response?: unknown) => {
+          if (!rebalancing(failure)) {
+            done(failure, response);
+            return;
+          }
+          // "rebalance in progress" is the expected answer to these: they keep the session alive
+          const heartbeat = () => api(...args, () => {});
+          hold(heartbeat).then(
+            () => done(failure, response),
+            () => done(failure, response),
+          );
+        });
+      };
+      callback(null, Object.assign(wrapped, api));
+    });
+}
+
 /**
  * The receive loop of one subscription on @platformatic/kafka: one consumer in one consumer group,
  * its messages stream in `committed` mode (a partition without a committed offset starts at its
@@ -92,6 +138,8 @@ export class Receiver {
   #stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined;
   #state: State = 'running';
   #waiting = 0;
+  /** Set from a rebalance's start until the join that ends it: nothing more is handed out. */
+  #rebalancing = false;
   #closing: Promise<void> | undefined;
 
   constructor(settings: ReceiverSettings) {
@@ -112,6 +160,45 @@ export class Receiver {
       { commitOffsets: (commits) => this.#groupOffsets.commit(commits) },
       () => this.#state === 'aborted',
     );
+    holdBeforeRejoin(this.#consumer, (heartbeat) => this.#beforeRejoin(heartbeat));
+  }
+
+  /**
+   * Runs before this member rejoins at a rebalance: stops handing out, waits for the records in
+   * flight to be settled (heartbeating), commits, and only then lets the rejoin give the partitions
+   * up. Past the rebalance timeout less {@link REBALANCE_MARGIN_MS} the leases of what is still in
+   * flight are aborted (`LEASE_LOST`): the coordinator is about to hand the partitions to another member.
+   */
+  async #beforeRejoin(heartbeat: () => void): Promise<void> {
+    if (!this.#holding()) return;
+    this.#rebalancing = true;
+    const { rebalanceTimeoutMs, heartbeatIntervalMs } = this.#settings.timings;
+    const deadline = Date.now() + Math.max(0, rebalanceTimeoutMs - REBALANCE_MARGIN_MS);
+    let lastBeat = Date.now();
+    while (this.#inFlight.size > 0 && Date.now() < deadline && this.#holding()) {
+      if (Date.now() - lastBeat >= heartbeatIntervalMs) {
+        lastBeat = Date.now();
+        heartbeat();
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    if (!this.#holding()) return;
+    try {
+      await this.#commits.soon();
+    } catch {
+      // the group moved on: what was not committed is read again by the next owner
+    }
+    if (this.#inFlight.size === 0) return;
+    const lost = [...this.#inFlight];
+    const error = new CarrierError(
+      'LEASE_LOST',
+      `kafka group ${this.#settings.groupId} gave up partitions with ${lost.length} deliveries unsettled: its handlers ran past the rebalance timeout (${rebalanceTimeoutMs} ms, less ${REBALANCE_MARGIN_MS} ms); they will be redelivered`,
+      { transport: TRANSPORT },
+    );
+    for (const entry of lost) {
+      this.#inFlight.delete(entry);
+      entry.lease.abort(error);
+    }
   }
 
   /** The @platformatic/kafka consumer (native access). */
@@ -176,13 +263,17 @@ export class Receiver {
         entry.lease.abort(error);
       }
     }
-    for (const [k, lane] of this.#lanes) if (!assigned.has(k)) lane.queue.length = 0;
-    const ledgers = this.#groupOffsets
-      .committed(assignment)
-      .catch(() => new Map() as CommittedOffsets); // counts start from the record headers again
+    for (const [k, lane] of this.#lanes) {
+      if (assigned.has(k)) continue;
+      this.#waiting -= lane.queue.length; // the next owner reads them
+      lane.queue.length = 0;
+    }
+    const ledgers = this.#groupOffsets.committed(assignment).catch(() => new Map() as CommittedOffsets); // counts start from the record headers again
     this.#commits.newGeneration(ledgers, new Set([...this.#assigned].filter((k) => assigned.has(k))));
     this.#assigned = assigned;
+    this.#rebalancing = false;
     this.#flow();
+    for (const lane of this.#lanes.values()) if (lane.queue.length > 0 && !lane.running) void this.#run(lane);
   }
 
   #received(message: Message<Buffer, Buffer, Buffer, Buffer>): void {
@@ -212,7 +303,7 @@ export class Receiver {
   async #run(lane: Lane): Promise<void> {
     lane.running = true;
     try {
-      while (lane.queue.length > 0 && this.#state === 'running') {
+      while (lane.queue.length > 0 && this.#state === 'running' && !this.#rebalancing) {
         const { topic, partition } = lane;
         const offsets = await this.#commits.partition(topic, partition);
         const chunk: { record: KafkaMessage; offset: number; previous: number }[] = [];

@@ -1,4 +1,4 @@
-import type { Message as PlatformaticMessage, MessageToProduce } from '@platformatic/kafka';
+import type { MessageToProduce, Message as PlatformaticMessage } from '@platformatic/kafka';
 import type { KafkaMessage, Message as WrittenRecord } from 'kafkajs';
 
 /**

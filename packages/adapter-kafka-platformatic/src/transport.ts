@@ -1,4 +1,18 @@
 import {
+  closedError,
+  consumerGroupId,
+  deadLetterGroupId,
+  deadLetterTopic,
+  dueAtOf,
+  type KafkaTransport,
+  type KafkaUrlOptions,
+  kafkaError,
+  retryTopic,
+  TRANSPORT,
+  toDeadLetterDelivery,
+  toDelivery,
+} from '@carrier/adapter-kafka/driver-kit';
+import {
   type Capabilities,
   CarrierError,
   type ConsumerLag,
@@ -13,20 +27,6 @@ import {
   type TransportSubscription,
   type WireMessage,
 } from '@carrier/core';
-import {
-  closedError,
-  consumerGroupId,
-  deadLetterGroupId,
-  deadLetterTopic,
-  dueAtOf,
-  type KafkaTransport,
-  type KafkaUrlOptions,
-  kafkaError,
-  retryTopic,
-  TRANSPORT,
-  toDeadLetterDelivery,
-  toDelivery,
-} from '@carrier/adapter-kafka/driver-kit';
 import type { ClientOptions } from './client-options.js';
 import { native } from './native.js';
 import { Producer } from './producer.js';
@@ -62,7 +62,12 @@ export class PlatformaticKafkaTransport implements Transport {
   #closed = false;
 
   /** @internal Use `createPlatformaticKafkaTransport` (or `connect()` from `@carrier/core`). */
-  constructor(admin: KafkaTransport, client: ClientOptions, options: KafkaUrlOptions, onError: (error: Error) => void) {
+  constructor(
+    admin: KafkaTransport,
+    client: ClientOptions,
+    options: KafkaUrlOptions,
+    onError: (error: Error) => void,
+  ) {
     this.#admin = admin;
     this.#client = client;
     this.#options = options;

@@ -3,6 +3,7 @@ import type { Consumer } from 'kafkajs';
 
 /** What {@link OffsetCommits} needs of a consumer: kafkajs' `commitOffsets` shape (another driver passes its own). */
 export type OffsetCommitter = Pick<Consumer, 'commitOffsets'>;
+
 import { decodeLedger, PartitionOffsets } from './offsets.js';
 import type { CommittedOffsets } from './topology.js';
 

@@ -9,7 +9,7 @@
  *
  * @packageDocumentation
  */
-export { type OffsetCommitter, OffsetCommits } from './commits.js';
+export { OffsetCommits, type OffsetCommitter } from './commits.js';
 export { closedError, kafkaError, retrying, TRANSPORT } from './errors.js';
 export { createKafkaTransport } from './factory.js';
 export type { KafkaTransport } from './kafka-transport.js';
