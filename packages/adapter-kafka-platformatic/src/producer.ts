@@ -1,4 +1,5 @@
 import {
+  chunked,
   closedError,
   kafkaError,
   RECORD_OVERHEAD_BYTES,
@@ -15,34 +16,6 @@ import {
 import type { Message as WrittenRecord } from 'kafkajs';
 import type { ClientOptions } from './client-options.js';
 import { toProduced } from './records.js';
-
-/** Size of a record as Kafka counts it, roughly (framing, key, value, headers). */
-function recordSize(record: MessageToProduce): number {
-  let size = 70;
-  size += record.value?.length ?? 0;
-  size += record.key?.length ?? 0;
-  if (record.headers instanceof Map) for (const [k, v] of record.headers) size += k.length + v.length + 8;
-  return size;
-}
-
-/** Indexes of `records` in consecutive chunks of at most `limit` bytes (a larger record alone). */
-function chunked(records: readonly MessageToProduce[], limit: number): number[][] {
-  const chunks: number[][] = [];
-  let current: number[] = [];
-  let size = 0;
-  records.forEach((record, i) => {
-    const s = recordSize(record);
-    if (current.length > 0 && size + s > limit) {
-      chunks.push(current);
-      current = [];
-      size = 0;
-    }
-    current.push(i);
-    size += s;
-  });
-  if (current.length > 0) chunks.push(current);
-  return chunks;
-}
 
 /** The outcome of one send: indexes of the records not confirmed, and why. */
 export interface SendResult {
@@ -123,15 +96,14 @@ export class Producer {
   }
 
   async #sendNow(topic: string, records: readonly WrittenRecord[]): Promise<SendResult> {
-    const produced = records.map((r) => toProduced(topic, r));
-    const chunks = chunked(produced, this.#maxMessageBytes + RECORD_OVERHEAD_BYTES / 2);
+    const chunks = chunked(records, this.#maxMessageBytes + RECORD_OVERHEAD_BYTES / 2);
     for (let c = 0; c < chunks.length; c++) {
       const chunk = chunks[c]!;
       if (this.#closed()) return { failed: chunks.slice(c).flat(), error: closedError() };
       this.#producer ??= this.#create();
       const producer = this.#producer;
       try {
-        await producer.send({ messages: chunk.map((i) => produced[i]!) });
+        await producer.send({ messages: chunk.map((i) => toProduced(topic, records[i]!)) });
       } catch (error) {
         if (this.#producer === producer) this.#producer = undefined;
         producer.close(true, () => {});

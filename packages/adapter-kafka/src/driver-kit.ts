@@ -15,6 +15,7 @@ export { createKafkaTransport } from './factory.js';
 export type { KafkaTransport } from './kafka-transport.js';
 export { consumerGroupId, deadLetterGroupId, deadLetterTopic, retryTopic } from './names.js';
 export { decodeLedger, PartitionOffsets } from './offsets.js';
+export { chunked } from './producer.js';
 export type { RecordHandle } from './receiver.js';
 export { REBALANCE_MARGIN_MS } from './receiver.js';
 export { refusalError, tlsConfig } from './security.js';
