@@ -8,11 +8,7 @@ import {
 } from '@carrier/adapter-kafka/driver-kit';
 import type { WireMessage } from '@carrier/core';
 import { publishFailed } from '@carrier/core/kit';
-import {
-  compatibilityPartitioner,
-  Producer as KafkaProducer,
-  type MessageToProduce,
-} from '@platformatic/kafka';
+import { compatibilityPartitioner, Producer as KafkaProducer } from '@platformatic/kafka';
 import type { Message as WrittenRecord } from 'kafkajs';
 import type { ClientOptions } from './client-options.js';
 import { toProduced } from './records.js';

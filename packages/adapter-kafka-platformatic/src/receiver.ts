@@ -69,6 +69,9 @@ interface Lane {
 
 const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
+/** How long after its stream closed (a fetch failed) a running receiver opens it again, in ms. */
+const REOPEN_MS = 1_000;
+
 /** A protocol API as @platformatic/kafka's clients call it: arguments, then a node-style callback. */
 type ApiCall = (...args: unknown[]) => void;
 type GetApi = (name: string, callback: (error: Error | null, api?: ApiCall) => void) => void;
@@ -140,6 +143,7 @@ export class Receiver {
   #waiting = 0;
   /** Set from a rebalance's start until the join that ends it: nothing more is handed out. */
   #rebalancing = false;
+  #lastTrouble = 0;
   #closing: Promise<void> | undefined;
 
   constructor(settings: ReceiverSettings) {
@@ -208,7 +212,7 @@ export class Receiver {
 
   /** Joins the group and starts reading; resolves after the first join. */
   async start(): Promise<void> {
-    const { groupId, joinTimeoutMs, topics, timings } = this.#settings;
+    const { groupId, joinTimeoutMs } = this.#settings;
     let joined!: () => void;
     const first = new Promise<void>((resolve) => {
       joined = resolve;
@@ -219,21 +223,7 @@ export class Receiver {
     });
     try {
       await withDeadline({ what: `group join of ${groupId}`, ms: joinTimeoutMs }, async () => {
-        const stream = await this.#consumer.consume({
-          topics: [...topics],
-          mode: 'committed',
-          fallbackMode: 'earliest',
-          autocommit: false,
-          maxWaitTime: timings.maxWaitTimeMs,
-          sessionTimeout: timings.sessionTimeoutMs,
-          heartbeatInterval: timings.heartbeatIntervalMs,
-          rebalanceTimeout: timings.rebalanceTimeoutMs,
-        });
-        this.#stream = stream;
-        stream.on('data', (message: Message<Buffer, Buffer, Buffer, Buffer>) => this.#received(message));
-        stream.on('error', (error: Error) => {
-          if (this.#holding()) this.#settings.onError(error);
-        });
+        await this.#open();
         await first;
       });
     } catch (error) {
@@ -241,6 +231,54 @@ export class Receiver {
       await this.#shutDown(true);
       throw error;
     }
+  }
+
+  /**
+   * Opens the messages stream (joining the group when this member is not in it). @platformatic/kafka
+   * destroys the stream at any fetch or metadata failure (a broker restart, a lost connection):
+   * while the receiver runs, a closed stream is opened again after {@link REOPEN_MS}.
+   */
+  async #open(): Promise<void> {
+    const { topics, timings } = this.#settings;
+    const stream = await this.#consumer.consume({
+      topics: [...topics],
+      mode: 'committed',
+      fallbackMode: 'earliest',
+      autocommit: false,
+      maxWaitTime: timings.maxWaitTimeMs,
+      sessionTimeout: timings.sessionTimeoutMs,
+      heartbeatInterval: timings.heartbeatIntervalMs,
+      rebalanceTimeout: timings.rebalanceTimeoutMs,
+    });
+    this.#stream = stream;
+    stream.on('data', (message: Message<Buffer, Buffer, Buffer, Buffer>) => this.#received(message));
+    stream.on('error', (error: Error) => this.#trouble(error));
+    stream.on('close', () => {
+      if (this.#stream !== stream) return;
+      this.#stream = undefined;
+      this.#reopen();
+    });
+    this.#flow();
+  }
+
+  #reopen(): void {
+    if (!this.#holding()) return;
+    setTimeout(() => {
+      if (!this.#holding() || this.#stream !== undefined) return;
+      this.#open().catch((error: unknown) => {
+        this.#trouble(asError(error));
+        this.#reopen();
+      });
+    }, REOPEN_MS);
+  }
+
+  /** Reports connection trouble to onError, at most once per second (a broker down fails every fetch). */
+  #trouble(error: Error): void {
+    if (!this.#holding()) return;
+    const now = Date.now();
+    if (now - this.#lastTrouble < 1_000) return;
+    this.#lastTrouble = now;
+    this.#settings.onError(error);
   }
 
   /** A group join: new generation; the leases of records in flight on lost partitions are aborted. */
