@@ -76,7 +76,9 @@ describe('kafka drivers read each other (kafkajs ⇄ platformatic)', () => {
       }
     });
 
-    it(`an attempt counted by ${from} is seen by ${to}; a retry's attempt travels too`, { timeout: 90_000 }, async () => {
+    it(`an attempt counted by ${from} is seen by ${to}; a retry's attempt travels too`, {
+      timeout: 90_000,
+    }, async () => {
       const topic = freshName(`xattempt-${from}`);
       const first = await open(from);
       await first.declare(topic, ['g']);
@@ -124,7 +126,9 @@ describe('kafka drivers read each other (kafkajs ⇄ platformatic)', () => {
     ['kafkajs', 'platformatic'],
     ['platformatic', 'kafkajs'],
   ] as const) {
-    it(`a group that switches from ${before} to ${after} mid-stream loses nothing`, { timeout: 120_000 }, async () => {
+    it(`a group that switches from ${before} to ${after} mid-stream loses nothing`, {
+      timeout: 120_000,
+    }, async () => {
       const topic = freshName(`xswitch-${before}`);
       const publisher = await open('kafkajs');
       await publisher.declare(topic, ['g']);
