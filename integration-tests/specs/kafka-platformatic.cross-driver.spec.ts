@@ -21,7 +21,11 @@ function message(id: string, key: string): WireMessage {
     contentType: 'application/json',
     body: new TextEncoder().encode(JSON.stringify({ id, text: 'héllo' })),
     publishedAt: new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 678)),
-    metadata: { tenant: 'acme', 'trace.parent': id },
+    metadata: {
+      correlationId: `corr-${id}`,
+      traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      extra: { priority: 'high' },
+    },
   };
 }
 
@@ -110,7 +114,8 @@ describe('kafka drivers read each other (kafkajs ⇄ platformatic)', () => {
       keys.map((k) => message(`p-${k}`, k)),
     );
     const got = await collect(platformatic, topic, keys.length * 2);
-    const partition = (d: Delivery) => d.native?.(platformaticNative.message)?.partition;
+    const partition = (d: Delivery) =>
+      platformaticNative.message.unwrap(d.native?.(platformaticNative.message))?.partition;
     const partitions = new Set<number>();
     for (const k of keys) {
       const j = got.find((d) => d.message.id === `j-${k}`)!;
