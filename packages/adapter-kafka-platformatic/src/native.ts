@@ -1,6 +1,6 @@
+import type { ReadRecord } from '@carrier/adapter-kafka/driver-kit';
 import { NativeToken } from '@carrier/core';
 import type { Consumer, Producer } from '@platformatic/kafka';
-import type { KafkaMessage } from 'kafkajs';
 
 /** What `carrier.as(native.connection)` gives on a `client=platformatic` connection. */
 export interface PlatformaticConnectionNative {
@@ -27,10 +27,10 @@ export interface PlatformaticMessageNative {
   readonly topic: string;
   readonly partition: number;
   /**
-   * The record as adapter-kafka's wire code reads it (kafkajs' `KafkaMessage` shape: `offset`,
+   * The record as adapter-kafka's wire code reads it (kafkajs' `ReadRecord` shape: `offset`,
    * `timestamp` as decimal strings, raw `key`, `value`, and `headers` as Buffers).
    */
-  readonly message: KafkaMessage;
+  readonly message: ReadRecord;
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { WrittenRecord } from '@carrier/adapter-kafka/driver-kit';
 import {
   chunked,
   closedError,
@@ -9,7 +10,6 @@ import {
 import type { WireMessage } from '@carrier/core';
 import { publishFailed } from '@carrier/core/kit';
 import { compatibilityPartitioner, Producer as KafkaProducer } from '@platformatic/kafka';
-import type { Message as WrittenRecord } from 'kafkajs';
 import type { ClientOptions } from './client-options.js';
 import { toProduced } from './records.js';
 

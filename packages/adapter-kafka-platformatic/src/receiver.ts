@@ -1,3 +1,4 @@
+import type { ReadRecord } from '@carrier/adapter-kafka/driver-kit';
 import {
   type CommittedOffsets,
   OffsetCommits,
@@ -15,7 +16,6 @@ import {
   type Message,
   type MessagesStream,
 } from '@platformatic/kafka';
-import type { KafkaMessage } from 'kafkajs';
 import type { ClientOptions } from './client-options.js';
 import { GroupOffsets } from './group-offsets.js';
 import { toRead } from './records.js';
@@ -42,10 +42,10 @@ export interface ReceiverSettings {
   /** Record delivery counts in the commit metadata before handing records out (a crash counts). */
   readonly countDeliveries: boolean;
   /** For delayed records: the time (ms since the epoch) before which `record` must not be handed out. */
-  readonly notBefore?: ((topic: string, record: KafkaMessage) => number | undefined) | undefined;
+  readonly notBefore?: ((topic: string, record: ReadRecord) => number | undefined) | undefined;
   readonly onReceive?: (() => ReceiveCall) | undefined;
   /** Hand one record over. Must not throw. */
-  readonly deliver: (topic: string, partition: number, record: KafkaMessage, handle: RecordHandle) => void;
+  readonly deliver: (topic: string, partition: number, record: ReadRecord, handle: RecordHandle) => void;
   readonly onError: (error: Error) => void;
 }
 
@@ -55,7 +55,7 @@ interface InFlight {
   readonly key: string;
   readonly offsets: PartitionOffsets;
   readonly offset: number;
-  readonly record: KafkaMessage;
+  readonly record: ReadRecord;
   readonly lease: AbortController;
 }
 
@@ -63,7 +63,7 @@ interface InFlight {
 interface Lane {
   readonly topic: string;
   readonly partition: number;
-  readonly queue: KafkaMessage[];
+  readonly queue: ReadRecord[];
   running: boolean;
 }
 
@@ -344,7 +344,7 @@ export class Receiver {
       while (lane.queue.length > 0 && this.#state === 'running' && !this.#rebalancing) {
         const { topic, partition } = lane;
         const offsets = await this.#commits.partition(topic, partition);
-        const chunk: { record: KafkaMessage; offset: number; previous: number }[] = [];
+        const chunk: { record: ReadRecord; offset: number; previous: number }[] = [];
         while (lane.queue.length > 0) {
           const record = lane.queue[0]!;
           const offset = Number(record.offset);
@@ -383,7 +383,7 @@ export class Receiver {
   async #handOut(
     lane: Lane,
     offsets: PartitionOffsets,
-    chunk: { record: KafkaMessage; offset: number; previous: number }[],
+    chunk: { record: ReadRecord; offset: number; previous: number }[],
   ): Promise<void> {
     const { topic, partition } = lane;
     const k = key(topic, partition);

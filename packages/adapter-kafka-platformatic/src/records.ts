@@ -1,5 +1,5 @@
+import type { ReadRecord, WrittenRecord } from '@carrier/adapter-kafka/driver-kit';
 import type { MessageToProduce, Message as PlatformaticMessage } from '@platformatic/kafka';
-import type { KafkaMessage, Message as WrittenRecord } from 'kafkajs';
 
 /**
  * A record in the shape adapter-kafka's wire code writes (kafkajs `Message`: string or Buffer
@@ -27,10 +27,10 @@ export function toProduced(topic: string, record: WrittenRecord): MessageToProdu
 
 /**
  * A @platformatic/kafka message read as the record adapter-kafka's wire code decodes (kafkajs
- * `KafkaMessage`: header values as Buffers, the last value of a repeated key; offset and timestamp
+ * `ReadRecord`: header values as Buffers, the last value of a repeated key; offset and timestamp
  * as decimal strings).
  */
-export function toRead(message: PlatformaticMessage): KafkaMessage {
+export function toRead(message: PlatformaticMessage): ReadRecord {
   const headers: Record<string, Buffer> = {};
   for (const [k, v] of message.headers) headers[k.toString('utf8')] = v;
   const key = message.key as Buffer | undefined | null;
@@ -42,5 +42,5 @@ export function toRead(message: PlatformaticMessage): KafkaMessage {
     timestamp: String(message.timestamp),
     offset: String(message.offset),
     attributes: 0,
-  } satisfies KafkaMessage;
+  } satisfies ReadRecord;
 }

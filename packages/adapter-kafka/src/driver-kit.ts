@@ -9,6 +9,9 @@
  *
  * @packageDocumentation
  */
+
+/** Records in the shapes the wire code reads (`ReadRecord`) and writes (`WrittenRecord`): kafkajs' types. */
+export type { KafkaMessage as ReadRecord, Message as WrittenRecord } from 'kafkajs';
 export { OffsetCommits, type OffsetCommitter } from './commits.js';
 export { closedError, kafkaError, retrying, TRANSPORT } from './errors.js';
 export { createKafkaTransport } from './factory.js';
