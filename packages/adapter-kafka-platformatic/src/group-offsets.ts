@@ -97,7 +97,12 @@ export class GroupOffsets {
     }
   }
 
-  async #connect(): Promise<Connection> {
+  #connect(): Promise<Connection> {
+    const connecting: Promise<Connection> = this.#connectTo(() => connecting);
+    return connecting;
+  }
+
+  async #connectTo(self: () => Promise<Connection>): Promise<Connection> {
     const id = await this.#consumer.findGroupCoordinator();
     const metadata = await this.#consumer.metadata({ topics: [] });
     const broker = metadata.brokers.get(id);
@@ -109,6 +114,13 @@ export class GroupOffsets {
       ...(tls === undefined ? {} : { tls }),
       ...(sasl === undefined ? {} : { sasl }),
     });
+    // a connection of our own has no pool listening to it: an 'error' event would be thrown. A
+    // broken connection is dropped; the next request connects again (to the coordinator of then).
+    const drop = () => {
+      if (this.#connection === self()) this.#connection = undefined;
+    };
+    connection.on('error', drop);
+    connection.on('close', drop);
     try {
       await connection.connect(broker.host, broker.port);
     } catch (error) {

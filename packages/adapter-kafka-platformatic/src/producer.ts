@@ -110,12 +110,15 @@ export class Producer {
   }
 
   #create(): KafkaProducer {
-    return new KafkaProducer({
+    const producer = new KafkaProducer({
       ...this.#client,
       idempotent: true,
       acks: -1,
       autocreateTopics: false,
       partitioner: compatibilityPartitioner,
     });
+    // an 'error' event would be thrown without a listener; a failed send rejects its own call
+    producer.on('error', () => {});
+    return producer;
   }
 }

@@ -165,6 +165,8 @@ export class Receiver {
       () => this.#state === 'aborted',
     );
     holdBeforeRejoin(this.#consumer, (heartbeat) => this.#beforeRejoin(heartbeat));
+    // a failed rejoin is emitted as 'error' (thrown without a listener): the stream reopens
+    this.#consumer.on('error', (error: Error) => this.#trouble(error));
   }
 
   /**
