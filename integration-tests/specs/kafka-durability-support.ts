@@ -3,8 +3,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { freshName } from '@carrier/contract';
 import { type Carrier, CarrierError, connect } from '@carrier/core';
-import type { PrivateBroker } from '../src/faults.js';
-import { History, type Report, report } from '../src/history/index.js';
+import { type PrivateBroker, privateBroker } from '../src/faults.js';
+import { expectClean, History, type Report, report } from '../src/history/index.js';
 
 // Durability on a private Kafka (killing it disturbs no other spec): a group of two members
 // processes a stream of messages while the broker is killed with SIGKILL and restarted, and while
@@ -192,4 +192,28 @@ export function describeResult(r: KafkaDurabilityResult): string {
     `at ${r.memberKilledAt}; ${r.asyncErrors} async errors reported, e.g. failed acks while the broker was down); ` +
     r.report.summary
   );
+}
+
+/**
+ * The durability spec's body: 10,000 messages on a private broker through a broker kill -9 and a
+ * member kill -9, then the history checked clean (per-key order included). `query` selects the
+ * driver (e.g. `client=platformatic`); `label` names the printed result.
+ */
+export async function checkKafkaDurability(label: string, query?: string): Promise<void> {
+  const kafka = await privateBroker('kafka');
+  const children = new Set<ChildProcess>();
+  try {
+    const result = await runKafkaDurability({
+      kafka,
+      total: 10_000,
+      stallMs: 120_000,
+      children,
+      ...(query === undefined ? {} : { query }),
+    });
+    console.log(`[${label}] ${describeResult(result)}`);
+    expectClean(result.report, { order: true });
+  } finally {
+    for (const child of children) child.kill('SIGKILL');
+    await kafka.dispose();
+  }
 }
