@@ -72,6 +72,9 @@ const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 /** How long after its stream closed (a fetch failed) a running receiver opens it again, in ms. */
 const REOPEN_MS = 1_000;
 
+/** How long after a failed hand-out (its delivery-count commit failed) a lane tries again, in ms. */
+const RETRY_LANE_MS = 500;
+
 /** A protocol API as @platformatic/kafka's clients call it: arguments, then a node-style callback. */
 type ApiCall = (...args: unknown[]) => void;
 type GetApi = (name: string, callback: (error: Error | null, api?: ApiCall) => void) => void;
@@ -260,7 +263,10 @@ export class Receiver {
       this.#stream = undefined;
       this.#reopen();
     });
+    // a rejoin held by #beforeRejoin may have failed (no join followed): the new stream is the group's now
+    this.#rebalancing = false;
     this.#flow();
+    this.#restartLanes();
   }
 
   #reopen(): void {
@@ -313,7 +319,7 @@ export class Receiver {
     this.#assigned = assigned;
     this.#rebalancing = false;
     this.#flow();
-    for (const lane of this.#lanes.values()) if (lane.queue.length > 0 && !lane.running) void this.#run(lane);
+    this.#restartLanes();
   }
 
   #received(message: Message<Buffer, Buffer, Buffer, Buffer>): void {
@@ -371,11 +377,20 @@ export class Receiver {
         if (chunk.length > 0) await this.#handOut(lane, offsets, chunk);
       }
     } catch (error) {
-      if (this.#holding()) this.#settings.onError(asError(error));
+      this.#trouble(asError(error));
+      // its records are back in the lane (the delivery-count commit failed: a broker down?): try
+      // again later, as nothing else may wake the lane (the stream is paused while it is full)
+      setTimeout(() => this.#restartLanes(), RETRY_LANE_MS);
     } finally {
       lane.running = false;
       this.#flow();
     }
+  }
+
+  /** Runs every lane that has records and no worker (after a join, a reopen, a failed hand-out). */
+  #restartLanes(): void {
+    if (this.#state !== 'running' || this.#rebalancing) return;
+    for (const lane of this.#lanes.values()) if (lane.queue.length > 0 && !lane.running) void this.#run(lane);
   }
 
   #sleep(ms: number): Promise<void> {
