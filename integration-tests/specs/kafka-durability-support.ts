@@ -3,8 +3,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { freshName } from '@carrier/contract';
 import { type Carrier, CarrierError, connect } from '@carrier/core';
-import type { PrivateBroker } from '../src/faults.js';
-import { History, type Report, report } from '../src/history/index.js';
+import { type PrivateBroker, privateBroker } from '../src/faults.js';
+import { expectClean, History, type Report, report } from '../src/history/index.js';
 
 // Durability on a private Kafka (killing it disturbs no other spec): a group of two members
 // processes a stream of messages while the broker is killed with SIGKILL and restarted, and while
@@ -78,8 +78,14 @@ export async function runKafkaDurability(options: {
   readonly total: number;
   readonly stallMs: number;
   readonly children: Set<ChildProcess>;
+  /** URL options added to the broker's URL, e.g. `client=platformatic` (the driver under test). */
+  readonly query?: string;
 }): Promise<KafkaDurabilityResult> {
   const { kafka, total, stallMs, children } = options;
+  const url =
+    options.query === undefined
+      ? kafka.url
+      : `${kafka.url}${kafka.url.includes('?') ? '&' : '?'}${options.query}`;
   const started = Date.now();
   const carriers: Carrier[] = [];
   try {
@@ -92,7 +98,7 @@ export async function runKafkaDurability(options: {
     };
     let asyncErrors = 0;
     const open = async () => {
-      const c = await connect(kafka.url, { onError: () => asyncErrors++ });
+      const c = await connect(url, { onError: () => asyncErrors++ });
       carriers.push(c);
       return c;
     };
@@ -122,7 +128,7 @@ export async function runKafkaDurability(options: {
     await inProcess.subscribe(topic, { group: GROUP, concurrency: 8 }, (m) => {
       inProcessHandled(m.id, m.key ?? '', m.attempt);
     });
-    const doomed = spawnMember(kafka.url, topic, handler('child-1'), () => asyncErrors++);
+    const doomed = spawnMember(url, topic, handler('child-1'), () => asyncErrors++);
     children.add(doomed.child);
     await doomed.ready;
 
@@ -160,7 +166,7 @@ export async function runKafkaDurability(options: {
     const memberKilledAt = counts.size;
     doomed.child.kill('SIGKILL');
     await killed(doomed.child);
-    const replacement = spawnMember(kafka.url, topic, handler('child-2'), () => asyncErrors++);
+    const replacement = spawnMember(url, topic, handler('child-2'), () => asyncErrors++);
     children.add(replacement.child);
     await replacement.ready;
 
@@ -186,4 +192,28 @@ export function describeResult(r: KafkaDurabilityResult): string {
     `at ${r.memberKilledAt}; ${r.asyncErrors} async errors reported, e.g. failed acks while the broker was down); ` +
     r.report.summary
   );
+}
+
+/**
+ * The durability spec's body: 10,000 messages on a private broker through a broker kill -9 and a
+ * member kill -9, then the history checked clean (per-key order included). `query` selects the
+ * driver (e.g. `client=platformatic`); `label` names the printed result.
+ */
+export async function checkKafkaDurability(label: string, query?: string): Promise<void> {
+  const kafka = await privateBroker('kafka');
+  const children = new Set<ChildProcess>();
+  try {
+    const result = await runKafkaDurability({
+      kafka,
+      total: 10_000,
+      stallMs: 120_000,
+      children,
+      ...(query === undefined ? {} : { query }),
+    });
+    console.log(`[${label}] ${describeResult(result)}`);
+    expectClean(result.report, { order: true });
+  } finally {
+    for (const child of children) child.kill('SIGKILL');
+    await kafka.dispose();
+  }
 }

@@ -12,7 +12,7 @@ import { kafkaBrokers } from '../src/urls.js';
 
 // Interop with a plain Kafka client (kcat, librdkafka): a record kcat produces is consumed by
 // Carrier intact, and a message Carrier publishes is read by kcat with the documented headers
-// (docs/brokers/kafka.md).
+// (docs/brokers/kafka.md). Both drivers: kafkajs (the default) and @platformatic/kafka (`?client=platformatic`).
 
 const run = promisify(execFile);
 const TIMEOUT_MS = 30_000;
@@ -35,7 +35,13 @@ interface KcatRecord {
 
 const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 
-describe('kafka interop with kcat', () => {
+/** The harness's Kafka URL for `client` (the default driver: the URL as it is). */
+function urlFor(client: 'kafkajs' | 'platformatic'): string {
+  const url = inject('brokers').kafka;
+  return client === 'kafkajs' ? url : `${url}${url.includes('?') ? '&' : '?'}client=${client}`;
+}
+
+describe.each(['kafkajs', 'platformatic'] as const)('kafka interop with kcat (client=%s)', (client) => {
   const open: Carrier[] = [];
   const dirs: string[] = [];
   afterEach(async () => {
@@ -45,7 +51,7 @@ describe('kafka interop with kcat', () => {
   const bootstrap = () => kafkaBrokers(inject('brokers').kafka).join(',');
 
   it('a record produced by kcat with key and headers reaches Carrier with bytes, key and headers intact', async () => {
-    const carrier = await connect(inject('brokers').kafka);
+    const carrier = await connect(urlFor(client));
     open.push(carrier);
     const topic = freshName('kcat-in');
     const got: Message[] = [];
@@ -92,7 +98,7 @@ describe('kafka interop with kcat', () => {
   });
 
   it('a message published by Carrier is read by kcat with the documented headers', async () => {
-    const carrier = await connect(inject('brokers').kafka);
+    const carrier = await connect(urlFor(client));
     open.push(carrier);
     const topic = freshName('kcat-out');
     const body = { order: 42, note: 'grüße' };

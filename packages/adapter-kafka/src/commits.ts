@@ -1,5 +1,9 @@
 import { withDeadline } from '@carrier/core/kit';
 import type { Consumer } from 'kafkajs';
+
+/** What {@link OffsetCommits} needs of a consumer: kafkajs' `commitOffsets` shape (another driver passes its own). */
+export type OffsetCommitter = Pick<Consumer, 'commitOffsets'>;
+
 import { decodeLedger, PartitionOffsets } from './offsets.js';
 import type { CommittedOffsets } from './topology.js';
 
@@ -9,7 +13,7 @@ import type { CommittedOffsets } from './topology.js';
  * partition, everything up to the first record not done, with the delivery ledger as metadata.
  */
 export class OffsetCommits {
-  readonly #consumer: Consumer;
+  readonly #consumer: OffsetCommitter;
   readonly #aborted: () => boolean;
   #offsets = new Map<string, PartitionOffsets>();
   #ledgers: Promise<CommittedOffsets> = Promise.resolve(new Map());
@@ -17,7 +21,7 @@ export class OffsetCommits {
   #committing: Promise<void> | undefined;
 
   /** `aborted`: once true, nothing is committed any more (commits resolve at once). */
-  constructor(consumer: Consumer, aborted: () => boolean) {
+  constructor(consumer: OffsetCommitter, aborted: () => boolean) {
     this.#consumer = consumer;
     this.#aborted = aborted;
   }
@@ -25,9 +29,12 @@ export class OffsetCommits {
   /**
    * A new generation (group join): positions of the old assignment are the old owner's business
    * now; `ledgers` (the committed offsets and metadata of the new assignment) seed the partitions.
+   * `kept` (a driver whose records in flight survive a rejoin) names the partitions this member
+   * keeps: their positions carry over (`topic\u0000partition` keys).
    */
-  newGeneration(ledgers: Promise<CommittedOffsets>): void {
-    this.#offsets = new Map();
+  newGeneration(ledgers: Promise<CommittedOffsets>, kept: ReadonlySet<string> = new Set()): void {
+    const old = this.#offsets;
+    this.#offsets = new Map([...old].filter(([key]) => kept.has(key)));
     this.#ledgers = ledgers;
   }
 

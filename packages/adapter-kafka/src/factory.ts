@@ -197,5 +197,40 @@ async function failedConnect(
  *   no broker answered within `connectTimeoutMs`, `CONNECTION` when the cluster refused or failed
  *   (also when its certificate is not trusted).
  */
-export const createTransport: TransportFactory = async (url, options) =>
-  createKafkaTransport(parseKafkaUrl(url), options);
+export const createTransport: TransportFactory = async (url, options) => {
+  const parsed = parseKafkaUrl(url);
+  if (parsed.client === 'platformatic') return (await platformaticFactory())(url, options);
+  return createKafkaTransport(parsed, options);
+};
+
+/** The package that serves `?client=platformatic` (not a dependency of this one: installed by who wants it). */
+const PLATFORMATIC_PACKAGE = '@carrier/adapter-kafka-platformatic';
+
+/**
+ * Imports {@link PLATFORMATIC_PACKAGE} and returns its `createTransport`, as core's `connect()`
+ * loads an adapter package.
+ *
+ * @throws CarrierError `UNSUPPORTED` when the package is not installed or exports no `createTransport`.
+ */
+async function platformaticFactory(): Promise<TransportFactory> {
+  let mod: { createTransport?: unknown };
+  try {
+    mod = (await import(PLATFORMATIC_PACKAGE)) as { createTransport?: unknown };
+  } catch (cause) {
+    const code = (cause as { code?: string }).code;
+    if (
+      (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') &&
+      String(cause).includes(PLATFORMATIC_PACKAGE)
+    ) {
+      throw new CarrierError(
+        'UNSUPPORTED',
+        `kafka://…?client=platformatic needs the package ${PLATFORMATIC_PACKAGE}: npm install ${PLATFORMATIC_PACKAGE}`,
+        { transport: 'kafka', cause },
+      );
+    }
+    throw cause;
+  }
+  if (typeof mod.createTransport !== 'function')
+    throw new CarrierError('UNSUPPORTED', `${PLATFORMATIC_PACKAGE} does not export createTransport`);
+  return mod.createTransport as TransportFactory;
+}

@@ -77,7 +77,7 @@ function recordSize(record: Message): number {
 }
 
 /** Indexes of `records` in consecutive chunks of at most `limit` bytes (a larger record alone). */
-function chunked(records: readonly Message[], limit: number): number[][] {
+export function chunked(records: readonly Message[], limit: number): number[][] {
   const chunks: number[][] = [];
   let current: number[] = [];
   let size = 0;

@@ -19,6 +19,13 @@ describe('parseKafkaUrl', () => {
     expect(o.rebalanceTimeoutMs).toBe(30_000);
     expect(o.requestTimeoutMs).toBe(20_000);
     expect(o.connectionTimeoutMs).toBe(3_000);
+    expect(o.client).toBe('kafkajs');
+  });
+
+  it('reads the client library: kafkajs or platformatic, nothing else', () => {
+    expect(parse('kafka://h?client=platformatic').client).toBe('platformatic');
+    expect(parse('kafkas://h?client=kafkajs').client).toBe('kafkajs');
+    expect(() => parse('kafka://h?client=rdkafka')).toThrow(/client must be one of kafkajs, platformatic/);
   });
 
   it('reads the deadline and liveness knobs; the rebalance timeout is at least the session timeout', () => {

@@ -3,10 +3,18 @@ import { CarrierError } from '@carrier/core';
 /** SASL mechanisms the adapter accepts in the URL (`?sasl=`). */
 export type KafkaSaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
 
+/**
+ * The Kafka client library a connection runs on (`?client=`, default `kafkajs`): `platformatic`
+ * loads `@carrier/adapter-kafka-platformatic` (@platformatic/kafka), installed separately.
+ */
+export type KafkaClientName = 'kafkajs' | 'platformatic';
+
 /** Everything a `kafka://` / `kafkas://` URL configures, with defaults applied. */
 export interface KafkaUrlOptions {
   /** `host:port` bootstrap brokers, in URL order. */
   readonly brokers: readonly string[];
+  /** The client library (`?client=kafkajs|platformatic`, default `kafkajs`). */
+  readonly client: KafkaClientName;
   /** Kafka client id (`?clientId=`, default `carrier`). */
   readonly clientId: string;
   /** Partitions of topics Carrier creates (`?partitions=`, default 3). */
@@ -69,7 +77,9 @@ export interface KafkaUrlOptions {
 const DEFAULT_PORT = 9092;
 const SASL: readonly KafkaSaslMechanism[] = ['plain', 'scram-sha-256', 'scram-sha-512'];
 const LOG_LEVELS = ['nothing', 'error', 'warn', 'info', 'debug'] as const;
+const CLIENTS: readonly KafkaClientName[] = ['kafkajs', 'platformatic'];
 const KNOWN = new Set([
+  'client',
   'clientId',
   'partitions',
   'replicationFactor',
@@ -192,6 +202,8 @@ export function parseKafkaUrl(url: URL): KafkaUrlOptions {
     if (username === '') throw invalid('SASL needs a user name and password in the URL');
     sasl = { mechanism, username, password };
   }
+  const client = (params.get('client') ?? 'kafkajs') as KafkaClientName;
+  if (!CLIENTS.includes(client)) throw invalid(`client must be one of ${CLIENTS.join(', ')}`);
   const logLevel = (params.get('logLevel') ?? 'nothing') as KafkaUrlOptions['logLevel'];
   if (!LOG_LEVELS.includes(logLevel)) throw invalid(`logLevel must be one of ${LOG_LEVELS.join(', ')}`);
   const rf = params.get('replicationFactor');
@@ -205,6 +217,7 @@ export function parseKafkaUrl(url: URL): KafkaUrlOptions {
   const sessionTimeoutMs = integer(params, 'sessionTimeoutMs', 10_000, 1);
   return {
     brokers,
+    client,
     clientId: params.get('clientId') ?? 'carrier',
     partitions: integer(params, 'partitions', 3, 1),
     replicationFactor,

@@ -1,0 +1,35 @@
+import { createKafkaTransport, type KafkaUrlOptions, parseKafkaUrl } from '@carrier/adapter-kafka/driver-kit';
+import type { TransportFactory, TransportFactoryOptions } from '@carrier/core';
+import { clientOptions } from './client-options.js';
+import { PlatformaticKafkaTransport } from './transport.js';
+
+/** `connectTimeoutMs` when the factory options give none (as the kafkajs driver). */
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * Connects a `client=platformatic` transport: checks that @platformatic/kafka can honour every URL
+ * option, then connects the administrative client (cluster size, `message.max.bytes`) within
+ * `factory.connectTimeoutMs` (default 10 000 ms) and resolves with the transport.
+ *
+ * @throws CarrierError `INVALID_ARGUMENT` for an option @platformatic/kafka cannot honour or an
+ *   unreadable TLS file; `AUTH_FAILED`, `TIMEOUT`, `CONNECTION` as the kafkajs driver's
+ *   `createKafkaTransport`.
+ */
+export async function createPlatformaticKafkaTransport(
+  options: KafkaUrlOptions,
+  factory: TransportFactoryOptions,
+): Promise<PlatformaticKafkaTransport> {
+  const client = await clientOptions(options, factory.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+  const admin = await createKafkaTransport(options, factory);
+  return new PlatformaticKafkaTransport(admin, client, options, factory.onError);
+}
+
+/**
+ * The factory for `kafka://…?client=platformatic` (and `kafkas://`): `@carrier/adapter-kafka`
+ * delegates such URLs here. The URL options are the kafkajs driver's (see `parseKafkaUrl`).
+ *
+ * @throws CarrierError as {@link createPlatformaticKafkaTransport}; `INVALID_ARGUMENT` for a
+ *   malformed URL.
+ */
+export const createTransport: TransportFactory = async (url, options) =>
+  createPlatformaticKafkaTransport(parseKafkaUrl(url), options);

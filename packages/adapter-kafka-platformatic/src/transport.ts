@@ -1,0 +1,251 @@
+import {
+  closedError,
+  consumerGroupId,
+  deadLetterGroupId,
+  deadLetterTopic,
+  dueAtOf,
+  type KafkaTransport,
+  type KafkaUrlOptions,
+  kafkaError,
+  retryTopic,
+  TRANSPORT,
+  toDeadLetterDelivery,
+  toDelivery,
+} from '@carrier/adapter-kafka/driver-kit';
+import {
+  type Capabilities,
+  CarrierError,
+  type ConsumerLag,
+  type DeadLetterDelivery,
+  type DeclareOptions,
+  type Delivery,
+  type NativeAnswer,
+  type NativeToken,
+  type ReplyDestination,
+  type Transport,
+  type TransportSubscribeOptions,
+  type TransportSubscription,
+  type WireMessage,
+} from '@carrier/core';
+import type { ClientOptions } from './client-options.js';
+import { native } from './native.js';
+import { Producer } from './producer.js';
+import { Receiver, type ReceiverSettings } from './receiver.js';
+
+/** Longest a subscription's `subscribe()` waits for the first group join, in ms (as the kafkajs driver). */
+const JOIN_TIMEOUT_MS = 60_000;
+
+/**
+ * Carrier over Apache Kafka with @platformatic/kafka for the data path: publishing (one idempotent
+ * producer, acks=all, murmur2 key partitioning as kafkajs and the Java client), subscriptions and
+ * dead-letter subscriptions (consumer groups with manual commits of settled offsets only, delivery
+ * counts in the commit metadata), retry and dead-letter copies. Topics, names, record headers and
+ * commit metadata are exactly the kafkajs driver's, so both drivers read each other's records and
+ * share a group's committed offsets.
+ *
+ * The administrative path (topic declaration, lag, redrive, request/reply, delayed publish and its
+ * movers) still runs on `admin`, a kafkajs-driver transport of the same URL: see the package README.
+ *
+ * Every method rejects with `CarrierError` `CLOSED` once the transport was closed or aborted.
+ */
+export class PlatformaticKafkaTransport implements Transport {
+  readonly name = TRANSPORT;
+  /** OpenTelemetry `messaging.system` (registered value). */
+  readonly system = 'kafka';
+  readonly capabilities: Capabilities;
+  readonly #admin: KafkaTransport;
+  readonly #client: ClientOptions;
+  readonly #options: KafkaUrlOptions;
+  readonly #onError: (error: Error) => void;
+  readonly #producer: Producer;
+  readonly #receivers = new Set<Receiver>();
+  #closed = false;
+
+  /** @internal Use `createPlatformaticKafkaTransport` (or `connect()` from `@carrier/core`). */
+  constructor(
+    admin: KafkaTransport,
+    client: ClientOptions,
+    options: KafkaUrlOptions,
+    onError: (error: Error) => void,
+  ) {
+    this.#admin = admin;
+    this.#client = client;
+    this.#options = options;
+    this.#onError = onError;
+    this.capabilities = admin.capabilities;
+    this.#producer = new Producer(client, this.capabilities.maxMessageBytes, () => this.#closed);
+  }
+
+  #ensureOpen(): void {
+    if (this.#closed) throw closedError();
+  }
+
+  /** As the kafkajs driver's `declare` (see `KafkaTransport.declare`). */
+  async declare(topic: string, groups: readonly string[], options: DeclareOptions = {}): Promise<void> {
+    this.#ensureOpen();
+    await this.#admin.declare(topic, groups, options);
+  }
+
+  async publish(topic: string, messages: readonly WireMessage[]): Promise<void> {
+    this.#ensureOpen();
+    const now = Date.now();
+    if (messages.some((m) => m.deliverAt !== undefined && m.deliverAt.getTime() > now)) {
+      // delayed: Carrier's delay topic and movers, on the kafkajs path
+      await this.#admin.publish(topic, messages);
+      return;
+    }
+    await this.#admin.declare(topic, []);
+    await this.#producer.publish(topic, messages);
+  }
+
+  async subscribe(
+    topic: string,
+    group: string,
+    options: TransportSubscribeOptions,
+    sink: (delivery: Delivery) => void,
+  ): Promise<TransportSubscription> {
+    this.#ensureOpen();
+    await this.#admin.declare(topic, [group], { startFrom: options.startFrom });
+    const retry = retryTopic(topic, group);
+    const copy = this.#producer.copy.bind(this.#producer);
+    const groupId = consumerGroupId(topic, group);
+    const receiver = this.#receiver(groupId, `consumer of ${topic}/${group}`, {
+      topics: [topic, retry],
+      prefetch: options.prefetch,
+      countDeliveries: true,
+      notBefore: (source, record) => (source === retry ? dueAtOf(record) : undefined),
+      onReceive: options.onReceive,
+      deliver: (from, partition, record, handle) => {
+        const delivery = toDelivery({ topic, group, from, partition }, record, handle, copy);
+        sink({
+          ...delivery,
+          native: (token) =>
+            token === native.message
+              ? native.message.wrap({ topic: from, partition, message: record })
+              : undefined,
+        });
+      },
+    });
+    return this.#start(receiver, groupId);
+  }
+
+  async subscribeDeadLetters(
+    topic: string,
+    group: string,
+    options: Pick<TransportSubscribeOptions, 'prefetch' | 'onReceive'>,
+    sink: (delivery: DeadLetterDelivery) => void,
+  ): Promise<TransportSubscription> {
+    this.#ensureOpen();
+    await this.#admin.declare(topic, [group]);
+    const groupId = deadLetterGroupId(topic, group);
+    const receiver = this.#receiver(groupId, `dead-letter consumer of ${topic}/${group}`, {
+      topics: [deadLetterTopic(topic, group)],
+      prefetch: options.prefetch,
+      countDeliveries: false,
+      onReceive: options.onReceive,
+      deliver: (from, partition, record, handle) =>
+        sink(toDeadLetterDelivery(from, partition, record, handle)),
+    });
+    return this.#start(receiver, groupId);
+  }
+
+  /** As the kafkajs driver's `redrive` (runs on it). */
+  async redrive(topic: string, group: string, max: number): Promise<number> {
+    this.#ensureOpen();
+    return this.#admin.redrive(topic, group, max);
+  }
+
+  /** The group's lag from its committed offsets (see the kafkajs driver's `lag`). */
+  async lag(topic: string, group: string, signal?: AbortSignal): Promise<ConsumerLag> {
+    this.#ensureOpen();
+    return this.#admin.lag(topic, group, signal);
+  }
+
+  /** As the kafkajs driver's `openReplies` (runs on it). */
+  async openReplies(sink: (reply: WireMessage) => void): Promise<ReplyDestination> {
+    this.#ensureOpen();
+    return this.#admin.openReplies(sink);
+  }
+
+  /** As the kafkajs driver's `reply` (runs on it). */
+  async reply(address: string, message: WireMessage): Promise<void> {
+    this.#ensureOpen();
+    await this.#admin.reply(address, message);
+  }
+
+  #receiver(
+    groupId: string,
+    what: string,
+    settings: Pick<ReceiverSettings, 'topics' | 'prefetch' | 'countDeliveries' | 'deliver'> &
+      Partial<Pick<ReceiverSettings, 'notBefore' | 'onReceive'>>,
+  ): Receiver {
+    const o = this.#options;
+    return new Receiver({
+      ...settings,
+      client: this.#client,
+      timings: {
+        sessionTimeoutMs: o.sessionTimeoutMs,
+        heartbeatIntervalMs: o.heartbeatIntervalMs,
+        rebalanceTimeoutMs: o.rebalanceTimeoutMs,
+        maxWaitTimeMs: o.maxWaitTimeMs,
+      },
+      groupId,
+      joinTimeoutMs: JOIN_TIMEOUT_MS,
+      onError: (cause) =>
+        this.#onError(
+          cause instanceof CarrierError ? cause : kafkaError('CONNECTION', `${what} failed`, cause),
+        ),
+    });
+  }
+
+  /** Native access (`carrier.as(native.connection)` with this package's `native`): the producer. */
+  native(token: NativeToken<unknown>): NativeAnswer | undefined {
+    if (token !== native.connection) return undefined;
+    const producer = this.#producer;
+    return native.connection.wrap({ producer: () => producer.native() });
+  }
+
+  async #start(receiver: Receiver, groupId: string): Promise<TransportSubscription> {
+    try {
+      await receiver.start();
+    } catch (cause) {
+      if (this.#closed) throw closedError(cause);
+      throw kafkaError('CONNECTION', 'cannot join the consumer group', cause);
+    }
+    if (this.#closed) {
+      await receiver.abort();
+      throw closedError();
+    }
+    this.#receivers.add(receiver);
+    return {
+      native: (token) =>
+        token === native.subscription
+          ? native.subscription.wrap({ consumer: receiver.consumer, groupId })
+          : undefined,
+      stop: () => receiver.stop(),
+      close: async () => {
+        try {
+          await receiver.close();
+        } finally {
+          this.#receivers.delete(receiver);
+        }
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.allSettled([...this.#receivers].map((r) => r.close()));
+    this.#receivers.clear();
+    await Promise.allSettled([this.#producer.close(), this.#admin.close()]);
+  }
+
+  async abort(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.allSettled([...this.#receivers].map((r) => r.abort()));
+    this.#receivers.clear();
+    await Promise.allSettled([this.#producer.close(), this.#admin.abort()]);
+  }
+}

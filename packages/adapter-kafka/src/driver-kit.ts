@@ -1,0 +1,28 @@
+/**
+ * @internal The driver-independent pieces of the Kafka adapter, for another client library's driver
+ * (`@carrier/adapter-kafka-platformatic`): names, URL options, the wire format (record headers, so
+ * that both drivers read each other's records intact), offsets and delivery-count ledgers, commits,
+ * settlement and errors. Not a public API: it changes with the adapter, without notice.
+ *
+ * Records are in kafkajs' shapes (`Message` to write, `KafkaMessage` read): plain objects a driver
+ * converts to and from its own.
+ *
+ * @packageDocumentation
+ */
+
+/** Records in the shapes the wire code reads (`ReadRecord`) and writes (`WrittenRecord`): kafkajs' types. */
+export type { KafkaMessage as ReadRecord, Message as WrittenRecord } from 'kafkajs';
+export { OffsetCommits, type OffsetCommitter } from './commits.js';
+export { closedError, kafkaError, retrying, TRANSPORT } from './errors.js';
+export { createKafkaTransport } from './factory.js';
+export type { KafkaTransport } from './kafka-transport.js';
+export { consumerGroupId, deadLetterGroupId, deadLetterTopic, retryTopic } from './names.js';
+export { decodeLedger, PartitionOffsets } from './offsets.js';
+export { chunked } from './producer.js';
+export type { RecordHandle } from './receiver.js';
+export { REBALANCE_MARGIN_MS } from './receiver.js';
+export { refusalError, tlsConfig } from './security.js';
+export { type Copy, toDeadLetterDelivery, toDelivery } from './settlement.js';
+export type { CommittedOffsets } from './topology.js';
+export { type KafkaUrlOptions, parseKafkaUrl } from './url.js';
+export { dueAtOf, HEADERS, RECORD_OVERHEAD_BYTES, toRecord } from './wire.js';
