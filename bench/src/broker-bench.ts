@@ -9,6 +9,7 @@ import { TransportSide } from './transport-side.js';
 
 const MODULES: Record<string, () => Promise<BrokerModule>> = {
   kafka: async () => (await import('./brokers/kafka.js')).default,
+  'kafka-platformatic': async () => (await import('./brokers/kafka-platformatic.js')).default,
   rabbitmq: async () => (await import('./brokers/rabbitmq.js')).default,
   nats: async () => (await import('./brokers/nats.js')).default,
   sqs: async () => (await import('./brokers/sqs.js')).default,
@@ -17,6 +18,7 @@ const MODULES: Record<string, () => Promise<BrokerModule>> = {
 /** The adapter package of each broker (what `connect()` loads for its URL scheme). */
 const ADAPTERS: Record<string, string> = {
   kafka: '@carrier/adapter-kafka',
+  'kafka-platformatic': '@carrier/adapter-kafka',
   rabbitmq: '@carrier/adapter-rabbitmq',
   nats: '@carrier/adapter-nats',
   sqs: '@carrier/adapter-sqs',
@@ -90,24 +92,6 @@ export async function adapterTransport(
   return adapter.createTransport(new URL(url), { onError, connectTimeoutMs: 10_000 });
 }
 
-/** The options of this run as command-line arguments for a child bench (brokers, output and skips set by the caller). */
-function childArgs(o: BenchOptions): string[] {
-  const args = [
-    ...(o.messages ? ['--messages', String(o.messages)] : []),
-    ...(o.single ? ['--single', String(o.single)] : []),
-    ['--serial', o.serial],
-    ['--size', o.size],
-    ['--batch', o.batch],
-    ['--inflight', o.inflight],
-    ['--prefetch', o.consume.prefetch],
-    ['--concurrency', o.consume.concurrency],
-    ['--rounds', o.rounds],
-    ['--max-backlog', o.maxBacklog],
-  ].flat();
-  const skip = [...o.skip].filter((s) => s !== 'ceiling');
-  return [...args.map(String), ...(skip.length ? ['--skip', skip.join(',')] : [])];
-}
-
 /** Carrier against each raw client of `broker` at `url`, then the broker's perf tool as a ceiling. */
 export async function brokerFigures(
   broker: string,
@@ -160,21 +144,6 @@ export async function brokerFigures(
   } finally {
     await carrier.close();
     for (const raw of raws) await raw.side.close().catch(() => {});
-  }
-  if (broker === 'kafka' && !o.skip.has('platformatic')) {
-    const { CHILD_ENV, nodeRunsPlatformatic, platformaticInChild } = await import(
-      './brokers/kafka-platformatic.js'
-    );
-    if (!nodeRunsPlatformatic() && process.env[CHILD_ENV] !== '1') {
-      const result = await platformaticInChild(childArgs(o));
-      if (typeof result === 'string') {
-        progress(`kafka: @platformatic/kafka comparison unavailable: ${result}`);
-        extra.platformatic = `unavailable: ${result}`;
-      } else {
-        figures.push(...result);
-        extra.platformatic = 'measured in a Node 24 child process (bench/.node24), Carrier on Node 24 too';
-      }
-    }
   }
   if (!o.skip.has('rss') && broker !== 'sqs') {
     try {

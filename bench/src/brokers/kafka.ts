@@ -6,7 +6,7 @@ import type { BrokerModule, CeilingResult, RawClient } from './types.js';
 const { Kafka, logLevel, Partitioners } = kafkajs;
 
 /** Partitions of the raw side's topics: the Kafka adapter's default (`?partitions=`, 3). */
-function partitionsOf(url: URL): number {
+export function partitionsOf(url: URL): number {
   return Number(url.searchParams.get('partitions') ?? 3);
 }
 
@@ -197,29 +197,19 @@ const mod: BrokerModule = {
     'messages itself (eachBatch, manual commit); kafkajs eachMessage auto-commits after each batch. The second kafkajs side ' +
     "(figures .vs-committed) commits each message's offset after its handler and awaits it, as Carrier's ack does.",
   async rawClients(url, skip) {
-    const { CHILD_ENV, platformaticClient } = await import('./kafka-platformatic.js');
-    const child = process.env[CHILD_ENV] === '1';
     const clients: RawClient[] = [
       {
         side: await KafkajsSide.connect(url),
         reference: `kafkajs 2.2.4 idempotent producer acks=-1, eachMessage consumer (Node ${process.versions.node})`,
-        // in the Node 24 child, kafkajs runs again beside @platformatic/kafka on the same Node
-        ...(child ? { suffix: '.node24' } : {}),
       },
     ];
-    // not again in the Node 24 child (it compares @platformatic/kafka)
-    if (!skip.has('committed') && !child) {
+    if (!skip.has('committed')) {
       clients.push({
         side: await KafkajsSide.connect(url, true),
         reference:
           "kafkajs 2.2.4 as the main side, the consumer committing each message's offset after its handler and awaiting the commit (as Carrier's ack)",
         suffix: '.vs-committed',
       });
-    }
-    if (!skip.has('platformatic')) {
-      const parsed = new URL(url);
-      const second = await platformaticClient(brokersOf(parsed), partitionsOf(parsed));
-      if (second) clients.push(second);
     }
     return clients;
   },
