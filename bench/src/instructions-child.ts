@@ -29,11 +29,16 @@ async function side(broker: string, which: string): Promise<Side> {
       ? new CarrierSide(await connect('memory://instructions', { onError }))
       : new TransportSide(
           'memory-spi',
-          await createMemoryTransport(new URL('memory://instructions'), { onError, connectTimeoutMs: 10_000 }),
+          await createMemoryTransport(new URL('memory://instructions'), {
+            onError,
+            connectTimeoutMs: 10_000,
+          }),
         );
   if (broker === 'core')
     return which === 'carrier'
-      ? new CarrierSide(await connect('loopback://', { onError, transport: async () => new LoopbackTransport() }))
+      ? new CarrierSide(
+          await connect('loopback://', { onError, transport: async () => new LoopbackTransport() }),
+        )
       : new TransportSide('loopback-spi', new LoopbackTransport());
   throw new Error(`instructions-child: unknown broker ${broker}`);
 }
@@ -46,7 +51,8 @@ if (!Number.isInteger(warmup) || warmup < 0) throw new Error(`instructions-child
 const s = await side(broker, which);
 // the warm-up (the same in every run, so it cancels out of the difference) brings the loop's code to
 // its optimized tier before the counted part: the difference is the steady state, not the JIT's work
-if (warmup > 0) await endToEnd(s, `instructions.${which}.warm`, 'bench', { ...INSTRUCTION_SETTINGS, messages: warmup });
+if (warmup > 0)
+  await endToEnd(s, `instructions.${which}.warm`, 'bench', { ...INSTRUCTION_SETTINGS, messages: warmup });
 await endToEnd(s, `instructions.${which}`, 'bench', { ...INSTRUCTION_SETTINGS, messages });
 await s.close();
 process.exit(0);

@@ -15,10 +15,10 @@ import { parseArgs } from 'node:util';
 import { BROKERS, brokerFigures } from './broker-bench.js';
 import { codecFigures } from './codec-bench.js';
 import { progress } from './compare.js';
+import { instructionFigures, valgrindAvailable } from './instructions.js';
 import { memoryFigures } from './memory-bench.js';
 import { otelFigures } from './otel-bench.js';
 import { benchPostgresUrl, OUTBOX_BROKERS, outboxFigures } from './outbox-bench.js';
-import { instructionFigures, valgrindAvailable } from './instructions.js';
 import {
   type BrokerResults,
   type CommitInfo,
@@ -245,8 +245,11 @@ async function main(): Promise<void> {
           extra = { rss: rss.runs };
         }
         if (!options.skip.has('instructions')) {
-          if (valgrindAvailable()) figures.push(...(await instructionFigures(broker, options)));
-          else progress(`${broker}: instructions per message skipped: valgrind is not installed (npm run bench:core installs it)`);
+          if (valgrindAvailable()) figures.push(...(await instructionFigures(broker)));
+          else
+            progress(
+              `${broker}: instructions per message skipped: valgrind is not installed (npm run bench:core installs it)`,
+            );
         }
         emit(broker, figures, extra);
         continue;

@@ -198,7 +198,10 @@ export async function memoryFigures(o: BenchOptions, runId: string): Promise<Fig
       ],
       [
         'carrier-b',
-        await createMemoryTransport(new URL('memory://bench-carrier-b'), { onError, connectTimeoutMs: 10_000 }),
+        await createMemoryTransport(new URL('memory://bench-carrier-b'), {
+          onError,
+          connectTimeoutMs: 10_000,
+        }),
       ],
       [
         'memory-spi',
