@@ -7,8 +7,9 @@
  * N1 and for N2 messages after the same warm-up; callgrind's total `Ir` (instructions executed, every
  * thread, Node's start included) of each gives `(Ir(N2) − Ir(N1)) / (N2 − N1)`: the loop's
  * instructions per message in steady state, the start, warm-up and JIT of the first messages
- * cancelling out. Node runs with {@link NODE_FLAGS}, which make the count repeat: the same run
- * twice differed by less than 0.01 % on the 2-core development machine (2026-12-01).
+ * cancelling out. Node runs with {@link NODE_FLAGS}, which make the count repeat (the same run
+ * twice differed by less than 0.01 % on the 2-core development machine, 2026-12-01) and keep
+ * garbage collection out of it.
  *
  * `npm run bench:core` (node bench/dist/instructions.js) prints these figures alone; `npm run bench`
  * adds them to the memory and core figures when valgrind is installed.
@@ -24,15 +25,19 @@ import { type Figure, figure, figureLine, table, writeResults } from './report.j
  * Node's flags under valgrind. `--predictable` (one thread for compiling and GC, no concurrent
  * work whose timing varies) and `--random-seed` make V8's own work repeat; `--no-memory-reducer`
  * removes the timer-driven GC that would run at a different point every time (valgrind is 50×
- * slower, so the timers fire at other messages); fixed semi-spaces give scavenges at the same
- * allocations. Without the last two the same run varied by 4 %, with them by < 0.01 %.
+ * slower, so the timers fire at other messages). A 64 MiB young generation means no scavenge at all
+ * during the counted runs (checked with `--trace-gc` for every side and count of DEFAULT_COUNTS): the
+ * count is the messages' own instructions, allocation's fast path included, garbage collection not.
+ * With the default 16 MiB, a scavenge (tens of millions of instructions) came every few thousand
+ * messages and the figure moved by ±25 % with the choice of N1 and N2; without the memory reducer
+ * and a fixed size, the same run varied by 4 %; with them by < 0.01 %.
  */
 export const NODE_FLAGS = [
   '--predictable',
   '--random-seed=1',
   '--no-memory-reducer',
-  '--min-semi-space-size=16',
-  '--max-semi-space-size=16',
+  '--min-semi-space-size=64',
+  '--max-semi-space-size=64',
 ] as const;
 
 /**
@@ -52,14 +57,10 @@ export interface InstructionCounts {
   readonly n2: number;
 }
 
-/**
- * Per side. A scavenge of the 16 MiB young generation costs tens of millions of instructions and
- * comes every few thousand messages, so N2 − N1 must span several: the SPI side, which allocates
- * less per message, gets the longer difference (it is cheap to run).
- */
+/** Per side: N2 − N1 = 2,000 messages after a warm-up of 2,000 (the loop's code optimized). */
 export const DEFAULT_COUNTS: Readonly<Record<'carrier' | 'raw', InstructionCounts>> = {
   carrier: { warmup: 2_000, n1: 1_000, n2: 3_000 },
-  raw: { warmup: 2_000, n1: 1_000, n2: 9_000 },
+  raw: { warmup: 2_000, n1: 1_000, n2: 3_000 },
 };
 
 const CHILD = fileURLToPath(new URL('./instructions-child.js', import.meta.url));
@@ -162,7 +163,7 @@ export async function instructionFigures(
         unit: 'instr/msg',
         higherIsBetter: false,
         reference: REFERENCE[broker] ?? broker,
-        note: `valgrind callgrind Ir: ${describe('carrier')}, ${describe('raw')} warm-up messages; node ${NODE_FLAGS.join(' ')}; GC and JIT of the loop included`,
+        note: `valgrind callgrind Ir: ${describe('carrier')}, ${describe('raw')} warm-up messages; node ${NODE_FLAGS.join(' ')}; no GC in the counted runs (64 MiB young generation); JIT of the loop included`,
       },
       [carrier],
       [raw],
@@ -178,6 +179,7 @@ async function main(): Promise<void> {
   }
   const { gitCommit } = await import('./main.js');
   const startedAt = new Date().toISOString();
+  const commit = gitCommit(fileURLToPath(new URL('..', import.meta.url)));
   const argv = process.argv.slice(2);
   const brokers = argv.length > 0 ? argv : ['core', 'memory'];
   const cpus = os.cpus();
@@ -201,7 +203,7 @@ async function main(): Promise<void> {
     format: 2,
     startedAt,
     command: `npm run bench:core${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
-    commit: gitCommit(fileURLToPath(new URL('..', import.meta.url))),
+    commit,
     node: process.version,
     machine: {
       cpus: cpus.length,
