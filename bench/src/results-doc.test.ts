@@ -77,6 +77,18 @@ describe('docs/benchmarks.md tables', () => {
     expect(e2e[0]).toContain('≥ 0.8: **not met**');
     expect(e2e[1]).toContain('≥ 0.8: met');
     expect(lines.some((l) => l.includes('mb_per_s'))).toBe(false);
+    expect(lines.some((l) => l.includes('method changed'))).toBe(false);
+  });
+
+  it('marks a figure taken another way than in the run before', () => {
+    const other = structuredClone(newer);
+    const f = other.brokers.core!.figures[0]!;
+    (other.brokers.core as { figures: unknown[] }).figures = [{ ...f, note: 'N2 = 4000' }];
+    const e2e = renderHistory([older, other])
+      .split('\n')
+      .filter((l) => l.startsWith('| core | e2e.msgs_per_s'));
+    expect(e2e[0]).not.toContain('method changed');
+    expect(e2e[1]).toContain('2026-12-01 10:00 bbbbbbb (method changed)');
   });
 
   it('goals apply to the first raw client only', () => {

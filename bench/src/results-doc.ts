@@ -7,7 +7,8 @@
  * `<!-- generated:<region> -->` and `<!-- /generated -->` is replaced:
  * - `results`: the current table, for every (broker, figure) the latest run's value, with the A/A
  *   band, the "within noise" mark, the goal of issue 21 met or not, and the command that reproduces it;
- * - `history`: how the headline figures moved, one line per figure per run, oldest first.
+ * - `history`: how the headline figures moved, one line per figure per run, oldest first; a line
+ *   whose figure's `note` differs from the line above is marked `(method changed)`.
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -122,12 +123,14 @@ export function renderHistory(runs: readonly RunResults[]): string {
     '|---|---|---|--:|--:|--:|--:|:-:|---|',
   ];
   for (const list of byFigure.values())
-    for (const { run, broker, figure: f } of list) {
+    list.forEach(({ run, broker, figure: f }, i) => {
       const [aa, noise] = aaCells(f);
+      // a different note means the figure was taken another way: not comparable with the line above
+      const changed = i > 0 && (list[i - 1]!.figure.note ?? '') !== (f.note ?? '') ? ' (method changed)' : '';
       lines.push(
-        `| ${broker} | ${f.figure} | ${when(run)} | ${formatValue(f.carrier.median)} | ${formatValue(f.raw.median)} | ${f.pairedRatio.toFixed(2)} | ${aa} | ${noise} | ${goalText(broker, f)} |`,
+        `| ${broker} | ${f.figure} | ${when(run)}${changed} | ${formatValue(f.carrier.median)} | ${formatValue(f.raw.median)} | ${f.pairedRatio.toFixed(2)} | ${aa} | ${noise} | ${goalText(broker, f)} |`,
       );
-    }
+    });
   return lines.join('\n');
 }
 
