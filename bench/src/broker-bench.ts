@@ -101,7 +101,9 @@ export async function brokerFigures(
 ): Promise<{ figures: Figure[]; extra: Record<string, unknown> }> {
   const mod = await MODULES[broker]!();
   const onError = (e: Error) => progress(`${broker} async error: ${e.message}`);
-  const carrier = new CarrierSide(await connect(url, { onError, connectTimeoutMs: 10_000 }));
+  const carrier = new CarrierSide(await connect(url, { onError, connectTimeoutMs: 10_000 }), 'carrier', () =>
+    connect(url, { onError, connectTimeoutMs: 10_000 }),
+  );
   const raws = await mod.rawClients(url, o.skip);
   if (o.spi) {
     // the same adapter without Carrier's engine: carrier/raw = (carrier/spi) x (spi/raw)

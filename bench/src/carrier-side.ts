@@ -7,11 +7,29 @@ import type { ConsumeOptions, Consumption, Side } from './side.js';
  * application/octet-stream), so both sides carry the same bytes.
  */
 export class CarrierSide implements Side {
-  /** @param label the side's name in progress lines and topic names (default `carrier`). */
+  #twin: Promise<CarrierSide> | undefined;
+
+  /**
+   * @param label the side's name in progress lines and topic names (default `carrier`).
+   * @param reconnect makes a second, independent Carrier with the same settings (its own
+   *   connection and transport): the A/A side `compare` measures with, see {@link CarrierSide.twin}.
+   */
   constructor(
     private readonly carrier: Carrier,
     readonly label = 'carrier',
+    private readonly reconnect?: () => Promise<Carrier>,
   ) {}
+
+  /**
+   * The A/A side: `<label>-b`, a Carrier from `reconnect`, made on first call and closed with this
+   * side. Undefined without `reconnect`.
+   */
+  twin(): Promise<Side> | undefined {
+    const reconnect = this.reconnect;
+    if (!reconnect) return undefined;
+    this.#twin ??= reconnect().then((c) => new CarrierSide(c, `${this.label}-b`));
+    return this.#twin;
+  }
 
   async prepare(topic: string, group: string): Promise<void> {
     await this.carrier.declare(topic, [group]);
@@ -42,7 +60,9 @@ export class CarrierSide implements Side {
     return { stop: () => subscription.close() };
   }
 
-  close(): Promise<void> {
-    return this.carrier.close();
+  async close(): Promise<void> {
+    const twin = this.#twin;
+    this.#twin = undefined;
+    await Promise.all([this.carrier.close(), twin?.then((t) => t.close())]);
   }
 }

@@ -1,6 +1,7 @@
 import type { Measurement, ScenarioSettings } from './measure.js';
 import { type Figure, figure } from './report.js';
 import type { Side } from './side.js';
+import { rotation } from './stats.js';
 
 /** How one result key of a scenario becomes a figure. */
 export interface FigureSpec {
@@ -57,9 +58,12 @@ export function progress(text: string): void {
 }
 
 /**
- * Run a scenario on both sides, alternating A/B/A/B in this process: warm-up of each side, then
- * `rounds` rounds of Carrier followed by the raw side, each on a fresh topic. Returns one figure per
- * reported key with the median, spread and the paired ratio.
+ * Run a scenario on both sides in this process: warm-up of each side, then `rounds` rounds, each
+ * side once per round on a fresh topic. When the Carrier side has a {@link Side.twin} (and `aa` is
+ * not false), every round also runs that second Carrier (`carrier-b`): the A/A calibration. The
+ * order within a round rotates from round to round (carrier, raw, carrier-b; then raw, carrier-b,
+ * carrier; …) so no side always runs first. Returns one figure per reported key with the medians,
+ * spreads, the paired ratio and the A/A band.
  */
 export async function compare(options: {
   readonly broker: string;
@@ -74,20 +78,26 @@ export async function compare(options: {
   readonly note?: string;
   /** A fresh group name for every run too (default: group `bench` on every fresh topic). */
   readonly freshGroups?: boolean;
+  /** Measure the A/A side when the Carrier side has one (default true). */
+  readonly aa?: boolean;
 }): Promise<Figure[]> {
   const { broker, runId, carrier, raw, scenario, rounds } = options;
+  const twin = options.aa === false ? undefined : await carrier.twin?.();
   const group = (side: Side) => (options.freshGroups ? freshGroup(side.label) : 'bench');
+  type Which = 'carrier' | 'raw' | 'carrierB';
+  const sides: [Which, Side][] = [
+    ['carrier', carrier],
+    ['raw', raw],
+  ];
+  if (twin) sides.push(['carrierB', twin]);
   if (scenario.warmup > 0) {
     const warm = { ...scenario.settings, messages: scenario.warmup };
-    for (const side of [carrier, raw])
+    for (const [, side] of sides)
       await scenario.run(side, freshTopic(runId, scenario.name, side.label), group(side), warm);
   }
-  const results = { carrier: [] as Measurement[], raw: [] as Measurement[] };
+  const results: Record<Which, Measurement[]> = { carrier: [], raw: [], carrierB: [] };
   for (let round = 1; round <= rounds; round++) {
-    for (const [which, side] of [
-      ['carrier', carrier],
-      ['raw', raw],
-    ] as const) {
+    for (const [which, side] of rotation(sides, round)) {
       const m = await scenario.run(
         side,
         freshTopic(runId, scenario.name, side.label),
@@ -99,6 +109,7 @@ export async function compare(options: {
       progress(`${broker} ${scenario.name} round ${round}/${rounds} ${side.label}: ${shown}`);
     }
   }
+  const values = (which: Which, key: string) => results[which].map((m) => m[key] ?? Number.NaN);
   return scenario.figures.map((spec) =>
     figure(
       {
@@ -109,8 +120,9 @@ export async function compare(options: {
         reference: options.reference,
         note: options.note,
       },
-      results.carrier.map((m) => m[spec.key] ?? Number.NaN),
-      results.raw.map((m) => m[spec.key] ?? Number.NaN),
+      values('carrier', spec.key),
+      values('raw', spec.key),
+      twin ? values('carrierB', spec.key) : undefined,
     ),
   );
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseOptions, urlVariable } from './main.js';
+import { brokerCommand, parseOptions, urlVariable } from './main.js';
 
 describe('command line', () => {
   it('takes the documented example', () => {
@@ -7,7 +7,7 @@ describe('command line', () => {
     expect(o.brokers).toEqual(['kafka']);
     expect(o.messages).toBe(100_000);
     expect(o.size).toBe(1024);
-    expect(o.rounds).toBe(3);
+    expect(o.rounds).toBe(5);
   });
 
   it('defaults to memory, core and the brokers the harness exported', () => {
@@ -52,5 +52,15 @@ describe('command line', () => {
     expect(() => parseOptions(['--broker', 'redis'], {})).toThrow(/unknown broker/);
     expect(() => parseOptions(['--messagez', '1'], {})).toThrow();
     expect(() => parseOptions(['--messages', '1.5'], {})).toThrow(/positive integer/);
+  });
+
+  it('gives each broker of a run the command that reproduces it alone', () => {
+    expect(brokerCommand(['--broker', 'memory,core', '--rounds', '5'], 'core')).toBe(
+      'npm run bench -- --broker core --rounds 5',
+    );
+    expect(brokerCommand(['--broker=nats', '--messages', '5000'], 'nats')).toBe(
+      'npm run bench -- --broker nats --messages 5000',
+    );
+    expect(brokerCommand([], 'kafka')).toBe('npm run bench -- --broker kafka');
   });
 });

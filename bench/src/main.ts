@@ -1,10 +1,13 @@
 /**
  * `npm run bench [-- --broker kafka --messages 100000 --size 1024]`
  *
- * Carrier against the raw clients, alternating A/B/A/B in this process. stdout: one line per figure,
- * `<broker> <figure> carrier=<v> raw=<v> ratio=<carrier/raw>`, then a human table; each broker's
- * figures also go to `bench/results/<date>-<broker>.json`. Progress goes to stderr.
+ * Carrier against the raw clients and against a second Carrier (A/A), rounds rotating in this
+ * process. stdout: one line per figure, `<broker> <figure> carrier=<v> raw=<v> ratio=<carrier/raw>
+ * [paired=… aa=… aa_band=…..… noise=yes|no]`, then a human table; the whole run goes to
+ * `bench/results/<ISO date-time>-<short commit>.json` (rewritten after every broker). Progress goes
+ * to stderr.
  */
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,12 +15,21 @@ import { parseArgs } from 'node:util';
 import { BROKERS, brokerFigures } from './broker-bench.js';
 import { codecFigures } from './codec-bench.js';
 import { progress } from './compare.js';
+import { instructionFigures, valgrindAvailable } from './instructions.js';
 import { memoryFigures } from './memory-bench.js';
 import { otelFigures } from './otel-bench.js';
 import { benchPostgresUrl, OUTBOX_BROKERS, outboxFigures } from './outbox-bench.js';
-import { type Figure, figureLine, type RunInfo, table, writeResults } from './report.js';
+import {
+  type BrokerResults,
+  type CommitInfo,
+  type Figure,
+  figureLine,
+  type RunInfo,
+  table,
+  writeResults,
+} from './report.js';
 import { rssFigures } from './rss.js';
-import type { BenchOptions } from './settings.js';
+import { type BenchOptions, DEFAULT_ROUNDS } from './settings.js';
 
 const USAGE = `usage: npm run bench -- [options]
   --broker <name>      memory | core | otel | otel:<broker> | codecs | kafka | rabbitmq | nats | sqs | all (repeatable or
@@ -40,11 +52,13 @@ const USAGE = `usage: npm run bench -- [options]
   --prefetch <n>       consumer prefetch on both sides (default 64)
   --concurrency <n>    Carrier handler concurrency (default 16)
   --max-backlog <n>    end to end: published but not yet handled before the publisher waits (default 1000)
-  --rounds <n>         measured rounds per side, alternating (default 3)
+  --rounds <n>         measured rounds per side, order rotating (default 5); each round also runs a second
+                       Carrier (A/A calibration) where the Carrier side has one (memory, core, brokers)
   --rss-messages <n>   messages fed to the memory-boundedness consumer (default 100000)
   --spi                also compare Carrier with the same adapter driven directly through the transport
                        SPI (figures suffixed .vs-spi): splits a gap into core's share and the adapter's
-  --skip <parts>       comma-separated: single,batch,e2e,serial,rss,ceiling,platformatic
+  --skip <parts>       comma-separated: single,batch,e2e,serial,rss,ceiling,platformatic,instructions
+                       (instructions: the valgrind count of CPU instructions per message of memory and core)
   --out <dir>          results folder (default bench/results)
 Broker URLs come from CARRIER_TEST_<BROKER>_URL: eval "$(npm run -s brokers:up)" first.`;
 
@@ -106,7 +120,7 @@ export function parseOptions(
     size: int('size', values.size, 1024)!,
     batch: int('batch', values.batch, 100)!,
     inflight: int('inflight', values.inflight, 16)!,
-    rounds: int('rounds', values.rounds, 3)!,
+    rounds: int('rounds', values.rounds, DEFAULT_ROUNDS)!,
     maxBacklog: int('max-backlog', values['max-backlog'], 1000)!,
     consume: { prefetch: int('prefetch', values.prefetch, 64)!, concurrency },
     rssMessages: int('rss-messages', values['rss-messages'], 100_000)!,
@@ -121,8 +135,38 @@ export function urlVariable(broker: string): string {
   return `CARRIER_TEST_${broker.toUpperCase()}_URL`;
 }
 
+/** The commit this checkout is at, and whether tracked files differ from it; undefined without git. */
+export function gitCommit(cwd: string): CommitInfo | undefined {
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();
+    const sha = git('rev-parse', 'HEAD');
+    return {
+      sha,
+      short: sha.slice(0, 7),
+      dirty: git('status', '--porcelain', '--untracked-files=no') !== '',
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The command that reproduces one broker's figures of a run: the run's arguments with its
+ * `--broker` options replaced by this broker alone.
+ */
+export function brokerCommand(argv: readonly string[], broker: string): string {
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--broker') i++;
+    else if (!a.startsWith('--broker=')) rest.push(a);
+  }
+  return ['npm run bench --', '--broker', broker, ...rest].join(' ');
+}
+
 async function main(): Promise<void> {
-  const options = parseOptions(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  const options = parseOptions(argv);
   if (options.help) {
     process.stdout.write(`${USAGE}\n`);
     return;
@@ -130,9 +174,10 @@ async function main(): Promise<void> {
   const startedAt = new Date().toISOString();
   const runId = startedAt.replace(/\D/g, '').slice(2, 14);
   const cpus = os.cpus();
-  const info = (): RunInfo => ({
+  const info: RunInfo = {
     startedAt,
-    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    command: `npm run bench -- ${argv.join(' ')}`.trim(),
+    commit: gitCommit(fileURLToPath(new URL('..', import.meta.url))),
     node: process.version,
     machine: {
       cpus: cpus.length,
@@ -141,12 +186,20 @@ async function main(): Promise<void> {
       loadavg: os.loadavg(),
     },
     options: { ...options, skip: [...options.skip] },
-  });
+  };
   const all: Figure[] = [];
+  const brokers: Record<string, BrokerResults> = {};
   const emit = (broker: string, figures: Figure[], extra: unknown) => {
     for (const f of figures) process.stdout.write(`${figureLine(f)}\n`);
     all.push(...figures);
-    const file = writeResults(options.out, broker, info(), figures, extra);
+    brokers[broker] = {
+      command: brokerCommand(argv, broker),
+      finishedAt: new Date().toISOString(),
+      loadavg: os.loadavg(),
+      figures,
+      ...(extra === undefined ? {} : { extra }),
+    };
+    const file = writeResults(options.out, { format: 2, ...info, brokers });
     progress(`wrote ${path.relative(process.cwd(), file)}`);
   };
   let failed = false;
@@ -190,6 +243,13 @@ async function main(): Promise<void> {
           const rss = await rssFigures(options);
           figures.push(...rss.figures);
           extra = { rss: rss.runs };
+        }
+        if (!options.skip.has('instructions')) {
+          if (valgrindAvailable()) figures.push(...(await instructionFigures(broker)));
+          else
+            progress(
+              `${broker}: instructions per message skipped: valgrind is not installed (npm run bench:core installs it)`,
+            );
         }
         emit(broker, figures, extra);
         continue;

@@ -182,6 +182,9 @@ export async function memoryFigures(o: BenchOptions, runId: string): Promise<Fig
   if (o.brokers.includes('memory')) {
     const carrier = new CarrierSide(
       await connect('memory://bench-carrier', { onError, connectTimeoutMs: 10_000 }),
+      'carrier',
+      // the A/A side: its own in-process broker, same settings
+      () => connect('memory://bench-carrier-b', { onError, connectTimeoutMs: 10_000 }),
     );
     const raw = new TransportSide(
       'memory-spi',
@@ -192,6 +195,13 @@ export async function memoryFigures(o: BenchOptions, runId: string): Promise<Fig
       [
         'carrier',
         await createMemoryTransport(new URL('memory://bench-carrier'), { onError, connectTimeoutMs: 10_000 }),
+      ],
+      [
+        'carrier-b',
+        await createMemoryTransport(new URL('memory://bench-carrier-b'), {
+          onError,
+          connectTimeoutMs: 10_000,
+        }),
       ],
       [
         'memory-spi',
@@ -220,6 +230,8 @@ export async function memoryFigures(o: BenchOptions, runId: string): Promise<Fig
     const loopback = new LoopbackTransport();
     const carrier = new CarrierSide(
       await connect('loopback://', { onError, transport: async () => loopback }),
+      'carrier',
+      () => connect('loopback://', { onError, transport: async () => new LoopbackTransport() }),
     );
     const raw = new TransportSide('loopback-spi', new LoopbackTransport());
     try {

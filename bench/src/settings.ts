@@ -25,22 +25,29 @@ export interface BenchOptions {
   readonly out: string;
 }
 
-/** Per broker: messages per round when the CLI does not say (short runs for a shared 2-core machine). */
+/** Measured rounds per side when the CLI does not say: medians of 5 alternating rounds. */
+export const DEFAULT_ROUNDS = 5;
+
+/**
+ * Per broker: messages per round when the CLI does not say. Sized so a full default run (memory,
+ * core and the four brokers; 5 rounds of three sides: Carrier, the raw client and the A/A Carrier)
+ * stays around 15–20 minutes on a shared 2-core machine: half of what 3 rounds of two sides used.
+ */
 export const DEFAULT_MESSAGES: Readonly<Record<string, number>> = {
-  memory: 100_000,
-  core: 100_000,
-  kafka: 20_000,
-  rabbitmq: 20_000,
-  nats: 20_000,
-  sqs: 1_000,
+  memory: 50_000,
+  core: 50_000,
+  kafka: 10_000,
+  rabbitmq: 10_000,
+  nats: 10_000,
+  sqs: 500,
 };
 
 /** Per broker: most confirmed single publishes per round when the CLI does not say. */
 export const DEFAULT_SINGLE: Readonly<Record<string, number>> = {
-  memory: 100_000,
-  core: 100_000,
-  kafka: 2_000,
-  rabbitmq: 5_000,
-  nats: 5_000,
-  sqs: 500,
+  memory: 50_000,
+  core: 50_000,
+  kafka: 1_000,
+  rabbitmq: 2_500,
+  nats: 2_500,
+  sqs: 250,
 };

@@ -25,6 +25,11 @@ export interface Side {
   ): Promise<Consumption>;
   /** Close connections. */
   close(): Promise<void>;
+  /**
+   * A second, independent side doing the same (its own connection, same settings), for the A/A
+   * calibration; undefined (or absent) when the side cannot make one. Closed with this side.
+   */
+  twin?(): Promise<Side> | undefined;
 }
 
 /** Consumer settings both sides of a comparison get. */

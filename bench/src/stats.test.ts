@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { latencyPercentiles, median, pairedRatio, percentileSorted, summarize } from './stats.js';
+import {
+  latencyPercentiles,
+  median,
+  noiseBand,
+  pairedRatio,
+  percentileSorted,
+  rotation,
+  summarize,
+  withinNoise,
+} from './stats.js';
 
 describe('stats', () => {
   it('median of odd and even counts', () => {
@@ -36,5 +45,39 @@ describe('stats', () => {
   it('paired ratio is the median of per-round ratios', () => {
     expect(pairedRatio([90, 50, 100], [100, 100, 100])).toBe(0.9);
     expect(pairedRatio([1], [0])).toBeNaN();
+  });
+
+  it('the A/A band spans every per-round A/A ratio and its reciprocal', () => {
+    const band = noiseBand([100, 110, 95], [100, 100, 100])!;
+    expect(band.values).toEqual([1, 1.1, 0.95]);
+    expect(band.ratio).toBe(1);
+    expect(band.low).toBeCloseTo(1 / 1.1, 12);
+    expect(band.high).toBeCloseTo(1.1, 12);
+    // one-sided noise still gives a band around 1
+    const up = noiseBand([120, 110], [100, 100])!;
+    expect(up.low).toBeCloseTo(1 / 1.2, 12);
+    expect(up.high).toBeCloseTo(1.2, 12);
+    expect(noiseBand([1], [0])).toBeUndefined();
+    expect(noiseBand([], [])).toBeUndefined();
+  });
+
+  it('a ratio is within noise when the A/A band covers it, bounds included', () => {
+    const band = noiseBand([90, 100], [100, 100])!;
+    expect(withinNoise(1, band)).toBe(true);
+    expect(withinNoise(0.9, band)).toBe(true);
+    expect(withinNoise(1 / 0.9, band)).toBe(true);
+    expect(withinNoise(0.89, band)).toBe(false);
+    expect(withinNoise(1.2, band)).toBe(false);
+    expect(withinNoise(Number.NaN, band)).toBe(false);
+    expect(withinNoise(1, undefined)).toBe(false);
+  });
+
+  it('rotates the order of the sides from round to round', () => {
+    expect(rotation(['c', 'r', 'b'], 1)).toEqual(['c', 'r', 'b']);
+    expect(rotation(['c', 'r', 'b'], 2)).toEqual(['r', 'b', 'c']);
+    expect(rotation(['c', 'r', 'b'], 3)).toEqual(['b', 'c', 'r']);
+    expect(rotation(['c', 'r', 'b'], 4)).toEqual(['c', 'r', 'b']);
+    const first = [1, 2, 3, 4, 5, 6].map((round) => rotation(['c', 'r'], round)[0]);
+    expect(first).toEqual(['c', 'r', 'c', 'r', 'c', 'r']);
   });
 });

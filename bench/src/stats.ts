@@ -58,3 +58,53 @@ export function pairedRatio(carrier: readonly number[], raw: readonly number[]):
   for (let i = 0; i < n; i++) if (raw[i]! !== 0) ratios.push(carrier[i]! / raw[i]!);
   return ratios.length === 0 ? Number.NaN : median(ratios);
 }
+
+/**
+ * The A/A noise band of a figure: Carrier measured against an identical, independent Carrier
+ * (`carrier-b`) in the same alternation. Each round gives one paired ratio a_i = carrier_i /
+ * carrier-b_i; which of the two identical sides is called "A" is arbitrary, so a_i and 1/a_i are
+ * equally likely outcomes of the same noise. The band is the range of all of them,
+ * `[min_i min(a_i, 1/a_i), max_i max(a_i, 1/a_i)]` (it always contains 1): the largest disagreement
+ * two identical sides showed in this run. With 5 rounds that is 10 values, so the band reaches
+ * about the 5th–95th percentile of the A/A ratio's distribution (a range of n values covers
+ * (n-1)/(n+1) of the distribution on average: 82 % for 10).
+ */
+export interface NoiseBand {
+  /** Median of the per-round A/A ratios carrier / carrier-b. */
+  readonly ratio: number;
+  readonly low: number;
+  readonly high: number;
+  /** Per-round A/A ratios, in the order measured. */
+  readonly values: readonly number[];
+}
+
+/** The A/A band from the rounds of two identical sides (see {@link NoiseBand}); undefined without a usable round. */
+export function noiseBand(a: readonly number[], b: readonly number[]): NoiseBand | undefined {
+  const n = Math.min(a.length, b.length);
+  const values: number[] = [];
+  for (let i = 0; i < n; i++)
+    if (b[i]! !== 0 && a[i]! !== 0 && Number.isFinite(a[i]! / b[i]!)) values.push(a[i]! / b[i]!);
+  if (values.length === 0) return undefined;
+  const both = values.flatMap((v) => [v, 1 / v]);
+  return { ratio: median(values), low: Math.min(...both), high: Math.max(...both), values };
+}
+
+/**
+ * Whether a Carrier/raw ratio is within the A/A noise: inside the band `[low, high]` (bounds
+ * included). Such a ratio is a difference two identical Carrier sides also showed in the same
+ * run, so it does not show a cost of Carrier. NaN is never within noise.
+ */
+export function withinNoise(ratio: number, band: NoiseBand | undefined): boolean {
+  if (!band || !Number.isFinite(ratio)) return false;
+  return ratio >= band.low && ratio <= band.high;
+}
+
+/**
+ * The order of the sides in round `round` (1-based): the list rotated left by `round - 1`, so every
+ * side takes every position equally often over `sides.length` rounds (no side always runs first,
+ * right after the previous round's garbage, or last).
+ */
+export function rotation<T>(sides: readonly T[], round: number): T[] {
+  const k = (((round - 1) % sides.length) + sides.length) % sides.length;
+  return [...sides.slice(k), ...sides.slice(0, k)];
+}

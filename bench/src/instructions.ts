@@ -1,0 +1,235 @@
+/**
+ * CPU instructions per message of the in-process figures (memory, core), counted by valgrind:
+ * a figure that does not depend on the machine's load, unlike the timed ones.
+ *
+ * For each side (Carrier, and the same transport driven directly through the SPI), a child Node
+ * (instructions-child.ts) runs the end-to-end loop under `valgrind --tool=callgrind` twice, for
+ * N1 and for N2 messages after the same warm-up; callgrind's total `Ir` (instructions executed, every
+ * thread, Node's start included) of each gives `(Ir(N2) − Ir(N1)) / (N2 − N1)`: the loop's
+ * instructions per message in steady state, the start, warm-up and JIT of the first messages
+ * cancelling out. Node runs with {@link NODE_FLAGS}, which make the count repeat (the same run
+ * twice differed by less than 0.01 % on the 2-core development machine, 2026-12-01) and keep
+ * garbage collection out of it.
+ *
+ * `npm run bench:core` (node bench/dist/instructions.js) prints these figures alone; `npm run bench`
+ * adds them to the memory and core figures when valgrind is installed.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { progress } from './compare.js';
+import { type Figure, figure, figureLine, table, writeResults } from './report.js';
+
+/**
+ * Node's flags under valgrind. `--predictable` (one thread for compiling and GC, no concurrent
+ * work whose timing varies) and `--random-seed` make V8's own work repeat; `--no-memory-reducer`
+ * removes the timer-driven GC that would run at a different point every time (valgrind is 50×
+ * slower, so the timers fire at other messages). A 128 MiB young generation means no scavenge at all
+ * during the counted runs (checked with `--trace-gc` for every side and count of DEFAULT_COUNTS): the
+ * count is the messages' own instructions, allocation's fast path included, garbage collection not.
+ * With the default 16 MiB, a scavenge (tens of millions of instructions) came every few thousand
+ * messages and the figure moved by ±25 % with the choice of N1 and N2; without the memory reducer
+ * and a fixed size, the same run varied by 4 %; with them by < 0.01 %.
+ */
+export const NODE_FLAGS = [
+  '--predictable',
+  '--random-seed=1',
+  '--no-memory-reducer',
+  '--min-semi-space-size=128',
+  '--max-semi-space-size=128',
+] as const;
+
+/**
+ * valgrind's flags: callgrind counts `Ir`; `--smc-check=all-non-file` makes valgrind notice code
+ * V8 writes into anonymous memory (JIT) and patches later; without it V8's patched code runs stale.
+ */
+export const VALGRIND_FLAGS = [
+  '--tool=callgrind',
+  '--callgrind-out-file=/dev/null',
+  '--smc-check=all-non-file',
+] as const;
+
+/** Messages of the warm-up and of the two counted runs. */
+export interface InstructionCounts {
+  readonly warmup: number;
+  readonly n1: number;
+  readonly n2: number;
+}
+
+/**
+ * Per side: N2 − N1 = 2,000 messages after a warm-up of 2,000. N1 is above the end-to-end loop's
+ * backlog bound (1,000; below it the publisher never waits, another regime). Not yet a steady
+ * state: on core, Carrier's instructions per message measured over messages 2,000–3,000 of a run
+ * were 1.7× those over 3,000–4,000 (the per-subscription closures of each loop warm up again, and
+ * V8 keeps tiering up), so compare figures only at the same counts.
+ */
+export const DEFAULT_COUNTS: Readonly<Record<'carrier' | 'raw', InstructionCounts>> = {
+  carrier: { warmup: 2_000, n1: 2_000, n2: 4_000 },
+  raw: { warmup: 2_000, n1: 2_000, n2: 4_000 },
+};
+
+const CHILD = fileURLToPath(new URL('./instructions-child.js', import.meta.url));
+
+/** Whether `valgrind` runs here. */
+export function valgrindAvailable(): boolean {
+  try {
+    execFileSync('valgrind', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** callgrind's `Collected : <n>` line (the total `Ir`) from its stderr. */
+export function parseCollected(stderr: string): number {
+  const m = /Collected\s*:\s*(\d+)/.exec(stderr);
+  if (!m) throw new Error(`no "Collected :" line in valgrind's output:\n${stderr.slice(-2000)}`);
+  return Number(m[1]);
+}
+
+/** Instructions per message from the totals of two runs. */
+export function perMessage(ir1: number, ir2: number, n1: number, n2: number): number {
+  if (n2 === n1) throw new RangeError('n1 and n2 must differ');
+  return (ir2 - ir1) / (n2 - n1);
+}
+
+/** Total `Ir` of one child run. */
+function count(broker: string, side: string, messages: number, warmup: number): Promise<number> {
+  const args = [
+    ...VALGRIND_FLAGS,
+    process.execPath,
+    ...NODE_FLAGS,
+    CHILD,
+    broker,
+    side,
+    String(messages),
+    String(warmup),
+  ];
+  return new Promise((resolve, reject) => {
+    execFile('valgrind', args, { maxBuffer: 64 * 2 ** 20 }, (error, _stdout, stderr) => {
+      if (error)
+        reject(new Error(`valgrind ${broker} ${side} ${messages}: ${error.message}\n${stderr.slice(-2000)}`));
+      else {
+        try {
+          resolve(parseCollected(stderr));
+        } catch (e) {
+          reject(e);
+        }
+      }
+    });
+  });
+}
+
+/** Run `tasks` with at most `parallel` at once, results in order. */
+async function limited<T>(tasks: readonly (() => Promise<T>)[], parallel: number): Promise<T[]> {
+  const out: T[] = new Array(tasks.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < tasks.length) {
+      const i = next++;
+      out[i] = await tasks[i]!();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, tasks.length) }, worker));
+  return out;
+}
+
+const REFERENCE: Record<string, string> = {
+  memory: 'MemoryTransport driven directly through the SPI (same transport, no engine)',
+  core: 'the same no-op loopback transport called directly',
+};
+
+/**
+ * `e2e.instructions_per_msg` of `broker` (memory or core): Carrier's and the SPI side's
+ * instructions per message of the end-to-end loop, four valgrind runs (two at a time: the count
+ * does not depend on the load).
+ */
+export async function instructionFigures(
+  broker: string,
+  counts: Readonly<Record<'carrier' | 'raw', InstructionCounts>> = DEFAULT_COUNTS,
+): Promise<Figure[]> {
+  const started = Date.now();
+  const runs = (['carrier', 'raw'] as const).flatMap((side) =>
+    [counts[side].n1, counts[side].n2].map((n) => () => count(broker, side, n, counts[side].warmup)),
+  );
+  const [c1, c2, r1, r2] = await limited(runs, Math.max(1, Math.min(2, os.availableParallelism())));
+  const carrier = perMessage(c1!, c2!, counts.carrier.n1, counts.carrier.n2);
+  const raw = perMessage(r1!, r2!, counts.raw.n1, counts.raw.n2);
+  const describe = (side: 'carrier' | 'raw') =>
+    `${side} (Ir(${counts[side].n2}) - Ir(${counts[side].n1})) / ${counts[side].n2 - counts[side].n1} after ${counts[side].warmup}`;
+  progress(
+    `${broker} instructions: carrier Ir ${c1}/${c2}, raw Ir ${r1}/${r2}, ${((Date.now() - started) / 1000).toFixed(0)} s`,
+  );
+  return [
+    figure(
+      {
+        broker,
+        figure: 'e2e.instructions_per_msg',
+        unit: 'instr/msg',
+        higherIsBetter: false,
+        reference: REFERENCE[broker] ?? broker,
+        note: `valgrind callgrind Ir: ${describe('carrier')}, ${describe('raw')} warm-up messages; node ${NODE_FLAGS.join(' ')}; no GC in the counted runs (128 MiB young generation); JIT of the loop included`,
+      },
+      [carrier],
+      [raw],
+    ),
+  ];
+}
+
+/** `npm run bench:core`: the instruction figures of memory and core, printed and kept in bench/results. */
+async function main(): Promise<void> {
+  if (!valgrindAvailable()) {
+    process.stderr.write('valgrind is not installed: run sh bench/scripts/install-valgrind.sh (as root)\n');
+    process.exit(2);
+  }
+  const { gitCommit } = await import('./main.js');
+  const startedAt = new Date().toISOString();
+  const commit = gitCommit(fileURLToPath(new URL('..', import.meta.url)));
+  const argv = process.argv.slice(2);
+  const brokers = argv.length > 0 ? argv : ['core', 'memory'];
+  const cpus = os.cpus();
+  const all: Figure[] = [];
+  const results: Record<
+    string,
+    { command: string; finishedAt: string; loadavg: number[]; figures: Figure[] }
+  > = {};
+  for (const broker of brokers) {
+    const figures = await instructionFigures(broker);
+    for (const f of figures) process.stdout.write(`${figureLine(f)}\n`);
+    all.push(...figures);
+    results[broker] = {
+      command: `npm run bench:core -- ${broker}`,
+      finishedAt: new Date().toISOString(),
+      loadavg: os.loadavg(),
+      figures,
+    };
+  }
+  const file = writeResults(fileURLToPath(new URL('../results', import.meta.url)), {
+    format: 2,
+    startedAt,
+    command: `npm run bench:core${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
+    commit,
+    node: process.version,
+    machine: {
+      cpus: cpus.length,
+      cpuModel: cpus[0]?.model ?? 'unknown',
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      loadavg: os.loadavg(),
+    },
+    options: { counts: DEFAULT_COUNTS, nodeFlags: NODE_FLAGS, valgrindFlags: VALGRIND_FLAGS },
+    brokers: results,
+  });
+  process.stdout.write(`\n${table(all)}\n`);
+  progress(`wrote ${path.relative(process.cwd(), file)}`);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+  main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}
