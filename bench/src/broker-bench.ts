@@ -5,6 +5,7 @@ import { compare, LATENCY, progress, type Scenario, THROUGHPUT } from './compare
 import { endToEnd, publishBatches, publishSingle, type ScenarioSettings, serialLatency } from './measure.js';
 import { type Figure, figure } from './report.js';
 import { type BenchOptions, DEFAULT_MESSAGES, DEFAULT_SINGLE } from './settings.js';
+import { steadyScenario } from './steady.js';
 import { TransportSide } from './transport-side.js';
 
 const MODULES: Record<string, () => Promise<BrokerModule>> = {
@@ -67,6 +68,7 @@ export function brokerScenarios(broker: string, o: BenchOptions): Scenario[] {
     list.push({ name: 'publish-batch', run: publishBatches, settings: base, figures: THROUGHPUT, warmup });
   if (!o.skip.has('e2e'))
     list.push({ name: 'e2e', run: endToEnd, settings: base, figures: [...THROUGHPUT, ...LATENCY], warmup });
+  if (!o.skip.has('steady')) list.push(steadyScenario(broker, base, o.rate));
   if (!o.skip.has('serial')) {
     list.push({
       name: 'e2e-serial',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { brokerCommand, parseOptions, urlVariable } from './main.js';
+import { brokerCommand, brokerUrl, parseOptions, urlVariable } from './main.js';
 
 describe('command line', () => {
   it('takes the documented example', () => {
@@ -17,11 +17,16 @@ describe('command line', () => {
       'nats',
     ]);
     expect(urlVariable('rabbitmq')).toBe('CARRIER_TEST_RABBITMQ_URL');
+    expect(urlVariable('kafka-platformatic')).toBe('CARRIER_TEST_KAFKA_URL');
+    expect(brokerUrl('kafka-platformatic', { CARRIER_TEST_KAFKA_URL: 'kafka://h:1' })).toBe(
+      'kafka://h:1?client=platformatic',
+    );
+    expect(brokerUrl('kafka', { CARRIER_TEST_KAFKA_URL: 'kafka://h:1' })).toBe('kafka://h:1');
   });
 
   it('accepts comma lists and all', () => {
     expect(parseOptions(['--broker', 'memory,nats'], {}).brokers).toEqual(['memory', 'nats']);
-    expect(parseOptions(['--broker', 'all'], {}).brokers).toHaveLength(7);
+    expect(parseOptions(['--broker', 'all'], {}).brokers).toHaveLength(8);
     expect([...parseOptions(['--skip', 'rss,ceiling'], {}).skip]).toEqual(['rss', 'ceiling']);
   });
 

@@ -32,8 +32,10 @@ import { rssFigures } from './rss.js';
 import { type BenchOptions, DEFAULT_ROUNDS } from './settings.js';
 
 const USAGE = `usage: npm run bench -- [options]
-  --broker <name>      memory | core | otel | otel:<broker> | codecs | kafka | rabbitmq | nats | sqs | all (repeatable or
-                       comma-separated; default: memory, core and every broker whose CARRIER_TEST_<BROKER>_URL is set;
+  --broker <name>      memory | core | otel | otel:<broker> | codecs | kafka | kafka-platformatic | rabbitmq | nats | sqs | all
+                       (repeatable or comma-separated; default: memory, core and every broker whose
+                       CARRIER_TEST_<BROKER>_URL is set; kafka-platformatic: Carrier on its @platformatic/kafka driver
+                       against @platformatic/kafka, at CARRIER_TEST_KAFKA_URL;
                        codecs: in-process encode/decode ns/msg of the @carrier/schema codecs against jsonCodec
                        (--messages per codec per round, default 20000), only when named;
                        otel: memory with the OpenTelemetry SDK wired against none, only when named;
@@ -46,6 +48,8 @@ const USAGE = `usage: npm run bench -- [options]
   --messages <n>       messages per round for batches and end to end (default per broker, see settings.ts)
   --single <n>         messages per round for confirmed single publishes (default per broker)
   --serial <n>         messages for the serial (unloaded) latency figure (default 200)
+  --rate <n>           messages per second of the steady-stream latency figure e2e-steady (default per broker:
+                       memory/core 10000, kafka/rabbitmq/nats 2000, sqs 100; 2 s of messages per round)
   --size <bytes>       payload size (default 1024)
   --batch <n>          messages per batch (default 100)
   --inflight <n>       confirmed single publishes in flight at once (default 16)
@@ -57,8 +61,10 @@ const USAGE = `usage: npm run bench -- [options]
   --rss-messages <n>   messages fed to the memory-boundedness consumer (default 100000)
   --spi                also compare Carrier with the same adapter driven directly through the transport
                        SPI (figures suffixed .vs-spi): splits a gap into core's share and the adapter's
-  --skip <parts>       comma-separated: single,batch,e2e,serial,rss,ceiling,platformatic,instructions
-                       (instructions: the valgrind count of CPU instructions per message of memory and core)
+  --skip <parts>       comma-separated: single,batch,e2e,steady,serial,rss,ceiling,instructions,confirmed,committed
+                       (instructions: the valgrind count of CPU instructions per message of memory and core;
+                       confirmed: NATS's raw side with Carrier's guarantees; committed: Kafka's raw side committing
+                       each offset as Carrier's ack)
   --out <dir>          results folder (default bench/results)
 Broker URLs come from CARRIER_TEST_<BROKER>_URL: eval "$(npm run -s brokers:up)" first.`;
 
@@ -88,6 +94,7 @@ export function parseOptions(
       messages: { type: 'string' },
       single: { type: 'string' },
       serial: { type: 'string' },
+      rate: { type: 'string' },
       size: { type: 'string' },
       batch: { type: 'string' },
       inflight: { type: 'string' },
@@ -117,6 +124,7 @@ export function parseOptions(
     messages: int('messages', values.messages, undefined),
     single: int('single', values.single, undefined),
     serial: int('serial', values.serial, 200)!,
+    rate: int('rate', values.rate, undefined),
     size: int('size', values.size, 1024)!,
     batch: int('batch', values.batch, 100)!,
     inflight: int('inflight', values.inflight, 16)!,
@@ -130,9 +138,22 @@ export function parseOptions(
   };
 }
 
-/** The environment variable the harness sets for a broker's URL. */
+/**
+ * The environment variable the harness sets for a broker's URL (`kafka-platformatic` is the Kafka
+ * broker, on Carrier's @platformatic/kafka driver: see {@link brokerUrl}).
+ */
 export function urlVariable(broker: string): string {
-  return `CARRIER_TEST_${broker.toUpperCase()}_URL`;
+  return `CARRIER_TEST_${broker.split('-')[0]!.toUpperCase()}_URL`;
+}
+
+/**
+ * The URL Carrier connects to for `broker`, from the environment: `kafka-platformatic` is
+ * `CARRIER_TEST_KAFKA_URL` with `client=platformatic`.
+ */
+export function brokerUrl(broker: string, env: NodeJS.ProcessEnv): string | undefined {
+  const url = env[urlVariable(broker)];
+  if (!url || broker !== 'kafka-platformatic') return url;
+  return `${url}${url.includes('?') ? '&' : '?'}client=platformatic`;
 }
 
 /** The commit this checkout is at, and whether tracked files differ from it; undefined without git. */
@@ -254,7 +275,7 @@ async function main(): Promise<void> {
         emit(broker, figures, extra);
         continue;
       }
-      const url = process.env[urlVariable(broker)];
+      const url = brokerUrl(broker, process.env);
       if (!url) {
         progress(`${broker}: skipped, ${urlVariable(broker)} is not set (eval "$(npm run -s brokers:up)")`);
         continue;

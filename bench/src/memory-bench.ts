@@ -6,6 +6,7 @@ import { endToEnd, publishBatches, publishSingle, type ScenarioSettings, serialL
 import type { Figure } from './report.js';
 import { type BenchOptions, DEFAULT_MESSAGES } from './settings.js';
 import type { Side } from './side.js';
+import { steadyScenario } from './steady.js';
 import { TransportSide } from './transport-side.js';
 
 const NS = { key: 'ns_per_msg', unit: 'ns/msg', higherIsBetter: false } as const;
@@ -139,6 +140,7 @@ function scenarios(
       figures: [...THROUGHPUT, NS, ...LATENCY],
       warmup,
     });
+  if (!o.skip.has('steady')) list.push(steadyScenario(broker, base, o.rate));
   if (!o.skip.has('serial')) {
     list.push({
       name: 'e2e-serial',

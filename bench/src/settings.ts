@@ -7,6 +7,8 @@ export interface BenchOptions {
   readonly messages: number | undefined;
   /** Messages per round for confirmed single publishes; undefined: min(messages, broker default). */
   readonly single: number | undefined;
+  /** Messages per second of the steady-stream latency figure; undefined: each broker's default. */
+  readonly rate: number | undefined;
   /** Messages for the serial latency figure. */
   readonly serial: number;
   readonly size: number;

@@ -1,3 +1,4 @@
+import { type FigureSpec, LATENCY, type Scenario } from './compare.js';
 import type { Measurement, ScenarioSettings } from './measure.js';
 import { now, payloadTemplate, readStamp, type Side, stampedPayload } from './side.js';
 import { latencyPercentiles } from './stats.js';
@@ -89,3 +90,22 @@ export async function steadyLatency(
     await consumption.stop();
   }
 }
+
+/** What the scenario lists need: the steady scenario of `broker` under the run's options. */
+export function steadyScenario(broker: string, base: ScenarioSettings, rate: number | undefined): Scenario {
+  const perSecond = rate ?? DEFAULT_STEADY_RATE[broker.split('-')[0]!] ?? 1_000;
+  // two seconds of messages per round
+  const messages = Math.max(10, Math.round(perSecond * STEADY_SECONDS));
+  return {
+    name: 'e2e-steady',
+    run: (side, topic, group, settings) =>
+      steadyLatency(side, topic, group, { ...settings, rate: perSecond }),
+    settings: { ...base, messages },
+    figures: [...LATENCY, ACHIEVED],
+    warmup: Math.max(1, Math.round(messages / 4)),
+  };
+}
+
+/** Seconds of messages one steady round publishes. */
+const STEADY_SECONDS = 2;
+const ACHIEVED: FigureSpec = { key: 'achieved_per_s', unit: 'msg/s', higherIsBetter: true };
