@@ -15,5 +15,5 @@ export {
   native,
 } from './native.js';
 export { REPLY_GROUP_PREFIX, REPLY_TOPIC } from './replies.js';
-export { type KafkaSaslMechanism, type KafkaUrlOptions, parseKafkaUrl } from './url.js';
+export { type KafkaClientName, type KafkaSaslMechanism, type KafkaUrlOptions, parseKafkaUrl } from './url.js';
 export { HEADERS } from './wire.js';
