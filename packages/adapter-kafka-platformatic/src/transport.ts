@@ -7,6 +7,7 @@ import {
   type KafkaTransport,
   type KafkaUrlOptions,
   kafkaError,
+  RECORD_OVERHEAD_BYTES,
   retryTopic,
   TRANSPORT,
   toDeadLetterDelivery,
@@ -31,6 +32,7 @@ import type { ClientOptions } from './client-options.js';
 import { native } from './native.js';
 import { Producer } from './producer.js';
 import { Receiver, type ReceiverSettings } from './receiver.js';
+import type { AdminTopology, ClusterFacts } from './topology.js';
 
 /** Longest a subscription's `subscribe()` waits for the first group join, in ms (as the kafkajs driver). */
 const JOIN_TIMEOUT_MS = 60_000;
@@ -54,6 +56,7 @@ export class PlatformaticKafkaTransport implements Transport {
   readonly system = 'kafka';
   readonly capabilities: Capabilities;
   readonly #admin: KafkaTransport;
+  readonly #topology: AdminTopology;
   readonly #client: ClientOptions;
   readonly #options: KafkaUrlOptions;
   readonly #onError: (error: Error) => void;
@@ -64,15 +67,21 @@ export class PlatformaticKafkaTransport implements Transport {
   /** @internal Use `createPlatformaticKafkaTransport` (or `connect()` from `@carrier/core`). */
   constructor(
     admin: KafkaTransport,
+    topology: AdminTopology,
+    cluster: ClusterFacts,
     client: ClientOptions,
     options: KafkaUrlOptions,
     onError: (error: Error) => void,
   ) {
     this.#admin = admin;
+    this.#topology = topology;
     this.#client = client;
     this.#options = options;
     this.#onError = onError;
-    this.capabilities = admin.capabilities;
+    this.capabilities = {
+      ...admin.capabilities,
+      maxMessageBytes: cluster.messageMaxBytes - RECORD_OVERHEAD_BYTES,
+    };
     this.#producer = new Producer(client, this.capabilities.maxMessageBytes, () => this.#closed);
   }
 
@@ -80,10 +89,10 @@ export class PlatformaticKafkaTransport implements Transport {
     if (this.#closed) throw closedError();
   }
 
-  /** As the kafkajs driver's `declare` (see `KafkaTransport.declare`). */
+  /** As the kafkajs driver's `declare` (see `KafkaTransport.declare`), on @platformatic/kafka's Admin. */
   async declare(topic: string, groups: readonly string[], options: DeclareOptions = {}): Promise<void> {
     this.#ensureOpen();
-    await this.#admin.declare(topic, groups, options);
+    await this.#topology.declare(topic, groups, options.startFrom);
   }
 
   async publish(topic: string, messages: readonly WireMessage[]): Promise<void> {
@@ -94,7 +103,7 @@ export class PlatformaticKafkaTransport implements Transport {
       await this.#admin.publish(topic, messages);
       return;
     }
-    await this.#admin.declare(topic, []);
+    await this.#topology.declare(topic, []);
     await this.#producer.publish(topic, messages);
   }
 
@@ -105,7 +114,7 @@ export class PlatformaticKafkaTransport implements Transport {
     sink: (delivery: Delivery) => void,
   ): Promise<TransportSubscription> {
     this.#ensureOpen();
-    await this.#admin.declare(topic, [group], { startFrom: options.startFrom });
+    await this.#topology.declare(topic, [group], options.startFrom);
     const retry = retryTopic(topic, group);
     const copy = this.#producer.copy.bind(this.#producer);
     const groupId = consumerGroupId(topic, group);
@@ -136,7 +145,7 @@ export class PlatformaticKafkaTransport implements Transport {
     sink: (delivery: DeadLetterDelivery) => void,
   ): Promise<TransportSubscription> {
     this.#ensureOpen();
-    await this.#admin.declare(topic, [group]);
+    await this.#topology.declare(topic, [group]);
     const groupId = deadLetterGroupId(topic, group);
     const receiver = this.#receiver(groupId, `dead-letter consumer of ${topic}/${group}`, {
       topics: [deadLetterTopic(topic, group)],
@@ -155,10 +164,10 @@ export class PlatformaticKafkaTransport implements Transport {
     return this.#admin.redrive(topic, group, max);
   }
 
-  /** The group's lag from its committed offsets (see the kafkajs driver's `lag`). */
+  /** The group's lag from its committed offsets (see the kafkajs driver's `lag`), on @platformatic/kafka's Admin. */
   async lag(topic: string, group: string, signal?: AbortSignal): Promise<ConsumerLag> {
     this.#ensureOpen();
-    return this.#admin.lag(topic, group, signal);
+    return this.#topology.lag(topic, group, this.#options.requestTimeoutMs, signal);
   }
 
   /** As the kafkajs driver's `openReplies` (runs on it). */
@@ -238,7 +247,7 @@ export class PlatformaticKafkaTransport implements Transport {
     this.#closed = true;
     await Promise.allSettled([...this.#receivers].map((r) => r.close()));
     this.#receivers.clear();
-    await Promise.allSettled([this.#producer.close(), this.#admin.close()]);
+    await Promise.allSettled([this.#producer.close(), this.#topology.close(), this.#admin.close()]);
   }
 
   async abort(): Promise<void> {
@@ -246,6 +255,6 @@ export class PlatformaticKafkaTransport implements Transport {
     this.#closed = true;
     await Promise.allSettled([...this.#receivers].map((r) => r.abort()));
     this.#receivers.clear();
-    await Promise.allSettled([this.#producer.close(), this.#admin.abort()]);
+    await Promise.allSettled([this.#producer.close(), this.#topology.close(), this.#admin.abort()]);
   }
 }
