@@ -132,14 +132,19 @@ export class AdminTopology {
     const createdNow = ran && created;
     await Promise.all(
       groups.map(async (group) => {
-        await Promise.all([
-          this.ensureTopic(topic),
-          this.ensureTopic(retryTopic(topic, group), RETRY_TOPIC_CONFIG),
-          this.ensureTopic(deadLetterTopic(topic, group), DEAD_LETTER_TOPIC_CONFIG),
-        ]);
+        await this.ensureGroupTopics(topic, group);
         await this.#positionGroup(topic, group, createdNow || startFrom === 'earliest');
       }),
     );
+  }
+
+  /** The topic plus the group's retry and dead-letter topics (no group position). */
+  async ensureGroupTopics(topic: string, group: string): Promise<void> {
+    await Promise.all([
+      this.ensureTopic(topic),
+      this.ensureTopic(retryTopic(topic, group), RETRY_TOPIC_CONFIG),
+      this.ensureTopic(deadLetterTopic(topic, group), DEAD_LETTER_TOPIC_CONFIG),
+    ]);
   }
 
   /** Creates `topic` unless it exists (once per connection); resolves true when this call created it. */

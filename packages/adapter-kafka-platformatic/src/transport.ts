@@ -32,6 +32,7 @@ import type { ClientOptions } from './client-options.js';
 import { native } from './native.js';
 import { Producer } from './producer.js';
 import { Receiver, type ReceiverSettings } from './receiver.js';
+import { redrive } from './redrive.js';
 import type { AdminTopology, ClusterFacts } from './topology.js';
 
 /** Longest a subscription's `subscribe()` waits for the first group join, in ms (as the kafkajs driver). */
@@ -158,10 +159,21 @@ export class PlatformaticKafkaTransport implements Transport {
     return this.#start(receiver, groupId);
   }
 
-  /** As the kafkajs driver's `redrive` (runs on it). */
+  /** As the kafkajs driver's `redrive`, on @platformatic/kafka (see `redrive.ts`). */
   async redrive(topic: string, group: string, max: number): Promise<number> {
     this.#ensureOpen();
-    return this.#admin.redrive(topic, group, max);
+    await this.#topology.ensureGroupTopics(topic, group);
+    return redrive(
+      {
+        client: this.#client,
+        topology: this.#topology,
+        timings: this.#timings(),
+        send: (to, records) => this.#producer.send(to, records),
+      },
+      topic,
+      group,
+      max,
+    );
   }
 
   /** The group's lag from its committed offsets (see the kafkajs driver's `lag`), on @platformatic/kafka's Admin. */
@@ -188,16 +200,10 @@ export class PlatformaticKafkaTransport implements Transport {
     settings: Pick<ReceiverSettings, 'topics' | 'prefetch' | 'countDeliveries' | 'deliver'> &
       Partial<Pick<ReceiverSettings, 'notBefore' | 'onReceive'>>,
   ): Receiver {
-    const o = this.#options;
     return new Receiver({
       ...settings,
       client: this.#client,
-      timings: {
-        sessionTimeoutMs: o.sessionTimeoutMs,
-        heartbeatIntervalMs: o.heartbeatIntervalMs,
-        rebalanceTimeoutMs: o.rebalanceTimeoutMs,
-        maxWaitTimeMs: o.maxWaitTimeMs,
-      },
+      timings: this.#timings(),
       groupId,
       joinTimeoutMs: JOIN_TIMEOUT_MS,
       onError: (cause) =>
@@ -205,6 +211,17 @@ export class PlatformaticKafkaTransport implements Transport {
           cause instanceof CarrierError ? cause : kafkaError('CONNECTION', `${what} failed`, cause),
         ),
     });
+  }
+
+  /** The URL's group timings (ms). */
+  #timings(): ReceiverSettings['timings'] {
+    const o = this.#options;
+    return {
+      sessionTimeoutMs: o.sessionTimeoutMs,
+      heartbeatIntervalMs: o.heartbeatIntervalMs,
+      rebalanceTimeoutMs: o.rebalanceTimeoutMs,
+      maxWaitTimeMs: o.maxWaitTimeMs,
+    };
   }
 
   /** Native access (`carrier.as(native.connection)` with this package's `native`): the producer. */

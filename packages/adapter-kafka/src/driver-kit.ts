@@ -22,7 +22,14 @@ export { decodeLedger, PartitionOffsets } from './offsets.js';
 export { chunked } from './producer.js';
 export { DELAY_LEVELS } from './publish-delay.js';
 export type { RecordHandle } from './receiver.js';
-export { REBALANCE_MARGIN_MS } from './receiver.js';
+export { JOIN_TIMEOUT_MS, REBALANCE_MARGIN_MS } from './receiver.js';
+export {
+  positionsAfter,
+  type Ranges,
+  rangesToRedrive,
+  redriveCopies,
+  type Taken,
+} from './redrive.js';
 export { refusalError, tlsConfig } from './security.js';
 export { type Copy, toDeadLetterDelivery, toDelivery } from './settlement.js';
 export {
@@ -34,4 +41,4 @@ export {
   refusedTopic,
 } from './topology.js';
 export { type KafkaUrlOptions, parseKafkaUrl } from './url.js';
-export { dueAtOf, HEADERS, RECORD_OVERHEAD_BYTES, toRecord } from './wire.js';
+export { dueAtOf, fromRecord, HEADERS, RECORD_OVERHEAD_BYTES, toRecord } from './wire.js';
