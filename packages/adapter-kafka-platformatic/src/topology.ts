@@ -346,6 +346,11 @@ export class AdminTopology {
     }
   }
 
+  /** Deletes a consumer group (its members must have left). */
+  deleteGroup(groupId: string): Promise<void> {
+    return this.#admin.deleteGroups({ groups: [groupId] });
+  }
+
   close(): Promise<void> {
     return this.#admin.close();
   }

@@ -8,6 +8,9 @@ import {
   type KafkaUrlOptions,
   kafkaError,
   RECORD_OVERHEAD_BYTES,
+  REPLY_TOPIC,
+  REPLY_TOPIC_CONFIG,
+  requesterOf,
   retryTopic,
   TRANSPORT,
   toDeadLetterDelivery,
@@ -33,6 +36,7 @@ import { native } from './native.js';
 import { Producer } from './producer.js';
 import { Receiver, type ReceiverSettings } from './receiver.js';
 import { redrive } from './redrive.js';
+import { ReplyInbox } from './replies.js';
 import type { AdminTopology, ClusterFacts } from './topology.js';
 
 /** Longest a subscription's `subscribe()` waits for the first group join, in ms (as the kafkajs driver). */
@@ -63,6 +67,7 @@ export class PlatformaticKafkaTransport implements Transport {
   readonly #onError: (error: Error) => void;
   readonly #producer: Producer;
   readonly #receivers = new Set<Receiver>();
+  readonly #inboxes = new Set<ReplyInbox>();
   #closed = false;
 
   /** @internal Use `createPlatformaticKafkaTransport` (or `connect()` from `@carrier/core`). */
@@ -182,16 +187,57 @@ export class PlatformaticKafkaTransport implements Transport {
     return this.#topology.lag(topic, group, this.#options.requestTimeoutMs, signal);
   }
 
-  /** As the kafkajs driver's `openReplies` (runs on it). */
+  /**
+   * As the kafkajs driver's `openReplies`, on @platformatic/kafka (see `replies.ts`): a reply
+   * consumer of its own on the shared reply topic `carrier..replies`.
+   *
+   * @throws CarrierError `CONNECTION` when the reply consumer cannot join within 60 s, `CLOSED`.
+   */
   async openReplies(sink: (reply: WireMessage) => void): Promise<ReplyDestination> {
     this.#ensureOpen();
-    return this.#admin.openReplies(sink);
+    await this.#topology.ensureTopic(REPLY_TOPIC, REPLY_TOPIC_CONFIG);
+    const o = this.#options;
+    const inbox = new ReplyInbox({
+      client: this.#client,
+      topology: this.#topology,
+      maxWaitTimeMs: o.maxWaitTimeMs,
+      sessionTimeoutMs: o.sessionTimeoutMs,
+      heartbeatIntervalMs: o.heartbeatIntervalMs,
+      sink,
+      onError: this.#onError,
+    });
+    await inbox.open();
+    if (this.#closed) {
+      await inbox.abort();
+      throw closedError();
+    }
+    this.#inboxes.add(inbox);
+    return {
+      address: inbox.address,
+      close: async () => {
+        await inbox.close();
+        this.#inboxes.delete(inbox);
+      },
+    };
   }
 
-  /** As the kafkajs driver's `reply` (runs on it). */
+  /**
+   * As the kafkajs driver's `reply`: a record on the shared reply topic keyed by the requester id.
+   *
+   * @throws CarrierError `INVALID_ARGUMENT` when `address` is not a Carrier reply address on Kafka;
+   *   `PUBLISH_FAILED` when Kafka did not confirm it.
+   */
   async reply(address: string, message: WireMessage): Promise<void> {
     this.#ensureOpen();
-    await this.#admin.reply(address, message);
+    const requester = requesterOf(address);
+    if (requester === undefined) {
+      throw kafkaError(
+        'INVALID_ARGUMENT',
+        `reply address ${JSON.stringify(address.slice(0, 200))} is not a Carrier reply address on Kafka (${REPLY_TOPIC}:<id>)`,
+      );
+    }
+    await this.#topology.ensureTopic(REPLY_TOPIC, REPLY_TOPIC_CONFIG);
+    await this.#producer.publish(REPLY_TOPIC, [{ ...message, key: requester }]);
   }
 
   #receiver(
@@ -262,16 +308,24 @@ export class PlatformaticKafkaTransport implements Transport {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.allSettled([...this.#receivers].map((r) => r.close()));
+    await Promise.allSettled([
+      ...[...this.#receivers].map((r) => r.close()),
+      ...[...this.#inboxes].map((i) => i.close()),
+    ]);
     this.#receivers.clear();
+    this.#inboxes.clear();
     await Promise.allSettled([this.#producer.close(), this.#topology.close(), this.#admin.close()]);
   }
 
   async abort(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.allSettled([...this.#receivers].map((r) => r.abort()));
+    await Promise.allSettled([
+      ...[...this.#receivers].map((r) => r.abort()),
+      ...[...this.#inboxes].map((i) => i.abort()),
+    ]);
     this.#receivers.clear();
+    this.#inboxes.clear();
     await Promise.allSettled([this.#producer.close(), this.#topology.close(), this.#admin.abort()]);
   }
 }

@@ -30,6 +30,13 @@ export {
   redriveCopies,
   type Taken,
 } from './redrive.js';
+export {
+  REPLY_GROUP_PREFIX,
+  REPLY_TOPIC,
+  REPLY_TOPIC_CONFIG,
+  replyAddress,
+  requesterOf,
+} from './replies.js';
 export { refusalError, tlsConfig } from './security.js';
 export { type Copy, toDeadLetterDelivery, toDelivery } from './settlement.js';
 export {
