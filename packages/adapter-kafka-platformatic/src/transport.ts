@@ -4,6 +4,7 @@ import {
   deadLetterGroupId,
   deadLetterTopic,
   dueAtOf,
+  JOIN_TIMEOUT_MS,
   type KafkaTransport,
   type KafkaUrlOptions,
   kafkaError,
@@ -39,9 +40,6 @@ import { redrive } from './redrive.js';
 import { ReplyInbox } from './replies.js';
 import type { AdminTopology, ClusterFacts } from './topology.js';
 
-/** Longest a subscription's `subscribe()` waits for the first group join, in ms (as the kafkajs driver). */
-const JOIN_TIMEOUT_MS = 60_000;
-
 /**
  * Carrier over Apache Kafka with @platformatic/kafka for the data path: publishing (one idempotent
  * producer, acks=all, murmur2 key partitioning as kafkajs and the Java client), subscriptions and
@@ -50,8 +48,9 @@ const JOIN_TIMEOUT_MS = 60_000;
  * commit metadata are exactly the kafkajs driver's, so both drivers read each other's records and
  * share a group's committed offsets.
  *
- * The administrative path (topic declaration, lag, redrive, request/reply, delayed publish and its
- * movers) still runs on `admin`, a kafkajs-driver transport of the same URL: see the package README.
+ * Declaration, lag, redrive and request/reply run on @platformatic/kafka too (`topology.ts`,
+ * `redrive.ts`, `replies.ts`). Only delayed publish (the delay topic and its movers) still runs on
+ * `kafkajs`, a kafkajs-driver transport of the same URL: see the package README.
  *
  * Every method rejects with `CarrierError` `CLOSED` once the transport was closed or aborted.
  */
@@ -60,7 +59,7 @@ export class PlatformaticKafkaTransport implements Transport {
   /** OpenTelemetry `messaging.system` (registered value). */
   readonly system = 'kafka';
   readonly capabilities: Capabilities;
-  readonly #admin: KafkaTransport;
+  readonly #kafkajs: KafkaTransport;
   readonly #topology: AdminTopology;
   readonly #client: ClientOptions;
   readonly #options: KafkaUrlOptions;
@@ -72,20 +71,20 @@ export class PlatformaticKafkaTransport implements Transport {
 
   /** @internal Use `createPlatformaticKafkaTransport` (or `connect()` from `@carrier/core`). */
   constructor(
-    admin: KafkaTransport,
+    kafkajs: KafkaTransport,
     topology: AdminTopology,
     cluster: ClusterFacts,
     client: ClientOptions,
     options: KafkaUrlOptions,
     onError: (error: Error) => void,
   ) {
-    this.#admin = admin;
+    this.#kafkajs = kafkajs;
     this.#topology = topology;
     this.#client = client;
     this.#options = options;
     this.#onError = onError;
     this.capabilities = {
-      ...admin.capabilities,
+      ...kafkajs.capabilities,
       maxMessageBytes: cluster.messageMaxBytes - RECORD_OVERHEAD_BYTES,
     };
     this.#producer = new Producer(client, this.capabilities.maxMessageBytes, () => this.#closed);
@@ -106,7 +105,7 @@ export class PlatformaticKafkaTransport implements Transport {
     const now = Date.now();
     if (messages.some((m) => m.deliverAt !== undefined && m.deliverAt.getTime() > now)) {
       // delayed: Carrier's delay topic and movers, on the kafkajs path
-      await this.#admin.publish(topic, messages);
+      await this.#kafkajs.publish(topic, messages);
       return;
     }
     await this.#topology.declare(topic, []);
@@ -314,7 +313,7 @@ export class PlatformaticKafkaTransport implements Transport {
     ]);
     this.#receivers.clear();
     this.#inboxes.clear();
-    await Promise.allSettled([this.#producer.close(), this.#topology.close(), this.#admin.close()]);
+    await Promise.allSettled([this.#producer.close(), this.#topology.close(), this.#kafkajs.close()]);
   }
 
   async abort(): Promise<void> {
@@ -326,6 +325,6 @@ export class PlatformaticKafkaTransport implements Transport {
     ]);
     this.#receivers.clear();
     this.#inboxes.clear();
-    await Promise.allSettled([this.#producer.close(), this.#topology.close(), this.#admin.abort()]);
+    await Promise.allSettled([this.#producer.close(), this.#topology.close(), this.#kafkajs.abort()]);
   }
 }
