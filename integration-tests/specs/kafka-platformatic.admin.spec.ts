@@ -5,8 +5,8 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import '../src/context.js';
 import { kafkaBrokers } from '../src/urls.js';
 
-// ?client=platformatic declares topics and reads lag on @platformatic/kafka's Admin (no kafkajs
-// connection): the topics it creates must be the kafkajs driver's (partitions, replication,
+// ?client=platformatic declares topics, reads lag and answers requests on @platformatic/kafka (not on
+// its internal kafkajs transport): the topics it creates must be the kafkajs driver's (partitions, replication,
 // retention of retry and dead-letter topics, min.insync.replicas), and both drivers must read the
 // same lag of a group.
 
@@ -104,6 +104,25 @@ describe('kafka ?client=platformatic administration (declare, lag)', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     expect((await kjs.lag(topic, 'g')).messages).toBe(0);
+  });
+
+  // both drivers share the reply topic and the reply address format (adapter-kafka's replies.ts)
+  it("request/reply across drivers: a platformatic requester gets a kafkajs server's reply and back", {
+    timeout: 60_000,
+  }, async () => {
+    const plat = await carrier('platformatic');
+    const kjs = await carrier('kafkajs');
+    for (const [server, client] of [
+      [kjs, plat],
+      [plat, kjs],
+    ] as const) {
+      const topic = freshName('plat-rr');
+      await server.subscribe(topic, { group: 'server' }, async (m) => {
+        await m.reply({ echo: m.body });
+      });
+      const reply = await client.request(topic, { n: 1 }, { timeoutMs: 30_000 });
+      expect(reply.body).toEqual({ echo: { n: 1 } });
+    }
   });
 
   it('refuses the lag of a group that does not exist with INVALID_ARGUMENT', {
