@@ -125,6 +125,23 @@ describe('kafka ?client=platformatic administration (declare, lag)', () => {
     }
   });
 
+  it("a subscription moves its topic's delayed messages after their publisher is gone", {
+    timeout: 60_000,
+  }, async () => {
+    const publisher = await connect(`${inject('brokers').kafka}?client=platformatic`);
+    const topic = freshName('plat-delay-mover');
+    await publisher.declare(topic, ['g']);
+    const { id } = await publisher.publish(topic, 'later', { delayMs: 2_000 });
+    await publisher.close(); // its mover stops before the message is due
+    const subscriber = await carrier('platformatic');
+    const received: string[] = [];
+    await subscriber.subscribe(topic, { group: 'g' }, (m) => {
+      received.push(m.id);
+    });
+    await waitFor(() => received.includes(id), 40_000, 'the delayed message, moved by the subscriber');
+    expect(received).toEqual([id]);
+  });
+
   it('refuses the lag of a group that does not exist with INVALID_ARGUMENT', {
     timeout: 30_000,
   }, async () => {

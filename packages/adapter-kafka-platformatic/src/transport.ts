@@ -140,7 +140,10 @@ export class PlatformaticKafkaTransport implements Transport {
         });
       },
     });
-    return this.#start(receiver, groupId);
+    const subscription = await this.#start(receiver, groupId);
+    // as a kafkajs-driver subscription: this connection moves the topic's delayed messages
+    this.#kafkajs.moveDelayed(topic);
+    return subscription;
   }
 
   async subscribeDeadLetters(
