@@ -1,6 +1,13 @@
-import { createKafkaTransport, type KafkaUrlOptions, parseKafkaUrl } from '@carrier/adapter-kafka/driver-kit';
-import type { TransportFactory, TransportFactoryOptions } from '@carrier/core';
+import {
+  createKafkaTransport,
+  type KafkaUrlOptions,
+  kafkaError,
+  parseKafkaUrl,
+} from '@carrier/adapter-kafka/driver-kit';
+import { CarrierError, type TransportFactory, type TransportFactoryOptions } from '@carrier/core';
+import { Admin } from '@platformatic/kafka';
 import { clientOptions } from './client-options.js';
+import { AdminTopology, readCluster } from './topology.js';
 import { PlatformaticKafkaTransport } from './transport.js';
 
 /** `connectTimeoutMs` when the factory options give none (as the kafkajs driver). */
@@ -19,9 +26,20 @@ export async function createPlatformaticKafkaTransport(
   options: KafkaUrlOptions,
   factory: TransportFactoryOptions,
 ): Promise<PlatformaticKafkaTransport> {
-  const client = await clientOptions(options, factory.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
-  const admin = await createKafkaTransport(options, factory);
-  return new PlatformaticKafkaTransport(admin, client, options, factory.onError);
+  const connectTimeoutMs = factory.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const deadline = Date.now() + connectTimeoutMs;
+  const client = await clientOptions(options, connectTimeoutMs);
+  const kafkajs = await createKafkaTransport(options, factory);
+  const admin = new Admin(client);
+  try {
+    const cluster = await readCluster(admin, options, Math.max(1, deadline - Date.now()));
+    const topology = new AdminTopology(admin, options, cluster.replicationFactor);
+    return new PlatformaticKafkaTransport(kafkajs, topology, cluster, client, options, factory.onError);
+  } catch (cause) {
+    await Promise.allSettled([admin.close(), kafkajs.close()]);
+    if (cause instanceof CarrierError) throw cause;
+    throw kafkaError('CONNECTION', `cannot connect to kafka at ${options.brokers.join(',')}`, cause);
+  }
 }
 
 /**

@@ -4,9 +4,14 @@ import {
   deadLetterGroupId,
   deadLetterTopic,
   dueAtOf,
+  JOIN_TIMEOUT_MS,
   type KafkaTransport,
   type KafkaUrlOptions,
   kafkaError,
+  RECORD_OVERHEAD_BYTES,
+  REPLY_TOPIC,
+  REPLY_TOPIC_CONFIG,
+  requesterOf,
   retryTopic,
   TRANSPORT,
   toDeadLetterDelivery,
@@ -31,9 +36,9 @@ import type { ClientOptions } from './client-options.js';
 import { native } from './native.js';
 import { Producer } from './producer.js';
 import { Receiver, type ReceiverSettings } from './receiver.js';
-
-/** Longest a subscription's `subscribe()` waits for the first group join, in ms (as the kafkajs driver). */
-const JOIN_TIMEOUT_MS = 60_000;
+import { redrive } from './redrive.js';
+import { ReplyInbox } from './replies.js';
+import type { AdminTopology, ClusterFacts } from './topology.js';
 
 /**
  * Carrier over Apache Kafka with @platformatic/kafka for the data path: publishing (one idempotent
@@ -43,8 +48,9 @@ const JOIN_TIMEOUT_MS = 60_000;
  * commit metadata are exactly the kafkajs driver's, so both drivers read each other's records and
  * share a group's committed offsets.
  *
- * The administrative path (topic declaration, lag, redrive, request/reply, delayed publish and its
- * movers) still runs on `admin`, a kafkajs-driver transport of the same URL: see the package README.
+ * Declaration, lag, redrive and request/reply run on @platformatic/kafka too (`topology.ts`,
+ * `redrive.ts`, `replies.ts`). Only delayed publish (the delay topic and its movers) still runs on
+ * `kafkajs`, a kafkajs-driver transport of the same URL: see the package README.
  *
  * Every method rejects with `CarrierError` `CLOSED` once the transport was closed or aborted.
  */
@@ -53,26 +59,34 @@ export class PlatformaticKafkaTransport implements Transport {
   /** OpenTelemetry `messaging.system` (registered value). */
   readonly system = 'kafka';
   readonly capabilities: Capabilities;
-  readonly #admin: KafkaTransport;
+  readonly #kafkajs: KafkaTransport;
+  readonly #topology: AdminTopology;
   readonly #client: ClientOptions;
   readonly #options: KafkaUrlOptions;
   readonly #onError: (error: Error) => void;
   readonly #producer: Producer;
   readonly #receivers = new Set<Receiver>();
+  readonly #inboxes = new Set<ReplyInbox>();
   #closed = false;
 
   /** @internal Use `createPlatformaticKafkaTransport` (or `connect()` from `@carrier/core`). */
   constructor(
-    admin: KafkaTransport,
+    kafkajs: KafkaTransport,
+    topology: AdminTopology,
+    cluster: ClusterFacts,
     client: ClientOptions,
     options: KafkaUrlOptions,
     onError: (error: Error) => void,
   ) {
-    this.#admin = admin;
+    this.#kafkajs = kafkajs;
+    this.#topology = topology;
     this.#client = client;
     this.#options = options;
     this.#onError = onError;
-    this.capabilities = admin.capabilities;
+    this.capabilities = {
+      ...kafkajs.capabilities,
+      maxMessageBytes: cluster.messageMaxBytes - RECORD_OVERHEAD_BYTES,
+    };
     this.#producer = new Producer(client, this.capabilities.maxMessageBytes, () => this.#closed);
   }
 
@@ -80,10 +94,10 @@ export class PlatformaticKafkaTransport implements Transport {
     if (this.#closed) throw closedError();
   }
 
-  /** As the kafkajs driver's `declare` (see `KafkaTransport.declare`). */
+  /** As the kafkajs driver's `declare` (see `KafkaTransport.declare`), on @platformatic/kafka's Admin. */
   async declare(topic: string, groups: readonly string[], options: DeclareOptions = {}): Promise<void> {
     this.#ensureOpen();
-    await this.#admin.declare(topic, groups, options);
+    await this.#topology.declare(topic, groups, options.startFrom);
   }
 
   async publish(topic: string, messages: readonly WireMessage[]): Promise<void> {
@@ -91,10 +105,10 @@ export class PlatformaticKafkaTransport implements Transport {
     const now = Date.now();
     if (messages.some((m) => m.deliverAt !== undefined && m.deliverAt.getTime() > now)) {
       // delayed: Carrier's delay topic and movers, on the kafkajs path
-      await this.#admin.publish(topic, messages);
+      await this.#kafkajs.publish(topic, messages);
       return;
     }
-    await this.#admin.declare(topic, []);
+    await this.#topology.declare(topic, []);
     await this.#producer.publish(topic, messages);
   }
 
@@ -105,7 +119,7 @@ export class PlatformaticKafkaTransport implements Transport {
     sink: (delivery: Delivery) => void,
   ): Promise<TransportSubscription> {
     this.#ensureOpen();
-    await this.#admin.declare(topic, [group], { startFrom: options.startFrom });
+    await this.#topology.declare(topic, [group], options.startFrom);
     const retry = retryTopic(topic, group);
     const copy = this.#producer.copy.bind(this.#producer);
     const groupId = consumerGroupId(topic, group);
@@ -126,7 +140,10 @@ export class PlatformaticKafkaTransport implements Transport {
         });
       },
     });
-    return this.#start(receiver, groupId);
+    const subscription = await this.#start(receiver, groupId);
+    // as a kafkajs-driver subscription: this connection moves the topic's delayed messages
+    this.#kafkajs.moveDelayed(topic);
+    return subscription;
   }
 
   async subscribeDeadLetters(
@@ -136,7 +153,7 @@ export class PlatformaticKafkaTransport implements Transport {
     sink: (delivery: DeadLetterDelivery) => void,
   ): Promise<TransportSubscription> {
     this.#ensureOpen();
-    await this.#admin.declare(topic, [group]);
+    await this.#topology.declare(topic, [group]);
     const groupId = deadLetterGroupId(topic, group);
     const receiver = this.#receiver(groupId, `dead-letter consumer of ${topic}/${group}`, {
       topics: [deadLetterTopic(topic, group)],
@@ -149,28 +166,80 @@ export class PlatformaticKafkaTransport implements Transport {
     return this.#start(receiver, groupId);
   }
 
-  /** As the kafkajs driver's `redrive` (runs on it). */
+  /** As the kafkajs driver's `redrive`, on @platformatic/kafka (see `redrive.ts`). */
   async redrive(topic: string, group: string, max: number): Promise<number> {
     this.#ensureOpen();
-    return this.#admin.redrive(topic, group, max);
+    await this.#topology.ensureGroupTopics(topic, group);
+    return redrive(
+      {
+        client: this.#client,
+        topology: this.#topology,
+        timings: this.#timings(),
+        send: (to, records) => this.#producer.send(to, records),
+      },
+      topic,
+      group,
+      max,
+    );
   }
 
-  /** The group's lag from its committed offsets (see the kafkajs driver's `lag`). */
+  /** The group's lag from its committed offsets (see the kafkajs driver's `lag`), on @platformatic/kafka's Admin. */
   async lag(topic: string, group: string, signal?: AbortSignal): Promise<ConsumerLag> {
     this.#ensureOpen();
-    return this.#admin.lag(topic, group, signal);
+    return this.#topology.lag(topic, group, this.#options.requestTimeoutMs, signal);
   }
 
-  /** As the kafkajs driver's `openReplies` (runs on it). */
+  /**
+   * As the kafkajs driver's `openReplies`, on @platformatic/kafka (see `replies.ts`): a reply
+   * consumer of its own on the shared reply topic `carrier..replies`.
+   *
+   * @throws CarrierError `CONNECTION` when the reply consumer cannot join within 60 s, `CLOSED`.
+   */
   async openReplies(sink: (reply: WireMessage) => void): Promise<ReplyDestination> {
     this.#ensureOpen();
-    return this.#admin.openReplies(sink);
+    await this.#topology.ensureTopic(REPLY_TOPIC, REPLY_TOPIC_CONFIG);
+    const o = this.#options;
+    const inbox = new ReplyInbox({
+      client: this.#client,
+      topology: this.#topology,
+      maxWaitTimeMs: o.maxWaitTimeMs,
+      sessionTimeoutMs: o.sessionTimeoutMs,
+      heartbeatIntervalMs: o.heartbeatIntervalMs,
+      sink,
+      onError: this.#onError,
+    });
+    await inbox.open();
+    if (this.#closed) {
+      await inbox.abort();
+      throw closedError();
+    }
+    this.#inboxes.add(inbox);
+    return {
+      address: inbox.address,
+      close: async () => {
+        await inbox.close();
+        this.#inboxes.delete(inbox);
+      },
+    };
   }
 
-  /** As the kafkajs driver's `reply` (runs on it). */
+  /**
+   * As the kafkajs driver's `reply`: a record on the shared reply topic keyed by the requester id.
+   *
+   * @throws CarrierError `INVALID_ARGUMENT` when `address` is not a Carrier reply address on Kafka;
+   *   `PUBLISH_FAILED` when Kafka did not confirm it.
+   */
   async reply(address: string, message: WireMessage): Promise<void> {
     this.#ensureOpen();
-    await this.#admin.reply(address, message);
+    const requester = requesterOf(address);
+    if (requester === undefined) {
+      throw kafkaError(
+        'INVALID_ARGUMENT',
+        `reply address ${JSON.stringify(address.slice(0, 200))} is not a Carrier reply address on Kafka (${REPLY_TOPIC}:<id>)`,
+      );
+    }
+    await this.#topology.ensureTopic(REPLY_TOPIC, REPLY_TOPIC_CONFIG);
+    await this.#producer.publish(REPLY_TOPIC, [{ ...message, key: requester }]);
   }
 
   #receiver(
@@ -179,16 +248,10 @@ export class PlatformaticKafkaTransport implements Transport {
     settings: Pick<ReceiverSettings, 'topics' | 'prefetch' | 'countDeliveries' | 'deliver'> &
       Partial<Pick<ReceiverSettings, 'notBefore' | 'onReceive'>>,
   ): Receiver {
-    const o = this.#options;
     return new Receiver({
       ...settings,
       client: this.#client,
-      timings: {
-        sessionTimeoutMs: o.sessionTimeoutMs,
-        heartbeatIntervalMs: o.heartbeatIntervalMs,
-        rebalanceTimeoutMs: o.rebalanceTimeoutMs,
-        maxWaitTimeMs: o.maxWaitTimeMs,
-      },
+      timings: this.#timings(),
       groupId,
       joinTimeoutMs: JOIN_TIMEOUT_MS,
       onError: (cause) =>
@@ -196,6 +259,17 @@ export class PlatformaticKafkaTransport implements Transport {
           cause instanceof CarrierError ? cause : kafkaError('CONNECTION', `${what} failed`, cause),
         ),
     });
+  }
+
+  /** The URL's group timings (ms). */
+  #timings(): ReceiverSettings['timings'] {
+    const o = this.#options;
+    return {
+      sessionTimeoutMs: o.sessionTimeoutMs,
+      heartbeatIntervalMs: o.heartbeatIntervalMs,
+      rebalanceTimeoutMs: o.rebalanceTimeoutMs,
+      maxWaitTimeMs: o.maxWaitTimeMs,
+    };
   }
 
   /** Native access (`carrier.as(native.connection)` with this package's `native`): the producer. */
@@ -236,16 +310,24 @@ export class PlatformaticKafkaTransport implements Transport {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.allSettled([...this.#receivers].map((r) => r.close()));
+    await Promise.allSettled([
+      ...[...this.#receivers].map((r) => r.close()),
+      ...[...this.#inboxes].map((i) => i.close()),
+    ]);
     this.#receivers.clear();
-    await Promise.allSettled([this.#producer.close(), this.#admin.close()]);
+    this.#inboxes.clear();
+    await Promise.allSettled([this.#producer.close(), this.#topology.close(), this.#kafkajs.close()]);
   }
 
   async abort(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.allSettled([...this.#receivers].map((r) => r.abort()));
+    await Promise.allSettled([
+      ...[...this.#receivers].map((r) => r.abort()),
+      ...[...this.#inboxes].map((i) => i.abort()),
+    ]);
     this.#receivers.clear();
-    await Promise.allSettled([this.#producer.close(), this.#admin.abort()]);
+    this.#inboxes.clear();
+    await Promise.allSettled([this.#producer.close(), this.#topology.close(), this.#kafkajs.abort()]);
   }
 }

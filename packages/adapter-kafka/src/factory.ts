@@ -18,7 +18,7 @@ import { checkMinInsyncReplicas, type KafkaUrlOptions, parseKafkaUrl } from './u
 const { ConfigResourceTypes, Kafka: KafkaClient, logLevel: LogLevel } = kafkajs;
 
 /** Kafka's default `message.max.bytes` (1 MiB + 12 bytes), used when the broker does not say. */
-const DEFAULT_MESSAGE_MAX_BYTES = 1_048_588;
+export const DEFAULT_MESSAGE_MAX_BYTES = 1_048_588;
 /** `connectTimeoutMs` when the factory options give none. */
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
@@ -95,11 +95,21 @@ async function readCluster(
     )?.configValue;
     if (value && Number.isInteger(Number(value))) messageMaxBytes = Number(value);
   }
-  const replicationFactor = options.replicationFactor ?? Math.max(1, Math.min(3, cluster.brokers.length));
+  return { messageMaxBytes, replicationFactor: replicationFactorOf(options, cluster.brokers.length) };
+}
+
+/**
+ * The replication factor of the topics Carrier creates: the URL's `replicationFactor`, else the
+ * cluster size capped at 3.
+ *
+ * @throws CarrierError `INVALID_ARGUMENT` when the URL's `minInsyncReplicas` exceeds it.
+ */
+export function replicationFactorOf(options: KafkaUrlOptions, brokers: number): number {
+  const replicationFactor = options.replicationFactor ?? Math.max(1, Math.min(3, brokers));
   // with the default replication factor, known only now (a single broker: 1)
   if (options.minInsyncReplicas !== undefined)
     checkMinInsyncReplicas(options.minInsyncReplicas, replicationFactor);
-  return { messageMaxBytes, replicationFactor };
+  return replicationFactor;
 }
 
 /**

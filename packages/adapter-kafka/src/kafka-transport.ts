@@ -217,6 +217,15 @@ export class KafkaTransport implements Transport {
   }
 
   /**
+   * @internal For the `client=platformatic` driver, whose subscriptions run elsewhere: starts the
+   * mover of `topic`'s delayed messages on this connection, as a subscription of this driver does
+   * (see `#moveIfDelayed`). Failures go to `onError`; does nothing once closed.
+   */
+  moveDelayed(topic: string): void {
+    void this.#moveIfDelayed(topic);
+  }
+
+  /**
    * Starts the mover of `topic` once it has a delay topic: now, or at a later look (every
    * {@link DELAY_TOPIC_LOOK_MS}) while this connection runs, so that delayed messages keep moving
    * after the connection that published them is gone.

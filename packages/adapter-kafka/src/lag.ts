@@ -12,11 +12,11 @@ export interface LagSettings {
   readonly signal?: AbortSignal | undefined;
 }
 
-/** Partition offsets as kafkajs reports them (strings). */
-interface Ends {
+/** A partition's low and high watermarks (kafkajs reports strings; a number or bigint is read the same). */
+export interface PartitionEnds {
   readonly partition: number;
-  readonly low: string;
-  readonly high: string;
+  readonly low: string | number | bigint;
+  readonly high: string | number | bigint;
 }
 
 /**
@@ -60,10 +60,13 @@ export async function groupLag(settings: LagSettings, topic: string, group: stri
   }
 }
 
-/** Records between each partition's committed offset (else its low watermark) and its high watermark. */
-function behind(
-  ends: readonly Ends[],
-  committed: readonly { partition: number; offset: string }[] | undefined,
+/**
+ * Records between each partition's committed offset (else, no commit or a negative one, its low
+ * watermark) and its high watermark, summed over `ends`' partitions.
+ */
+export function behind(
+  ends: readonly PartitionEnds[],
+  committed: readonly { partition: number; offset: string | number | bigint }[] | undefined,
 ): number {
   const at = new Map((committed ?? []).map((p) => [p.partition, Number(p.offset)]));
   let total = 0;

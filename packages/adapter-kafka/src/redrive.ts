@@ -1,6 +1,7 @@
 import { CarrierError, type WireMessage } from '@carrier/core';
 import type { Admin, Consumer, ConsumerConfig, Kafka, Message } from 'kafkajs';
 import { kafkaError, retrying } from './errors.js';
+import type { PartitionEnds } from './lag.js';
 import { deadLetterGroupId, deadLetterTopic, retryTopic } from './names.js';
 import type { SendResult } from './producer.js';
 import { JOIN_TIMEOUT_MS } from './receiver.js';
@@ -16,9 +17,10 @@ export interface RedriveSettings {
 }
 
 /** Per dead-letter partition: the next offset to redrive and the end (exclusive) of this redrive. */
-type Ranges = Map<number, { next: number; high: number }>;
+export type Ranges = Map<number, { next: number; high: number }>;
 
-interface Taken {
+/** A dead letter read for a redrive: where it was and what it holds. */
+export interface Taken {
   readonly partition: number;
   readonly offset: number;
   readonly message: WireMessage;
@@ -49,12 +51,7 @@ export async function redrive(
   try {
     const taken = await take(consumer, dlq, todo, max);
     if (taken.length === 0) return 0;
-    taken.sort((a, b) => a.message.publishedAt.getTime() - b.message.publishedAt.getTime());
-    const now = new Date();
-    const { failed, error } = await settings.send(
-      retryTopic(topic, group),
-      taken.map((t) => toRecord(t.message, retryHeaders(1, now))),
-    );
+    const { failed, error } = await settings.send(retryTopic(topic, group), redriveCopies(taken));
     if (failed.length > 0)
       throw kafkaError('PUBLISH_FAILED', `redrive of ${topic}/${group}: copies not confirmed`, error);
     await commitTaken(consumer, dlq, taken);
@@ -72,7 +69,18 @@ async function pendingRanges(admin: Admin, dlq: string, groupId: string): Promis
   const [ends, committed] = await retrying(() =>
     Promise.all([admin.fetchTopicOffsets(dlq), admin.fetchOffsets({ groupId, topics: [dlq] })]),
   );
-  const done = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+  return rangesToRedrive(ends, committed[0]?.partitions);
+}
+
+/**
+ * Per dead-letter partition with records past the dead-letter group's committed offset (else, no
+ * commit, its low watermark): the range to redrive, up to the high watermark of now.
+ */
+export function rangesToRedrive(
+  ends: readonly PartitionEnds[],
+  committed: readonly { partition: number; offset: string | number | bigint }[] | undefined,
+): Ranges {
+  const done = new Map((committed ?? []).map((p) => [p.partition, Number(p.offset)]));
   const todo: Ranges = new Map();
   for (const p of ends) {
     const position = done.get(p.partition) ?? -1;
@@ -138,9 +146,29 @@ async function take(consumer: Consumer, dlq: string, todo: Ranges, max: number):
 
 /** Commits, per partition, the offset after the last record taken. */
 async function commitTaken(consumer: Consumer, dlq: string, taken: readonly Taken[]): Promise<void> {
+  await consumer.commitOffsets(
+    [...positionsAfter(taken)].map(([partition, offset]) => ({
+      topic: dlq,
+      partition,
+      offset: String(offset),
+    })),
+  );
+}
+
+/** Per partition, the offset after the last record taken (what a redrive commits). */
+export function positionsAfter(taken: readonly Taken[]): Map<number, number> {
   const positions = new Map<number, number>();
   for (const t of taken) positions.set(t.partition, Math.max(positions.get(t.partition) ?? 0, t.offset + 1));
-  await consumer.commitOffsets(
-    [...positions].map(([partition, offset]) => ({ topic: dlq, partition, offset: String(offset) })),
-  );
+  return positions;
+}
+
+/**
+ * The retry-topic records of a redrive: the dead letters `taken`, oldest publish first, each as
+ * attempt 1 due now.
+ */
+export function redriveCopies(taken: readonly Taken[]): Message[] {
+  const now = new Date();
+  return [...taken]
+    .sort((a, b) => a.message.publishedAt.getTime() - b.message.publishedAt.getTime())
+    .map((t) => toRecord(t.message, retryHeaders(1, now)));
 }

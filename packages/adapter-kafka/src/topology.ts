@@ -8,22 +8,41 @@ import type { KafkaUrlOptions } from './url.js';
 
 /** Longest retry delay: retry topics keep records for twice as long. */
 export const KAFKA_MAX_DELAY_MS = 7 * 24 * 60 * 60 * 1000;
-const RETRY_RETENTION_MS = 2 * KAFKA_MAX_DELAY_MS;
+/** Retention of retry and delay topics, in ms: twice the longest delay. */
+export const RETRY_RETENTION_MS = 2 * KAFKA_MAX_DELAY_MS;
 /** Longest a topic creation waits for a leader of every partition, in ms. */
 const CREATE_TIMEOUT_MS = 30_000;
 
-type ConfigEntries = { name: string; value: string }[];
+/** Topic-level settings (`name` = a Kafka topic config, e.g. `retention.ms`). */
+export type ConfigEntries = { name: string; value: string }[];
+
+/** The settings of a group's retry topic (retention twice the longest delay). */
+export const RETRY_TOPIC_CONFIG: ConfigEntries = [
+  { name: 'retention.ms', value: String(RETRY_RETENTION_MS) },
+];
+/** The settings of a group's dead-letter topic: kept until someone removes them. */
+export const DEAD_LETTER_TOPIC_CONFIG: ConfigEntries = [{ name: 'retention.ms', value: '-1' }];
+
+/**
+ * The settings of every topic Carrier creates (a topic, its retry, dead-letter and delay topics,
+ * the reply topic): `entries` plus, when the URL sets `minInsyncReplicas`, `min.insync.replicas`.
+ */
+export function createdTopicConfig(entries: ConfigEntries, options: KafkaUrlOptions): ConfigEntries {
+  return options.minInsyncReplicas === undefined
+    ? entries
+    : [...entries, { name: 'min.insync.replicas', value: String(options.minInsyncReplicas) }];
+}
+
+/** Whether Kafka refuses the topic name (trying again cannot help). */
+export function refusedTopic(error: unknown): boolean {
+  return /collides|invalid topic|InvalidTopic|INVALID_TOPIC/i.test(describeError(error));
+}
 
 /** Committed offsets with their metadata, per `topic\u0000partition`. */
 export type CommittedOffsets = ReadonlyMap<string, { offset: number; metadata: string | null }>;
 
 /** The topic was created but a partition has no leader yet (it is polled again). */
 class NoLeaderYet extends Error {}
-
-/** Whether Kafka refuses the topic name (trying again cannot help). */
-function refused(error: unknown): boolean {
-  return /collides|invalid topic|InvalidTopic/i.test(describeError(error));
-}
 
 /** What the topology needs of the connection. */
 export interface TopologySettings {
@@ -112,11 +131,7 @@ export class Topology {
     if (known !== undefined) return known;
     if (create) {
       await this.ensureTopic(topic);
-      await this.ensureTopic(
-        name,
-        [{ name: 'retention.ms', value: String(RETRY_RETENTION_MS) }],
-        DELAY_LEVELS,
-      );
+      await this.ensureTopic(name, RETRY_TOPIC_CONFIG, DELAY_LEVELS);
     }
     let count: number;
     try {
@@ -137,11 +152,8 @@ export class Topology {
   async ensureGroupTopics(topic: string, group: string): Promise<boolean> {
     const [created] = await Promise.all([
       this.ensureTopic(topic),
-      this.ensureTopic(retryTopic(topic, group), [
-        { name: 'retention.ms', value: String(RETRY_RETENTION_MS) },
-      ]),
-      // dead letters are kept until someone removes them
-      this.ensureTopic(deadLetterTopic(topic, group), [{ name: 'retention.ms', value: '-1' }]),
+      this.ensureTopic(retryTopic(topic, group), RETRY_TOPIC_CONFIG),
+      this.ensureTopic(deadLetterTopic(topic, group), DEAD_LETTER_TOPIC_CONFIG),
     ]);
     return created;
   }
@@ -190,7 +202,7 @@ export class Topology {
           return created;
         },
         {
-          retryable: (e) => e instanceof NoLeaderYet || (!refused(e) && retriable(e)),
+          retryable: (e) => e instanceof NoLeaderYet || (!refusedTopic(e) && retriable(e)),
           timeoutMs: CREATE_TIMEOUT_MS,
           backoff: { initialMs: 100, maxMs: 100, jitter: 'none' },
         },
@@ -198,7 +210,7 @@ export class Topology {
     } catch (cause) {
       if (cause instanceof NoLeaderYet)
         throw kafkaError('TIMEOUT', `topic ${topic} has no leader after 30 s`);
-      if (refused(cause)) throw kafkaError('TOPOLOGY_CONFLICT', `Kafka refuses topic ${topic}`, cause);
+      if (refusedTopic(cause)) throw kafkaError('TOPOLOGY_CONFLICT', `Kafka refuses topic ${topic}`, cause);
       throw kafkaError('CONNECTION', `cannot create topic ${topic}`, cause);
     }
   }
@@ -210,10 +222,7 @@ export class Topology {
    */
   #createOnce(topic: string, configEntries: ConfigEntries, partitions: number): Promise<boolean> {
     const { admin, replicationFactor, options } = this.#settings;
-    const entries =
-      options.minInsyncReplicas === undefined
-        ? configEntries
-        : [...configEntries, { name: 'min.insync.replicas', value: String(options.minInsyncReplicas) }];
+    const entries = createdTopicConfig(configEntries, options);
     return admin.createTopics({
       waitForLeaders: false,
       topics: [{ topic, numPartitions: partitions, replicationFactor, configEntries: entries }],
