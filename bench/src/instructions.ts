@@ -14,9 +14,11 @@
  * `npm run bench:core` (node bench/dist/instructions.js) prints these figures alone; `npm run bench`
  * adds them to the memory and core figures when valgrind is installed.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { progress } from './compare.js';
 import { type Figure, figure, figureLine, table, writeResults } from './report.js';
@@ -38,6 +40,7 @@ export const NODE_FLAGS = [
   '--no-memory-reducer',
   '--min-semi-space-size=128',
   '--max-semi-space-size=128',
+  '--expose-gc',
 ] as const;
 
 /**
@@ -48,6 +51,7 @@ export const VALGRIND_FLAGS = [
   '--tool=callgrind',
   '--callgrind-out-file=/dev/null',
   '--smc-check=all-non-file',
+  '--instr-atstart=no',
 ] as const;
 
 /** Messages of the warm-up and of the two counted runs. */
@@ -65,8 +69,8 @@ export interface InstructionCounts {
  * V8 keeps tiering up), so compare figures only at the same counts.
  */
 export const DEFAULT_COUNTS: Readonly<Record<'carrier' | 'raw', InstructionCounts>> = {
-  carrier: { warmup: 2_000, n1: 2_000, n2: 4_000 },
-  raw: { warmup: 2_000, n1: 2_000, n2: 4_000 },
+  carrier: { warmup: 20_000, n1: 5_000, n2: 10_000 },
+  raw: { warmup: 20_000, n1: 5_000, n2: 10_000 },
 };
 
 const CHILD = fileURLToPath(new URL('./instructions-child.js', import.meta.url));
@@ -94,8 +98,55 @@ export function perMessage(ir1: number, ir2: number, n1: number, n2: number): nu
   return (ir2 - ir1) / (n2 - n1);
 }
 
-/** Total `Ir` of one child run. */
-function count(broker: string, side: string, messages: number, warmup: number): Promise<number> {
+/** Run `callgrind_control <args>` (it talks to the running valgrind through vgdb); its stdout. */
+function control(args: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('callgrind_control', args, { timeout: 60_000 }, (error, stdout) => {
+      if (error) reject(new Error(`callgrind_control ${args.join(' ')}: ${error.message}\n${stdout}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+/**
+ * The `Ir` counted so far, every thread, from `callgrind_control -e <pid>`'s output
+ * (`Totals: Ir` then one `Th <n>  <count>` line per thread, counts with thousands commas).
+ */
+export function parseTotals(stdout: string): number {
+  const at = stdout.indexOf('Totals:');
+  if (at < 0) throw new Error(`no "Totals:" in callgrind_control's output:\n${stdout}`);
+  let sum = 0;
+  let threads = 0;
+  for (const m of stdout.slice(at).matchAll(/^\s*Th\s*\d+\s+([\d,]+)\s*$/gm)) {
+    sum += Number(m[1]!.replaceAll(',', ''));
+    threads++;
+  }
+  if (threads === 0) throw new Error(`no thread counts in callgrind_control's output:\n${stdout}`);
+  return sum;
+}
+
+/** `Ir` of the two counted stretches of one child run (n1, then n2 messages). */
+export interface StretchCounts {
+  readonly ir1: number;
+  readonly ir2: number;
+}
+
+/**
+ * One child run under valgrind, instrumentation off at the start. The child warms up; then, for each
+ * of n1 and n2: it runs a scavenge, says `start` (a line on stdout) and waits; the parent switches
+ * instrumentation on (`callgrind_control -i on`) and lets it go (a file in a fresh directory); the
+ * child runs the messages, says `stop` and waits; the parent reads the count
+ * (`callgrind_control -e`: what ran since instrumentation went on, every thread; switching it on
+ * starts the count from zero, while callgrind's `Collected` at exit sums the stretches), switches
+ * instrumentation off and lets it go. Each stretch holds its
+ * messages and the same hand-over instructions (the end of one wait, the start of the next).
+ */
+export async function count(
+  broker: string,
+  side: string,
+  counts: InstructionCounts,
+): Promise<StretchCounts> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'carrier-instructions-'));
   const args = [
     ...VALGRIND_FLAGS,
     process.execPath,
@@ -103,22 +154,56 @@ function count(broker: string, side: string, messages: number, warmup: number): 
     CHILD,
     broker,
     side,
-    String(messages),
-    String(warmup),
+    dir,
+    String(counts.warmup),
+    String(counts.n1),
+    String(counts.n2),
   ];
-  return new Promise((resolve, reject) => {
-    execFile('valgrind', args, { maxBuffer: 64 * 2 ** 20 }, (error, _stdout, stderr) => {
-      if (error)
-        reject(new Error(`valgrind ${broker} ${side} ${messages}: ${error.message}\n${stderr.slice(-2000)}`));
-      else {
-        try {
-          resolve(parseCollected(stderr));
-        } catch (e) {
-          reject(e);
-        }
-      }
+  const what = `valgrind ${broker} ${side}`;
+  try {
+    const totals = await new Promise<number[]>((resolve, reject) => {
+      const child = spawn('valgrind', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      const pid = String(child.pid);
+      let stderr = '';
+      let failed: Error | undefined;
+      let handOvers = 0;
+      const read: number[] = [];
+      const steps: Record<string, () => Promise<void>> = {
+        start: async () => {
+          await control(['-i', 'on', pid]);
+        },
+        stop: async () => {
+          read.push(parseTotals(await control(['-e', pid])));
+          await control(['-i', 'off', pid]);
+        },
+      };
+      child.stderr.setEncoding('utf8').on('data', (d: string) => {
+        stderr = (stderr + d).slice(-64 * 1024);
+      });
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        const step = steps[line];
+        if (!step) return;
+        const go = path.join(dir, `go-${++handOvers}`);
+        step().then(
+          () => writeFileSync(go, ''),
+          (e: unknown) => {
+            failed = e instanceof Error ? e : new Error(String(e));
+            child.kill();
+          },
+        );
+      });
+      child.on('error', reject);
+      child.on('close', (code) => {
+        if (failed) reject(failed);
+        else if (code !== 0) reject(new Error(`${what}: exit ${code}\n${stderr.slice(-2000)}`));
+        else if (read.length !== 2) reject(new Error(`${what}: ${read.length} counts read, not 2`));
+        else resolve(read);
+      });
     });
-  });
+    return { ir1: totals[0]!, ir2: totals[1]! };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Run `tasks` with at most `parallel` at once, results in order. */
@@ -150,16 +235,13 @@ export async function instructionFigures(
   counts: Readonly<Record<'carrier' | 'raw', InstructionCounts>> = DEFAULT_COUNTS,
 ): Promise<Figure[]> {
   const started = Date.now();
-  const runs = (['carrier', 'raw'] as const).flatMap((side) =>
-    [counts[side].n1, counts[side].n2].map((n) => () => count(broker, side, n, counts[side].warmup)),
-  );
-  const [c1, c2, r1, r2] = await limited(runs, Math.max(1, Math.min(2, os.availableParallelism())));
-  const carrier = perMessage(c1!, c2!, counts.carrier.n1, counts.carrier.n2);
-  const raw = perMessage(r1!, r2!, counts.raw.n1, counts.raw.n2);
+  const [c, r] = await Promise.all([count(broker, 'carrier', counts.carrier), count(broker, 'raw', counts.raw)]);
+  const carrier = perMessage(c.ir1, c.ir2, counts.carrier.n1, counts.carrier.n2);
+  const raw = perMessage(r.ir1, r.ir2, counts.raw.n1, counts.raw.n2);
   const describe = (side: 'carrier' | 'raw') =>
     `${side} (Ir(${counts[side].n2}) - Ir(${counts[side].n1})) / ${counts[side].n2 - counts[side].n1} after ${counts[side].warmup}`;
   progress(
-    `${broker} instructions: carrier Ir ${c1}/${c2}, raw Ir ${r1}/${r2}, ${((Date.now() - started) / 1000).toFixed(0)} s`,
+    `${broker} instructions: carrier Ir ${c.ir1}/${c.ir2}, raw Ir ${r.ir1}/${r.ir2}, ${((Date.now() - started) / 1000).toFixed(0)} s`,
   );
   return [
     figure(
