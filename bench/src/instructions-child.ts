@@ -127,7 +127,8 @@ async function stretch(n: number, counted: boolean): Promise<void> {
 const WARM_STRETCH = 5_000;
 // the warm-up goes through the same steps as the counted stretches (a path first taken at a stretch's
 // start, such as publishing into an idle queue, is compiled in the warm-up, not in the first count)
-for (let done = 0; done < warmup; done += WARM_STRETCH) await stretch(Math.min(WARM_STRETCH, warmup - done), false);
+for (let done = 0; done < warmup; done += WARM_STRETCH)
+  await stretch(Math.min(WARM_STRETCH, warmup - done), false);
 await stretch(n1, true);
 await stretch(n2, true);
 await consumption.stop();

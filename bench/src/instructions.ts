@@ -85,13 +85,6 @@ export function valgrindAvailable(): boolean {
   }
 }
 
-/** callgrind's `Collected : <n>` line (the total `Ir`) from its stderr. */
-export function parseCollected(stderr: string): number {
-  const m = /Collected\s*:\s*(\d+)/.exec(stderr);
-  if (!m) throw new Error(`no "Collected :" line in valgrind's output:\n${stderr.slice(-2000)}`);
-  return Number(m[1]);
-}
-
 /** Instructions per message from the totals of two runs. */
 export function perMessage(ir1: number, ir2: number, n1: number, n2: number): number {
   if (n2 === n1) throw new RangeError('n1 and n2 must differ');
@@ -141,11 +134,7 @@ export interface StretchCounts {
  * instrumentation off and lets it go. Each stretch holds its
  * messages and the same hand-over instructions (the end of one wait, the start of the next).
  */
-export async function count(
-  broker: string,
-  side: string,
-  counts: InstructionCounts,
-): Promise<StretchCounts> {
+export async function count(broker: string, side: string, counts: InstructionCounts): Promise<StretchCounts> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'carrier-instructions-'));
   const args = [
     ...VALGRIND_FLAGS,
@@ -235,7 +224,10 @@ export async function instructionFigures(
   counts: Readonly<Record<'carrier' | 'raw', InstructionCounts>> = DEFAULT_COUNTS,
 ): Promise<Figure[]> {
   const started = Date.now();
-  const [c, r] = await Promise.all([count(broker, 'carrier', counts.carrier), count(broker, 'raw', counts.raw)]);
+  const [c, r] = await Promise.all([
+    count(broker, 'carrier', counts.carrier),
+    count(broker, 'raw', counts.raw),
+  ]);
   const carrier = perMessage(c.ir1, c.ir2, counts.carrier.n1, counts.carrier.n2);
   const raw = perMessage(r.ir1, r.ir2, counts.raw.n1, counts.raw.n2);
   const describe = (side: 'carrier' | 'raw') =>
