@@ -1,14 +1,14 @@
 /**
  * Child process of the instructions-per-message figures (instructions.ts), run under valgrind with
  * callgrind's instrumentation off at the start:
- * `node instructions-child.js <memory|core> <carrier|raw> <messages> <warm-up messages>` sets up one
- * side as the memory / core bench does, subscribes once, and runs the end-to-end loop (confirmed
- * batches, a bounded backlog, the handler reading each message's stamp) through that one subscription:
- * first `<warm-up messages>`, then `<messages>`. Between the two it writes `ready` on stdout and waits
- * for a line on stdin (the parent turns callgrind's instrumentation on in between); after the measured
- * messages it writes `done` and waits again (the parent turns it off). So callgrind counts the measured
- * messages through an already warm subscription and loop, plus the constant few instructions of the
- * hand-over. Without a parent on stdin (a line never comes) it runs the same way when stdin is closed.
+ * `node --expose-gc instructions-child.js <memory|core> <carrier|raw> <dir> <warm-up> <n1> <n2>` sets
+ * up one side as the memory / core bench does, subscribes once, and runs the end-to-end loop
+ * (confirmed batches of 100, at most 1,000 unseen, the handler reading each message's stamp) through
+ * that one subscription in stretches: `<warm-up>` messages in uncounted stretches of 5,000, then the
+ * counted stretches of `<n1>` and `<n2>`. Before each stretch a scavenge; around each, a hand-over: the
+ * child writes `start` / `stop` on stdout and, for a counted stretch, waits for the file `go-<k>` in
+ * `<dir>` (the parent switches instrumentation on / reads the count and switches it off in between).
+ * The uncounted stretches write `warm` and do not wait, so their code paths are the counted ones'.
  */
 import { existsSync, writeSync } from 'node:fs';
 import path from 'node:path';

@@ -2,14 +2,24 @@
  * CPU instructions per message of the in-process figures (memory, core), counted by valgrind:
  * a figure that does not depend on the machine's load, unlike the timed ones.
  *
- * For each side (Carrier, and the same transport driven directly through the SPI), a child Node
- * (instructions-child.ts) runs the end-to-end loop under `valgrind --tool=callgrind` twice, for
- * N1 and for N2 messages after the same warm-up; callgrind's total `Ir` (instructions executed, every
- * thread, Node's start included) of each gives `(Ir(N2) − Ir(N1)) / (N2 − N1)`: the loop's
- * instructions per message in steady state, the start, warm-up and JIT of the first messages
- * cancelling out. Node runs with {@link NODE_FLAGS}, which make the count repeat (the same run
- * twice differed by less than 0.01 % on the 2-core development machine, 2026-12-01) and keep
- * garbage collection out of it.
+ * For each side (Carrier, and the same transport driven directly through the SPI), one child Node
+ * (instructions-child.ts) runs under `valgrind --tool=callgrind --instr-atstart=no`: nothing is
+ * counted while Node starts and the end-to-end loop warms up (20,000 messages through one
+ * subscription, in stretches shaped like the counted ones). Then the parent switches callgrind's
+ * instrumentation on (`callgrind_control -i on <pid>`) for a stretch of N1 = 5,000 messages through
+ * the same, warm subscription, reads the count (`callgrind_control -e`) and switches it off; the
+ * same again for N2 = 10,000. The figure is `(Ir(N2) − Ir(N1)) / (N2 − N1)`: the loop's
+ * instructions per message in steady state (every thread; the constant instructions of the hand-over
+ * cancel out). Each stretch alone gives the same within 0.2 % (`Ir(N) / N`), and the same command
+ * twice within 0.1 % (2-core development machine under load, 2026-12-01): no compilation, deopt or
+ * garbage collection falls into a counted stretch (checked with `--trace-opt --trace-deopt
+ * --trace-gc` for every side of memory and core).
+ *
+ * Before (until 2026-12-01): two whole runs for N1 = 2,000 and N2 = 4,000 after a 2,000-message
+ * warm-up, `(Ir(N2) − Ir(N1)) / (N2 − N1)` of callgrind's totals. Repeatable, but V8's tier-ups
+ * (compiled on the main thread under `--predictable`) landed in the longer run only, so the figure
+ * moved with N1 and N2 and was mostly compilation: core raw 43,058 instructions per message then,
+ * 11,060 in steady state.
  *
  * `npm run bench:core` (node bench/dist/instructions.js) prints these figures alone; `npm run bench`
  * adds them to the memory and core figures when valgrind is installed.
@@ -27,12 +37,11 @@ import { type Figure, figure, figureLine, table, writeResults } from './report.j
  * Node's flags under valgrind. `--predictable` (one thread for compiling and GC, no concurrent
  * work whose timing varies) and `--random-seed` make V8's own work repeat; `--no-memory-reducer`
  * removes the timer-driven GC that would run at a different point every time (valgrind is 50×
- * slower, so the timers fire at other messages). A 128 MiB young generation means no scavenge at all
- * during the counted runs (checked with `--trace-gc` for every side and count of DEFAULT_COUNTS): the
- * count is the messages' own instructions, allocation's fast path included, garbage collection not.
- * With the default 16 MiB, a scavenge (tens of millions of instructions) came every few thousand
- * messages and the figure moved by ±25 % with the choice of N1 and N2; without the memory reducer
- * and a fixed size, the same run varied by 4 %; with them by < 0.01 %.
+ * slower, so the timers fire at other messages). A 128 MiB young generation, and a scavenge the child
+ * asks for (`--expose-gc`, `gc({ type: 'minor' })`) before every stretch, mean no garbage collection
+ * during a counted stretch (checked with `--trace-gc`): the count is the messages' own instructions,
+ * allocation's fast path included, garbage collection not. A full collection (`gc()`) instead would
+ * deoptimize the loop's code whose maps it found dead, and the recompilation would be counted.
  */
 export const NODE_FLAGS = [
   '--predictable',
@@ -44,8 +53,9 @@ export const NODE_FLAGS = [
 ] as const;
 
 /**
- * valgrind's flags: callgrind counts `Ir`; `--smc-check=all-non-file` makes valgrind notice code
- * V8 writes into anonymous memory (JIT) and patches later; without it V8's patched code runs stale.
+ * valgrind's flags: callgrind counts `Ir`, with instrumentation off until the parent switches it on;
+ * `--smc-check=all-non-file` makes valgrind notice code V8 writes into anonymous memory (JIT) and
+ * patches later; without it V8's patched code runs stale.
  */
 export const VALGRIND_FLAGS = [
   '--tool=callgrind',
@@ -54,7 +64,7 @@ export const VALGRIND_FLAGS = [
   '--instr-atstart=no',
 ] as const;
 
-/** Messages of the warm-up and of the two counted runs. */
+/** Messages of the warm-up and of the two counted stretches. */
 export interface InstructionCounts {
   readonly warmup: number;
   readonly n1: number;
@@ -62,11 +72,10 @@ export interface InstructionCounts {
 }
 
 /**
- * Per side: N2 − N1 = 2,000 messages after a warm-up of 2,000. N1 is above the end-to-end loop's
- * backlog bound (1,000; below it the publisher never waits, another regime). Not yet a steady
- * state: on core, Carrier's instructions per message measured over messages 2,000–3,000 of a run
- * were 1.7× those over 3,000–4,000 (the per-subscription closures of each loop warm up again, and
- * V8 keeps tiering up), so compare figures only at the same counts.
+ * Per side: 20,000 warm-up messages, then stretches of 5,000 and 10,000. With 10,000 warm-up
+ * messages V8 still compiled some of the loop's functions in the counted stretches; with 20,000 none
+ * on either side of memory and core. The counted stretches are above the loop's backlog bound
+ * (1,000; below it the publisher never waits, another regime).
  */
 export const DEFAULT_COUNTS: Readonly<Record<'carrier' | 'raw', InstructionCounts>> = {
   carrier: { warmup: 20_000, n1: 5_000, n2: 10_000 },
@@ -195,20 +204,6 @@ export async function count(broker: string, side: string, counts: InstructionCou
   }
 }
 
-/** Run `tasks` with at most `parallel` at once, results in order. */
-async function limited<T>(tasks: readonly (() => Promise<T>)[], parallel: number): Promise<T[]> {
-  const out: T[] = new Array(tasks.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < tasks.length) {
-      const i = next++;
-      out[i] = await tasks[i]!();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(parallel, tasks.length) }, worker));
-  return out;
-}
-
 const REFERENCE: Record<string, string> = {
   memory: 'MemoryTransport driven directly through the SPI (same transport, no engine)',
   core: 'the same no-op loopback transport called directly',
@@ -216,8 +211,8 @@ const REFERENCE: Record<string, string> = {
 
 /**
  * `e2e.instructions_per_msg` of `broker` (memory or core): Carrier's and the SPI side's
- * instructions per message of the end-to-end loop, four valgrind runs (two at a time: the count
- * does not depend on the load).
+ * instructions per message of the end-to-end loop in steady state, one valgrind run per side, both
+ * at once (the count does not depend on the load).
  */
 export async function instructionFigures(
   broker: string,
@@ -243,7 +238,7 @@ export async function instructionFigures(
         unit: 'instr/msg',
         higherIsBetter: false,
         reference: REFERENCE[broker] ?? broker,
-        note: `valgrind callgrind Ir: ${describe('carrier')}, ${describe('raw')} warm-up messages; node ${NODE_FLAGS.join(' ')}; no GC in the counted runs (128 MiB young generation); JIT of the loop included`,
+        note: `valgrind callgrind Ir, instrumentation on only for the counted stretches of one warm run per side: ${describe('carrier')}, ${describe('raw')} warm-up messages; node ${NODE_FLAGS.join(' ')}; a scavenge before each stretch, no GC or compilation in them`,
       },
       [carrier],
       [raw],
