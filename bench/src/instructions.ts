@@ -11,7 +11,7 @@
  * same again for N2 = 10,000. The figure is `(Ir(N2) − Ir(N1)) / (N2 − N1)`: the loop's
  * instructions per message in steady state (every thread; the constant instructions of the hand-over
  * cancel out). Each stretch alone gives the same within 0.2 % (`Ir(N) / N`), and the same command
- * twice within 0.1 % (2-core development machine under load, 2026-12-01): no compilation, deopt or
+ * twice within 0.2 % (2-core development machine under load, 2026-12-01): no compilation, deopt or
  * garbage collection falls into a counted stretch (checked with `--trace-opt --trace-deopt
  * --trace-gc` for every side of memory and core).
  *
@@ -19,7 +19,8 @@
  * warm-up, `(Ir(N2) − Ir(N1)) / (N2 − N1)` of callgrind's totals. Repeatable, but V8's tier-ups
  * (compiled on the main thread under `--predictable`) landed in the longer run only, so the figure
  * moved with N1 and N2 and was mostly compilation: core raw 43,058 instructions per message then,
- * 11,060 in steady state.
+ * 11,060 in steady state, of which 9.7 k are the bench's own payload making and stamp reading (the
+ * same on both sides).
  *
  * `npm run bench:core` (node bench/dist/instructions.js) prints these figures alone; `npm run bench`
  * adds them to the memory and core figures when valgrind is installed.
