@@ -1,15 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { parseCollected, perMessage } from './instructions.js';
+import { parseTotals, perMessage } from './instructions.js';
 
 describe('instructions per message', () => {
-  it('reads callgrind total', () => {
-    const stderr =
-      '==5087== Events    : Ir\n==5087== Collected : 742889863\n==5087== \n==5087== I   refs:      742,889,863\n';
-    expect(parseCollected(stderr)).toBe(742_889_863);
-    expect(() => parseCollected('==1== ERROR SUMMARY: 0 errors')).toThrow(/Collected/);
+  it("sums every thread's count of callgrind_control -e", () => {
+    const out =
+      'PID 4867: /usr/bin/node --predictable child.js memory carrier\n\n  Totals:         Ir \n   Th 1  117,846,593 \n   Th 2        271 \n\n';
+    expect(parseTotals(out)).toBe(117_846_864);
+    expect(parseTotals('  Totals:   Ir \n   Th 1  256 \n')).toBe(256);
+    expect(() =>
+      parseTotals('PID 1: node\n  No information available as instrumentation is switched off.\n'),
+    ).toThrow(/Totals/);
+    expect(() => parseTotals('  Totals:   Ir \n')).toThrow(/thread/);
   });
 
-  it('is the difference of two totals over the difference of the counts', () => {
+  it('is the difference of two counts over the difference of the message counts', () => {
     expect(perMessage(1_000_000, 3_000_000, 1_000, 2_000)).toBe(2_000);
     expect(() => perMessage(1, 2, 5, 5)).toThrow(RangeError);
   });

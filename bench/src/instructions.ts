@@ -2,21 +2,34 @@
  * CPU instructions per message of the in-process figures (memory, core), counted by valgrind:
  * a figure that does not depend on the machine's load, unlike the timed ones.
  *
- * For each side (Carrier, and the same transport driven directly through the SPI), a child Node
- * (instructions-child.ts) runs the end-to-end loop under `valgrind --tool=callgrind` twice, for
- * N1 and for N2 messages after the same warm-up; callgrind's total `Ir` (instructions executed, every
- * thread, Node's start included) of each gives `(Ir(N2) − Ir(N1)) / (N2 − N1)`: the loop's
- * instructions per message in steady state, the start, warm-up and JIT of the first messages
- * cancelling out. Node runs with {@link NODE_FLAGS}, which make the count repeat (the same run
- * twice differed by less than 0.01 % on the 2-core development machine, 2026-12-01) and keep
- * garbage collection out of it.
+ * For each side (Carrier, and the same transport driven directly through the SPI), one child Node
+ * (instructions-child.ts) runs under `valgrind --tool=callgrind --instr-atstart=no`: nothing is
+ * counted while Node starts and the end-to-end loop warms up (20,000 messages through one
+ * subscription, in stretches shaped like the counted ones). Then the parent switches callgrind's
+ * instrumentation on (`callgrind_control -i on <pid>`) for a stretch of N1 = 5,000 messages through
+ * the same, warm subscription, reads the count (`callgrind_control -e`) and switches it off; the
+ * same again for N2 = 10,000. The figure is `(Ir(N2) − Ir(N1)) / (N2 − N1)`: the loop's
+ * instructions per message in steady state (every thread; the constant instructions of the hand-over
+ * cancel out). Each stretch alone gives the same within 0.2 % (`Ir(N) / N`), and the same command
+ * twice within 0.2 % (2-core development machine under load, 2026-12-01): no compilation, deopt or
+ * garbage collection falls into a counted stretch (checked with `--trace-opt --trace-deopt
+ * --trace-gc` for every side of memory and core).
+ *
+ * Before (until 2026-12-01): two whole runs for N1 = 2,000 and N2 = 4,000 after a 2,000-message
+ * warm-up, `(Ir(N2) − Ir(N1)) / (N2 − N1)` of callgrind's totals. Repeatable, but V8's tier-ups
+ * (compiled on the main thread under `--predictable`) landed in the longer run only, so the figure
+ * moved with N1 and N2 and was mostly compilation: core raw 43,058 instructions per message then,
+ * 11,060 in steady state, of which 9.7 k are the bench's own payload making and stamp reading (the
+ * same on both sides).
  *
  * `npm run bench:core` (node bench/dist/instructions.js) prints these figures alone; `npm run bench`
  * adds them to the memory and core figures when valgrind is installed.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { progress } from './compare.js';
 import { type Figure, figure, figureLine, table, writeResults } from './report.js';
@@ -25,12 +38,11 @@ import { type Figure, figure, figureLine, table, writeResults } from './report.j
  * Node's flags under valgrind. `--predictable` (one thread for compiling and GC, no concurrent
  * work whose timing varies) and `--random-seed` make V8's own work repeat; `--no-memory-reducer`
  * removes the timer-driven GC that would run at a different point every time (valgrind is 50×
- * slower, so the timers fire at other messages). A 128 MiB young generation means no scavenge at all
- * during the counted runs (checked with `--trace-gc` for every side and count of DEFAULT_COUNTS): the
- * count is the messages' own instructions, allocation's fast path included, garbage collection not.
- * With the default 16 MiB, a scavenge (tens of millions of instructions) came every few thousand
- * messages and the figure moved by ±25 % with the choice of N1 and N2; without the memory reducer
- * and a fixed size, the same run varied by 4 %; with them by < 0.01 %.
+ * slower, so the timers fire at other messages). A 128 MiB young generation, and a scavenge the child
+ * asks for (`--expose-gc`, `gc({ type: 'minor' })`) before every stretch, mean no garbage collection
+ * during a counted stretch (checked with `--trace-gc`): the count is the messages' own instructions,
+ * allocation's fast path included, garbage collection not. A full collection (`gc()`) instead would
+ * deoptimize the loop's code whose maps it found dead, and the recompilation would be counted.
  */
 export const NODE_FLAGS = [
   '--predictable',
@@ -38,19 +50,22 @@ export const NODE_FLAGS = [
   '--no-memory-reducer',
   '--min-semi-space-size=128',
   '--max-semi-space-size=128',
+  '--expose-gc',
 ] as const;
 
 /**
- * valgrind's flags: callgrind counts `Ir`; `--smc-check=all-non-file` makes valgrind notice code
- * V8 writes into anonymous memory (JIT) and patches later; without it V8's patched code runs stale.
+ * valgrind's flags: callgrind counts `Ir`, with instrumentation off until the parent switches it on;
+ * `--smc-check=all-non-file` makes valgrind notice code V8 writes into anonymous memory (JIT) and
+ * patches later; without it V8's patched code runs stale.
  */
 export const VALGRIND_FLAGS = [
   '--tool=callgrind',
   '--callgrind-out-file=/dev/null',
   '--smc-check=all-non-file',
+  '--instr-atstart=no',
 ] as const;
 
-/** Messages of the warm-up and of the two counted runs. */
+/** Messages of the warm-up and of the two counted stretches. */
 export interface InstructionCounts {
   readonly warmup: number;
   readonly n1: number;
@@ -58,15 +73,14 @@ export interface InstructionCounts {
 }
 
 /**
- * Per side: N2 − N1 = 2,000 messages after a warm-up of 2,000. N1 is above the end-to-end loop's
- * backlog bound (1,000; below it the publisher never waits, another regime). Not yet a steady
- * state: on core, Carrier's instructions per message measured over messages 2,000–3,000 of a run
- * were 1.7× those over 3,000–4,000 (the per-subscription closures of each loop warm up again, and
- * V8 keeps tiering up), so compare figures only at the same counts.
+ * Per side: 20,000 warm-up messages, then stretches of 5,000 and 10,000. With 10,000 warm-up
+ * messages V8 still compiled some of the loop's functions in the counted stretches; with 20,000 none
+ * on either side of memory and core (and 30,000 gave core's figures within 0.05 %). The counted stretches are above the loop's backlog bound
+ * (1,000; below it the publisher never waits, another regime).
  */
 export const DEFAULT_COUNTS: Readonly<Record<'carrier' | 'raw', InstructionCounts>> = {
-  carrier: { warmup: 2_000, n1: 2_000, n2: 4_000 },
-  raw: { warmup: 2_000, n1: 2_000, n2: 4_000 },
+  carrier: { warmup: 20_000, n1: 5_000, n2: 10_000 },
+  raw: { warmup: 20_000, n1: 5_000, n2: 10_000 },
 };
 
 const CHILD = fileURLToPath(new URL('./instructions-child.js', import.meta.url));
@@ -81,21 +95,57 @@ export function valgrindAvailable(): boolean {
   }
 }
 
-/** callgrind's `Collected : <n>` line (the total `Ir`) from its stderr. */
-export function parseCollected(stderr: string): number {
-  const m = /Collected\s*:\s*(\d+)/.exec(stderr);
-  if (!m) throw new Error(`no "Collected :" line in valgrind's output:\n${stderr.slice(-2000)}`);
-  return Number(m[1]);
-}
-
 /** Instructions per message from the totals of two runs. */
 export function perMessage(ir1: number, ir2: number, n1: number, n2: number): number {
   if (n2 === n1) throw new RangeError('n1 and n2 must differ');
   return (ir2 - ir1) / (n2 - n1);
 }
 
-/** Total `Ir` of one child run. */
-function count(broker: string, side: string, messages: number, warmup: number): Promise<number> {
+/** Run `callgrind_control <args>` (it talks to the running valgrind through vgdb); its stdout. */
+function control(args: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('callgrind_control', args, { timeout: 60_000 }, (error, stdout) => {
+      if (error) reject(new Error(`callgrind_control ${args.join(' ')}: ${error.message}\n${stdout}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+/**
+ * The `Ir` counted so far, every thread, from `callgrind_control -e <pid>`'s output
+ * (`Totals: Ir` then one `Th <n>  <count>` line per thread, counts with thousands commas).
+ */
+export function parseTotals(stdout: string): number {
+  const at = stdout.indexOf('Totals:');
+  if (at < 0) throw new Error(`no "Totals:" in callgrind_control's output:\n${stdout}`);
+  let sum = 0;
+  let threads = 0;
+  for (const m of stdout.slice(at).matchAll(/^\s*Th\s*\d+\s+([\d,]+)\s*$/gm)) {
+    sum += Number(m[1]!.replaceAll(',', ''));
+    threads++;
+  }
+  if (threads === 0) throw new Error(`no thread counts in callgrind_control's output:\n${stdout}`);
+  return sum;
+}
+
+/** `Ir` of the two counted stretches of one child run (n1, then n2 messages). */
+export interface StretchCounts {
+  readonly ir1: number;
+  readonly ir2: number;
+}
+
+/**
+ * One child run under valgrind, instrumentation off at the start. The child warms up; then, for each
+ * of n1 and n2: it runs a scavenge, says `start` (a line on stdout) and waits; the parent switches
+ * instrumentation on (`callgrind_control -i on`) and lets it go (a file in a fresh directory); the
+ * child runs the messages, says `stop` and waits; the parent reads the count
+ * (`callgrind_control -e`: what ran since instrumentation went on, every thread; switching it on
+ * starts the count from zero, while callgrind's `Collected` at exit sums the stretches), switches
+ * instrumentation off and lets it go. Each stretch holds its
+ * messages and the same hand-over instructions (the end of one wait, the start of the next).
+ */
+export async function count(broker: string, side: string, counts: InstructionCounts): Promise<StretchCounts> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'carrier-instructions-'));
   const args = [
     ...VALGRIND_FLAGS,
     process.execPath,
@@ -103,36 +153,56 @@ function count(broker: string, side: string, messages: number, warmup: number): 
     CHILD,
     broker,
     side,
-    String(messages),
-    String(warmup),
+    dir,
+    String(counts.warmup),
+    String(counts.n1),
+    String(counts.n2),
   ];
-  return new Promise((resolve, reject) => {
-    execFile('valgrind', args, { maxBuffer: 64 * 2 ** 20 }, (error, _stdout, stderr) => {
-      if (error)
-        reject(new Error(`valgrind ${broker} ${side} ${messages}: ${error.message}\n${stderr.slice(-2000)}`));
-      else {
-        try {
-          resolve(parseCollected(stderr));
-        } catch (e) {
-          reject(e);
-        }
-      }
+  const what = `valgrind ${broker} ${side}`;
+  try {
+    const totals = await new Promise<number[]>((resolve, reject) => {
+      const child = spawn('valgrind', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      const pid = String(child.pid);
+      let stderr = '';
+      let failed: Error | undefined;
+      let handOvers = 0;
+      const read: number[] = [];
+      const steps: Record<string, () => Promise<void>> = {
+        start: async () => {
+          await control(['-i', 'on', pid]);
+        },
+        stop: async () => {
+          read.push(parseTotals(await control(['-e', pid])));
+          await control(['-i', 'off', pid]);
+        },
+      };
+      child.stderr.setEncoding('utf8').on('data', (d: string) => {
+        stderr = (stderr + d).slice(-64 * 1024);
+      });
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        const step = steps[line];
+        if (!step) return;
+        const go = path.join(dir, `go-${++handOvers}`);
+        step().then(
+          () => writeFileSync(go, ''),
+          (e: unknown) => {
+            failed = e instanceof Error ? e : new Error(String(e));
+            child.kill();
+          },
+        );
+      });
+      child.on('error', reject);
+      child.on('close', (code) => {
+        if (failed) reject(failed);
+        else if (code !== 0) reject(new Error(`${what}: exit ${code}\n${stderr.slice(-2000)}`));
+        else if (read.length !== 2) reject(new Error(`${what}: ${read.length} counts read, not 2`));
+        else resolve(read);
+      });
     });
-  });
-}
-
-/** Run `tasks` with at most `parallel` at once, results in order. */
-async function limited<T>(tasks: readonly (() => Promise<T>)[], parallel: number): Promise<T[]> {
-  const out: T[] = new Array(tasks.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < tasks.length) {
-      const i = next++;
-      out[i] = await tasks[i]!();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(parallel, tasks.length) }, worker));
-  return out;
+    return { ir1: totals[0]!, ir2: totals[1]! };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const REFERENCE: Record<string, string> = {
@@ -142,24 +212,24 @@ const REFERENCE: Record<string, string> = {
 
 /**
  * `e2e.instructions_per_msg` of `broker` (memory or core): Carrier's and the SPI side's
- * instructions per message of the end-to-end loop, four valgrind runs (two at a time: the count
- * does not depend on the load).
+ * instructions per message of the end-to-end loop in steady state, one valgrind run per side, both
+ * at once (the count does not depend on the load).
  */
 export async function instructionFigures(
   broker: string,
   counts: Readonly<Record<'carrier' | 'raw', InstructionCounts>> = DEFAULT_COUNTS,
 ): Promise<Figure[]> {
   const started = Date.now();
-  const runs = (['carrier', 'raw'] as const).flatMap((side) =>
-    [counts[side].n1, counts[side].n2].map((n) => () => count(broker, side, n, counts[side].warmup)),
-  );
-  const [c1, c2, r1, r2] = await limited(runs, Math.max(1, Math.min(2, os.availableParallelism())));
-  const carrier = perMessage(c1!, c2!, counts.carrier.n1, counts.carrier.n2);
-  const raw = perMessage(r1!, r2!, counts.raw.n1, counts.raw.n2);
+  const [c, r] = await Promise.all([
+    count(broker, 'carrier', counts.carrier),
+    count(broker, 'raw', counts.raw),
+  ]);
+  const carrier = perMessage(c.ir1, c.ir2, counts.carrier.n1, counts.carrier.n2);
+  const raw = perMessage(r.ir1, r.ir2, counts.raw.n1, counts.raw.n2);
   const describe = (side: 'carrier' | 'raw') =>
     `${side} (Ir(${counts[side].n2}) - Ir(${counts[side].n1})) / ${counts[side].n2 - counts[side].n1} after ${counts[side].warmup}`;
   progress(
-    `${broker} instructions: carrier Ir ${c1}/${c2}, raw Ir ${r1}/${r2}, ${((Date.now() - started) / 1000).toFixed(0)} s`,
+    `${broker} instructions: carrier Ir ${c.ir1}/${c.ir2}, raw Ir ${r.ir1}/${r.ir2}, ${((Date.now() - started) / 1000).toFixed(0)} s`,
   );
   return [
     figure(
@@ -169,7 +239,7 @@ export async function instructionFigures(
         unit: 'instr/msg',
         higherIsBetter: false,
         reference: REFERENCE[broker] ?? broker,
-        note: `valgrind callgrind Ir: ${describe('carrier')}, ${describe('raw')} warm-up messages; node ${NODE_FLAGS.join(' ')}; no GC in the counted runs (128 MiB young generation); JIT of the loop included`,
+        note: `valgrind callgrind Ir, instrumentation on only for the counted stretches of one warm run per side: ${describe('carrier')}, ${describe('raw')} warm-up messages; node ${NODE_FLAGS.join(' ')}; a scavenge before each stretch, no GC or compilation in them`,
       },
       [carrier],
       [raw],
