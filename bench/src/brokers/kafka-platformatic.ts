@@ -4,11 +4,15 @@ import type { ConsumeOptions, Consumption, Side } from '../side.js';
 import { brokersOf, partitionsOf } from './kafka.js';
 import type { BrokerModule } from './types.js';
 
-/** The installed @platformatic/kafka version (read once, for the reference line). */
+/** The installed @platformatic/kafka version (its package.json, found from its entry point). */
 async function version(): Promise<string> {
-  const { createRequire } = await import('node:module');
-  const require = createRequire(import.meta.url);
-  return (require('@platformatic/kafka/package.json') as { version: string }).version;
+  const { readFileSync, existsSync } = await import('node:fs');
+  const path = await import('node:path');
+  const { fileURLToPath } = await import('node:url');
+  // the package exports no ./package.json: walk up from the resolved entry point
+  let dir = path.dirname(fileURLToPath(import.meta.resolve('@platformatic/kafka')));
+  while (!existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
+  return (JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 /**
