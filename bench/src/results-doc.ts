@@ -26,14 +26,16 @@ export interface Goal {
   readonly value: number;
 }
 
-const TRANSPORTS = ['memory', 'core', 'kafka', 'rabbitmq', 'nats', 'sqs'];
-const BROKERS = ['kafka', 'rabbitmq', 'nats', 'sqs'];
+const TRANSPORTS = ['memory', 'core', 'kafka', 'kafka-platformatic', 'rabbitmq', 'nats', 'sqs'];
+const BROKERS = ['kafka', 'kafka-platformatic', 'rabbitmq', 'nats', 'sqs'];
 
 /** The goals of issue 21. */
 export const GOALS: readonly Goal[] = [
   { brokers: ['core'], figure: 'e2e.msgs_per_s', kind: 'min', value: 0.8 },
   { brokers: ['memory'], figure: 'e2e.msgs_per_s', kind: 'min', value: 0.6 },
-  { brokers: TRANSPORTS, figure: 'e2e.p50_ms', kind: 'max', value: 2 },
+  // "Carrier's own p50 under a steady stream": e2e-steady (below saturation); e2e's p50 at
+  // saturation is the slower side's queue, set by the throughput figures' own goals
+  { brokers: TRANSPORTS, figure: 'e2e-steady.p50_ms', kind: 'max', value: 2 },
   ...['e2e.msgs_per_s', 'publish-batch.msgs_per_s', 'publish-single.msgs_per_s'].map(
     (figure): Goal => ({ brokers: BROKERS, figure, kind: 'min', value: 0.9 }),
   ),
@@ -52,7 +54,13 @@ export function goalText(broker: string, f: Figure): string {
   const goal = goalOf(broker, f.figure);
   if (!goal) return '';
   const met = goal.kind === 'min' ? f.pairedRatio >= goal.value : f.pairedRatio <= goal.value;
-  return `${goal.kind === 'min' ? '≥' : '≤'} ${goal.value}: ${met ? 'met' : '**not met**'}`;
+  // Two identical sides disagreed by a factor within [low, high] in this run: the paired ratio is
+  // then consistent with anything in [paired / high, paired / low]. When the goal's bound lies in
+  // that range, this run cannot tell met from not met.
+  const undecided =
+    f.aa !== undefined && f.pairedRatio / f.aa.high <= goal.value && goal.value <= f.pairedRatio / f.aa.low;
+  const verdict = `${met ? 'met' : '**not met**'}${undecided ? ' (bound within noise)' : ''}`;
+  return `${goal.kind === 'min' ? '≥' : '≤'} ${goal.value}: ${verdict}`;
 }
 
 /** One figure of one run. */
