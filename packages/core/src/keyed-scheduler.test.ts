@@ -83,3 +83,31 @@ describe('KeyedScheduler', () => {
     await scheduler.idle(); // and at once when nothing runs
   });
 });
+
+describe('KeyedScheduler with tasks that end synchronously', () => {
+  it('runs 100,000 synchronous tasks in a loop, not a recursion, in push order', async () => {
+    const seen: number[] = [];
+    const scheduler = new KeyedScheduler<number>(4, (item) => {
+      seen.push(item);
+      return undefined;
+    });
+    for (let i = 0; i < 100_000; i++) scheduler.push(i % 2 === 0 ? 'k' : undefined, i);
+    expect(seen).toHaveLength(100_000);
+    expect(seen[99_999]).toBe(99_999);
+    expect(scheduler.running).toBe(0);
+    expect(scheduler.queued).toBe(0);
+    await scheduler.idle();
+  });
+
+  it('a task pushed from inside a synchronous task waits for the running loop, not a nested one', () => {
+    const order: string[] = [];
+    const scheduler: KeyedScheduler<string> = new KeyedScheduler<string>(1, (item) => {
+      order.push(`start ${item}`);
+      if (item === 'a') scheduler.push(undefined, 'b');
+      order.push(`end ${item}`);
+      return undefined;
+    });
+    scheduler.push(undefined, 'a');
+    expect(order).toEqual(['start a', 'end a', 'start b', 'end b']);
+  });
+});
