@@ -12,6 +12,14 @@ On AWS a deleted message stays deleted, and a FIFO queue hands a message to one 
 time; CI saw moto break both ("many members of one group on one connection": a message handled
 twice with nothing failed). soak/sqs.moto-receive.soak.spec.ts checks it with the raw client (`npm run soak -- moto-receive`).
 
+moto also forgets a FIFO deduplication id once its message is deleted: it compares a new message
+only with those still in the queue. On AWS a message sent again with the same deduplication id
+within 5 minutes is accepted and not delivered, deleted or not (SQS Developer Guide, "Using the
+message deduplication ID"), which is what makes an SDK retry of a SendMessageBatch whose first
+attempt was stored (a reset socket under load) harmless; on moto the retry re-delivered every
+message of the batch already consumed (CI: the same test saw one message handled twice with
+nothing failed after the locks above). specs/sqs.test-broker.spec.ts checks both, raw client.
+
 The fix holds the queue's own lock (a Condition over an RLock) around each of these operations. A
 receive runs moto's own receive with no wait under the lock (one scan) and does the long poll
 between scans, outside it, waiting on the queue's Condition as moto does, so a message sent
@@ -21,6 +29,7 @@ meanwhile wakes the poll. Run exactly like moto_server: python moto_server.py -H
 import functools
 import sys
 import time
+from collections import OrderedDict
 
 from moto.server import main
 from moto.sqs import models
@@ -69,12 +78,34 @@ def _under_named_queue_lock(method):
     return locked
 
 
+_add_message = models.Queue.add_message
+_DEDUPLICATION_MS = models.DEDUPLICATION_TIME_IN_SECONDS * 1000
+
+
+def _deduplicated_add_message(self, message):
+    """Queue.add_message that remembers each FIFO deduplication id for 5 minutes from its first send,
+    deleted or not, per queue (or per message group with DeduplicationScope=messageGroup)."""
+    with self._messages_lock:
+        if self.fifo_queue and message.deduplication_id:
+            seen = self.__dict__.setdefault("_carrier_deduplication", OrderedDict())
+            now = message.sent_timestamp
+            # ids in the order first sent: the expired ones are at the front
+            while seen and now - next(iter(seen.values())) >= _DEDUPLICATION_MS:
+                seen.popitem(last=False)
+            scope = self.attributes.get("DeduplicationScope")
+            key = (message.group_id if scope == "messageGroup" else None, message.deduplication_id)
+            if key in seen:
+                return
+            seen[key] = now
+        _add_message(self, message)
+
+
 models.SQSBackend.receive_message = _atomic_receive_message
 models.SQSBackend.change_message_visibility = _under_named_queue_lock(
     models.SQSBackend.change_message_visibility
 )
 models.Queue.delete_message = _under_queue_lock(models.Queue.delete_message)
-models.Queue.add_message = _under_queue_lock(models.Queue.add_message)
+models.Queue.add_message = _deduplicated_add_message
 
 if __name__ == "__main__":
     sys.exit(main())
