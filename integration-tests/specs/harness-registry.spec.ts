@@ -1,10 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ensureInstalled } from '../src/harness.js';
+import { killLocalSync, readRecord, startLocal } from '../src/local.js';
 import { harnessRoot } from '../src/paths.js';
-import { currentRun, entryOf, processStart, RUN_ENV, running, sweep } from '../src/registry.js';
+import { currentRun, entryOf, processStart, RUN_ENV, running, sweep, untrack } from '../src/registry.js';
 import { groupAlive } from '../src/util.js';
 
 // No broker outlives its run: every broker the harness starts is registered (src/registry.ts) and
@@ -79,6 +82,30 @@ describe('broker registry', () => {
     const run = currentRun();
     expect(run).toBeDefined();
     expect(running(run)).toBe(true);
+  });
+
+  it('a brokers:up broker outlives every sweep while its record is there, and is swept once its checkout is deleted', async () => {
+    await ensureInstalled('nats');
+    // stands in for a checkout's .brokers/up
+    const upDir = mkdtempSync(path.join(os.tmpdir(), 'carrier-up-test-'));
+    const recordFile = path.join(upDir, 'nats.json');
+    try {
+      const record = await startLocal('nats', path.join(upDir, 'nats'), recordFile, { persistent: true });
+      expect(entryOf(recordFile)?.persistent).toBe(true);
+      expect(sweep().map((s) => s.pgid)).not.toContain(record.pid);
+      expect(groupAlive(record.pid)).toBe(true);
+
+      rmSync(upDir, { recursive: true, force: true }); // the checkout is deleted before brokers:down
+      const swept = sweep().find((s) => s.pgid === record.pid);
+      expect(swept).toMatchObject({ name: 'nats', wasRunning: true });
+      expect(swept?.reason).toContain('record');
+      await until('the broker gone', () => !groupAlive(record.pid));
+      expect(entryOf(recordFile)).toBeUndefined();
+    } finally {
+      if (existsSync(recordFile)) killLocalSync(readRecord(recordFile));
+      untrack(recordFile);
+      rmSync(upDir, { recursive: true, force: true });
+    }
   });
 
   it('a private broker whose worker was killed (test timed out) is killed by the next sweep, data dir included', async () => {

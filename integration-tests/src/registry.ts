@@ -20,7 +20,8 @@ import { groupAlive } from './util.js';
 // - its run: the vitest main process of the run (`CARRIER_TEST_RUN`, set by the globalSetup), if any,
 // - whether it is meant to outlive its owner (`persistent`: the brokers of `npm run brokers:up`).
 //
-// A broker is a stray when it is not persistent and neither its owner nor its run still runs.
+// A broker is a stray when it is not persistent and neither its owner nor its run still runs, or
+// when it is persistent and its record file is gone (the checkout that ran brokers:up was deleted).
 // `sweep()` kills strays (and runs the broker's clean-up, e.g. RabbitMQ's private epmd, and removes
 // the data dir of a private broker); the globalSetup sweeps at start and at teardown (at teardown
 // also every broker of its own run), `npm run brokers:down` sweeps too. Brokers of a run that is
@@ -44,7 +45,7 @@ export interface RegistryEntry {
   cleanup: ProcessSpec[];
   owner: ProcessId;
   run: ProcessId | undefined;
-  /** Kept running on purpose after its owner exits (brokers:up). Never swept. */
+  /** Kept running on purpose after its owner exits (brokers:up): swept only once its record file is gone. */
   persistent: boolean;
   /** Deleted when the broker is swept (a private broker's temp dir). */
   removeDir: string | undefined;
@@ -141,7 +142,7 @@ export function entries(): RegistryEntry[] {
 }
 
 export interface TrackOptions {
-  /** Meant to outlive its owner (brokers:up); never swept. */
+  /** Meant to outlive its owner (brokers:up); swept only once its record file is gone. */
   persistent?: boolean;
   /** A dir to delete when the broker is swept. */
   removeDir?: string;
@@ -317,7 +318,12 @@ export function entryAlive(e: RegistryEntry): boolean {
 
 /** Why an entry would be swept, or undefined when it must be left alone. */
 export function strayReason(e: RegistryEntry, options: SweepOptions = {}): string | undefined {
-  if (e.persistent) return undefined;
+  if (e.persistent) {
+    // kept on purpose while its checkout keeps its record (`.brokers/up/<name>.json`): a checkout
+    // deleted before `brokers:down` leaves a broker nobody can stop by name any more
+    if (e.container || !path.isAbsolute(e.recordFile) || existsSync(e.recordFile)) return undefined;
+    return `it was kept running by brokers:up, but its record ${e.recordFile} is gone (its checkout or up dir was deleted)`;
+  }
   if (options.run && e.run && e.run.pid === options.run.pid && e.run.start === options.run.start)
     return 'its run is ending';
   if (running(e.owner) || running(e.run)) return undefined;
