@@ -175,30 +175,33 @@ export function natsServer(pin: NatsPin = natsPin()): string | undefined {
   return findExecutable(path.join(natsServerDir(pin.version), 'nats-server'));
 }
 
+/**
+ * moto's server from the project venv, once `brokers:install` finished it (its stamp matches
+ * brokers/sqs/requirements.txt). Never a `moto_server` found on PATH: that one is another version,
+ * and its launcher (e.g. a pyenv shim) hides the Python that brokers/sqs/moto_server.py must run
+ * under, so the tests ran on an unpatched moto (CI: a fresh clone started SQS from pyenv's
+ * moto_server while the venv was still installing).
+ */
 export function motoServer(): string | undefined {
   const local = path.join(venvDir, 'bin', 'moto_server');
   if (existsSync(local) && stampOk(path.join(venvDir, 'carrier-stamp'), fileHash(sqsRequirements)))
     return local;
-  return findExecutable('moto_server');
+  return undefined;
 }
 
 /**
- * How to start moto's server: brokers/sqs/moto_server.py (moto with its ReceiveMessage made atomic,
- * see that file) under the Python that runs `moto_server` (the one its script names), else plain
- * `moto_server` when that Python cannot be told.
+ * How to start moto's server: brokers/sqs/moto_server.py (moto with its queue operations made
+ * atomic and FIFO deduplication kept after a delete, see that file) under the venv's Python.
  */
 export function motoCommand(): { command: string; args: string[] } | undefined {
-  const server = motoServer();
-  if (!server) return undefined;
-  const shebang = readFileSync(server, 'latin1').split('\n', 1)[0] ?? '';
-  const python = /^#!\s*(\S*python[\d.]*)\s*$/.exec(shebang)?.[1];
-  if (python && existsSync(python)) return { command: python, args: [motoLauncher] };
-  return { command: server, args: [] };
+  if (!motoServer()) return undefined;
+  const python = path.join(venvDir, 'bin', 'python');
+  if (!existsSync(python)) return undefined;
+  return { command: python, args: [motoLauncher] };
 }
 
 /** The version of moto in the project venv (from its dist-info), for the provider line. */
 export function motoVersion(): string {
-  if (motoServer() !== path.join(venvDir, 'bin', 'moto_server')) return '(moto_server from PATH)';
   const lib = path.join(venvDir, 'lib');
   try {
     for (const py of readdirSync(lib)) {

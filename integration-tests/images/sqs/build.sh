@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # moto's server (SQS + SNS) from PyPI, the version pinned by brokers/sqs/requirements.txt (the
 # harness's local SQS), in a venv on a Debian trixie root filesystem made by debootstrap (no image
-# registry needed), started through brokers/sqs/moto_server.py (its receive race fixed, as the local
+# registry needed), started through brokers/sqs/moto_server.py (its receive race and FIFO deduplication fixed, as the local
 # harness does). Serves on 4566 like LocalStack. Called by src/images.ts with ENGINE, TAG,
 # SQS_REQUIREMENTS and MOTO_LAUNCHER set; needs root (debootstrap) and PyPI (pip, with the host's pip settings).
 set -euo pipefail
