@@ -31,6 +31,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { progress } from './compare.js';
 import { type Figure, figure, figureLine, table, writeResults } from './report.js';
 
@@ -247,8 +248,28 @@ export async function instructionFigures(
   ];
 }
 
+/**
+ * The brokers of `npm run bench:core [-- core|memory …]`: the arguments (`core` and `memory` when
+ * none), in order, each once.
+ * @throws Error for an option or a name other than `core` and `memory`, listing them.
+ */
+export function instructionBrokers(argv: readonly string[]): string[] {
+  const known = Object.keys(REFERENCE);
+  let positionals: string[];
+  try {
+    ({ positionals } = parseArgs({ args: [...argv], strict: true, allowPositionals: true, options: {} }));
+  } catch (error) {
+    throw new Error(`${(error as Error).message} (usage: npm run bench:core [-- ${known.join('|')} …])`);
+  }
+  for (const broker of positionals)
+    if (!known.includes(broker)) throw new Error(`unknown broker ${broker} (known: ${known.join(', ')})`);
+  return positionals.length > 0 ? [...new Set(positionals)] : ['core', 'memory'];
+}
+
 /** `npm run bench:core`: the instruction figures of memory and core, printed and kept in bench/results. */
 async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const brokers = instructionBrokers(argv);
   if (!valgrindAvailable()) {
     process.stderr.write('valgrind is not installed: run sh bench/scripts/install-valgrind.sh (as root)\n');
     process.exit(2);
@@ -256,8 +277,6 @@ async function main(): Promise<void> {
   const { gitCommit } = await import('./main.js');
   const startedAt = new Date().toISOString();
   const commit = gitCommit(fileURLToPath(new URL('..', import.meta.url)));
-  const argv = process.argv.slice(2);
-  const brokers = argv.length > 0 ? argv : ['core', 'memory'];
   const cpus = os.cpus();
   const all: Figure[] = [];
   const results: Record<

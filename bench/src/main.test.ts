@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { brokerCommand, brokerUrl, parseOptions, urlVariable } from './main.js';
+import { instructionBrokers } from './instructions.js';
+import { brokerCommand, brokerUrl, parseOptions, SKIP_PARTS, urlVariable } from './main.js';
 
 describe('command line', () => {
   it('takes the documented example', () => {
@@ -26,8 +27,63 @@ describe('command line', () => {
 
   it('accepts comma lists and all', () => {
     expect(parseOptions(['--broker', 'memory,nats'], {}).brokers).toEqual(['memory', 'nats']);
-    expect(parseOptions(['--broker', 'all'], {}).brokers).toHaveLength(8);
     expect([...parseOptions(['--skip', 'rss,ceiling'], {}).skip]).toEqual(['rss', 'ceiling']);
+    expect([...parseOptions(['--skip', 'rss', '--skip', 'instructions'], {}).skip]).toEqual([
+      'rss',
+      'instructions',
+    ]);
+  });
+
+  it('runs memory, core and the five brokers for all, not otel, codecs, otel:<broker> or outbox:<broker>, which run only when named', () => {
+    expect(parseOptions(['--broker', 'all'], {}).brokers).toEqual([
+      'memory',
+      'core',
+      'kafka',
+      'kafka-platformatic',
+      'rabbitmq',
+      'nats',
+      'sqs',
+    ]);
+    // named next to all, they run too (all no longer replaces the names given with it)
+    expect(parseOptions(['--broker', 'all,otel', '--broker', 'codecs'], {}).brokers).toEqual([
+      'memory',
+      'core',
+      'kafka',
+      'kafka-platformatic',
+      'rabbitmq',
+      'nats',
+      'sqs',
+      'otel',
+      'codecs',
+    ]);
+  });
+
+  it('refuses an unknown --skip part, listing the known ones', () => {
+    expect(() => parseOptions(['--skip', 'rss,ceilng'], {})).toThrow(
+      `unknown --skip part ceilng (known: ${SKIP_PARTS.join(', ')})`,
+    );
+    expect(() => parseOptions(['--skip', 'platformatic'], {})).toThrow(/unknown --skip part platformatic/);
+    for (const part of SKIP_PARTS) expect(parseOptions(['--skip', part], {}).skip.has(part)).toBe(true);
+  });
+
+  it('refuses a --broker or --skip that names nothing, and numbers that are not plain decimal digits', () => {
+    expect(() => parseOptions(['--broker', ''], {})).toThrow(/--broker has an empty name/);
+    expect(() => parseOptions(['--broker', 'memory,,core'], {})).toThrow(/--broker has an empty name/);
+    expect(() => parseOptions(['--skip', ''], {})).toThrow(/--skip has an empty name/);
+    for (const bad of ['0x10', '1e3', '', ' 5', '0', '-1'])
+      expect(() => parseOptions([`--rounds=${bad}`], {}), bad).toThrow(/--rounds must be a positive integer/);
+    expect(parseOptions(['--rounds', '3'], {}).rounds).toBe(3);
+  });
+
+  it('refuses a positional argument (a misspelt option value)', () => {
+    expect(() => parseOptions(['--broker', 'memory', 'core'], {})).toThrow();
+  });
+
+  it('takes core and memory for bench:core, and refuses anything else listing them', () => {
+    expect(instructionBrokers([])).toEqual(['core', 'memory']);
+    expect(instructionBrokers(['memory'])).toEqual(['memory']);
+    expect(() => instructionBrokers(['kafka'])).toThrow('unknown broker kafka (known: memory, core)');
+    expect(() => instructionBrokers(['--broker', 'core'])).toThrow(/usage: npm run bench:core/);
   });
 
   it('takes otel:<broker> for the OpenTelemetry comparison on a broker, not in all', () => {

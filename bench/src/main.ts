@@ -31,8 +31,24 @@ import {
 import { rssFigures } from './rss.js';
 import { type BenchOptions, DEFAULT_ROUNDS } from './settings.js';
 
+/** `--skip` parts: figures and raw sides a run can leave out. */
+export const SKIP_PARTS = [
+  'single',
+  'batch',
+  'e2e',
+  'steady',
+  'serial',
+  'rss',
+  'ceiling',
+  'instructions',
+  'confirmed',
+  'committed',
+] as const;
+
 const USAGE = `usage: npm run bench -- [options]
-  --broker <name>      memory | core | otel | otel:<broker> | codecs | kafka | kafka-platformatic | rabbitmq | nats | sqs | all
+  --broker <name>      memory | core | otel | otel:<broker> | codecs | outbox:<broker> | kafka | kafka-platformatic |
+                       rabbitmq | nats | sqs | all (all: memory, core, kafka, kafka-platformatic, rabbitmq, nats, sqs;
+                       what runs "only when named" below is not in all, and may be named next to it)
                        (repeatable or comma-separated; default: memory, core and every broker whose
                        CARRIER_TEST_<BROKER>_URL is set; kafka-platformatic: Carrier on its @platformatic/kafka driver
                        against @platformatic/kafka, at CARRIER_TEST_KAFKA_URL;
@@ -40,7 +56,7 @@ const USAGE = `usage: npm run bench -- [options]
                        (--messages per codec per round, default 20000), only when named;
                        otel: memory with the OpenTelemetry SDK wired against none, only when named;
                        otel:kafka, otel:rabbitmq, otel:nats, otel:sqs: the same comparison on that broker,
-                       at its CARRIER_TEST_<BROKER>_URL, only when named; all does not include them;
+                       at its CARRIER_TEST_<BROKER>_URL, only when named;
                        outbox:kafka, outbox:rabbitmq, outbox:nats, outbox:sqs: the transactional outbox (@carrier/outbox)
                        on that broker and PostgreSQL (CARRIER_TEST_POSTGRES_URL or DATABASE_URL): relay msg/s and
                        commit-to-handler latency against publishing directly (--messages rows per round, default
@@ -61,18 +77,30 @@ const USAGE = `usage: npm run bench -- [options]
   --rss-messages <n>   messages fed to the memory-boundedness consumer (default 100000)
   --spi                also compare Carrier with the same adapter driven directly through the transport
                        SPI (figures suffixed .vs-spi): splits a gap into core's share and the adapter's
-  --skip <parts>       comma-separated: single,batch,e2e,steady,serial,rss,ceiling,instructions,confirmed,committed
+  --skip <parts>       comma-separated or repeatable: ${SKIP_PARTS.join(',')}
                        (instructions: the valgrind count of CPU instructions per message of memory and core;
                        confirmed: NATS's raw side with Carrier's guarantees; committed: Kafka's raw side committing
                        each offset as Carrier's ack)
   --out <dir>          results folder (default bench/results)
+Unknown options, brokers and parts are refused (exit 2).
 Broker URLs come from CARRIER_TEST_<BROKER>_URL: eval "$(npm run -s brokers:up)" first.`;
 
 function int(name: string, value: string | undefined, fallback: number | undefined): number | undefined {
   if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, not ${value}`);
+  // decimal digits only: Number() would also take '0x10', '1e3', ' 5' or '' (0)
+  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new Error(`--${name} must be a positive integer, not ${value}`);
   return n;
+}
+
+/** The names of a repeatable, comma-separated option; refuses one that names nothing (`--skip ''`). */
+function names(option: string, values: readonly string[] | undefined): string[] {
+  if (values === undefined) return [];
+  const list = values.flatMap((v) => v.split(',')).map((v) => v.trim());
+  if (list.length === 0 || list.includes(''))
+    throw new Error(`--${option} has an empty name in ${JSON.stringify(values.join(','))}`);
+  return list;
 }
 
 /** `otel:<broker>`: the OpenTelemetry comparison on a real broker. */
@@ -109,14 +137,19 @@ export function parseOptions(
       help: { type: 'boolean', short: 'h' },
     },
   });
-  const known = ['memory', 'core', 'otel', ...BROKERS];
-  let brokers = (values.broker ?? []).flatMap((b) => b.split(',')).filter(Boolean);
-  if (brokers.includes('all')) brokers = known;
-  const only = ['codecs', ...OTEL_ON, ...OUTBOX_ON];
+  // `all`: memory, core and the brokers; otel, codecs, otel:<broker> and outbox:<broker> run only
+  // when named (USAGE), as they measure something else than Carrier against the raw clients
+  const all = ['memory', 'core', ...BROKERS];
+  const only = ['otel', 'codecs', ...OTEL_ON, ...OUTBOX_ON];
+  let brokers = names('broker', values.broker).flatMap((b) => (b === 'all' ? all : [b]));
   if (brokers.length === 0) brokers = ['memory', 'core', ...BROKERS.filter((b) => env[urlVariable(b)])];
   for (const b of brokers)
-    if (!known.includes(b) && !only.includes(b))
-      throw new Error(`unknown broker ${b} (known: ${[...known, ...only].join(', ')}, all)`);
+    if (!all.includes(b) && !only.includes(b))
+      throw new Error(`unknown broker ${b} (known: ${[...all, ...only].join(', ')}, all)`);
+  const skip = names('skip', values.skip);
+  for (const part of skip)
+    if (!(SKIP_PARTS as readonly string[]).includes(part))
+      throw new Error(`unknown --skip part ${part} (known: ${SKIP_PARTS.join(', ')})`);
   const concurrency = int('concurrency', values.concurrency, 16)!;
   return {
     help: values.help ?? false,
@@ -133,7 +166,7 @@ export function parseOptions(
     consume: { prefetch: int('prefetch', values.prefetch, 64)!, concurrency },
     rssMessages: int('rss-messages', values['rss-messages'], 100_000)!,
     spi: values.spi ?? false,
-    skip: new Set((values.skip ?? []).flatMap((s) => s.split(',')).filter(Boolean)),
+    skip: new Set(skip),
     out: values.out ?? fileURLToPath(new URL('../results', import.meta.url)),
   };
 }

@@ -36,6 +36,8 @@ const { values } = parseArgs({
   },
 });
 const broker = values.broker!;
+if (values.side !== 'carrier' && values.side !== 'raw')
+  throw new Error(`rss-broker-child: --side must be carrier or raw, not ${values.side}`);
 const url = values.url!;
 const messages = Number(values.messages);
 const size = Number(values.size);

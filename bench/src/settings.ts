@@ -22,7 +22,10 @@ export interface BenchOptions {
   readonly rssMessages: number;
   /** Also compare Carrier with its adapter driven directly through the SPI (core's share of a gap). */
   readonly spi: boolean;
-  /** Parts to skip: `rss`, `ceiling`, `platformatic`, `single`, `batch`, `e2e`, `serial`. */
+  /**
+   * Parts to skip, from `--skip`: `SKIP_PARTS` of main.ts (`single`, `batch`, `e2e`, `steady`,
+   * `serial`, `rss`, `ceiling`, `instructions`, `confirmed`, `committed`); others are refused.
+   */
   readonly skip: ReadonlySet<string>;
   readonly out: string;
 }

@@ -105,3 +105,75 @@ describe('several host:port pairs in the authority', () => {
     ]);
   });
 });
+
+describe('kafka URL options given twice', () => {
+  it('refuses a repeated option with INVALID_ARGUMENT naming it, never the URL or the password', () => {
+    for (const url of [
+      'kafka://u:s3cret-pw@h:9092?client=kafkajs&client=platformatic',
+      'kafka://h:9092?partitions=3&partitions=6',
+      'kafka://h:9092?hosts=h2:9093&hosts=h3:9094',
+      'kafka://h:9092?brokers=h2:9093&brokers=h3:9094',
+    ]) {
+      const name = new URL(url).searchParams.keys().next().value!;
+      let error: unknown;
+      try {
+        parse(url);
+      } catch (e) {
+        error = e;
+      }
+      expect(error, url).toBeInstanceOf(CarrierError);
+      expect((error as CarrierError).code, url).toBe('INVALID_ARGUMENT');
+      expect((error as CarrierError).transport, url).toBe('kafka');
+      expect((error as Error).message, url).toContain(`"${name}" is given 2 times`);
+      expect((error as Error).message, url).not.toContain('s3cret');
+    }
+    // a list is one comma-separated value; brokers and hosts are two options
+    expect(parse('kafka://h:9092?brokers=h2:9093,h3:9094&hosts=h4:9095').brokers).toEqual([
+      'h:9092',
+      'h2:9093',
+      'h3:9094',
+      'h4:9095',
+    ]);
+  });
+
+  it("keeps core's hosts and a hosts option of the URL in one list, the authority's pairs first", () => {
+    expect(parseKafkaUrl(parseCarrierUrl('kafka://h1:9092,h2:9093?hosts=h3:9094')).brokers).toEqual([
+      'h1:9092',
+      'h2:9093',
+      'h3:9094',
+    ]);
+  });
+});
+
+describe('kafka enumerated option values and flags', () => {
+  it('reads client, sasl and logLevel in any case', () => {
+    expect(parse('kafka://h?client=Platformatic').client).toBe('platformatic');
+    expect(parse('kafka://h?client=KAFKAJS').client).toBe('kafkajs');
+    expect(parse('kafka://u:p@h?sasl=SCRAM-SHA-512').sasl?.mechanism).toBe('scram-sha-512');
+    expect(parse('kafka://h?logLevel=Warn').logLevel).toBe('warn');
+  });
+
+  it('reads the flags provisioning, tls and tlsRejectUnauthorized as true/false, on/off, yes/no, 1/0 in any case', () => {
+    expect(parse('kafka://h?provisioning=OFF').provisioning).toBe(false);
+    expect(parse('kafka://h?provisioning=False').provisioning).toBe(false);
+    expect(parse('kafka://h?provisioning=on').provisioning).toBe(true);
+    expect(parse('kafka://h?tls=TRUE').tls).toBe(true);
+    expect(parse('kafka://h?tls=Yes&tlsRejectUnauthorized=NO').tlsRejectUnauthorized).toBe(false);
+  });
+
+  it('refuses another value with INVALID_ARGUMENT listing the allowed ones', () => {
+    expect(() => parse('kafka://h?client=rdkafka')).toThrow(
+      'URL option client must be one of kafkajs, platformatic (in any case)',
+    );
+    expect(() => parse('kafka://u:p@h?sasl=gssapi')).toThrow(
+      'URL option sasl must be one of plain, scram-sha-256, scram-sha-512 (in any case)',
+    );
+    expect(() => parse('kafka://h?logLevel=trace')).toThrow(
+      /logLevel must be one of nothing, error, warn, info, debug/,
+    );
+    expect(() => parse('kafka://h?provisioning=maybe')).toThrow(
+      'URL option provisioning must be true or false (or on/off, yes/no, 1/0; in any case)',
+    );
+    expect(() => parse('kafka://h?tls=')).toThrow(/tls must be true or false/);
+  });
+});

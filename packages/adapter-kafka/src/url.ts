@@ -1,4 +1,5 @@
 import { CarrierError } from '@carrier/core';
+import { refuseRepeatedOptions, urlChoice, urlFlag } from '@carrier/core/kit';
 
 /** SASL mechanisms the adapter accepts in the URL (`?sasl=`). */
 export type KafkaSaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
@@ -130,11 +131,7 @@ export function checkMinInsyncReplicas(minInsyncReplicas: number, replicationFac
 }
 
 function flag(params: URLSearchParams, name: string, fallback: boolean): boolean {
-  const raw = params.get(name);
-  if (raw === null) return fallback;
-  if (['on', 'true', '1', 'yes'].includes(raw)) return true;
-  if (['off', 'false', '0', 'no'].includes(raw)) return false;
-  throw invalid(`${name} must be on or off`);
+  return urlFlag(params, name, fallback, 'kafka');
 }
 
 const TLS_OPTIONS = ['caFile', 'certFile', 'keyFile', 'servername'] as const;
@@ -171,8 +168,13 @@ function hostPort(entry: string, port: number): string {
  * TLS: `kafkas://`, with `caFile`, `certFile`/`keyFile` (mutual TLS) and `servername`; SASL over
  * TLS: `kafkas://user:password@host:9093?sasl=scram-sha-512&caFile=/etc/kafka/ca.pem`.
  *
- * @throws CarrierError `INVALID_ARGUMENT` for an unknown option or a malformed value; the message
- *   never contains the credentials.
+ * Enumerated values (`client`, `sasl`, `logLevel`) and flags (`provisioning`, `tls`,
+ * `tlsRejectUnauthorized`: `true`/`false`, `on`/`off`, `yes`/`no`, `1`/`0`) are read in any case;
+ * every option is given at most once (core's rules: `urlChoice`, `urlFlag`, `refuseRepeatedOptions`
+ * of `@carrier/core/kit`).
+ *
+ * @throws CarrierError `INVALID_ARGUMENT` for an unknown or repeated option or a malformed value
+ *   (an enumerated one lists the allowed values); the message never contains the credentials.
  */
 export function parseKafkaUrl(url: URL): KafkaUrlOptions {
   if (url.protocol !== 'kafka:' && url.protocol !== 'kafkas:')
@@ -180,12 +182,13 @@ export function parseKafkaUrl(url: URL): KafkaUrlOptions {
   const params = url.searchParams;
   for (const name of params.keys())
     if (!KNOWN.has(name)) throw invalid(`unknown kafka URL option ${JSON.stringify(name)}`);
+  refuseRepeatedOptions(url, 'kafka');
   const port = url.port === '' ? DEFAULT_PORT : Number(url.port);
   const hosts = decodeURIComponent(url.hostname)
     .split(',')
     .filter((h) => h !== '');
   const brokers = hosts.map((h) => hostPort(h, port));
-  for (const extra of [...params.getAll('brokers'), ...params.getAll('hosts')]
+  for (const extra of [params.get('brokers') ?? '', params.get('hosts') ?? '']
     .join(',')
     .split(',')
     .filter((b) => b.trim() !== '')) {
@@ -197,15 +200,12 @@ export function parseKafkaUrl(url: URL): KafkaUrlOptions {
   const saslName = params.get('sasl');
   let sasl: KafkaUrlOptions['sasl'];
   if (saslName !== null || username !== '') {
-    const mechanism = (saslName ?? 'plain').toLowerCase() as KafkaSaslMechanism;
-    if (!SASL.includes(mechanism)) throw invalid(`sasl must be one of ${SASL.join(', ')}`);
+    const mechanism = urlChoice(params, 'sasl', SASL, 'plain', 'kafka');
     if (username === '') throw invalid('SASL needs a user name and password in the URL');
     sasl = { mechanism, username, password };
   }
-  const client = (params.get('client') ?? 'kafkajs') as KafkaClientName;
-  if (!CLIENTS.includes(client)) throw invalid(`client must be one of ${CLIENTS.join(', ')}`);
-  const logLevel = (params.get('logLevel') ?? 'nothing') as KafkaUrlOptions['logLevel'];
-  if (!LOG_LEVELS.includes(logLevel)) throw invalid(`logLevel must be one of ${LOG_LEVELS.join(', ')}`);
+  const client = urlChoice(params, 'client', CLIENTS, 'kafkajs', 'kafka');
+  const logLevel = urlChoice(params, 'logLevel', LOG_LEVELS, 'nothing', 'kafka');
   const rf = params.get('replicationFactor');
   const replicationFactor = rf === null ? undefined : integer(params, 'replicationFactor', 1, 1);
   const minInsyncReplicas = params.has('minInsyncReplicas')

@@ -202,3 +202,56 @@ describe('nats URL nkeySeedFile', () => {
     }
   });
 });
+
+describe('nats URL options given twice', () => {
+  it('refuses a repeated option with INVALID_ARGUMENT naming it, never the URL or the token', () => {
+    for (const url of [
+      'nats://h:4222?token=s3cret-tok&token=s3cret-tok2',
+      'nats://h:4222?retention=limits&retention=interest',
+      'nats://h:4222?servers=a:1&servers=b:2',
+      'nats://h:4222?hosts=a:1&hosts=b:2',
+      'nats://h:4222?tls&tls=false',
+    ]) {
+      const name = new URL(url).searchParams.keys().next().value!;
+      let error: unknown;
+      try {
+        parseNatsUrl(new URL(url));
+      } catch (e) {
+        error = e;
+      }
+      expect(error, url).toBeInstanceOf(CarrierError);
+      expect((error as CarrierError).code, url).toBe('INVALID_ARGUMENT');
+      expect((error as CarrierError).transport, url).toBe('nats');
+      expect((error as Error).message, url).toContain(`"${name}" is given 2 times`);
+      expect((error as Error).message, url).not.toContain('s3cret');
+    }
+    expect(parseNatsUrl(parseCarrierUrl('nats://a:1,b:2?hosts=c:3&servers=d:4')).servers).toEqual([
+      'a:1',
+      'd:4',
+      'b:2',
+      'c:3',
+    ]);
+  });
+});
+
+describe('nats enumerated option values and flags', () => {
+  it('reads retention in any case and the flags tls and tlsHandshakeFirst as true/false, on/off, yes/no, 1/0 in any case', () => {
+    expect(parseNatsUrl(new URL('nats://h?retention=Limits')).retention).toBe('limits');
+    expect(parseNatsUrl(new URL('nats://h?retention=INTEREST')).retention).toBe('interest');
+    expect(parseNatsUrl(new URL('nats://h?tls=TRUE')).tls).toEqual({});
+    expect(parseNatsUrl(new URL('nats://h?tls=on&tlsHandshakeFirst=Yes')).tls).toEqual({
+      handshakeFirst: true,
+    });
+    expect(parseNatsUrl(new URL('nats://h?tls=False')).tls).toBeUndefined();
+  });
+
+  it('refuses another value with INVALID_ARGUMENT listing the allowed ones, an empty flag included', () => {
+    expect(() => parseNatsUrl(new URL('nats://h?retention=workqueue'))).toThrow(
+      'URL option retention must be one of interest, limits (in any case)',
+    );
+    for (const url of ['nats://h?tls=maybe', 'nats://h?tls', 'nats://h?tlsHandshakeFirst='])
+      expect(() => parseNatsUrl(new URL(url)), url).toThrow(
+        /must be true or false \(or on\/off, yes\/no, 1\/0/,
+      );
+  });
+});

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import type { CarrierError } from '@carrier/core';
+import { refuseRepeatedOptions, urlChoice, urlFlag } from '@carrier/core/kit';
 import { nkeys } from '@nats-io/transport-node';
 import { fail } from './errors.js';
 
@@ -131,12 +132,10 @@ function replicasOf(params: URLSearchParams): number {
 }
 
 function bool(params: URLSearchParams, name: string): boolean {
-  const raw = params.get(name);
-  if (raw === null) return false;
-  if (raw === '' || raw === 'true' || raw === '1') return true;
-  if (raw === 'false' || raw === '0') return false;
-  throw invalid(`nats URL option ${name} must be true or false`);
+  return urlFlag(params, name, false, 'nats');
 }
+
+const RETENTIONS: readonly Retention[] = ['interest', 'limits'];
 
 function readPem(params: URLSearchParams, name: string): string | undefined {
   const file = params.get(name);
@@ -166,7 +165,12 @@ function readPem(params: URLSearchParams, name: string): string | undefined {
  *   `ackWaitMs`, `maxAckPending`; client: `requestTimeoutMs`, `connectTimeoutMs`, `reconnectWaitMs`, `name`;
  *   liveness: `pingIntervalMs` (default 10 000), `maxPingOut` (default 2).
  *
- * @throws CarrierError `INVALID_ARGUMENT` for unknown or malformed options (never echoing credentials).
+ * `retention` and the flags (`tls`, `tlsHandshakeFirst`: `true`/`false`, `on`/`off`, `yes`/`no`,
+ * `1`/`0`) are read in any case; every option is given at most once (core's rules: `urlChoice`,
+ * `urlFlag`, `refuseRepeatedOptions` of `@carrier/core/kit`).
+ *
+ * @throws CarrierError `INVALID_ARGUMENT` for unknown, repeated or malformed options (an enumerated
+ *   one lists the allowed values; never echoing credentials).
  */
 export function parseNatsUrl(url: URL): NatsSettings {
   if (url.protocol !== 'nats:') throw invalid(`not a nats:// URL (${url.protocol}//)`);
@@ -174,14 +178,13 @@ export function parseNatsUrl(url: URL): NatsSettings {
   for (const key of params.keys()) {
     if (!KNOWN.has(key)) throw invalid(`unknown nats URL option ${JSON.stringify(key)}`);
   }
+  refuseRepeatedOptions(url, 'nats');
   const servers = serversOf(url);
   const { user, pass, token } = credentialsOf(url);
   const nkey = nkeyOf(params);
   if (nkey && (user !== undefined || token !== undefined))
     throw invalid('nats URL: give either nkeySeedFile or a user/password or token, not both');
-  const retention = params.get('retention') ?? DEFAULTS.retention;
-  if (retention !== 'interest' && retention !== 'limits')
-    throw invalid('nats URL option retention must be interest or limits');
+  const retention = urlChoice(params, 'retention', RETENTIONS, DEFAULTS.retention, 'nats');
   const tls = tlsOf(params);
   return {
     servers,
@@ -211,7 +214,7 @@ function serversOf(url: URL): string[] {
   const port = url.port || '4222';
   const hosts = url.hostname ? url.hostname.split(',').filter((h) => h.length > 0) : ['127.0.0.1'];
   const servers = hosts.map((h) => `${h}:${port}`);
-  for (const extra of [...params.getAll('servers'), ...params.getAll('hosts')].join(',').split(',')) {
+  for (const extra of [params.get('servers') ?? '', params.get('hosts') ?? ''].join(',').split(',')) {
     const s = extra.trim();
     if (s.length === 0) continue;
     servers.push(/:\d+$/.test(s) ? s : `${s}:4222`);

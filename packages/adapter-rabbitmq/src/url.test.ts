@@ -84,7 +84,7 @@ describe('parseRabbitUrl TLS and login options', () => {
 
   it.each([
     ['amqp://h?servername=x', /need an amqps:\/\/ URL/],
-    ['amqps://h?mechanism=GSSAPI', /PLAIN or EXTERNAL/],
+    ['amqps://h?mechanism=GSSAPI', /mechanism must be one of PLAIN, EXTERNAL/],
     ['amqps://h?mechanism=EXTERNAL', /needs amqps:\/\/, certFile and keyFile/],
     ['amqps://u:s3cret@h?mechanism=EXTERNAL&certFile=/c&keyFile=/k', /remove the user and password/],
   ])('refuses %s with INVALID_ARGUMENT', (raw, message) => {
@@ -98,5 +98,47 @@ describe('parseRabbitUrl TLS and login options', () => {
     expect((error as CarrierError).code).toBe('INVALID_ARGUMENT');
     expect((error as CarrierError).message).toMatch(message);
     expect((error as CarrierError).message).not.toContain('s3cret');
+  });
+});
+
+describe('amqp URL parameters given twice', () => {
+  it("refuses a repeated parameter, Carrier's or amqplib's, with INVALID_ARGUMENT naming it, never the URL or the password", () => {
+    for (const url of [
+      'amqp://u:s3cret-pw@h:5672/?queueType=quorum&queueType=classic',
+      'amqp://u:s3cret-pw@h:5672/?heartbeat=5&heartbeat=30',
+      'amqp://u:s3cret-pw@h:5672/?hosts=h2:5673&hosts=h3:5674',
+      'amqps://h:5671/?caFile=/a.pem&caFile=/b.pem',
+    ]) {
+      const name = new URL(url).searchParams.keys().next().value!;
+      let error: unknown;
+      try {
+        parseRabbitUrl(new URL(url));
+      } catch (e) {
+        error = e;
+      }
+      expect(error, url).toBeInstanceOf(CarrierError);
+      expect((error as CarrierError).code, url).toBe('INVALID_ARGUMENT');
+      expect((error as CarrierError).transport, url).toBe('rabbitmq');
+      expect((error as Error).message, url).toContain(`"${name}" is given 2 times`);
+      expect((error as Error).message, url).not.toContain('s3cret');
+    }
+  });
+});
+
+describe('amqp enumerated parameter values', () => {
+  it('reads queueType and mechanism in any case', () => {
+    expect(parseRabbitUrl(new URL('amqp://h?queueType=Classic')).queueType).toBe('classic');
+    expect(parseRabbitUrl(new URL('amqp://h?queueType=QUORUM')).queueType).toBe('quorum');
+    expect(parseRabbitUrl(new URL('amqp://u:p@h?mechanism=plain')).mechanism).toBe('PLAIN');
+    expect(
+      parseRabbitUrl(new URL('amqps://h?certFile=/c.pem&keyFile=/c.key&mechanism=External')).mechanism,
+    ).toBe('EXTERNAL');
+  });
+
+  it('refuses another value with INVALID_ARGUMENT listing the allowed ones', () => {
+    expect(() => parseRabbitUrl(new URL('amqp://h?queueType=stream'))).toThrow(
+      'URL option queueType must be one of quorum, classic (in any case)',
+    );
+    expect(() => parseRabbitUrl(new URL('amqp://h?queueType='))).toThrow(/queueType must be one of/);
   });
 });

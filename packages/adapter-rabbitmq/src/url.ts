@@ -1,4 +1,5 @@
 import { CarrierError } from '@carrier/core';
+import { refuseRepeatedOptions, urlChoice } from '@carrier/core/kit';
 
 /** Queue type of the queues Carrier declares. */
 export type QueueType = 'quorum' | 'classic';
@@ -38,7 +39,7 @@ export interface RabbitSettings {
    * as {@link amqpUrl} (its first entry); the TLS options apply to every host.
    */
   readonly amqpUrls: readonly string[];
-  /** Type of the group, delay and dead-letter queues Carrier declares (`?queueType=`, default quorum). */
+  /** Type of the group, delay and dead-letter queues Carrier declares (`?queueType=`, any case, default quorum). */
   readonly queueType: QueueType;
   /**
    * Largest message accepted, in bytes (`?maxMessageBytes=`); `undefined` means the default
@@ -63,7 +64,7 @@ export interface RabbitSettings {
    */
   readonly tls: TlsSettings;
   /**
-   * SASL mechanism of the login (`?mechanism=`): `PLAIN` (default; user and password of the URL) or
+   * SASL mechanism of the login (`?mechanism=`, any case): `PLAIN` (default; user and password of the URL) or
    * `EXTERNAL` (the broker takes the user from the client certificate; needs `amqps://`, `certFile`
    * and `keyFile`, and the broker's `rabbitmq_auth_mechanism_ssl` plugin).
    */
@@ -127,13 +128,11 @@ function tlsFiles(url: URL): TlsSettings {
   return tls;
 }
 
+const MECHANISMS: readonly RabbitSettings['mechanism'][] = ['PLAIN', 'EXTERNAL'];
+const QUEUE_TYPES: readonly QueueType[] = ['quorum', 'classic'];
+
 function mechanismOf(url: URL, tls: TlsSettings): RabbitSettings['mechanism'] {
-  const mechanism = (url.searchParams.get('mechanism') ?? 'PLAIN').toUpperCase();
-  if (mechanism !== 'PLAIN' && mechanism !== 'EXTERNAL') {
-    throw new CarrierError('INVALID_ARGUMENT', 'mechanism must be PLAIN or EXTERNAL', {
-      transport: 'rabbitmq',
-    });
-  }
+  const mechanism = urlChoice(url.searchParams, 'mechanism', MECHANISMS, 'PLAIN', 'rabbitmq');
   if (mechanism === 'EXTERNAL' && (url.protocol !== 'amqps:' || tls.certFile === undefined)) {
     throw new CarrierError(
       'INVALID_ARGUMENT',
@@ -169,7 +168,7 @@ function hostsOf(url: URL): string[] {
   const port = url.port || defaultPort(url);
   // no host at all (`amqp:///vhost`): amqplib's default (localhost), as before
   const entries = url.hostname === '' ? [] : url.hostname.split(',').map((h) => `${h}:${port}`);
-  for (const extra of url.searchParams.getAll('hosts').join(',').split(',')) {
+  for (const extra of (url.searchParams.get('hosts') ?? '').split(',')) {
     const entry = extra.trim();
     if (entry.length > 0) entries.push(entry);
   }
@@ -207,7 +206,11 @@ function hostsOf(url: URL): string[] {
  *
  * Example: `amqps://broker.example:5671/app?caFile=/etc/carrier/ca.pem&certFile=/etc/carrier/app.pem&keyFile=/etc/carrier/app.key&mechanism=EXTERNAL`.
  *
- * @throws CarrierError `INVALID_ARGUMENT` for another scheme or an invalid parameter value.
+ * `queueType` and `mechanism` are read in any case; every parameter, amqplib's included, is given
+ * at most once (core's rules: `urlChoice`, `refuseRepeatedOptions` of `@carrier/core/kit`).
+ *
+ * @throws CarrierError `INVALID_ARGUMENT` for another scheme, a repeated parameter or an invalid
+ *   parameter value (an enumerated one lists the allowed values).
  */
 export function parseRabbitUrl(url: URL): RabbitSettings {
   if (url.protocol !== 'amqp:' && url.protocol !== 'amqps:') {
@@ -215,12 +218,8 @@ export function parseRabbitUrl(url: URL): RabbitSettings {
       transport: 'rabbitmq',
     });
   }
-  const queueType = url.searchParams.get('queueType') ?? 'quorum';
-  if (queueType !== 'quorum' && queueType !== 'classic') {
-    throw new CarrierError('INVALID_ARGUMENT', 'queueType must be quorum or classic', {
-      transport: 'rabbitmq',
-    });
-  }
+  refuseRepeatedOptions(url, 'rabbitmq');
+  const queueType = urlChoice(url.searchParams, 'queueType', QUEUE_TYPES, 'quorum', 'rabbitmq');
   const tls = tlsFiles(url);
   const settings = {
     queueType,

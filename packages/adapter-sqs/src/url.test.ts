@@ -59,7 +59,53 @@ describe('sqs:// URLs', () => {
     expect((error as CarrierError).code).toBe('INVALID_ARGUMENT');
     expect(String(error)).not.toMatch(/s3cr3t|AKIAEXAMPLE/);
     expect(() => parseSqsUrl(new URL('sqs://h:1?nope=1'))).toThrow(/unknown sqs:\/\/ option/);
-    expect(() => parseSqsUrl(new URL('sqs://h:1?fifo=yes'))).toThrow(/true or false/);
+    expect(() => parseSqsUrl(new URL('sqs://h:1?fifo=maybe'))).toThrow(/fifo must be true or false/);
     expect(() => parseSqsUrl(new URL('sqs://h:1?waitTimeSeconds=21'))).toThrow(/0 to 20/);
+  });
+});
+
+describe('sqs:// options given twice', () => {
+  it('refuses a repeated option with INVALID_ARGUMENT naming it, never the URL', () => {
+    for (const url of [
+      'sqs://h:4566?fifo=true&fifo=false',
+      'sqs://h:4566?region=eu-west-1&sns=false&region=us-east-1',
+      'sqs://?caFile=/a.pem&caFile=/b.pem&tls=true',
+    ]) {
+      const name = new URL(url).searchParams.keys().next().value!;
+      let error: unknown;
+      try {
+        parseSqsUrl(new URL(url));
+      } catch (e) {
+        error = e;
+      }
+      expect(error, url).toBeInstanceOf(CarrierError);
+      expect((error as CarrierError).code, url).toBe('INVALID_ARGUMENT');
+      expect((error as CarrierError).transport, url).toBe('sqs');
+      expect((error as Error).message, url).toContain(`"${name}" is given 2 times`);
+      expect((error as Error).message, url).not.toContain('://');
+    }
+  });
+});
+
+describe('sqs:// flags', () => {
+  it('reads sns, fifo, provision and tls as true/false, on/off, yes/no, 1/0 in any case', () => {
+    expect(parseSqsUrl(new URL('sqs://h:1?sns=False&fifo=TRUE&provision=off&tls=Yes'))).toMatchObject({
+      sns: false,
+      fifo: true,
+      provision: false,
+      endpoint: 'https://h:1',
+    });
+    expect(parseSqsUrl(new URL('sqs://h:1?fifo=1&sns=ON&provision=NO'))).toMatchObject({
+      sns: true,
+      fifo: true,
+      provision: false,
+    });
+  });
+
+  it('refuses another value with INVALID_ARGUMENT listing the accepted words', () => {
+    for (const url of ['sqs://h:1?fifo=maybe', 'sqs://h:1?sns=', 'sqs://h:1?provision=2'])
+      expect(() => parseSqsUrl(new URL(url)), url).toThrow(
+        /must be true or false \(or on\/off, yes\/no, 1\/0; in any case\)/,
+      );
   });
 });

@@ -1,4 +1,5 @@
 import { CarrierError } from '@carrier/core';
+import { refuseRepeatedOptions, urlFlag } from '@carrier/core/kit';
 
 /** Settings read from an `sqs://` URL. */
 export interface SqsSettings {
@@ -59,13 +60,7 @@ const KNOWN = new Set([
 ]);
 
 function flag(params: URLSearchParams, name: string, fallback: boolean): boolean {
-  const v = params.get(name);
-  if (v === null) return fallback;
-  if (v === 'true' || v === '1') return true;
-  if (v === 'false' || v === '0') return false;
-  throw new CarrierError('INVALID_ARGUMENT', `sqs:// option ${name} must be true or false`, {
-    transport: 'sqs',
-  });
+  return urlFlag(params, name, fallback, 'sqs');
 }
 
 function integer(params: URLSearchParams, name: string, fallback: number, min: number, max: number): number {
@@ -89,7 +84,8 @@ function integer(params: URLSearchParams, name: string, fallback: number, min: n
  * A host other than `aws` (or none) is an emulator endpoint, `http://host:port` (`https` with `tls=true`).
  * Options, all optional:
  * - `region` (default: the SDK's chain); `sns` (default true), `fifo` (default false), `provision`
- *   (default true), `tls` (default false): `true`/`false` or `1`/`0`;
+ *   (default true), `tls` (default false): `true`/`false`, `on`/`off`, `yes`/`no` or `1`/`0`, in any
+ *   case (core's `urlFlag`);
  * - `caFile` (with `tls=true` and an emulator endpoint): a PEM file of CAs to trust for its certificate;
  * - `visibilityTimeout` (s, 3–43 200, default 15); `waitTimeSeconds` (s, 0–20, default 5);
  * - `requestTimeoutMs` (ms, 100–600 000, default 10 000); `connectTimeoutMs` (ms; default: the
@@ -98,7 +94,10 @@ function integer(params: URLSearchParams, name: string, fallback: number, min: n
  * Credentials never come from the URL: a URL with a user or password is refused (use the AWS
  * default provider chain: environment, shared files, SSO, instance or container roles).
  *
- * @throws CarrierError `INVALID_ARGUMENT` for unknown options, bad values or credentials in the URL.
+ * Every option is given at most once (core's `refuseRepeatedOptions`).
+ *
+ * @throws CarrierError `INVALID_ARGUMENT` for unknown or repeated options, bad values or credentials
+ *   in the URL.
  */
 export function parseSqsUrl(url: URL): SqsSettings {
   if (url.username || url.password) {
@@ -116,6 +115,7 @@ export function parseSqsUrl(url: URL): SqsSettings {
       });
     }
   }
+  refuseRepeatedOptions(url, 'sqs');
   const host = url.hostname;
   const tls = flag(params, 'tls', false);
   const endpoint =

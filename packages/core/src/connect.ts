@@ -1,6 +1,7 @@
 import { Carrier } from './carrier.js';
 import { CarrierError } from './errors.js';
 import { DeadlineError, withDeadline } from './kit/deadline.js';
+import { refuseRepeatedOptions } from './kit/url-options.js';
 import { createMemoryTransport } from './memory/memory-transport.js';
 import { redactUrl, scrub, urlSecrets } from './redact.js';
 import { loadTelemetry } from './telemetry/load.js';
@@ -23,12 +24,16 @@ const AUTHORITY = /^([a-z][a-z0-9+.-]*:\/\/)([^@/?#]*@)?([^/?#]*)(.*)$/i;
  * Parse a Carrier URL. Beyond WHATWG URLs it accepts several `host:port` pairs in the authority
  * (`kafka://h1:9092,h2:9093`, `nats://a:4222,b:4223`), which a URL cannot hold: the first pair
  * stays in the authority and the others move to the `hosts` query parameter
- * (`kafka://h1:9092?hosts=h2:9093`), which multi-host adapters read.
+ * (`kafka://h1:9092?hosts=h2:9093`), which multi-host adapters read. When the URL has a `hosts`
+ * option already, the authority's pairs come first in it: `amqp://a:1,b:2/?hosts=c:3` is
+ * `amqp://a:1/?hosts=b:2,c:3`.
  *
  * @throws CarrierError `INVALID_ARGUMENT` when the text is not a URL, when its user info is not
  *   valid percent-encoding, when it has a fragment (`#…`, which no transport reads) or an option
  *   name holding `@` — the last two are what a password with an unencoded `#`, `?` or `/` turns
- *   into (the messages are redacted and say what to percent-encode).
+ *   into (the messages are redacted and say what to percent-encode) —, or when an option is given
+ *   more than once (`?client=a&client=b`: no transport reads a repeated option; a list is one
+ *   comma-separated value; the message names the option, never the URL).
  */
 export function parseCarrierUrl(text: string): URL {
   return checkedUrl(parseUrlText(text));
@@ -54,6 +59,7 @@ function checkedUrl(url: URL): URL {
   if (url.hash !== '') throw refuse('the URL has a fragment (#…), which no transport reads');
   for (const name of url.searchParams.keys())
     if (name.includes('@')) throw refuse("an option name in the URL holds '@'");
+  refuseRepeatedOptions(url);
   return url;
 }
 
@@ -65,14 +71,22 @@ function parseUrlText(text: string): URL {
     const hosts = match?.[3]?.split(',').filter((h) => h.length > 0) ?? [];
     if (match && hosts.length > 1 && /:\d+$/.test(hosts[0]!)) {
       const [scheme, userinfo = '', , rest = ''] = match.slice(1);
-      const hashAt = rest.indexOf('#');
-      const beforeHash = hashAt >= 0 ? rest.slice(0, hashAt) : rest;
-      const separator = beforeHash.includes('?') ? '&' : beforeHash.startsWith('/') ? '?' : '/?';
-      const extra = `hosts=${encodeURIComponent(hosts.slice(1).join(','))}`;
+      let url: URL | undefined;
       try {
-        return new URL(`${scheme}${userinfo}${hosts[0]}${beforeHash}${separator}${extra}`);
+        // path, query and a fragment (for checkedUrl to refuse: a password's '#' gone astray)
+        url = new URL(`${scheme}${userinfo}${hosts[0]}${rest === '' ? '/' : rest}`);
       } catch {
         // fall through to the error below
+      }
+      if (url) {
+        // the authority's pairs first, then those of a `hosts` option the URL has already; more
+        // than one `hosts` option is left for checkedUrl to refuse
+        const given = url.searchParams.getAll('hosts');
+        const extra = hosts.slice(1).join(',');
+        if (given.length <= 1)
+          url.searchParams.set('hosts', [extra, ...given].filter((h) => h !== '').join(','));
+        else url.searchParams.append('hosts', extra);
+        return url;
       }
     }
     // an '@' in text that is not a URL: most likely a password holding '/', '?' or '#' unencoded

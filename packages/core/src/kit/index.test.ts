@@ -11,6 +11,7 @@ describe('@carrier/core/kit', () => {
       'OncePerKey',
       'TRACEPARENT_HEADER',
       'TRACESTATE_HEADER',
+      'URL_FLAG_WORDS',
       'asError',
       'boundReason',
       'completeDeadLetterInfo',
@@ -27,9 +28,12 @@ describe('@carrier/core/kit', () => {
       'parseCarrierUrl',
       'parseDeliverAt',
       'publishFailed',
+      'refuseRepeatedOptions',
       'retrying',
       'sleep',
       'transportFactoryFor',
+      'urlChoice',
+      'urlFlag',
       'withDeadline',
     ]);
   });

@@ -19,6 +19,9 @@
  *   transport whose own delay path carries it inside the message.
  * - {@link parseCarrierUrl}: a Carrier URL (several `host:port` pairs allowed) as a `URL`;
  *   {@link transportFactoryFor}: the factory that serves a URL's scheme (the contract suite).
+ * - {@link refuseRepeatedOptions}, {@link urlChoice}, {@link urlFlag}: the rules every transport
+ *   applies to its URL options (each given once; enumerated values and flags in any case, a bad
+ *   one refused listing the allowed values).
  * - {@link completeDeadLetterInfo}, {@link boundReason}: the dead-letter metadata rules core
  *   applies anyway, for an adapter that wants them earlier.
  *
@@ -50,3 +53,4 @@ export { asError, describeError } from './describe-error.js';
 export { OncePerKey } from './once-per-key.js';
 export { type Identified, nothingPublished, publishFailed } from './publish-failed.js';
 export { isClientCertificateRefusal, isServerCertificateUntrusted } from './tls-refusal.js';
+export { refuseRepeatedOptions, URL_FLAG_WORDS, urlChoice, urlFlag } from './url-options.js';

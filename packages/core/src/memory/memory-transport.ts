@@ -1,4 +1,5 @@
 import { CarrierError } from '../errors.js';
+import { refuseRepeatedOptions } from '../kit/url-options.js';
 import { MEMORY_SYSTEM } from '../telemetry/semconv.js';
 import type {
   Capabilities,
@@ -257,10 +258,12 @@ export class MemoryTransport implements Transport {
 }
 
 /**
- * Factory for `memory://[name][?maxMessageBytes=N]`. Connections with the same name share one
+ * Factory for `memory://[name][?maxMessageBytes=N]` (an option given twice is refused, as on every
+ * transport). Connections with the same name share one
  * in-process broker (`memory://` is the broker named `default`).
  */
 export async function createMemoryTransport(url: URL, _options: TransportFactoryOptions): Promise<Transport> {
+  refuseRepeatedOptions(url, 'memory');
   const name = url.hostname || 'default';
   const limit = url.searchParams.get('maxMessageBytes');
   const maxMessageBytes = limit === null ? MEMORY_DEFAULT_MAX_MESSAGE_BYTES : Number(limit);
