@@ -265,9 +265,13 @@ export class PlatformaticKafkaTransport implements Transport {
       timings: this.#timings(),
       groupId,
       joinTimeoutMs: JOIN_TIMEOUT_MS,
+      // a refusal after the first join (a rejoin, the ACLs changed) is said as at the first join
       onError: (cause) =>
         this.#onError(
-          cause instanceof CarrierError ? cause : kafkaError('CONNECTION', `${what} failed`, cause),
+          cause instanceof CarrierError
+            ? cause
+            : (refusal(cause, { kind: 'group join', group: groupId }, this.#options) ??
+                kafkaError('CONNECTION', `${what} failed`, cause)),
         ),
     });
   }

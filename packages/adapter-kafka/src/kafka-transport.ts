@@ -406,9 +406,13 @@ export class KafkaTransport implements Transport {
       rebalanceTimeoutMs: this.#options.rebalanceTimeoutMs,
       readCommitted: (assignment) => this.#topology.committedOffsets(groupId, assignment),
       onRequestTimeout: (broker) => this.#requestTimedOut(broker),
+      // a refusal after the first join (a rejoin, the ACLs changed) is said as at the first join
       onError: (cause) =>
         this.#onError(
-          cause instanceof CarrierError ? cause : kafkaError('CONNECTION', `${what} failed`, cause),
+          cause instanceof CarrierError
+            ? cause
+            : (kafkajsRefusal(cause, { kind: 'group join', group: groupId }, this.#options) ??
+                kafkaError('CONNECTION', `${what} failed`, cause)),
         ),
     });
   }
