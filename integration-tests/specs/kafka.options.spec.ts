@@ -1,5 +1,5 @@
 import { freshName } from '@carrier/contract';
-import { type Carrier, CarrierError, connect } from '@carrier/core';
+import { type Carrier, connect } from '@carrier/core';
 import kafkajs from 'kafkajs';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import '../src/context.js';
@@ -37,18 +37,5 @@ describe('kafka URL options', () => {
     ]);
   });
 
-  it('provisioning=off creates nothing and fails with TOPOLOGY_CONFLICT on a missing topic', async () => {
-    const c = await connect(`${inject('brokers').kafka}?provisioning=off`);
-    open.push(c);
-    const topic = freshName('noprov');
-    let error: unknown;
-    try {
-      await c.publish(topic, 'x');
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(CarrierError);
-    expect((error as CarrierError).code).toBe('TOPOLOGY_CONFLICT');
-    expect((await partitionCounts([topic]).catch(() => [0]))[0]).toBe(0);
-  });
+  // provisioning=off, for both drivers: kafka-refusals-support.ts
 });

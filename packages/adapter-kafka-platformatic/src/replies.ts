@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import {
   fromRecord,
   JOIN_TIMEOUT_MS,
+  type KafkaUrlOptions,
   kafkaError,
   REPLY_GROUP_PREFIX,
   REPLY_TOPIC,
@@ -11,6 +12,7 @@ import type { WireMessage } from '@carrier/core';
 import { withDeadline } from '@carrier/core/kit';
 import { Consumer, type Message, type MessagesStream } from '@platformatic/kafka';
 import type { ClientOptions } from './client-options.js';
+import { refusal } from './errors.js';
 import { toRead } from './records.js';
 import type { AdminTopology } from './topology.js';
 
@@ -25,6 +27,8 @@ export interface ReplyInboxSettings {
   readonly maxWaitTimeMs: number;
   readonly sessionTimeoutMs: number;
   readonly heartbeatIntervalMs: number;
+  /** The connection's URL options (for the message of a refused join). */
+  readonly options: KafkaUrlOptions;
   readonly sink: (reply: WireMessage) => void;
   readonly onError: (error: Error) => void;
 }
@@ -68,7 +72,8 @@ export class ReplyInbox {
    * Starts reading at the reply topic's current end and resolves after the first group join: from
    * then on every reply to {@link ReplyInbox.address} reaches the sink.
    *
-   * @throws CarrierError `CONNECTION` when the consumer cannot join within 60 s.
+   * @throws CarrierError `CONNECTION` when the consumer cannot join within 60 s; the code of
+   *   `brokerRefusal` (adapter-kafka's refusals.ts) when Kafka refuses the join.
    */
   async open(): Promise<void> {
     try {
@@ -84,7 +89,10 @@ export class ReplyInbox {
     } catch (cause) {
       this.#state = 'closed';
       await this.#shutDown(true);
-      throw kafkaError('CONNECTION', 'cannot start the reply consumer', cause);
+      throw (
+        refusal(cause, { kind: 'group join', group: this.groupId }, this.#settings.options) ??
+        kafkaError('CONNECTION', 'cannot start the reply consumer', cause)
+      );
     }
   }
 

@@ -10,6 +10,7 @@ import {
   kafkaError,
   type PartitionEnds,
   RETRY_TOPIC_CONFIG,
+  type Refused,
   refusedTopic,
   replicationFactorOf,
   retryTopic,
@@ -17,6 +18,7 @@ import {
 import { CarrierError, type ConsumerLag, type StartFrom } from '@carrier/core';
 import { DeadlineError, OncePerKey, retrying as retryingWith, withDeadline } from '@carrier/core/kit';
 import { type Admin, ConfigResourceTypes, GenericError } from '@platformatic/kafka';
+import { hasBrokerError, refusal } from './errors.js';
 
 /** Longest a topic creation waits for a leader of every partition, in ms (as the kafkajs driver). */
 const CREATE_TIMEOUT_MS = 30_000;
@@ -31,11 +33,6 @@ function carries(error: unknown, property: string, value: unknown): boolean {
   if (!(error instanceof Error) || !GenericError.isGenericError(error)) return false;
   const found: unknown = (error as { findBy(p: string, v: unknown): unknown }).findBy(property, value);
   return found !== null && found !== undefined;
-}
-
-/** The Kafka error id (`TOPIC_ALREADY_EXISTS`, …) somewhere in a @platformatic/kafka error. */
-function hasApiId(error: unknown, id: string): boolean {
-  return carries(error, 'apiId', id);
 }
 
 /** Whether @platformatic/kafka calls the failure temporary (a leader election, a coordinator loading). */
@@ -120,8 +117,9 @@ export class AdminTopology {
    * created the topic or `startFrom` is `'earliest'`, else at the end; a group with a position keeps it.
    *
    * @throws CarrierError `TOPOLOGY_CONFLICT` when Kafka refuses a name or a topic is missing and
-   *   provisioning is off, `CONNECTION` when the cluster does not answer, `TIMEOUT` when a new
-   *   topic's partition has no leader after 30 s.
+   *   provisioning is off; the code of `brokerRefusal` (adapter-kafka's refusals.ts) when Kafka
+   *   refuses a topic's settings or the credentials; `CONNECTION` when the cluster does not answer,
+   *   `TIMEOUT` when a new topic's partition has no leader after 30 s.
    */
   async declare(topic: string, groups: readonly string[], startFrom?: StartFrom): Promise<void> {
     let ran = false;
@@ -168,15 +166,25 @@ export class AdminTopology {
       await this.#admin.metadata({ topics: [topic], autocreateTopics: false, forceUpdate: true });
       return false;
     } catch (cause) {
-      if (hasApiId(cause, 'UNKNOWN_TOPIC_OR_PARTITION'))
+      if (hasBrokerError(cause, 'UNKNOWN_TOPIC_OR_PARTITION'))
         throw kafkaError('TOPOLOGY_CONFLICT', `topic ${topic} does not exist and provisioning is off`, cause);
-      throw kafkaError('CONNECTION', `cannot read the metadata of topic ${topic}`, cause);
+      throw (
+        refusal(cause, { kind: 'lookup', topic }, this.#options) ??
+        kafkaError('CONNECTION', `cannot read the metadata of topic ${topic}`, cause)
+      );
     }
   }
 
   /** Creates the topic and polls (every 100 ms, within 30 s) until every partition has a leader. */
   async #createTopic(topic: string, entries: ConfigEntries, partitions: number): Promise<boolean> {
     let created: boolean | undefined;
+    const refused: Refused = {
+      kind: 'topic creation',
+      topic,
+      partitions,
+      replicationFactor: this.#replicationFactor,
+      config: createdTopicConfig(entries, this.#options),
+    };
     try {
       return await retryingWith(
         async () => {
@@ -186,7 +194,8 @@ export class AdminTopology {
         },
         {
           retryable: (e) =>
-            e instanceof NoLeaderYet || (!refusedTopic(e) && !invalidTopic(e) && retriable(e)),
+            e instanceof NoLeaderYet ||
+            (!refusedTopic(e) && !invalidTopic(e) && !refusal(e, refused, this.#options) && retriable(e)),
           timeoutMs: CREATE_TIMEOUT_MS,
           backoff: { initialMs: 100, maxMs: 100, jitter: 'none' },
         },
@@ -196,7 +205,10 @@ export class AdminTopology {
         throw kafkaError('TIMEOUT', `topic ${topic} has no leader after 30 s`);
       if (refusedTopic(cause) || invalidTopic(cause))
         throw kafkaError('TOPOLOGY_CONFLICT', `Kafka refuses topic ${topic}`, cause);
-      throw kafkaError('CONNECTION', `cannot create topic ${topic}`, cause);
+      throw (
+        refusal(cause, refused, this.#options) ??
+        kafkaError('CONNECTION', `cannot create topic ${topic}`, cause)
+      );
     }
   }
 
@@ -210,7 +222,7 @@ export class AdminTopology {
       });
       return true;
     } catch (cause) {
-      if (hasApiId(cause, 'TOPIC_ALREADY_EXISTS')) return false;
+      if (hasBrokerError(cause, 'TOPIC_ALREADY_EXISTS')) return false;
       throw cause;
     }
   }
@@ -224,10 +236,17 @@ export class AdminTopology {
   /** As the kafkajs driver's: commits the start or end offsets of the partitions an empty group has none for. */
   #positionGroup(topic: string, group: string, fromStart: boolean): Promise<void> {
     return this.#positioned.run(`${topic}\u0000${group}`, async () => {
+      const refused: Refused = { kind: 'group offsets', group: consumerGroupId(topic, group) };
       try {
-        await retrying(() => this.#fixPosition(topic, group, fromStart));
+        await retryingWith(() => this.#fixPosition(topic, group, fromStart), {
+          retryable: (e) => !refusal(e, refused, this.#options) && retriable(e),
+          timeoutMs: RETRY_TIMEOUT_MS,
+        });
       } catch (cause) {
-        throw kafkaError('CONNECTION', `cannot fix the position of group ${group} on ${topic}`, cause);
+        throw (
+          refusal(cause, refused, this.#options) ??
+          kafkaError('CONNECTION', `cannot fix the position of group ${group} on ${topic}`, cause)
+        );
       }
     });
   }
@@ -358,5 +377,5 @@ export class AdminTopology {
 
 /** Kafka's INVALID_TOPIC_EXCEPTION (a name Kafka refuses). */
 function invalidTopic(error: unknown): boolean {
-  return hasApiId(error, 'INVALID_TOPIC_EXCEPTION');
+  return hasBrokerError(error, 'INVALID_TOPIC_EXCEPTION');
 }

@@ -33,6 +33,7 @@ import {
   type WireMessage,
 } from '@carrier/core';
 import type { ClientOptions } from './client-options.js';
+import { refusal } from './errors.js';
 import { native } from './native.js';
 import { Producer } from './producer.js';
 import { Receiver, type ReceiverSettings } from './receiver.js';
@@ -112,6 +113,15 @@ export class PlatformaticKafkaTransport implements Transport {
     await this.#producer.publish(topic, messages);
   }
 
+  /**
+   * Declares the topic and the group (as `declare`), then joins the group; resolves after the
+   * first join.
+   *
+   * @throws CarrierError as `declare`; `INVALID_ARGUMENT` (`sessionTimeoutMs` outside the broker's
+   *   range), `TOPOLOGY_CONFLICT` (the group's members speak another protocol) or `AUTH_FAILED` (the
+   *   ACLs) when Kafka refuses the join (adapter-kafka's refusals.ts); `CONNECTION` when the consumer
+   *   cannot join otherwise; `CLOSED`.
+   */
   async subscribe(
     topic: string,
     group: string,
@@ -205,6 +215,7 @@ export class PlatformaticKafkaTransport implements Transport {
       maxWaitTimeMs: o.maxWaitTimeMs,
       sessionTimeoutMs: o.sessionTimeoutMs,
       heartbeatIntervalMs: o.heartbeatIntervalMs,
+      options: o,
       sink,
       onError: this.#onError,
     });
@@ -254,9 +265,13 @@ export class PlatformaticKafkaTransport implements Transport {
       timings: this.#timings(),
       groupId,
       joinTimeoutMs: JOIN_TIMEOUT_MS,
+      // a refusal after the first join (a rejoin, the ACLs changed) is said as at the first join
       onError: (cause) =>
         this.#onError(
-          cause instanceof CarrierError ? cause : kafkaError('CONNECTION', `${what} failed`, cause),
+          cause instanceof CarrierError
+            ? cause
+            : (refusal(cause, { kind: 'group join', group: groupId }, this.#options) ??
+                kafkaError('CONNECTION', `${what} failed`, cause)),
         ),
     });
   }
@@ -284,7 +299,10 @@ export class PlatformaticKafkaTransport implements Transport {
       await receiver.start();
     } catch (cause) {
       if (this.#closed) throw closedError(cause);
-      throw kafkaError('CONNECTION', 'cannot join the consumer group', cause);
+      throw (
+        refusal(cause, { kind: 'group join', group: groupId }, this.#options) ??
+        kafkaError('CONNECTION', 'cannot join the consumer group', cause)
+      );
     }
     if (this.#closed) {
       await receiver.abort();

@@ -2,7 +2,8 @@
  * @internal The driver-independent pieces of the Kafka adapter, for another client library's driver
  * (`@carrier/adapter-kafka-platformatic`): names, URL options, the wire format (record headers, so
  * that both drivers read each other's records intact), offsets and delivery-count ledgers, commits,
- * settlement and errors. Not a public API: it changes with the adapter, without notice.
+ * settlement and errors (refusals.ts: the one mapping of Kafka's refusals to Carrier codes, for
+ * both drivers). Not a public API: it changes with the adapter, without notice.
  *
  * Records are in kafkajs' shapes (`Message` to write, `KafkaMessage` read): plain objects a driver
  * converts to and from its own.
@@ -30,6 +31,12 @@ export {
   redriveCopies,
   type Taken,
 } from './redrive.js';
+export {
+  type BrokerError,
+  brokerRefusal,
+  REFUSAL_NAMES,
+  type Refused,
+} from './refusals.js';
 export {
   REPLY_GROUP_PREFIX,
   REPLY_TOPIC,

@@ -1,5 +1,6 @@
 import { CarrierError, type CarrierErrorCode } from '@carrier/core';
 import { describeError, retrying as retryingWith } from '@carrier/core/kit';
+import type { BrokerError } from './refusals.js';
 
 /** The transport name in errors and `Transport.name`. */
 export const TRANSPORT = 'kafka';
@@ -47,4 +48,25 @@ export function retriable(error: unknown): boolean {
  */
 export function retrying<T>(call: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
   return retryingWith(call, { retryable: retriable, timeoutMs });
+}
+
+/**
+ * The Kafka errors in a kafkajs failure, outermost first: each `type` (the protocol error name,
+ * `INVALID_SESSION_TIMEOUT`) along the `cause` chain (kafkajs wraps what its retrier gives up on)
+ * and inside aggregates (`KafkaJSAggregateError.errors`: one per topic of a CreateTopics). kafkajs
+ * keeps no broker explanation, so `detail` is never set. For `brokerRefusal` (refusals.ts).
+ */
+export function kafkajsBrokerErrors(error: unknown): BrokerError[] {
+  const found: BrokerError[] = [];
+  const seen = new Set<unknown>();
+  const visit = (e: unknown): void => {
+    if (typeof e !== 'object' || e === null || seen.has(e) || seen.size > 50) return;
+    seen.add(e);
+    const { type, cause, errors } = e as { type?: unknown; cause?: unknown; errors?: unknown };
+    if (typeof type === 'string') found.push({ name: type });
+    if (Array.isArray(errors)) for (const inner of errors) visit(inner);
+    visit(cause);
+  };
+  visit(error);
+  return found;
 }

@@ -30,6 +30,7 @@ import { Producer } from './producer.js';
 import { DELAY_UNIT_MS, publishWithDelays } from './publish-delay.js';
 import { JOIN_TIMEOUT_MS, Receiver, type ReceiverSettings } from './receiver.js';
 import { redrive } from './redrive.js';
+import { kafkajsRefusal } from './refusals.js';
 import { REPLY_TOPIC, REPLY_TOPIC_CONFIG, ReplyInbox, requesterOf } from './replies.js';
 import { toDeadLetterDelivery, toDelivery } from './settlement.js';
 import type { SocketRegistry } from './sockets.js';
@@ -211,7 +212,10 @@ export class KafkaTransport implements Transport {
       (cause: unknown) => {
         if (this.#movers.get(topic) === receiver) this.#movers.delete(topic);
         if (!this.#closed)
-          this.#onError(kafkaError('CONNECTION', `the delay mover of ${topic} could not start`, cause));
+          this.#onError(
+            kafkajsRefusal(cause, { kind: 'group join', group: groupId }, this.#options) ??
+              kafkaError('CONNECTION', `the delay mover of ${topic} could not start`, cause),
+          );
       },
     );
   }
@@ -250,6 +254,15 @@ export class KafkaTransport implements Transport {
     this.#looking.set(topic, timer);
   }
 
+  /**
+   * Declares the topic and the group (as `declare`), then joins the group; resolves after the
+   * first join.
+   *
+   * @throws CarrierError as `declare`; `INVALID_ARGUMENT` (`sessionTimeoutMs` outside the broker's
+   *   range), `TOPOLOGY_CONFLICT` (the group's members speak another protocol) or `AUTH_FAILED` (the
+   *   ACLs) when Kafka refuses the join (adapter-kafka's refusals.ts); `CONNECTION` when the consumer
+   *   cannot join otherwise; `CLOSED`.
+   */
   async subscribe(
     topic: string,
     group: string,
@@ -337,6 +350,7 @@ export class KafkaTransport implements Transport {
       kafka: this.#kafka,
       admin: this.#admin,
       consumerConfig: this.#consumerConfig,
+      options: this.#options,
       sink,
       onError: this.#onError,
     });
@@ -392,9 +406,13 @@ export class KafkaTransport implements Transport {
       rebalanceTimeoutMs: this.#options.rebalanceTimeoutMs,
       readCommitted: (assignment) => this.#topology.committedOffsets(groupId, assignment),
       onRequestTimeout: (broker) => this.#requestTimedOut(broker),
+      // a refusal after the first join (a rejoin, the ACLs changed) is said as at the first join
       onError: (cause) =>
         this.#onError(
-          cause instanceof CarrierError ? cause : kafkaError('CONNECTION', `${what} failed`, cause),
+          cause instanceof CarrierError
+            ? cause
+            : (kafkajsRefusal(cause, { kind: 'group join', group: groupId }, this.#options) ??
+                kafkaError('CONNECTION', `${what} failed`, cause)),
         ),
     });
   }
@@ -416,7 +434,10 @@ export class KafkaTransport implements Transport {
       await receiver.start();
     } catch (cause) {
       if (this.#closed) throw closedError(cause);
-      throw kafkaError('CONNECTION', 'cannot join the consumer group', cause);
+      throw (
+        kafkajsRefusal(cause, { kind: 'group join', group: groupId }, this.#options) ??
+        kafkaError('CONNECTION', 'cannot join the consumer group', cause)
+      );
     }
     if (this.#closed) {
       // closed while joining: do not leave a consumer behind

@@ -3,6 +3,8 @@ import type { WireMessage } from '@carrier/core';
 import { withDeadline } from '@carrier/core/kit';
 import type { Admin, Consumer, ConsumerConfig, Kafka, KafkaMessage } from 'kafkajs';
 import { kafkaError, retrying } from './errors.js';
+import { kafkajsRefusal } from './refusals.js';
+import type { KafkaUrlOptions } from './url.js';
 import { fromRecord } from './wire.js';
 
 /**
@@ -55,6 +57,8 @@ export interface ReplyInboxSettings {
   readonly kafka: Kafka;
   readonly admin: Admin;
   readonly consumerConfig: Omit<ConsumerConfig, 'groupId'>;
+  /** The connection's URL options (for the message of a refused join). */
+  readonly options: KafkaUrlOptions;
   readonly sink: (reply: WireMessage) => void;
   readonly onError: (error: Error) => void;
 }
@@ -90,7 +94,9 @@ export class ReplyInbox {
    * Starts the consumer at the reply topic's current end and resolves after its first group join:
    * from then on every reply to {@link ReplyInbox.address} reaches the sink.
    *
-   * @throws CarrierError `CONNECTION` when the consumer cannot join within 60 s.
+   * @throws CarrierError `CONNECTION` when the consumer cannot join within 60 s; the code of
+   *   `brokerRefusal` (refusals.ts) when Kafka refuses the join (`INVALID_ARGUMENT` for
+   *   `sessionTimeoutMs`, `AUTH_FAILED`, `TOPOLOGY_CONFLICT`).
    */
   async open(): Promise<void> {
     const { admin } = this.#settings;
@@ -108,7 +114,10 @@ export class ReplyInbox {
     } catch (cause) {
       this.#state = 'closed';
       await consumer.disconnect().catch(() => {});
-      throw kafkaError('CONNECTION', 'cannot start the reply consumer', cause);
+      throw (
+        kafkajsRefusal(cause, { kind: 'group join', group: this.groupId }, this.#settings.options) ??
+        kafkaError('CONNECTION', 'cannot start the reply consumer', cause)
+      );
     }
   }
 

@@ -1,9 +1,10 @@
-import type { StartFrom } from '@carrier/core';
+import type { CarrierError, StartFrom } from '@carrier/core';
 import { describeError, OncePerKey, retrying as retryingWith } from '@carrier/core/kit';
 import type { Admin, ConsumerConfig, Kafka } from 'kafkajs';
-import { kafkaError, retriable, retrying } from './errors.js';
+import { kafkaError, kafkajsBrokerErrors, retriable, retrying } from './errors.js';
 import { consumerGroupId, deadLetterTopic, delayTopic, retryTopic } from './names.js';
 import { DELAY_LEVELS } from './publish-delay.js';
+import { kafkajsRefusal, type Refused } from './refusals.js';
 import type { KafkaUrlOptions } from './url.js';
 
 /** Longest retry delay: retry topics keep records for twice as long. */
@@ -97,8 +98,10 @@ export class Topology {
    * Creates `topic` unless it exists; resolves true when this call created it.
    *
    * @throws CarrierError `TOPOLOGY_CONFLICT` when Kafka refuses the name or the topic is missing and
-   *   provisioning is off, `CONNECTION` when the cluster does not answer, `TIMEOUT` when a partition
-   *   has no leader 30 s after creation.
+   *   provisioning is off; the code of `brokerRefusal` (refusals.ts) when Kafka refuses the topic's
+   *   settings (`TOPOLOGY_CONFLICT`: replication factor, partitions, config, policy) or the
+   *   credentials (`AUTH_FAILED`); `CONNECTION` when the cluster does not answer, `TIMEOUT` when a
+   *   partition has no leader 30 s after creation.
    */
   ensureTopic(
     topic: string,
@@ -181,10 +184,13 @@ export class Topology {
       await this.#settings.admin.fetchTopicMetadata({ topics: [topic] });
       return false;
     } catch (cause) {
-      if ((cause as { type?: string }).type === 'UNKNOWN_TOPIC_OR_PARTITION') {
+      if (kafkajsBrokerErrors(cause).some((e) => e.name === 'UNKNOWN_TOPIC_OR_PARTITION')) {
         throw kafkaError('TOPOLOGY_CONFLICT', `topic ${topic} does not exist and provisioning is off`, cause);
       }
-      throw kafkaError('CONNECTION', `cannot read the metadata of topic ${topic}`, cause);
+      throw (
+        this.#refusal(cause, { kind: 'lookup', topic }) ??
+        kafkaError('CONNECTION', `cannot read the metadata of topic ${topic}`, cause)
+      );
     }
   }
 
@@ -194,6 +200,13 @@ export class Topology {
    */
   async #createTopic(topic: string, configEntries: ConfigEntries, partitions: number): Promise<boolean> {
     let created: boolean | undefined;
+    const refused: Refused = {
+      kind: 'topic creation',
+      topic,
+      partitions,
+      replicationFactor: this.#settings.replicationFactor,
+      config: createdTopicConfig(configEntries, this.#settings.options),
+    };
     try {
       return await retryingWith(
         async () => {
@@ -202,7 +215,8 @@ export class Topology {
           return created;
         },
         {
-          retryable: (e) => e instanceof NoLeaderYet || (!refusedTopic(e) && retriable(e)),
+          retryable: (e) =>
+            e instanceof NoLeaderYet || (!refusedTopic(e) && !this.#refusal(e, refused) && retriable(e)),
           timeoutMs: CREATE_TIMEOUT_MS,
           backoff: { initialMs: 100, maxMs: 100, jitter: 'none' },
         },
@@ -211,8 +225,13 @@ export class Topology {
       if (cause instanceof NoLeaderYet)
         throw kafkaError('TIMEOUT', `topic ${topic} has no leader after 30 s`);
       if (refusedTopic(cause)) throw kafkaError('TOPOLOGY_CONFLICT', `Kafka refuses topic ${topic}`, cause);
-      throw kafkaError('CONNECTION', `cannot create topic ${topic}`, cause);
+      throw this.#refusal(cause, refused) ?? kafkaError('CONNECTION', `cannot create topic ${topic}`, cause);
     }
+  }
+
+  /** The CarrierError when `cause` is a refusal Kafka will repeat (refusals.ts), else undefined. */
+  #refusal(cause: unknown, refused: Refused): CarrierError | undefined {
+    return kafkajsRefusal(cause, refused, this.#settings.options);
   }
 
   /**
@@ -248,10 +267,17 @@ export class Topology {
    */
   #positionGroup(topic: string, group: string, fromStart: boolean): Promise<void> {
     return this.#positioned.run(`${topic}\u0000${group}`, async () => {
+      const refused: Refused = { kind: 'group join', group: consumerGroupId(topic, group) };
       try {
-        await retrying(() => this.#fixPosition(topic, group, fromStart));
+        await retryingWith(() => this.#fixPosition(topic, group, fromStart), {
+          retryable: (e) => !this.#refusal(e, refused) && retriable(e),
+          timeoutMs: 30_000,
+        });
       } catch (cause) {
-        throw kafkaError('CONNECTION', `cannot fix the position of group ${group} on ${topic}`, cause);
+        throw (
+          this.#refusal(cause, refused) ??
+          kafkaError('CONNECTION', `cannot fix the position of group ${group} on ${topic}`, cause)
+        );
       }
     });
   }
@@ -294,10 +320,17 @@ export class Topology {
   ): Promise<void> {
     const { kafka, consumerConfig } = this.#settings;
     const consumer = kafka.consumer({ ...consumerConfig, groupId, maxWaitTimeInMs: 100 });
+    // a refused join ends run() with a crash (and no consumer group): its error is the reason, not
+    // pause()'s "Consumer group was not initialized"
+    let crash: Error | undefined;
+    consumer.on(consumer.events.CRASH, (event) => {
+      crash ??= event.payload.error;
+    });
     try {
       await consumer.connect();
       await consumer.subscribe({ topics: [topic], fromBeginning: false });
       await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: async () => {} });
+      if (crash) throw crash;
       consumer.pause([{ topic }]);
       await consumer.commitOffsets(offsets);
     } finally {

@@ -22,6 +22,32 @@ describe('parseKafkaUrl', () => {
     expect(o.client).toBe('kafkajs');
   });
 
+  it('refuses heartbeatIntervalMs at or above sessionTimeoutMs with INVALID_ARGUMENT naming both values', () => {
+    for (const url of [
+      'kafka://h?sessionTimeoutMs=6000&heartbeatIntervalMs=6000',
+      'kafka://h?sessionTimeoutMs=6000&heartbeatIntervalMs=7000',
+      'kafka://h?heartbeatIntervalMs=10000', // the default session timeout, 10 000 ms
+      'kafka://h?client=platformatic&sessionTimeoutMs=2000&heartbeatIntervalMs=3000',
+    ]) {
+      let error: unknown;
+      try {
+        parse(url);
+      } catch (e) {
+        error = e;
+      }
+      expect(error, url).toBeInstanceOf(CarrierError);
+      expect((error as CarrierError).code, url).toBe('INVALID_ARGUMENT');
+      const { searchParams } = new URL(url);
+      const heartbeat = searchParams.get('heartbeatIntervalMs');
+      const session = searchParams.get('sessionTimeoutMs') ?? '10000';
+      expect((error as CarrierError).message, url).toContain(
+        `heartbeatIntervalMs (${heartbeat}) must be less than sessionTimeoutMs (${session})`,
+      );
+    }
+    expect(parse('kafka://h?sessionTimeoutMs=6000&heartbeatIntervalMs=5999').heartbeatIntervalMs).toBe(5_999);
+    expect(parse('kafka://h?sessionTimeoutMs=1000').heartbeatIntervalMs).toBe(333); // the default: a third
+  });
+
   it('reads the client library: kafkajs or platformatic, nothing else', () => {
     expect(parse('kafka://h?client=platformatic').client).toBe('platformatic');
     expect(parse('kafkas://h?client=kafkajs').client).toBe('kafkajs');

@@ -60,7 +60,11 @@ export interface KafkaUrlOptions {
    * run on two members at once; past it the delivery's lease is aborted (`LEASE_LOST`).
    */
   readonly rebalanceTimeoutMs: number;
-  /** Heartbeat interval in ms (`?heartbeatIntervalMs=`, default 1 000 ms, or a third of `sessionTimeoutMs` when that is less). */
+  /**
+   * Heartbeat interval in ms (`?heartbeatIntervalMs=`, default 1 000 ms, or a third of
+   * `sessionTimeoutMs` when that is less); must be less than `sessionTimeoutMs` (else
+   * `INVALID_ARGUMENT`, at `connect`).
+   */
   readonly heartbeatIntervalMs: number;
   /** Longest a fetch waits for data (`?maxWaitTimeMs=`, default 250 ms); bounds how fast a member notices a rebalance. */
   readonly maxWaitTimeMs: number;
@@ -173,8 +177,9 @@ function hostPort(entry: string, port: number): string {
  * every option is given at most once (core's rules: `urlChoice`, `urlFlag`, `refuseRepeatedOptions`
  * of `@carrier/core/kit`).
  *
- * @throws CarrierError `INVALID_ARGUMENT` for an unknown or repeated option or a malformed value
- *   (an enumerated one lists the allowed values); the message never contains the credentials.
+ * @throws CarrierError `INVALID_ARGUMENT` for an unknown or repeated option, a malformed value (an
+ *   enumerated one lists the allowed values) or `heartbeatIntervalMs` >= `sessionTimeoutMs`; the
+ *   message never contains the credentials.
  */
 export function parseKafkaUrl(url: URL): KafkaUrlOptions {
   if (url.protocol !== 'kafka:' && url.protocol !== 'kafkas:')
@@ -215,6 +220,17 @@ export function parseKafkaUrl(url: URL): KafkaUrlOptions {
     checkMinInsyncReplicas(minInsyncReplicas, replicationFactor);
   const tls = url.protocol === 'kafkas:' || flag(params, 'tls', false);
   const sessionTimeoutMs = integer(params, 'sessionTimeoutMs', 10_000, 1);
+  const heartbeatIntervalMs = integer(
+    params,
+    'heartbeatIntervalMs',
+    Math.min(1_000, Math.floor(sessionTimeoutMs / 3)),
+    1,
+  );
+  // Kafka's consumers require it (the Java client's and @platformatic/kafka's checks; kafkajs has none)
+  if (heartbeatIntervalMs >= sessionTimeoutMs)
+    throw invalid(
+      `heartbeatIntervalMs (${heartbeatIntervalMs}) must be less than sessionTimeoutMs (${sessionTimeoutMs}): the group coordinator would drop the member between two heartbeats`,
+    );
   return {
     brokers,
     client,
@@ -229,12 +245,7 @@ export function parseKafkaUrl(url: URL): KafkaUrlOptions {
     sasl,
     sessionTimeoutMs,
     rebalanceTimeoutMs: Math.max(sessionTimeoutMs, integer(params, 'rebalanceTimeoutMs', 30_000, 1)),
-    heartbeatIntervalMs: integer(
-      params,
-      'heartbeatIntervalMs',
-      Math.min(1_000, Math.floor(sessionTimeoutMs / 3)),
-      1,
-    ),
+    heartbeatIntervalMs,
     maxWaitTimeMs: integer(params, 'maxWaitTimeMs', 250, 0),
     connectionTimeoutMs: integer(params, 'connectionTimeoutMs', 3_000, 1),
     requestTimeoutMs: integer(params, 'requestTimeoutMs', 20_000, 100),
