@@ -33,6 +33,7 @@ import { type TraceFields, withTraceFields } from './telemetry/trace-context.js'
 import { type CodecAccepting, createTopic, type Topic, type TopicOptions } from './topic.js';
 import type { Capabilities, ConsumerLag, DeclareOptions, Transport, WireMessage } from './transport.js';
 import { isWellFormed } from './unicode.js';
+import { randomUuid } from './uuid.js';
 
 /** Publish options of a call that gave none. */
 const NO_OPTIONS: PublishOptions = Object.freeze({});
@@ -199,7 +200,7 @@ export class Carrier {
       );
     }
     const message: { -readonly [K in keyof WireMessage]: WireMessage[K] } = {
-      id: entry.id ?? crypto.randomUUID(),
+      id: entry.id ?? randomUuid(),
       key: entry.key,
       headers,
       contentType,
