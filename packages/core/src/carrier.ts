@@ -361,7 +361,9 @@ export class Carrier {
         else await publishing;
       }
       scope?.end();
-      return messages.map((m) => ({ id: m.id }));
+      const receipts: PublishReceipt[] = new Array(messages.length);
+      for (let i = 0; i < messages.length; i++) receipts[i] = { id: messages[i]!.id };
+      return receipts;
     } catch (error) {
       scope?.end(error);
       throw error;

@@ -114,8 +114,14 @@ function isJson(type: string): boolean {
  * content type, and every binary format: Avro, Protobuf).
  */
 export function codecForContentType(contentType: string): Codec<unknown> {
+  // a subscription mostly reads one content type: the last answer, without a lookup
+  if (contentType === lastContentType) return lastCodec;
   const known = byContentType.get(contentType);
-  if (known) return known;
+  if (known) {
+    lastContentType = contentType;
+    lastCodec = known;
+    return known;
+  }
   const type = mediaType(contentType);
   const codec = isJson(type)
     ? jsonCodec
@@ -125,8 +131,14 @@ export function codecForContentType(contentType: string): Codec<unknown> {
   // a connection sees few distinct content types: remember them, bounded against a hostile stream
   if (byContentType.size >= MAX_REMEMBERED_CONTENT_TYPES) byContentType.clear();
   byContentType.set(contentType, codec);
+  lastContentType = contentType;
+  lastCodec = codec;
   return codec;
 }
+
+/** The content type {@link codecForContentType} answered last, and its codec. */
+let lastContentType: string | undefined;
+let lastCodec: Codec<unknown> = bytesCodec as Codec<unknown>;
 
 /** Content types already read by {@link codecForContentType}: each is parsed once. */
 const byContentType = new Map<string, Codec<unknown>>();

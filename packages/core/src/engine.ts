@@ -450,14 +450,18 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
     });
   }
 
-  /** Call `settle(delivery)`, in its settle span if any: its promise, or undefined when it threw (reported). */
+  /**
+   * Call `settle(delivery)`, in its settle span if any: its promise, or undefined when it threw
+   * (reported). `settle` calls a settle method of the guard, whose promise is always a native one
+   * (`GuardedDelivery`, `settleDeadLetterOnce`), as the span's is.
+   */
   #startSettle(what: SettleOperation, settle: Settle<D>, delivery: D): Promise<void> | undefined {
     const scopes = this.#scopes;
     const scope = scopes.size === 0 ? undefined : scopes.get(delivery);
     try {
-      if (!scope) return Promise.resolve(settle(delivery));
+      if (!scope) return settle(delivery);
       scopes.delete(delivery);
-      return Promise.resolve(scope.settle(what, () => settle(delivery)));
+      return scope.settle(what, () => settle(delivery));
     } catch (cause) {
       this.#settleFailed(what, delivery, cause);
       return undefined;
