@@ -31,7 +31,9 @@ describe('codecForContentType', () => {
     for (let round = 0; round < 3; round++)
       for (let i = 0; i < types.length; i++) {
         expect(codecForContentType(types[i]!).name).toBe(expected[i]);
-        expect(codecForContentType(types[(i + 1) % types.length]!).name).toBe(expected[(i + 1) % types.length]);
+        expect(codecForContentType(types[(i + 1) % types.length]!).name).toBe(
+          expected[(i + 1) % types.length],
+        );
       }
   });
 });
