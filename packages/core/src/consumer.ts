@@ -59,9 +59,6 @@ function settlementOf(decision: Decision): Settle<Delivery> {
   }
 }
 
-/** The outcome of a handler that returned: one object for every message. */
-const HANDLED: Outcome = Object.freeze({ kind: 'handled' });
-
 /**
  * A handler that threw, other than `NonRetryableError`, after its signal fired because the
  * subscription is closing: it stopped as asked; the message goes back unprocessed (no attempt).
@@ -202,13 +199,21 @@ export class Consumer implements ManagedSubscription {
     // most transports) runs on its own, still bounded by the transport's prefetch, and close()
     // waits for it.
     if (!isPromiseLike(result)) {
-      this.#conclude(delivery, request, HANDLED);
+      this.#handled(delivery);
       return undefined;
     }
     return Promise.resolve(result).then(
-      () => this.#conclude(delivery, request, HANDLED),
+      () => this.#handled(delivery),
       (error: unknown) => this.#threw(delivery, request, cancel, error),
     );
+  }
+
+  /**
+   * The handler returned: acknowledge, as `decide` answers for every handled message (a request's
+   * too), without building the outcome and asking it.
+   */
+  #handled(delivery: Delivery): void {
+    this.#engine.settleTracked('ack', ackDelivery, delivery);
   }
 
   /** The handler (or the codec) threw: give back on close, else decide and settle. */

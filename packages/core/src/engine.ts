@@ -136,12 +136,12 @@ export function releaseDelivery(delivery: EngineDelivery): Promise<void> {
 
 /**
  * A delivery the engine accepted and whose first settle call has not come yet: its handler's
- * cancellation (it is the `HandlerSignal` the handler gets) and its place in the engine's list of
- * such deliveries. A doubly linked list rather than a `Map` keyed by delivery: adding and removing
+ * cancellation and its place in the engine's list of such deliveries. A doubly linked list rather than a `Map` keyed by delivery: adding and removing
  * one costs a few stores, not a hash of a new object and a table that grows and shrinks with the
  * number in flight.
  */
-class Active<D> extends HandlerSignal {
+class Active<D> {
+  readonly cancel = new HandlerSignal();
   delivery: D | undefined = undefined;
   prev: Active<D> | undefined = undefined;
   next: Active<D> | undefined = undefined;
@@ -303,7 +303,7 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
     const delivery = active.delivery!;
     // its first settle call came already: nothing to run
     if (this.#aborted || active.prev === undefined) return undefined;
-    const cancel: HandlerSignal = active;
+    const cancel = active.cancel;
     if (cancel.aborted || this.#closing) {
       // The lease was lost before the handler started (the broker redelivers it anyway), or
       // close() began while it waited for a slot: no handler starts after close(), give it back.
@@ -362,7 +362,7 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
   }
 
   #leaseLost(active: Active<D>, lease: AbortSignal): void {
-    const cancel: HandlerSignal = active;
+    const cancel = active.cancel;
     if (this.#aborted || active.prev === undefined || isCarrierError(cancel.reason, 'LEASE_LOST')) return;
     const error = new CarrierError(
       'LEASE_LOST',
@@ -389,7 +389,7 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
   /** The handler signals of the deliveries accepted and not settled, oldest first. */
   #activeSignals(): HandlerSignal[] {
     const signals: HandlerSignal[] = [];
-    for (let a = this.#active.next!; a !== this.#active; a = a.next!) signals.push(a);
+    for (let a = this.#active.next!; a !== this.#active; a = a.next!) signals.push(a.cancel);
     return signals;
   }
 

@@ -5,7 +5,7 @@
  *
  * The 122 random bits of each UUID come from `crypto.getRandomValues` (the platform's CSPRNG, as
  * `randomUUID`'s), drawn for {@link UUID_BATCH} UUIDs at a time. The batch is formatted into one
- * string at once (hex pairs written as 16-bit words, decoded by one `TextDecoder` call), and each
+ * string at once (four characters a 32-bit store, decoded by one `TextDecoder` call), and each
  * UUID is a 36-character slice of it. `crypto.randomUUID()` instead reads the global `crypto`
  * through Node's lazy getter and joins 20 strings per UUID.
  *
@@ -22,10 +22,9 @@ export type RandomFill = (words: Uint32Array) => void;
 const HEX = '0123456789abcdef';
 
 /**
- * Little tables of two characters as one 16-bit word in the platform's byte order (written bytes,
- * read through a `Uint16Array`, so the output buffer, viewed the same way, gets them in order):
- * `PAIR[b]` the two hex digits of byte `b`; `DASH[n]` a dash then the digit `n`; `END[n]` the digit
- * `n` then a dash.
+ * Little tables of two characters as one 16-bit word in the platform's byte order (written as
+ * bytes, read through a `Uint16Array`): `PAIR[b]` the two hex digits of byte `b`; `DASH[n]` a dash
+ * then the digit `n`; `END[n]` the digit `n` then a dash.
  */
 function wordTable(count: number, first: (i: number) => number, second: (i: number) => number): Uint16Array {
   const bytes = new Uint8Array(2 * count);
@@ -46,34 +45,38 @@ const DASH = wordTable(16, () => DASH_CODE, digit);
 const END = wordTable(16, digit, () => DASH_CODE);
 
 /**
- * Write the UUID of the random words `w0`–`w3` as 18 words (36 ASCII characters) into `chars` at
- * `at`. Bits used: all of `w0` and `w3`, `w1` but bits 12–15, `w2` but bits 16–17 (122 bits);
- * the version digit is 4 and the variant digit `8 | (w2 >>> 30)`.
+ * Shifts that put two 16-bit words (two characters each) into one 32-bit word in memory order:
+ * the first word at the lower address.
  */
-function format(chars: Uint16Array, at: number, w0: number, w1: number, w2: number, w3: number): void {
-  // xxxxxxxx-
-  chars[at] = PAIR[w0 >>> 24]!;
-  chars[at + 1] = PAIR[(w0 >>> 16) & 255]!;
-  chars[at + 2] = PAIR[(w0 >>> 8) & 255]!;
-  chars[at + 3] = PAIR[w0 & 255]!;
-  // -xxxx- (bits 31–16 of w1)
-  chars[at + 4] = DASH[w1 >>> 28]!;
-  chars[at + 5] = PAIR[(w1 >>> 20) & 255]!;
-  chars[at + 6] = END[(w1 >>> 16) & 15]!;
-  // 4xxx (bits 11–0 of w1)
-  chars[at + 7] = PAIR[0x40 | ((w1 >>> 8) & 15)]!;
-  chars[at + 8] = PAIR[w1 & 255]!;
-  // -Vxxx- (bits 31–18 of w2)
-  chars[at + 9] = DASH[8 | (w2 >>> 30)]!;
-  chars[at + 10] = PAIR[(w2 >>> 22) & 255]!;
-  chars[at + 11] = END[(w2 >>> 18) & 15]!;
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const FIRST = LITTLE_ENDIAN ? 0 : 16;
+const SECOND = LITTLE_ENDIAN ? 16 : 0;
+
+/** The 32-bit word of characters `a` then `b` (16-bit words of two characters each). */
+function four(a: number, b: number): number {
+  return (a << FIRST) | (b << SECOND);
+}
+
+/**
+ * Write the UUID of the random words `w0`–`w3` as 9 words of four ASCII characters (36) into
+ * `chars` at `at`. Bits used: all of `w0` and `w3`, `w1` but bits 12–15, `w2` but bits 16–17 (122
+ * bits); the version digit is 4 and the variant digit `8 | (w2 >>> 30)`.
+ */
+function format(chars: Uint32Array, at: number, w0: number, w1: number, w2: number, w3: number): void {
+  // xxxxxxxx
+  chars[at] = four(PAIR[w0 >>> 24]!, PAIR[(w0 >>> 16) & 255]!);
+  chars[at + 1] = four(PAIR[(w0 >>> 8) & 255]!, PAIR[w0 & 255]!);
+  // -xxx x- (bits 31–16 of w1)
+  chars[at + 2] = four(DASH[w1 >>> 28]!, PAIR[(w1 >>> 20) & 255]!);
+  chars[at + 3] = four(END[(w1 >>> 16) & 15]!, PAIR[0x40 | ((w1 >>> 8) & 15)]!);
+  // 4x (bits 11–8 of w1 above) xx (bits 7–0) -V (bits 31–30 of w2)
+  chars[at + 4] = four(PAIR[w1 & 255]!, DASH[8 | (w2 >>> 30)]!);
+  // xxx- (bits 29–18 of w2)
+  chars[at + 5] = four(PAIR[(w2 >>> 22) & 255]!, END[(w2 >>> 18) & 15]!);
   // xxxxxxxxxxxx (bits 15–0 of w2, w3)
-  chars[at + 12] = PAIR[(w2 >>> 8) & 255]!;
-  chars[at + 13] = PAIR[w2 & 255]!;
-  chars[at + 14] = PAIR[w3 >>> 24]!;
-  chars[at + 15] = PAIR[(w3 >>> 16) & 255]!;
-  chars[at + 16] = PAIR[(w3 >>> 8) & 255]!;
-  chars[at + 17] = PAIR[w3 & 255]!;
+  chars[at + 6] = four(PAIR[(w2 >>> 8) & 255]!, PAIR[w2 & 255]!);
+  chars[at + 7] = four(PAIR[w3 >>> 24]!, PAIR[(w3 >>> 16) & 255]!);
+  chars[at + 8] = four(PAIR[(w3 >>> 8) & 255]!, PAIR[w3 & 255]!);
 }
 
 /** Characters of one UUID. */
@@ -92,7 +95,7 @@ export function uuidSource(
   if (!Number.isInteger(batch) || batch < 1)
     throw new RangeError(`batch must be an integer ≥ 1, not ${batch}`);
   const words = new Uint32Array(4 * batch);
-  const chars = new Uint16Array((UUID_LENGTH / 2) * batch);
+  const chars = new Uint32Array((UUID_LENGTH / 4) * batch);
   const bytes = new Uint8Array(chars.buffer);
   const decoder = new TextDecoder();
   let text = '';
@@ -101,7 +104,7 @@ export function uuidSource(
     fill(words);
     for (let k = 0; k < batch; k++) {
       const w = 4 * k;
-      format(chars, (UUID_LENGTH / 2) * k, words[w]!, words[w + 1]!, words[w + 2]!, words[w + 3]!);
+      format(chars, (UUID_LENGTH / 4) * k, words[w]!, words[w + 1]!, words[w + 2]!, words[w + 3]!);
     }
     text = decoder.decode(bytes);
     next = 0;
