@@ -17,6 +17,19 @@ import type {
   WireMessage,
 } from './transport.js';
 
+/**
+ * Told of a delivery's first settle call (the engine's entry of that delivery: an object with a
+ * method rather than a closure per delivery).
+ */
+export interface FirstSettle {
+  firstSettle(): void;
+}
+
+/** A {@link FirstSettle} that calls `onFirst`. */
+function calling(onFirst: () => void): FirstSettle {
+  return { firstSettle: onFirst };
+}
+
 /** A settled promise, shared: returned where nothing is left to wait for. */
 const SETTLED: Promise<void> = Promise.resolve();
 
@@ -37,10 +50,10 @@ class GuardedDelivery implements Delivery {
   readonly lease: AbortSignal | undefined;
   readonly native: Delivery['native'];
   readonly #raw: Delivery;
-  readonly #onFirst: () => void;
+  readonly #onFirst: FirstSettle;
   #first: Promise<void> | undefined;
 
-  constructor(raw: Delivery, onFirst: () => void) {
+  constructor(raw: Delivery, onFirst: FirstSettle) {
     this.message = raw.message;
     this.attempt = raw.attempt;
     this.lease = raw.lease;
@@ -52,7 +65,7 @@ class GuardedDelivery implements Delivery {
   /** Run `settle` unless a settlement ran already; the first settlement's promise either way. */
   #once(settle: (raw: Delivery) => Promise<void>): Promise<void> {
     if (this.#first) return this.#first;
-    this.#onFirst();
+    this.#onFirst.firstSettle();
     try {
       // Promise.resolve: a transport that returns no promise still settles (a native promise passes as is)
       this.#first = Promise.resolve(settle(this.#raw));
@@ -85,19 +98,19 @@ class GuardedDelivery implements Delivery {
  * and returns the first call's promise (it resolves or rejects as the first settlement did).
  * `deadLetter` also bounds the reason (see `boundReason`), once for every transport.
  */
-export function settleOnce(delivery: Delivery, onFirst: () => void = () => {}): Delivery {
-  return new GuardedDelivery(delivery, onFirst);
+export function settleOnce(delivery: Delivery, onFirst: FirstSettle | (() => void) = () => {}): Delivery {
+  return new GuardedDelivery(delivery, typeof onFirst === 'function' ? calling(onFirst) : onFirst);
 }
 
 /**
  * Make `settle` callable once: the first call runs it, every later call returns the first call's
  * promise without running anything. A synchronous throw becomes a rejected promise.
  */
-function firstCallOnly(onFirst: () => void): (settle: () => Promise<void>) => Promise<void> {
+function firstCallOnly(onFirst: FirstSettle): (settle: () => Promise<void>) => Promise<void> {
   let first: Promise<void> | undefined;
   return (settle) => {
     if (first) return first;
-    onFirst();
+    onFirst.firstSettle();
     try {
       first = Promise.resolve(settle());
     } catch (error) {
@@ -115,9 +128,9 @@ export interface GuardedDeadLetterDelivery extends DeadLetterDelivery {
 /** {@link settleOnce} for dead letters; also completes missing metadata (`completeDeadLetterInfo`). */
 export function settleDeadLetterOnce(
   delivery: DeadLetterDelivery,
-  onFirst: () => void = () => {},
+  onFirst: FirstSettle | (() => void) = () => {},
 ): GuardedDeadLetterDelivery {
-  const once = firstCallOnly(onFirst);
+  const once = firstCallOnly(typeof onFirst === 'function' ? calling(onFirst) : onFirst);
   return {
     message: delivery.message,
     info: completeDeadLetterInfo(delivery.info, delivery.message),
@@ -136,15 +149,22 @@ export function releaseDelivery(delivery: EngineDelivery): Promise<void> {
 
 /**
  * A delivery the engine accepted and whose first settle call has not come yet: its handler's
- * cancellation and its place in the engine's list of such deliveries. A doubly linked list rather than a `Map` keyed by delivery: adding and removing
- * one costs a few stores, not a hash of a new object and a table that grows and shrinks with the
- * number in flight.
+ * cancellation and its place in the engine's list of such deliveries. A doubly linked list rather
+ * than a `Map` keyed by delivery: adding and removing one costs a few stores, not a hash of a new
+ * object and a table that grows and shrinks with the number in flight. The guard tells it of the
+ * first settle call (`firstSettle`), which takes it off the list (`forget`, the engine's).
  */
-class Active<D> {
+class Active<D> implements FirstSettle {
   readonly cancel = new HandlerSignal();
   delivery: D | undefined = undefined;
   prev: Active<D> | undefined = undefined;
   next: Active<D> | undefined = undefined;
+
+  constructor(private readonly forget: (active: Active<D>) => void) {}
+
+  firstSettle(): void {
+    this.forget(this);
+  }
 }
 
 /** What the engine needs of a delivery. */
@@ -169,8 +189,8 @@ export interface EngineOptions<Raw, D extends EngineDelivery> {
   readonly label: string;
   readonly concurrency: number;
   readonly onError: (error: Error) => void;
-  /** Wrap a raw delivery in the settle-once guard, calling `onFirst` on its first settle call. */
-  readonly guard: (raw: Raw, onFirst: () => void) => D;
+  /** Wrap a raw delivery in the settle-once guard, telling `onFirst` of its first settle call. */
+  readonly guard: (raw: Raw, onFirst: FirstSettle) => D;
   /** Ordering key: deliveries of one key run one at a time, in arrival order. */
   readonly keyOf: (delivery: D) => string | undefined;
   /**
@@ -208,7 +228,7 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
    * Accepted and not yet settled (no settle call yet): the list of their `Active` entries, from
    * this sentinel (`#active.next` the oldest); an entry off the list has `prev` undefined.
    */
-  readonly #active = new Active<D>();
+  readonly #active = new Active<D>(() => {});
   /** Telemetry of the deliveries whose handler started, until their first settlement. */
   readonly #scopes = new Map<D, ProcessScope>();
   /** The span context of the receive whose deliveries the transport is handing over now, if any. */
@@ -277,8 +297,8 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
 
   /** The transport's sink. */
   accept(raw: Raw): void {
-    const active = new Active<D>();
-    const delivery: D = this.#options.guard(raw, () => this.#forget(active));
+    const active = new Active<D>(this.#forgetActive);
+    const delivery: D = this.#options.guard(raw, active);
     if (this.#aborted) return;
     if (this.#receiving) this.#receivedBy.set(delivery, this.#receiving);
     if (this.#closing) {
@@ -373,6 +393,9 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
     if (!cancel.aborted) cancel.abort(error);
     this.#report(error);
   }
+
+  /** {@link SubscriptionEngine.#forget}, one function for every entry. */
+  readonly #forgetActive = (active: Active<D>): void => this.#forget(active);
 
   /** The delivery's first settle call: it no longer needs a signal or a lease watch. */
   #forget(active: Active<D>): void {
