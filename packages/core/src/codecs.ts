@@ -114,8 +114,13 @@ function isJson(type: string): boolean {
  * content type, and every binary format: Avro, Protobuf).
  */
 export function codecForContentType(contentType: string): Codec<unknown> {
-  // a subscription mostly reads one content type: the last answer, without a lookup
-  if (contentType === lastContentType) return lastCodec;
+  // a subscription mostly reads one content type: the last answer, without a lookup (small, so
+  // that it is inlined where it is called)
+  return contentType === lastContentType ? lastCodec : lookUpCodec(contentType);
+}
+
+/** {@link codecForContentType} of another content type than the last one. */
+function lookUpCodec(contentType: string): Codec<unknown> {
   const known = byContentType.get(contentType);
   if (known) {
     lastContentType = contentType;
