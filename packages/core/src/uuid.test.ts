@@ -60,21 +60,44 @@ describe('uuidSource', () => {
     expect(next()).toBe('01234567-89ab-4def-bfb7-ba9876543210');
   });
 
-  it('draws random bits once per batch, and no id repeats across refills', () => {
-    const { calls, fill } = constantFill(0);
-    let word = 0;
-    const next = uuidSource(3, (words) => {
-      fill(words);
-      for (let i = 0; i < words.length; i++) words[i] = ++word;
-    });
-    const ids = Array.from({ length: 10 }, () => next());
-    expect(calls.count).toBe(4);
-    expect(new Set(ids).size).toBe(10);
-    for (const id of ids) expect(id).toMatch(V4);
+  it('draws random bits once per batchesPerDraw batches, and no id repeats across draws', () => {
+    for (const [batchesPerDraw, draws] of [
+      [1, 4],
+      [2, 2],
+      [8, 1],
+    ] as const) {
+      const { calls, fill } = constantFill(0);
+      let word = 0;
+      const next = uuidSource(
+        3,
+        (words) => {
+          fill(words);
+          for (let i = 0; i < words.length; i++) words[i] = ++word;
+        },
+        batchesPerDraw,
+      );
+      const ids = Array.from({ length: 10 }, () => next());
+      expect(calls.count, `${batchesPerDraw} batches per draw`).toBe(draws);
+      expect(new Set(ids).size).toBe(10);
+      for (const id of ids) expect(id).toMatch(V4);
+    }
+  });
+
+  it('uses every drawn word once: consecutive ids of one draw follow the words in order', () => {
+    const next = uuidSource(
+      1,
+      (words) => {
+        for (let i = 0; i < words.length; i++) words[i] = i < 4 ? 0 : 0xffffffff;
+      },
+      2,
+    );
+    expect(next()).toBe('00000000-0000-4000-8000-000000000000');
+    expect(next()).toBe('ffffffff-ffff-4fff-bfff-ffffffffffff');
   });
 
   it('refuses a batch that is not a positive integer', () => {
     expect(() => uuidSource(0)).toThrow(RangeError);
     expect(() => uuidSource(1.5)).toThrow(RangeError);
+    expect(() => uuidSource(1, undefined, 0)).toThrow(RangeError);
   });
 });
