@@ -40,7 +40,8 @@ const child = spawn(
     String(counts.n1),
     String(counts.n2),
   ],
-  { stdio: ['ignore', 'pipe', 'ignore'] },
+  // cwd: the hand-over directory, which also takes the v8 log --perf-basic-prof writes
+  { stdio: ['ignore', 'pipe', 'ignore'], cwd: dir },
 );
 const pid = String(child.pid);
 const control = (args) =>
