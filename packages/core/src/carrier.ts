@@ -33,6 +33,7 @@ import { type TraceFields, withTraceFields } from './telemetry/trace-context.js'
 import { type CodecAccepting, createTopic, type Topic, type TopicOptions } from './topic.js';
 import type { Capabilities, ConsumerLag, DeclareOptions, Transport, WireMessage } from './transport.js';
 import { isWellFormed } from './unicode.js';
+import { randomUuid } from './uuid.js';
 
 /** Publish options of a call that gave none. */
 const NO_OPTIONS: PublishOptions = Object.freeze({});
@@ -132,7 +133,9 @@ export class Carrier {
     codec?: Codec,
     signal?: AbortSignal,
   ): WireMessage | Promise<WireMessage> {
-    const headers = validateHeaders(entry.headers);
+    const given = entry.headers;
+    const noHeaders = given === undefined;
+    const headers = validateHeaders(given);
     const metadata = withTraceFields(validateMetadata(entry.metadata), trace);
     if (entry.key !== undefined && typeof entry.key !== 'string') {
       throw new CarrierError('INVALID_ARGUMENT', 'key must be a string');
@@ -155,12 +158,25 @@ export class Carrier {
         'id is not well-formed Unicode (it contains a lone surrogate)',
       );
     }
-    const now = Date.now();
-    const deliverAt = dueTime(entry, this.#transport.capabilities, this.#transport.name, now);
+    const publishedAt = new Date();
+    const deliverAt = dueTime(
+      entry,
+      this.#transport.capabilities,
+      this.#transport.name,
+      publishedAt.getTime(),
+    );
     const contentType = validateContentType(entry.contentType);
     const entryCodec = checkCodec(entry.codec) ?? codec;
     if (!entryCodec)
-      return this.#message(entry, headers, metadata, now, deliverAt, encodeBody(entry.body, contentType));
+      return this.#message(
+        entry,
+        headers,
+        noHeaders,
+        metadata,
+        publishedAt,
+        deliverAt,
+        encodeBody(entry.body, contentType),
+      );
     if (contentType !== undefined)
       throw new CarrierError(
         'INVALID_ARGUMENT',
@@ -168,25 +184,30 @@ export class Carrier {
       );
     const encoded = encodeWith(entryCodec, entry.body, { topic, signal });
     return isPromiseLike(encoded)
-      ? Promise.resolve(encoded).then((e) => this.#message(entry, headers, metadata, now, deliverAt, e))
-      : this.#message(entry, headers, metadata, now, deliverAt, encoded);
+      ? Promise.resolve(encoded).then((e) =>
+          this.#message(entry, headers, noHeaders, metadata, publishedAt, deliverAt, e),
+        )
+      : this.#message(entry, headers, noHeaders, metadata, publishedAt, deliverAt, encoded);
   }
 
   /**
-   * The wire message of a checked entry (its headers and metadata validated, `now`: when the
-   * publish was called) and its encoded body, size limits checked.
+   * The wire message of a checked entry (its headers and metadata validated, `noHeaders` when it
+   * gave none, `publishedAt`: when the publish was called) and its encoded body, size limits
+   * checked.
    */
   #message(
     entry: BatchEntry,
     headers: Record<string, string>,
+    noHeaders: boolean,
     checkedMetadata: MessageMetadata | undefined,
-    now: number,
+    publishedAt: Date,
     deliverAt: Date | undefined,
     encoded: Encoded,
   ): WireMessage {
     const metadata = withSchemaId(checkedMetadata, encoded.schemaId);
     const { bytes, contentType } = encoded;
-    const headerBytes = this.#checkHeaderLimits(headers, metadata);
+    // no headers given (`headers` is a new `{}`) and no metadata: nothing to count
+    const headerBytes = noHeaders && metadata === undefined ? 0 : this.#checkHeaderLimits(headers, metadata);
     const size = bytes.byteLength + (entry.key === undefined ? 0 : utf8Length(entry.key)) + headerBytes;
     const limit = this.#transport.capabilities.maxMessageBytes;
     if (size > limit) {
@@ -199,12 +220,12 @@ export class Carrier {
       );
     }
     const message: { -readonly [K in keyof WireMessage]: WireMessage[K] } = {
-      id: entry.id ?? crypto.randomUUID(),
+      id: entry.id ?? randomUuid(),
       key: entry.key,
       headers,
       contentType,
       body: bytes,
-      publishedAt: new Date(now),
+      publishedAt,
     };
     if (metadata) message.metadata = metadata;
     if (deliverAt) message.deliverAt = deliverAt;
@@ -360,7 +381,9 @@ export class Carrier {
         else await publishing;
       }
       scope?.end();
-      return messages.map((m) => ({ id: m.id }));
+      const receipts: PublishReceipt[] = new Array(messages.length);
+      for (let i = 0; i < messages.length; i++) receipts[i] = { id: messages[i]!.id };
+      return receipts;
     } catch (error) {
       scope?.end(error);
       throw error;

@@ -24,4 +24,16 @@ describe('codecForContentType', () => {
     expect(codecForContentType('text/plain').name).toBe('text');
     expect(codecForContentType('application/octet-stream').name).toBe('bytes');
   });
+
+  it('gives each content type its codec when types alternate, new and remembered ones', () => {
+    const types = ['application/json', 'text/csv', 'application/x-alt-1', 'application/vnd.alt+json'];
+    const expected = ['json', 'text', 'bytes', 'json'];
+    for (let round = 0; round < 3; round++)
+      for (let i = 0; i < types.length; i++) {
+        expect(codecForContentType(types[i]!).name).toBe(expected[i]);
+        expect(codecForContentType(types[(i + 1) % types.length]!).name).toBe(
+          expected[(i + 1) % types.length],
+        );
+      }
+  });
 });

@@ -1,5 +1,5 @@
 import type { DecodeContext, EncodeContext } from './codec-spi.js';
-import { bytesCodec, codecForContentType, codecForValue } from './codecs.js';
+import { bytesCodec, codecForContentType, codecForValue, OCTET_STREAM } from './codecs.js';
 import { type MessageMetadata, metadataHeaders } from './metadata.js';
 
 export { JSON_TYPE, OCTET_STREAM, TEXT_UTF8 } from './codecs.js';
@@ -23,6 +23,8 @@ export interface EncodedBody {
  *   (undefined, a function, a BigInt, a cycle).
  */
 export function encodeBody(body: unknown, contentType?: string): EncodedBody {
+  // bytes (the bytes codec's case) in one small step, inlined where it is called
+  if (body instanceof Uint8Array) return { bytes: body, contentType: contentType ?? OCTET_STREAM };
   const encoded = codecForValue(body).encode(body, NO_TOPIC) as EncodedBody;
   return contentType === undefined ? encoded : { bytes: encoded.bytes, contentType };
 }

@@ -114,8 +114,19 @@ function isJson(type: string): boolean {
  * content type, and every binary format: Avro, Protobuf).
  */
 export function codecForContentType(contentType: string): Codec<unknown> {
+  // a subscription mostly reads one content type: the last answer, without a lookup (small, so
+  // that it is inlined where it is called)
+  return contentType === lastContentType ? lastCodec : lookUpCodec(contentType);
+}
+
+/** {@link codecForContentType} of another content type than the last one. */
+function lookUpCodec(contentType: string): Codec<unknown> {
   const known = byContentType.get(contentType);
-  if (known) return known;
+  if (known) {
+    lastContentType = contentType;
+    lastCodec = known;
+    return known;
+  }
   const type = mediaType(contentType);
   const codec = isJson(type)
     ? jsonCodec
@@ -125,8 +136,14 @@ export function codecForContentType(contentType: string): Codec<unknown> {
   // a connection sees few distinct content types: remember them, bounded against a hostile stream
   if (byContentType.size >= MAX_REMEMBERED_CONTENT_TYPES) byContentType.clear();
   byContentType.set(contentType, codec);
+  lastContentType = contentType;
+  lastCodec = codec;
   return codec;
 }
+
+/** The content type {@link codecForContentType} answered last, and its codec. */
+let lastContentType: string | undefined;
+let lastCodec: Codec<unknown> = bytesCodec as Codec<unknown>;
 
 /** Content types already read by {@link codecForContentType}: each is parsed once. */
 const byContentType = new Map<string, Codec<unknown>>();

@@ -4,13 +4,18 @@ import { isPromiseLike, isUnreadable } from './codec-options.js';
 import type { Codec } from './codec-spi.js';
 import { ACK, admit, type Decision, decide, failureReason, type Outcome } from './decision.js';
 import { frozenMetadata, toMessage } from './delivered-message.js';
-import { type ManagedSubscription, SubscriptionEngine, settleOnce } from './engine.js';
+import {
+  type ManagedSubscription,
+  releaseDelivery,
+  type Settle,
+  SubscriptionEngine,
+  settleOnce,
+} from './engine.js';
 import { isCarrierError, NonRetryableError } from './errors.js';
 import type { HandlerSignal } from './handler-signal.js';
 import type { Handler } from './message.js';
 import type { NativeToken } from './native.js';
 import { isExpired, isRequest, ReplyChannel } from './request.js';
-import type { SettleOperation } from './telemetry/process.js';
 import type { ConsumerTelemetry, Telemetry } from './telemetry/telemetry.js';
 import type { Delivery, StartFrom, Transport, WireMessage } from './transport.js';
 
@@ -35,8 +40,24 @@ export interface ConsumerSettings {
   readonly onError: (error: Error) => void;
 }
 
-/** The outcome of a handler that returned: one object for every message. */
-const HANDLED: Outcome = Object.freeze({ kind: 'handled' });
+/** `delivery.ack()`: the settle call of every handled message, one function for all. */
+const ackDelivery: Settle<Delivery> = (delivery) => delivery.ack();
+
+/** The settle call that carries out `decision` (a new closure only for a retry or a dead letter). */
+function settlementOf(decision: Decision): Settle<Delivery> {
+  switch (decision.action) {
+    case 'ack':
+      return ackDelivery;
+    case 'retry': {
+      const delayMs = decision.delayMs;
+      return (delivery) => delivery.retry(delayMs);
+    }
+    case 'deadLetter': {
+      const info = { reason: decision.reason, attempts: decision.attempts, failedAt: new Date() };
+      return (delivery) => delivery.deadLetter(info);
+    }
+  }
+}
 
 /**
  * A handler that threw, other than `NonRetryableError`, after its signal fired because the
@@ -178,20 +199,28 @@ export class Consumer implements ManagedSubscription {
     // most transports) runs on its own, still bounded by the transport's prefetch, and close()
     // waits for it.
     if (!isPromiseLike(result)) {
-      this.#conclude(delivery, request, HANDLED);
+      this.#handled(delivery);
       return undefined;
     }
     return Promise.resolve(result).then(
-      () => this.#conclude(delivery, request, HANDLED),
+      () => this.#handled(delivery),
       (error: unknown) => this.#threw(delivery, request, cancel, error),
     );
+  }
+
+  /**
+   * The handler returned: acknowledge, as `decide` answers for every handled message (a request's
+   * too), without building the outcome and asking it.
+   */
+  #handled(delivery: Delivery): void {
+    this.#engine.settleTracked('ack', ackDelivery, delivery);
   }
 
   /** The handler (or the codec) threw: give back on close, else decide and settle. */
   #threw(delivery: Delivery, request: ReplyChannel | undefined, cancel: HandlerSignal, error: unknown): void {
     this.#engine.failed(delivery, error);
     if (gaveUpOnClose(error, cancel)) {
-      this.#track(this.#settle('release', () => delivery.release(), delivery));
+      this.#engine.settleTracked('release', releaseDelivery, delivery);
       return;
     }
     this.#conclude(delivery, request, { kind: 'threw', error });
@@ -218,7 +247,7 @@ export class Consumer implements ManagedSubscription {
       this.#track(this.#failRequest(request, outcome.error).then(() => this.#execute(delivery, decision)));
       return;
     }
-    this.#track(this.#execute(delivery, decision));
+    this.#engine.settleTracked(decision.action, settlementOf(decision), delivery);
   }
 
   /**
@@ -244,28 +273,17 @@ export class Consumer implements ManagedSubscription {
     }
   }
 
-  /** Carry out a decision with the delivery's settle method; never rejects (see `#settle`). */
+  /**
+   * Carry out a decision with the delivery's settle method, through the engine: a failure is
+   * reported to onError as `SETTLE_FAILED`, never thrown.
+   */
   #execute(delivery: Delivery, decision: Decision): Promise<void> {
-    switch (decision.action) {
-      case 'ack':
-        return this.#settle('ack', () => delivery.ack(), delivery);
-      case 'retry':
-        return this.#settle('retry', () => delivery.retry(decision.delayMs), delivery);
-      case 'deadLetter': {
-        const info = { reason: decision.reason, attempts: decision.attempts, failedAt: new Date() };
-        return this.#settle('deadLetter', () => delivery.deadLetter(info), delivery);
-      }
-    }
+    return this.#engine.settle(decision.action, settlementOf(decision), delivery);
   }
 
   /** A settlement that no longer holds the handler's slot; close() still waits for it. */
   #track(settlement: Promise<void>): void {
     this.#engine.track(settlement);
-  }
-
-  /** Settle through the engine: a failure is reported to onError as `SETTLE_FAILED`, never thrown. */
-  #settle(what: SettleOperation, settle: () => Promise<void>, delivery?: Delivery): Promise<void> {
-    return this.#engine.settle(what, settle, delivery);
   }
 
   /** Stop fetching, give back what never started, let in-flight handlers finish and settle, close. */

@@ -5,6 +5,7 @@ import { toMessage } from './delivered-message.js';
 import {
   type GuardedDeadLetterDelivery,
   type ManagedSubscription,
+  releaseDelivery,
   SubscriptionEngine,
   settleDeadLetterOnce,
 } from './engine.js';
@@ -123,10 +124,10 @@ class DeadLetterConsumer implements ManagedSubscription {
           this.#holds.add(done);
         });
       }
-      await this.#engine.settle('release', () => delivery.release(), delivery);
+      await this.#engine.settle('release', releaseDelivery, delivery);
       return;
     }
-    await this.#engine.settle('ack', () => delivery.ack(), delivery);
+    await this.#engine.settle('ack', (d) => d.ack(), delivery);
   }
 
   close(): Promise<void> {

@@ -96,3 +96,30 @@ describe('lost leases', () => {
     expect(errors).toEqual([]);
   });
 });
+
+describe('deliveries in flight', () => {
+  it('close() aborts the signals of the handlers still running, whatever order the others settled in', async () => {
+    const errors: Error[] = [];
+    const { transport, carrier } = setup(errors);
+    const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const gates = new Map(ids.map((id) => [id, gateFor()]));
+    const signals = new Map<string, AbortSignal>();
+    const subscription = await carrier.subscribe('t', { group: 'g', concurrency: 10 }, async (m) => {
+      signals.set(m.id, m.signal);
+      await gates.get(m.id)!.promise;
+    });
+    const deliveries = ids.map((id) => transport.deliver('x', { id }));
+    await waitFor(() => signals.size === ids.length);
+    // settled: the oldest, two in the middle and the newest
+    const settled = ['a', 'c', 'd', 'f'];
+    for (const id of settled) gates.get(id)!.open();
+    await waitFor(() => settled.every((id) => deliveries[ids.indexOf(id)]!.settlements.length === 1));
+    const closing = subscription.close();
+    expect(ids.filter((id) => signals.get(id)!.aborted)).toEqual(['b', 'e']);
+    expect((signals.get('b')!.reason as CarrierError).code).toBe('CLOSED');
+    for (const id of ['b', 'e']) gates.get(id)!.open();
+    await closing;
+    expect(deliveries.map((d) => d.settlements.length)).toEqual([1, 1, 1, 1, 1, 1]);
+    expect(errors).toEqual([]);
+  });
+});

@@ -17,8 +17,25 @@ import type {
   WireMessage,
 } from './transport.js';
 
+/**
+ * Told of a delivery's first settle call (the engine's entry of that delivery: an object with a
+ * method rather than a closure per delivery).
+ */
+export interface FirstSettle {
+  firstSettle(): void;
+}
+
+/** A {@link FirstSettle} that calls `onFirst`. */
+function calling(onFirst: () => void): FirstSettle {
+  return { firstSettle: onFirst };
+}
+
 /** A settled promise, shared: returned where nothing is left to wait for. */
 const SETTLED: Promise<void> = Promise.resolve();
+
+/** The settle calls of the guard, one function each instead of a closure per settlement. */
+const ACK = (raw: Delivery): Promise<void> => raw.ack();
+const RELEASE = (raw: Delivery): Promise<void> => raw.release();
 
 /**
  * The settle-at-most-once guard around one delivery: only the first call of `ack`/`retry`/
@@ -33,10 +50,10 @@ class GuardedDelivery implements Delivery {
   readonly lease: AbortSignal | undefined;
   readonly native: Delivery['native'];
   readonly #raw: Delivery;
-  readonly #onFirst: () => void;
+  readonly #onFirst: FirstSettle;
   #first: Promise<void> | undefined;
 
-  constructor(raw: Delivery, onFirst: () => void) {
+  constructor(raw: Delivery, onFirst: FirstSettle) {
     this.message = raw.message;
     this.attempt = raw.attempt;
     this.lease = raw.lease;
@@ -48,7 +65,7 @@ class GuardedDelivery implements Delivery {
   /** Run `settle` unless a settlement ran already; the first settlement's promise either way. */
   #once(settle: (raw: Delivery) => Promise<void>): Promise<void> {
     if (this.#first) return this.#first;
-    this.#onFirst();
+    this.#onFirst.firstSettle();
     try {
       // Promise.resolve: a transport that returns no promise still settles (a native promise passes as is)
       this.#first = Promise.resolve(settle(this.#raw));
@@ -59,7 +76,7 @@ class GuardedDelivery implements Delivery {
   }
 
   ack(): Promise<void> {
-    return this.#once((raw) => raw.ack());
+    return this.#once(ACK);
   }
 
   retry(delayMs: number): Promise<void> {
@@ -71,7 +88,7 @@ class GuardedDelivery implements Delivery {
   }
 
   release(): Promise<void> {
-    return this.#once((raw) => raw.release());
+    return this.#once(RELEASE);
   }
 }
 
@@ -81,19 +98,19 @@ class GuardedDelivery implements Delivery {
  * and returns the first call's promise (it resolves or rejects as the first settlement did).
  * `deadLetter` also bounds the reason (see `boundReason`), once for every transport.
  */
-export function settleOnce(delivery: Delivery, onFirst: () => void = () => {}): Delivery {
-  return new GuardedDelivery(delivery, onFirst);
+export function settleOnce(delivery: Delivery, onFirst: FirstSettle | (() => void) = () => {}): Delivery {
+  return new GuardedDelivery(delivery, typeof onFirst === 'function' ? calling(onFirst) : onFirst);
 }
 
 /**
  * Make `settle` callable once: the first call runs it, every later call returns the first call's
  * promise without running anything. A synchronous throw becomes a rejected promise.
  */
-function firstCallOnly(onFirst: () => void): (settle: () => Promise<void>) => Promise<void> {
+function firstCallOnly(onFirst: FirstSettle): (settle: () => Promise<void>) => Promise<void> {
   let first: Promise<void> | undefined;
   return (settle) => {
     if (first) return first;
-    onFirst();
+    onFirst.firstSettle();
     try {
       first = Promise.resolve(settle());
     } catch (error) {
@@ -111,15 +128,43 @@ export interface GuardedDeadLetterDelivery extends DeadLetterDelivery {
 /** {@link settleOnce} for dead letters; also completes missing metadata (`completeDeadLetterInfo`). */
 export function settleDeadLetterOnce(
   delivery: DeadLetterDelivery,
-  onFirst: () => void = () => {},
+  onFirst: FirstSettle | (() => void) = () => {},
 ): GuardedDeadLetterDelivery {
-  const once = firstCallOnly(onFirst);
+  const once = firstCallOnly(typeof onFirst === 'function' ? calling(onFirst) : onFirst);
   return {
     message: delivery.message,
     info: completeDeadLetterInfo(delivery.info, delivery.message),
     ack: () => once(() => delivery.ack()),
     release: () => once(() => delivery.release()),
   };
+}
+
+/** A settle call of the engine: settles `delivery` (one function for every delivery, no closure each). */
+export type Settle<D> = (delivery: D) => Promise<void>;
+
+/** `delivery.release()`. */
+export function releaseDelivery(delivery: EngineDelivery): Promise<void> {
+  return delivery.release();
+}
+
+/**
+ * A delivery the engine accepted and whose first settle call has not come yet: its handler's
+ * cancellation and its place in the engine's list of such deliveries. A doubly linked list rather
+ * than a `Map` keyed by delivery: adding and removing one costs a few stores, not a hash of a new
+ * object and a table that grows and shrinks with the number in flight. The guard tells it of the
+ * first settle call (`firstSettle`), which takes it off the list (`forget`, the engine's).
+ */
+class Active<D> implements FirstSettle {
+  readonly cancel = new HandlerSignal();
+  delivery: D | undefined = undefined;
+  prev: Active<D> | undefined = undefined;
+  next: Active<D> | undefined = undefined;
+
+  constructor(private readonly forget: (active: Active<D>) => void) {}
+
+  firstSettle(): void {
+    this.forget(this);
+  }
 }
 
 /** What the engine needs of a delivery. */
@@ -144,8 +189,8 @@ export interface EngineOptions<Raw, D extends EngineDelivery> {
   readonly label: string;
   readonly concurrency: number;
   readonly onError: (error: Error) => void;
-  /** Wrap a raw delivery in the settle-once guard, calling `onFirst` on its first settle call. */
-  readonly guard: (raw: Raw, onFirst: () => void) => D;
+  /** Wrap a raw delivery in the settle-once guard, telling `onFirst` of its first settle call. */
+  readonly guard: (raw: Raw, onFirst: FirstSettle) => D;
   /** Ordering key: deliveries of one key run one at a time, in arrival order. */
   readonly keyOf: (delivery: D) => string | undefined;
   /**
@@ -171,7 +216,7 @@ export interface EngineOptions<Raw, D extends EngineDelivery> {
  */
 export class SubscriptionEngine<Raw, D extends EngineDelivery> {
   readonly #options: EngineOptions<Raw, D>;
-  readonly #scheduler: KeyedScheduler<D>;
+  readonly #scheduler: KeyedScheduler<Active<D>>;
   #subscription: TransportSubscription | undefined;
   /** The transport subscribe under way (see `starting`): close() waits for it. */
   #starting: Promise<unknown> | undefined;
@@ -179,8 +224,11 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
   #settling = 0;
   /** close() waiting for the tracked settlements to end. */
   readonly #allSettled: (() => void)[] = [];
-  /** Accepted and not yet settled: each delivery's handler signal. */
-  readonly #active = new Map<D, HandlerSignal>();
+  /**
+   * Accepted and not yet settled (no settle call yet): the list of their `Active` entries, from
+   * this sentinel (`#active.next` the oldest); an entry off the list has `prev` undefined.
+   */
+  readonly #active = new Active<D>(() => {});
   /** Telemetry of the deliveries whose handler started, until their first settlement. */
   readonly #scopes = new Map<D, ProcessScope>();
   /** The span context of the receive whose deliveries the transport is handing over now, if any. */
@@ -188,7 +236,7 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
   /** The receive that brought each delivery (its process span links to it), until its handler starts. */
   readonly #receivedBy = new WeakMap<D, SpanContext>();
   /** Lease signals watched, with the unsettled deliveries they cover and the one listener. */
-  readonly #leases = new Map<AbortSignal, { deliveries: Set<D>; listener: () => void }>();
+  readonly #leases = new Map<AbortSignal, { deliveries: Set<Active<D>>; listener: () => void }>();
   #closing = false;
   /**
    * Deliveries the transport handed over after close() began and before its subscription stopped.
@@ -203,7 +251,9 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
 
   constructor(options: EngineOptions<Raw, D>) {
     this.#options = options;
-    this.#scheduler = new KeyedScheduler(options.concurrency, (delivery) => this.#run(delivery));
+    this.#scheduler = new KeyedScheduler(options.concurrency, (active) => this.#run(active));
+    this.#active.prev = this.#active;
+    this.#active.next = this.#active;
   }
 
   /** True once close() began (or the carrier aborted). */
@@ -247,29 +297,37 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
 
   /** The transport's sink. */
   accept(raw: Raw): void {
-    const delivery: D = this.#options.guard(raw, () => this.#forget(delivery));
+    const active = new Active<D>(this.#forgetActive);
+    const delivery: D = this.#options.guard(raw, active);
     if (this.#aborted) return;
     if (this.#receiving) this.#receivedBy.set(delivery, this.#receiving);
     if (this.#closing) {
-      if (this.#stopped) this.track(this.settle('release', () => delivery.release(), delivery));
+      if (this.#stopped) this.settleTracked('release', releaseDelivery, delivery);
       else this.#late.push(delivery);
       return;
     }
-    this.#active.set(delivery, new HandlerSignal());
+    active.delivery = delivery;
+    const last = this.#active.prev!;
+    active.prev = last;
+    active.next = this.#active;
+    last.next = active;
+    this.#active.prev = active;
     const lease = delivery.lease;
-    if (lease?.aborted) this.#leaseLost(delivery, lease);
-    else if (lease) this.#watch(delivery, lease);
-    this.#scheduler.push(this.#options.keyOf(delivery), delivery);
+    if (lease?.aborted) this.#leaseLost(active, lease);
+    else if (lease) this.#watch(active, lease);
+    this.#scheduler.push(this.#options.keyOf(delivery), active);
   }
 
-  /** Start the handler of `delivery`: a promise of its end, or undefined when it ended already. */
-  #run(delivery: D): Promise<void> | undefined {
-    const cancel = this.#active.get(delivery);
-    if (this.#aborted || !cancel) return undefined;
+  /** Start the handler of a delivery: a promise of its end, or undefined when it ended already. */
+  #run(active: Active<D>): Promise<void> | undefined {
+    const delivery = active.delivery!;
+    // its first settle call came already: nothing to run
+    if (this.#aborted || active.prev === undefined) return undefined;
+    const cancel = active.cancel;
     if (cancel.aborted || this.#closing) {
       // The lease was lost before the handler started (the broker redelivers it anyway), or
       // close() began while it waited for a slot: no handler starts after close(), give it back.
-      return this.settle('release', () => delivery.release(), delivery);
+      return this.settle('release', releaseDelivery, delivery);
     }
     const scope = this.#options.telemetry?.startProcess(
       delivery.message,
@@ -297,7 +355,7 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
     this.#scopes.get(delivery)?.fail(error, decode);
   }
 
-  #watch(delivery: D, lease: AbortSignal): void {
+  #watch(active: Active<D>, lease: AbortSignal): void {
     let watched = this.#leases.get(lease);
     if (!watched) {
       const listener = () => {
@@ -309,26 +367,26 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
       this.#leases.set(lease, watched);
       lease.addEventListener('abort', listener, { once: true });
     }
-    watched.deliveries.add(delivery);
+    watched.deliveries.add(active);
   }
 
-  #unwatch(delivery: D): void {
-    const lease = delivery.lease;
+  #unwatch(active: Active<D>): void {
+    const lease = active.delivery?.lease;
     const watched = lease && this.#leases.get(lease);
     if (!lease || !watched) return;
-    watched.deliveries.delete(delivery);
+    watched.deliveries.delete(active);
     if (watched.deliveries.size === 0) {
       lease.removeEventListener('abort', watched.listener);
       this.#leases.delete(lease);
     }
   }
 
-  #leaseLost(delivery: D, lease: AbortSignal): void {
-    const cancel = this.#active.get(delivery);
-    if (this.#aborted || !cancel || isCarrierError(cancel.reason, 'LEASE_LOST')) return;
+  #leaseLost(active: Active<D>, lease: AbortSignal): void {
+    const cancel = active.cancel;
+    if (this.#aborted || active.prev === undefined || isCarrierError(cancel.reason, 'LEASE_LOST')) return;
     const error = new CarrierError(
       'LEASE_LOST',
-      `lost the lease on message ${delivery.message.id} of ${this.#options.label} before settling it; the broker may deliver it again, possibly to another member`,
+      `lost the lease on message ${active.delivery!.message.id} of ${this.#options.label} before settling it; the broker may deliver it again, possibly to another member`,
       { transport: this.#options.transport.name, cause: lease.reason },
     );
     // already aborted with CLOSED (the subscription is closing): the report still counts
@@ -336,10 +394,26 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
     this.#report(error);
   }
 
+  /** {@link SubscriptionEngine.#forget}, one function for every entry. */
+  readonly #forgetActive = (active: Active<D>): void => this.#forget(active);
+
   /** The delivery's first settle call: it no longer needs a signal or a lease watch. */
-  #forget(delivery: D): void {
-    this.#active.delete(delivery);
-    this.#unwatch(delivery);
+  #forget(active: Active<D>): void {
+    const prev = active.prev;
+    if (prev === undefined) return;
+    const next = active.next!;
+    prev.next = next;
+    next.prev = prev;
+    active.prev = undefined;
+    active.next = undefined;
+    this.#unwatch(active);
+  }
+
+  /** The handler signals of the deliveries accepted and not settled, oldest first. */
+  #activeSignals(): HandlerSignal[] {
+    const signals: HandlerSignal[] = [];
+    for (let a = this.#active.next!; a !== this.#active; a = a.next!) signals.push(a.cancel);
+    return signals;
   }
 
   /**
@@ -373,29 +447,56 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
   }
 
   /**
-   * Run one settlement; a failure goes to onError as `SETTLE_FAILED`. Never rejects. Given the
-   * delivery whose handler ran, the settlement gets its settle span (child of the process span).
+   * Run one settlement, `settle(delivery)`; a failure goes to onError as `SETTLE_FAILED`. Never
+   * rejects. The settlement of a delivery whose handler ran gets its settle span (child of the
+   * process span).
    */
-  settle(what: SettleOperation, settle: () => Promise<void>, delivery?: D): Promise<void> {
+  settle(what: SettleOperation, settle: Settle<D>, delivery: D): Promise<void> {
     if (this.#aborted) return SETTLED;
-    const scope = delivery && this.#scopes.get(delivery);
-    if (scope) this.#scopes.delete(delivery);
-    let settling: Promise<void>;
-    try {
-      settling = Promise.resolve(scope ? scope.settle(what, settle) : settle());
-    } catch (cause) {
-      this.#settleFailed(what, delivery, cause);
-      return SETTLED;
-    }
+    const settling = this.#startSettle(what, settle, delivery);
+    if (!settling) return SETTLED;
     return settling.then(undefined, (cause) => this.#settleFailed(what, delivery, cause));
   }
 
-  #settleFailed(what: SettleOperation, delivery: D | undefined, cause: unknown): void {
+  /**
+   * `track(settle(what, settle, delivery))` in one step: one reaction on the settlement's promise
+   * instead of two chained ones (this runs for every delivery).
+   */
+  settleTracked(what: SettleOperation, settle: Settle<D>, delivery: D): void {
+    if (this.#aborted) return;
+    const settling = this.#startSettle(what, settle, delivery);
+    if (!settling) return;
+    this.#settling++;
+    settling.then(this.#settled, (cause) => {
+      this.#settleFailed(what, delivery, cause);
+      this.#settled();
+    });
+  }
+
+  /**
+   * Call `settle(delivery)`, in its settle span if any: its promise, or undefined when it threw
+   * (reported). `settle` calls a settle method of the guard, whose promise is always a native one
+   * (`GuardedDelivery`, `settleDeadLetterOnce`), as the span's is.
+   */
+  #startSettle(what: SettleOperation, settle: Settle<D>, delivery: D): Promise<void> | undefined {
+    const scopes = this.#scopes;
+    const scope = scopes.size === 0 ? undefined : scopes.get(delivery);
+    try {
+      if (!scope) return settle(delivery);
+      scopes.delete(delivery);
+      return scope.settle(what, () => settle(delivery));
+    } catch (cause) {
+      this.#settleFailed(what, delivery, cause);
+      return undefined;
+    }
+  }
+
+  #settleFailed(what: SettleOperation, delivery: D, cause: unknown): void {
     if (this.#aborted) return;
     this.#report(
       new CarrierError(
         'SETTLE_FAILED',
-        `${what} of ${delivery ? `message ${delivery.message.id}` : 'a message'} failed on ${this.#options.label}; the broker will deliver it again`,
+        `${what} of message ${delivery.message.id} failed on ${this.#options.label}; the broker will deliver it again`,
         { transport: this.#options.transport.name, cause },
       ),
     );
@@ -411,15 +512,15 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
     const closing = new CarrierError('CLOSED', `${this.#options.label} is closing`, {
       transport: this.#options.transport.name,
     });
-    for (const cancel of this.#active.values()) cancel.abort(closing);
+    for (const cancel of this.#activeSignals()) cancel.abort(closing);
     try {
       await this.#starting;
       const subscription = this.#subscription;
       if (subscription) await subscription.stop();
       this.#stopped = true;
       this.#options.onClosing?.();
-      const unstarted = [...this.#scheduler.drainPending(), ...this.#late.splice(0)];
-      await Promise.all(unstarted.map((d) => this.settle('release', () => d.release(), d)));
+      const unstarted = [...this.#scheduler.drainPending().map((a) => a.delivery!), ...this.#late.splice(0)];
+      await Promise.all(unstarted.map((d) => this.settle('release', releaseDelivery, d)));
       await this.#scheduler.idle();
       while (this.#settling > 0) await this.#noneSettling();
       if (subscription) await subscription.close();
@@ -440,8 +541,15 @@ export class SubscriptionEngine<Raw, D extends EngineDelivery> {
     const reason = new CarrierError('CLOSED', `the carrier was aborted; ${this.#options.label} stopped`, {
       transport: this.#options.transport.name,
     });
-    for (const cancel of this.#active.values()) cancel.abort(reason);
-    this.#active.clear();
+    for (const cancel of this.#activeSignals()) cancel.abort(reason);
+    for (let a = this.#active.next!; a !== this.#active; ) {
+      const next: Active<D> = a.next!;
+      a.prev = undefined;
+      a.next = undefined;
+      a = next;
+    }
+    this.#active.prev = this.#active;
+    this.#active.next = this.#active;
     for (const [lease, watched] of this.#leases) lease.removeEventListener('abort', watched.listener);
     this.#leases.clear();
     this.#options.onClosing?.();

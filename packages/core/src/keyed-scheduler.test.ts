@@ -110,4 +110,39 @@ describe('KeyedScheduler with tasks that end synchronously', () => {
     scheduler.push(undefined, 'a');
     expect(order).toEqual(['start a', 'end a', 'start b', 'end b']);
   });
+
+  it('a task pushed from inside a synchronous task waits for it to end even with slots free', () => {
+    const order: string[] = [];
+    const scheduler: KeyedScheduler<string> = new KeyedScheduler<string>(4, (item) => {
+      order.push(`start ${item}`);
+      if (item === 'a') scheduler.push(undefined, 'b');
+      if (item === 'b') scheduler.push('k', 'c');
+      order.push(`end ${item}`);
+      return undefined;
+    });
+    scheduler.push(undefined, 'a');
+    expect(order).toEqual(['start a', 'end a', 'start b', 'end b', 'start c', 'end c']);
+    expect(scheduler.running).toBe(0);
+    expect(scheduler.queued).toBe(0);
+  });
+
+  it('queues a task behind a waiting one even when a slot is free, and keeps push order', async () => {
+    const started: string[] = [];
+    const finish = new Map<string, () => void>();
+    const scheduler = new KeyedScheduler<string>(3, (item) => {
+      started.push(item);
+      return new Promise<void>((resolve) => finish.set(item, resolve));
+    });
+    scheduler.push('k', 'k1');
+    scheduler.push('k', 'k2'); // waits for k1
+    scheduler.push(undefined, 'x'); // a slot is free and x has no key: starts past k2
+    expect(started).toEqual(['k1', 'x']);
+    scheduler.push('k', 'k3'); // behind k2
+    finish.get('k1')!();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(started).toEqual(['k1', 'x', 'k2']);
+    finish.get('k2')!();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(started).toEqual(['k1', 'x', 'k2', 'k3']);
+  });
 });

@@ -45,6 +45,24 @@ export class KeyedScheduler<T> {
 
   /** Queue a task; it starts as soon as a slot is free and no earlier task of its key runs. */
   push(key: string | undefined, item: T): void {
+    if (
+      this.#queued === 0 &&
+      !this.#pumping &&
+      this.#running < this.concurrency &&
+      (key === undefined || !this.#activeKeys.has(key))
+    ) {
+      // nothing waits and it may run: start it at once, without queueing it (the common case)
+      this.#pumping = true;
+      try {
+        this.#start(key, item);
+      } finally {
+        this.#pumping = false;
+      }
+      // what it pushed while it ran may start now; or it ended already, and idle() may resolve
+      if (this.#queued > 0) this.#pump();
+      else this.#wakeIdle();
+      return;
+    }
     this.#pending.push({ key, item });
     this.#queued++;
     this.#pump();
@@ -80,25 +98,34 @@ export class KeyedScheduler<T> {
       while (this.#running < this.concurrency && this.#queued > 0) {
         const entry = this.#take();
         if (!entry) break;
-        this.#running++;
-        const key = entry.key;
-        if (key !== undefined) this.#activeKeys.add(key);
-        let task: Promise<void> | undefined;
-        try {
-          task = this.run(entry.item);
-        } catch {
-          // `run` handles its own errors; nothing may escape the scheduler
-          task = undefined;
-        }
-        if (task) {
-          const done = () => this.#finish(key);
-          task.then(done, done);
-        } else this.#finish(key);
+        this.#start(entry.key, entry.item);
       }
     } finally {
       this.#pumping = false;
     }
+    this.#wakeIdle();
+  }
+
+  /** Resolve the `idle()` callers once no task runs. */
+  #wakeIdle(): void {
     if (this.#running === 0 && this.#idle.length > 0) for (const resolve of this.#idle.splice(0)) resolve();
+  }
+
+  /** Run one task (in `#pump`'s loop, or for `push` with `#pumping` set): its end frees its slot. */
+  #start(key: string | undefined, item: T): void {
+    this.#running++;
+    if (key !== undefined) this.#activeKeys.add(key);
+    let task: Promise<void> | undefined;
+    try {
+      task = this.run(item);
+    } catch {
+      // `run` handles its own errors; nothing may escape the scheduler
+      task = undefined;
+    }
+    if (task) {
+      const done = () => this.#finish(key);
+      task.then(done, done);
+    } else this.#finish(key);
   }
 
   #finish(key: string | undefined): void {

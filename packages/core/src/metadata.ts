@@ -141,7 +141,12 @@ function validateExtra(extra: unknown): Record<string, string> | undefined {
  * @throws CarrierError `INVALID_ARGUMENT` naming the field.
  */
 export function validateMetadata(metadata: unknown): MessageMetadata | undefined {
-  if (metadata === undefined) return undefined;
+  // small, so that the common case (no metadata) is inlined where it is called: one check
+  return metadata === undefined ? undefined : checkedMetadata(metadata);
+}
+
+/** {@link validateMetadata} of given metadata. */
+function checkedMetadata(metadata: unknown): MessageMetadata | undefined {
   if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) {
     throw new CarrierError('INVALID_ARGUMENT', 'metadata must be an object');
   }
