@@ -174,6 +174,18 @@ describe('a password the URL parser misreads', () => {
     expect(redactUrl('amqp://h:5672/vhost')).toBe('amqp://h:5672/vhost');
   });
 
+  it('redacts everything after the host when a password holding an unencoded ? and = became an option, also once the query was rebuilt (%40)', () => {
+    for (const text of [
+      'amqp://user:12?pw=SECRETX@127.0.0.1:1/',
+      'amqp://user:12?pw=SECRETX%40127.0.0.1%3A1%2F&heartbeat=15',
+      'kafka://user:12?clientId=SECRETX%40127.0.0.1%3A1',
+    ]) {
+      const printed = redactUrl(text);
+      expect(printed, text).not.toContain('SECRETX');
+      expect(printed, text).toMatch(/^[a-z]+:\/\/user:12\/\*\*\*$/);
+    }
+  });
+
   it('names file options (keyFile, nkeySeedFile, tlsKey) in clear: a path is no secret', () => {
     expect(redactUrl('kafkas://h:1?keyFile=/k.pem&nkeySeedFile=/s.nk&tlsKey=/t.key&token=tok')).toBe(
       'kafkas://h:1?keyFile=%2Fk.pem&nkeySeedFile=%2Fs.nk&tlsKey=%2Ft.key&token=***',

@@ -21,8 +21,10 @@ export function redactUrl(url: string | URL): string {
   if (parsed.password) parsed.password = '***';
   else if (parsed.username) parsed.username = '***';
   // no user info, yet an '@' further on: a password holding an unencoded '/', '?' or '#' made the
-  // parser end the authority inside it (`kafka://u:12/pw@host` is host u, port 12, path /pw@host)
-  else if (/@/.test(parsed.pathname + parsed.search + parsed.hash))
+  // parser end the authority inside it (`kafka://u:12/pw@host` is host u, port 12, path /pw@host);
+  // as `%40` too, once an adapter rebuilt the query (`amqp://u:12?pw=s3cret%40host` from
+  // `amqp://u:12?pw=s3cret@host`)
+  else if (/@|%40/i.test(parsed.pathname + parsed.search + parsed.hash))
     return `${parsed.protocol}//${parsed.host}/***`;
   for (const name of [...parsed.searchParams.keys()]) {
     if (secretParam(name)) parsed.searchParams.set(name, '***');
