@@ -25,6 +25,13 @@ describe('command line', () => {
     expect(brokerUrl('kafka', { CARRIER_TEST_KAFKA_URL: 'kafka://h:1' })).toBe('kafka://h:1');
   });
 
+  it('measures each Kafka driver whatever client the Kafka URL names (a second client option would be refused)', () => {
+    const env = { CARRIER_TEST_KAFKA_URL: 'kafka://h:1,h2:2?client=Platformatic&logLevel=warn' };
+    expect(brokerUrl('kafka-platformatic', env)).toBe('kafka://h:1,h2:2?logLevel=warn&client=platformatic');
+    expect(brokerUrl('kafka', env)).toBe('kafka://h:1,h2:2?logLevel=warn');
+    expect(brokerUrl('kafka', { CARRIER_TEST_KAFKA_URL: 'kafka://h:1?client=kafkajs' })).toBe('kafka://h:1');
+  });
+
   it('accepts comma lists and all', () => {
     expect(parseOptions(['--broker', 'memory,nats'], {}).brokers).toEqual(['memory', 'nats']);
     expect([...parseOptions(['--skip', 'rss,ceiling'], {}).skip]).toEqual(['rss', 'ceiling']);

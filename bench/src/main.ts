@@ -180,13 +180,19 @@ export function urlVariable(broker: string): string {
 }
 
 /**
- * The URL Carrier connects to for `broker`, from the environment: `kafka-platformatic` is
- * `CARRIER_TEST_KAFKA_URL` with `client=platformatic`.
+ * The URL Carrier connects to for `broker`, from the environment: `kafka` is
+ * `CARRIER_TEST_KAFKA_URL` on the default driver (kafkajs) and `kafka-platformatic` the same with
+ * `client=platformatic`, whatever `client` the variable names (each part measures its own driver
+ * against its own raw client; a second `client` option would be refused as repeated).
  */
 export function brokerUrl(broker: string, env: NodeJS.ProcessEnv): string | undefined {
   const url = env[urlVariable(broker)];
-  if (!url || broker !== 'kafka-platformatic') return url;
-  return `${url}${url.includes('?') ? '&' : '?'}client=platformatic`;
+  if (!url || !broker.startsWith('kafka')) return url;
+  // string edits: a multi-host Kafka URL (`kafka://h1:9092,h2:9093`) is no WHATWG URL
+  const [base = '', query] = url.split(/\?(.*)/s, 2);
+  const options = (query ?? '').split('&').filter((option) => option !== '' && !/^client(=|$)/i.test(option));
+  if (broker === 'kafka-platformatic') options.push('client=platformatic');
+  return options.length > 0 ? `${base}?${options.join('&')}` : base;
 }
 
 /** The commit this checkout is at, and whether tracked files differ from it; undefined without git. */
