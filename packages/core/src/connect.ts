@@ -80,12 +80,11 @@ function parseUrlText(text: string): URL {
       }
       if (url) {
         // the authority's pairs first, then those of a `hosts` option the URL has already; more
-        // than one `hosts` option is left for checkedUrl to refuse
+        // than one `hosts` option is refused as the user wrote it (the count names their options)
         const given = url.searchParams.getAll('hosts');
         const extra = hosts.slice(1).join(',');
-        if (given.length <= 1)
-          url.searchParams.set('hosts', [extra, ...given].filter((h) => h !== '').join(','));
-        else url.searchParams.append('hosts', extra);
+        if (given.length > 1) refuseRepeatedOptions(url); // as written: `hosts` given twice
+        url.searchParams.set('hosts', [extra, ...given].filter((h) => h !== '').join(','));
         return url;
       }
     }
