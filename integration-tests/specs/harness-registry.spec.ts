@@ -89,8 +89,10 @@ describe('broker registry', () => {
     // stands in for a checkout's .brokers/up
     const upDir = mkdtempSync(path.join(os.tmpdir(), 'carrier-up-test-'));
     const recordFile = path.join(upDir, 'nats.json');
+    let started: Awaited<ReturnType<typeof startLocal>> | undefined;
     try {
       const record = await startLocal('nats', path.join(upDir, 'nats'), recordFile, { persistent: true });
+      started = record;
       expect(entryOf(recordFile)?.persistent).toBe(true);
       expect(sweep().map((s) => s.pgid)).not.toContain(record.pid);
       expect(groupAlive(record.pid)).toBe(true);
@@ -102,7 +104,10 @@ describe('broker registry', () => {
       await until('the broker gone', () => !groupAlive(record.pid));
       expect(entryOf(recordFile)).toBeUndefined();
     } finally {
-      if (existsSync(recordFile)) killLocalSync(readRecord(recordFile));
+      // from the record in hand: the test deletes the record file, so a failure after that must not
+      // leave the broker running
+      if (started) killLocalSync(started);
+      else if (existsSync(recordFile)) killLocalSync(readRecord(recordFile));
       untrack(recordFile);
       rmSync(upDir, { recursive: true, force: true });
     }
